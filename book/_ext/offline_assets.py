@@ -1,0 +1,44 @@
+"""Serve plotly.js and MathJax from installed Python packages, so the built book works offline.
+
+plotly.js comes from the ``plotly`` package (the same version that wrote the figures), MathJax 3
+from ``django-static-mathjax``. Both are copied into ``_static/`` of the HTML output; no page
+loads anything from a CDN. ``_config.yml`` sets ``mathjax_path`` to the copied file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.util.fileutil import copy_asset
+
+PLOTLY_JS = "plotly.min.js"
+
+
+def _plotly_js() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
+
+
+def _mathjax_es5() -> Path:
+    import mathjax  # django-static-mathjax
+
+    return Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+
+
+def _copy(app: Sphinx, exception: Exception | None) -> None:
+    if exception or app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    copy_asset(str(_plotly_js()), str(static))
+    copy_asset(str(_mathjax_es5()), str(static / "mathjax" / "es5"))
+
+
+def setup(app: Sphinx) -> dict:
+    for path in (_plotly_js(), _mathjax_es5()):
+        if not path.exists():
+            raise FileNotFoundError(f"offline asset missing: {path} (is the pinned stack installed?)")
+    app.add_js_file(PLOTLY_JS, priority=200)
+    app.connect("build-finished", _copy)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,8 @@
+"""The executable edition of Wang & Liu, *Understanding the Behaviour of Contrastive Loss* (CVPR 2021).
+
+Modules follow the paper: ``losses`` (Eq. 1-9), ``metrics`` (Eq. 10-11), the training engine
+(``data``, ``augment``, ``models``, ``memory``, ``train``, ``evaluate``), ``results`` (run records),
+``paper`` (the paper's own numbers) and ``figures`` (the book's plotly figures).
+"""
+
+__version__ = "0.1.0"

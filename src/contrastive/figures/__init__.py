@@ -1,0 +1,69 @@
+"""The book's plotly figures, and the two pieces every figure shares.
+
+- :func:`tau_slider` builds a figure whose traces for each tau are precomputed and a slider that
+  shows one tau at a time: it works in the static HTML, with no kernel.
+- :func:`show` displays a figure. In a book build (``CONTRASTIVE_BOOK_BUILD`` set, as ``make book``
+  does) it emits the figure's HTML ``<div>`` only, with plotly.js served once per page from the
+  installed plotly package by ``book/_ext/offline_assets.py``; plotly's default renderer would make
+  the figure vanish from Jupyter Book pages. Live in Jupyter it uses plotly's own renderer.
+
+Chapter figures live in ``analytic`` (the no-GPU chapters) and ``experiments`` (run records).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import plotly.graph_objects as go
+from IPython.display import HTML, display
+from plotly.basedatatypes import BaseTraceType
+
+BOOK_BUILD_ENV = "CONTRASTIVE_BOOK_BUILD"
+
+
+def show(fig: go.Figure) -> None:
+    """Display ``fig`` so that it renders in the built book (offline) and live in Jupyter."""
+    if os.environ.get(BOOK_BUILD_ENV):
+        display(HTML(fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})))
+    else:
+        fig.show()
+
+
+def tau_slider(
+    frames: Sequence[tuple[float, Sequence[BaseTraceType]]],
+    active: int = 0,
+    label: str = "τ",
+    **layout,
+) -> go.Figure:
+    """A figure with one group of traces per tau and a slider that shows one group at a time.
+
+    ``frames`` is a sequence of ``(tau, traces)``; every group must hold the same number of traces.
+    ``active`` is the index of the group shown first; ``layout`` goes to ``fig.update_layout``.
+    """
+    if not frames:
+        raise ValueError("frames must hold at least one (tau, traces) group")
+    sizes = {len(traces) for _, traces in frames}
+    if len(sizes) != 1:
+        raise ValueError(f"every tau must have the same number of traces, got sizes {sorted(sizes)}")
+    if not 0 <= active < len(frames):
+        raise ValueError(f"active must be in [0, {len(frames) - 1}], got {active}")
+    per = sizes.pop()
+    fig = go.Figure()
+    for i, (_, traces) in enumerate(frames):
+        for trace in traces:
+            trace.visible = i == active
+            fig.add_trace(trace)
+    steps = [
+        {
+            "method": "update",
+            "label": f"{tau:g}",
+            "args": [{"visible": [j // per == i for j in range(per * len(frames))]}],
+        }
+        for i, (tau, _) in enumerate(frames)
+    ]
+    fig.update_layout(
+        sliders=[{"active": active, "currentvalue": {"prefix": f"{label} = "}, "pad": {"t": 40}, "steps": steps}],
+        **layout,
+    )
+    return fig

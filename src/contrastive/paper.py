@@ -1,0 +1,41 @@
+"""The paper's own numbers (Wang & Liu 2021, Table 1), shown beside ours and always labelled as the paper's.
+
+Transcribed from ``shared/paper/PAPER.md`` section 3. Columns are (loss, tau); tau is None for the
+simple losses. Accuracy is linear top-1 in percent, uniformity is -L_uniformity, tolerance is T.
+"""
+
+from __future__ import annotations
+
+COLUMNS: list[tuple[str, float | None]] = [
+    ("contrastive", 0.07), ("contrastive", 0.3), ("contrastive", 0.7), ("contrastive", 1.0), ("simple", None),
+    ("hard", 0.07), ("hard", 0.3), ("hard", 0.7), ("hard", 1.0), ("hard_simple", None),
+]
+
+_ROWS: dict[tuple[str, str], list[float]] = {
+    ("cifar10", "linear_top1"): [79.75, 83.27, 82.69, 82.21, 74.83, 79.20, 83.63, 84.19, 84.19, 84.84],
+    ("cifar10", "uniformity"): [3.86, 3.60, 3.17, 2.96, 1.68, 3.88, 3.89, 3.87, 3.86, 3.85],
+    ("cifar10", "tolerance"): [0.04, 0.178, 0.333, 0.372, 0.61, 0.034, 0.0267, 0.030, 0.030, 0.030],
+    ("cifar100", "linear_top1"): [51.82, 56.44, 50.99, 48.33, 39.31, 50.77, 56.55, 57.54, 56.77, 55.71],
+    ("cifar100", "uniformity"): [3.86, 3.60, 3.18, 2.96, 2.12, 3.87, 3.88, 3.87, 3.86, 3.86],
+    ("cifar100", "tolerance"): [0.10, 0.269, 0.331, 0.343, 0.39, 0.088, 0.124, 0.158, 0.172, 0.174],
+    ("svhn", "linear_top1"): [92.55, 95.47, 94.17, 92.07, 70.83, 91.82, 94.79, 95.02, 95.26, 94.99],
+    ("svhn", "uniformity"): [3.88, 3.65, 3.27, 3.05, 1.50, 3.89, 3.91, 3.90, 3.88, 3.85],
+    ("svhn", "tolerance"): [0.032, 0.137, 0.186, 0.197, 0.074, 0.025, 0.021, 0.021, 0.023, 0.026],
+    ("imagenet100", "linear_top1"): [71.53, 75.10, 69.03, 63.57, 48.09, 68.33, 74.21, 74.70, 74.28, 74.31],
+    ("imagenet100", "uniformity"): [3.917, 3.693, 3.323, 3.08, 1.742, 3.929, 3.932, 3.927, 3.923, 3.917],
+    ("imagenet100", "tolerance"): [0.093, 0.380, 0.427, 0.456, 0.528, 0.067, 0.096, 0.121, 0.134, 0.157],
+}
+
+DATASETS = ("cifar10", "cifar100", "svhn", "imagenet100")
+METRICS = ("linear_top1", "uniformity", "tolerance")
+PAPER_EPOCHS = 200
+HARD_K = 4095
+"""The paper's number of nearest negatives for the hard losses."""
+
+
+def table1(dataset: str, metric: str, loss: str, tau: float | None = None) -> float | None:
+    """The paper's Table 1 value, or None where the paper has no such column."""
+    if (dataset, metric) not in _ROWS:
+        raise ValueError(f"dataset must be one of {DATASETS} and metric one of {METRICS}, got {dataset!r}, {metric!r}")
+    key = (loss, None if loss in ("simple", "hard_simple") else float(tau))
+    return dict(zip(COLUMNS, _ROWS[(dataset, metric)])).get(key)

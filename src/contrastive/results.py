@@ -1,0 +1,159 @@
+"""Run records: one JSON file per training run, written atomically, read back as a table.
+
+A record is a dict with four required parts:
+
+- ``config``: what was run (dataset, loss, tau, k, epochs, batch_size, negatives, seed, ...);
+- ``results``: final numbers (linear_top1 and knn_top1 in percent, uniformity, tolerance, alignment,
+  pos_sim_mean, ...);
+- ``curves``: per-epoch series, ``{"epoch": [...], "loss": [...], ...}``;
+- ``provenance``: commit, versions, device, data source and its sha256, wall seconds per phase, times.
+
+Larger arrays (embedding samples, similarity samples) go beside the JSON in ``<name>.npz``.
+Records live at ``<root>/<dataset>/<name>.json`` where ``name`` comes from :func:`record_name`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+REQUIRED = ("config", "results", "curves", "provenance")
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "results"
+"""``data/results`` of the checkout this package was installed from (editable install)."""
+
+
+class MissingRecordError(FileNotFoundError):
+    """A record that a chapter or command asked for has not been written (the run was not made)."""
+
+
+def record_name(loss: str, tau: float | None) -> str:
+    """``<loss>-tau<tau>`` for losses with a temperature, ``<loss>`` for simple and hard_simple."""
+    from .losses import USES_TAU, loss_fn
+
+    loss_fn(loss)
+    if USES_TAU[loss]:
+        if tau is None:
+            raise ValueError(f"tau is required for loss {loss!r}")
+        return f"{loss}-tau{float(tau):g}"
+    return loss
+
+
+def record_path(root: str | os.PathLike, dataset: str, loss: str, tau: float | None) -> Path:
+    """Where the record of (dataset, loss, tau) lives under ``root``."""
+    return Path(root) / dataset / f"{record_name(loss, tau)}.json"
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(path: str | os.PathLike, record: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """Write ``record`` as JSON (and ``arrays`` as ``<stem>.npz`` beside it), each atomically."""
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        raise ValueError(f"record is missing the required parts {missing} (required: {list(REQUIRED)})")
+    path = Path(path)
+    if arrays:
+        _atomic_write(path.with_suffix(".npz"), lambda f: np.savez_compressed(f, **arrays))
+    text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    _atomic_write(path, lambda f: f.write(text.encode()))
+    return path
+
+
+def read_record(path: str | os.PathLike) -> dict[str, Any]:
+    """Read one record; ``MissingRecordError`` naming the path if it does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingRecordError(f"no run record at {path}: that run has not been made yet")
+    record = json.loads(path.read_text())
+    record["path"] = str(path)
+    return record
+
+
+def read_arrays(record: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The arrays stored beside a record (empty if it has none)."""
+    npz = Path(record["path"]).with_suffix(".npz")
+    if not npz.is_file():
+        return {}
+    with np.load(npz) as f:
+        return {k: f[k] for k in f.files}
+
+
+def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None) -> list[dict[str, Any]]:
+    """All records under ``root`` (optionally of one dataset), sorted by path."""
+    base = Path(root) / dataset if dataset else Path(root)
+    return [read_record(p) for p in sorted(base.rglob("*.json"))] if base.is_dir() else []
+
+
+def find(records: Iterable[dict[str, Any]], dataset: str, loss: str, tau: float | None = None) -> dict[str, Any] | None:
+    """The record of (dataset, loss, tau) among ``records``, or None where that run was not made."""
+    name = record_name(loss, tau)
+    for r in records:
+        c = r["config"]
+        if c["dataset"] == dataset and record_name(c["loss"], c.get("tau")) == name:
+            return r
+    return None
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def git_commit(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The commit of the checkout and whether it had uncommitted changes (None where git is absent)."""
+    cwd = cwd or Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def environment() -> dict[str, Any]:
+    """Versions and the machine, for a record's provenance."""
+    import torch
+    import torchvision
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})"
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "device": device,
+        "host": platform.node(),
+        **git_commit(),
+    }
