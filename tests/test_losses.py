@@ -1,0 +1,160 @@
+"""Eq. 1-9 against autograd, naive references, their limits, and bad input."""
+
+import math
+
+import pytest
+import torch
+
+from contrastive import losses as L
+
+
+def similarities(b=6, m=9, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    s = torch.rand(b, m + 1, generator=g, dtype=dtype) * 2 - 1
+    return s[:, 0].clone(), s[:, 1:].clone()
+
+
+def naive_contrastive(s_pos, s_neg, tau):
+    """Eq. 1 written out term by term in float64."""
+    out = []
+    for sp, sn in zip(s_pos.tolist(), s_neg.tolist()):
+        den = sum(math.exp(s / tau) for s in sn) + math.exp(sp / tau)
+        out.append(-math.log(math.exp(sp / tau) / den))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("tau", [0.1, 0.5, 2.0])
+def test_contrastive_matches_eq1(tau):
+    s_pos, s_neg = similarities()
+    torch.testing.assert_close(L.contrastive_loss(s_pos, s_neg, tau), naive_contrastive(s_pos, s_neg, tau))
+
+
+@pytest.mark.parametrize("tau", [0.05, 0.3, 1.0])
+def test_eq4_gradients_match_autograd(tau):
+    s_pos, s_neg = similarities()
+    s_pos.requires_grad_(True)
+    s_neg.requires_grad_(True)
+    L.contrastive_loss(s_pos, s_neg, tau).sum().backward()
+    g_pos, g_neg = L.gradients(s_pos.detach(), s_neg.detach(), tau)
+    torch.testing.assert_close(g_pos, s_pos.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g_neg, s_neg.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_negative_gradients_sum_to_positive_magnitude():
+    g_pos, g_neg = L.gradients(*similarities(), tau=0.2)
+    assert (g_pos < 0).all() and (g_neg > 0).all()
+    torch.testing.assert_close(g_neg.sum(dim=1), -g_pos)
+
+
+def test_negative_gradient_proportional_to_exp():
+    s_pos, s_neg = similarities()
+    tau = 0.3
+    _, g_neg = L.gradients(s_pos, s_neg, tau)
+    ratio = g_neg / torch.exp(s_neg / tau)
+    torch.testing.assert_close(ratio, ratio[:, :1].expand_as(ratio))
+
+
+def test_relative_penalty_rows_sum_to_one_and_equal_gradient_ratio():
+    s_pos, s_neg = similarities()
+    r = L.relative_penalty(s_neg, 0.2)
+    torch.testing.assert_close(r.sum(dim=1), torch.ones(r.shape[0], dtype=r.dtype))
+    g_pos, g_neg = L.gradients(s_pos, s_neg, 0.2)
+    torch.testing.assert_close(r, g_neg / g_pos.abs()[:, None])
+
+
+def test_penalty_entropy_strictly_increasing_in_tau():
+    g = torch.Generator().manual_seed(1)
+    s_neg = torch.rand(50, 40, generator=g, dtype=torch.float64) * 2 - 1
+    taus = torch.logspace(-2, 1, 30).tolist()
+    h = torch.stack([L.penalty_entropy(s_neg, t) for t in taus], dim=1)
+    assert (h[:, 1:] > h[:, :-1]).all()
+    assert (h[:, -1] <= math.log(40) + 1e-12).all()
+
+
+def test_penalty_entropy_matches_naive():
+    s_neg = similarities()[1]
+    r = L.relative_penalty(s_neg, 0.4)
+    torch.testing.assert_close(L.penalty_entropy(s_neg, 0.4), -(r * r.log()).sum(dim=1))
+
+
+def test_small_tau_limit_is_margin0_triplet():
+    s_pos, s_neg = similarities()
+    tau = 1e-3
+    torch.testing.assert_close(tau * L.contrastive_loss(s_pos, s_neg, tau), tau * L.triplet_limit(s_pos, s_neg, tau), atol=5e-3, rtol=0)
+    errs = [(t * (L.contrastive_loss(s_pos, s_neg, t) - L.triplet_limit(s_pos, s_neg, t))).abs().max().item() for t in (1e-1, 1e-2, 1e-3)]
+    assert errs[0] > errs[1] > errs[2]
+
+
+def test_large_tau_limit_is_simple_loss():
+    s_pos, s_neg = similarities()
+    errs = [(t * (L.contrastive_loss(s_pos, s_neg, t) - L.simple_limit(s_pos, s_neg, t))).abs().max().item() for t in (1e1, 1e2, 1e3)]
+    assert errs[0] > errs[1] > errs[2] and errs[2] < 1e-3
+    tau = 1e3
+    torch.testing.assert_close(tau * (L.contrastive_loss(s_pos, s_neg, tau) - math.log(10)), L.simple_loss(s_pos, s_neg), atol=2e-3, rtol=0)
+
+
+def test_simple_loss_matches_eq3_with_authors_lambda():
+    s_pos, s_neg = similarities(m=4)
+    expected = -s_pos + (s_pos + s_neg.sum(dim=1)) / 5
+    torch.testing.assert_close(L.simple_loss(s_pos, s_neg), expected)
+
+
+def test_hard_loss_equals_ordinary_when_k_is_m():
+    s_pos, s_neg = similarities()
+    torch.testing.assert_close(L.hard_contrastive_loss(s_pos, s_neg, 0.3, 9), L.contrastive_loss(s_pos, s_neg, 0.3))
+    torch.testing.assert_close(L.hard_simple_loss(s_pos, s_neg, 9), L.simple_loss(s_pos, s_neg))
+
+
+def test_hard_loss_keeps_the_k_nearest_negatives():
+    s_pos, s_neg = similarities()
+    k = 3
+    top = s_neg.sort(dim=1, descending=True).values[:, :k]
+    torch.testing.assert_close(L.hard_contrastive_loss(s_pos, s_neg, 0.5, k), naive_contrastive(s_pos, top, 0.5))
+    torch.testing.assert_close(L.hard_simple_loss(s_pos, s_neg, k), -s_pos + (s_pos + top.sum(dim=1)) / (k + 1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_finite_at_tau_001(dtype):
+    s_pos, s_neg = similarities(b=64, m=4096, dtype=torch.float32)
+    s_pos, s_neg = s_pos.to(dtype), s_neg.to(dtype)
+    s_neg[:, 0] = 1.0
+    s_pos[:] = -1.0
+    s_pos.requires_grad_(True)
+    s_neg.requires_grad_(True)
+    for name, fn in L.LOSSES.items():
+        value = fn(s_pos, s_neg, 0.01, 4095)
+        assert torch.isfinite(value).all(), name
+        value.sum().backward()
+        assert torch.isfinite(s_pos.grad).all() and torch.isfinite(s_neg.grad).all(), name
+        s_pos.grad = s_neg.grad = None
+    for out in (*L.gradients(s_pos.detach(), s_neg.detach(), 0.01), L.relative_penalty(s_neg.detach(), 0.01), L.penalty_entropy(s_neg.detach(), 0.01)):
+        assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("tau", [0, -0.5, float("nan"), float("inf"), "0.3"])
+def test_bad_tau(tau):
+    with pytest.raises(ValueError, match="tau"):
+        L.contrastive_loss(*similarities(), tau)
+
+
+@pytest.mark.parametrize("k", [0, 10, 2.0, True])
+def test_bad_k(k):
+    with pytest.raises(ValueError, match="k must"):
+        L.hard_contrastive_loss(*similarities(m=9), 0.3, k)
+
+
+def test_mismatched_shapes():
+    s_pos, s_neg = similarities()
+    with pytest.raises(ValueError, match="s_pos"):
+        L.contrastive_loss(s_pos[:-1], s_neg, 0.3)
+    with pytest.raises(ValueError, match="s_neg"):
+        L.simple_loss(s_pos, s_neg[:, :0])
+    with pytest.raises(ValueError, match="s_pos"):
+        L.contrastive_loss(s_pos[:, None], s_neg, 0.3)
+
+
+def test_loss_by_name():
+    s_pos, s_neg = similarities()
+    torch.testing.assert_close(L.loss_fn("hard")(s_pos, s_neg, 0.3, 2), L.hard_contrastive_loss(s_pos, s_neg, 0.3, 2))
+    with pytest.raises(ValueError, match="loss must be one of"):
+        L.loss_fn("triplet")

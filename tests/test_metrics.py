@@ -1,0 +1,67 @@
+"""Eq. 10-11 against naive float64 loops."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from contrastive import metrics
+
+
+def sphere(n, d=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return F.normalize(torch.randn(n, d, generator=g, dtype=torch.float64), dim=1)
+
+
+def test_uniformity_matches_naive_loop():
+    z = sphere(40)
+    terms = [math.exp(-2 * ((z[i] - z[j]) ** 2).sum().item()) for i in range(40) for j in range(i + 1, 40)]
+    assert metrics.uniformity(z) == pytest.approx(-math.log(sum(terms) / len(terms)), rel=1e-12)
+
+
+def test_uniformity_chunks_agree(monkeypatch):
+    z = sphere(300).float()
+    whole = metrics.uniformity(z, t=3.0)
+    monkeypatch.setattr(metrics, "_PAIRS_PER_CHUNK", 1000)
+    assert metrics.uniformity(z, t=3.0) == pytest.approx(whole, rel=1e-10)
+
+
+def test_uniformity_limits():
+    collapsed = torch.ones(50, 8) / math.sqrt(8)
+    assert metrics.uniformity(collapsed) == pytest.approx(0.0, abs=1e-12)
+    high_dim = metrics.uniformity(sphere(2000, d=512))
+    assert 3.9 < high_dim < 4.0
+
+
+def test_tolerance_matches_naive_loop():
+    z = sphere(30)
+    labels = torch.arange(30) % 4
+    sims = [(z[i] @ z[j]).item() for i in range(30) for j in range(30) if i != j and labels[i] == labels[j]]
+    assert metrics.tolerance(z, labels) == pytest.approx(sum(sims) / len(sims), rel=1e-12)
+
+
+def test_tolerance_of_collapsed_classes_is_one():
+    z = F.normalize(torch.eye(3, 5, dtype=torch.float64), dim=1).repeat_interleave(4, dim=0)
+    assert metrics.tolerance(z, torch.arange(3).repeat_interleave(4)) == pytest.approx(1.0)
+
+
+def test_alignment_matches_naive():
+    z1, z2 = sphere(20, seed=1), sphere(20, seed=2)
+    naive = sum(((a - b) ** 2).sum().item() for a, b in zip(z1, z2)) / 20
+    assert metrics.alignment(z1, z2) == pytest.approx(naive, rel=1e-12)
+    assert metrics.alignment(z1, z1) == 0.0
+
+
+def test_bad_input():
+    z = sphere(10)
+    with pytest.raises(ValueError, match="z must have shape"):
+        metrics.uniformity(z[0])
+    with pytest.raises(ValueError, match="t must be"):
+        metrics.uniformity(z, t=0)
+    with pytest.raises(ValueError, match="labels"):
+        metrics.tolerance(z, torch.zeros(9))
+    with pytest.raises(ValueError, match="two or more"):
+        metrics.tolerance(z, torch.arange(10))
+    with pytest.raises(ValueError, match="z2"):
+        metrics.alignment(z, z[:5])

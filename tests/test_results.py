@@ -1,0 +1,86 @@
+"""Run records: atomic writes, reading back, lookup, provenance, the paper's table."""
+
+import json
+
+import numpy as np
+import pytest
+
+from contrastive import paper, results
+
+
+def record(dataset="cifar10", loss="contrastive", tau=0.3, epochs=200):
+    return {
+        "config": {"dataset": dataset, "loss": loss, "tau": tau, "epochs": epochs},
+        "results": {"linear_top1": 80.0},
+        "curves": {"epoch": [1], "loss": [5.0]},
+        "provenance": {"commit": "abc"},
+    }
+
+
+def test_record_names():
+    assert results.record_name("contrastive", 0.3) == "contrastive-tau0.3"
+    assert results.record_name("hard", 1) == "hard-tau1"
+    assert results.record_name("simple", 0.3) == "simple"
+    with pytest.raises(ValueError, match="loss must be one of"):
+        results.record_name("triplet", 0.3)
+    with pytest.raises(ValueError, match="tau is required"):
+        results.record_name("hard", None)
+
+
+def test_write_read_roundtrip_with_arrays(tmp_path):
+    path = results.record_path(tmp_path, "cifar10", "hard", 0.7)
+    results.write_record(path, record(loss="hard", tau=0.7), {"pos_sim": np.arange(3.0)})
+    assert path == tmp_path / "cifar10" / "hard-tau0.7.json"
+    back = results.read_record(path)
+    assert back["results"] == {"linear_top1": 80.0} and back["path"] == str(path)
+    np.testing.assert_array_equal(results.read_arrays(back)["pos_sim"], np.arange(3.0))
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_write_is_atomic_on_failure(tmp_path):
+    path = tmp_path / "r.json"
+    results.write_record(path, record())
+    bad = record()
+    bad["results"]["linear_top1"] = float("nan")
+    with pytest.raises(ValueError):
+        results.write_record(path, bad)
+    assert json.loads(path.read_text())["results"]["linear_top1"] == 80.0
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_missing_parts_and_missing_record(tmp_path):
+    with pytest.raises(ValueError, match="provenance"):
+        results.write_record(tmp_path / "r.json", {k: {} for k in ("config", "results", "curves")})
+    with pytest.raises(results.MissingRecordError, match="not been made"):
+        results.read_record(tmp_path / "nope.json")
+
+
+def test_load_and_find(tmp_path):
+    for loss, tau in [("contrastive", 0.3), ("simple", None), ("hard", 0.07)]:
+        results.write_record(results.record_path(tmp_path, "cifar10", loss, tau), record(loss=loss, tau=tau))
+    results.write_record(results.record_path(tmp_path, "svhn", "hard", 0.07), record("svhn", "hard", 0.07))
+    records = results.load(tmp_path)
+    assert len(records) == 4 and len(results.load(tmp_path, "svhn")) == 1
+    assert results.find(records, "cifar10", "hard", 0.07)["config"]["tau"] == 0.07
+    assert results.find(records, "cifar10", "simple")["config"]["loss"] == "simple"
+    assert results.find(records, "cifar10", "hard", 0.3) is None
+    assert results.load(tmp_path / "absent") == []
+
+
+def test_sha256(tmp_path):
+    (tmp_path / "f").write_bytes(b"abc")
+    assert results.sha256(tmp_path / "f") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_environment_names_versions_and_commit():
+    env = results.environment()
+    assert {"torch", "torchvision", "device", "commit", "dirty"} <= env.keys()
+
+
+def test_paper_table1():
+    assert paper.table1("cifar10", "linear_top1", "contrastive", 0.3) == 83.27
+    assert paper.table1("cifar10", "tolerance", "hard_simple") == 0.030
+    assert paper.table1("svhn", "uniformity", "hard", 1) == 3.88
+    assert paper.table1("cifar10", "linear_top1", "contrastive", 0.2) is None
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        paper.table1("mnist", "linear_top1", "contrastive", 0.3)
