@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
 import numpy as np
 
@@ -52,9 +52,15 @@ def record_path(root: str | os.PathLike, dataset: str, loss: str, tau: float | N
     return Path(root) / dataset / f"{record_name(loss, tau)}.json"
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file through ``write(f)`` into a temporary file beside it, then rename it into place.
+
+    An interrupted write leaves the old file (or none), never a partial one.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -73,9 +79,9 @@ def write_record(path: str | os.PathLike, record: dict[str, Any], arrays: dict[s
         raise ValueError(f"record is missing the required parts {missing} (required: {list(REQUIRED)})")
     path = Path(path)
     if arrays:
-        _atomic_write(path.with_suffix(".npz"), lambda f: np.savez_compressed(f, **arrays))
+        atomic_write(path.with_suffix(".npz"), lambda f: np.savez_compressed(f, **arrays))
     text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
-    _atomic_write(path, lambda f: f.write(text.encode()))
+    atomic_write(path, lambda f: f.write(text.encode()))
     return path
 
 

@@ -1,0 +1,182 @@
+"""The paper's data sets (PAPER.md §2: CIFAR-10, CIFAR-100, SVHN) as uint8 tensors on a device.
+
+Two sources:
+
+- ``data=None``: the real data set, downloaded by torchvision into ``root`` (needs internet);
+- ``data=path/to/cifar10-jpeg.npz``: the offline CIFAR-10 copy (/work/shared/data/README.md), whose
+  pixels are a JPEG re-encoding. It is decoded once with Pillow and cached, decoded, in ``root``.
+
+Every :class:`Dataset` carries ``source`` for a run record's provenance. ``MEAN``/``STD`` and
+:func:`normalize` turn pixels into network input (evaluation without augmentation; ``augment``
+uses the same constants).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from .results import atomic_write, sha256
+
+DATASETS = ("cifar10", "cifar100", "svhn")
+SPLITS = {"cifar10": ("train", "test"), "cifar100": ("train", "test"), "svhn": ("train", "test", "extra")}
+OFFLINE_SPLITS = ("train", "test")
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "datasets"
+"""``data/datasets`` of the checkout (git-ignored): downloads and the decoded offline copy."""
+
+MEAN = {
+    "cifar10": (0.4914, 0.4822, 0.4465),
+    "cifar100": (0.5071, 0.4865, 0.4409),
+    "svhn": (0.4377, 0.4438, 0.4728),
+}
+"""Per-channel RGB mean of each training set, in [0, 1]."""
+STD = {
+    "cifar10": (0.2470, 0.2435, 0.2616),
+    "cifar100": (0.2673, 0.2564, 0.2762),
+    "svhn": (0.1980, 0.2010, 0.1970),
+}
+"""Per-channel RGB standard deviation of each training set. (The authors' code [code] normalises
+every data set with CIFAR-10's mean and the often-quoted std (0.2023, 0.1994, 0.2010); before a
+batch-normalised network only the scale of the input differs.)"""
+
+JPEG_NOTE = (
+    "offline CIFAR-10 copy: the pixels are a JPEG re-encoding (quality 75, 4:2:0 chroma subsampling) "
+    "of the CIFAR-10 images, not the original pixels (mean absolute error 5.8/255); results can differ "
+    "a little from published CIFAR-10 numbers"
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One split of a data set as device tensors, with where it came from."""
+
+    images: Tensor  # uint8, (N, 3, 32, 32)
+    labels: Tensor  # int64, (N,)
+    classes: tuple[str, ...]
+    source: dict  # {"source", "path", "sha256", "note"}
+
+    def __len__(self) -> int:
+        return self.labels.shape[0]
+
+
+def load(
+    dataset: str,
+    split: str = "train",
+    data: str | Path | None = None,
+    subset: int | None = None,
+    device: str | torch.device = "cpu",
+    root: str | Path = DEFAULT_ROOT,
+) -> Dataset:
+    """``split`` of ``dataset`` (its first ``subset`` images if given) as tensors on ``device``.
+
+    ``data`` is the offline CIFAR-10 npz (only with ``dataset="cifar10"``); without it torchvision
+    downloads the data set into ``root``. The offline splits are in a fixed shuffled order, so a
+    prefix mixes all classes.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if data is not None and dataset != "cifar10":
+        raise ValueError(f"data (the offline npz) holds CIFAR-10 only; it cannot be used with dataset {dataset!r}")
+    splits = SPLITS[dataset] if data is None else OFFLINE_SPLITS
+    if split not in splits:
+        raise ValueError(f"split must be one of {splits} for dataset {dataset!r}, got {split!r}")
+    if subset is not None and subset < 1:
+        raise ValueError(f"subset must be >= 1 (or None for the whole split), got {subset!r}")
+    root = Path(root)
+    if data is None:
+        images, labels, classes, source = _download(dataset, split, root)
+    else:
+        images, labels, classes, source = _offline(Path(data), split, root)
+    if subset is not None and subset > len(labels):
+        raise ValueError(f"subset must be <= {len(labels)}, the size of the {dataset} {split} split, got {subset}")
+    n = len(labels) if subset is None else subset
+    return Dataset(
+        images=torch.from_numpy(np.ascontiguousarray(images[:n])).to(device),
+        labels=torch.from_numpy(np.asarray(labels[:n], dtype=np.int64)).to(device),
+        classes=tuple(classes),
+        source=source,
+    )
+
+
+def normalize(x: Tensor, dataset: str) -> Tensor:
+    """Pixels (B, 3, H, W) -> float32 ``(x - MEAN) / STD`` per channel.
+
+    uint8 input is scaled by 1/255 first; floating input is taken to be in [0, 1] already. The
+    constants stay Python floats (no host-to-device copy), so this is safe inside CUDA graphs.
+    """
+    if dataset not in MEAN:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"x must have shape (B, 3, H, W), got {tuple(x.shape)}")
+    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    return torch.stack([(x[:, c] - MEAN[dataset][c]) / STD[dataset][c] for c in range(3)], dim=1)
+
+
+def _offline(path: Path, split: str, root: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict]:
+    """The offline npz's ``split``, decoded (uint8 (N, 3, 32, 32), labels, classes, source)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"data: no offline CIFAR-10 npz at {path}")
+    digest = sha256(path)
+    cache = root / f"cifar10-jpeg-decoded-{digest[:12]}-{split}.npz"
+    if not cache.is_file():
+        images, labels, classes = decode_npz(path, split)
+        atomic_write(cache, lambda f: np.savez(f, images=images, labels=labels, classes=np.array(classes)))
+    with np.load(cache) as f:
+        images, labels, classes = f["images"], f["labels"], tuple(str(c) for c in f["classes"])
+    source = {"source": "offline npz", "path": str(path), "sha256": digest, "note": JPEG_NOTE}
+    return images, labels, classes, source
+
+
+def decode_npz(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Decode every JPEG of ``split`` in the offline npz with Pillow (``.convert("RGB")``).
+
+    The format (/work/shared/data/README.md): ``jpeg_<split>`` the concatenated files,
+    ``offsets_<split>`` (N+1,) their boundaries, ``y_<split>`` the labels, ``classes`` the names.
+    Returns uint8 images (N, 3, 32, 32), int64 labels (N,) and the class names.
+    """
+    with np.load(path) as f:
+        keys = (f"jpeg_{split}", f"offsets_{split}", f"y_{split}", "classes")
+        missing = [k for k in keys if k not in f.files]
+        if missing:
+            raise ValueError(f"data: {path} is not an offline CIFAR-10 npz, it lacks {missing}")
+        jpeg, offsets, labels, classes = (f[k] for k in keys)
+    if offsets.shape != (len(labels) + 1,):
+        raise ValueError(f"data: offsets_{split} must have {len(labels) + 1} entries, has {offsets.shape}")
+    images = np.empty((len(labels), 32, 32, 3), dtype=np.uint8)
+    for i in range(len(labels)):
+        images[i] = np.asarray(Image.open(io.BytesIO(jpeg[offsets[i] : offsets[i + 1]].tobytes())).convert("RGB"))
+    return images.transpose(0, 3, 1, 2).copy(), labels.astype(np.int64), tuple(str(c) for c in classes)
+
+
+def _download(dataset: str, split: str, root: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict]:
+    """``split`` of ``dataset`` through torchvision (download=True; torchvision checks its md5)."""
+    import torchvision.datasets as tvd
+
+    try:
+        if dataset == "svhn":
+            ds = tvd.SVHN(str(root), split=split, download=True)
+            images, labels, classes = ds.data, np.asarray(ds.labels), tuple(str(d) for d in range(10))
+        else:
+            cls = tvd.CIFAR10 if dataset == "cifar10" else tvd.CIFAR100
+            ds = cls(str(root), train=split == "train", download=True)
+            images, labels, classes = ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets), tuple(ds.classes)
+    except (OSError, RuntimeError) as e:
+        raise RuntimeError(
+            f"could not download {dataset} into {root} (no network?): {e}. Offline, use the CIFAR-10 copy: "
+            f"--data path/to/cifar10-jpeg.npz (load(..., data=...))"
+        ) from e
+    archive = root / ds.filename
+    source = {
+        "source": "torchvision download",
+        "path": str(archive),
+        "sha256": sha256(archive) if archive.is_file() else None,
+        "note": f"torchvision.datasets.{type(ds).__name__}, md5-checked by torchvision"
+        + ("" if archive.is_file() else "; the archive was not kept, so no sha256"),
+    }
+    return images, labels, classes, source
