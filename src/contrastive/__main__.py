@@ -1,0 +1,79 @@
+"""The command line: ``python -m contrastive train --dataset cifar10 --loss hard --tau 0.7 ...``.
+
+Every field of :class:`contrastive.train.Config` is a flag of ``train`` (``--batch-size`` or
+``--batch_size``), generated from the dataclass, so the two cannot drift apart. Flags not given keep
+the paper's defaults. Bad values stop with an argparse error naming the flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+
+from .train import NEGATIVES, Config, ConfigError, run
+
+def _choices() -> dict[str, tuple[str, ...]]:
+    from . import data, losses, models
+
+    return {"dataset": data.DATASETS, "loss": tuple(sorted(losses.LOSSES)), "arch": models.ARCHS,
+            "head": models.HEADS, "negatives": NEGATIVES}
+
+
+def _optional(kind: type):
+    """An argparse type for ``kind | None``: the word ``none`` gives None."""
+    def convert(text: str):
+        return None if text.lower() == "none" else kind(text)
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint, choices: dict) -> None:
+    names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+    kw: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": f"default: {default}"}
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    base = args[0] if optional else hint
+    if base is bool:
+        kw["action"] = argparse.BooleanOptionalAction
+    elif typing.get_origin(base) is tuple:
+        kw.update(nargs="*", type=int, metavar="EPOCH")
+    else:
+        kw["type"] = _optional(base) if optional else base
+        if f.name in choices:
+            kw["choices"] = choices[f.name]
+        if optional:
+            kw["help"] += " ('none' for None)"
+    parser.add_argument(*names, **kw)
+
+
+def parser() -> argparse.ArgumentParser:
+    """``python -m contrastive`` with its ``train`` command, one flag per Config field."""
+    top = argparse.ArgumentParser(prog="python -m contrastive", description=__doc__.split("\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train, evaluate and write one run record",
+                           description="Train with the paper's protocol and write data/results/<dataset>/<loss>-tau<tau>.json.")
+    hints = typing.get_type_hints(Config)
+    choices = _choices()
+    for f in dataclasses.fields(Config):
+        _add_flag(train, f, hints[f.name], choices)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    top = parser()
+    args = vars(top.parse_args(argv))
+    args.pop("command")
+    try:
+        path = run(Config(**args))  # a ConfigError comes before any training
+    except ConfigError as e:
+        top.error(f"argument --{e.field.replace('_', '-')}: {str(e).split(': ', 1)[1]}")
+    print(f"record written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Where the negatives come from: the memory bank of the paper, or the other views of the batch.
+
+Both produce the similarities of the loss functions (``contrastive.losses``): ``s_pos`` (B,) the
+positive similarity s_ii and ``s_neg`` (B, M) the negative ones s_ij, j != i (Eq. 1).
+
+- :class:`MemoryBank` (the paper's protocol, Wu et al. 2018 [code]): one entry v_i per training
+  image, an exponential moving average of its embedding, v_i <- normalize(m v_i + (1 - m) f(x_i)),
+  m = 0.5. s_ii = f(x_i)^T v_i, and the N - 1 other entries are the negatives (M = N - 1).
+- :func:`batch_similarities` (SimCLR style): two augmented views of B images; each view's positive
+  is the other view of its image and its negatives are the other 2B - 2 views (M = 2B - 2).
+
+The order of the negatives within a row is not the image order: every loss of ``contrastive.losses``
+is a symmetric function of a row of s_neg (sums, log-sum-exp, top-k), so it does not matter.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from . import losses
+
+
+def _check_momentum(momentum: float) -> None:
+    if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
+        raise ValueError(f"bank_momentum must be a number with 0 <= m < 1, got {momentum!r}")
+
+
+def drop_own_entry(s_all: Tensor, idx: Tensor) -> Tensor:
+    """s_neg (B, N - 1): each row of ``s_all`` (B, N) without its own column ``idx[b]``.
+
+    Column idx[b] is overwritten with column 0 and column 0 is dropped, so row b keeps exactly the
+    N - 1 entries j != idx[b] (in another order) with one (B, N) copy and no index tensor.
+    Gradients flow to every kept entry.
+    """
+    return s_all.scatter(1, idx[:, None], s_all[:, :1])[:, 1:]
+
+
+def _rows(z: Tensor, vectors: Tensor) -> Tensor:
+    with torch.autocast(z.device.type, enabled=False):
+        return z.float() @ vectors.T
+
+
+def bank_similarities(z: Tensor, idx: Tensor, vectors: Tensor) -> tuple[Tensor, Tensor]:
+    """(s_pos, s_neg) of anchors z (B, d) of images ``idx`` (B,) against bank ``vectors`` (N, d), float32.
+
+    s_pos[b] = z_b^T v_idx[b] (B,); s_neg[b] = z_b^T v_j for all j != idx[b], (B, N - 1). A pure
+    function of its tensors, so a compiled training step can take the bank as an input.
+    """
+    s_all = _rows(z, vectors)
+    return s_all.gather(1, idx[:, None]).squeeze(1), drop_own_entry(s_all, idx)
+
+
+class MemoryBank:
+    """The memory bank of the paper: N unit vectors v_i of dimension d, one per training image.
+
+    Initialised as random unit vectors (normalised Gaussian samples from ``generator``), as the
+    authors' and Wu et al.'s banks start from random vectors.
+    """
+
+    def __init__(self, n: int, dim: int, momentum: float = 0.5, device: str | torch.device = "cpu",
+                 generator: torch.Generator | None = None) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise ValueError(f"n (the number of training images) must be an integer >= 2, got {n!r}")
+        _check_momentum(momentum)
+        self.momentum = momentum
+        self.vectors = F.normalize(torch.randn(n, dim, generator=generator), dim=1).to(device)
+
+    def __len__(self) -> int:
+        return self.vectors.shape[0]
+
+    @property
+    def negatives(self) -> int:
+        """M = N - 1, the number of negatives of every anchor."""
+        return len(self) - 1
+
+    def similarities(self, z: Tensor, idx: Tensor) -> tuple[Tensor, Tensor]:
+        """(s_pos, s_neg) of anchors z (B, d) of images ``idx`` (B,) against the bank, in float32.
+
+        s_pos[b] = z_b^T v_idx[b] (B,); s_neg[b] = z_b^T v_j for all j != idx[b], (B, N - 1).
+        The bank carries no gradient; z does.
+        """
+        return bank_similarities(z, idx, self.vectors)
+
+    def row_similarities(self, z: Tensor) -> Tensor:
+        """z^T v_j against every entry, (B, N), float32 (outside any autocast)."""
+        return _rows(z, self.vectors)
+
+    @torch.no_grad()
+    def update(self, z: Tensor, idx: Tensor) -> None:
+        """v_i <- normalize(m v_i + (1 - m) z_i) for the images ``idx`` (distinct) of the batch."""
+        mixed = self.momentum * self.vectors[idx] + (1 - self.momentum) * z.detach().float()
+        self.vectors.index_copy_(0, idx, F.normalize(mixed, dim=1))
+
+    def state_dict(self) -> dict:
+        return {"vectors": self.vectors, "momentum": self.momentum}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["vectors"].shape != self.vectors.shape:
+            raise ValueError(f"bank state has shape {tuple(state['vectors'].shape)}, expected {tuple(self.vectors.shape)}")
+        self.vectors.copy_(state["vectors"])
+        self.momentum = state["momentum"]
+
+
+def _partners_and_others(b: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """For 2B views ordered [view 1 of images 0..B-1, view 2 of images 0..B-1]: each view's
+    partner (2B,) and the indices of its 2B - 2 negatives (2B, 2B - 2), by arithmetic: column t
+    skips the smaller and then the larger of (view, partner). No data-dependent shapes."""
+    i = torch.arange(2 * b, device=device)
+    partner = (i + b) % (2 * b)
+    lo, hi = torch.minimum(i, partner)[:, None], torch.maximum(i, partner)[:, None]
+    t = torch.arange(2 * b - 2, device=device)[None, :]
+    j = t + (t >= lo).long()
+    return partner, j + (j >= hi).long()
+
+
+def batch_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
+    """In-batch (SimCLR) similarities of two views z1, z2 (B, d) of the same B images.
+
+    Returns s_pos (2B,), the similarity of each view to the other view of its image, and s_neg
+    (2B, 2B - 2), its similarities to the views of the other images. Float32.
+    """
+    if z1.shape != z2.shape or z1.dim() != 2 or z1.shape[0] < 2:
+        raise ValueError(f"z1 and z2 must both have shape (B, d) with B >= 2, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    with torch.autocast(z1.device.type, enabled=False):
+        z = torch.cat([z1, z2]).float()
+        s = z @ z.T
+    partner, others = _partners_and_others(z1.shape[0], z.device)
+    return s.gather(1, partner[:, None]).squeeze(1), s.gather(1, others)
+
+
+def objective(loss: str, s_pos: Tensor, s_neg: Tensor, tau: float, k: int) -> Tensor:
+    """The mean over anchors of the named loss of ``contrastive.losses`` (Eq. 1, 3 or 9).
+
+    The hard losses validate ``k`` (their number of nearest negatives) against M = s_neg.shape[1].
+    """
+    return losses.loss_fn(loss)(s_pos, s_neg, tau, k).mean()

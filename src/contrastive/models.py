@@ -1,0 +1,118 @@
+"""The encoder f of the paper (section 2 of the spec): a ResNet backbone with a projection head.
+
+The backbone is torchvision's ResNet with the CIFAR stem (a 3x3 stride-1 first convolution and no
+max-pool, for 32x32 input); its global-pooled output ``h`` (512-d for ResNet-18) is what the linear
+probe sees. The head maps ``h`` to the 128-d embedding ``z = f(x)`` on the unit sphere, on which all
+similarities s_ij = f(x_i)^T g(x_j) of Eq. 1-9 are taken. The paper's head is one linear layer
+[code]; a two-layer MLP head is an option. ``arch="tiny"`` is a two-convolution network that is not
+from the paper: it exists only so that tests and CPU smoke runs of the whole engine take seconds.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import Tensor, nn
+
+ARCHS = ("resnet18", "resnet50", "tiny")
+HEADS = ("linear", "mlp")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def _tiny_backbone() -> nn.Module:
+    """Two conv-BN-ReLU layers and global pooling, 64-d: for tests only, not the paper's network."""
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+    )
+
+
+def backbone(arch: str = "resnet18") -> tuple[nn.Module, int]:
+    """A backbone mapping (B, 3, 32, 32) images to (B, width) pooled features, and its width.
+
+    ResNets get the CIFAR stem: conv1 becomes 3x3 stride 1 padding 1, the max-pool is removed, and
+    the classifier ``fc`` is dropped so the output is the global-average-pooled feature.
+    """
+    _check_choice("arch", arch, ARCHS)
+    if arch == "tiny":
+        return _tiny_backbone(), 64
+    net = getattr(torchvision.models, arch)(weights=None)
+    net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+    width = net.fc.in_features
+    net.fc = nn.Identity()
+    return net, width
+
+
+def head(kind: str, width: int, feature_dim: int) -> nn.Module:
+    """The projection head: ``linear`` (width -> feature_dim, the paper's [code]) or ``mlp``
+    (width -> width -> ReLU -> feature_dim, SimCLR style)."""
+    _check_choice("head", kind, HEADS)
+    if kind == "linear":
+        return nn.Linear(width, feature_dim)
+    return nn.Sequential(nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, feature_dim))
+
+
+class Encoder(nn.Module):
+    """f: images -> (h, z), h the pooled backbone feature (B, width), z = normalize(head(h)) (B, feature_dim).
+
+    ``z`` is L2-normalised in float32 whatever the autocast dtype, so the similarities built from it
+    are accurate to float32.
+    """
+
+    def __init__(self, arch: str = "resnet18", head_kind: str = "linear", feature_dim: int = 128) -> None:
+        super().__init__()
+        if isinstance(feature_dim, bool) or not isinstance(feature_dim, int) or feature_dim < 1:
+            raise ValueError(f"feature_dim must be an integer >= 1, got {feature_dim!r}")
+        self.backbone, self.width = backbone(arch)
+        self.head = head(head_kind, self.width, feature_dim)
+        self.feature_dim = feature_dim
+
+    def features(self, x: Tensor) -> Tensor:
+        """The global-pooled backbone feature h, (B, width); what the linear probe is trained on."""
+        return self.backbone(x)
+
+    def embed(self, h: Tensor) -> Tensor:
+        """The embedding z = f(x) on the unit sphere from the pooled feature h, (B, feature_dim), float32."""
+        return F.normalize(self.head(h).float(), dim=1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.features(x)
+        return h, self.embed(h)
+
+
+def build(arch: str = "resnet18", head_kind: str = "linear", feature_dim: int = 128) -> Encoder:
+    """The encoder of the paper (ResNet-18, CIFAR stem, linear 512 -> 128 head) or one of the options."""
+    return Encoder(arch, head_kind, feature_dim)
+
+
+@torch.no_grad()
+def encode(model: Encoder, images: Tensor, transform, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
+    """(h, z) of every image of ``images`` (uint8, (N, 3, H, W)) in eval mode, batched, no gradients.
+
+    ``transform`` maps a uint8 batch to the float input of the network (normalisation, or an
+    augmentation bound to its generator). h is returned in float32, z in float32 and normalised.
+    The model's train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    hs, zs = [], []
+    for a in range(0, images.shape[0], batch_size):
+        x = transform(images[a:a + batch_size])
+        with autocast(x.device):
+            h, z = model(x.contiguous(memory_format=torch.channels_last))
+        hs.append(h.float())
+        zs.append(z)
+    model.train(was_training)
+    return torch.cat(hs), torch.cat(zs)
+
+
+def autocast(device: torch.device):
+    """bfloat16 autocast on CUDA; a no-op context elsewhere (CPU bfloat16 is slow and changes numbers)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")

@@ -1,0 +1,391 @@
+"""One training run of the paper's protocol (spec section 2), from a :class:`Config` to a run record.
+
+:func:`run` loads the data onto the device, trains the encoder against the memory bank (or the
+in-batch views) with SGD, monitors kNN accuracy, uniformity and tolerance every ``knn_every``
+epochs, evaluates (``contrastive.evaluate``) and writes one record with ``contrastive.results``.
+
+Speed: images live on the device as uint8 and are augmented there (``contrastive.augment``); on
+CUDA the step runs under bfloat16 autocast in channels-last layout with a fused SGD, and the
+augmentation + forward + loss is ``torch.compile``d (``Config.compile``; falls back to eager where
+compilation fails). Nothing inside an epoch waits for the device: the loss is summed on the device
+and read once per epoch.
+
+Checkpoints: after every epoch, ``<checkpoint_dir>/<dataset>/<record stem>/last.pt`` (written
+atomically) holds the model, optimiser, bank, every RNG state and the curves so far. A run whose
+checkpoint exists (with the same configuration) resumes after its last epoch; on the CPU the resumed
+run ends bitwise identical to an uninterrupted one. The last checkpoint is kept after the record is
+written (it is the trained model); running the same configuration again then only re-evaluates it.
+``resume=False`` trains afresh and overwrites it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import data as data_module
+from . import evaluate as evaluation
+from . import losses, memory, models, results
+from .augment import Augment
+
+NEGATIVES = ("bank", "batch")
+CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
+RESUME_IGNORES = ("out", "checkpoint_dir", "resume", "compile")
+"""Config fields that may differ between a checkpoint and the run that resumes it."""
+
+
+class ConfigError(ValueError):
+    """A bad Config value; ``field`` names the offending field (the CLI maps it to its flag)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class Config:
+    """Everything a run depends on; the defaults are the paper's protocol (spec section 2).
+
+    Beyond the record schema: ``test_subset`` (first N test images; None = all of them, except in
+    a ``subset`` run, which evaluates on its first ``subset`` test images at most), ``compile``
+    (torch.compile the step; None = on for CUDA, off elsewhere) and ``resume`` (continue from the
+    last checkpoint of this configuration).
+    """
+
+    dataset: str = "cifar10"
+    data: str | None = None
+    subset: int | None = None
+    loss: str = "contrastive"
+    tau: float = 0.07
+    k: int = 4095
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.03
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: tuple[int, ...] = (160, 190)
+    gamma: float = 0.1
+    negatives: str = "bank"
+    bank_momentum: float = 0.5
+    feature_dim: int = 128
+    arch: str = "resnet18"
+    head: str = "linear"
+    hflip: bool = True
+    seed: int = 0
+    device: str = field(default_factory=_default_device)
+    knn_every: int = 10
+    knn_k: int = 200
+    knn_sigma: float = 0.07
+    probe_epochs: int = 100
+    out: str = str(results.DEFAULT_ROOT)
+    checkpoint_dir: str = str(results.DEFAULT_ROOT.parent / "checkpoints")
+    test_subset: int | None = None
+    compile: bool | None = None
+    resume: bool = True
+
+    def __post_init__(self) -> None:
+        self.milestones = tuple(self.milestones)
+        self._check_choices()
+        self._check_numbers()
+        self.check_size(self.subset)
+
+    def check_size(self, n: int | None) -> None:
+        """Raise ``ConfigError`` unless a training set of n images suits this config (k, knn_k,
+        batch_size); with n = None (size not yet known), check what does not depend on n."""
+        bank = self.negatives == "bank"
+        m = (None if n is None else n - 1) if bank else 2 * self.batch_size - 2
+        if losses.USES_K[self.loss] and m is not None and self.k > m:
+            where = "N - 1 bank entries" if bank else "2B - 2 in-batch views"
+            raise ConfigError("k", f"must be <= M = {m}, the number of negatives per anchor ({where}), got {self.k}")
+        if n is not None and self.knn_k > n:
+            raise ConfigError("knn_k", f"must be <= {n}, the number of training images (bank entries), got {self.knn_k}")
+        if n is not None and not bank and self.batch_size > n:
+            raise ConfigError("batch_size", f"must be <= {n}, the number of training images, for negatives='batch'")
+
+    def _check_choices(self) -> None:
+        choices = {"dataset": data_module.DATASETS, "negatives": NEGATIVES, "arch": models.ARCHS, "head": models.HEADS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(name, f"must be one of {list(allowed)}, got {getattr(self, name)!r}")
+        if self.loss not in losses.LOSSES:
+            raise ConfigError("loss", f"must be one of {sorted(losses.LOSSES)}, got {self.loss!r}")
+        for name in ("hflip", "resume"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(name, f"must be True or False, got {getattr(self, name)!r}")
+        if self.compile not in (None, True, False):
+            raise ConfigError("compile", f"must be True, False or None (automatic), got {self.compile!r}")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as e:
+            raise ConfigError("device", f"is not a torch device ({e})") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("device", f"{self.device!r} was asked for but CUDA is not available; use 'cpu'")
+
+    def _check_numbers(self) -> None:
+        ints = {"k": 1, "epochs": 1, "batch_size": 2, "feature_dim": 1, "seed": 0, "knn_every": 1, "knn_k": 1,
+                "probe_epochs": 1}
+        for name, low in ints.items():
+            _check_int(name, getattr(self, name), low)
+        for name in ("subset", "test_subset"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 2)
+        _check_real("tau", self.tau, "> 0", lambda v: v > 0)
+        _check_real("lr", self.lr, "> 0", lambda v: v > 0)
+        _check_real("momentum", self.momentum, "in [0, 1)", lambda v: 0 <= v < 1)
+        _check_real("weight_decay", self.weight_decay, ">= 0", lambda v: v >= 0)
+        _check_real("gamma", self.gamma, "in (0, 1]", lambda v: 0 < v <= 1)
+        _check_real("bank_momentum", self.bank_momentum, "in [0, 1)", lambda v: 0 <= v < 1)
+        _check_real("knn_sigma", self.knn_sigma, "> 0", lambda v: v > 0)
+        m = self.milestones
+        if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in m) or list(m) != sorted(set(m)):
+            raise ConfigError("milestones", f"must be strictly increasing integers >= 1, got {m!r}")
+
+    @property
+    def use_compile(self) -> bool:
+        return torch.device(self.device).type == "cuda" if self.compile is None else self.compile
+
+    @property
+    def stem(self) -> str:
+        """The record's file stem, e.g. ``hard-tau0.7`` or ``simple``."""
+        return results.record_name(self.loss, self.tau)
+
+
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(name, f"must be an integer >= {low}, got {value!r}")
+
+
+def _check_real(name: str, value, allowed: str, ok) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+        raise ConfigError(name, f"must be a finite number {allowed}, got {value!r}")
+
+
+def lr_at(config: Config, epoch: int) -> float:
+    """The SGD learning rate of (1-based) ``epoch``: lr x gamma for every milestone already passed."""
+    return config.lr * config.gamma ** sum(epoch > m for m in config.milestones)
+
+
+def evaluated(config: Config, epoch: int) -> bool:
+    """Whether the curves get a point after ``epoch``: the first, every ``knn_every``-th and the last."""
+    return epoch == 1 or epoch % config.knn_every == 0 or epoch == config.epochs
+
+
+class Engine:
+    """The model, bank, optimiser, augmentation and generator of one run, and its training step."""
+
+    def __init__(self, config: Config, train: data_module.Dataset) -> None:
+        self.config, self.train = config, train
+        self.device = train.images.device
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
+        torch.manual_seed(config.seed)
+        self.model = models.build(config.arch, config.head, config.feature_dim).to(
+            self.device, memory_format=torch.channels_last)
+        self.bank = memory.MemoryBank(len(train), config.feature_dim, config.bank_momentum, self.device,
+                                      torch.Generator().manual_seed(config.seed))
+        fused = {"fused": True} if self.device.type == "cuda" else {}
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
+                                         weight_decay=config.weight_decay, **fused)
+        self.augment = Augment(config.dataset, hflip=config.hflip)
+        self.generator = torch.Generator(self.device).manual_seed(config.seed)
+        self.loss_of = self._compiled() if config.use_compile else self._loss
+
+    def _compiled(self):
+        import torch._dynamo
+
+        torch._dynamo.config.suppress_errors = True  # a frame that fails to compile runs eagerly
+        return torch.compile(self._loss, dynamic=False)
+
+    def _loss(self, images: torch.Tensor, u: torch.Tensor, idx: torch.Tensor, vectors: torch.Tensor):
+        """Augment, embed and score one batch: (mean loss, anchor embeddings z). Pure tensor code."""
+        x = self.augment.apply(images, u).contiguous(memory_format=torch.channels_last)
+        c = self.config
+        with models.autocast(self.device):
+            z = self.model(x)[1]
+        if c.negatives == "bank":
+            s_pos, s_neg = memory.bank_similarities(z, idx, vectors)
+        else:
+            z, z2 = z.chunk(2)
+            s_pos, s_neg = memory.batch_similarities(z, z2)
+        return memory.objective(c.loss, s_pos, s_neg, c.tau, c.k), z
+
+    def step(self, idx: torch.Tensor) -> torch.Tensor:
+        """One SGD step on the images ``idx``; updates the bank; returns the loss (on the device)."""
+        images = self.train.images[idx]
+        if self.config.negatives == "batch":
+            images = torch.cat([images, images])
+        u = self.augment.draw(images.shape[0], self.generator, self.device)
+        loss, z = self.loss_of(images, u, idx, self.bank.vectors)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.bank.update(z, idx)
+        return loss.detach()
+
+    def batches(self) -> list[torch.Tensor]:
+        """This epoch's batches of indices: a random permutation cut into batch_size pieces. The bank
+        mode keeps the last, smaller batch (as the authors' DataLoader); in-batch mode drops it."""
+        n, b = len(self.train), self.config.batch_size
+        perm = torch.randperm(n, generator=self.generator, device=self.device)
+        stop = n if self.config.negatives == "bank" else n - n % b
+        return [perm[a:a + b] for a in range(0, stop, b)]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        n, b = len(self.train), self.config.batch_size
+        return math.ceil(n / b) if self.config.negatives == "bank" else n // b
+
+    def train_epoch(self, epoch: int, bar=None) -> float:
+        """One epoch at ``lr_at(epoch)``; returns the mean loss over its anchors."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(self.config, epoch)
+        self.model.train()
+        total, count = torch.zeros((), device=self.device), 0
+        for idx in self.batches():
+            total += self.step(idx) * idx.shape[0]
+            count += idx.shape[0]
+            if bar is not None:
+                bar.update(1)
+        return total.item() / count
+
+    def state_dict(self) -> dict:
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "bank": self.bank.state_dict(),
+                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(), "cuda_rng": cuda}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.bank.load_state_dict(state["bank"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+def checkpoint_path(config: Config) -> Path:
+    """``<checkpoint_dir>/<dataset>/<record stem>/last.pt``."""
+    return Path(config.checkpoint_dir) / config.dataset / config.stem / "last.pt"
+
+
+PROGRESS = ("epoch", "curves", "train_seconds", "epoch_seconds", "last")
+"""What a checkpoint holds besides the engine's state: the epochs done, curves so far, seconds spent,
+the per-epoch training seconds and the last epoch's loss and lr (None before the last epoch)."""
+
+
+def save_checkpoint(config: Config, engine: Engine, progress: dict) -> Path:
+    """Write the engine's state and ``progress`` atomically (temporary file, then rename)."""
+    path = checkpoint_path(config)
+    state = {"config": asdict(config), **{k: progress[k] for k in PROGRESS}, **engine.state_dict()}
+    results.atomic_write(path, lambda f: torch.save(state, f))
+    return path
+
+
+def load_checkpoint(config: Config, engine: Engine) -> dict | None:
+    """Restore ``engine`` from this config's checkpoint; its progress, or None where there is none.
+
+    ``ValueError`` if the checkpoint was made with a different configuration.
+    """
+    path = checkpoint_path(config)
+    if not config.resume or not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
+    ours, theirs = _comparable(asdict(config)), _comparable(state["config"])
+    if ours != theirs:
+        diff = sorted(k for k in ours if ours[k] != theirs.get(k))
+        raise ValueError(f"checkpoint {path} was made with a different configuration (fields {diff}); "
+                         "delete it or pass resume=False (--no-resume) to train afresh")
+    engine.load_state_dict(state)
+    return {k: state[k] for k in PROGRESS}
+
+
+def _comparable(cfg: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items() if k not in RESUME_IGNORES}
+
+
+def _test_split(config: Config, device: torch.device) -> data_module.Dataset:
+    """The test set, cut to ``test_subset`` (or, in a ``subset`` run, to at most ``subset``) images."""
+    test = data_module.load(config.dataset, "test", config.data, None, device)
+    n = config.test_subset or min(config.subset or len(test), len(test))
+    if n > len(test):
+        raise ConfigError("test_subset", f"must be <= {len(test)}, the size of the {config.dataset} test split, got {n}")
+    return dataclasses.replace(test, images=test.images[:n], labels=test.labels[:n])
+
+
+def run(config: Config) -> Path:
+    """Train, evaluate and write the run record of ``config``; returns the record's path."""
+    t0, started = time.perf_counter(), results.now()
+    device = torch.device(config.device)
+    train = data_module.load(config.dataset, "train", config.data, config.subset, device)
+    test = _test_split(config, device)
+    config.check_size(len(train))
+    engine = Engine(config, train)
+    progress = load_checkpoint(config, engine) or {"epoch": 0, "curves": {k: [] for k in CURVES},
+                                                   "train_seconds": 0.0, "epoch_seconds": [], "last": None}
+    resumed_from, earlier_seconds = progress["epoch"], progress["train_seconds"]
+    _train(config, engine, test, progress)
+
+    t_eval = time.perf_counter()
+    final, arrays = evaluation.evaluate(engine.model, engine.bank, train, test, config.dataset, engine.augment,
+                                        config.knn_k, config.knn_sigma, config.probe_epochs, config.seed)
+    eval_seconds = time.perf_counter() - t_eval
+    curves = {k: list(v) for k, v in progress["curves"].items()}
+    _append(curves, {**progress["last"], **{k: final[k] for k in CURVES if k in final}})
+    provenance = {
+        **results.environment(),
+        "data": train.source,
+        "train_images": len(train),
+        "test_images": len(test),
+        "resumed_from_epoch": resumed_from,
+        "wall_seconds": {"train": progress["train_seconds"], "evaluate": eval_seconds,
+                         "total": earlier_seconds + time.perf_counter() - t0},
+        "started": started,
+        "finished": results.now(),
+        "seconds_per_epoch": statistics.median(progress["epoch_seconds"]),
+    }
+    record = {"config": asdict(config), "results": final, "curves": curves, "provenance": provenance}
+    return results.write_record(results.record_path(config.out, config.dataset, config.loss, config.tau), record, arrays)
+
+
+def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: dict) -> None:
+    """Train from epoch ``progress["epoch"] + 1`` to the last, updating ``progress`` and checkpointing
+    after every epoch. Curve points of evaluated epochs are monitored here, except the last epoch's,
+    which the final evaluation completes (``progress["last"]`` holds its loss and lr)."""
+    first, t_train, before = progress["epoch"] + 1, time.perf_counter(), progress["train_seconds"]
+    total = (config.epochs - first + 1) * engine.steps_per_epoch
+    with tqdm(total=total, desc=f"{config.dataset} {config.stem}", disable=None) as bar:
+        for epoch in range(first, config.epochs + 1):
+            t = time.perf_counter()
+            point = {"epoch": epoch, "loss": engine.train_epoch(epoch, bar), "lr": lr_at(config, epoch)}
+            progress["epoch_seconds"].append(time.perf_counter() - t)
+            if epoch == config.epochs:
+                progress["last"] = point
+            elif evaluated(config, epoch):
+                _append(progress["curves"], {**point, **_monitor(config, engine, test)})
+                bar.set_postfix(epoch=epoch, loss=f"{point['loss']:.4f}", knn=f"{progress['curves']['knn_top1'][-1]:.2f}")
+            progress["epoch"], progress["train_seconds"] = epoch, before + time.perf_counter() - t_train
+            save_checkpoint(config, engine, progress)
+
+
+def _append(curves: dict[str, list], point: dict) -> dict[str, list]:
+    for key in CURVES:
+        curves[key].append(point[key])
+    return curves
+
+
+def _monitor(config: Config, engine: Engine, test: data_module.Dataset) -> dict[str, float]:
+    """The curves' kNN / uniformity / tolerance point on the un-augmented test images."""
+    z = models.encode(engine.model, test.images, lambda x: data_module.normalize(x, config.dataset))[1]
+    return evaluation.monitor(z, test.labels, engine.bank, engine.train.labels, config.knn_k, config.knn_sigma,
+                              len(engine.train.classes))

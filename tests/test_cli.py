@@ -1,0 +1,50 @@
+"""The command line: one flag per Config field, parsed into the right types, errors naming the flag."""
+
+import dataclasses
+
+import pytest
+
+from contrastive import __main__ as cli
+from contrastive.train import Config
+
+
+@pytest.fixture
+def captured(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_run(config):
+        seen["config"] = config
+        return tmp_path / "record.json"
+
+    monkeypatch.setattr(cli, "run", fake_run)
+    return seen
+
+
+def test_every_config_field_is_a_flag():
+    train = cli.parser()._subparsers._group_actions[0].choices["train"]
+    dests = {a.dest for a in train._actions if a.dest != "help"}
+    assert dests == {f.name for f in dataclasses.fields(Config)}
+
+
+def test_flags_are_parsed_into_config_types(captured, capsys, tmp_path):
+    cli.main(["train", "--dataset", "cifar10", "--data", "x.npz", "--subset", "1000", "--loss", "hard", "--tau", "0.7",
+              "--k", "999", "--epochs", "3", "--milestones", "1", "2", "--no-hflip", "--compile", "--knn-k", "10",
+              "--device", "cpu", "--out", str(tmp_path), "--test_subset", "none"])
+    c = captured["config"]
+    assert (c.subset, c.loss, c.tau, c.k, c.epochs, c.milestones) == (1000, "hard", 0.7, 999, 3, (1, 2))
+    assert (c.hflip, c.compile, c.knn_k, c.test_subset, c.data) == (False, True, 10, None, "x.npz")
+    assert c.lr == Config.lr and c.batch_size == 128  # untouched flags keep the paper's defaults
+    assert f"record written to {tmp_path / 'record.json'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--tau", "-1"], "--tau"), (["--tau", "hot"], "--tau"), (["--epochs", "0"], "--epochs"),
+    (["--loss", "infonce"], "--loss"), (["--loss", "hard", "--subset", "100"], "--k"),
+    (["--milestones", "9", "3"], "--milestones"), (["--batch-size", "2.5"], "--batch-size"),
+])
+def test_bad_values_stop_with_an_error_naming_the_flag(argv, flag, captured, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", "--device", "cpu", *argv])
+    assert e.value.code == 2
+    assert f"argument {flag}" in capsys.readouterr().err
+    assert "config" not in captured

@@ -1,0 +1,54 @@
+"""The encoder: the paper's ResNet-18 with the CIFAR stem and a 512 -> 128 normalised head."""
+
+import pytest
+import torch
+from torch import nn
+
+from contrastive import models
+
+
+def test_resnet18_is_the_papers_encoder():
+    torch.manual_seed(0)
+    model = models.build()
+    conv1 = model.backbone.conv1
+    assert (conv1.kernel_size, conv1.stride, conv1.padding) == ((3, 3), (1, 1), (1, 1))
+    assert isinstance(model.backbone.maxpool, nn.Identity)
+    assert isinstance(model.head, nn.Linear) and (model.head.in_features, model.head.out_features) == (512, 128)
+    model.eval()
+    with torch.no_grad():
+        h, z = model(torch.randn(2, 3, 32, 32))
+    assert h.shape == (2, 512) and z.shape == (2, 128)
+    assert z.dtype == torch.float32
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(2))
+    torch.testing.assert_close(model.embed(model.features(torch.randn(1, 3, 32, 32))).norm(dim=1), torch.ones(1))
+
+
+def test_resnet50_and_mlp_head_options():
+    model = models.build("resnet50", "mlp", 64)
+    assert model.width == 2048
+    assert isinstance(model.backbone.maxpool, nn.Identity) and model.backbone.conv1.stride == (1, 1)
+    linears = [m for m in model.head if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(2048, 2048), (2048, 64)]
+
+
+@pytest.mark.parametrize("kwargs, name", [({"arch": "vgg"}, "arch"), ({"head_kind": "deep"}, "head"),
+                                          ({"feature_dim": 0}, "feature_dim")])
+def test_bad_options_are_rejected(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        models.build(**kwargs)
+
+
+def test_encode_batches_in_eval_mode_and_restores_the_mode():
+    torch.manual_seed(0)
+    model = models.build("tiny")
+    model.train()
+    images = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    to_float = lambda x: x.float() / 255  # noqa: E731
+    h, z = models.encode(model, images, to_float, batch_size=4)
+    assert model.training
+    model.eval()
+    with torch.no_grad():
+        h_ref, z_ref = model(to_float(images))
+    torch.testing.assert_close(h, h_ref)
+    torch.testing.assert_close(z, z_ref)
+    assert h.shape == (10, 64) and z.shape == (10, 128)

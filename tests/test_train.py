@@ -1,0 +1,145 @@
+"""Config validation, the schedule, a complete record, and bitwise resume after a killed run (CPU)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from contrastive import results, train
+from contrastive.data import Dataset
+
+
+def synthetic(dataset, split="train", data=None, subset=None, device="cpu", root=None):
+    """A stand-in for data.load: 48 training / 20 test images of 3 colour classes."""
+    n = {"train": 48, "test": 20}[split] if subset is None else subset
+    g = torch.Generator().manual_seed({"train": 0, "test": 1}[split])
+    labels = torch.arange(n) % 3
+    images = torch.randint(0, 100, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
+    images[torch.arange(n), labels] += 150  # class c is brighter in channel c
+    return Dataset(images.to(device), labels.to(device), ("r", "g", "b"), {"source": "synthetic", "path": "",
+                                                                         "sha256": "", "note": "test"})
+
+
+def tiny(tmp_path, **kw):
+    base = dict(dataset="cifar10", arch="tiny", epochs=2, batch_size=16, knn_k=5, knn_every=1, probe_epochs=2,
+                device="cpu", out=str(tmp_path / "results"), checkpoint_dir=str(tmp_path / "ckpt"))
+    return train.Config(**{**base, **kw})
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setattr(train.data_module, "load", synthetic)
+    torch.set_num_threads(1)
+
+
+def test_defaults_are_the_papers_protocol():
+    c = train.Config(device="cpu")
+    assert (c.tau, c.k, c.epochs, c.batch_size, c.lr, c.momentum, c.weight_decay) == (0.07, 4095, 200, 128, 0.03, 0.9, 5e-4)
+    assert (c.milestones, c.gamma, c.negatives, c.bank_momentum, c.feature_dim) == ((160, 190), 0.1, "bank", 0.5, 128)
+    assert (c.knn_k, c.knn_sigma, c.probe_epochs, c.arch, c.head) == (200, 0.07, 100, "resnet18", "linear")
+    assert [train.lr_at(c, e) for e in (1, 160, 161, 190, 191, 200)] == pytest.approx([0.03, 0.03, 3e-3, 3e-3, 3e-4, 3e-4])
+    assert [e for e in range(1, 201) if train.evaluated(c, e)] == [1] + list(range(10, 201, 10))
+
+
+@pytest.mark.parametrize("kw, field", [
+    ({"tau": 0.0}, "tau"), ({"tau": -1.0}, "tau"), ({"loss": "infonce"}, "loss"), ({"dataset": "mnist"}, "dataset"),
+    ({"negatives": "queue"}, "negatives"), ({"epochs": 0}, "epochs"), ({"batch_size": 1}, "batch_size"),
+    ({"loss": "hard", "subset": 100}, "k"),  # k = 4095 > 99 negatives
+    ({"loss": "hard", "k": 100, "subset": 100}, "k"), ({"loss": "hard_simple", "negatives": "batch", "k": 255}, "k"),
+    ({"subset": 100}, "knn_k"), ({"milestones": (190, 160)}, "milestones"), ({"momentum": 1.0}, "momentum"),
+    ({"lr": float("nan")}, "lr"), ({"arch": "vit"}, "arch"), ({"hflip": "yes"}, "hflip"), ({"seed": 1.5}, "seed"),
+])
+def test_bad_values_raise_a_config_error_naming_the_field(kw, field):
+    with pytest.raises(ValueError, match=f"^{field}: ") as e:
+        train.Config(device="cpu", **kw)
+    assert e.value.field == field
+
+
+def test_edge_values_are_accepted():
+    train.Config(device="cpu", loss="hard", k=99, subset=100, knn_k=100)
+    train.Config(device="cpu", loss="hard", negatives="batch", k=254)
+    train.Config(device="cpu", loss="simple", subset=100, knn_k=10)  # k unused by the simple loss
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_a_config_error():
+    with pytest.raises(ValueError, match="^device: "):
+        train.Config(device="cuda")
+
+
+def test_k_is_checked_against_the_loaded_training_set(tmp_path):
+    with pytest.raises(ValueError, match="^k: must be <= M = 47"):
+        train.run(tiny(tmp_path, loss="hard", k=48))
+
+
+def test_run_writes_a_complete_record(tmp_path):
+    path = train.run(tiny(tmp_path, loss="hard", tau=0.5, k=10))
+    assert path == results.record_path(tmp_path / "results", "cifar10", "hard", 0.5)
+    record = results.read_record(path)
+    assert record["config"]["loss"] == "hard" and record["config"]["k"] == 10
+    assert set(record["results"]) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean"}
+    curves = record["curves"]
+    assert set(curves) == set(train.CURVES) and curves["epoch"] == [1, 2]
+    assert len({len(v) for v in curves.values()}) == 1
+    assert curves["knn_top1"][-1] == record["results"]["knn_top1"]
+    prov = record["provenance"]
+    for key in ("torch", "device", "commit", "data", "wall_seconds", "started", "finished", "seconds_per_epoch"):
+        assert key in prov
+    assert set(prov["wall_seconds"]) == {"train", "evaluate", "total"}
+    assert prov["data"]["source"] == "synthetic"
+    arrays = results.read_arrays(record)
+    assert {k: v.shape for k, v in arrays.items()} == {
+        "pos_sim": (48,), "neg_top10": (48, 10), "hist_edges": (51,), "hist_pos": (50,), "hist_neg": (50,),
+        "embedding": (20, 128), "embedding_labels": (20,)}
+    assert train.checkpoint_path(record_config := tiny(tmp_path, loss="hard", tau=0.5, k=10)).is_file()
+    assert record_config.stem == "hard-tau0.5"
+
+
+def test_in_batch_negatives_run(tmp_path):
+    path = train.run(tiny(tmp_path, loss="simple", negatives="batch", epochs=1))
+    record = results.read_record(path)
+    assert path.name == "simple.json" and np.isfinite(record["curves"]["loss"]).all()
+
+
+def test_a_killed_run_resumes_bitwise_identical(tmp_path, monkeypatch):
+    straight = tiny(tmp_path / "a")
+    record_a = json.loads(train.run(straight).read_text())
+
+    killed = tiny(tmp_path / "b")
+    original = train.Engine.train_epoch
+
+    def dies_in_epoch_2(self, epoch, bar=None):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, epoch, bar)
+
+    monkeypatch.setattr(train.Engine, "train_epoch", dies_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(killed)
+    assert torch.load(train.checkpoint_path(killed), weights_only=True)["epoch"] == 1
+    monkeypatch.setattr(train.Engine, "train_epoch", original)
+    record_b = json.loads(train.run(killed).read_text())
+
+    assert record_b["provenance"]["resumed_from_epoch"] == 1
+    assert record_b["results"] == record_a["results"]
+    assert record_b["curves"] == record_a["curves"]
+    state_a = torch.load(train.checkpoint_path(straight), weights_only=True)
+    state_b = torch.load(train.checkpoint_path(killed), weights_only=True)
+    for key, value in state_a["model"].items():
+        assert torch.equal(value, state_b["model"][key]), key
+    assert torch.equal(state_a["bank"]["vectors"], state_b["bank"]["vectors"])
+
+
+def test_a_checkpoint_of_another_config_is_not_resumed(tmp_path):
+    train.run(tiny(tmp_path, epochs=1))
+    with pytest.raises(ValueError, match="different configuration.*lr"):
+        train.run(tiny(tmp_path, epochs=1, lr=0.1))
+    train.run(tiny(tmp_path, epochs=1, lr=0.1, resume=False))  # trains afresh
+
+
+@pytest.mark.parametrize("kw, n_test", [({"subset": 10}, 10), ({"subset": 30}, 20), ({"test_subset": 7}, 7)])
+def test_a_subset_run_evaluates_on_as_many_test_images(tmp_path, kw, n_test):
+    record = results.read_record(train.run(tiny(tmp_path, epochs=1, **kw)))
+    assert record["provenance"]["test_images"] == n_test
+    assert results.read_arrays(record)["embedding"].shape == (n_test, 128)
