@@ -16,8 +16,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
 	touch $@
 
-## book: build the HTML book into _build/html, warnings as errors.
+## book: build the HTML book into _build/html, warnings as errors. Executed chapters are cached
+## (_build/.jupyter_cache); the cache is dropped whenever the run records under data/results change.
+RECORDS_HASH = $$(find data/results -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum | sha256sum)
 book: $(STAMP)
+	@mkdir -p _build; h="$(RECORDS_HASH)"; \
+	if [ "$$h" != "$$(cat _build/.records-hash 2>/dev/null)" ]; then rm -rf _build/.jupyter_cache; echo "$$h" > _build/.records-hash; fi
 	$(BOOK_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
 
 ## browser-deps: Debian's Chromium, for the test that opens the built book.
@@ -30,3 +34,19 @@ test: book browser-deps
 
 clean:
 	rm -rf _build
+
+## sweep: one run-notebook execution per configuration (skips those with a record); see book/reproduce.md.
+DATASET ?= cifar10
+LOSSES ?= contrastive hard
+TAUS ?= 0.07 0.3 0.7 1.0
+EPOCHS ?= 200
+DEVICE ?= cuda
+DATA ?= $(if $(filter cifar10,$(DATASET)),$(firstword $(wildcard .carry/cifar10-jpeg.npz ../shared/data/cifar10-jpeg.npz)))
+SUBSET ?=
+OUT ?= data
+TIMEOUT ?= 86400
+ARGS ?=
+.PHONY: sweep
+sweep: $(STAMP)
+	$(BIN)/python -m contrastive.sweep --dataset $(DATASET) --losses $(LOSSES) --taus $(TAUS) --epochs $(EPOCHS) \
+		--device $(DEVICE) --out $(OUT) --timeout $(TIMEOUT) $(if $(DATA),--data $(DATA)) $(if $(SUBSET),--subset $(SUBSET)) $(ARGS)

@@ -29,6 +29,20 @@ import numpy as np
 REQUIRED = ("config", "results", "curves", "provenance")
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "results"
 """``data/results`` of the checkout this package was installed from (editable install)."""
+ROOT_ENV = "CONTRASTIVE_RESULTS"
+"""Environment variable naming another records root (tests, other stores), read by :func:`root`."""
+
+
+def root() -> Path:
+    """Where the book reads records: ``$CONTRASTIVE_RESULTS`` if set, else :data:`DEFAULT_ROOT`."""
+    return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
+
+
+def shown_root() -> str:
+    """:func:`root` as the book prints it: relative to the checkout where it lies inside it."""
+    checkout = DEFAULT_ROOT.parents[1]
+    path = root().resolve()
+    return str(path.relative_to(checkout)) if path.is_relative_to(checkout) else str(path)
 
 
 class MissingRecordError(FileNotFoundError):

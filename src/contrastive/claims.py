@@ -1,0 +1,461 @@
+"""The paper's claims (PAPER.md §5), its Table 1 and Figs. 1-9: where the book reproduces each, and a status.
+
+Every status is computed when the book is built, never typed:
+
+- the analytic rows (claims 1-2, Figs. 1 and 3) run a check with ``contrastive.losses`` on fixed
+  random similarities in float64 (:func:`check_gradients`, :func:`check_entropy_and_limits`,
+  :func:`check_equal_loss`, :func:`check_penalty_concentration`);
+- the experimental rows read run records. A record counts only at the paper's protocol
+  (:func:`protocol_problem`: at least ``paper.PAPER_EPOCHS`` = 200 epochs, the whole training set,
+  k = 4095 for the hard losses). Each row names the configurations it needs; with one missing or
+  below the protocol its status is "not yet run". Otherwise the row's criterion (each one's
+  docstring says it exactly) decides "reproduced" or "not reproduced".
+
+A claim is judged on every data set of the paper that has records, and always on CIFAR-10 (the data
+set the engine runs offline). It is "not reproduced" if it fails on any data set with all its
+records, "reproduced" if it holds on at least one and fails on none, else "not yet run"; the
+detail column gives the verdict and the numbers per data set. The thresholds below are ours, set so
+that the paper's own Table 1 passes every criterion (``tests/test_claims.py`` checks that).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from . import losses, metrics, paper, results
+from .figures.experiments import EMBEDDING_TAUS, TAUS, config_label
+
+REPRODUCED, NOT_REPRODUCED, NOT_YET_RUN = "reproduced", "not reproduced", "not yet run"
+PRIMARY_DATASET = "cifar10"
+PAPER_ARCH, PAPER_NEGATIVES = "resnet18", "bank"
+"""The paper's backbone for CIFAR and SVHN and its source of negatives (PAPER.md §2)."""
+
+FLAT_UNIFORMITY = 0.1
+"""Hard loss: the largest spread (max − min over tau) of uniformity still called "τ-independent" (paper: ≤ 0.03)."""
+UNIFORMITY_SLACK = 0.02
+"""Hard loss: its uniformity may fall this much below the ordinary loss's at the same tau and still count as "higher"."""
+SIMPLE_GAP = 5.0
+"""Claim 5: "far worse" = the simple loss's linear top-1 at least this many points below the best ordinary loss's."""
+HARD_SIMPLE_SLACK = 2.0
+"""Claim 5: "competitive" = HardSimple's linear top-1 at most this many points below the best ordinary loss's."""
+HARD_ACCURACY_SLACK = 1.0
+"""Claim 6: "stays high" = the hard loss's linear top-1 at tau = 1 within this many points of its best."""
+TABLE1_TOLERANCE = {"linear_top1": 2.0, "uniformity": 0.1, "tolerance": 0.05}
+"""Table 1 is "reproduced" on a data set when every one of its 30 cells is this close to the paper's."""
+
+Config = tuple[str, float | None]
+ORDINARY: tuple[Config, ...] = tuple(("contrastive", t) for t in TAUS)
+HARD: tuple[Config, ...] = tuple(("hard", t) for t in TAUS)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A status and the evidence for it (numbers, or what is missing)."""
+
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the status table: a claim, Table 1 or a figure."""
+
+    key: str
+    statement: str
+    chapters: tuple[str, ...]
+    status: str
+    detail: str
+
+
+# --- analytic checks ------------------------------------------------------------------------
+
+
+def _similarities(anchors: int = 64, negatives: int = 255, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    s = torch.rand(anchors, negatives + 1, generator=g, dtype=torch.float64) * 2 - 1
+    return s[:, 0], s[:, 1:]
+
+
+def check_gradients(taus: Sequence[float] = (0.07, 0.2, 1.0)) -> Outcome:
+    """Claim 1 (Eq. 4): autograd's dL/ds_ij of Eq. 1 is proportional to exp(s_ij/τ) within each anchor,
+    and the negative gradients sum to |dL/ds_ii|; both to a relative 1e-9 in float64."""
+    s_pos, s_neg = _similarities()
+    worst_ratio, worst_sum = 0.0, 0.0
+    for tau in taus:
+        s_pos_, s_neg_ = s_pos.clone().requires_grad_(), s_neg.clone().requires_grad_()
+        losses.contrastive_loss(s_pos_, s_neg_, tau).sum().backward()
+        ratio = s_neg_.grad / torch.exp(s_neg / tau)
+        worst_ratio = max(worst_ratio, ((ratio.max(1).values - ratio.min(1).values) / ratio.mean(1)).max().item())
+        worst_sum = max(worst_sum, ((s_neg_.grad.sum(1) + s_pos_.grad).abs() / s_pos_.grad.abs()).max().item())
+    ok = worst_ratio < 1e-9 and worst_sum < 1e-9
+    detail = (
+        f"autograd on Eq. 1, 64 anchors × 255 negatives, τ ∈ {list(taus)}: largest relative spread of "
+        f"(∂L/∂s_ij)/exp(s_ij/τ) within an anchor {worst_ratio:.1e}; largest |Σ_j ∂L/∂s_ij + ∂L/∂s_ii|/|∂L/∂s_ii| {worst_sum:.1e}"
+    )
+    return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
+
+
+def check_entropy_and_limits() -> Outcome:
+    """Claim 2: H(r_i) (Eq. 5) strictly increases with τ on a grid of 40 τ in [0.01, 10] for every anchor;
+    τ·|L − L_triplet| < 1e-3 at τ = 1e-4 (Eq. 6) and |L − L_simple-limit| < 1e-5 at τ = 1e3 (Eq. 7)."""
+    s_pos, s_neg = _similarities()
+    taus = np.geomspace(0.01, 10, 40)
+    h = torch.stack([losses.penalty_entropy(s_neg, float(t)) for t in taus], dim=1)
+    monotone = bool((h.diff(dim=1) > 0).all())
+    small, large = 1e-4, 1e3
+    err_small = (small * (losses.contrastive_loss(s_pos, s_neg, small) - losses.triplet_limit(s_pos, s_neg, small)).abs().max()).item()
+    err_large = (losses.contrastive_loss(s_pos, s_neg, large) - losses.simple_limit(s_pos, s_neg, large)).abs().max().item()
+    ok = monotone and err_small < 1e-3 and err_large < 1e-5
+    detail = (
+        f"64 anchors × 255 negatives: H(r_i) strictly increasing in τ on 40 τ in [0.01, 10]: {monotone}; "
+        f"τ·max|L − L_triplet| at τ = 1e-4: {err_small:.1e}; max|L − L_simple-limit| at τ = 1e3: {err_large:.1e}"
+    )
+    return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
+
+
+def _mean_loss(z: torch.Tensor, tau: float) -> float:
+    """Eq. 1 averaged over instances: each one's positive is its own point, the others its negatives."""
+    s = z @ z.T
+    n = s.shape[0]
+    s_neg = s[~torch.eye(n, dtype=torch.bool)].reshape(n, n - 1)
+    return losses.contrastive_loss(s.diagonal(), s_neg, tau).mean().item()
+
+
+def check_equal_loss(tau: float = 0.2) -> Outcome:
+    """Fig. 1: four instances of two classes (a, a, b, b) placed on the corners of a square on the
+    circle in two ways: classes side by side, or interleaved. The loss (Eq. 1) of the two embeddings
+    agrees to 1e-12 while their tolerance (Eq. 11) differs by more than 0.5: the loss does not see
+    the labels."""
+    angles = torch.tensor([0.0, 0.5, 1.0, 1.5], dtype=torch.float64) * math.pi
+    corners = torch.stack([angles.cos(), angles.sin()], dim=1)
+    labels = torch.tensor([0, 0, 1, 1])
+    side_by_side, interleaved = corners, corners[[0, 2, 1, 3]]
+    l_a, l_b = _mean_loss(side_by_side, tau), _mean_loss(interleaved, tau)
+    t_a, t_b = metrics.tolerance(side_by_side, labels), metrics.tolerance(interleaved, labels)
+    ok = abs(l_a - l_b) < 1e-12 and abs(t_a - t_b) > 0.5
+    detail = f"τ = {tau:g}: loss {l_a:.4f} vs {l_b:.4f}; tolerance {t_a:.2f} (classes side by side) vs {t_b:.2f} (interleaved)"
+    return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
+
+
+def check_penalty_concentration(taus: Sequence[float] = (0.07, 0.2, 0.5, 1.0)) -> Outcome:
+    """Fig. 3: with 201 negatives spread evenly over [−1, 1], the share of the relative penalty (Eq. 5)
+    on the hardest tenth (s_ij ≥ 0.8) strictly decreases as τ grows."""
+    s_neg = torch.linspace(-1, 1, 201, dtype=torch.float64)
+    shares = [losses.relative_penalty(s_neg, t)[s_neg >= 0.8].sum().item() for t in taus]
+    ok = all(a > b for a, b in zip(shares, shares[1:]))
+    detail = "share of the penalty on s_ij ≥ 0.8: " + ", ".join(f"τ={t:g}: {v:.3f}" for t, v in zip(taus, shares))
+    return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
+
+
+# --- records at the paper's protocol --------------------------------------------------------
+
+
+def protocol_problem(record: dict[str, Any]) -> str | None:
+    """Why ``record`` does not count for a claim (None if it does): fewer than 200 epochs, a subset,
+    another backbone than ResNet-18, in-batch negatives instead of the memory bank, or k ≠ 4095 for a
+    hard loss."""
+    c = record["config"]
+    if int(c["epochs"]) < paper.PAPER_EPOCHS:
+        return f"{c['epochs']} epochs < the paper's {paper.PAPER_EPOCHS}"
+    if c.get("subset"):
+        return f"a subset of {c['subset']} training images"
+    if c.get("arch", PAPER_ARCH) != PAPER_ARCH:
+        return f"arch {c['arch']} ≠ the paper's {PAPER_ARCH}"
+    if c.get("negatives", PAPER_NEGATIVES) != PAPER_NEGATIVES:
+        return f"negatives {c['negatives']!r} ≠ the paper's memory bank"
+    if losses.USES_K[c["loss"]] and c.get("k") != paper.HARD_K:
+        return f"k = {c.get('k')} ≠ the paper's {paper.HARD_K}"
+    return None
+
+
+class Lookup:
+    """The protocol records of one data set, by (loss, tau)."""
+
+    def __init__(self, records: Sequence[dict[str, Any]], dataset: str):
+        self.records, self.dataset = records, dataset
+
+    def get(self, loss: str, tau: float | None = None) -> dict[str, Any] | None:
+        """The record of (loss, tau) if it exists and meets the protocol, else None."""
+        r = results.find(self.records, self.dataset, loss, tau)
+        return r if r is not None and protocol_problem(r) is None else None
+
+    def value(self, loss: str, tau: float | None, metric: str) -> float:
+        return float(self.get(loss, tau)["results"][metric])
+
+    def series(self, loss: str, metric: str, taus: Sequence[float] = TAUS) -> list[float]:
+        return [self.value(loss, t, metric) for t in taus]
+
+    def arrays(self, loss: str, tau: float | None) -> dict[str, np.ndarray]:
+        return results.read_arrays(self.get(loss, tau))
+
+
+Check = Callable[[Lookup], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """The configurations a row needs (and the arrays it reads) and the check that decides it."""
+
+    configs: tuple[Config, ...]
+    check: Check
+    arrays: tuple[str, ...] = ()
+
+
+def _missing(records: Sequence[dict[str, Any]], dataset: str, criterion: Criterion) -> list[str]:
+    out = []
+    for loss, tau in criterion.configs:
+        r = results.find(records, dataset, loss, tau)
+        label = config_label(loss, tau)
+        if r is None:
+            out.append(label)
+        elif problem := protocol_problem(r):
+            out.append(f"{label} ({problem})")
+        elif absent := [k for k in criterion.arrays if k not in results.read_arrays(r)]:
+            out.append(f"{label} (no arrays {absent})")
+    return out
+
+
+def datasets(records: Iterable[dict[str, Any]]) -> list[str]:
+    """CIFAR-10 and every other data set of the paper that has a record, in the paper's order."""
+    have = {r["config"]["dataset"] for r in records}
+    return [d for d in paper.DATASETS if d == PRIMARY_DATASET or d in have]
+
+
+def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion) -> Outcome:
+    """Judge ``criterion`` on every data set of :func:`datasets` and combine (module docstring)."""
+    verdicts, details = [], []
+    for d in datasets(records):
+        missing = _missing(records, d, criterion)
+        if missing:
+            verdicts.append(NOT_YET_RUN)
+            details.append(f"{d}: {NOT_YET_RUN}; needs {', '.join(missing)}")
+            continue
+        ok, evidence = criterion.check(Lookup(records, d))
+        verdicts.append(REPRODUCED if ok else NOT_REPRODUCED)
+        details.append(f"{d}: {verdicts[-1]}; {evidence}")
+    status = NOT_REPRODUCED if NOT_REPRODUCED in verdicts else REPRODUCED if REPRODUCED in verdicts else NOT_YET_RUN
+    return Outcome(status, " — ".join(details))
+
+
+# --- the experimental criteria --------------------------------------------------------------
+
+
+def _fmt(values: Iterable[float], spec: str = ".3f") -> str:
+    return ", ".join(format(v, spec) for v in values)
+
+
+def _all(*checks: Check) -> Check:
+    def check(look: Lookup) -> tuple[bool, str]:
+        outcomes = [c(look) for c in checks]
+        return all(ok for ok, _ in outcomes), "; ".join(text for _, text in outcomes)
+
+    return check
+
+
+def uniformity_tolerance_trend(look: Lookup) -> tuple[bool, str]:
+    """Claim 3, Figs. 4-5: ordinary loss at τ = 0.07, 0.3, 0.7, 1.0: uniformity non-increasing and
+    tolerance non-decreasing in τ."""
+    u, t = look.series("contrastive", "uniformity"), look.series("contrastive", "tolerance")
+    ok = all(a >= b for a, b in zip(u, u[1:])) and all(a <= b for a, b in zip(t, t[1:]))
+    return ok, f"ordinary, τ = {_fmt(TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
+
+
+def best_at_intermediate_tau(look: Lookup) -> tuple[bool, str]:
+    """Claim 4, Fig. 9: the ordinary loss's best linear top-1 over τ ∈ {0.07, 0.3, 0.7, 1.0} (and 0.2
+    where that record exists) is at τ = 0.2 or 0.3."""
+    taus = sorted(set(TAUS) | ({0.2} if look.get("contrastive", 0.2) else set()))
+    acc = dict(zip(taus, look.series("contrastive", "linear_top1", taus)))
+    best = max(acc, key=acc.get)
+    return 0.2 <= best <= 0.3, "ordinary linear top-1 " + ", ".join(f"τ={t:g}: {a:.2f}" for t, a in acc.items()) + f"; best at τ = {best:g}"
+
+
+def simple_vs_hard_simple(look: Lookup) -> tuple[bool, str]:
+    """Claim 5: Simple's linear top-1 ≤ the best ordinary one − 5 points, and HardSimple's ≥ the best
+    ordinary one − 2 points (τ ∈ {0.07, 0.3, 0.7, 1.0})."""
+    best = max(look.series("contrastive", "linear_top1"))
+    simple, hard_simple = look.value("simple", None, "linear_top1"), look.value("hard_simple", None, "linear_top1")
+    ok = simple <= best - SIMPLE_GAP and hard_simple >= best - HARD_SIMPLE_SLACK
+    return ok, f"linear top-1: Simple {simple:.2f}, HardSimple {hard_simple:.2f}, best ordinary {best:.2f}"
+
+
+def hard_uniformity(look: Lookup) -> tuple[bool, str]:
+    """Claim 6 (uniformity), Figs. 6-7: the hard loss's uniformity spreads ≤ 0.1 over τ and is ≥ the
+    ordinary loss's − 0.02 at every τ of Table 1."""
+    hard, ordinary = look.series("hard", "uniformity"), look.series("contrastive", "uniformity")
+    ok = max(hard) - min(hard) <= FLAT_UNIFORMITY and all(h >= o - UNIFORMITY_SLACK for h, o in zip(hard, ordinary))
+    return ok, f"uniformity, τ = {_fmt(TAUS, 'g')}: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
+
+
+def hard_accuracy_at_large_tau(look: Lookup) -> tuple[bool, str]:
+    """Claim 6 (accuracy), Fig. 9: at τ = 1 the hard loss's linear top-1 beats the ordinary loss's and
+    is within 1 point of the hard loss's best over τ."""
+    hard, ordinary = look.series("hard", "linear_top1"), look.series("contrastive", "linear_top1")
+    ok = hard[-1] > ordinary[-1] and hard[-1] >= max(hard) - HARD_ACCURACY_SLACK
+    return ok, f"linear top-1, τ = {_fmt(TAUS, 'g')}: hard {_fmt(hard, '.2f')}; ordinary {_fmt(ordinary, '.2f')}"
+
+
+def hard_tolerance(look: Lookup) -> tuple[bool, str]:
+    """Figs. 6-7 (tolerance): the hard loss's tolerance ≤ the ordinary loss's at every τ of Table 1.
+    (The paper's own CIFAR-10 and SVHN numbers do not grow with τ, so growth is not required.)"""
+    hard, ordinary = look.series("hard", "tolerance"), look.series("contrastive", "tolerance")
+    return all(h <= o for h, o in zip(hard, ordinary)), f"tolerance: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
+
+
+def positive_gap(look: Lookup) -> tuple[bool, str]:
+    """Claim 7, Fig. 8: mean(s_ii − hardest negative) of the 1,000 anchors is larger at τ = 0.07 than
+    at τ = 1, and mean s_ii is larger at τ = 1 than at τ = 0.07."""
+    small, large = look.arrays("contrastive", TAUS[0]), look.arrays("contrastive", TAUS[-1])
+    gap = [float((a["pos_sim"] - a["neg_top10"][:, 0]).mean()) for a in (small, large)]
+    pos = [float(a["pos_sim"].mean()) for a in (small, large)]
+    ok = gap[0] > gap[1] and pos[1] > pos[0]
+    return ok, f"τ = {TAUS[0]:g} vs {TAUS[-1]:g}: mean s_ii − n1 {_fmt(gap)}; mean s_ii {_fmt(pos)}"
+
+
+def embedding_contrast(look: Lookup) -> tuple[bool, str]:
+    """Fig. 2: on the stored 2,000-point test sample, tolerance is higher at τ = 0.2 than at 0.07 and
+    uniformity is not lower at 0.07 than at 0.2."""
+    u, t = [], []
+    for tau in EMBEDDING_TAUS:
+        a = look.arrays("contrastive", tau)
+        z = torch.from_numpy(a["embedding"].astype(np.float32))
+        u.append(metrics.uniformity(z))
+        t.append(metrics.tolerance(z, torch.from_numpy(a["embedding_labels"].astype(np.int64))))
+    return t[1] > t[0] and u[0] >= u[1], f"sample at τ = {_fmt(EMBEDDING_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
+
+
+def table1_close(look: Lookup) -> tuple[bool, str]:
+    """Table 1: every cell within TABLE1_TOLERANCE of the paper's (2 points, 0.1, 0.05)."""
+    worst = {}
+    for m in paper.METRICS:
+        diffs = [look.value(loss, tau, m) - paper.table1(look.dataset, m, loss, tau) for loss, tau in paper.COLUMNS]
+        worst[m] = max(diffs, key=abs)
+    ok = all(abs(worst[m]) <= TABLE1_TOLERANCE[m] for m in paper.METRICS)
+    return ok, "largest ours − paper: " + ", ".join(f"{m} {worst[m]:+.3f} (allowed ±{TABLE1_TOLERANCE[m]:g})" for m in paper.METRICS)
+
+
+CRITERIA: dict[str, Criterion] = {
+    "claim 3": Criterion(ORDINARY, uniformity_tolerance_trend),
+    "claim 4": Criterion(ORDINARY, best_at_intermediate_tau),
+    "claim 5": Criterion(ORDINARY + (("simple", None), ("hard_simple", None)), simple_vs_hard_simple),
+    "claim 6": Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_accuracy_at_large_tau)),
+    "claim 7": Criterion((ORDINARY[0], ORDINARY[-1]), positive_gap, ("pos_sim", "neg_top10")),
+    "Table 1": Criterion(tuple(paper.COLUMNS), table1_close),
+    "Fig. 2": Criterion(tuple(("contrastive", t) for t in EMBEDDING_TAUS), embedding_contrast, ("embedding", "embedding_labels")),
+    "Figs. 4–5": Criterion(ORDINARY, uniformity_tolerance_trend),
+    "Figs. 6–7": Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_tolerance)),
+    "Fig. 8": Criterion((ORDINARY[0], ORDINARY[-1]), positive_gap, ("pos_sim", "neg_top10")),
+    "Fig. 9": Criterion(ORDINARY + HARD, _all(best_at_intermediate_tau, hard_accuracy_at_large_tau)),
+}
+"""The criterion of every experimental row."""
+
+ANALYTIC: dict[str, Callable[[], Outcome]] = {
+    "claim 1": check_gradients,
+    "claim 2": check_entropy_and_limits,
+    "Fig. 1": check_equal_loss,
+    "Fig. 3": check_penalty_concentration,
+}
+"""The check of every analytic row."""
+
+ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("claim 1", "The negative gradient is proportional to exp(s_ij/τ); the negative gradients sum to the positive one.", ("book/hardness",)),
+    ("claim 2", "H(r_i) decreases strictly as τ decreases; τ → 0 gives the margin-0 triplet loss, τ → ∞ the simple loss.", ("book/hardness", "book/limits")),
+    ("claim 3", "Ordinary loss: uniformity decreases and tolerance increases as τ increases.", ("book/experiments/uniformity_tolerance",)),
+    ("claim 4", "Ordinary loss: accuracy is best at an intermediate τ (0.2–0.3).", ("book/experiments/accuracy",)),
+    ("claim 5", "The simple loss is far worse than the contrastive loss; with the 4095 nearest negatives (HardSimple) it is competitive.", ("book/experiments/table1",)),
+    ("claim 6", "Hard loss: higher, τ-independent uniformity; accuracy stays high at large τ where the ordinary loss degrades.", ("book/experiments/uniformity_tolerance", "book/experiments/accuracy")),
+    ("claim 7", "Smaller τ separates the positive from its nearest negatives more; larger τ aligns positives more (s_ii → 1).", ("book/experiments/similarities",)),
+    ("Table 1", "Linear top-1, uniformity and tolerance of the four losses at τ = 0.07, 0.3, 0.7, 1.0.", ("book/experiments/table1",)),
+    ("Fig. 1", "Two embeddings with equal loss: the loss does not see semantic structure.", ("book/dilemma",)),
+    ("Fig. 2", "t-SNE at τ = 0.07 (uniform, intolerant) vs τ = 0.2 (locally clustered).", ("book/experiments/embeddings",)),
+    ("Fig. 3", "The relative penalty vs s_ij: small τ concentrates it on the hardest negatives.", ("book/hardness",)),
+    ("Figs. 4–5", "Ordinary loss: uniformity falls and tolerance rises with τ.", ("book/experiments/uniformity_tolerance",)),
+    ("Figs. 6–7", "Hard loss: uniformity high and flat in τ; tolerance lower than the ordinary loss's.", ("book/experiments/uniformity_tolerance",)),
+    ("Fig. 8", "The positive vs its 10 nearest negatives, per τ.", ("book/experiments/similarities",)),
+    ("Fig. 9", "Linear accuracy vs τ: ordinary reverse U, hard high and flat at large τ.", ("book/experiments/accuracy",)),
+)
+"""(key, statement from PAPER.md §4-5, chapters where the book reproduces it)."""
+
+CHAPTER_TITLES = {
+    "book/hardness": "hardness-awareness",
+    "book/limits": "the two limits",
+    "book/dilemma": "the dilemma in miniature",
+    "book/experiments/table1": "Table 1",
+    "book/experiments/uniformity_tolerance": "uniformity and tolerance",
+    "book/experiments/accuracy": "accuracy vs τ",
+    "book/experiments/similarities": "positive vs negatives",
+    "book/experiments/embeddings": "embeddings",
+}
+
+
+def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> list[Row]:
+    """Every claim, Table 1 and every figure of the paper (or the rows ``keys``) with its chapters and computed status."""
+    rows = []
+    for key, statement, chapters in ROWS:
+        if keys is not None and key not in keys:
+            continue
+        outcome = ANALYTIC[key]() if key in ANALYTIC else evaluate(records, CRITERIA[key])
+        rows.append(Row(key, statement, chapters, outcome.status, outcome.detail))
+    return rows
+
+
+def _href(chapter: str, page: str) -> str:
+    return os.path.relpath(chapter, os.path.dirname(page)) + ".html"
+
+
+STATUS_COLOURS = {REPRODUCED: "#1a7f37", NOT_REPRODUCED: "#cf222e", NOT_YET_RUN: "#6e7781"}
+
+
+def to_html(rows: Sequence[Row], page: str = "book/intro") -> str:
+    """The status table as HTML, chapter links relative to the built page ``page`` (a docname)."""
+    body = []
+    for r in rows:
+        links = ", ".join(f'<a href="{_href(c, page)}">{html.escape(CHAPTER_TITLES[c])}</a>' for c in r.chapters)
+        status = f'<strong style="color:{STATUS_COLOURS[r.status]}">{r.status}</strong>'
+        body.append(
+            f"<tr><td>{html.escape(r.key)}</td><td>{html.escape(r.statement)}</td><td>{links}</td>"
+            f"<td>{status}</td><td><small>{html.escape(r.detail)}</small></td></tr>"
+        )
+    return (
+        '<table class="table"><thead><tr><th></th><th>the paper says</th><th>where</th><th>status</th><th>evidence</th></tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def to_markdown(rows: Sequence[Row], page: str = "book/intro") -> str:
+    """The status table as a Markdown table, chapter links relative to ``page``."""
+    lines = ["| | the paper says | where | status | evidence |", "|---|---|---|---|---|"]
+    for r in rows:
+        links = ", ".join(f"[{CHAPTER_TITLES[c]}]({_href(c, page)})" for c in r.chapters)
+        cells = (r.key, r.statement, links, f"**{r.status}**", r.detail)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StatusTable:
+    """The status table as a displayable object (HTML in the book, Markdown as text)."""
+
+    rows: tuple[Row, ...]
+    page: str = "book/intro"
+
+    def _repr_html_(self) -> str:
+        return to_html(self.rows, self.page)
+
+    def __repr__(self) -> str:
+        return to_markdown(self.rows, self.page)
+
+
+def status(records: Sequence[dict[str, Any]], page: str = "book/intro", keys: Sequence[str] | None = None) -> StatusTable:
+    """:func:`status_table` (only the rows ``keys``, if given) ready to display on the page ``page``."""
+    known = [key for key, _, _ in ROWS]
+    if keys is not None and (unknown := [k for k in keys if k not in known]):
+        raise ValueError(f"keys must be among {known}, got {unknown}")
+    rows = status_table(records, keys)
+    return StatusTable(tuple(rows), page)

@@ -1,0 +1,436 @@
+"""Figures and tables of the experimental chapters, built from run records only.
+
+Every builder takes the records (``load_records()``) and returns a plotly figure, an
+:class:`HtmlTable`, or a :class:`NotYetRun` note naming the configurations whose records are
+missing; none of them draws empty axes. The paper's numbers (``contrastive.paper``) are overlaid
+and always labelled "paper". Display any of them with :func:`show`.
+
+- :func:`table1` — Table 1, ours beside the paper's, with the difference (ours − paper);
+- :func:`uniformity_tolerance` — Figs. 4-7, uniformity and tolerance vs tau, ordinary and hard loss;
+- :func:`accuracy` — Fig. 9, linear and kNN top-1 vs tau;
+- :func:`similarities` — Fig. 8, the positive vs the 10 nearest negatives, one box plot per tau;
+- :func:`embeddings` — Fig. 2, t-SNE of the stored embedding sample at two temperatures;
+- :func:`dynamics` — per-epoch curves of every tau of one loss, with a tau slider;
+- :func:`run_curves`, :func:`run_summary` — one record, for the run notebook.
+
+Records are read from :func:`contrastive.results.root`: ``$CONTRASTIVE_RESULTS`` if set, else
+``contrastive.results.DEFAULT_ROOT`` (``data/results`` of the checkout).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from IPython.display import display
+from plotly.subplots import make_subplots
+
+from .. import paper, results
+from ..losses import USES_TAU
+from . import show as show_figure
+from . import tau_slider
+
+TAUS = (0.07, 0.3, 0.7, 1.0)
+"""The temperatures of the paper's Table 1 and Figs. 4-9."""
+EMBEDDING_TAUS = (0.07, 0.2)
+"""The two temperatures of the paper's Fig. 2."""
+TAU_LOSSES = ("contrastive", "hard")
+LOSS_LABELS = {"contrastive": "ordinary", "hard": "hard", "simple": "Simple", "hard_simple": "HardSimple"}
+METRIC_LABELS = {
+    "linear_top1": "linear top-1 (%)",
+    "knn_top1": "kNN top-1 (%)",
+    "uniformity": "uniformity −L_unif",
+    "tolerance": "tolerance T",
+    "loss": "training loss",
+    "lr": "learning rate",
+}
+METRIC_FORMATS = {"linear_top1": ".2f", "knn_top1": ".2f", "uniformity": ".3f", "tolerance": ".3f"}
+COLOURS = {"contrastive": "#1f77b4", "hard": "#d62728", "paper": "#7f7f7f"}
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+NOT_YET_RUN = "not yet run"
+
+
+def load_records(dataset: str | None = None) -> list[dict[str, Any]]:
+    """All records under :func:`contrastive.results.root` (optionally of one data set)."""
+    return results.load(results.root(), dataset)
+
+
+def config_label(loss: str, tau: float | None = None) -> str:
+    """A configuration as the book names it, e.g. ``ordinary τ=0.07`` or ``HardSimple``."""
+    return f"{LOSS_LABELS[loss]} τ={float(tau):g}" if USES_TAU[loss] else LOSS_LABELS[loss]
+
+
+@dataclass(frozen=True)
+class NotYetRun:
+    """A plain note in place of a figure: which configurations have no record yet."""
+
+    what: str
+    missing: tuple[str, ...]
+
+    def text(self) -> str:
+        return f"{self.what}: {NOT_YET_RUN} — no run record for {', '.join(self.missing)} (looked in {results.shown_root()})."
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(m)}</li>" for m in self.missing)
+        return (
+            f'<div class="admonition note"><p class="admonition-title">{html.escape(self.what)}: {NOT_YET_RUN}</p>'
+            f"<p>No run record yet for:</p><ul>{items}</ul>"
+            f"<p>Looked in <code>{html.escape(results.shown_root())}</code>; "
+            "see <em>Reproduce it</em> for the commands that make these runs.</p></div>"
+        )
+
+    def __repr__(self) -> str:
+        return self.text()
+
+
+@dataclass(frozen=True)
+class HtmlTable:
+    """An HTML table (with an optional note above it), displayed as HTML."""
+
+    html: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+def show(item: go.Figure | NotYetRun | HtmlTable) -> None:
+    """Display a figure (through ``contrastive.figures.show``), a table or a not-yet-run note."""
+    if isinstance(item, go.Figure):
+        show_figure(item)
+    else:
+        display(item)
+
+
+# --- reading records ------------------------------------------------------------------------
+
+
+def by_tau(records: Iterable[dict[str, Any]], dataset: str, loss: str) -> list[tuple[float, dict[str, Any]]]:
+    """The records of ``loss`` on ``dataset`` as ``(tau, record)``, sorted by tau."""
+    found = [(float(r["config"]["tau"]), r) for r in records if r["config"]["dataset"] == dataset and r["config"]["loss"] == loss]
+    return sorted(found, key=lambda pair: pair[0])
+
+
+def absent(loss: str, wanted: Iterable[float], have: Iterable[float]) -> list[str]:
+    """The labels of the temperatures in ``wanted`` that ``have`` lacks (as record names compare them)."""
+    names = {results.record_name(loss, t) for t in have}
+    return [config_label(loss, t) for t in wanted if results.record_name(loss, t) not in names]
+
+
+def epochs_text(recs: Iterable[dict[str, Any]]) -> str:
+    """``200 epochs``, ``1 epoch`` or ``1–200 epochs`` for the records drawn in one trace."""
+    epochs = sorted({int(r["config"]["epochs"]) for r in recs})
+    if len(epochs) > 1:
+        return f"{epochs[0]}–{epochs[-1]} epochs"
+    return f"{epochs[0]} epoch{'' if epochs[0] == 1 else 's'}"
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return NOT_YET_RUN if value is None else format(value, spec)
+
+
+def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bool = True, **layout) -> go.Figure:
+    """Title the figure, with a second line naming the configurations not yet run; the legend goes
+    below the axes unless a slider is there (``legend_below=False``)."""
+    note = f"<br><sup>{NOT_YET_RUN}: {', '.join(missing)}</sup>" if missing else ""
+    if legend_below:
+        layout["legend"] = {"orientation": "h", "y": -0.2}
+    fig.update_layout(title={"text": title + note}, margin={"t": 100}, **layout)
+    return fig
+
+
+# --- Table 1 --------------------------------------------------------------------------------
+
+
+def table1_rows(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> list[dict[str, Any]]:
+    """One row per column of the paper's Table 1: paper, ours and ours − paper for each metric.
+
+    Each row has ``loss``, ``tau``, ``record`` (or None), ``epochs``, ``data``, ``data_note``,
+    ``device`` and, for each metric ``m`` of ``paper.METRICS``, ``m`` -> ``{"paper", "ours", "diff"}``.
+    """
+    rows = []
+    for loss, tau in paper.COLUMNS:
+        r = results.find(records, dataset, loss, tau)
+        prov = r["provenance"] if r else {}
+        data = prov.get("data", {})
+        row = {
+            "loss": loss, "tau": tau, "record": r,
+            "epochs": r["config"]["epochs"] if r else None,
+            "data": data.get("source"), "data_note": data.get("note") or "", "device": prov.get("device"),
+        }
+        for m in paper.METRICS:
+            theirs = paper.table1(dataset, m, loss, tau)
+            ours = r["results"][m] if r else None
+            row[m] = {"paper": theirs, "ours": ours, "diff": None if ours is None or theirs is None else ours - theirs}
+        rows.append(row)
+    return rows
+
+
+def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> HtmlTable:
+    """Table 1 for ``dataset``: the paper's value, ours and the difference (ours − paper) per metric.
+
+    Transposed from the paper (one row per loss and tau) so it fits a page; each row also shows
+    the epochs, data source and device of our run. Missing runs read "not yet run".
+    """
+    rows = table1_rows(records, dataset)
+    missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
+    head = "".join(f'<th colspan="3">{METRIC_LABELS[m]}</th>' for m in paper.METRICS)
+    sub = "<th>paper</th><th>ours</th><th>Δ</th>" * len(paper.METRICS)
+    body = []
+    for row in rows:
+        cells = [f"<td>{LOSS_LABELS[row['loss']]}</td><td>{'' if row['tau'] is None else format(row['tau'], 'g')}</td>"]
+        for m in paper.METRICS:
+            v, spec = row[m], METRIC_FORMATS[m]
+            diff = "" if v["diff"] is None else format(v["diff"], "+" + spec)
+            cells.append(f"<td>{_fmt(v['paper'], 'g')}</td><td>{_fmt(v['ours'], spec)}</td><td>{diff}</td>")
+        data = html.escape(row["data"] or "")
+        if row["data_note"]:
+            data = f'<span title="{html.escape(row["data_note"])}">{data} *</span>'
+        cells.append(f"<td>{row['epochs'] or ''}</td><td>{data}</td><td>{html.escape(row['device'] or '')}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    notes = sorted({r["data_note"] for r in rows if r["data_note"]})
+    note_html = "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
+    if missing:
+        note_html += NotYetRun(f"Table 1, {dataset}", tuple(missing))._repr_html_()
+    table = (
+        '<div style="overflow-x: auto"><table class="table" style="white-space: nowrap; font-size: 0.85em">'
+        f'<thead><tr><th rowspan="2">loss</th><th rowspan="2">τ</th>{head}'
+        f'<th rowspan="2">epochs</th><th rowspan="2">data</th><th rowspan="2">device</th></tr><tr>{sub}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+    intro = f"<p>Table 1, {html.escape(dataset)}: <em>paper</em> = Wang &amp; Liu (2021); <em>ours</em> = our run records; Δ = ours − paper.</p>"
+    return HtmlTable(intro + table + note_html)
+
+
+# --- Figs. 4-7 and 9: a metric vs tau -------------------------------------------------------
+
+
+def _vs_tau(
+    records: Sequence[dict[str, Any]], dataset: str, metrics: Sequence[str], what: str, paper_metrics: Sequence[str]
+) -> go.Figure | NotYetRun:
+    """One panel per metric, ours per loss (lines) and the paper's (crosses) vs tau."""
+    missing = [m for loss in TAU_LOSSES for m in absent(loss, TAUS, [t for t, _ in by_tau(records, dataset, loss)])]
+    if not any(by_tau(records, dataset, loss) for loss in TAU_LOSSES):
+        return NotYetRun(f"{what}, {dataset}", tuple(missing))
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics])
+    for col, metric in enumerate(metrics, start=1):
+        for loss in TAU_LOSSES:
+            ours = by_tau(records, dataset, loss)
+            if ours:
+                fig.add_trace(go.Scatter(
+                    x=[t for t, _ in ours], y=[r["results"][metric] for _, r in ours], mode="lines+markers",
+                    name=f"ours: {LOSS_LABELS[loss]} ({epochs_text(r for _, r in ours)})", legendgroup=f"ours-{loss}",
+                    showlegend=col == 1, line={"color": COLOURS[loss]},
+                    customdata=[r["config"]["epochs"] for _, r in ours],
+                    hovertemplate="τ=%{x}<br>%{y:.4g}<br>%{customdata} epochs<extra>ours</extra>",
+                ), row=1, col=col)
+            if metric in paper_metrics and dataset in paper.DATASETS:
+                fig.add_trace(go.Scatter(
+                    x=list(TAUS), y=[paper.table1(dataset, metric, loss, t) for t in TAUS], mode="markers+lines",
+                    name=f"paper: {LOSS_LABELS[loss]}", legendgroup=f"paper-{loss}", showlegend=col == 1,
+                    marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
+                    opacity=0.6, hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>",
+                ), row=1, col=col)
+        fig.update_xaxes(title_text="τ", row=1, col=col)
+    return _finish(fig, f"{what}, {dataset}", missing, height=460)
+
+
+def uniformity_tolerance(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> go.Figure | NotYetRun:
+    """Figs. 4-7: uniformity (−L_unif) and tolerance T vs tau, ordinary and hard loss, paper overlaid."""
+    return _vs_tau(records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", ("uniformity", "tolerance"))
+
+
+def accuracy(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> go.Figure | NotYetRun:
+    """Fig. 9: linear and kNN top-1 vs tau, ordinary and hard loss; the paper's linear top-1 overlaid."""
+    return _vs_tau(records, dataset, ("linear_top1", "knn_top1"), "Accuracy vs τ", ("linear_top1",))
+
+
+# --- Fig. 8: the positive and its nearest negatives -----------------------------------------
+
+
+def box_stats(x: np.ndarray) -> dict[str, float]:
+    """Quartiles and Tukey whiskers (furthest points within 1.5 IQR) of ``x``, for a precomputed box."""
+    x = np.asarray(x, dtype=np.float64)
+    q1, median, q3 = np.percentile(x, [25, 50, 75])
+    iqr = q3 - q1
+    return {
+        "q1": q1, "median": median, "q3": q3, "mean": float(x.mean()),
+        "lowerfence": float(x[x >= q1 - 1.5 * iqr].min()), "upperfence": float(x[x <= q3 + 1.5 * iqr].max()),
+    }
+
+
+def _boxes(arrays: dict[str, np.ndarray]) -> list[go.Box]:
+    columns = [("positive", arrays["pos_sim"])] + [(f"n{j + 1}", arrays["neg_top10"][:, j]) for j in range(arrays["neg_top10"].shape[1])]
+    return [
+        go.Box(
+            x=[name], **{k: [v] for k, v in box_stats(values).items()}, name=name, showlegend=False,
+            marker={"color": COLOURS["contrastive"] if name == "positive" else COLOURS["paper"]},
+        )
+        for name, values in columns
+    ]
+
+
+def similarities(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
+    """Fig. 8: box plots of s_ii and of the 10 nearest negatives n1..n10 of 1,000 anchors, a tau slider.
+
+    Boxes are quartiles with Tukey whiskers; outliers are not drawn.
+    """
+    runs = [(t, results.read_arrays(r), r) for t, r in by_tau(records, dataset, loss)]
+    runs = [(t, a, r) for t, a, r in runs if "pos_sim" in a and "neg_top10" in a]
+    what = f"Positive vs nearest negatives ({LOSS_LABELS[loss]} loss)"
+    if not runs:
+        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in TAUS))
+    frames = [(t, _boxes(a)) for t, a, _ in runs]
+    fig = tau_slider(frames, active=0, yaxis_title="similarity", xaxis_title="positive s_ii and the nearest negatives n1 (hardest) … n10")
+    title = f"{what}, {dataset} ({epochs_text(r for _, _, r in runs)})"
+    return _finish(fig, title, absent(loss, TAUS, [u for u, _, _ in runs]), legend_below=False, height=500)
+
+
+def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
+    """Densities of the positive and negative similarities stored with each record, a tau slider."""
+    runs = [(t, results.read_arrays(r), r) for t, r in by_tau(records, dataset, loss)]
+    runs = [(t, a, r) for t, a, r in runs if {"hist_edges", "hist_pos", "hist_neg"} <= set(a)]
+    what = f"Distribution of similarities ({LOSS_LABELS[loss]} loss)"
+    if not runs:
+        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in TAUS))
+    frames = []
+    for t, a, _ in runs:
+        centres, width = (a["hist_edges"][1:] + a["hist_edges"][:-1]) / 2, np.diff(a["hist_edges"])
+        frames.append((t, [
+            go.Bar(x=centres, y=a[key], width=width, name=name, opacity=0.6, marker={"color": colour})
+            for key, name, colour in (("hist_pos", "positive s_ii", COLOURS["contrastive"]), ("hist_neg", "negative s_ij", COLOURS["paper"]))
+        ]))
+    fig = tau_slider(frames, active=0, xaxis_title="similarity", yaxis_title="density", barmode="overlay")
+    title = f"{what}, {dataset} ({epochs_text(r for _, _, r in runs)})"
+    return _finish(fig, title, absent(loss, TAUS, [u for u, _, _ in runs]), legend_below=False, height=480)
+
+
+# --- Fig. 2: embeddings ---------------------------------------------------------------------
+
+
+def project(embedding: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A 2-D t-SNE (scikit-learn, PCA initialisation, perplexity 30) of an (n, d) sample, shape (n, 2)."""
+    from sklearn.manifold import TSNE
+
+    x = np.asarray(embedding, dtype=np.float32)
+    return TSNE(n_components=2, init="pca", perplexity=30, random_state=seed, n_jobs=1).fit_transform(x)
+
+
+def class_names(dataset: str, n: int) -> list[str]:
+    """CIFAR-10's class names, else ``class 0`` .. ``class n-1``."""
+    return list(CIFAR10_CLASSES) if dataset == "cifar10" and n <= 10 else [f"class {i}" for i in range(n)]
+
+
+def embeddings(
+    records: Sequence[dict[str, Any]], dataset: str = "cifar10", taus: Sequence[float] = EMBEDDING_TAUS, loss: str = "contrastive"
+) -> go.Figure | NotYetRun:
+    """Fig. 2: t-SNE of the stored test-feature sample (2,000 points) at each tau, coloured by class.
+
+    Each panel title carries the uniformity and tolerance of the sample itself.
+    """
+    from .. import metrics
+    import torch
+
+    runs = []
+    for t in taus:
+        r = results.find(records, dataset, loss, t)
+        a = results.read_arrays(r) if r else {}
+        if "embedding" in a and "embedding_labels" in a:
+            runs.append((t, r, a))
+    missing = absent(loss, taus, [u for u, _, _ in runs])
+    what = "Embeddings (t-SNE of the stored test-feature sample)"
+    if not runs:
+        return NotYetRun(f"{what}, {dataset}", tuple(missing))
+    titles = []
+    for t, r, a in runs:
+        z, y = torch.from_numpy(a["embedding"].astype(np.float32)), torch.from_numpy(a["embedding_labels"].astype(np.int64))
+        titles.append(f"τ={t:g} ({epochs_text([r])}, {len(y)} points): uniformity {metrics.uniformity(z):.2f}, tolerance {metrics.tolerance(z, y):.3f}")
+    fig = make_subplots(rows=1, cols=len(runs), subplot_titles=titles)
+    for col, (t, r, a) in enumerate(runs, start=1):
+        xy, labels = project(a["embedding"]), a["embedding_labels"]
+        names = class_names(dataset, int(labels.max()) + 1)
+        for c in np.unique(labels):
+            sel, name = labels == c, names[c]
+            fig.add_trace(go.Scatter(
+                x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name, legendgroup=name, showlegend=col == 1,
+                marker={"size": 3, "color": _palette(c)}, hoverinfo="name",
+            ), row=1, col=col)
+        fig.update_xaxes(showticklabels=False, row=1, col=col)
+        fig.update_yaxes(showticklabels=False, row=1, col=col)
+    return _finish(fig, f"{what}, {dataset}, {LOSS_LABELS[loss]} loss", missing, height=560)
+
+
+def _palette(i: int) -> str:
+    import plotly.colors
+
+    colours = plotly.colors.qualitative.Plotly
+    return colours[i % len(colours)]
+
+
+# --- training dynamics ----------------------------------------------------------------------
+
+CURVES = ("loss", "knn_top1", "uniformity", "tolerance")
+"""The per-epoch series drawn by :func:`dynamics` and :func:`run_curves`, one panel each."""
+
+
+def _curve_grid() -> dict[str, Any]:
+    layout = make_subplots(rows=2, cols=2, subplot_titles=[METRIC_LABELS[c] for c in CURVES]).layout.to_plotly_json()
+    layout.pop("template", None)
+    for i in range(1, len(CURVES) + 1):
+        layout[f"xaxis{'' if i == 1 else i}"]["title"] = {"text": "epoch"}
+    return layout
+
+
+def _curve_traces(record: dict[str, Any], colour: str, name: str) -> list[go.Scatter]:
+    curves = record["curves"]
+    return [
+        go.Scatter(
+            x=curves["epoch"], y=curves[c], mode="lines+markers", name=name, showlegend=i == 0, legendgroup=name,
+            line={"color": colour}, xaxis=f"x{'' if i == 0 else i + 1}", yaxis=f"y{'' if i == 0 else i + 1}",
+            hovertemplate=f"epoch %{{x}}<br>{METRIC_LABELS[c]} %{{y:.4g}}<extra></extra>",
+        )
+        for i, c in enumerate(CURVES)
+        if c in curves
+    ]
+
+
+def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
+    """Training dynamics of one tau-loss: loss, kNN top-1, uniformity and tolerance per evaluated epoch, a tau slider."""
+    if not USES_TAU[loss]:
+        raise ValueError(f"loss must be one of {TAU_LOSSES} (a loss with a temperature), got {loss!r}")
+    runs = [(t, r) for t, r in by_tau(records, dataset, loss) if all(c in r["curves"] for c in CURVES)]
+    what = f"Training dynamics ({LOSS_LABELS[loss]} loss)"
+    if not runs:
+        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in TAUS))
+    frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({epochs_text([r])})")) for t, r in runs]
+    fig = tau_slider(frames, active=0, **_curve_grid())
+    return _finish(fig, f"{what}, {dataset}", absent(loss, TAUS, [u for u, _ in runs]), legend_below=False, height=660)
+
+
+def run_curves(record: dict[str, Any]) -> go.Figure:
+    """The per-epoch curves of one record (the run notebook's last figure)."""
+    c = record["config"]
+    fig = go.Figure(data=_curve_traces(record, COLOURS.get(c["loss"], COLOURS["paper"]), config_label(c["loss"], c.get("tau"))), layout=_curve_grid())
+    fig.update_layout(title=f"{c['dataset']}, {config_label(c['loss'], c.get('tau'))}, {epochs_text([record])}", height=620)
+    return fig
+
+
+def run_summary(record: dict[str, Any]) -> HtmlTable:
+    """The final numbers and provenance of one record, beside the paper's where Table 1 has them."""
+    c, res, prov = record["config"], record["results"], record["provenance"]
+    rows = []
+    for key, value in res.items():
+        theirs = paper.table1(c["dataset"], key, c["loss"], c.get("tau")) if c["dataset"] in paper.DATASETS and key in paper.METRICS else None
+        spec = METRIC_FORMATS.get(key, ".4g")
+        rows.append(f"<tr><td>{html.escape(METRIC_LABELS.get(key, key))}</td><td>{format(value, spec)}</td><td>{_fmt(theirs, 'g') if theirs is not None else ''}</td></tr>")
+    data = prov.get("data", {})
+    facts = {
+        "epochs": c["epochs"], "device": prov.get("device"), "data": data.get("source"), "data note": data.get("note"),
+        "seconds per epoch": prov.get("seconds_per_epoch"), "wall seconds (total)": prov.get("wall_seconds", {}).get("total"),
+        "commit": prov.get("commit"), "record": record.get("path"),
+    }
+    rows += [f"<tr><td>{k}</td><td colspan='2'>{html.escape(str(v))}</td></tr>" for k, v in facts.items() if v not in (None, "")]
+    return HtmlTable(f'<table class="table"><thead><tr><th></th><th>ours</th><th>paper</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')

@@ -1,0 +1,174 @@
+"""contrastive.figures.experiments on synthetic run records (test fixtures in tmp_path only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from test_claims import anchors, embedding_arrays, paper_records, write_synthetic
+
+from contrastive import paper, results
+from contrastive.figures import experiments as ex
+
+BUILDERS = {
+    "uniformity_tolerance": ex.uniformity_tolerance,
+    "accuracy": ex.accuracy,
+    "similarities": ex.similarities,
+    "histograms": ex.histograms,
+    "embeddings": ex.embeddings,
+    "dynamics": ex.dynamics,
+}
+
+
+def histogram_arrays(seed=0):
+    rng = np.random.default_rng(seed)
+    edges = np.linspace(-1, 1, 51)
+    pos, _ = np.histogram(rng.normal(0.8, 0.05, 1000), edges, density=True)
+    neg, _ = np.histogram(rng.normal(0.0, 0.2, 1000), edges, density=True)
+    return {"hist_edges": edges, "hist_pos": pos, "hist_neg": neg}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_every_figure_with_no_records_says_not_yet_run(name):
+    note = BUILDERS[name]([], "cifar10")
+    assert isinstance(note, ex.NotYetRun)
+    assert "not yet run" in note._repr_html_() and "not yet run" in note.text()
+    assert note.missing and all("τ=" in m for m in note.missing)
+
+
+def test_table1_with_no_records_shows_the_paper_and_not_yet_run():
+    html = ex.table1([], "cifar10")._repr_html_()
+    assert "not yet run" in html and "79.75" in html and "84.84" in html
+    assert all(r["record"] is None and r["linear_top1"]["diff"] is None for r in ex.table1_rows([], "cifar10"))
+
+
+def test_table1_difference_is_ours_minus_paper(tmp_path):
+    write_synthetic(tmp_path, "cifar10", "hard", 0.7, linear_top1=80.0, uniformity=3.5, tolerance=0.1)
+    records = results.load(tmp_path)
+    rows = {(r["loss"], r["tau"]): r for r in ex.table1_rows(records, "cifar10")}
+    row = rows[("hard", 0.7)]
+    assert row["linear_top1"] == {"paper": 84.19, "ours": 80.0, "diff": pytest.approx(80.0 - 84.19)}
+    assert row["tolerance"]["diff"] == pytest.approx(0.1 - 0.030)
+    assert row["epochs"] == 200 and row["device"] == "synthetic test fixture"
+    assert rows[("simple", None)]["record"] is None
+    html = ex.table1(records, "cifar10")._repr_html_()
+    assert "-4.19" in html and "80.00" in html and "Simple" in html  # Simple is still listed as missing
+
+
+def test_table1_marks_the_jpeg_copy(tmp_path):
+    path = write_synthetic(tmp_path, "cifar10", "simple")
+    record = results.read_record(path)
+    record["provenance"]["data"] = {"source": "offline npz", "note": "pixels are a JPEG re-encoding"}
+    results.write_record(path, record)
+    html = ex.table1(results.load(tmp_path))._repr_html_()
+    assert "offline npz *" in html and "* pixels are a JPEG re-encoding" in html
+
+
+def test_uniformity_tolerance_draws_ours_and_the_paper_labelled(tmp_path):
+    records = paper_records(tmp_path, overrides={("contrastive", 0.3): {"uniformity": 3.0}})
+    fig = ex.uniformity_tolerance(records, "cifar10")
+    assert isinstance(fig, go.Figure)
+    ours = [t for t in fig.data if t.name.startswith("ours: ordinary")]
+    theirs = [t for t in fig.data if t.name == "paper: ordinary"]
+    assert len(ours) == 2 and len(theirs) == 2  # one per panel
+    assert list(ours[0].x) == list(ex.TAUS) and ours[0].y[1] == 3.0 and "200 epochs" in ours[0].name
+    assert list(theirs[0].y) == [paper.table1("cifar10", "uniformity", "contrastive", t) for t in ex.TAUS]
+    assert "not yet run" not in fig.layout.title.text
+
+
+def test_partial_records_name_what_is_missing(tmp_path):
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, epochs=1, uniformity=1.0)
+    fig = ex.uniformity_tolerance(results.load(tmp_path), "cifar10")
+    assert "not yet run" in fig.layout.title.text and "ordinary τ=0.07" in fig.layout.title.text
+    assert "ordinary τ=0.3" not in fig.layout.title.text and "hard τ=1" in fig.layout.title.text
+    assert [t.name for t in fig.data if t.name.startswith("ours")] == ["ours: ordinary (1 epoch)"] * 2
+
+
+def test_accuracy_overlays_the_paper_on_linear_only(tmp_path):
+    fig = ex.accuracy(paper_records(tmp_path), "cifar10")
+    paper_axes = {t.xaxis for t in fig.data if t.name.startswith("paper")}
+    assert paper_axes == {"x"}  # the kNN panel (x2) has no paper values
+    assert {t.xaxis for t in fig.data if t.name.startswith("ours")} == {"x", "x2"}
+
+
+def test_box_stats_match_numpy():
+    x = np.random.default_rng(0).normal(size=501)
+    x[0] = 10.0  # an outlier beyond the upper whisker
+    s = ex.box_stats(x)
+    q1, q3 = np.percentile(x, [25, 75])
+    assert (s["q1"], s["median"], s["q3"]) == (q1, np.median(x), q3)
+    assert s["upperfence"] == x[x <= q3 + 1.5 * (q3 - q1)].max() < 10.0
+    assert s["lowerfence"] == x[x >= q1 - 1.5 * (q3 - q1)].min()
+
+
+def test_similarities_one_slider_step_per_tau_with_arrays(tmp_path):
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.07, arrays=anchors(0.8, 0.3))
+    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.95, 0.9))
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.3)  # no arrays: not drawn
+    fig = ex.similarities(results.load(tmp_path), "cifar10")
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["0.07", "1"]
+    assert len(fig.data) == 2 * 11
+    a = anchors(0.8, 0.3)
+    assert fig.data[0].median[0] == pytest.approx(np.median(a["pos_sim"]))
+    assert fig.data[1].q3[0] == pytest.approx(np.percentile(a["neg_top10"][:, 0], 75))
+    assert "ordinary τ=0.3" in fig.layout.title.text
+
+
+def test_histograms_draw_the_stored_densities(tmp_path):
+    arrays = histogram_arrays()
+    write_synthetic(tmp_path, "cifar10", "hard", 0.7, arrays=arrays)
+    fig = ex.histograms(results.load(tmp_path), "cifar10", loss="hard")
+    assert list(fig.data[0].y) == list(arrays["hist_pos"]) and list(fig.data[1].y) == list(arrays["hist_neg"])
+
+
+def test_embeddings_project_each_tau(tmp_path):
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.2, arrays=embedding_arrays(spread=0.3, n=90))
+    fig = ex.embeddings(results.load(tmp_path), "cifar10")
+    assert isinstance(fig, go.Figure)
+    assert sum(len(t.x) for t in fig.data) == 90 and {t.name for t in fig.data} == {"airplane", "automobile", "bird"}
+    assert "ordinary τ=0.07" in fig.layout.title.text  # the other panel is not yet run
+    assert "tolerance" in fig.layout.annotations[0].text
+
+
+def test_project_is_a_2d_map_of_every_point():
+    xy = ex.project(embedding_arrays(spread=0.3, n=60)["embedding"])
+    assert xy.shape == (60, 2) and np.isfinite(xy).all()
+
+
+def test_dynamics_slider_and_curves(tmp_path):
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.07, uniformity=3.8)
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, uniformity=3.1)
+    fig = ex.dynamics(results.load(tmp_path), "cifar10")
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["0.07", "0.7"]
+    assert len(fig.data) == 2 * len(ex.CURVES)
+    uniformity = [t for t in fig.data if t.yaxis == "y3"]
+    assert [list(t.y) for t in uniformity] == [[1.0, 3.8], [1.0, 3.1]]
+    with pytest.raises(ValueError, match="loss must be one of"):
+        ex.dynamics([], "cifar10", loss="simple")
+
+
+def test_run_curves_and_summary_of_one_record(tmp_path):
+    record = results.read_record(write_synthetic(tmp_path, "cifar10", "hard", 0.3, linear_top1=81.5))
+    fig = ex.run_curves(record)
+    assert len(fig.data) == len(ex.CURVES) and "hard τ=0.3" in fig.layout.title.text
+    html = ex.run_summary(record)._repr_html_()
+    assert "81.50" in html and "83.63" in html and "synthetic test fixture" in html
+
+
+def test_results_root_honours_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv(results.ROOT_ENV, raising=False)
+    assert results.root() == results.DEFAULT_ROOT
+    write_synthetic(tmp_path, "svhn", "simple")
+    monkeypatch.setenv(results.ROOT_ENV, str(tmp_path))
+    assert results.root() == tmp_path
+    assert [r["config"]["loss"] for r in ex.load_records("svhn")] == ["simple"]
+    assert ex.load_records("cifar10") == []
+
+
+def test_show_displays_every_kind(monkeypatch, capsys):
+    monkeypatch.setenv("CONTRASTIVE_BOOK_BUILD", "1")
+    ex.show(ex.NotYetRun("x", ("ordinary τ=1",)))
+    ex.show(ex.table1([]))
+    ex.show(go.Figure())
+    out = capsys.readouterr().out
+    assert "not yet run" in out and "Table 1" in out

@@ -1,0 +1,148 @@
+"""``make sweep`` end to end on the CPU: papermill runs of the run notebook on a tiny synthetic npz,
+resuming, failure isolation, and the experimental chapters rendering the records it wrote.
+
+Everything is written under tmp_path: the npz is a SYNTHETIC TEST FIXTURE in the offline format
+(/work/shared/data/README.md), not CIFAR-10.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from PIL import Image
+
+from contrastive import results, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--set", "arch='tiny'", "--set", "knn_k=8", "--set", "probe_epochs=1", "--set", "batch_size=16"]
+
+
+def tiny_npz(path: Path, n_train: int = 64, n_test: int = 32, classes: int = 4) -> Path:
+    """JPEG images of ``classes`` brightness levels, in the offline CIFAR-10 npz format."""
+    rng = np.random.default_rng(0)
+    arrays = {"classes": np.array([f"class{c}" for c in range(classes)])}
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = np.arange(n) % classes
+        files = []
+        for y in labels:
+            buf = io.BytesIO()
+            Image.fromarray((rng.integers(0, 60, (32, 32, 3)) + 60 * y).astype(np.uint8)).save(buf, format="JPEG", quality=75)
+            files.append(np.frombuffer(buf.getvalue(), np.uint8))
+        arrays[f"jpeg_{split}"] = np.concatenate(files)
+        arrays[f"offsets_{split}"] = np.concatenate([[0], np.cumsum([len(f) for f in files])]).astype(np.int64)
+        arrays[f"y_{split}"] = labels.astype(np.int64)
+    np.savez(path, **arrays)
+    return path
+
+
+def cli(out: Path, data: Path, *args: str) -> list[str]:
+    return ["--dataset", "cifar10", "--epochs", "1", "--device", "cpu", "--data", str(data), "--out", str(out), *TINY, *args]
+
+
+def execute(chapter: str, target: Path) -> str:
+    """Execute a chapter with papermill (as the book build does) and return its outputs as text."""
+    import papermill
+
+    papermill.execute_notebook(str(ROOT / "book" / chapter), str(target), kernel_name="python3", progress_bar=False)
+    nb = nbformat.read(target, as_version=4)
+    return json.dumps([c.get("outputs", []) for c in nb.cells], ensure_ascii=False)
+
+
+@pytest.mark.slow
+def test_sweep_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    data, out = tiny_npz(tmp_path / "tiny.npz"), tmp_path / "out"
+
+    assert sweep.main(cli(out, data, "--losses", "contrastive", "--taus", "0.07", "0.3")) == 0
+    for name in ("contrastive-tau0.07", "contrastive-tau0.3"):
+        nb = nbformat.read(out / "runs" / "cifar10" / f"{name}.ipynb", as_version=4)
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and "hide-input" in injected[0].metadata.tags
+        assert "plotly" in json.dumps(nb.cells[-1].outputs)  # the run's curves
+        record = results.read_record(out / "results" / "cifar10" / f"{name}.json")
+        assert record["config"]["epochs"] == 1 and record["config"]["arch"] == "tiny"
+        assert set(results.read_arrays(record)) >= {"pos_sim", "neg_top10", "embedding"}
+
+    again = sweep.sweep("cifar10", ["contrastive"], [0.07, 0.3], 1, out, data, device="cpu",
+                        parameters={"arch": "tiny", "knn_k": 8, "probe_epochs": 1, "batch_size": 16})
+    assert again.skipped == ["contrastive-tau0.07", "contrastive-tau0.3"] and not again.ran and not again.failed
+
+    # hard with k = 4095 > the 63 negatives of a 64-image bank fails inside the notebook; the
+    # ordinary run after it still runs, and the failures are listed with a non-zero exit.
+    capsys.readouterr()
+    assert sweep.main(cli(out, data, "--losses", "hard", "contrastive", "--taus", "0.3", "0.7")) == 1
+    printed = capsys.readouterr().out
+    assert "2 failed" in printed and "FAILED hard-tau0.3" in printed and "FAILED hard-tau0.7" in printed
+    assert (out / "results" / "cifar10" / "contrastive-tau0.7.json").is_file()
+    assert not (out / "results" / "cifar10" / "hard-tau0.3.json").exists()
+    assert (out / "runs" / "cifar10" / "hard-tau0.3.ipynb").is_file()
+
+    monkeypatch.setenv("CONTRASTIVE_RESULTS", str(out / "results"))
+    monkeypatch.setenv("CONTRASTIVE_BOOK_BUILD", "1")
+    records = results.load(out / "results")
+    u = results.find(records, "cifar10", "contrastive", 0.3)["results"]["uniformity"]
+    table = execute("experiments/table1.ipynb", tmp_path / "table1.ipynb")
+    assert f"{u:.3f}" in table and "ordinary τ=0.07" not in table.split("No run record yet for")[1].split("</ul>")[0]
+    curves = execute("experiments/uniformity_tolerance.ipynb", tmp_path / "ut.ipynb")
+    assert "ours: ordinary (1 epoch)" in curves
+    dynamics = execute("experiments/dynamics.ipynb", tmp_path / "dynamics.ipynb")
+    assert "Training dynamics (ordinary loss), cifar10" in dynamics and "=0.7 (1 epoch)" in dynamics  # plotly escapes τ
+
+
+def test_configurations_run_tau_free_losses_once():
+    assert sweep.configurations(["simple", "contrastive", "hard_simple"], [0.3, 1.0]) == [
+        ("simple", None), ("contrastive", 0.3), ("contrastive", 1.0), ("hard_simple", None)]
+    with pytest.raises(ValueError, match="loss must be one of"):
+        sweep.configurations(["triplet"], [0.3])
+    with pytest.raises(ValueError, match="tau must be"):
+        sweep.configurations(["hard"], [0.0])
+    with pytest.raises(ValueError, match="taus must hold"):
+        sweep.configurations(["hard"], [])
+
+
+@pytest.mark.parametrize("have, epochs, subset, covered", [
+    ({"epochs": 200, "subset": None}, 200, None, True),
+    ({"epochs": 100, "subset": None}, 200, None, False),
+    ({"epochs": 200, "subset": 5000}, 200, None, False),
+    ({"epochs": 200, "subset": 5000}, 200, 256, True),
+    ({"epochs": 200, "subset": None}, 20, 5000, True),
+])
+def test_covers(have, epochs, subset, covered):
+    assert sweep.covers({"config": have}, epochs, subset) is covered
+
+
+def test_bad_parameters_stop_the_sweep_before_anything_runs(tmp_path, capsys):
+    assert sweep.main(["--out", str(tmp_path), "--set", "nonsense=1", "--device", "cpu"]) == 2
+    assert "nonsense" in capsys.readouterr().err
+    assert sweep.main(["--out", str(tmp_path), "--epochs", "0", "--device", "cpu"]) == 2
+    assert "epochs" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_run_config_keeps_the_engines_defaults_for_none():
+    config = sweep.run_config(loss="hard", tau=0.7, device=None, out=None, checkpoint_dir=None, subset=None, epochs=3)
+    assert (config.loss, config.tau, config.epochs, config.subset) == ("hard", 0.7, 3, None)
+    assert config.out == str(results.DEFAULT_ROOT) and config.device in ("cpu", "cuda")
+
+
+def test_the_run_notebook_declares_every_parameter_the_sweep_passes():
+    declared = sweep.notebook_parameters(sweep.NOTEBOOK)
+    assert {"dataset", "data", "subset", "loss", "tau", "k", "epochs", "negatives", "batch_size", "seed", "device", "out",
+            "checkpoint_dir"} <= declared
+    nb = nbformat.read(sweep.NOTEBOOK, as_version=4)
+    assert not any("ipywidgets" in c.source for c in nb.cells)
+    assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1
+
+
+def test_make_sweep_passes_its_variables():
+    dry = subprocess.run(["make", "-n", "sweep", "EPOCHS=3", "SUBSET=256", "DATA=x.npz", "TAUS=0.3 1.0", "LOSSES=hard"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    line = " ".join(dry.replace("\\\n", " ").split())
+    assert "-m contrastive.sweep" in line and "--epochs 3" in line and "--subset 256" in line and "--data x.npz" in line
+    assert "--taus 0.3 1.0" in line and "--losses hard" in line and "--device cuda" in line and "--out data" in line
