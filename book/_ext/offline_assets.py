@@ -2,7 +2,8 @@
 
 plotly.js comes from the ``plotly`` package (the same version that wrote the figures), MathJax 3
 from ``django-static-mathjax``. Both are copied into ``_static/`` of the HTML output; no page
-loads anything from a CDN. ``_config.yml`` sets ``mathjax_path`` to the copied file.
+loads anything from a CDN. ``_config.yml`` sets ``mathjax_path`` to the copied file. The extension
+also drops script tags that the theme's extensions register twice (a JavaScript error otherwise).
 """
 
 from __future__ import annotations
@@ -35,10 +36,24 @@ def _copy(app: Sphinx, exception: Exception | None) -> None:
     copy_asset(str(_mathjax_es5()), str(static / "mathjax" / "es5"))
 
 
+def _dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Drop repeated script tags: with Sphinx 7.4, sphinx-thebe and sphinx-togglebutton inline scripts
+    are registered twice (once with filename None, once with ''), and the second ``const THEBE_JS_URL``
+    declaration is a JavaScript error on every page."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        key = (getattr(script, "filename", None) or "", tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"][:] = unique
+
+
 def setup(app: Sphinx) -> dict:
     for path in (_plotly_js(), _mathjax_es5()):
         if not path.exists():
             raise FileNotFoundError(f"offline asset missing: {path} (is the pinned stack installed?)")
     app.add_js_file(PLOTLY_JS, priority=200)
     app.connect("build-finished", _copy)
+    app.connect("html-page-context", _dedupe_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,163 @@
+"""The dilemma in miniature: contrastive learning of a clustered data set on the sphere S², on the CPU.
+
+The data are ``classes`` clusters of ``per_class`` instances on S² (von Mises-Fisher-like blobs
+around well-separated centres). A tiny MLP f: S² -> S² is trained by instance discrimination: each
+step draws two augmented views of every instance (input noise, renormalised), the positive s_ii is
+f(view1_i)·f(view2_i) and the negatives s_ij are f(view1_i)·f(view2_j) for all j != i, fed to one of
+the losses of :mod:`contrastive.losses` at a temperature tau. Afterwards the embeddings of the clean
+inputs are measured with :func:`contrastive.metrics.uniformity` (Eq. 10) and
+:func:`contrastive.metrics.tolerance` (Eq. 11), the two sides of the uniformity-tolerance dilemma.
+
+Labels are never seen in training; they are used only to measure tolerance.
+Everything is seeded and runs on one CPU thread, so a run is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from contrastive.losses import check_tau, loss_fn
+from contrastive.metrics import tolerance, uniformity
+
+TAUS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+"""The toy's default temperature grid."""
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """The toy's data, model and optimiser. The defaults run a whole tau grid in a few seconds.
+
+    ``classes`` clusters of ``per_class`` points, each point the cluster centre moved by Gaussian noise
+    of std ``spread``; augmented views move a point by noise of std ``noise``. ``k`` is the number of
+    nearest negatives of the hard loss: 26 of a class of 32 is the paper's ratio 4095 / 5000 (its k over
+    the size of a CIFAR-10 class).
+    """
+
+    classes: int = 4
+    per_class: int = 32
+    spread: float = 0.15
+    noise: float = 0.05
+    hidden: int = 64
+    steps: int = 400
+    lr: float = 0.01
+    k: int = 26
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("classes", "per_class", "hidden", "steps", "k"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.classes * self.per_class < 2:
+            raise ValueError("classes * per_class must be >= 2 (one positive and one negative)")
+        if self.k > self.classes * self.per_class - 1:
+            n = self.classes * self.per_class
+            raise ValueError(f"k must be <= N - 1 = {n - 1} (the negatives per anchor), got {self.k}")
+        for name in ("spread", "noise", "lr"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ToyResult:
+    """One trained toy: the clean inputs' embeddings ``z`` (N, 3), their ``labels`` and the metrics."""
+
+    loss: str
+    tau: float
+    z: Tensor
+    labels: Tensor
+    uniformity: float
+    tolerance: float
+    final_loss: float
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block on one torch thread (deterministic, and polite on shared CPUs)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def fibonacci_sphere(n: int) -> Tensor:
+    """``n`` nearly evenly spaced unit vectors on S² (the Fibonacci lattice), shape (n, 3)."""
+    i = torch.arange(n, dtype=torch.float64) + 0.5
+    polar = torch.acos(1 - 2 * i / n)
+    azimuth = math.pi * (1 + math.sqrt(5)) * i
+    return torch.stack(
+        [polar.sin() * azimuth.cos(), polar.sin() * azimuth.sin(), polar.cos()], dim=1
+    ).float()
+
+
+def perturb(x: Tensor, scale: float, generator: torch.Generator) -> Tensor:
+    """Points ``x`` on S² moved by isotropic Gaussian noise of std ``scale`` and renormalised."""
+    return F.normalize(x + scale * torch.randn(x.shape, generator=generator), dim=1)
+
+
+def sphere_clusters(config: ToyConfig, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """The data: ``classes`` clusters on S² around Fibonacci-lattice centres; (x (N, 3), labels (N,))."""
+    labels = torch.arange(config.classes).repeat_interleave(config.per_class)
+    x = perturb(fibonacci_sphere(config.classes)[labels], config.spread, generator)
+    return x, labels
+
+
+def encoder(hidden: int) -> nn.Module:
+    """The tiny model: an MLP R³ -> R³ with two hidden layers; outputs are normalised by the caller."""
+    return nn.Sequential(nn.Linear(3, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 3))
+
+
+def embed(model: nn.Module, x: Tensor) -> Tensor:
+    """f(x) on the unit sphere."""
+    return F.normalize(model(x), dim=1)
+
+
+def pair_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
+    """s_pos = z1_i·z2_i, shape (N,), and s_neg = z1_i·z2_j for j != i, shape (N, N - 1)."""
+    s = z1 @ z2.T
+    n = s.shape[0]
+    off_diagonal = ~torch.eye(n, dtype=torch.bool)
+    return s.diagonal(), s[off_diagonal].reshape(n, n - 1)
+
+
+def train(tau: float, loss: str = "contrastive", config: ToyConfig = ToyConfig()) -> ToyResult:
+    """Train the toy with ``loss`` (a name in :data:`contrastive.losses.LOSSES`) at temperature ``tau``."""
+    check_tau(tau)
+    fn = loss_fn(loss)
+    with one_thread():
+        generator = torch.Generator().manual_seed(config.seed)
+        x, labels = sphere_clusters(config, generator)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            model = encoder(config.hidden)
+        optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+        for _ in range(config.steps):
+            z1 = embed(model, perturb(x, config.noise, generator))
+            z2 = embed(model, perturb(x, config.noise, generator))
+            value = fn(*pair_similarities(z1, z2), tau, config.k).mean()
+            optimiser.zero_grad()
+            value.backward()
+            optimiser.step()
+        with torch.no_grad():
+            z = embed(model, x)
+    return ToyResult(loss, tau, z, labels, uniformity(z), tolerance(z, labels), value.item())
+
+
+def sweep(taus: Sequence[float] = TAUS, loss: str = "contrastive", config: ToyConfig = ToyConfig()) -> list[ToyResult]:
+    """:func:`train` at every tau of ``taus``, same data and initialisation for each."""
+    return [train(tau, loss, config) for tau in taus]
+
+
+def inputs(config: ToyConfig = ToyConfig()) -> tuple[Tensor, Tensor]:
+    """The toy's clean inputs and labels, the same draw as :func:`train` makes for ``config.seed``."""
+    return sphere_clusters(config, torch.Generator().manual_seed(config.seed))

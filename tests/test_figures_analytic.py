@@ -1,0 +1,167 @@
+"""Figures of the analytic chapters: they plot exactly what contrastive.losses / metrics compute."""
+
+import math
+
+import pytest
+import torch
+
+from contrastive.figures import analytic
+from contrastive.losses import contrastive_loss, penalty_entropy, relative_penalty, simple_limit
+from contrastive.metrics import tolerance, uniformity
+from contrastive.toy import ToyResult
+
+TAUS = (0.05, 0.2, 1.0)
+
+
+def visible_steps(fig):
+    return [step["args"][0]["visible"] for step in fig.layout.sliders[0].steps]
+
+
+def test_penalty_figure_plots_eq5_per_tau_with_a_working_slider():
+    fig = analytic.penalty_figure(TAUS, n=11, active=1)
+    per = len(TAUS) + 1  # faint lines for every tau, then the bold one
+    assert len(fig.data) == per * len(TAUS)
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["0.05", "0.2", "1"]
+    s_neg = analytic.similarity_grid(11)
+    for i, tau in enumerate(TAUS):
+        bold = fig.data[i * per + per - 1]
+        assert list(bold.x) == pytest.approx([-1 + 0.2 * j for j in range(11)], abs=1e-12)
+        assert list(bold.y) == pytest.approx(relative_penalty(s_neg, tau)[0].tolist(), rel=1e-12)
+        assert visible_steps(fig)[i] == [j // per == i for j in range(len(fig.data))]
+    assert [bool(t.visible) for t in fig.data] == visible_steps(fig)[1]
+
+
+def test_penalty_concentrates_on_the_hardest_negative_at_small_tau():
+    fig = analytic.penalty_snapshot(0.05, n=201)
+    y = fig.data[0].y
+    assert y[-1] == max(y) and sum(y) == pytest.approx(1.0)
+    assert y[-1] > 10 * analytic.penalty_snapshot(1.0, n=201).data[0].y[-1]
+
+
+def test_entropy_figure_is_eq5_entropy_and_increases_strictly():
+    taus = analytic.log_taus(-2, 1, 13)
+    fig = analytic.entropy_figure(taus, n=51)
+    h = list(fig.data[0].y)
+    expected = [penalty_entropy(analytic.similarity_grid(51), t)[0].item() for t in taus]
+    assert h == pytest.approx(expected)
+    assert all(b > a for a, b in zip(h, h[1:]))
+    assert h[-1] < math.log(51) == pytest.approx(fig.data[1].y[0])
+
+
+def test_gradient_check_agrees_with_autograd():
+    rows = analytic.gradient_check(TAUS, b=4, m=16)
+    assert [r["tau"] for r in rows] == list(TAUS)
+    for r in rows:
+        assert r["positive"] < 1e-10 and r["negative"] < 1e-10 and r["sum"] < 1e-10
+
+
+def test_autograd_gradients_are_autograd_of_the_loss():
+    s_pos, s_neg = analytic.random_similarities(3, 5)
+    g_pos, g_neg = analytic.autograd_gradients(s_pos, s_neg, 0.5)
+    eps = 1e-6
+    bumped = s_neg.clone()
+    bumped[1, 2] += eps
+    numeric = (contrastive_loss(s_pos, bumped, 0.5) - contrastive_loss(s_pos, s_neg, 0.5))[1] / eps
+    assert g_neg[1, 2].item() == pytest.approx(numeric.item(), rel=1e-4)
+    assert g_pos.shape == (3,) and not s_pos.requires_grad
+
+
+def test_gradient_figure_points_lie_on_the_diagonal():
+    fig = analytic.gradient_figure(tau=0.1, b=4, m=8)
+    for trace in fig.data[1:]:
+        assert list(trace.y) == pytest.approx(list(trace.x), abs=1e-12)
+    assert len(fig.data[1].x) == 32 and len(fig.data[2].x) == 4
+
+
+def test_gradient_table_lists_every_tau():
+    table = analytic.gradient_table(analytic.gradient_check(TAUS, b=2, m=4))
+    assert table.count("<tr>") == 1 + len(TAUS) and "<td>0.05</td>" in table
+
+
+def test_limit_example_has_an_easy_and_a_hard_anchor():
+    s_pos, s_neg = analytic.limit_example()
+    assert s_pos[0] > s_neg[0].max() and s_pos[1] < s_neg[1].max()
+    assert torch.equal(s_neg[0], s_neg[1])
+
+
+def test_triplet_limit_figure_approaches_eq6_as_tau_goes_to_zero():
+    s_pos, s_neg = analytic.limit_example()
+    taus = [1e-3, 1e-2, 1.0]
+    fig = analytic.triplet_limit_figure(s_pos, s_neg, taus)
+    scaled_easy, limit_easy, scaled_hard, limit_hard = (list(t.y) for t in fig.data)
+    assert scaled_hard[1] == pytest.approx(taus[1] * contrastive_loss(s_pos, s_neg, taus[1])[1].item())
+    assert limit_hard[0] == pytest.approx((s_neg[1].max() - s_pos[1]).item())
+    assert limit_easy[0] == 0.0
+    assert scaled_hard[0] == pytest.approx(limit_hard[0], abs=1e-2)
+    assert scaled_easy[0] == pytest.approx(0.0, abs=1e-6)
+    assert abs(scaled_hard[2] - limit_hard[0]) > 0.5  # far from the limit at tau = 1
+
+
+def test_simple_limit_figure_gap_shrinks_like_one_over_tau_squared():
+    s_pos, s_neg = analytic.limit_example()
+    taus = [10.0, 100.0, 1000.0]
+    fig = analytic.simple_limit_figure(s_pos, s_neg, taus)
+    eq7_gap, log_n_gap = list(fig.data[0].y), list(fig.data[1].y)
+    loss = contrastive_loss(s_pos, s_neg, 100.0)[0].item()
+    assert eq7_gap[1] == pytest.approx(abs(loss - simple_limit(s_pos, s_neg, 100.0)[0].item()))
+    assert 50 < eq7_gap[1] / eq7_gap[2] < 200  # ~ 1/tau^2
+    assert 5 < log_n_gap[1] / log_n_gap[2] < 20  # ~ 1/tau
+    assert eq7_gap[2] < log_n_gap[2] / 100
+
+
+def fake_results(loss, taus, n_per_class=3, classes=2):
+    torch.manual_seed(0)
+    labels = torch.arange(classes).repeat_interleave(n_per_class)
+    out = []
+    for tau in taus:
+        z = torch.nn.functional.normalize(torch.randn(len(labels), 3), dim=1)
+        out.append(ToyResult(loss, tau, z, labels, uniformity(z), tolerance(z, labels), 0.0))
+    return out
+
+
+def test_toy_sphere_figure_has_one_trace_per_class_and_tau():
+    results = fake_results("contrastive", TAUS)
+    fig = analytic.toy_sphere_figure(results)
+    assert len(fig.data) == 2 * len(TAUS)
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["0.05", "0.2", "1"]
+    second = fig.data[2]  # tau = 0.2, class 0
+    assert list(second.x) == pytest.approx(results[1].z[:3, 0].tolist())
+    assert list(second.z) == pytest.approx(results[1].z[:3, 2].tolist())
+
+
+def test_toy_metrics_figure_and_table_show_the_results():
+    sweeps = {"contrastive": fake_results("contrastive", TAUS), "hard": fake_results("hard", TAUS)}
+    x, labels = sweeps["contrastive"][0].z, sweeps["contrastive"][0].labels
+    fig = analytic.toy_metrics_figure(sweeps, x, labels)
+    assert len(fig.data) == 4
+    assert list(fig.data[0].y) == [r.uniformity for r in sweeps["contrastive"]]
+    assert list(fig.data[1].y) == [r.tolerance for r in sweeps["contrastive"]]
+    assert list(fig.data[0].x) == list(TAUS)
+    assert [shape.y0 for shape in fig.layout.shapes] == pytest.approx([uniformity(x), tolerance(x, labels)])
+    table = analytic.toy_table(sweeps)
+    assert table.count("<tr>") == 1 + len(TAUS)
+    assert f"<td>{sweeps['hard'][2].tolerance:.3f}</td>" in table
+
+
+def test_html_table_escapes_and_formats():
+    table = analytic.html_table(["a<b", "x"], [["<i>", 0.12345], [1, 2.0]], fmt=".2f")
+    assert "<th>a&lt;b</th>" in table and "<td>&lt;i&gt;</td>" in table
+    assert "<td>0.12</td>" in table and "<td>2.00</td>" in table and "<td>1</td>" in table
+
+
+def test_similarity_grid_rejects_too_few_points():
+    with pytest.raises(ValueError, match="n must be >= 2"):
+        analytic.similarity_grid(1)
+
+
+def test_penalty_explorer_redraws_fig3_at_the_slider_value(monkeypatch):
+    from contrastive import widgets
+
+    shown = []
+    monkeypatch.setattr(widgets, "show", shown.append)
+    explorer = widgets.penalty_explorer(tau=0.1, n=11)
+    slider = explorer.children[0]
+    slider.value = 0.5
+    assert len(shown) == 2
+    expected = relative_penalty(analytic.similarity_grid(11), slider.value)[0].tolist()
+    assert list(shown[-1].data[0].y) == pytest.approx(expected)
