@@ -42,7 +42,8 @@ def tiny_npz(path: Path, n_train: int = 64, n_test: int = 32, classes: int = 4) 
 
 
 def cli(out: Path, data: Path, *args: str) -> list[str]:
-    return ["--dataset", "cifar10", "--epochs", "1", "--device", "cpu", "--data", str(data), "--out", str(out), *TINY, *args]
+    return ["--dataset", "cifar10", "--epochs", "1", "--device", "cpu", "--data", str(data), "--out", str(out), *TINY,
+            "--set", f"datasets={str(out / 'datasets')!r}", *args]
 
 
 def execute(chapter: str, target: Path) -> str:

@@ -36,7 +36,7 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "book" / "experiments" / "train
 KERNEL = "python3"
 DEFAULT_TIMEOUT = 86_400
 """Papermill's per-cell ``execution_timeout`` in seconds; the training cell is one cell (a day)."""
-DEFAULTED = ("device", "out", "checkpoint_dir")
+DEFAULTED = ("device", "out", "checkpoint_dir", "datasets")
 """Run-notebook parameters whose ``None`` means "the engine's default" rather than a value."""
 HIDE_TAG = "hide-input"
 

@@ -37,7 +37,7 @@ from .augment import Augment
 
 NEGATIVES = ("bank", "batch")
 CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
-RESUME_IGNORES = ("out", "checkpoint_dir", "resume", "compile")
+RESUME_IGNORES = ("out", "checkpoint_dir", "datasets", "resume", "compile")
 """Config fields that may differ between a checkpoint and the run that resumes it."""
 
 
@@ -57,7 +57,7 @@ def _default_device() -> str:
 class Config:
     """Everything a run depends on; the defaults are the paper's protocol (spec section 2).
 
-    Beyond the record schema: ``test_subset`` (first N test images; None = all of them, except in
+    Beyond the record schema: ``datasets`` (where downloads and decoded caches go), ``test_subset`` (first N test images; None = all of them, except in
     a ``subset`` run, which evaluates on its first ``subset`` test images at most), ``compile``
     (torch.compile the step; None = on for CUDA, off elsewhere) and ``resume`` (continue from the
     last checkpoint of this configuration).
@@ -65,6 +65,7 @@ class Config:
 
     dataset: str = "cifar10"
     data: str | None = None
+    datasets: str = str(data_module.DEFAULT_ROOT)
     subset: int | None = None
     loss: str = "contrastive"
     tau: float = 0.07
@@ -316,7 +317,7 @@ def _comparable(cfg: dict) -> dict:
 
 def _test_split(config: Config, device: torch.device) -> data_module.Dataset:
     """The test set, cut to ``test_subset`` (or, in a ``subset`` run, to at most ``subset``) images."""
-    test = data_module.load(config.dataset, "test", config.data, None, device)
+    test = data_module.load(config.dataset, "test", config.data, None, device, config.datasets)
     n = config.test_subset or min(config.subset or len(test), len(test))
     if n > len(test):
         raise ConfigError("test_subset", f"must be <= {len(test)}, the size of the {config.dataset} test split, got {n}")
@@ -327,7 +328,7 @@ def run(config: Config) -> Path:
     """Train, evaluate and write the run record of ``config``; returns the record's path."""
     t0, started = time.perf_counter(), results.now()
     device = torch.device(config.device)
-    train = data_module.load(config.dataset, "train", config.data, config.subset, device)
+    train = data_module.load(config.dataset, "train", config.data, config.subset, device, config.datasets)
     test = _test_split(config, device)
     config.check_size(len(train))
     engine = Engine(config, train)
