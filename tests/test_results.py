@@ -75,6 +75,14 @@ def test_sha256(tmp_path):
 def test_environment_names_versions_and_commit():
     env = results.environment()
     assert {"torch", "torchvision", "device", "commit", "dirty"} <= env.keys()
+    assert len(env["commit"]) == 40 and isinstance(env["dirty"], bool)
+
+
+def test_commit_outside_a_repository_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv(results.COMMIT_ENV, raising=False)
+    assert results.git_commit(tmp_path) == {"commit": None, "dirty": None}
+    monkeypatch.setenv(results.COMMIT_ENV, "f" * 40)
+    assert results.git_commit(tmp_path) == {"commit": "f" * 40, "dirty": None}
 
 
 def test_paper_table1():

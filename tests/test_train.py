@@ -103,25 +103,25 @@ def test_in_batch_negatives_run(tmp_path):
 
 
 def test_a_killed_run_resumes_bitwise_identical(tmp_path, monkeypatch):
-    straight = tiny(tmp_path / "a")
+    straight = tiny(tmp_path / "a", epochs=3, checkpoint_every=2)
     record_a = json.loads(train.run(straight).read_text())
 
-    killed = tiny(tmp_path / "b")
+    killed = tiny(tmp_path / "b", epochs=3, checkpoint_every=2)
     original = train.Engine.train_epoch
 
-    def dies_in_epoch_2(self, epoch, bar=None):
-        if epoch == 2:
+    def dies_in_epoch_3(self, epoch, bar=None):
+        if epoch == 3:
             raise KeyboardInterrupt
         return original(self, epoch, bar)
 
-    monkeypatch.setattr(train.Engine, "train_epoch", dies_in_epoch_2)
+    monkeypatch.setattr(train.Engine, "train_epoch", dies_in_epoch_3)
     with pytest.raises(KeyboardInterrupt):
         train.run(killed)
-    assert torch.load(train.checkpoint_path(killed), weights_only=True)["epoch"] == 1
+    assert torch.load(train.checkpoint_path(killed), weights_only=True)["epoch"] == 2
     monkeypatch.setattr(train.Engine, "train_epoch", original)
     record_b = json.loads(train.run(killed).read_text())
 
-    assert record_b["provenance"]["resumed_from_epoch"] == 1
+    assert record_b["provenance"]["resumed_from_epoch"] == 2
     assert record_b["results"] == record_a["results"]
     assert record_b["curves"] == record_a["curves"]
     state_a = torch.load(train.checkpoint_path(straight), weights_only=True)

@@ -143,8 +143,16 @@ def sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+COMMIT_ENV = "CONTRASTIVE_COMMIT"
+"""Where git is absent (a copy of the checkout on another machine), the commit it was copied from."""
+
+
 def git_commit(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The commit of the checkout and whether it had uncommitted changes (None where git is absent)."""
+    """The commit of the checkout and whether it had uncommitted changes.
+
+    Without git or a repository, the commit named by ``$CONTRASTIVE_COMMIT`` (``dirty`` then unknown,
+    None), else None.
+    """
     cwd = cwd or Path(__file__).resolve().parent
 
     def git(*args: str) -> str | None:
@@ -153,8 +161,10 @@ def git_commit(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
         except (OSError, subprocess.CalledProcessError):
             return None
 
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": os.environ.get(COMMIT_ENV), "dirty": None}
+    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
 def now() -> str:

@@ -10,8 +10,8 @@ augmentation + forward + loss is ``torch.compile``d (``Config.compile``; falls b
 compilation fails). Nothing inside an epoch waits for the device: the loss is summed on the device
 and read once per epoch.
 
-Checkpoints: after every epoch, ``<checkpoint_dir>/<dataset>/<record stem>/last.pt`` (written
-atomically) holds the model, optimiser, bank, every RNG state and the curves so far. A run whose
+Checkpoints: every ``checkpoint_every`` epochs and after the last,
+``<checkpoint_dir>/<dataset>/<record stem>/last.pt`` (written atomically) holds the model, optimiser, bank, every RNG state and the curves so far. A run whose
 checkpoint exists (with the same configuration) resumes after its last epoch; on the CPU the resumed
 run ends bitwise identical to an uninterrupted one. The last checkpoint is kept after the record is
 written (it is the trained model); running the same configuration again then only re-evaluates it.
@@ -37,7 +37,7 @@ from .augment import Augment
 
 NEGATIVES = ("bank", "batch")
 CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
-RESUME_IGNORES = ("out", "checkpoint_dir", "datasets", "resume", "compile")
+RESUME_IGNORES = ("out", "checkpoint_dir", "checkpoint_every", "datasets", "resume", "compile")
 """Config fields that may differ between a checkpoint and the run that resumes it."""
 
 
@@ -91,6 +91,7 @@ class Config:
     probe_epochs: int = 100
     out: str = str(results.DEFAULT_ROOT)
     checkpoint_dir: str = str(results.DEFAULT_ROOT.parent / "checkpoints")
+    checkpoint_every: int = 5
     test_subset: int | None = None
     compile: bool | None = None
     resume: bool = True
@@ -135,7 +136,7 @@ class Config:
 
     def _check_numbers(self) -> None:
         ints = {"k": 1, "epochs": 1, "batch_size": 2, "feature_dim": 1, "seed": 0, "knn_every": 1, "knn_k": 1,
-                "probe_epochs": 1}
+                "probe_epochs": 1, "checkpoint_every": 1}
         for name, low in ints.items():
             _check_int(name, getattr(self, name), low)
         for name in ("subset", "test_subset"):
@@ -361,8 +362,8 @@ def run(config: Config) -> Path:
 
 def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: dict) -> None:
     """Train from epoch ``progress["epoch"] + 1`` to the last, updating ``progress`` and checkpointing
-    after every epoch. Curve points of evaluated epochs are monitored here, except the last epoch's,
-    which the final evaluation completes (``progress["last"]`` holds its loss and lr)."""
+    every ``checkpoint_every`` epochs and after the last. Curve points of evaluated epochs are monitored
+    here, except the last epoch's, which the final evaluation completes (``progress["last"]`` holds its loss and lr)."""
     first, t_train, before = progress["epoch"] + 1, time.perf_counter(), progress["train_seconds"]
     total = (config.epochs - first + 1) * engine.steps_per_epoch
     with tqdm(total=total, desc=f"{config.dataset} {config.stem}", disable=None) as bar:
@@ -376,7 +377,8 @@ def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: 
                 _append(progress["curves"], {**point, **_monitor(config, engine, test)})
                 bar.set_postfix(epoch=epoch, loss=f"{point['loss']:.4f}", knn=f"{progress['curves']['knn_top1'][-1]:.2f}")
             progress["epoch"], progress["train_seconds"] = epoch, before + time.perf_counter() - t_train
-            save_checkpoint(config, engine, progress)
+            if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+                save_checkpoint(config, engine, progress)
 
 
 def _append(curves: dict[str, list], point: dict) -> dict[str, list]:
