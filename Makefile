@@ -17,8 +17,9 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 ## book: build the HTML book into _build/html, warnings as errors. Executed chapters are cached
-## (_build/.jupyter_cache); the cache is dropped whenever the run records under data/results change.
-RECORDS_HASH = $$(find data/results -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum | sha256sum)
+## (_build/.jupyter_cache); the cache is dropped whenever the run records change (data/results, or
+## the folder named by $CONTRASTIVE_RESULTS).
+RECORDS_HASH = $$(find "$${CONTRASTIVE_RESULTS:-data/results}" -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum | sha256sum)
 book: $(STAMP)
 	@mkdir -p _build; h="$(RECORDS_HASH)"; \
 	if [ "$$h" != "$$(cat _build/.records-hash 2>/dev/null)" ]; then rm -rf _build/.jupyter_cache; echo "$$h" > _build/.records-hash; fi

@@ -131,11 +131,12 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--compile-mode", default="default", choices=train.COMPILE_MODES)
     p.add_argument("--out", default=str(ROOT / "data" / "benchmarks"))
     args = p.parse_args(argv)
 
     config = train.Config(dataset=args.dataset, data=args.data, loss=args.loss, batch_size=args.batch_size,
-                          device=args.device, compile=args.compile, tau=0.07)
+                          device=args.device, compile=args.compile, compile_mode=args.compile_mode, tau=0.07)
     device = torch.device(config.device)
     train_set = data.load(config.dataset, "train", config.data, None, device)
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
@@ -155,13 +156,13 @@ def main(argv: list[str] | None = None) -> Path:
         "steps_per_epoch": steps_per_epoch,
         "loss": config.loss,
         "compile": config.use_compile,
+        "compile_mode": config.compile_mode,
         "workers": args.workers,
         "versions": {k: v for k, v in results.environment().items() if k in ("python", "torch", "torchvision", "numpy", "commit", "dirty")},
         "measured": results.now(),
     }
     path = Path(args.out) / f"{device_slug(device)}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    results.atomic_write(path, lambda f: f.write((json.dumps(record, indent=1) + "\n").encode()))
     print(f"written to {path}")
     return path
 

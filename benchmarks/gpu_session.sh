@@ -6,7 +6,8 @@
 #   bash benchmarks/gpu_session.sh "--loss contrastive --tau 0.3" "--loss hard --tau 0.7"
 #
 # Environment: DATA (default .carry/cifar10-jpeg.npz), DEVICE (default cuda), OUT (default ./gpu-out), BENCH=0 skips the
-# benchmark, CONTRASTIVE_COMMIT names the commit the tree was copied from (the copy has no .git).
+# benchmark, PARALLEL=1 starts all runs at once, CONTRASTIVE_COMMIT names the commit the tree was
+# copied from (the copy has no .git).
 # The GPU machine's own torch/torchvision/numpy/pillow/tqdm are used: the training path needs no wheels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +24,18 @@ python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchv
 if [ "${BENCH:-1}" != 0 ]; then
     python3 benchmarks/epoch_time.py --data "$DATA" --device "$DEVICE" --out "$OUT"
 fi
-for args in "$@"; do
+train() {
     # shellcheck disable=SC2086  # each argument group is split into CLI flags on purpose
     python3 -m contrastive train --dataset cifar10 --data "$DATA" --device "$DEVICE" --out "$OUT" \
-        --checkpoint-dir /tmp/checkpoints $args
-done
+        --checkpoint-dir /tmp/checkpoints $1
+}
+if [ "${PARALLEL:-0}" = 1 ]; then  # all runs at once on the one GPU (batch 128 leaves most of it idle)
+    pids=()
+    for args in "$@"; do train "$args" & pids+=($!); done
+    status=0
+    for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+    [ "$status" = 0 ] || echo "at least one run failed" >&2
+else
+    for args in "$@"; do train "$args"; done
+fi
 find "$OUT" -type f | sort

@@ -11,9 +11,10 @@ compilation fails). Nothing inside an epoch waits for the device: the loss is su
 and read once per epoch.
 
 Checkpoints: every ``checkpoint_every`` epochs and after the last,
-``<checkpoint_dir>/<dataset>/<record stem>/last.pt`` (written atomically) holds the model, optimiser, bank, every RNG state and the curves so far. A run whose
-checkpoint exists (with the same configuration) resumes after its last epoch; on the CPU the resumed
-run ends bitwise identical to an uninterrupted one. The last checkpoint is kept after the record is
+``<checkpoint_dir>/<dataset>/<record stem>/last.pt`` (written atomically) holds the model, optimiser,
+bank, every RNG state and the curves so far. A run whose checkpoint exists (with the same
+configuration) resumes after its last checkpointed epoch; on the CPU the resumed run ends bitwise
+identical to an uninterrupted one. The last checkpoint is kept after the record is
 written (it is the trained model); running the same configuration again then only re-evaluates it.
 ``resume=False`` trains afresh and overwrites it.
 """
@@ -37,7 +38,9 @@ from .augment import Augment
 
 NEGATIVES = ("bank", "batch")
 CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
-RESUME_IGNORES = ("out", "checkpoint_dir", "checkpoint_every", "datasets", "resume", "compile")
+RESUME_IGNORES = ("out", "checkpoint_dir", "checkpoint_every", "datasets", "resume", "compile", "compile_mode")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+"""torch.compile's modes; "reduce-overhead" also captures the compiled step in CUDA graphs."""
 """Config fields that may differ between a checkpoint and the run that resumes it."""
 
 
@@ -59,7 +62,8 @@ class Config:
 
     Beyond the record schema: ``datasets`` (where downloads and decoded caches go), ``test_subset`` (first N test images; None = all of them, except in
     a ``subset`` run, which evaluates on its first ``subset`` test images at most), ``compile``
-    (torch.compile the step; None = on for CUDA, off elsewhere) and ``resume`` (continue from the
+    (torch.compile the step; None = on for CUDA, off elsewhere), ``compile_mode`` (one of
+    ``COMPILE_MODES``) and ``resume`` (continue from the
     last checkpoint of this configuration).
     """
 
@@ -94,6 +98,7 @@ class Config:
     checkpoint_every: int = 5
     test_subset: int | None = None
     compile: bool | None = None
+    compile_mode: str = "default"
     resume: bool = True
 
     def __post_init__(self) -> None:
@@ -116,7 +121,8 @@ class Config:
             raise ConfigError("batch_size", f"must be <= {n}, the number of training images, for negatives='batch'")
 
     def _check_choices(self) -> None:
-        choices = {"dataset": data_module.DATASETS, "negatives": NEGATIVES, "arch": models.ARCHS, "head": models.HEADS}
+        choices = {"dataset": data_module.DATASETS, "negatives": NEGATIVES, "arch": models.ARCHS, "head": models.HEADS,
+                   "compile_mode": COMPILE_MODES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(name, f"must be one of {list(allowed)}, got {getattr(self, name)!r}")
@@ -207,7 +213,7 @@ class Engine:
         import torch._dynamo
 
         torch._dynamo.config.suppress_errors = True  # a frame that fails to compile runs eagerly
-        return torch.compile(self._loss, dynamic=False)
+        return torch.compile(self._loss, dynamic=False, mode=self.config.compile_mode)
 
     def _loss(self, images: torch.Tensor, u: torch.Tensor, idx: torch.Tensor, vectors: torch.Tensor):
         """Augment, embed and score one batch: (mean loss, anchor embeddings z). Pure tensor code."""
