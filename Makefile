@@ -17,12 +17,14 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 ## book: build the HTML book into _build/html, warnings as errors. Executed chapters are cached
-## (_build/.jupyter_cache); the cache is dropped whenever the run records change (data/results, or
-## the folder named by $CONTRASTIVE_RESULTS).
-RECORDS_HASH = $$(find "$${CONTRASTIVE_RESULTS:-data/results}" -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum | sha256sum)
+## (_build/.jupyter_cache, keyed by each notebook's code); the cache (and Sphinx's environment) is dropped whenever what the
+## chapters compute from changes: the package's code or the run records (data/results, or the folder
+## named by $CONTRASTIVE_RESULTS).
+INPUTS_HASH = $$(find src/contrastive "$${CONTRASTIVE_RESULTS:-data/results}" -type f ! -name '*.pyc' -print0 2>/dev/null \
+	| sort -z | xargs -0 -r sha256sum | sha256sum)
 book: $(STAMP)
-	@mkdir -p _build; h="$(RECORDS_HASH)"; \
-	if [ "$$h" != "$$(cat _build/.records-hash 2>/dev/null)" ]; then rm -rf _build/.jupyter_cache; echo "$$h" > _build/.records-hash; fi
+	@mkdir -p _build; h="$(INPUTS_HASH)"; \
+	if [ "$$h" != "$$(cat _build/.inputs-hash 2>/dev/null)" ]; then rm -rf _build/.jupyter_cache _build/.doctrees; echo "$$h" > _build/.inputs-hash; fi
 	$(BOOK_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
 
 ## browser-deps: Debian's Chromium, for the test that opens the built book.

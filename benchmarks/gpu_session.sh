@@ -31,6 +31,7 @@ train() {
 }
 if [ "${PARALLEL:-0}" = 1 ]; then  # all runs at once on the one GPU (batch 128 leaves most of it idle)
     pids=()
+    export CONTRASTIVE_CONCURRENT_RUNS=$#  # recorded in each run's provenance: the runs share the GPU
     for args in "$@"; do train "$args" & pids+=($!); done
     status=0
     for pid in "${pids[@]}"; do wait "$pid" || status=1; done

@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from contrastive import evaluate, memory, models
+from contrastive import evaluate, memory, metrics, models
 from contrastive.augment import Augment
-from contrastive.data import Dataset
+from contrastive.data import Dataset, normalize
 
 
 def naive_knn(z, bank, labels, k, sigma, num_classes):
@@ -93,8 +93,14 @@ def test_evaluate_returns_every_result_and_array():
     model = models.build("tiny")
     bank = memory.MemoryBank(24, 128, generator=g)
     results, arrays = evaluate.evaluate(model, bank, train, test, "cifar10", Augment("cifar10"), knn_k=5, probe_epochs=2)
-    assert set(results) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean"}
+    assert set(results) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean",
+                            "uniformity_test", "tolerance_test"}
     assert all(isinstance(v, float) and np.isfinite(v) for v in results.values())
+    plain = lambda x: normalize(x, "cifar10")  # noqa: E731
+    z_train, z_test = models.encode(model, train.images, plain)[1], models.encode(model, test.images, plain)[1]
+    assert results["uniformity"] == pytest.approx(metrics.uniformity(z_train))  # Table 1: the training set
+    assert results["tolerance"] == pytest.approx(metrics.tolerance(z_train, train.labels))
+    assert results["tolerance_test"] == pytest.approx(metrics.tolerance(z_test, test.labels))
     assert arrays["pos_sim"].shape == (24,) and arrays["neg_top10"].shape == (24, 10)
     assert arrays["embedding"].shape == (12, 128) and arrays["embedding"].dtype == np.float16
     assert arrays["embedding_labels"].shape == (12,)

@@ -34,11 +34,28 @@ def test_uniformity_limits():
     assert 3.9 < high_dim < 4.0
 
 
+def naive_tolerance(z, labels):
+    """Per anchor, the mean similarity to the other members of its class; then the mean over anchors."""
+    per_anchor = []
+    for i in range(len(z)):
+        sims = [(z[i] @ z[j]).item() for j in range(len(z)) if j != i and labels[j] == labels[i]]
+        if sims:
+            per_anchor.append(sum(sims) / len(sims))
+    return sum(per_anchor) / len(per_anchor)
+
+
 def test_tolerance_matches_naive_loop():
     z = sphere(30)
     labels = torch.arange(30) % 4
-    sims = [(z[i] @ z[j]).item() for i in range(30) for j in range(30) if i != j and labels[i] == labels[j]]
-    assert metrics.tolerance(z, labels) == pytest.approx(sum(sims) / len(sims), rel=1e-12)
+    assert metrics.tolerance(z, labels) == pytest.approx(naive_tolerance(z, labels), rel=1e-12)
+
+
+def test_tolerance_weighs_classes_by_anchors_not_pairs():
+    z = sphere(40, seed=3)
+    labels = torch.tensor([0] * 30 + [1] * 9 + [2])  # unbalanced, and one class of a single sample
+    assert metrics.tolerance(z, labels) == pytest.approx(naive_tolerance(z, labels), rel=1e-12)
+    pairs = [(z[i] @ z[j]).item() for i in range(40) for j in range(40) if i != j and labels[i] == labels[j]]
+    assert abs(metrics.tolerance(z, labels) - sum(pairs) / len(pairs)) > 1e-4
 
 
 def test_tolerance_of_collapsed_classes_is_one():

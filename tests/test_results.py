@@ -48,6 +48,15 @@ def test_write_is_atomic_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
+def test_rewriting_a_record_drops_the_read_path_and_stale_arrays(tmp_path):
+    path = tmp_path / "r.json"
+    results.write_record(path, record(), {"pos_sim": np.zeros(2)})
+    back = results.read_record(path)
+    results.write_record(path, back)
+    assert "path" not in json.loads(path.read_text())
+    assert not path.with_suffix(".npz").exists() and results.read_arrays(results.read_record(path)) == {}
+
+
 def test_missing_parts_and_missing_record(tmp_path):
     with pytest.raises(ValueError, match="provenance"):
         results.write_record(tmp_path / "r.json", {k: {} for k in ("config", "results", "curves")})
@@ -76,6 +85,7 @@ def test_environment_names_versions_and_commit():
     env = results.environment()
     assert {"torch", "torchvision", "device", "commit", "dirty"} <= env.keys()
     assert len(env["commit"]) == 40 and isinstance(env["dirty"], bool)
+    assert results.environment("cpu")["device"].startswith("cpu")
 
 
 def test_commit_outside_a_repository_comes_from_the_environment(tmp_path, monkeypatch):

@@ -78,11 +78,15 @@ def test_run_writes_a_complete_record(tmp_path):
     assert path == results.record_path(tmp_path / "results", "cifar10", "hard", 0.5)
     record = results.read_record(path)
     assert record["config"]["loss"] == "hard" and record["config"]["k"] == 10
-    assert set(record["results"]) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean"}
+    assert set(record["results"]) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean",
+                                      "uniformity_test", "tolerance_test"}
     curves = record["curves"]
     assert set(curves) == set(train.CURVES) and curves["epoch"] == [1, 2]
     assert len({len(v) for v in curves.values()}) == 1
     assert curves["knn_top1"][-1] == record["results"]["knn_top1"]
+    assert curves["uniformity"][-1] == record["results"]["uniformity_test"]  # the curves follow the test set
+    assert curves["tolerance"][-1] == record["results"]["tolerance_test"]
+    assert curves["lr"] == [train.lr_at(tiny(tmp_path), e) for e in curves["epoch"]]
     prov = record["provenance"]
     for key in ("torch", "device", "commit", "data", "wall_seconds", "started", "finished", "seconds_per_epoch"):
         assert key in prov

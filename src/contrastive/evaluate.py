@@ -134,10 +134,14 @@ def _density(s: Tensor) -> np.ndarray:
     return (counts / (counts.sum() * (2.0 / HIST_BINS))).cpu().numpy()
 
 
+CURVE_KEYS = {"knn_top1": "knn_top1", "uniformity": "uniformity_test", "tolerance": "tolerance_test"}
+"""The keys of a training-curve point and the ``results`` keys that hold the final run's values of them."""
+
+
 def monitor(z_test: Tensor, test_labels: Tensor, bank: MemoryBank, train_labels: Tensor, knn_k: int, knn_sigma: float,
             num_classes: int) -> dict[str, float]:
     """One point of the training curves: kNN top-1 (%) against the bank, uniformity and tolerance of
-    the test embeddings (Eq. 10-11)."""
+    the un-augmented test embeddings (Eq. 10-11; the test set keeps the monitor cheap)."""
     return {
         "knn_top1": knn_top1(z_test, test_labels, bank.vectors, train_labels, knn_k, knn_sigma, num_classes),
         "uniformity": metrics.uniformity(z_test),
@@ -150,8 +154,10 @@ def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, da
              probe_epochs: int = 100, seed: int = 0) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """The ``results`` of a run record and its arrays (spec: schema), from the final model and bank.
 
-    Test embeddings (un-augmented) give kNN, uniformity, tolerance and the 2,000-point embedding
-    sample; two augmented views of every test image give the alignment; augmented views of 1,000
+    Uniformity and tolerance (Table 1) are measured on the un-augmented training embeddings, as the
+    authors' code does for tolerance ("the mean over all training samples of its class"); the test
+    embeddings give kNN, ``uniformity_test`` / ``tolerance_test`` (the curves' last point) and the
+    2,000-point embedding sample; two augmented views of every test image give the alignment; augmented views of 1,000
     fixed training anchors give pos_sim / neg_top10 against the bank; the pooled features of the
     training images, their mirror images and the test images feed the linear probe. Every random
     choice comes from a generator seeded with ``seed`` (the anchors and the embedding sample are drawn
@@ -166,7 +172,8 @@ def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, da
     view = lambda x: augment(x, gen)  # noqa: E731
 
     h_test, z_test = encode(model, test.images, plain)
-    results = monitor(z_test, test.labels, bank, train.labels, knn_k, knn_sigma, num_classes)
+    point = monitor(z_test, test.labels, bank, train.labels, knn_k, knn_sigma, num_classes)
+    results = {CURVE_KEYS[k]: v for k, v in point.items()}
     results["alignment"] = metrics.alignment(encode(model, test.images, view)[1], encode(model, test.images, view)[1])
 
     arrays = anchor_similarities(encode(model, train.images[anchors], view)[1], anchors, bank)
@@ -175,7 +182,9 @@ def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, da
     arrays["embedding"] = z_test[sample].cpu().numpy().astype(np.float16)
     arrays["embedding_labels"] = test.labels[sample].cpu().numpy()
 
-    h_train = encode(model, train.images, plain)[0]
+    h_train, z_train = encode(model, train.images, plain)
+    results["uniformity"] = metrics.uniformity(z_train)
+    results["tolerance"] = metrics.tolerance(z_train, train.labels)
     h_flip = encode(model, train.images.flip(3), plain)[0]
     results["linear_top1"] = linear_probe(h_train, train.labels, h_test, test.labels, h_flip, epochs=probe_epochs,
                                           num_classes=num_classes, seed=seed)

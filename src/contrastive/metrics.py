@@ -43,25 +43,28 @@ def uniformity(z: Tensor, t: float = 2.0) -> float:
 
 
 def tolerance(z: Tensor, labels: Tensor) -> float:
-    """Eq. 11: the mean similarity z_i . z_j over distinct pairs (i != j) that share a label.
+    """Eq. 11 as the authors' code computes it: for each anchor, the mean similarity z_i . z_j to the
+    other samples of its class (j != i); then the mean over anchors.
 
-    Computed per class as (||sum_i z_i||^2 - sum_i ||z_i||^2) / (n_c (n_c - 1)), pooled over classes.
-    (The authors' code averages per anchor over its whole class, itself included; with balanced
-    classes of thousands of images the two differ by about 1/n_c.)
+    Per class c with sum S_c and n_c >= 2 members this is (||S_c||^2 - sum_i ||z_i||^2) / (n_c - 1)
+    summed over its anchors, so each class weighs by its size n_c (not by its n_c^2 pairs); anchors
+    alone in their class have no same-class partner and are left out.
     """
     _check_embeddings(z)
     if labels.shape != (z.shape[0],):
         raise ValueError(f"labels must have shape ({z.shape[0]},) to match z, got {tuple(labels.shape)}")
     z = z.double()
-    total, pairs = 0.0, 0
+    total, anchors = 0.0, 0
     for c in torch.unique(labels):
         zc = z[labels == c]
         n_c = zc.shape[0]
-        total += (zc.sum(dim=0).square().sum() - zc.square().sum()).item()
-        pairs += n_c * (n_c - 1)
-    if pairs == 0:
+        if n_c < 2:
+            continue
+        total += (zc.sum(dim=0).square().sum() - zc.square().sum()).item() / (n_c - 1)
+        anchors += n_c
+    if anchors == 0:
         raise ValueError("labels must contain at least one class with two or more samples")
-    return total / pairs
+    return total / anchors
 
 
 def alignment(z1: Tensor, z2: Tensor, alpha: float = 2.0) -> float:

@@ -97,7 +97,8 @@ def encode(model: Encoder, images: Tensor, transform, batch_size: int = 1024) ->
     """(h, z) of every image of ``images`` (uint8, (N, 3, H, W)) in eval mode, batched, no gradients.
 
     ``transform`` maps a uint8 batch to the float input of the network (normalisation, or an
-    augmentation bound to its generator). h is returned in float32, z in float32 and normalised.
+    augmentation bound to its generator). Evaluation runs in float32, without the training step's
+    bfloat16 autocast, so h and z (normalised) keep full precision for the probe and the metrics.
     The model's train/eval mode is restored afterwards.
     """
     was_training = model.training
@@ -105,8 +106,7 @@ def encode(model: Encoder, images: Tensor, transform, batch_size: int = 1024) ->
     hs, zs = [], []
     for a in range(0, images.shape[0], batch_size):
         x = transform(images[a:a + batch_size])
-        with autocast(x.device):
-            h, z = model(x.contiguous(memory_format=torch.channels_last))
+        h, z = model(x.contiguous(memory_format=torch.channels_last))
         hs.append(h.float())
         zs.append(z)
     model.train(was_training)

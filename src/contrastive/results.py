@@ -92,9 +92,12 @@ def write_record(path: str | os.PathLike, record: dict[str, Any], arrays: dict[s
     if missing:
         raise ValueError(f"record is missing the required parts {missing} (required: {list(REQUIRED)})")
     path = Path(path)
+    record = {k: v for k, v in record.items() if k != "path"}  # read_record's, not part of the record
+    text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
     if arrays:
         atomic_write(path.with_suffix(".npz"), lambda f: np.savez_compressed(f, **arrays))
-    text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    else:
+        path.with_suffix(".npz").unlink(missing_ok=True)  # no stale arrays beside a new record
     atomic_write(path, lambda f: f.write(text.encode()))
     return path
 
@@ -172,18 +175,20 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def environment() -> dict[str, Any]:
-    """Versions and the machine, for a record's provenance."""
+def environment(device: str | torch.device | None = None) -> dict[str, Any]:
+    """Versions and the machine, for a record's provenance; ``device`` names what the run used
+    (default: the first GPU where there is one, else the CPU)."""
     import torch
     import torchvision
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})"
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
-        "device": device,
+        "device": name,
         "host": platform.node(),
         **git_commit(),
     }

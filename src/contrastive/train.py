@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,9 +40,11 @@ from .augment import Augment
 NEGATIVES = ("bank", "batch")
 CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
 RESUME_IGNORES = ("out", "checkpoint_dir", "checkpoint_every", "datasets", "resume", "compile", "compile_mode")
+"""Config fields that may differ between a checkpoint and the run that resumes it."""
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 """torch.compile's modes; "reduce-overhead" also captures the compiled step in CUDA graphs."""
-"""Config fields that may differ between a checkpoint and the run that resumes it."""
+CONCURRENT_ENV = "CONTRASTIVE_CONCURRENT_RUNS"
+"""Set by benchmarks/gpu_session.sh when runs share one GPU; recorded, since it slows each run."""
 
 
 class ConfigError(ValueError):
@@ -349,9 +352,10 @@ def run(config: Config) -> Path:
                                         config.knn_k, config.knn_sigma, config.probe_epochs, config.seed)
     eval_seconds = time.perf_counter() - t_eval
     curves = {k: list(v) for k, v in progress["curves"].items()}
-    _append(curves, {**progress["last"], **{k: final[k] for k in CURVES if k in final}})
+    _append(curves, {**progress["last"], **{k: final[key] for k, key in evaluation.CURVE_KEYS.items()}})
     provenance = {
-        **results.environment(),
+        **results.environment(device),
+        "concurrent_runs": int(os.environ.get(CONCURRENT_ENV, "1")),
         "data": train.source,
         "train_images": len(train),
         "test_images": len(test),
