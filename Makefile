@@ -40,7 +40,7 @@ clean:
 
 ## sweep: one run-notebook execution per configuration (skips those with a record); see book/reproduce.md.
 DATASET ?= cifar10
-LOSSES ?= contrastive hard
+LOSSES ?= contrastive hard simple hard_simple
 TAUS ?= 0.07 0.3 0.7 1.0
 EPOCHS ?= 200
 DEVICE ?= cuda
