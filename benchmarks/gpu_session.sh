@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (see README, "Runs on a lent GPU"): the machine facts, the epoch-time
-# benchmark, then one training run per argument group. Records, benchmark JSON and the log go to $OUT
-# (the device tool brings back at most 8 files: a run leaves 2, the benchmark 1, the log 1).
+# One call on a lent GPU machine (see README, "Runs on a lent GPU"): the machine facts, the CUDA
+# self-check (gpu_check.py), the epoch-time benchmark, then one training run per argument group.
+# Records, check and benchmark JSON and the log go to $OUT (the device tool brings back at most 8
+# files: a run leaves 2, the check 1, the benchmark 1, the log 1).
 #
 #   bash benchmarks/gpu_session.sh "--loss contrastive --tau 0.3" "--loss hard --tau 0.7"
 #
-# Environment: DATA (default .carry/cifar10-jpeg.npz), DEVICE (default cuda), OUT (default ./gpu-out), BENCH=0 skips the
-# benchmark, PARALLEL=1 starts all runs at once, CONTRASTIVE_COMMIT names the commit the tree was
+# Environment: DATA (default .carry/cifar10-jpeg.npz), DEVICE (default cuda), OUT (default ./gpu-out),
+# CHECK=0 skips the self-check, BENCH=0 the benchmark, PARALLEL=1 starts all runs at once, CONTRASTIVE_COMMIT names the commit the tree was
 # copied from (the copy has no .git).
 # The GPU machine's own torch/torchvision/numpy/pillow/tqdm are used: the training path needs no wheels.
 set -euo pipefail
@@ -21,6 +22,9 @@ exec > >(tee -a "$OUT/session.log") 2>&1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available())"
 
+if [ "${CHECK:-1}" != 0 ]; then  # the CUDA paths the CPU tests cannot reach, and ms/step per compile mode
+    python3 benchmarks/gpu_check.py --data "$DATA" --device "$DEVICE" --out "$OUT"
+fi
 if [ "${BENCH:-1}" != 0 ]; then
     python3 benchmarks/epoch_time.py --data "$DATA" --device "$DEVICE" --out "$OUT"
 fi
