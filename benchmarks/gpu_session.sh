@@ -7,8 +7,8 @@
 #   bash benchmarks/gpu_session.sh "--loss contrastive --tau 0.3" "--loss hard --tau 0.7"
 #
 # Environment: DATA (default .carry/cifar10-jpeg.npz), DEVICE (default cuda), OUT (default ./gpu-out),
-# CHECK=0 skips the self-check, BENCH=0 the benchmark, PARALLEL=1 starts all runs at once, CONTRASTIVE_COMMIT names the commit the tree was
-# copied from (the copy has no .git).
+# CHECK=0 skips the self-check, BENCH=0 the benchmark, PARALLEL=1 starts all runs at once, and
+# CONTRASTIVE_COMMIT names the commit the tree was copied from (the copy has no .git).
 # The GPU machine's own torch/torchvision/numpy/pillow/tqdm are used: the training path needs no wheels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
