@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -9,17 +11,20 @@ import pytest
 import torch
 
 from contrastive import claims, losses, paper, results
+from contrastive.train import Config
 
 ROOT = Path(__file__).resolve().parents[1]
+TAUS = paper.TABLE1_TAUS
 
 
-def write_synthetic(root, dataset, loss, tau=None, epochs=200, subset=None, k=4095, arrays=None, **values):
-    """A SYNTHETIC TEST FIXTURE record (never under data/): results from ``values``, others 0."""
+def write_synthetic(root, dataset, loss, tau=None, epochs=200, subset=None, k=4095, arrays=None, config=None, **values):
+    """A SYNTHETIC TEST FIXTURE record (never under data/): the engine's default config (the paper's
+    protocol) with the given fields, ``config`` overriding any other field; results from ``values``, others 0."""
     final = {m: 0.0 for m in ("linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean")}
     final.update(values)
+    fields = {"dataset": dataset, "loss": loss, "tau": 0.07 if tau is None else tau, "k": k, "epochs": epochs, "subset": subset}
     record = {
-        "config": {"dataset": dataset, "loss": loss, "tau": 0.07 if tau is None else tau, "k": k, "epochs": epochs,
-                   "subset": subset, "arch": "resnet18", "negatives": "bank"},
+        "config": {**asdict(Config(device="cpu")), **fields, **(config or {})},
         "results": final,
         "curves": {"epoch": [1, epochs], "loss": [5.0, 4.0], "knn_top1": [10.0, final["knn_top1"]],
                    "uniformity": [1.0, final["uniformity"]], "tolerance": [0.9, final["tolerance"]], "lr": [0.03, 0.0003]},
@@ -55,13 +60,17 @@ def test_gradient_check_fails_for_a_loss_without_the_temperature_on_negatives(mo
     assert claims.check_gradients().status == claims.NOT_REPRODUCED
 
 
+def figure_numbers(key):
+    """The figures a row's key names: "Fig. 2" -> [2], "Figs. 4–5" -> [4, 5]."""
+    first, _, last = re.fullmatch(r"Figs?\. (\d)(–(\d))?", key).groups()
+    return list(range(int(first), int(last or first) + 1))
+
+
 def test_every_claim_table_and_figure_has_a_row_and_an_existing_chapter():
     keys = [r.key for r in claims.status_table([])]
     assert [f"claim {i}" for i in range(1, 8)] == keys[:7]
-    assert "Table 1" in keys
-    figures = " ".join(k for k in keys if k.startswith("Fig"))
-    for n in range(1, 10):
-        assert str(n) in figures
+    assert keys[7] == "Table 1"
+    assert sorted(n for k in keys[8:] for n in figure_numbers(k)) == list(range(1, 10))
     for r in claims.status_table([]):
         for chapter in r.chapters:
             assert (ROOT / f"{chapter}.ipynb").is_file() or (ROOT / f"{chapter}.md").is_file(), chapter
@@ -69,8 +78,8 @@ def test_every_claim_table_and_figure_has_a_row_and_an_existing_chapter():
 
 def test_no_records_is_not_yet_run_naming_the_missing_configurations():
     row = status([], "claim 3")
-    assert row.status == claims.NOT_YET_RUN
-    assert "ordinary τ=0.07" in row.detail and "ordinary τ=1" in row.detail
+    assert row.status == claims.NOT_YET_RUN and row.verdicts == {"cifar10": claims.NOT_YET_RUN}
+    assert row.detail == "cifar10: not yet run; needs ordinary τ=0.07, ordinary τ=0.3, ordinary τ=0.7, ordinary τ=1"
 
 
 def test_the_papers_own_numbers_pass_every_table_criterion(tmp_path):
@@ -80,75 +89,78 @@ def test_the_papers_own_numbers_pass_every_table_criterion(tmp_path):
     for key in ("claim 3", "claim 4", "claim 5", "claim 6", "Table 1", "Figs. 4–5", "Figs. 6–7", "Fig. 9"):
         row = status(records, key)
         assert row.status == claims.REPRODUCED, row
-        assert row.detail.count(claims.REPRODUCED) == len(paper.DATASETS)
+        assert row.verdicts == {d: claims.REPRODUCED for d in paper.DATASETS}
 
 
 def test_claim_3_reversed_trend_is_not_reproduced(tmp_path):
-    for tau, u, t in zip(claims.TAUS, (2.9, 3.2, 3.6, 3.9), (0.4, 0.3, 0.2, 0.1)):
+    for tau, u, t in zip(TAUS, (2.9, 3.2, 3.6, 3.9), (0.4, 0.3, 0.2, 0.1)):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
     assert status(results.load(tmp_path), "claim 3").status == claims.NOT_REPRODUCED
 
 
 def test_claim_3_monotone_trend_is_reproduced(tmp_path):
-    for tau, u, t in zip(claims.TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
+    for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
     row = status(results.load(tmp_path), "claim 3")
     assert row.status == claims.REPRODUCED
-    assert "3.900" in row.detail and "0.400" in row.detail
+    assert row.detail == (
+        "cifar10: reproduced; ordinary, τ = 0.07, 0.3, 0.7, 1: uniformity 3.900, 3.600, 3.200, 2.900; "
+        "tolerance 0.100, 0.200, 0.300, 0.400"
+    )
 
 
 def test_claim_3_a_missing_temperature_is_not_yet_run(tmp_path):
-    for tau, u, t in zip(claims.TAUS[:3], (3.9, 3.6, 3.2), (0.1, 0.2, 0.3)):
+    for tau, u, t in zip(TAUS[:3], (3.9, 3.6, 3.2), (0.1, 0.2, 0.3)):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
     row = status(results.load(tmp_path), "claim 3")
-    assert row.status == claims.NOT_YET_RUN and "ordinary τ=1" in row.detail
+    assert row.status == claims.NOT_YET_RUN and row.detail == "cifar10: not yet run; needs ordinary τ=1"
 
 
-@pytest.mark.parametrize("short, reason", [
-    ({"epochs": 199}, "199 epochs < the paper's 200"),
-    ({"subset": 5000}, "subset of 5000"),
-    ({"arch": "tiny"}, "arch tiny"),
-    ({"negatives": "batch"}, "negatives 'batch'"),
+@pytest.mark.parametrize("off, reason", [
+    ({"epochs": 400}, "epochs 400 (paper: 200)"),
+    ({"subset": 5000}, "subset 5000 (paper: all)"),
+    ({"arch": "tiny", "hflip": False}, "arch 'tiny' (paper: 'resnet18'), hflip False (paper: True)"),
 ])
-def test_records_below_the_protocol_do_not_count(tmp_path, short, reason):
-    for tau, u, t in zip(claims.TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
-        path = write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
-        if tau == 0.3:
-            record = results.read_record(path)
-            record["config"].update(short)
-            results.write_record(path, record)
+def test_records_off_the_protocol_do_not_count(tmp_path, off, reason):
+    for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
+        write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t, config=off if tau == 0.3 else None)
     row = status(results.load(tmp_path), "claim 3")
-    assert row.status == claims.NOT_YET_RUN and reason in row.detail
+    assert row.status == claims.NOT_YET_RUN
+    assert row.detail == f"cifar10: not yet run; needs ordinary τ=0.3 (off protocol: {reason})"
 
 
 def test_hard_records_with_another_k_do_not_count(tmp_path):
     records = paper_records(tmp_path)
     write_synthetic(tmp_path, "cifar10", "hard", 1.0, k=100, **{m: paper.table1("cifar10", m, "hard", 1.0) for m in paper.METRICS})
     row = status(results.load(tmp_path), "claim 6")
-    assert row.status == claims.NOT_YET_RUN and "k = 100" in row.detail
+    assert row.status == claims.NOT_YET_RUN
+    assert row.detail == "cifar10: not yet run; needs hard τ=1 (off protocol: k 100 (paper: 4095))"
     assert status(records, "claim 6").status == claims.REPRODUCED
 
 
 def test_a_failing_second_data_set_makes_the_claim_not_reproduced(tmp_path):
     paper_records(tmp_path, "cifar10")
-    flat = {("contrastive", t): {"linear_top1": 50.0 + 10 * t} for t in claims.TAUS}  # best at tau = 1
+    flat = {("contrastive", t): {"linear_top1": 50.0 + 10 * t} for t in TAUS}  # best at tau = 1
     records = paper_records(tmp_path, "cifar100", flat)
     row = status(records, "claim 4")
     assert row.status == claims.NOT_REPRODUCED
-    assert "cifar10: reproduced" in row.detail and "cifar100: not reproduced" in row.detail
+    assert row.verdicts == {"cifar10": claims.REPRODUCED, "cifar100": claims.NOT_REPRODUCED}
 
 
 def test_claim_4_counts_a_tau_0_2_record_when_present(tmp_path):
     paper_records(tmp_path)
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.2, linear_top1=83.78)
     row = status(results.load(tmp_path), "claim 4")
-    assert row.status == claims.REPRODUCED and "best at τ = 0.2" in row.detail
+    assert row.status == claims.REPRODUCED and row.detail.endswith("τ=0.2: 83.78, τ=0.3: 83.27, τ=0.7: 82.69, τ=1: 82.21; best at τ = 0.2")
 
 
 def test_table1_criterion_fails_beyond_the_tolerance(tmp_path):
     records = paper_records(tmp_path, overrides={("hard", 0.7): {"uniformity": 3.87 - 0.2}})
-    row = status(records, "Table 1")
-    assert row.status == claims.NOT_REPRODUCED and "uniformity -0.200" in row.detail
+    assert status(records, "Table 1").status == claims.NOT_REPRODUCED
+    ok, evidence = claims.table1_close(claims.Lookup(records, "cifar10"))
+    assert not ok and evidence == (
+        "largest ours − paper: linear_top1 +0.000 (allowed ±2), uniformity -0.200 (allowed ±0.1), tolerance +0.000 (allowed ±0.05)"
+    )
 
 
 def anchors(pos, hardest, n=1000, seed=0):
@@ -171,7 +183,8 @@ def test_claim_7_without_arrays_is_not_yet_run(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.07)
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0)
     row = status(results.load(tmp_path), "claim 7")
-    assert row.status == claims.NOT_YET_RUN and "no arrays" in row.detail
+    assert row.status == claims.NOT_YET_RUN
+    assert row.detail == "cifar10: not yet run; needs ordinary τ=0.07 (no arrays ['pos_sim', 'neg_top10']), ordinary τ=1 (no arrays ['pos_sim', 'neg_top10'])"
 
 
 def embedding_arrays(spread, n=300, classes=3, seed=0):
@@ -200,7 +213,7 @@ def test_links_are_relative_to_the_page():
     html = claims.to_html(rows, page="book/experiments/table1")
     assert 'href="../hardness.html"' in html and 'href="table1.html"' in html
     md = claims.to_markdown(rows)
-    assert md.splitlines()[2].startswith("| claim 1 |") and "**reproduced**" in md
+    assert md.splitlines()[2].startswith("| claim 1 | ") and "| [hardness-awareness](hardness.html) | **reproduced** |" in md
 
 
 def test_status_rejects_unknown_rows():

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from contrastive.figures import analytic
+from contrastive import examples
+from contrastive.figures import analytic, class_colour
 from contrastive.losses import contrastive_loss, penalty_entropy, relative_penalty, simple_limit
 from contrastive.metrics import tolerance, uniformity
 from contrastive.toy import ToyResult
@@ -22,7 +23,7 @@ def test_penalty_figure_plots_eq5_per_tau_with_a_working_slider():
     per = len(TAUS) + 1  # faint lines for every tau, then the bold one
     assert len(fig.data) == per * len(TAUS)
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0.05", "0.2", "1"]
-    s_neg = analytic.similarity_grid(11)
+    s_neg = examples.similarity_grid(11)
     for i, tau in enumerate(TAUS):
         bold = fig.data[i * per + per - 1]
         assert list(bold.x) == pytest.approx([-1 + 0.2 * j for j in range(11)], abs=1e-12)
@@ -42,7 +43,7 @@ def test_entropy_figure_is_eq5_entropy_and_increases_strictly():
     taus = analytic.log_taus(-2, 1, 13)
     fig = analytic.entropy_figure(taus, n=51)
     h = list(fig.data[0].y)
-    expected = [penalty_entropy(analytic.similarity_grid(51), t)[0].item() for t in taus]
+    expected = [penalty_entropy(examples.similarity_grid(51), t)[0].item() for t in taus]
     assert h == pytest.approx(expected)
     assert all(b > a for a, b in zip(h, h[1:]))
     assert h[-1] < math.log(51) == pytest.approx(fig.data[1].y[0])
@@ -56,8 +57,8 @@ def test_gradient_check_agrees_with_autograd():
 
 
 def test_autograd_gradients_are_autograd_of_the_loss():
-    s_pos, s_neg = analytic.random_similarities(3, 5)
-    g_pos, g_neg = analytic.autograd_gradients(s_pos, s_neg, 0.5)
+    s_pos, s_neg = examples.random_similarities(3, 5)
+    g_pos, g_neg = examples.autograd_gradients(s_pos, s_neg, 0.5)
     eps = 1e-6
     bumped = s_neg.clone()
     bumped[1, 2] += eps
@@ -151,7 +152,39 @@ def test_html_table_escapes_and_formats():
 
 def test_similarity_grid_rejects_too_few_points():
     with pytest.raises(ValueError, match="n must be >= 2"):
-        analytic.similarity_grid(1)
+        examples.similarity_grid(1)
+    with pytest.raises(ValueError, match="b and m must be >= 1"):
+        examples.random_similarities(0, 4)
+
+
+def test_random_similarities_are_seeded_and_in_range():
+    s_pos, s_neg = examples.random_similarities(3, 5, seed=1)
+    assert s_pos.shape == (3,) and s_neg.shape == (3, 5) and s_neg.dtype == torch.float64
+    assert s_neg.abs().max() <= 1 and torch.equal(s_neg, examples.random_similarities(3, 5, seed=1)[1])
+    assert not torch.equal(s_neg, examples.random_similarities(3, 5, seed=2)[1])
+
+
+def test_toy_summary_names_the_ends_of_the_grid_and_the_peak():
+    results = fake_results("contrastive", TAUS)
+    peak = max(results, key=lambda r: r.uniformity)
+    text = analytic.toy_summary(results)
+    assert text == (
+        f"With the loss contrastive (Eq. 1), from τ = 0.05 to τ = 1 the uniformity goes from "
+        f"{results[0].uniformity:.3f} to {results[-1].uniformity:.3f} and the tolerance from "
+        f"{results[0].tolerance:.3f} to {results[-1].tolerance:.3f}; the most uniform embedding of the grid is "
+        f"the one at τ = {peak.tau:g}."
+    )
+    with pytest.raises(ValueError, match="results must hold"):
+        analytic.toy_summary([])
+
+
+def test_toy_metrics_legend_sits_below_the_axis_titles():
+    fig = analytic.toy_metrics_figure({"contrastive": fake_results("contrastive", TAUS)})
+    assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y <= -0.3 and fig.layout.margin.b >= 120
+
+
+def test_one_class_palette_cycles():
+    assert class_colour(0) != class_colour(1) and class_colour(10) == class_colour(0)
 
 
 def test_penalty_explorer_redraws_fig3_at_the_slider_value(monkeypatch):
@@ -163,5 +196,5 @@ def test_penalty_explorer_redraws_fig3_at_the_slider_value(monkeypatch):
     slider = explorer.children[0]
     slider.value = 0.5
     assert len(shown) == 2
-    expected = relative_penalty(analytic.similarity_grid(11), slider.value)[0].tolist()
+    expected = relative_penalty(examples.similarity_grid(11), slider.value)[0].tolist()
     assert list(shown[-1].data[0].y) == pytest.approx(expected)

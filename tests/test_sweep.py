@@ -7,6 +7,7 @@ Everything is written under tmp_path: the npz is a SYNTHETIC TEST FIXTURE in the
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 from PIL import Image
 
 from contrastive import results, sweep
+from contrastive.train import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "arch='tiny'", "--set", "knn_k=8", "--set", "probe_epochs=1", "--set", "batch_size=16"]
@@ -91,9 +93,9 @@ def test_sweep_end_to_end(tmp_path, monkeypatch, capsys):
     table = execute("experiments/table1.ipynb", tmp_path / "table1.ipynb")
     assert f"{u:.3f}" in table and "ordinary τ=0.07" not in table.split("No run record yet for")[1].split("</ul>")[0]
     curves = execute("experiments/uniformity_tolerance.ipynb", tmp_path / "ut.ipynb")
-    assert "ours: ordinary (1 epoch)" in curves
+    assert "ours: ordinary (1 epoch; off protocol: epochs, batch_size, arch, knn_k, probe_epochs)" in curves
     dynamics = execute("experiments/dynamics.ipynb", tmp_path / "dynamics.ipynb")
-    assert "Training dynamics (ordinary loss), cifar10" in dynamics and "=0.7 (1 epoch)" in dynamics  # plotly escapes τ
+    assert "Training dynamics (ordinary loss), cifar10" in dynamics and "=0.7 (1 epoch; off protocol: epochs, batch_size, arch, knn_k, probe_epochs)" in dynamics  # plotly escapes τ
 
 
 def test_configurations_run_tau_free_losses_once():
@@ -107,15 +109,23 @@ def test_configurations_run_tau_free_losses_once():
         sweep.configurations(["hard"], [])
 
 
-@pytest.mark.parametrize("have, epochs, subset, covered", [
-    ({"epochs": 200, "subset": None}, 200, None, True),
-    ({"epochs": 100, "subset": None}, 200, None, False),
-    ({"epochs": 200, "subset": 5000}, 200, None, False),
-    ({"epochs": 200, "subset": 5000}, 200, 256, True),
-    ({"epochs": 200, "subset": None}, 20, 5000, True),
+@pytest.mark.parametrize("have, want, reason", [
+    ({}, {}, None),
+    ({"epochs": 100}, {}, "epochs 100 (requested: 200)"),
+    ({"subset": 5000}, {}, "subset 5000 (requested: all)"),
+    ({"subset": 5000}, {"subset": 256}, None),
+    ({}, {"epochs": 20, "subset": 5000}, None),
+    ({"test_subset": 100}, {}, "test_subset 100 (requested: all)"),
+    ({"arch": "tiny"}, {}, "arch 'tiny' (requested: 'resnet18')"),  # a smoke record never skips a real run
+    ({"arch": "tiny", "epochs": 1}, {"epochs": 1}, "arch 'tiny' (requested: 'resnet18')"),
+    ({"seed": 1, "hflip": False}, {}, "hflip False (requested: True), seed 1 (requested: 0)"),
+    ({"loss": "hard", "k": 100}, {"loss": "hard"}, "k 100 (requested: 4095)"),
+    ({"k": 100}, {}, None),  # k does not matter for the ordinary loss
+    ({"device": "cuda", "knn_every": 1, "data": "elsewhere.npz"}, {}, None),
 ])
-def test_covers(have, epochs, subset, covered):
-    assert sweep.covers({"config": have}, epochs, subset) is covered
+def test_shortfall(have, want, reason):
+    record = {"config": json.loads(json.dumps({**dataclasses.asdict(Config(device="cpu")), **have}))}
+    assert sweep.shortfall(record, Config(device="cpu", **want)) == reason
 
 
 def test_bad_parameters_stop_the_sweep_before_anything_runs(tmp_path, capsys):

@@ -6,10 +6,11 @@ Every status is computed when the book is built, never typed:
   random similarities in float64 (:func:`check_gradients`, :func:`check_entropy_and_limits`,
   :func:`check_equal_loss`, :func:`check_penalty_concentration`);
 - the experimental rows read run records. A record counts only at the paper's protocol
-  (:func:`protocol_problem`: at least ``paper.PAPER_EPOCHS`` = 200 epochs, the whole training set,
-  k = 4095 for the hard losses). Each row names the configurations it needs; with one missing or
-  below the protocol its status is "not yet run". Otherwise the row's criterion (each one's
-  docstring says it exactly) decides "reproduced" or "not reproduced".
+  (:func:`contrastive.protocol.protocol_problem`: every setting the paper fixes equals the engine's
+  default, exactly ``paper.PAPER_EPOCHS`` epochs, the whole training set, k = ``paper.HARD_K`` for
+  the hard losses). Each row names the configurations it needs; with one missing or off the
+  protocol its status is "not yet run". Otherwise the row's criterion (each one's docstring says it
+  exactly) decides "reproduced" or "not reproduced".
 
 A claim is judged on every data set of the paper that has records, and always on CIFAR-10 (the data
 set the engine runs offline). It is "not reproduced" if it fails on any data set with all its
@@ -23,19 +24,22 @@ from __future__ import annotations
 import html
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 
 from . import losses, metrics, paper, results
-from .figures.experiments import EMBEDDING_TAUS, TAUS, config_label
+from .examples import autograd_gradients, random_similarities, similarity_grid
+from .protocol import NOT_YET_RUN, config_label, protocol_problem, sample_metrics
+from .toy import pair_similarities
 
-REPRODUCED, NOT_REPRODUCED, NOT_YET_RUN = "reproduced", "not reproduced", "not yet run"
+REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+"""The statuses besides ``NOT_YET_RUN``."""
 PRIMARY_DATASET = "cifar10"
-PAPER_ARCH, PAPER_NEGATIVES = "resnet18", "bank"
-"""The paper's backbone for CIFAR and SVHN and its source of negatives (PAPER.md §2)."""
+ANCHORS, NEGATIVES = 64, 255
+"""The random similarities of the analytic checks: anchors × negatives per anchor."""
 
 FLAT_UNIFORMITY = 0.1
 """Hard loss: the largest spread (max − min over tau) of uniformity still called "τ-independent" (paper: ≤ 0.03)."""
@@ -51,8 +55,8 @@ TABLE1_TOLERANCE = {"linear_top1": 2.0, "uniformity": 0.1, "tolerance": 0.05}
 """Table 1 is "reproduced" on a data set when every one of its 30 cells is this close to the paper's."""
 
 Config = tuple[str, float | None]
-ORDINARY: tuple[Config, ...] = tuple(("contrastive", t) for t in TAUS)
-HARD: tuple[Config, ...] = tuple(("hard", t) for t in TAUS)
+ORDINARY: tuple[Config, ...] = tuple(("contrastive", t) for t in paper.TABLE1_TAUS)
+HARD: tuple[Config, ...] = tuple(("hard", t) for t in paper.TABLE1_TAUS)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class Outcome:
 
     status: str
     detail: str
+    verdicts: dict[str, str] = field(default_factory=dict)
+    """The status on each data set judged (experimental rows only)."""
 
 
 @dataclass(frozen=True)
@@ -72,31 +78,25 @@ class Row:
     chapters: tuple[str, ...]
     status: str
     detail: str
+    verdicts: dict[str, str] = field(default_factory=dict)
 
 
 # --- analytic checks ------------------------------------------------------------------------
 
 
-def _similarities(anchors: int = 64, negatives: int = 255, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    s = torch.rand(anchors, negatives + 1, generator=g, dtype=torch.float64) * 2 - 1
-    return s[:, 0], s[:, 1:]
-
-
 def check_gradients(taus: Sequence[float] = (0.07, 0.2, 1.0)) -> Outcome:
     """Claim 1 (Eq. 4): autograd's dL/ds_ij of Eq. 1 is proportional to exp(s_ij/τ) within each anchor,
     and the negative gradients sum to |dL/ds_ii|; both to a relative 1e-9 in float64."""
-    s_pos, s_neg = _similarities()
+    s_pos, s_neg = random_similarities(ANCHORS, NEGATIVES)
     worst_ratio, worst_sum = 0.0, 0.0
     for tau in taus:
-        s_pos_, s_neg_ = s_pos.clone().requires_grad_(), s_neg.clone().requires_grad_()
-        losses.contrastive_loss(s_pos_, s_neg_, tau).sum().backward()
-        ratio = s_neg_.grad / torch.exp(s_neg / tau)
+        g_pos, g_neg = autograd_gradients(s_pos, s_neg, tau)
+        ratio = g_neg / torch.exp(s_neg / tau)
         worst_ratio = max(worst_ratio, ((ratio.max(1).values - ratio.min(1).values) / ratio.mean(1)).max().item())
-        worst_sum = max(worst_sum, ((s_neg_.grad.sum(1) + s_pos_.grad).abs() / s_pos_.grad.abs()).max().item())
+        worst_sum = max(worst_sum, ((g_neg.sum(1) + g_pos).abs() / g_pos.abs()).max().item())
     ok = worst_ratio < 1e-9 and worst_sum < 1e-9
     detail = (
-        f"autograd on Eq. 1, 64 anchors × 255 negatives, τ ∈ {list(taus)}: largest relative spread of "
+        f"autograd on Eq. 1, {ANCHORS} anchors × {NEGATIVES} negatives, τ ∈ {list(taus)}: largest relative spread of "
         f"(∂L/∂s_ij)/exp(s_ij/τ) within an anchor {worst_ratio:.1e}; largest |Σ_j ∂L/∂s_ij + ∂L/∂s_ii|/|∂L/∂s_ii| {worst_sum:.1e}"
     )
     return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
@@ -105,7 +105,7 @@ def check_gradients(taus: Sequence[float] = (0.07, 0.2, 1.0)) -> Outcome:
 def check_entropy_and_limits() -> Outcome:
     """Claim 2: H(r_i) (Eq. 5) strictly increases with τ on a grid of 40 τ in [0.01, 10] for every anchor;
     τ·|L − L_triplet| < 1e-3 at τ = 1e-4 (Eq. 6) and |L − L_simple-limit| < 1e-5 at τ = 1e3 (Eq. 7)."""
-    s_pos, s_neg = _similarities()
+    s_pos, s_neg = random_similarities(ANCHORS, NEGATIVES)
     taus = np.geomspace(0.01, 10, 40)
     h = torch.stack([losses.penalty_entropy(s_neg, float(t)) for t in taus], dim=1)
     monotone = bool((h.diff(dim=1) > 0).all())
@@ -114,7 +114,7 @@ def check_entropy_and_limits() -> Outcome:
     err_large = (losses.contrastive_loss(s_pos, s_neg, large) - losses.simple_limit(s_pos, s_neg, large)).abs().max().item()
     ok = monotone and err_small < 1e-3 and err_large < 1e-5
     detail = (
-        f"64 anchors × 255 negatives: H(r_i) strictly increasing in τ on 40 τ in [0.01, 10]: {monotone}; "
+        f"{ANCHORS} anchors × {NEGATIVES} negatives: H(r_i) strictly increasing in τ on 40 τ in [0.01, 10]: {monotone}; "
         f"τ·max|L − L_triplet| at τ = 1e-4: {err_small:.1e}; max|L − L_simple-limit| at τ = 1e3: {err_large:.1e}"
     )
     return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
@@ -122,10 +122,7 @@ def check_entropy_and_limits() -> Outcome:
 
 def _mean_loss(z: torch.Tensor, tau: float) -> float:
     """Eq. 1 averaged over instances: each one's positive is its own point, the others its negatives."""
-    s = z @ z.T
-    n = s.shape[0]
-    s_neg = s[~torch.eye(n, dtype=torch.bool)].reshape(n, n - 1)
-    return losses.contrastive_loss(s.diagonal(), s_neg, tau).mean().item()
+    return losses.contrastive_loss(*pair_similarities(z, z), tau).mean().item()
 
 
 def check_equal_loss(tau: float = 0.2) -> Outcome:
@@ -145,9 +142,9 @@ def check_equal_loss(tau: float = 0.2) -> Outcome:
 
 
 def check_penalty_concentration(taus: Sequence[float] = (0.07, 0.2, 0.5, 1.0)) -> Outcome:
-    """Fig. 3: with 201 negatives spread evenly over [−1, 1], the share of the relative penalty (Eq. 5)
-    on the hardest tenth (s_ij ≥ 0.8) strictly decreases as τ grows."""
-    s_neg = torch.linspace(-1, 1, 201, dtype=torch.float64)
+    """Fig. 3: with the negatives of its grid (``examples.similarity_grid()``, spread evenly over [−1, 1]),
+    the share of the relative penalty (Eq. 5) on the hardest tenth (s_ij ≥ 0.8) strictly decreases as τ grows."""
+    s_neg = similarity_grid()
     shares = [losses.relative_penalty(s_neg, t)[s_neg >= 0.8].sum().item() for t in taus]
     ok = all(a > b for a, b in zip(shares, shares[1:]))
     detail = "share of the penalty on s_ij ≥ 0.8: " + ", ".join(f"τ={t:g}: {v:.3f}" for t, v in zip(taus, shares))
@@ -155,24 +152,6 @@ def check_penalty_concentration(taus: Sequence[float] = (0.07, 0.2, 0.5, 1.0)) -
 
 
 # --- records at the paper's protocol --------------------------------------------------------
-
-
-def protocol_problem(record: dict[str, Any]) -> str | None:
-    """Why ``record`` does not count for a claim (None if it does): fewer than 200 epochs, a subset,
-    another backbone than ResNet-18, in-batch negatives instead of the memory bank, or k ≠ 4095 for a
-    hard loss."""
-    c = record["config"]
-    if int(c["epochs"]) < paper.PAPER_EPOCHS:
-        return f"{c['epochs']} epochs < the paper's {paper.PAPER_EPOCHS}"
-    if c.get("subset"):
-        return f"a subset of {c['subset']} training images"
-    if c.get("arch", PAPER_ARCH) != PAPER_ARCH:
-        return f"arch {c['arch']} ≠ the paper's {PAPER_ARCH}"
-    if c.get("negatives", PAPER_NEGATIVES) != PAPER_NEGATIVES:
-        return f"negatives {c['negatives']!r} ≠ the paper's memory bank"
-    if losses.USES_K[c["loss"]] and c.get("k") != paper.HARD_K:
-        return f"k = {c.get('k')} ≠ the paper's {paper.HARD_K}"
-    return None
 
 
 class Lookup:
@@ -189,7 +168,7 @@ class Lookup:
     def value(self, loss: str, tau: float | None, metric: str) -> float:
         return float(self.get(loss, tau)["results"][metric])
 
-    def series(self, loss: str, metric: str, taus: Sequence[float] = TAUS) -> list[float]:
+    def series(self, loss: str, metric: str, taus: Sequence[float] = paper.TABLE1_TAUS) -> list[float]:
         return [self.value(loss, t, metric) for t in taus]
 
     def arrays(self, loss: str, tau: float | None) -> dict[str, np.ndarray]:
@@ -216,7 +195,7 @@ def _missing(records: Sequence[dict[str, Any]], dataset: str, criterion: Criteri
         if r is None:
             out.append(label)
         elif problem := protocol_problem(r):
-            out.append(f"{label} ({problem})")
+            out.append(f"{label} (off protocol: {problem})")
         elif absent := [k for k in criterion.arrays if k not in results.read_arrays(r)]:
             out.append(f"{label} (no arrays {absent})")
     return out
@@ -230,18 +209,19 @@ def datasets(records: Iterable[dict[str, Any]]) -> list[str]:
 
 def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion) -> Outcome:
     """Judge ``criterion`` on every data set of :func:`datasets` and combine (module docstring)."""
-    verdicts, details = [], []
+    verdicts, details = {}, []
     for d in datasets(records):
         missing = _missing(records, d, criterion)
         if missing:
-            verdicts.append(NOT_YET_RUN)
+            verdicts[d] = NOT_YET_RUN
             details.append(f"{d}: {NOT_YET_RUN}; needs {', '.join(missing)}")
             continue
         ok, evidence = criterion.check(Lookup(records, d))
-        verdicts.append(REPRODUCED if ok else NOT_REPRODUCED)
-        details.append(f"{d}: {verdicts[-1]}; {evidence}")
-    status = NOT_REPRODUCED if NOT_REPRODUCED in verdicts else REPRODUCED if REPRODUCED in verdicts else NOT_YET_RUN
-    return Outcome(status, " — ".join(details))
+        verdicts[d] = REPRODUCED if ok else NOT_REPRODUCED
+        details.append(f"{d}: {verdicts[d]}; {evidence}")
+    found = set(verdicts.values())
+    status = NOT_REPRODUCED if NOT_REPRODUCED in found else REPRODUCED if REPRODUCED in found else NOT_YET_RUN
+    return Outcome(status, " — ".join(details), verdicts)
 
 
 # --- the experimental criteria --------------------------------------------------------------
@@ -264,13 +244,13 @@ def uniformity_tolerance_trend(look: Lookup) -> tuple[bool, str]:
     tolerance non-decreasing in τ."""
     u, t = look.series("contrastive", "uniformity"), look.series("contrastive", "tolerance")
     ok = all(a >= b for a, b in zip(u, u[1:])) and all(a <= b for a, b in zip(t, t[1:]))
-    return ok, f"ordinary, τ = {_fmt(TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
+    return ok, f"ordinary, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
 
 
 def best_at_intermediate_tau(look: Lookup) -> tuple[bool, str]:
     """Claim 4, Fig. 9: the ordinary loss's best linear top-1 over τ ∈ {0.07, 0.3, 0.7, 1.0} (and 0.2
     where that record exists) is at τ = 0.2 or 0.3."""
-    taus = sorted(set(TAUS) | ({0.2} if look.get("contrastive", 0.2) else set()))
+    taus = sorted(set(paper.TABLE1_TAUS) | ({0.2} if look.get("contrastive", 0.2) else set()))
     acc = dict(zip(taus, look.series("contrastive", "linear_top1", taus)))
     best = max(acc, key=acc.get)
     return 0.2 <= best <= 0.3, "ordinary linear top-1 " + ", ".join(f"τ={t:g}: {a:.2f}" for t, a in acc.items()) + f"; best at τ = {best:g}"
@@ -290,7 +270,7 @@ def hard_uniformity(look: Lookup) -> tuple[bool, str]:
     ordinary loss's − 0.02 at every τ of Table 1."""
     hard, ordinary = look.series("hard", "uniformity"), look.series("contrastive", "uniformity")
     ok = max(hard) - min(hard) <= FLAT_UNIFORMITY and all(h >= o - UNIFORMITY_SLACK for h, o in zip(hard, ordinary))
-    return ok, f"uniformity, τ = {_fmt(TAUS, 'g')}: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
+    return ok, f"uniformity, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
 
 
 def hard_accuracy_at_large_tau(look: Lookup) -> tuple[bool, str]:
@@ -298,7 +278,7 @@ def hard_accuracy_at_large_tau(look: Lookup) -> tuple[bool, str]:
     is within 1 point of the hard loss's best over τ."""
     hard, ordinary = look.series("hard", "linear_top1"), look.series("contrastive", "linear_top1")
     ok = hard[-1] > ordinary[-1] and hard[-1] >= max(hard) - HARD_ACCURACY_SLACK
-    return ok, f"linear top-1, τ = {_fmt(TAUS, 'g')}: hard {_fmt(hard, '.2f')}; ordinary {_fmt(ordinary, '.2f')}"
+    return ok, f"linear top-1, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: hard {_fmt(hard, '.2f')}; ordinary {_fmt(ordinary, '.2f')}"
 
 
 def hard_tolerance(look: Lookup) -> tuple[bool, str]:
@@ -311,23 +291,18 @@ def hard_tolerance(look: Lookup) -> tuple[bool, str]:
 def positive_gap(look: Lookup) -> tuple[bool, str]:
     """Claim 7, Fig. 8: mean(s_ii − hardest negative) of the 1,000 anchors is larger at τ = 0.07 than
     at τ = 1, and mean s_ii is larger at τ = 1 than at τ = 0.07."""
-    small, large = look.arrays("contrastive", TAUS[0]), look.arrays("contrastive", TAUS[-1])
+    small, large = look.arrays("contrastive", paper.TABLE1_TAUS[0]), look.arrays("contrastive", paper.TABLE1_TAUS[-1])
     gap = [float((a["pos_sim"] - a["neg_top10"][:, 0]).mean()) for a in (small, large)]
     pos = [float(a["pos_sim"].mean()) for a in (small, large)]
     ok = gap[0] > gap[1] and pos[1] > pos[0]
-    return ok, f"τ = {TAUS[0]:g} vs {TAUS[-1]:g}: mean s_ii − n1 {_fmt(gap)}; mean s_ii {_fmt(pos)}"
+    return ok, f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii − n1 {_fmt(gap)}; mean s_ii {_fmt(pos)}"
 
 
 def embedding_contrast(look: Lookup) -> tuple[bool, str]:
     """Fig. 2: on the stored 2,000-point test sample, tolerance is higher at τ = 0.2 than at 0.07 and
     uniformity is not lower at 0.07 than at 0.2."""
-    u, t = [], []
-    for tau in EMBEDDING_TAUS:
-        a = look.arrays("contrastive", tau)
-        z = torch.from_numpy(a["embedding"].astype(np.float32))
-        u.append(metrics.uniformity(z))
-        t.append(metrics.tolerance(z, torch.from_numpy(a["embedding_labels"].astype(np.int64))))
-    return t[1] > t[0] and u[0] >= u[1], f"sample at τ = {_fmt(EMBEDDING_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
+    u, t = zip(*(sample_metrics(look.arrays("contrastive", tau)) for tau in paper.FIG2_TAUS))
+    return t[1] > t[0] and u[0] >= u[1], f"sample at τ = {_fmt(paper.FIG2_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
 
 
 def table1_close(look: Lookup) -> tuple[bool, str]:
@@ -347,7 +322,7 @@ CRITERIA: dict[str, Criterion] = {
     "claim 6": Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_accuracy_at_large_tau)),
     "claim 7": Criterion((ORDINARY[0], ORDINARY[-1]), positive_gap, ("pos_sim", "neg_top10")),
     "Table 1": Criterion(tuple(paper.COLUMNS), table1_close),
-    "Fig. 2": Criterion(tuple(("contrastive", t) for t in EMBEDDING_TAUS), embedding_contrast, ("embedding", "embedding_labels")),
+    "Fig. 2": Criterion(tuple(("contrastive", t) for t in paper.FIG2_TAUS), embedding_contrast, ("embedding", "embedding_labels")),
     "Figs. 4–5": Criterion(ORDINARY, uniformity_tolerance_trend),
     "Figs. 6–7": Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_tolerance)),
     "Fig. 8": Criterion((ORDINARY[0], ORDINARY[-1]), positive_gap, ("pos_sim", "neg_top10")),
@@ -401,7 +376,7 @@ def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None =
         if keys is not None and key not in keys:
             continue
         outcome = ANALYTIC[key]() if key in ANALYTIC else evaluate(records, CRITERIA[key])
-        rows.append(Row(key, statement, chapters, outcome.status, outcome.detail))
+        rows.append(Row(key, statement, chapters, outcome.status, outcome.detail, outcome.verdicts))
     return rows
 
 

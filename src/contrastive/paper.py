@@ -31,6 +31,12 @@ METRICS = ("linear_top1", "uniformity", "tolerance")
 PAPER_EPOCHS = 200
 HARD_K = 4095
 """The paper's number of nearest negatives for the hard losses."""
+TABLE1_TAUS: tuple[float, ...] = tuple(tau for loss, tau in COLUMNS if loss == "contrastive")
+"""The temperatures of Table 1 and Figs. 4-9 (0.07, 0.3, 0.7, 1.0)."""
+TABLE1_LOSSES: tuple[str, ...] = tuple(dict.fromkeys(loss for loss, _ in COLUMNS))
+"""The four losses of Table 1, in its order."""
+FIG2_TAUS = (0.07, 0.2)
+"""The two temperatures of Fig. 2 (t-SNE of the embeddings)."""
 
 
 def table1(dataset: str, metric: str, loss: str, tau: float | None = None) -> float | None:

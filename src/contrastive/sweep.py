@@ -9,12 +9,14 @@ For every loss and temperature (the tau-free losses once) the run notebook
 - the run record at ``<out>/results/<dataset>/<record name>.json`` (+ ``.npz``), written by the
   engine (``contrastive.train.run``); checkpoints go to ``<out>/checkpoints``.
 
-A configuration whose record already exists with at least the requested epochs (and at least the
-requested training images) is skipped, so an interrupted sweep resumes. One failing run does not
-stop the others; failures are listed at the end and the exit status is 1.
+A configuration whose record already exists is skipped when the record covers it (:func:`shortfall`:
+the same settings in every field of the paper's protocol, the same seed and k, at least the requested
+epochs and training images), so an interrupted sweep resumes; a record that does not cover it (a
+smoke run with a tiny backbone, say) is replaced. One failing run does not stop the others; failures
+are listed at the end and the exit status is 1.
 
-    python -m contrastive.sweep --dataset cifar10 --losses contrastive hard --taus 0.07 0.3 0.7 1.0 \\
-        --epochs 200 --device cuda --data ../shared/data/cifar10-jpeg.npz --out data
+    python -m contrastive.sweep --dataset cifar10 --losses contrastive simple hard hard_simple \\
+        --taus 0.07 0.3 0.7 1.0 --epochs 200 --device cuda --data ../shared/data/cifar10-jpeg.npz --out data
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ import ast
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from . import results
-from .losses import USES_TAU, check_tau, loss_fn
+from . import paper, protocol, results
+from .losses import USES_K, USES_TAU, check_tau, loss_fn
+
+if TYPE_CHECKING:
+    from .train import Config
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "book" / "experiments" / "train.ipynb"
 """The run notebook (one run = one execution)."""
@@ -41,7 +46,7 @@ DEFAULTED = ("device", "out", "checkpoint_dir", "datasets")
 HIDE_TAG = "hide-input"
 
 
-def run_config(**parameters: Any):
+def run_config(**parameters: Any) -> Config:
     """The run notebook's parameters as a ``contrastive.train.Config`` (None in ``DEFAULTED`` = default)."""
     from .train import Config
 
@@ -66,12 +71,28 @@ def configurations(losses: Sequence[str], taus: Sequence[float]) -> list[tuple[s
     return list(dict.fromkeys(configs))
 
 
-def covers(record: dict[str, Any], epochs: int, subset: int | None) -> bool:
-    """Whether an existing record makes the requested run unnecessary: at least ``epochs`` epochs on
-    at least as many training images (a whole-set record covers any subset)."""
-    c = record["config"]
-    have = c.get("subset")
-    return int(c["epochs"]) >= epochs and (have is None or (subset is not None and have >= subset))
+AT_LEAST = ("subset", "test_subset")
+"""Protocol fields where a record covers any request up to its own value (None = all images)."""
+SAME = tuple(f for f in protocol.PROTOCOL_FIELDS if f not in AT_LEAST + ("epochs",)) + ("seed",)
+"""Fields a covering record must share with the requested run (``k`` too, for a loss with nearest negatives).
+The data path is not compared: the same file lies at different paths on different machines."""
+
+
+def _at_least(have: int | None, want: int | None) -> bool:
+    return have is None or (want is not None and have >= want)
+
+
+def shortfall(record: dict[str, Any], wanted: Config) -> str | None:
+    """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary, or None if it does: it must match ``wanted`` in every field of :data:`SAME` (and ``k``
+    for a loss with nearest negatives) and have at least its epochs, training and test images."""
+    have, want = record["config"], asdict(wanted)
+    names = SAME + (("k",) if USES_K[want["loss"]] else ())
+    found = [str(d) for d in protocol.differences(have, want, names, reference="requested")]
+    short = [name for name in AT_LEAST if not _at_least(have.get(name), want[name])]
+    if not int(have.get("epochs") or 0) >= want["epochs"]:
+        short.insert(0, "epochs")
+    found += [str(protocol.Deviation(name, have.get(name), want[name], "requested")) for name in short]
+    return ", ".join(found) or None
 
 
 def hide_injected_parameters(path: Path) -> None:
@@ -136,16 +157,18 @@ def sweep(
         "epochs": epochs, "device": device, "out": str(out / "results"), "checkpoint_dir": str(out / "checkpoints"), **extra,
     }
     jobs = [{**base, "loss": loss, **({"tau": tau} if tau is not None else {})} for loss, tau in configurations(losses, taus)]
-    for job in jobs:
-        run_config(**job)
+    configs = [run_config(**job) for job in jobs]
     report = Report()
-    for i, job in enumerate(jobs, start=1):
+    for i, (job, config) in enumerate(zip(jobs, configs), start=1):
         name = results.record_name(job["loss"], job.get("tau"))
         record = results.record_path(base["out"], dataset, job["loss"], job.get("tau"))
-        if record.is_file() and covers(results.read_record(record), epochs, subset):
-            print(f"[{i}/{len(jobs)}] {dataset} {name}: skipped, {record} exists", flush=True)
-            report.skipped.append(name)
-            continue
+        if record.is_file():
+            reason = shortfall(results.read_record(record), config)
+            if reason is None:
+                print(f"[{i}/{len(jobs)}] {dataset} {name}: skipped, {record} covers it", flush=True)
+                report.skipped.append(name)
+                continue
+            print(f"[{i}/{len(jobs)}] {dataset} {name}: {record} does not cover it ({reason}); it will be replaced", flush=True)
         target = out / "runs" / dataset / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         print(f"[{i}/{len(jobs)}] {dataset} {name}: running -> {target}", flush=True)
@@ -187,8 +210,8 @@ def _assignment(text: str) -> tuple[str, Any]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m contrastive.sweep", description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="cifar10")
-    p.add_argument("--losses", nargs="+", default=["contrastive", "hard"])
-    p.add_argument("--taus", nargs="*", type=float, default=[0.07, 0.3, 0.7, 1.0])
+    p.add_argument("--losses", nargs="+", default=list(paper.TABLE1_LOSSES), help="default: the four losses of Table 1")
+    p.add_argument("--taus", nargs="*", type=float, default=list(paper.TABLE1_TAUS), help="default: Table 1's")
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--device", default=None, help="default: cuda where available, else cpu")
     p.add_argument("--data", default=None, help="the offline CIFAR-10 npz (default: torchvision download)")

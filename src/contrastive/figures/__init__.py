@@ -18,8 +18,14 @@ from typing import Sequence
 import plotly.graph_objects as go
 from IPython.display import HTML, display
 from plotly.basedatatypes import BaseTraceType
+from plotly.colors import qualitative
 
 BOOK_BUILD_ENV = "CONTRASTIVE_BOOK_BUILD"
+
+
+def class_colour(i: int) -> str:
+    """The colour of class (or series) ``i`` in every figure of the book: plotly's D3 palette, cycled."""
+    return qualitative.D3[i % len(qualitative.D3)]
 
 
 def show(fig: go.Figure) -> None:

@@ -14,11 +14,11 @@ from typing import Callable, Mapping, Sequence
 
 import plotly.graph_objects as go
 import torch
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from contrastive.figures import tau_slider
+from contrastive.examples import autograd_gradients, random_similarities, similarity_grid
+from contrastive.figures import class_colour, tau_slider
 from contrastive.losses import (
     contrastive_loss,
     gradients,
@@ -34,7 +34,6 @@ PENALTY_TAUS = (0.05, 0.07, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 """The temperatures of the Fig. 3 slider."""
 
 FAINT = "rgba(110, 110, 110, 0.35)"
-CLASS_COLOURS = qualitative.D3
 LOSS_NAMES = {"contrastive": "contrastive (Eq. 1)", "hard": "hard contrastive (Eq. 9)"}
 
 
@@ -55,13 +54,6 @@ def html_table(columns: Sequence[str], rows: Sequence[Sequence[object]], fmt: st
 
 
 # --- Eq. 4-5 and Fig. 3: the relative penalty ----------------------------------------------------
-
-
-def similarity_grid(n: int = 201) -> Tensor:
-    """``n`` negative similarities s_ij spread evenly over [-1, 1] (one anchor, shape (1, n)), as in Fig. 3."""
-    if n < 2:
-        raise ValueError(f"n must be >= 2, got {n!r}")
-    return torch.linspace(-1.0, 1.0, n, dtype=torch.float64)[None, :]
 
 
 def penalty_trace(tau: float, s_neg: Tensor, **style) -> go.Scatter:
@@ -125,20 +117,6 @@ def entropy_figure(taus: Sequence[float] | None = None, n: int = 201) -> go.Figu
 
 
 # --- Eq. 4 against autograd -----------------------------------------------------------------------
-
-
-def random_similarities(b: int, m: int, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """s_pos (b,) and s_neg (b, m) drawn uniformly from [-1, 1] in float64, seeded."""
-    generator = torch.Generator().manual_seed(seed)
-    s = 2 * torch.rand(b, 1 + m, generator=generator, dtype=torch.float64) - 1
-    return s[:, 0].contiguous(), s[:, 1:].contiguous()
-
-
-def autograd_gradients(s_pos: Tensor, s_neg: Tensor, tau: float) -> tuple[Tensor, Tensor]:
-    """dL/ds_ii and dL/ds_ij of the per-anchor loss of Eq. 1, by torch.autograd."""
-    s_pos, s_neg = s_pos.detach().requires_grad_(), s_neg.detach().requires_grad_()
-    contrastive_loss(s_pos, s_neg, tau).sum().backward()
-    return s_pos.grad, s_neg.grad
 
 
 def gradient_check(taus: Sequence[float] = PENALTY_TAUS, b: int = 8, m: int = 64, seed: int = 0) -> list[dict]:
@@ -230,8 +208,8 @@ def triplet_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | N
     scaled = _per_anchor(lambda tau: tau * contrastive_loss(s_pos, s_neg, tau), taus)
     limit = triplet_limit(s_pos, s_neg, 1.0) + 0.0  # + 0.0 turns relu's -0.0 into 0.0
     fig = go.Figure()
-    for i, colour in zip(range(s_pos.shape[0]), CLASS_COLOURS):
-        name = anchor_name(s_pos, s_neg, i)
+    for i in range(s_pos.shape[0]):
+        colour, name = class_colour(i), anchor_name(s_pos, s_neg, i)
         fig.add_scatter(x=taus, y=scaled[:, i].tolist(), mode="lines", line=dict(color=colour), name=f"τ·L, {name}")
         fig.add_scatter(
             x=[taus[0], taus[-1]], y=[limit[i].item()] * 2, mode="lines", line=dict(color=colour, dash="dash"),
@@ -254,8 +232,8 @@ def simple_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | No
     eq7 = _per_anchor(lambda tau: simple_limit(s_pos, s_neg, tau), taus)
     log_n = math.log(s_neg.shape[1] + 1)
     fig = go.Figure()
-    for i, colour in zip(range(s_pos.shape[0]), CLASS_COLOURS):
-        name = anchor_name(s_pos, s_neg, i)
+    for i in range(s_pos.shape[0]):
+        colour, name = class_colour(i), anchor_name(s_pos, s_neg, i)
         gaps = ((loss[:, i] - eq7[:, i], "solid", "|L − Eq. 7|"), (loss[:, i] - log_n, "dot", "|L − log N|"))
         for gap, dash, label in gaps:
             fig.add_scatter(
@@ -279,7 +257,7 @@ def class_traces(z: Tensor, labels: Tensor) -> list[go.Scatter3d]:
     return [
         go.Scatter3d(
             x=z[labels == c, 0].tolist(), y=z[labels == c, 1].tolist(), z=z[labels == c, 2].tolist(),
-            mode="markers", marker=dict(size=3, color=CLASS_COLOURS[i % len(CLASS_COLOURS)]), name=f"class {c}",
+            mode="markers", marker=dict(size=3, color=class_colour(i)), name=f"class {c}",
         )
         for i, c in enumerate(torch.unique(labels).tolist())
     ]
@@ -318,8 +296,8 @@ def toy_metrics_figure(
     """Uniformity (−L_uniformity, Eq. 10) and tolerance (Eq. 11) of the toy against τ, one line per loss;
     the input data's values dashed when ``x`` and ``labels`` are given."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("uniformity −L_uniformity", "tolerance T"))
-    for (loss, results), colour in zip(sweeps.items(), CLASS_COLOURS):
-        taus = [r.tau for r in results]
+    for i, (loss, results) in enumerate(sweeps.items()):
+        taus, colour = [r.tau for r in results], class_colour(i)
         name = LOSS_NAMES.get(loss, loss)
         for col, values in ((1, [r.uniformity for r in results]), (2, [r.tolerance for r in results])):
             fig.add_scatter(
@@ -330,7 +308,10 @@ def toy_metrics_figure(
         for col, value in ((1, uniformity(x)), (2, tolerance(x, labels))):
             fig.add_hline(y=value, line=dict(color="grey", dash="dash"), annotation_text="input data", row=1, col=col)
     fig.update_xaxes(type="log", title="temperature τ")
-    fig.update_layout(title="The dilemma in miniature", template="plotly_white", legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(
+        title="The dilemma in miniature", template="plotly_white", height=500, margin=dict(b=130),
+        legend=dict(orientation="h", yanchor="top", y=-0.3),  # below the x-axis titles, not on them
+    )
     return fig
 
 
@@ -345,3 +326,17 @@ def toy_table(sweeps: Mapping[str, Sequence[ToyResult]]) -> str:
         for tau in taus
     ]
     return html_table(columns, rows)
+
+
+def toy_summary(results: Sequence[ToyResult]) -> str:
+    """One sentence on a toy sweep (Markdown): uniformity and tolerance at the ends of the τ grid, and the
+    τ of the most uniform embedding."""
+    if not results:
+        raise ValueError("results must hold at least one ToyResult")
+    first, last = results[0], results[-1]
+    peak = max(results, key=lambda r: r.uniformity)
+    return (
+        f"With the loss {LOSS_NAMES.get(first.loss, first.loss)}, from τ = {first.tau:g} to τ = {last.tau:g} the uniformity "
+        f"goes from {first.uniformity:.3f} to {last.uniformity:.3f} and the tolerance from {first.tolerance:.3f} to "
+        f"{last.tolerance:.3f}; the most uniform embedding of the grid is the one at τ = {peak.tau:g}."
+    )

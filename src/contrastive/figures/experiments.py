@@ -3,7 +3,10 @@
 Every builder takes the records (``load_records()``) and returns a plotly figure, an
 :class:`HtmlTable`, or a :class:`NotYetRun` note naming the configurations whose records are
 missing; none of them draws empty axes. The paper's numbers (``contrastive.paper``) are overlaid
-and always labelled "paper". Display any of them with :func:`show`.
+and always labelled "paper". Records off the paper's protocol (:mod:`contrastive.protocol`: fewer
+epochs, a subset, another backbone, …) are still drawn, but marked "off protocol" with what differs,
+in the table (†), the legends, the titles and the hover text; they do not count for the claims.
+Display any of them with :func:`show`.
 
 - :func:`table1` — Table 1, ours beside the paper's, with the difference (ours − paper);
 - :func:`uniformity_tolerance` — Figs. 4-7, uniformity and tolerance vs tau, ordinary and hard loss;
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -31,37 +33,39 @@ from plotly.subplots import make_subplots
 
 from .. import paper, results
 from ..losses import USES_TAU
+from ..protocol import LOSS_LABELS, NOT_YET_RUN, config_label, off_protocol_fields, protocol_problem, sample_metrics
+from . import class_colour, tau_slider
 from . import show as show_figure
-from . import tau_slider
 
-TAUS = (0.07, 0.3, 0.7, 1.0)
-"""The temperatures of the paper's Table 1 and Figs. 4-9."""
-EMBEDDING_TAUS = (0.07, 0.2)
-"""The two temperatures of the paper's Fig. 2."""
 TAU_LOSSES = ("contrastive", "hard")
-LOSS_LABELS = {"contrastive": "ordinary", "hard": "hard", "simple": "Simple", "hard_simple": "HardSimple"}
 METRIC_LABELS = {
     "linear_top1": "linear top-1 (%)",
-    "knn_top1": "kNN top-1 (%)",
-    "uniformity": "uniformity −L_unif",
-    "tolerance": "tolerance T",
+    "knn_top1": "kNN top-1 (%), test set",
+    "uniformity": "uniformity −L_unif, training set",
+    "tolerance": "tolerance T, training set",
+    "uniformity_test": "uniformity −L_unif, test set",
+    "tolerance_test": "tolerance T, test set",
     "loss": "training loss",
     "lr": "learning rate",
 }
+"""Axis and row labels. Table 1's uniformity and tolerance are on the un-augmented training embeddings
+(``results`` keys ``uniformity``, ``tolerance``); the per-epoch curves are on the test set."""
+CURVE_LABELS = {
+    "loss": "training loss", "knn_top1": "kNN top-1 (%), test set",
+    "uniformity": "uniformity −L_unif, test set", "tolerance": "tolerance T, test set",
+}
+"""The per-epoch series (keys of a record's ``curves``) drawn by :func:`dynamics` and :func:`run_curves`, one panel each."""
+CURVE_PANELS = tuple(CURVE_LABELS)
 METRIC_FORMATS = {"linear_top1": ".2f", "knn_top1": ".2f", "uniformity": ".3f", "tolerance": ".3f"}
 COLOURS = {"contrastive": "#1f77b4", "hard": "#d62728", "paper": "#7f7f7f"}
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-NOT_YET_RUN = "not yet run"
+OFF_MARK = "†"
+"""Marks the numbers of records off the paper's protocol in Table 1."""
 
 
 def load_records(dataset: str | None = None) -> list[dict[str, Any]]:
     """All records under :func:`contrastive.results.root` (optionally of one data set)."""
     return results.load(results.root(), dataset)
-
-
-def config_label(loss: str, tau: float | None = None) -> str:
-    """A configuration as the book names it, e.g. ``ordinary τ=0.07`` or ``HardSimple``."""
-    return f"{LOSS_LABELS[loss]} τ={float(tau):g}" if USES_TAU[loss] else LOSS_LABELS[loss]
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,20 @@ def epochs_text(recs: Iterable[dict[str, Any]]) -> str:
     return f"{epochs[0]} epoch{'' if epochs[0] == 1 else 's'}"
 
 
+def run_text(recs: Iterable[dict[str, Any]]) -> str:
+    """:func:`epochs_text`, then ``; off protocol: <fields>`` if any of the records is off the paper's
+    protocol, e.g. ``20 epochs; off protocol: epochs, arch, subset``."""
+    recs = list(recs)
+    off = off_protocol_fields(recs)
+    return epochs_text(recs) + (f"; off protocol: {', '.join(off)}" if off else "")
+
+
+def protocol_text(record: dict[str, Any]) -> str:
+    """``the paper's protocol`` or ``off protocol: <what differs>`` for one record (hover text, summaries)."""
+    problem = protocol_problem(record)
+    return f"off protocol: {problem}" if problem else "the paper's protocol"
+
+
 def _fmt(value: float | None, spec: str) -> str:
     return NOT_YET_RUN if value is None else format(value, spec)
 
@@ -145,11 +163,40 @@ def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bo
 # --- Table 1 --------------------------------------------------------------------------------
 
 
+def paper_findings(dataset: str = "cifar10") -> str:
+    """What the paper's Table 1 reports on ``dataset``, as Markdown bullets; every number is read from
+    :mod:`contrastive.paper` (the book never types the paper's numbers)."""
+    def value(metric: str, loss: str, tau: float | None = None) -> float:
+        return paper.table1(dataset, metric, loss, tau)
+
+    taus = paper.TABLE1_TAUS
+    low, high = taus[0], taus[-1]
+    acc = {t: value("linear_top1", "contrastive", t) for t in taus}
+    best = max(acc, key=acc.get)
+    top = max(paper.COLUMNS, key=lambda c: value("linear_top1", *c))
+    hard_u = [value("uniformity", "hard", t) for t in taus]
+    bullets = [
+        f"the ordinary loss is most accurate at τ = {best:g} ({acc[best]:g} %), against {acc[low]:g} % at "
+        f"τ = {low:g} and {acc[high]:g} % at τ = {high:g};",
+        f"from τ = {low:g} to τ = {high:g} its uniformity goes from {value('uniformity', 'contrastive', low):g} to "
+        f"{value('uniformity', 'contrastive', high):g} and its tolerance from {value('tolerance', 'contrastive', low):g} "
+        f"to {value('tolerance', 'contrastive', high):g};",
+        f"the simple loss reaches {value('linear_top1', 'simple'):g} %; the same loss over the {paper.HARD_K} nearest "
+        f"negatives (HardSimple) {value('linear_top1', 'hard_simple'):g} %; the most accurate column of all is "
+        f"{config_label(*top)} ({value('linear_top1', *top):g} %);",
+        f"the hard loss keeps its uniformity between {min(hard_u):g} and {max(hard_u):g} at every τ, and reaches "
+        f"{value('linear_top1', 'hard', high):g} % at τ = {high:g}, where the ordinary loss reaches {acc[high]:g} %.",
+    ]
+    return f"What the paper reports on {dataset} (its Table 1):\n\n" + "\n".join(f"- {b}" for b in bullets)
+
+
+
 def table1_rows(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> list[dict[str, Any]]:
     """One row per column of the paper's Table 1: paper, ours and ours − paper for each metric.
 
-    Each row has ``loss``, ``tau``, ``record`` (or None), ``epochs``, ``data``, ``data_note``,
-    ``device`` and, for each metric ``m`` of ``paper.METRICS``, ``m`` -> ``{"paper", "ours", "diff"}``.
+    Each row has ``loss``, ``tau``, ``record`` (or None), ``off_protocol`` (what differs from the
+    paper's protocol, or None), ``epochs``, ``data``, ``data_note``, ``device`` and, for each metric
+    ``m`` of ``paper.METRICS``, ``m`` -> ``{"paper", "ours", "diff"}``.
     """
     rows = []
     for loss, tau in paper.COLUMNS:
@@ -157,7 +204,7 @@ def table1_rows(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> 
         prov = r["provenance"] if r else {}
         data = prov.get("data", {})
         row = {
-            "loss": loss, "tau": tau, "record": r,
+            "loss": loss, "tau": tau, "record": r, "off_protocol": protocol_problem(r) if r else None,
             "epochs": r["config"]["epochs"] if r else None,
             "data": data.get("source"), "data_note": data.get("note") or "", "device": prov.get("device"),
         }
@@ -173,19 +220,23 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> HtmlT
     """Table 1 for ``dataset``: the paper's value, ours and the difference (ours − paper) per metric.
 
     Transposed from the paper (one row per loss and tau) so it fits a page; each row also shows
-    the epochs, data source and device of our run. Missing runs read "not yet run".
+    the epochs, data source and device of our run. Missing runs read "not yet run"; the numbers of a
+    run off the paper's protocol carry ``OFF_MARK`` and a note below the table says what differs.
     """
     rows = table1_rows(records, dataset)
     missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
+    off = [(config_label(r["loss"], r["tau"]), r["off_protocol"]) for r in rows if r["off_protocol"]]
     head = "".join(f'<th colspan="3">{METRIC_LABELS[m]}</th>' for m in paper.METRICS)
     sub = "<th>paper</th><th>ours</th><th>Δ</th>" * len(paper.METRICS)
     body = []
     for row in rows:
+        mark = f" {OFF_MARK}" if row["off_protocol"] else ""
         cells = [f"<td>{LOSS_LABELS[row['loss']]}</td><td>{'' if row['tau'] is None else format(row['tau'], 'g')}</td>"]
         for m in paper.METRICS:
             v, spec = row[m], METRIC_FORMATS[m]
-            diff = "" if v["diff"] is None else format(v["diff"], "+" + spec)
-            cells.append(f"<td>{_fmt(v['paper'], 'g')}</td><td>{_fmt(v['ours'], spec)}</td><td>{diff}</td>")
+            diff = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
+            ours = _fmt(v["ours"], spec) + (mark if v["ours"] is not None else "")
+            cells.append(f"<td>{_fmt(v['paper'], 'g')}</td><td>{ours}</td><td>{diff}</td>")
         data = html.escape(row["data"] or "")
         if row["data_note"]:
             data = f'<span title="{html.escape(row["data_note"])}">{data} *</span>'
@@ -193,6 +244,12 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> HtmlT
         body.append("<tr>" + "".join(cells) + "</tr>")
     notes = sorted({r["data_note"] for r in rows if r["data_note"]})
     note_html = "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
+    if off:
+        items = "".join(f"<li>{html.escape(label)}: {html.escape(problem)}</li>" for label, problem in off)
+        note_html += (
+            f"<p>{OFF_MARK} Off the paper's protocol, so not comparable with the paper's numbers and not counted "
+            f"for the claims:</p><ul>{items}</ul>"
+        )
     if missing:
         note_html += NotYetRun(f"Table 1, {dataset}", tuple(missing))._repr_html_()
     table = (
@@ -201,7 +258,10 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> HtmlT
         f'<th rowspan="2">epochs</th><th rowspan="2">data</th><th rowspan="2">device</th></tr><tr>{sub}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
-    intro = f"<p>Table 1, {html.escape(dataset)}: <em>paper</em> = Wang &amp; Liu (2021); <em>ours</em> = our run records; Δ = ours − paper.</p>"
+    intro = (
+        f"<p>Table 1, {html.escape(dataset)}: <em>paper</em> = Wang &amp; Liu (2021); <em>ours</em> = our run records; "
+        "Δ = ours − paper. Uniformity and tolerance are those of the un-augmented training embeddings.</p>"
+    )
     return HtmlTable(intro + table + note_html)
 
 
@@ -211,8 +271,9 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> HtmlT
 def _vs_tau(
     records: Sequence[dict[str, Any]], dataset: str, metrics: Sequence[str], what: str, paper_metrics: Sequence[str]
 ) -> go.Figure | NotYetRun:
-    """One panel per metric, ours per loss (lines) and the paper's (crosses) vs tau."""
-    missing = [m for loss in TAU_LOSSES for m in absent(loss, TAUS, [t for t, _ in by_tau(records, dataset, loss)])]
+    """One panel per metric, ours per loss (lines) and the paper's (crosses) vs tau. Our points off the
+    paper's protocol are open circles; the legend names the fields that differ, the hover text their values."""
+    missing = [m for loss in TAU_LOSSES for m in absent(loss, paper.TABLE1_TAUS, [t for t, _ in by_tau(records, dataset, loss)])]
     if not any(by_tau(records, dataset, loss) for loss in TAU_LOSSES):
         return NotYetRun(f"{what}, {dataset}", tuple(missing))
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics])
@@ -222,14 +283,15 @@ def _vs_tau(
             if ours:
                 fig.add_trace(go.Scatter(
                     x=[t for t, _ in ours], y=[r["results"][metric] for _, r in ours], mode="lines+markers",
-                    name=f"ours: {LOSS_LABELS[loss]} ({epochs_text(r for _, r in ours)})", legendgroup=f"ours-{loss}",
+                    name=f"ours: {LOSS_LABELS[loss]} ({run_text(r for _, r in ours)})", legendgroup=f"ours-{loss}",
                     showlegend=col == 1, line={"color": COLOURS[loss]},
-                    customdata=[r["config"]["epochs"] for _, r in ours],
-                    hovertemplate="τ=%{x}<br>%{y:.4g}<br>%{customdata} epochs<extra>ours</extra>",
+                    marker={"symbol": ["circle-open" if protocol_problem(r) else "circle" for _, r in ours], "size": 8},
+                    customdata=[[r["config"]["epochs"], protocol_text(r)] for _, r in ours],
+                    hovertemplate="τ=%{x}<br>%{y:.4g}<br>%{customdata[0]} epochs<br>%{customdata[1]}<extra>ours</extra>",
                 ), row=1, col=col)
             if metric in paper_metrics and dataset in paper.DATASETS:
                 fig.add_trace(go.Scatter(
-                    x=list(TAUS), y=[paper.table1(dataset, metric, loss, t) for t in TAUS], mode="markers+lines",
+                    x=list(paper.TABLE1_TAUS), y=[paper.table1(dataset, metric, loss, t) for t in paper.TABLE1_TAUS], mode="markers+lines",
                     name=f"paper: {LOSS_LABELS[loss]}", legendgroup=f"paper-{loss}", showlegend=col == 1,
                     marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
                     opacity=0.6, hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>",
@@ -282,11 +344,11 @@ def similarities(records: Sequence[dict[str, Any]], dataset: str = "cifar10", lo
     runs = [(t, a, r) for t, a, r in runs if "pos_sim" in a and "neg_top10" in a]
     what = f"Positive vs nearest negatives ({LOSS_LABELS[loss]} loss)"
     if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in TAUS))
+        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in paper.TABLE1_TAUS))
     frames = [(t, _boxes(a)) for t, a, _ in runs]
     fig = tau_slider(frames, active=0, yaxis_title="similarity", xaxis_title="positive s_ii and the nearest negatives n1 (hardest) … n10")
-    title = f"{what}, {dataset} ({epochs_text(r for _, _, r in runs)})"
-    return _finish(fig, title, absent(loss, TAUS, [u for u, _, _ in runs]), legend_below=False, height=500)
+    title = f"{what}, {dataset} ({run_text(r for _, _, r in runs)})"
+    return _finish(fig, title, absent(loss, paper.TABLE1_TAUS, [u for u, _, _ in runs]), legend_below=False, height=500)
 
 
 def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
@@ -295,7 +357,7 @@ def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss
     runs = [(t, a, r) for t, a, r in runs if {"hist_edges", "hist_pos", "hist_neg"} <= set(a)]
     what = f"Distribution of similarities ({LOSS_LABELS[loss]} loss)"
     if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in TAUS))
+        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in paper.TABLE1_TAUS))
     frames = []
     for t, a, _ in runs:
         centres, width = (a["hist_edges"][1:] + a["hist_edges"][:-1]) / 2, np.diff(a["hist_edges"])
@@ -304,8 +366,8 @@ def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss
             for key, name, colour in (("hist_pos", "positive s_ii", COLOURS["contrastive"]), ("hist_neg", "negative s_ij", COLOURS["paper"]))
         ]))
     fig = tau_slider(frames, active=0, xaxis_title="similarity", yaxis_title="density", barmode="overlay")
-    title = f"{what}, {dataset} ({epochs_text(r for _, _, r in runs)})"
-    return _finish(fig, title, absent(loss, TAUS, [u for u, _, _ in runs]), legend_below=False, height=480)
+    title = f"{what}, {dataset} ({run_text(r for _, _, r in runs)})"
+    return _finish(fig, title, absent(loss, paper.TABLE1_TAUS, [u for u, _, _ in runs]), legend_below=False, height=480)
 
 
 # --- Fig. 2: embeddings ---------------------------------------------------------------------
@@ -325,15 +387,12 @@ def class_names(dataset: str, n: int) -> list[str]:
 
 
 def embeddings(
-    records: Sequence[dict[str, Any]], dataset: str = "cifar10", taus: Sequence[float] = EMBEDDING_TAUS, loss: str = "contrastive"
+    records: Sequence[dict[str, Any]], dataset: str = "cifar10", taus: Sequence[float] = paper.FIG2_TAUS, loss: str = "contrastive"
 ) -> go.Figure | NotYetRun:
     """Fig. 2: t-SNE of the stored test-feature sample (2,000 points) at each tau, coloured by class.
 
-    Each panel title carries the uniformity and tolerance of the sample itself.
+    Each panel title carries the uniformity and tolerance of the sample itself (``protocol.sample_metrics``).
     """
-    from .. import metrics
-    import torch
-
     runs = []
     for t in taus:
         r = results.find(records, dataset, loss, t)
@@ -346,8 +405,8 @@ def embeddings(
         return NotYetRun(f"{what}, {dataset}", tuple(missing))
     titles = []
     for t, r, a in runs:
-        z, y = torch.from_numpy(a["embedding"].astype(np.float32)), torch.from_numpy(a["embedding_labels"].astype(np.int64))
-        titles.append(f"τ={t:g} ({epochs_text([r])}, {len(y)} points): uniformity {metrics.uniformity(z):.2f}, tolerance {metrics.tolerance(z, y):.3f}")
+        u, tol = sample_metrics(a)
+        titles.append(f"τ={t:g} ({run_text([r])}), {len(a['embedding_labels'])} points:<br>uniformity {u:.2f}, tolerance {tol:.3f}")
     fig = make_subplots(rows=1, cols=len(runs), subplot_titles=titles)
     for col, (t, r, a) in enumerate(runs, start=1):
         xy, labels = project(a["embedding"]), a["embedding_labels"]
@@ -356,30 +415,20 @@ def embeddings(
             sel, name = labels == c, names[c]
             fig.add_trace(go.Scatter(
                 x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name, legendgroup=name, showlegend=col == 1,
-                marker={"size": 3, "color": _palette(c)}, hoverinfo="name",
+                marker={"size": 3, "color": class_colour(c)}, hoverinfo="name",
             ), row=1, col=col)
         fig.update_xaxes(showticklabels=False, row=1, col=col)
         fig.update_yaxes(showticklabels=False, row=1, col=col)
     return _finish(fig, f"{what}, {dataset}, {LOSS_LABELS[loss]} loss", missing, height=560)
 
 
-def _palette(i: int) -> str:
-    import plotly.colors
-
-    colours = plotly.colors.qualitative.Plotly
-    return colours[i % len(colours)]
-
-
 # --- training dynamics ----------------------------------------------------------------------
-
-CURVES = ("loss", "knn_top1", "uniformity", "tolerance")
-"""The per-epoch series drawn by :func:`dynamics` and :func:`run_curves`, one panel each."""
 
 
 def _curve_grid() -> dict[str, Any]:
-    layout = make_subplots(rows=2, cols=2, subplot_titles=[METRIC_LABELS[c] for c in CURVES]).layout.to_plotly_json()
+    layout = make_subplots(rows=2, cols=2, subplot_titles=[CURVE_LABELS[c] for c in CURVE_PANELS]).layout.to_plotly_json()
     layout.pop("template", None)
-    for i in range(1, len(CURVES) + 1):
+    for i in range(1, len(CURVE_PANELS) + 1):
         layout[f"xaxis{'' if i == 1 else i}"]["title"] = {"text": "epoch"}
     return layout
 
@@ -390,31 +439,32 @@ def _curve_traces(record: dict[str, Any], colour: str, name: str) -> list[go.Sca
         go.Scatter(
             x=curves["epoch"], y=curves[c], mode="lines+markers", name=name, showlegend=i == 0, legendgroup=name,
             line={"color": colour}, xaxis=f"x{'' if i == 0 else i + 1}", yaxis=f"y{'' if i == 0 else i + 1}",
-            hovertemplate=f"epoch %{{x}}<br>{METRIC_LABELS[c]} %{{y:.4g}}<extra></extra>",
+            hovertemplate=f"epoch %{{x}}<br>{CURVE_LABELS[c]} %{{y:.4g}}<extra></extra>",
         )
-        for i, c in enumerate(CURVES)
+        for i, c in enumerate(CURVE_PANELS)
         if c in curves
     ]
 
 
 def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
-    """Training dynamics of one tau-loss: loss, kNN top-1, uniformity and tolerance per evaluated epoch, a tau slider."""
+    """Training dynamics of one tau-loss: loss, kNN top-1, uniformity and tolerance (the last three on the
+    test set) per evaluated epoch, a tau slider."""
     if not USES_TAU[loss]:
         raise ValueError(f"loss must be one of {TAU_LOSSES} (a loss with a temperature), got {loss!r}")
-    runs = [(t, r) for t, r in by_tau(records, dataset, loss) if all(c in r["curves"] for c in CURVES)]
+    runs = [(t, r) for t, r in by_tau(records, dataset, loss) if all(c in r["curves"] for c in CURVE_PANELS)]
     what = f"Training dynamics ({LOSS_LABELS[loss]} loss)"
     if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in TAUS))
-    frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({epochs_text([r])})")) for t, r in runs]
+        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in paper.TABLE1_TAUS))
+    frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({run_text([r])})")) for t, r in runs]
     fig = tau_slider(frames, active=0, **_curve_grid())
-    return _finish(fig, f"{what}, {dataset}", absent(loss, TAUS, [u for u, _ in runs]), legend_below=False, height=660)
+    return _finish(fig, f"{what}, {dataset}", absent(loss, paper.TABLE1_TAUS, [u for u, _ in runs]), legend_below=False, height=660)
 
 
 def run_curves(record: dict[str, Any]) -> go.Figure:
     """The per-epoch curves of one record (the run notebook's last figure)."""
     c = record["config"]
     fig = go.Figure(data=_curve_traces(record, COLOURS.get(c["loss"], COLOURS["paper"]), config_label(c["loss"], c.get("tau"))), layout=_curve_grid())
-    fig.update_layout(title=f"{c['dataset']}, {config_label(c['loss'], c.get('tau'))}, {epochs_text([record])}", height=620)
+    fig.update_layout(title=f"{c['dataset']}, {config_label(c['loss'], c.get('tau'))}, {run_text([record])}", height=620)
     return fig
 
 
@@ -428,7 +478,7 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
         rows.append(f"<tr><td>{html.escape(METRIC_LABELS.get(key, key))}</td><td>{format(value, spec)}</td><td>{_fmt(theirs, 'g') if theirs is not None else ''}</td></tr>")
     data = prov.get("data", {})
     facts = {
-        "epochs": c["epochs"], "device": prov.get("device"), "data": data.get("source"), "data note": data.get("note"),
+        "protocol": protocol_text(record), "epochs": c["epochs"], "concurrent runs on the device": prov.get("concurrent_runs"), "device": prov.get("device"), "data": data.get("source"), "data note": data.get("note"),
         "seconds per epoch": prov.get("seconds_per_epoch"), "wall seconds (total)": prov.get("wall_seconds", {}).get("total"),
         "commit": prov.get("commit"), "record": record.get("path"),
     }
