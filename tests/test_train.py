@@ -1,5 +1,6 @@
 """Config validation, the schedule, a complete record, and bitwise resume after a killed run (CPU)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -147,3 +148,14 @@ def test_a_subset_run_evaluates_on_as_many_test_images(tmp_path, kw, n_test):
     record = results.read_record(train.run(tiny(tmp_path, epochs=1, **kw)))
     assert record["provenance"]["test_images"] == n_test
     assert results.read_arrays(record)["embedding"].shape == (n_test, 128)
+
+
+def test_an_off_protocol_run_never_replaces_a_protocol_record(tmp_path):
+    protocol_run = train.Config(device="cpu", out=str(tmp_path))
+    path = results.record_path(tmp_path, "cifar10", "contrastive", 0.07)
+    results.write_record(path, {"config": dataclasses.asdict(protocol_run), "results": {}, "curves": {},
+                                "provenance": {}})
+    with pytest.raises(ValueError, match="out: .* paper's protocol.*epochs 2 \\(paper: 200\\)"):
+        train.run(tiny(tmp_path, out=str(tmp_path), loss="contrastive", tau=0.07))
+    assert results.read_record(path)["config"]["epochs"] == 200
+    train.check_replaces(protocol_run, path)  # a protocol run may replace it

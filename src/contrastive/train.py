@@ -334,9 +334,24 @@ def _test_split(config: Config, device: torch.device) -> data_module.Dataset:
     return dataclasses.replace(test, images=test.images[:n], labels=test.labels[:n])
 
 
+def check_replaces(config: Config, path: Path) -> None:
+    """Refuse to replace a record made at the paper's protocol with an off-protocol run of the same
+    (dataset, loss, tau): a trial belongs under another ``out``."""
+    from . import protocol
+
+    if not path.is_file() or protocol.protocol_problem(results.read_record(path)) is not None:
+        return
+    problem = protocol.protocol_problem({"config": asdict(config)})
+    if problem:
+        raise ConfigError("out", f"{path} holds a record made at the paper's protocol, and this run is off it "
+                                 f"({problem}); write the trial elsewhere (another --out)")
+
+
 def run(config: Config) -> Path:
     """Train, evaluate and write the run record of ``config``; returns the record's path."""
     t0, started = time.perf_counter(), results.now()
+    path = results.record_path(config.out, config.dataset, config.loss, config.tau)
+    check_replaces(config, path)
     device = torch.device(config.device)
     train = data_module.load(config.dataset, "train", config.data, config.subset, device, config.datasets)
     test = _test_split(config, device)
@@ -367,7 +382,7 @@ def run(config: Config) -> Path:
         "seconds_per_epoch": statistics.median(progress["epoch_seconds"]),
     }
     record = {"config": asdict(config), "results": final, "curves": curves, "provenance": provenance}
-    return results.write_record(results.record_path(config.out, config.dataset, config.loss, config.tau), record, arrays)
+    return results.write_record(path, record, arrays)
 
 
 def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: dict) -> None:
