@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 BOOK_ENV := CONTRASTIVE_BOOK_BUILD=1 PYDEVD_DISABLE_FILE_VALIDATION=1
+# Another records folder for the book, made absolute: the chapters run in their own folders.
+override export CONTRASTIVE_RESULTS := $(if $(CONTRASTIVE_RESULTS),$(abspath $(CONTRASTIVE_RESULTS)))
 
 .PHONY: install book test browser-deps clean
 

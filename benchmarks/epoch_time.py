@@ -145,8 +145,9 @@ def main(argv: list[str] | None = None) -> Path:
     baseline_s = time_baseline(config, train_set.images.cpu().numpy(), args.steps, args.warmup, args.workers)
     print(f"baseline: {baseline_s:.3f} s/epoch")
     print(f"speed-up: {baseline_s / engine_s:.2f}x")
+    env = results.environment(device)
     record = {
-        "device": results.environment()["device"],
+        "device": env["device"],
         "engine_s_per_epoch": engine_s,
         "baseline_s_per_epoch": baseline_s,
         "speedup": baseline_s / engine_s,
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> Path:
         "compile": config.use_compile,
         "compile_mode": config.compile_mode,
         "workers": args.workers,
-        "versions": {k: v for k, v in results.environment().items() if k in ("python", "torch", "torchvision", "numpy", "commit", "dirty")},
+        "versions": {k: v for k, v in env.items() if k in ("python", "torch", "torchvision", "numpy", "commit", "dirty")},
         "measured": results.now(),
     }
     path = Path(args.out) / f"{device_slug(device)}.json"

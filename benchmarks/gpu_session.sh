@@ -22,11 +22,12 @@ exec > >(tee -a "$OUT/session.log") 2>&1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available())"
 
+status=0  # each step runs even if an earlier one failed; the script exits 1 if any did
 if [ "${CHECK:-1}" != 0 ]; then  # the CUDA paths the CPU tests cannot reach, and ms/step per compile mode
-    python3 benchmarks/gpu_check.py --data "$DATA" --device "$DEVICE" --out "$OUT"
+    python3 benchmarks/gpu_check.py --data "$DATA" --device "$DEVICE" --out "$OUT" || status=1
 fi
 if [ "${BENCH:-1}" != 0 ]; then
-    python3 benchmarks/epoch_time.py --data "$DATA" --device "$DEVICE" --out "$OUT"
+    python3 benchmarks/epoch_time.py --data "$DATA" --device "$DEVICE" --out "$OUT" || status=1
 fi
 train() {
     # shellcheck disable=SC2086  # each argument group is split into CLI flags on purpose
@@ -37,10 +38,12 @@ if [ "${PARALLEL:-0}" = 1 ]; then  # all runs at once on the one GPU (batch 128 
     pids=()
     export CONTRASTIVE_CONCURRENT_RUNS=$#  # recorded in each run's provenance: the runs share the GPU
     for args in "$@"; do train "$args" & pids+=($!); done
-    status=0
     for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-    [ "$status" = 0 ] || echo "at least one run failed" >&2
 else
-    for args in "$@"; do train "$args"; done
+    for args in "$@"; do train "$args" || status=1; done
 fi
 find "$OUT" -type f | sort
+[ "$status" = 0 ] || echo "at least one step failed" >&2
+exec >&- 2>&-  # close the pipe to tee, and let it finish writing the log
+wait
+exit "$status"

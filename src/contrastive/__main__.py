@@ -13,13 +13,7 @@ import sys
 import types
 import typing
 
-from .train import NEGATIVES, Config, ConfigError, run
-
-def _choices() -> dict[str, tuple[str, ...]]:
-    from . import data, losses, models
-
-    return {"dataset": data.DATASETS, "loss": tuple(sorted(losses.LOSSES)), "arch": models.ARCHS,
-            "head": models.HEADS, "negatives": NEGATIVES}
+from .train import CHOICES, Config, ConfigError, run
 
 
 def _optional(kind: type):
@@ -57,9 +51,8 @@ def parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train, evaluate and write one run record",
                            description="Train with the paper's protocol and write data/results/<dataset>/<loss>-tau<tau>.json.")
     hints = typing.get_type_hints(Config)
-    choices = _choices()
     for f in dataclasses.fields(Config):
-        _add_flag(train, f, hints[f.name], choices)
+        _add_flag(train, f, hints[f.name], CHOICES)
     return top
 
 

@@ -43,6 +43,9 @@ RESUME_IGNORES = ("out", "checkpoint_dir", "checkpoint_every", "datasets", "resu
 """Config fields that may differ between a checkpoint and the run that resumes it."""
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 """torch.compile's modes; "reduce-overhead" also captures the compiled step in CUDA graphs."""
+CHOICES = {"dataset": data_module.DATASETS, "loss": tuple(sorted(losses.LOSSES)), "negatives": NEGATIVES,
+           "arch": models.ARCHS, "head": models.HEADS, "compile_mode": COMPILE_MODES}
+"""The Config fields with a fixed set of values, and those values (also the CLI's choices)."""
 CONCURRENT_ENV = "CONTRASTIVE_CONCURRENT_RUNS"
 """Set by benchmarks/gpu_session.sh when runs share one GPU; recorded, since it slows each run."""
 
@@ -63,11 +66,11 @@ def _default_device() -> str:
 class Config:
     """Everything a run depends on; the defaults are the paper's protocol (spec section 2).
 
-    Beyond the record schema: ``datasets`` (where downloads and decoded caches go), ``test_subset`` (first N test images; None = all of them, except in
-    a ``subset`` run, which evaluates on its first ``subset`` test images at most), ``compile``
-    (torch.compile the step; None = on for CUDA, off elsewhere), ``compile_mode`` (one of
-    ``COMPILE_MODES``) and ``resume`` (continue from the
-    last checkpoint of this configuration).
+    Beyond the record schema: ``datasets`` (where downloads and decoded caches go), ``test_subset``
+    (first N test images; None = all of them, except in a ``subset`` run, which evaluates on its
+    first ``subset`` test images at most), ``checkpoint_every`` (epochs between checkpoints),
+    ``compile`` (torch.compile the step; None = on for CUDA, off elsewhere), ``compile_mode`` (one of
+    ``COMPILE_MODES``) and ``resume`` (continue from the last checkpoint of this configuration).
     """
 
     dataset: str = "cifar10"
@@ -124,13 +127,9 @@ class Config:
             raise ConfigError("batch_size", f"must be <= {n}, the number of training images, for negatives='batch'")
 
     def _check_choices(self) -> None:
-        choices = {"dataset": data_module.DATASETS, "negatives": NEGATIVES, "arch": models.ARCHS, "head": models.HEADS,
-                   "compile_mode": COMPILE_MODES}
-        for name, allowed in choices.items():
+        for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(name, f"must be one of {list(allowed)}, got {getattr(self, name)!r}")
-        if self.loss not in losses.LOSSES:
-            raise ConfigError("loss", f"must be one of {sorted(losses.LOSSES)}, got {self.loss!r}")
         for name in ("hflip", "resume"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, f"must be True or False, got {getattr(self, name)!r}")
@@ -242,7 +241,7 @@ class Engine:
         loss.backward()
         self.optimizer.step()
         self.bank.update(z, idx)
-        return loss.detach()
+        return loss.detach().clone()  # with CUDA graphs, the next step's replay overwrites ``loss``
 
     def batches(self) -> list[torch.Tensor]:
         """This epoch's batches of indices: a random permutation cut into batch_size pieces. The bank
@@ -306,7 +305,7 @@ def save_checkpoint(config: Config, engine: Engine, progress: dict) -> Path:
 def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     """Restore ``engine`` from this config's checkpoint; its progress, or None where there is none.
 
-    ``ValueError`` if the checkpoint was made with a different configuration.
+    ``ConfigError`` (field ``resume``) if the checkpoint was made with a different configuration.
     """
     path = checkpoint_path(config)
     if not config.resume or not path.is_file():
@@ -315,8 +314,8 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     ours, theirs = _comparable(asdict(config)), _comparable(state["config"])
     if ours != theirs:
         diff = sorted(k for k in ours if ours[k] != theirs.get(k))
-        raise ValueError(f"checkpoint {path} was made with a different configuration (fields {diff}); "
-                         "delete it or pass resume=False (--no-resume) to train afresh")
+        raise ConfigError("resume", f"checkpoint {path} was made with a different configuration (fields {diff}); "
+                                    "delete it or pass resume=False (--no-resume) to train afresh")
     engine.load_state_dict(state)
     return {k: state[k] for k in PROGRESS}
 
