@@ -17,9 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TAUS = paper.TABLE1_TAUS
 
 
-def write_synthetic(root, dataset, loss, tau=None, epochs=200, subset=None, k=4095, arrays=None, config=None, **values):
+SYNTHETIC_DATA = {"source": "synthetic", "path": "", "sha256": "", "note": ""}
+JPEG_DATA = {"source": "offline npz", "path": "cifar10-jpeg.npz", "sha256": "", "note": "pixels are a JPEG re-encoding"}
+
+
+def write_synthetic(root, dataset, loss, tau=None, epochs=200, subset=None, k=4095, arrays=None, config=None,
+                    data=SYNTHETIC_DATA, **values):
     """A SYNTHETIC TEST FIXTURE record (never under data/): the engine's default config (the paper's
-    protocol) with the given fields, ``config`` overriding any other field; results from ``values``, others 0."""
+    protocol) with the given fields, ``config`` overriding any other field; results from ``values``, others 0;
+    ``data`` its provenance's data source."""
     final = {m: 0.0 for m in ("linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean")}
     final.update(values)
     fields = {"dataset": dataset, "loss": loss, "tau": 0.07 if tau is None else tau, "k": k, "epochs": epochs, "subset": subset}
@@ -28,7 +34,7 @@ def write_synthetic(root, dataset, loss, tau=None, epochs=200, subset=None, k=40
         "results": final,
         "curves": {"epoch": [1, epochs], "loss": [5.0, 4.0], "knn_top1": [10.0, final["knn_top1"]],
                    "uniformity": [1.0, final["uniformity"]], "tolerance": [0.9, final["tolerance"]], "lr": [0.03, 0.0003]},
-        "provenance": {"device": "synthetic test fixture", "data": {"source": "synthetic", "path": "", "sha256": "", "note": ""}},
+        "provenance": {"device": "synthetic test fixture", "data": data},
     }
     return results.write_record(results.record_path(root, dataset, loss, tau), record, arrays)
 
@@ -43,13 +49,14 @@ def paper_records(root, dataset="cifar10", overrides=None):
 
 
 def status(records, key):
-    return {r.key: r for r in claims.status_table(records)}[key]
+    """The outcome of the row ``key``."""
+    return {r.key: r.outcome for r in claims.status_table(records)}[key]
 
 
 def test_analytic_rows_are_reproduced_by_computation():
     rows = {r.key: r for r in claims.status_table([])}
     for key in ("claim 1", "claim 2", "Fig. 1", "Fig. 3"):
-        assert rows[key].status == claims.REPRODUCED, rows[key]
+        assert rows[key].outcome.status == claims.REPRODUCED, rows[key]
 
 
 def test_gradient_check_fails_for_a_loss_without_the_temperature_on_negatives(monkeypatch):
@@ -220,3 +227,29 @@ def test_status_rejects_unknown_rows():
     with pytest.raises(ValueError, match="keys must be among"):
         claims.status([], keys=["claim 8"])
     assert "not yet run" in claims.status([], keys=["claim 3"])._repr_html_()
+
+
+def test_twin_rows_share_one_outcome_and_each_npz_is_read_once(tmp_path, monkeypatch):
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.07, arrays=anchors(0.8, 0.3))
+    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.95, 0.9))
+    reads = []
+    read_arrays = results.read_arrays
+    monkeypatch.setattr(results, "read_arrays", lambda record: reads.append(record["path"]) or read_arrays(record))
+    rows = {r.key: r for r in claims.status_table(results.load(tmp_path))}
+    assert rows["claim 7"].outcome.status == claims.REPRODUCED
+    assert rows["claim 7"].outcome is rows["Fig. 8"].outcome and rows["claim 3"].outcome is rows["Figs. 4–5"].outcome
+    assert sorted(reads) == sorted(str(p) for p in tmp_path.rglob("*.json"))  # claim 7, Fig. 8 and Fig. 2 read them
+    claims.status_table(results.load(tmp_path), keys=["claim 7"])
+    assert len(reads) == 4  # a new call reads afresh: no cache outlives it
+
+
+def test_evidence_says_where_a_counted_record_is_on_the_jpeg_copy(tmp_path):
+    for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
+        write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t, linear_top1=80.0)
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.2, linear_top1=83.0, data=JPEG_DATA)
+    records = results.load(tmp_path)
+    assert status(records, "claim 4").detail.endswith("best at τ = 0.2 (offline JPEG copy of CIFAR-10)")
+    assert "JPEG" not in status(records, "claim 3").detail  # the τ = 0.2 record does not count for claim 3
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, uniformity=3.2, tolerance=0.3, data=JPEG_DATA)
+    row = status(results.load(tmp_path), "claim 3")
+    assert row.status == claims.REPRODUCED and row.detail.endswith("tolerance 0.100, 0.200, 0.300, 0.400 (offline JPEG copy of CIFAR-10)")

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -82,3 +83,18 @@ def test_bad_input():
         metrics.tolerance(z, torch.arange(10))
     with pytest.raises(ValueError, match="z2"):
         metrics.alignment(z, z[:5])
+
+
+@pytest.mark.parametrize("labels, tol", [([0, 0, 1, 1], 0.0), ([0, 1, 0, 1], -1.0)])
+def test_sample_metrics_of_a_float16_square(labels, tol):
+    """The corners of a square on the circle, stored in float16 as a record's sample is: 4 pairs at
+    ||z_i - z_j||^2 = 2 and 2 at 4; neighbours are orthogonal, opposite corners have z_i . z_j = -1."""
+    z = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], dtype=np.float16)
+    u, t = metrics.sample_metrics(z, np.array(labels))
+    assert u == pytest.approx(-math.log((4 * math.exp(-4) + 2 * math.exp(-8)) / 6), rel=1e-12)
+    assert t == pytest.approx(tol, abs=1e-12)
+
+
+def test_sample_metrics_rejects_mismatched_labels():
+    with pytest.raises(ValueError, match="labels must have shape"):
+        metrics.sample_metrics([[1.0, 0.0], [0.0, 1.0]], [0, 0, 1])

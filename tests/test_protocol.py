@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 
-import numpy as np
 import pytest
-import torch
 
-from contrastive import metrics, paper, protocol
+from contrastive import paper, protocol
 from contrastive.train import Config
 
 OFF = {
@@ -35,7 +35,17 @@ def test_every_config_field_is_classified_once():
 
 
 def test_the_engines_defaults_are_the_papers_protocol():
-    assert Config.epochs == paper.PAPER_EPOCHS and Config.k == paper.HARD_K
+    config = Config(device="cpu")
+    assert {name: getattr(config, name) for name in paper.PROTOCOL} == paper.PROTOCOL
+    assert set(paper.PROTOCOL) == set(protocol.PROTOCOL_FIELDS + protocol.HARD_FIELDS)
+
+
+def test_the_protocol_does_not_import_the_engine():
+    code = "import sys, contrastive.protocol; print('contrastive.train' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_records_at_the_engines_defaults_are_at_the_protocol():
     for loss in ("contrastive", "hard", "simple", "hard_simple"):
         assert protocol.protocol_problem(record(loss)) is None
         assert protocol.deviations(record(loss, seed=3, tau=0.5, device="cuda", knn_every=1)) == []
@@ -46,7 +56,7 @@ def test_each_protocol_field_off_the_papers_value_is_named(field):
     r = record(**{field: OFF[field]})
     found = protocol.deviations(r)
     assert [d.field for d in found] == [field]
-    assert found[0].have == OFF[field] and found[0].want == protocol.paper_config()[field]
+    assert found[0].have == OFF[field] and found[0].want == paper.PROTOCOL[field]
     assert protocol.protocol_problem(r).startswith(f"{field} ")
 
 
@@ -73,12 +83,3 @@ def test_config_label():
     assert protocol.config_label("hard", 1) == "hard τ=1"
     assert protocol.config_label("hard_simple") == "HardSimple"
 
-
-def test_sample_metrics_are_the_metrics_of_the_stored_float16_sample():
-    rng = np.random.default_rng(0)
-    z = rng.normal(size=(40, 8))
-    z /= np.linalg.norm(z, axis=1, keepdims=True)
-    labels = np.arange(40) % 4
-    u, t = protocol.sample_metrics({"embedding": z.astype(np.float16), "embedding_labels": labels})
-    z16 = torch.from_numpy(z.astype(np.float16).astype(np.float32))
-    assert u == metrics.uniformity(z16) and t == metrics.tolerance(z16, torch.from_numpy(labels))

@@ -109,13 +109,29 @@ def test_configurations_run_tau_free_losses_once():
         sweep.configurations(["hard"], [])
 
 
+def engine_record(n_train=50_000, n_test=10_000, **config):
+    """A record as the engine writes it for ``config``: its config (JSON round trip) and the image counts
+    of its provenance (``train.run``: ``subset`` training images; ``test_subset``, else at most ``subset``
+    test images), on a data set of ``n_train`` and ``n_test`` images."""
+    c = {**dataclasses.asdict(Config(device="cpu")), **config}
+    counts = {"train_images": c["subset"] or n_train, "test_images": c["test_subset"] or min(c["subset"] or n_test, n_test)}
+    return {"config": json.loads(json.dumps(c)), "provenance": counts}
+
+
 @pytest.mark.parametrize("have, want, reason", [
     ({}, {}, None),
     ({"epochs": 100}, {}, "epochs 100 (requested: 200)"),
-    ({"subset": 5000}, {}, "subset 5000 (requested: all)"),
+    ({"subset": 5000}, {}, "train_images 5000 (requested: all), test_images 5000 (requested: all)"),
     ({"subset": 5000}, {"subset": 256}, None),
     ({}, {"epochs": 20, "subset": 5000}, None),
-    ({"test_subset": 100}, {}, "test_subset 100 (requested: all)"),
+    ({"test_subset": 100}, {}, "test_images 100 (requested: all)"),
+    ({"test_subset": 100}, {"test_subset": 100}, None),
+    ({}, {"test_subset": 100}, None),
+    ({"subset": 5000}, {"subset": 5000, "test_subset": 10_000}, "test_images 5000 (requested: 10000)"),
+    ({"subset": 5000}, {"test_subset": 10_000}, "train_images 5000 (requested: all), test_images 5000 (requested: 10000)"),
+    ({"subset": 5000, "test_subset": 10_000}, {"subset": 5000, "test_subset": 10_000}, None),
+    ({"subset": 5000, "test_subset": 100}, {"subset": 5000}, "test_images 100 (requested: 5000)"),
+    ({"subset": 20_000}, {"subset": 20_000}, None),  # both test on all 10,000 test images
     ({"arch": "tiny"}, {}, "arch 'tiny' (requested: 'resnet18')"),  # a smoke record never skips a real run
     ({"arch": "tiny", "epochs": 1}, {"epochs": 1}, "arch 'tiny' (requested: 'resnet18')"),
     ({"seed": 1, "hflip": False}, {}, "hflip False (requested: True), seed 1 (requested: 0)"),
@@ -124,8 +140,14 @@ def test_configurations_run_tau_free_losses_once():
     ({"device": "cuda", "knn_every": 1, "data": "elsewhere.npz"}, {}, None),
 ])
 def test_shortfall(have, want, reason):
-    record = {"config": json.loads(json.dumps({**dataclasses.asdict(Config(device="cpu")), **have}))}
-    assert sweep.shortfall(record, Config(device="cpu", **want)) == reason
+    assert sweep.shortfall(engine_record(**have), Config(device="cpu", **want)) == reason
+
+
+def test_shortfall_of_a_record_without_image_counts():
+    record = engine_record(subset=5000)
+    del record["provenance"]["test_images"]
+    assert sweep.shortfall(record, Config(device="cpu", subset=256)) == "test_images not recorded (requested: 256)"
+    assert sweep.shortfall({**engine_record(), "provenance": {}}, Config(device="cpu")) is None  # whole splits by its config
 
 
 def test_bad_parameters_stop_the_sweep_before_anything_runs(tmp_path, capsys):
@@ -134,6 +156,18 @@ def test_bad_parameters_stop_the_sweep_before_anything_runs(tmp_path, capsys):
     assert sweep.main(["--out", str(tmp_path), "--epochs", "0", "--device", "cpu"]) == 2
     assert "epochs" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_off_protocol_sweep_stops_before_replacing_a_protocol_record(tmp_path, capsys):
+    config = Config(device="cpu", out=str(tmp_path / "results"))
+    path = results.record_path(config.out, "cifar10", "contrastive", 0.07)
+    record = {"config": dataclasses.asdict(config), "results": {}, "curves": {}, "provenance": {}}
+    results.write_record(path, json.loads(json.dumps(record)))
+    argv = ["--out", str(tmp_path), "--device", "cpu", "--losses", "simple", "contrastive", "--taus", "0.07", "--epochs", "1"]
+    assert sweep.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"out: {path} holds a record made at the paper's protocol" in err and "epochs 1 (paper: 200)" in err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "checkpoints").exists()
 
 
 def test_run_config_keeps_the_engines_defaults_for_none():

@@ -6,11 +6,12 @@ Every status is computed when the book is built, never typed:
   random similarities in float64 (:func:`check_gradients`, :func:`check_entropy_and_limits`,
   :func:`check_equal_loss`, :func:`check_penalty_concentration`);
 - the experimental rows read run records. A record counts only at the paper's protocol
-  (:func:`contrastive.protocol.protocol_problem`: every setting the paper fixes equals the engine's
-  default, exactly ``paper.PAPER_EPOCHS`` epochs, the whole training set, k = ``paper.HARD_K`` for
-  the hard losses). Each row names the configurations it needs; with one missing or off the
-  protocol its status is "not yet run". Otherwise the row's criterion (each one's docstring says it
-  exactly) decides "reproduced" or "not reproduced".
+  (:func:`contrastive.protocol.protocol_problem`: every setting the paper fixes equals
+  ``paper.PROTOCOL``: exactly ``paper.PAPER_EPOCHS`` epochs, the whole training set, k =
+  ``paper.HARD_K`` for the hard losses, ...). Each row names the configurations it needs; with one
+  missing or off the protocol its status is "not yet run". Otherwise the row's criterion (each
+  one's docstring says it exactly) decides "reproduced" or "not reproduced". Runs on the offline
+  JPEG copy of CIFAR-10 count; the evidence says so (:data:`JPEG_COPY`).
 
 A claim is judged on every data set of the paper that has records, and always on CIFAR-10 (the data
 set the engine runs offline). It is "not reproduced" if it fails on any data set with all its
@@ -31,13 +32,16 @@ import numpy as np
 import torch
 
 from . import losses, metrics, paper, results
+from .data import OFFLINE_SOURCE
 from .examples import autograd_gradients, random_similarities, similarity_grid
-from .protocol import NOT_YET_RUN, config_label, protocol_problem, sample_metrics
+from .protocol import NOT_YET_RUN, config_label, protocol_problem
 from .toy import pair_similarities
 
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 """The statuses besides ``NOT_YET_RUN``."""
 PRIMARY_DATASET = "cifar10"
+JPEG_COPY = "(offline JPEG copy of CIFAR-10)"
+"""Ends the evidence of a data set judged on records trained on that copy (they count as the protocol)."""
 ANCHORS, NEGATIVES = 64, 255
 """The random similarities of the analytic checks: anchors × negatives per anchor."""
 
@@ -71,14 +75,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the status table: a claim, Table 1 or a figure."""
+    """One line of the status table: a claim, Table 1 or a figure, and its outcome."""
 
     key: str
     statement: str
     chapters: tuple[str, ...]
-    status: str
-    detail: str
-    verdicts: dict[str, str] = field(default_factory=dict)
+    outcome: Outcome
 
 
 # --- analytic checks ------------------------------------------------------------------------
@@ -154,16 +156,37 @@ def check_penalty_concentration(taus: Sequence[float] = (0.07, 0.2, 0.5, 1.0)) -
 # --- records at the paper's protocol --------------------------------------------------------
 
 
-class Lookup:
-    """The protocol records of one data set, by (loss, tau)."""
+ArrayReader = Callable[[dict[str, Any]], dict[str, np.ndarray]]
+"""Reads the arrays of a record (``results.read_arrays`` or a :func:`cached_reader`)."""
 
-    def __init__(self, records: Sequence[dict[str, Any]], dataset: str):
-        self.records, self.dataset = records, dataset
+
+def cached_reader() -> ArrayReader:
+    """``results.read_arrays`` reading each record's npz once (by path) for as long as it is kept."""
+    cache: dict[str, dict[str, np.ndarray]] = {}
+
+    def read(record: dict[str, Any]) -> dict[str, np.ndarray]:
+        if record["path"] not in cache:
+            cache[record["path"]] = results.read_arrays(record)
+        return cache[record["path"]]
+
+    return read
+
+
+class Lookup:
+    """The protocol records of one data set, by (loss, tau); ``read`` reads a record's arrays."""
+
+    def __init__(self, records: Sequence[dict[str, Any]], dataset: str, read: ArrayReader = results.read_arrays):
+        self.records, self.dataset, self.read = records, dataset, read
+        self.used: list[dict[str, Any]] = []
+        """The records :meth:`get` has returned (those a check counted)."""
 
     def get(self, loss: str, tau: float | None = None) -> dict[str, Any] | None:
         """The record of (loss, tau) if it exists and meets the protocol, else None."""
         r = results.find(self.records, self.dataset, loss, tau)
-        return r if r is not None and protocol_problem(r) is None else None
+        if r is None or protocol_problem(r) is not None:
+            return None
+        self.used.append(r)
+        return r
 
     def value(self, loss: str, tau: float | None, metric: str) -> float:
         return float(self.get(loss, tau)["results"][metric])
@@ -172,7 +195,7 @@ class Lookup:
         return [self.value(loss, t, metric) for t in taus]
 
     def arrays(self, loss: str, tau: float | None) -> dict[str, np.ndarray]:
-        return results.read_arrays(self.get(loss, tau))
+        return self.read(self.get(loss, tau))
 
 
 Check = Callable[[Lookup], tuple[bool, str]]
@@ -187,7 +210,7 @@ class Criterion:
     arrays: tuple[str, ...] = ()
 
 
-def _missing(records: Sequence[dict[str, Any]], dataset: str, criterion: Criterion) -> list[str]:
+def _missing(records: Sequence[dict[str, Any]], dataset: str, criterion: Criterion, read: ArrayReader) -> list[str]:
     out = []
     for loss, tau in criterion.configs:
         r = results.find(records, dataset, loss, tau)
@@ -196,7 +219,7 @@ def _missing(records: Sequence[dict[str, Any]], dataset: str, criterion: Criteri
             out.append(label)
         elif problem := protocol_problem(r):
             out.append(f"{label} (off protocol: {problem})")
-        elif absent := [k for k in criterion.arrays if k not in results.read_arrays(r)]:
+        elif absent := [k for k in criterion.arrays if k not in read(r)]:
             out.append(f"{label} (no arrays {absent})")
     return out
 
@@ -207,18 +230,27 @@ def datasets(records: Iterable[dict[str, Any]]) -> list[str]:
     return [d for d in paper.DATASETS if d == PRIMARY_DATASET or d in have]
 
 
-def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion) -> Outcome:
-    """Judge ``criterion`` on every data set of :func:`datasets` and combine (module docstring)."""
+def on_jpeg_copy(record: dict[str, Any]) -> bool:
+    """Whether ``record`` was trained on the offline JPEG copy of CIFAR-10 (``contrastive.data``'s
+    offline npz, whose provenance note says the pixels are a JPEG re-encoding)."""
+    return record["provenance"].get("data", {}).get("source") == OFFLINE_SOURCE
+
+
+def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion, read: ArrayReader = results.read_arrays) -> Outcome:
+    """Judge ``criterion`` on every data set of :func:`datasets` and combine (module docstring); a data
+    set's evidence ends in :data:`JPEG_COPY` where a record it counted was trained on that copy."""
     verdicts, details = {}, []
     for d in datasets(records):
-        missing = _missing(records, d, criterion)
+        missing = _missing(records, d, criterion, read)
         if missing:
             verdicts[d] = NOT_YET_RUN
             details.append(f"{d}: {NOT_YET_RUN}; needs {', '.join(missing)}")
             continue
-        ok, evidence = criterion.check(Lookup(records, d))
+        look = Lookup(records, d, read)
+        ok, evidence = criterion.check(look)
         verdicts[d] = REPRODUCED if ok else NOT_REPRODUCED
-        details.append(f"{d}: {verdicts[d]}; {evidence}")
+        jpeg = f" {JPEG_COPY}" if any(on_jpeg_copy(r) for r in look.used) else ""
+        details.append(f"{d}: {verdicts[d]}; {evidence}{jpeg}")
     found = set(verdicts.values())
     status = NOT_REPRODUCED if NOT_REPRODUCED in found else REPRODUCED if REPRODUCED in found else NOT_YET_RUN
     return Outcome(status, " — ".join(details), verdicts)
@@ -301,7 +333,8 @@ def positive_gap(look: Lookup) -> tuple[bool, str]:
 def embedding_contrast(look: Lookup) -> tuple[bool, str]:
     """Fig. 2: on the stored 2,000-point test sample, tolerance is higher at τ = 0.2 than at 0.07 and
     uniformity is not lower at 0.07 than at 0.2."""
-    u, t = zip(*(sample_metrics(look.arrays("contrastive", tau)) for tau in paper.FIG2_TAUS))
+    samples = [look.arrays("contrastive", tau) for tau in paper.FIG2_TAUS]
+    u, t = zip(*(metrics.sample_metrics(a["embedding"], a["embedding_labels"]) for a in samples))
     return t[1] > t[0] and u[0] >= u[1], f"sample at τ = {_fmt(paper.FIG2_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
 
 
@@ -371,12 +404,18 @@ CHAPTER_TITLES = {
 
 def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> list[Row]:
     """Every claim, Table 1 and every figure of the paper (or the rows ``keys``) with its chapters and computed status."""
-    rows = []
+    rows, outcomes, read = [], {}, cached_reader()
     for key, statement, chapters in ROWS:
         if keys is not None and key not in keys:
             continue
-        outcome = ANALYTIC[key]() if key in ANALYTIC else evaluate(records, CRITERIA[key])
-        rows.append(Row(key, statement, chapters, outcome.status, outcome.detail, outcome.verdicts))
+        if key in ANALYTIC:
+            outcome = ANALYTIC[key]()
+        else:  # twin rows (a claim and its figure) have equal criteria: each is judged once
+            criterion = CRITERIA[key]
+            if criterion not in outcomes:
+                outcomes[criterion] = evaluate(records, criterion, read)
+            outcome = outcomes[criterion]
+        rows.append(Row(key, statement, chapters, outcome))
     return rows
 
 
@@ -392,10 +431,10 @@ def to_html(rows: Sequence[Row], page: str = "book/intro") -> str:
     body = []
     for r in rows:
         links = ", ".join(f'<a href="{_href(c, page)}">{html.escape(CHAPTER_TITLES[c])}</a>' for c in r.chapters)
-        status = f'<strong style="color:{STATUS_COLOURS[r.status]}">{r.status}</strong>'
+        status = f'<strong style="color:{STATUS_COLOURS[r.outcome.status]}">{r.outcome.status}</strong>'
         body.append(
             f"<tr><td>{html.escape(r.key)}</td><td>{html.escape(r.statement)}</td><td>{links}</td>"
-            f"<td>{status}</td><td><small>{html.escape(r.detail)}</small></td></tr>"
+            f"<td>{status}</td><td><small>{html.escape(r.outcome.detail)}</small></td></tr>"
         )
     return (
         '<table class="table"><thead><tr><th></th><th>the paper says</th><th>where</th><th>status</th><th>evidence</th></tr></thead>'
@@ -408,7 +447,7 @@ def to_markdown(rows: Sequence[Row], page: str = "book/intro") -> str:
     lines = ["| | the paper says | where | status | evidence |", "|---|---|---|---|---|"]
     for r in rows:
         links = ", ".join(f"[{CHAPTER_TITLES[c]}]({_href(c, page)})" for c in r.chapters)
-        cells = (r.key, r.statement, links, f"**{r.status}**", r.detail)
+        cells = (r.key, r.statement, links, f"**{r.outcome.status}**", r.outcome.detail)
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 

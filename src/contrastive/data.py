@@ -45,6 +45,8 @@ STD = {
 every data set with CIFAR-10's mean and the often-quoted std (0.2023, 0.1994, 0.2010); before a
 batch-normalised network only the scale of the input differs.)"""
 
+OFFLINE_SOURCE = "offline npz"
+"""``source["source"]`` of data decoded from the offline npz (a JPEG re-encoding of CIFAR-10)."""
 JPEG_NOTE = (
     "offline CIFAR-10 copy: the pixels are a JPEG re-encoding (quality 75, 4:2:0 chroma subsampling) "
     "of the CIFAR-10 images, not the original pixels (mean absolute error 5.8/255); results can differ "
@@ -129,7 +131,7 @@ def _offline(path: Path, split: str, root: Path) -> tuple[np.ndarray, np.ndarray
         atomic_write(cache, lambda f: np.savez(f, images=images, labels=labels, classes=np.array(classes)))
     with np.load(cache) as f:
         images, labels, classes = f["images"], f["labels"], tuple(str(c) for c in f["classes"])
-    source = {"source": "offline npz", "path": str(path), "sha256": digest, "note": JPEG_NOTE}
+    source = {"source": OFFLINE_SOURCE, "path": str(path), "sha256": digest, "note": JPEG_NOTE}
     return images, labels, classes, source
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import Tensor
 
 _PAIRS_PER_CHUNK = 1 << 24
@@ -75,3 +77,10 @@ def alignment(z1: Tensor, z2: Tensor, alpha: float = 2.0) -> float:
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0, got {alpha!r}")
     return (z1.double() - z2.double()).norm(dim=1).pow(alpha).mean().item()
+
+
+def sample_metrics(z: ArrayLike, labels: ArrayLike) -> tuple[float, float]:
+    """:func:`uniformity` (−L_uniformity, Eq. 10) and :func:`tolerance` (Eq. 11) of an embedding sample
+    given as arrays, e.g. a run record's stored float16 test-feature sample and its labels."""
+    z = torch.as_tensor(np.asarray(z))
+    return uniformity(z), tolerance(z, torch.as_tensor(np.asarray(labels)))

@@ -1,14 +1,15 @@
-"""Run records as the book judges them: which ones were made at the paper's protocol, how the book
-names a configuration, and the metrics of a record's stored embedding sample. Shared by
-``contrastive.claims`` (which records count), the experimental figures (which records to mark) and
-``contrastive.sweep`` (which record already covers a run).
+"""Run records as the book judges them: which ones were made at the paper's protocol and how the book
+names a configuration. Shared by ``contrastive.claims`` (which records count), the experimental
+figures (which records to mark), ``contrastive.sweep`` (which record already covers a run) and the
+engine (``contrastive.train.check_replaces``: a trial never replaces a protocol record).
 
-The protocol (PAPER.md §2) is the engine's defaults, ``contrastive.train.Config()``: a record is at
-the protocol when every field of :data:`PROTOCOL_FIELDS` equals the default, it trained for exactly
-``paper.PAPER_EPOCHS`` epochs and, for a loss with nearest negatives (hard, HardSimple),
-``k = paper.HARD_K``. The data set, loss and temperature vary between the paper's runs, and the
-fields of :data:`FREE_FIELDS` do not change what is measured (where files go, the device, the seed of
-our single run, how often the curves get a point).
+The protocol is :data:`contrastive.paper.PROTOCOL` (PAPER.md §2): a record is at the protocol when
+every field of :data:`PROTOCOL_FIELDS` of its config equals the paper's value and, for a loss with
+nearest negatives (hard, HardSimple), ``k = paper.HARD_K``. The data set, loss and temperature vary
+between the paper's runs, and the fields of :data:`FREE_FIELDS` do not change what is measured (where
+files go, the device, the seed of our single run, how often the curves get a point). The data path is
+free too: a run on the offline JPEG copy of CIFAR-10 counts (``contrastive.claims`` says so where it
+uses one).
 
 Horizontal flips are part of the protocol (``hflip=True``): the paper's text lists them among the
 augmentations; the authors' public code has them commented out (PAPER.md §2), so a run without them
@@ -17,14 +18,10 @@ follows the code rather than the paper and is marked off protocol.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-import numpy as np
-import torch
-
-from . import metrics, paper
+from . import paper
 from .losses import USES_K, USES_TAU
 
 NOT_YET_RUN = "not yet run"
@@ -33,20 +30,17 @@ NOT_YET_RUN = "not yet run"
 LOSS_LABELS = {"contrastive": "ordinary", "hard": "hard", "simple": "Simple", "hard_simple": "HardSimple"}
 """The book's names of the losses of ``contrastive.losses.LOSSES``."""
 
-PROTOCOL_FIELDS = (
-    "epochs", "batch_size", "lr", "momentum", "weight_decay", "milestones", "gamma", "negatives", "bank_momentum",
-    "feature_dim", "arch", "head", "hflip", "knn_k", "knn_sigma", "probe_epochs", "subset", "test_subset",
-)
-"""Config fields that must equal the paper's (``epochs`` = ``paper.PAPER_EPOCHS``, the others the Config default)."""
 HARD_FIELDS = ("k",)
 """Config fields that must equal the paper's only for the losses with nearest negatives (``losses.USES_K``)."""
+PROTOCOL_FIELDS = tuple(name for name in paper.PROTOCOL if name not in HARD_FIELDS)
+"""Config fields that must equal the paper's (:data:`contrastive.paper.PROTOCOL`) for every loss."""
 FREE_FIELDS = (
     "dataset", "data", "datasets", "loss", "tau", "seed", "device", "knn_every", "out", "checkpoint_dir",
     "checkpoint_every", "compile", "compile_mode", "resume",
 )
 """Config fields that a protocol record may set freely (what is run, where, and bookkeeping)."""
-WHOLE_SET = ("subset", "test_subset")
-"""Fields whose ``None`` means "all images"."""
+WHOLE_SET = ("subset", "test_subset", "train_images", "test_images")
+"""Fields whose ``None`` means "all images" (config fields, and image counts as ``contrastive.sweep`` compares them)."""
 MISSING = object()
 """Stands for a field absent from a record's config (it never equals a paper value)."""
 
@@ -82,15 +76,6 @@ class Deviation:
         return f"{self.field} {_shown(self.field, self.have)} ({self.reference}: {_shown(self.field, self.want)})"
 
 
-def paper_config() -> dict[str, Any]:
-    """The paper's value of every field of :data:`PROTOCOL_FIELDS` and :data:`HARD_FIELDS`."""
-    from .train import Config
-
-    defaults = {f.name: f.default for f in dataclasses.fields(Config) if f.default is not dataclasses.MISSING}
-    wanted = {name: _plain(defaults[name]) for name in PROTOCOL_FIELDS}
-    return {**wanted, "epochs": paper.PAPER_EPOCHS, "k": paper.HARD_K}
-
-
 def differences(
     have: Mapping[str, Any], want: Mapping[str, Any], names: Iterable[str], reference: str = "paper"
 ) -> list[Deviation]:
@@ -107,7 +92,7 @@ def deviations(record: Mapping[str, Any]) -> list[Deviation]:
     """Every protocol field of ``record["config"]`` that differs from the paper's (empty at the protocol)."""
     config = record["config"]
     names = PROTOCOL_FIELDS + (HARD_FIELDS if USES_K[config["loss"]] else ())
-    return differences(config, paper_config(), names)
+    return differences(config, paper.PROTOCOL, names)
 
 
 def protocol_problem(record: Mapping[str, Any]) -> str | None:
@@ -122,10 +107,3 @@ def off_protocol_fields(records: Iterable[Mapping[str, Any]]) -> list[str]:
     found = {d.field for r in records for d in deviations(r)}
     return [name for name in PROTOCOL_FIELDS + HARD_FIELDS if name in found]
 
-
-def sample_metrics(arrays: Mapping[str, np.ndarray]) -> tuple[float, float]:
-    """Uniformity (−L_uniformity, Eq. 10) and tolerance (Eq. 11) of a record's stored test-feature sample
-    (arrays ``embedding`` and ``embedding_labels``), computed in float32 from its float16 copy."""
-    z = torch.from_numpy(np.asarray(arrays["embedding"], dtype=np.float32))
-    labels = torch.from_numpy(np.asarray(arrays["embedding_labels"], dtype=np.int64))
-    return metrics.uniformity(z), metrics.tolerance(z, labels)

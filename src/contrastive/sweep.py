@@ -11,9 +11,11 @@ For every loss and temperature (the tau-free losses once) the run notebook
 
 A configuration whose record already exists is skipped when the record covers it (:func:`shortfall`:
 the same settings in every field of the paper's protocol, the same seed and k, at least the requested
-epochs and training images), so an interrupted sweep resumes; a record that does not cover it (a
-smoke run with a tiny backbone, say) is replaced. One failing run does not stop the others; failures
-are listed at the end and the exit status is 1.
+epochs, training and test images), so an interrupted sweep resumes; a record that does not cover it
+(a smoke run with a tiny backbone, say) is replaced, except that an off-protocol run never replaces
+a record at the paper's protocol (``contrastive.train.check_replaces``): the sweep then stops before
+running anything (exit status 2). One failing run does not stop the others; failures are listed at
+the end and the exit status is 1.
 
     python -m contrastive.sweep --dataset cifar10 --losses contrastive simple hard hard_simple \\
         --taus 0.07 0.3 0.7 1.0 --epochs 200 --device cuda --data ../shared/data/cifar10-jpeg.npz --out data
@@ -71,27 +73,51 @@ def configurations(losses: Sequence[str], taus: Sequence[float]) -> list[tuple[s
     return list(dict.fromkeys(configs))
 
 
-AT_LEAST = ("subset", "test_subset")
-"""Protocol fields where a record covers any request up to its own value (None = all images)."""
-SAME = tuple(f for f in protocol.PROTOCOL_FIELDS if f not in AT_LEAST + ("epochs",)) + ("seed",)
+SAME = tuple(f for f in protocol.PROTOCOL_FIELDS if f not in ("epochs", "subset", "test_subset")) + ("seed",)
 """Fields a covering record must share with the requested run (``k`` too, for a loss with nearest negatives).
 The data path is not compared: the same file lies at different paths on different machines."""
 
 
-def _at_least(have: int | None, want: int | None) -> bool:
-    return have is None or (want is not None and have >= want)
+def wanted_images(config: Config) -> tuple[int | None, int | None]:
+    """The most training and test images a run of ``config`` uses, None = the whole split: ``subset``
+    training images; ``test_subset`` test images, else in a ``subset`` run at most ``subset`` of them
+    (the engine's min(subset, test split size)), else all."""
+    return config.subset, config.test_subset or config.subset
+
+
+def whole_splits(record: dict[str, Any]) -> tuple[bool, bool]:
+    """Whether ``record`` used the whole training and the whole test split, as far as its config and
+    image counts tell without the split sizes: ``subset`` None; ``test_subset`` None and either
+    ``subset`` None or fewer test images than ``subset`` (the engine's min(subset, test split size)
+    was the split size)."""
+    config, n_test = record["config"], record.get("provenance", {}).get("test_images")
+    subset = config.get("subset", protocol.MISSING)
+    cut_short = isinstance(subset, int) and isinstance(n_test, int) and n_test < subset
+    return subset is None, config.get("test_subset", protocol.MISSING) is None and (subset is None or cut_short)
+
+
+def _covers(whole: bool, have: int | None, want: int | None) -> bool:
+    """A record that used the whole split (``whole``) or ``have`` >= ``want`` images covers ``want`` (None = all)."""
+    return whole or (want is not None and have is not None and have >= want)
 
 
 def shortfall(record: dict[str, Any], wanted: Config) -> str | None:
-    """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary, or None if it does: it must match ``wanted`` in every field of :data:`SAME` (and ``k``
-    for a loss with nearest negatives) and have at least its epochs, training and test images."""
-    have, want = record["config"], asdict(wanted)
+    """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary, or None if it does.
+
+    It must match ``wanted`` in every field of :data:`SAME` (and ``k`` for a loss with nearest
+    negatives), have at least its epochs and have used at least the images of :func:`wanted_images`:
+    the counts in its provenance (``train_images``, ``test_images``), or the whole split where
+    :func:`whole_splits` knows it did. The split sizes are not known here, so a record whose
+    ``subset`` or ``test_subset`` happened to equal its split's size does not cover a whole-split request.
+    """
+    have, want, prov = record["config"], asdict(wanted), record.get("provenance", {})
     names = SAME + (("k",) if USES_K[want["loss"]] else ())
     found = [str(d) for d in protocol.differences(have, want, names, reference="requested")]
-    short = [name for name in AT_LEAST if not _at_least(have.get(name), want[name])]
     if not int(have.get("epochs") or 0) >= want["epochs"]:
-        short.insert(0, "epochs")
-    found += [str(protocol.Deviation(name, have.get(name), want[name], "requested")) for name in short]
+        found.append(str(protocol.Deviation("epochs", have.get("epochs", protocol.MISSING), want["epochs"], "requested")))
+    for name, whole, n in zip(("train_images", "test_images"), whole_splits(record), wanted_images(wanted)):
+        if not _covers(whole, prov.get(name), n):
+            found.append(str(protocol.Deviation(name, prov.get(name, protocol.MISSING), n, "requested")))
     return ", ".join(found) or None
 
 
@@ -140,10 +166,13 @@ def sweep(
     """Execute the run notebook once per configuration not yet covered by a record (module docstring).
 
     ``parameters`` are further run-notebook parameters (e.g. ``{"knn_k": 8}``); every configuration
-    is checked with ``contrastive.train.Config`` before anything runs, so a bad value stops the sweep
-    with a ``ValueError`` naming it.
+    is checked with ``contrastive.train.Config`` and ``contrastive.train.check_replaces`` (an
+    off-protocol run never replaces a record at the paper's protocol) before anything runs, so a bad
+    value stops the sweep with a ``ValueError`` naming it.
     """
     import papermill
+
+    from .train import check_replaces
 
     out, notebook = Path(out).resolve(), Path(notebook).resolve()
     if not timeout > 0:
@@ -158,10 +187,12 @@ def sweep(
     }
     jobs = [{**base, "loss": loss, **({"tau": tau} if tau is not None else {})} for loss, tau in configurations(losses, taus)]
     configs = [run_config(**job) for job in jobs]
+    paths = [results.record_path(base["out"], dataset, job["loss"], job.get("tau")) for job in jobs]
+    for config, record in zip(configs, paths):
+        check_replaces(config, record)
     report = Report()
-    for i, (job, config) in enumerate(zip(jobs, configs), start=1):
+    for i, (job, config, record) in enumerate(zip(jobs, configs, paths), start=1):
         name = results.record_name(job["loss"], job.get("tau"))
-        record = results.record_path(base["out"], dataset, job["loss"], job.get("tau"))
         if record.is_file():
             reason = shortfall(results.read_record(record), config)
             if reason is None:

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from . import data as data_module
 from . import evaluate as evaluation
-from . import losses, memory, models, results
+from . import losses, memory, models, protocol, results
 from .augment import Augment
 
 NEGATIVES = ("bank", "batch")
@@ -311,17 +311,14 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     if not config.resume or not path.is_file():
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
-    ours, theirs = _comparable(asdict(config)), _comparable(state["config"])
-    if ours != theirs:
-        diff = sorted(k for k in ours if ours[k] != theirs.get(k))
-        raise ConfigError("resume", f"checkpoint {path} was made with a different configuration (fields {diff}); "
-                                    "delete it or pass resume=False (--no-resume) to train afresh")
+    names = [f.name for f in dataclasses.fields(Config) if f.name not in RESUME_IGNORES]
+    found = protocol.differences(asdict(config), state["config"], names, reference="checkpoint")
+    if found:
+        raise ConfigError("resume", f"checkpoint {path} was made with a different configuration "
+                                    f"({', '.join(map(str, found))}); delete it or pass resume=False "
+                                    "(--no-resume) to train afresh")
     engine.load_state_dict(state)
     return {k: state[k] for k in PROGRESS}
-
-
-def _comparable(cfg: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items() if k not in RESUME_IGNORES}
 
 
 def _test_split(config: Config, device: torch.device) -> data_module.Dataset:
@@ -336,8 +333,6 @@ def _test_split(config: Config, device: torch.device) -> data_module.Dataset:
 def check_replaces(config: Config, path: Path) -> None:
     """Refuse to replace a record made at the paper's protocol with an off-protocol run of the same
     (dataset, loss, tau): a trial belongs under another ``out``."""
-    from . import protocol
-
     if not path.is_file() or protocol.protocol_problem(results.read_record(path)) is not None:
         return
     problem = protocol.protocol_problem({"config": asdict(config)})

@@ -33,7 +33,8 @@ from plotly.subplots import make_subplots
 
 from .. import paper, results
 from ..losses import USES_TAU
-from ..protocol import LOSS_LABELS, NOT_YET_RUN, config_label, off_protocol_fields, protocol_problem, sample_metrics
+from ..metrics import sample_metrics
+from ..protocol import LOSS_LABELS, NOT_YET_RUN, config_label, off_protocol_fields, protocol_problem
 from . import class_colour, tau_slider
 from . import show as show_figure
 
@@ -116,6 +117,14 @@ def by_tau(records: Iterable[dict[str, Any]], dataset: str, loss: str) -> list[t
     """The records of ``loss`` on ``dataset`` as ``(tau, record)``, sorted by tau."""
     found = [(float(r["config"]["tau"]), r) for r in records if r["config"]["dataset"] == dataset and r["config"]["loss"] == loss]
     return sorted(found, key=lambda pair: pair[0])
+
+
+def _with_arrays(
+    runs: Iterable[tuple[float, dict[str, Any]]], keys: Sequence[str]
+) -> list[tuple[float, dict[str, np.ndarray], dict[str, Any]]]:
+    """``(tau, arrays, record)`` for each ``(tau, record)`` of ``runs`` whose stored arrays hold all of ``keys``."""
+    read = [(t, results.read_arrays(r), r) for t, r in runs]
+    return [(t, a, r) for t, a, r in read if set(keys) <= set(a)]
 
 
 def absent(loss: str, wanted: Iterable[float], have: Iterable[float]) -> list[str]:
@@ -340,24 +349,24 @@ def similarities(records: Sequence[dict[str, Any]], dataset: str = "cifar10", lo
 
     Boxes are quartiles with Tukey whiskers; outliers are not drawn.
     """
-    runs = [(t, results.read_arrays(r), r) for t, r in by_tau(records, dataset, loss)]
-    runs = [(t, a, r) for t, a, r in runs if "pos_sim" in a and "neg_top10" in a]
+    runs = _with_arrays(by_tau(records, dataset, loss), ("pos_sim", "neg_top10"))
+    missing = absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
     what = f"Positive vs nearest negatives ({LOSS_LABELS[loss]} loss)"
     if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in paper.TABLE1_TAUS))
+        return NotYetRun(f"{what}, {dataset}", tuple(missing))
     frames = [(t, _boxes(a)) for t, a, _ in runs]
     fig = tau_slider(frames, active=0, yaxis_title="similarity", xaxis_title="positive s_ii and the nearest negatives n1 (hardest) … n10")
     title = f"{what}, {dataset} ({run_text(r for _, _, r in runs)})"
-    return _finish(fig, title, absent(loss, paper.TABLE1_TAUS, [u for u, _, _ in runs]), legend_below=False, height=500)
+    return _finish(fig, title, missing, legend_below=False, height=500)
 
 
 def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
     """Densities of the positive and negative similarities stored with each record, a tau slider."""
-    runs = [(t, results.read_arrays(r), r) for t, r in by_tau(records, dataset, loss)]
-    runs = [(t, a, r) for t, a, r in runs if {"hist_edges", "hist_pos", "hist_neg"} <= set(a)]
+    runs = _with_arrays(by_tau(records, dataset, loss), ("hist_edges", "hist_pos", "hist_neg"))
+    missing = absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
     what = f"Distribution of similarities ({LOSS_LABELS[loss]} loss)"
     if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in paper.TABLE1_TAUS))
+        return NotYetRun(f"{what}, {dataset}", tuple(missing))
     frames = []
     for t, a, _ in runs:
         centres, width = (a["hist_edges"][1:] + a["hist_edges"][:-1]) / 2, np.diff(a["hist_edges"])
@@ -367,7 +376,7 @@ def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss
         ]))
     fig = tau_slider(frames, active=0, xaxis_title="similarity", yaxis_title="density", barmode="overlay")
     title = f"{what}, {dataset} ({run_text(r for _, _, r in runs)})"
-    return _finish(fig, title, absent(loss, paper.TABLE1_TAUS, [u for u, _, _ in runs]), legend_below=False, height=480)
+    return _finish(fig, title, missing, legend_below=False, height=480)
 
 
 # --- Fig. 2: embeddings ---------------------------------------------------------------------
@@ -391,24 +400,20 @@ def embeddings(
 ) -> go.Figure | NotYetRun:
     """Fig. 2: t-SNE of the stored test-feature sample (2,000 points) at each tau, coloured by class.
 
-    Each panel title carries the uniformity and tolerance of the sample itself (``protocol.sample_metrics``).
+    Each panel title carries the uniformity and tolerance of the sample itself (``contrastive.metrics.sample_metrics``).
     """
-    runs = []
-    for t in taus:
-        r = results.find(records, dataset, loss, t)
-        a = results.read_arrays(r) if r else {}
-        if "embedding" in a and "embedding_labels" in a:
-            runs.append((t, r, a))
-    missing = absent(loss, taus, [u for u, _, _ in runs])
+    found = [(t, results.find(records, dataset, loss, t)) for t in taus]
+    runs = _with_arrays([(t, r) for t, r in found if r is not None], ("embedding", "embedding_labels"))
+    missing = absent(loss, taus, [t for t, _, _ in runs])
     what = "Embeddings (t-SNE of the stored test-feature sample)"
     if not runs:
         return NotYetRun(f"{what}, {dataset}", tuple(missing))
     titles = []
-    for t, r, a in runs:
-        u, tol = sample_metrics(a)
+    for t, a, r in runs:
+        u, tol = sample_metrics(a["embedding"], a["embedding_labels"])
         titles.append(f"τ={t:g} ({run_text([r])}), {len(a['embedding_labels'])} points:<br>uniformity {u:.2f}, tolerance {tol:.3f}")
     fig = make_subplots(rows=1, cols=len(runs), subplot_titles=titles)
-    for col, (t, r, a) in enumerate(runs, start=1):
+    for col, (t, a, r) in enumerate(runs, start=1):
         xy, labels = project(a["embedding"]), a["embedding_labels"]
         names = class_names(dataset, int(labels.max()) + 1)
         for c in np.unique(labels):
@@ -452,12 +457,13 @@ def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: 
     if not USES_TAU[loss]:
         raise ValueError(f"loss must be one of {TAU_LOSSES} (a loss with a temperature), got {loss!r}")
     runs = [(t, r) for t, r in by_tau(records, dataset, loss) if all(c in r["curves"] for c in CURVE_PANELS)]
+    missing = absent(loss, paper.TABLE1_TAUS, [t for t, _ in runs])
     what = f"Training dynamics ({LOSS_LABELS[loss]} loss)"
     if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(config_label(loss, t) for t in paper.TABLE1_TAUS))
+        return NotYetRun(f"{what}, {dataset}", tuple(missing))
     frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({run_text([r])})")) for t, r in runs]
     fig = tau_slider(frames, active=0, **_curve_grid())
-    return _finish(fig, f"{what}, {dataset}", absent(loss, paper.TABLE1_TAUS, [u for u, _ in runs]), legend_below=False, height=660)
+    return _finish(fig, f"{what}, {dataset}", missing, legend_below=False, height=660)
 
 
 def run_curves(record: dict[str, Any]) -> go.Figure:
