@@ -212,3 +212,19 @@ def test_paper_findings_are_read_from_table_1():
         "the most accurate column of all is HardSimple (84.84 %);"
     )
     assert "the most accurate column of all is ordinary τ=0.3 (95.47 %)" in ex.paper_findings("svhn")
+
+
+def test_run_times_from_benchmarks_and_records(tmp_path):
+    assert isinstance(ex.run_times([], []), ex.NotYetRun)
+    bench = {"device": "NVIDIA H100 80GB HBM3", "engine_s_per_epoch": 1.25, "baseline_s_per_epoch": 5.0,
+             "speedup": 4.0, "batch_size": 128, "measured": "2026-12-01T00:00:00+00:00"}
+    record = results.read_record(write_synthetic(tmp_path, "cifar10", "hard", 0.3))
+    html = ex.run_times([record], [bench])._repr_html_()
+    assert "1.25" in html and "5.00 (conventional; ×4.0)" in html and "H100" in html
+    assert "hard τ=0.3" in html and "s / epoch" in html
+
+
+def test_load_benchmarks_reads_the_json_files(tmp_path):
+    assert results.load_benchmarks(tmp_path / "absent") == []
+    (tmp_path / "gpu.json").write_text('{"device": "x", "engine_s_per_epoch": 1.0}')
+    assert results.load_benchmarks(tmp_path) == [{"device": "x", "engine_s_per_epoch": 1.0}]

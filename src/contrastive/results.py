@@ -127,6 +127,12 @@ def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None) -> 
     return [read_record(p) for p in sorted(base.rglob("*.json"))] if base.is_dir() else []
 
 
+def load_benchmarks(root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The epoch-time measurements that ``benchmarks/epoch_time.py`` wrote (``data/benchmarks/*.json``)."""
+    base = Path(root) if root else DEFAULT_ROOT.parent / "benchmarks"
+    return [json.loads(p.read_text()) for p in sorted(base.glob("*.json"))] if base.is_dir() else []
+
+
 def find(records: Iterable[dict[str, Any]], dataset: str, loss: str, tau: float | None = None) -> dict[str, Any] | None:
     """The record of (dataset, loss, tau) among ``records``, or None where that run was not made."""
     name = record_name(loss, tau)

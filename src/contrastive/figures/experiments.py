@@ -490,3 +490,29 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
     }
     rows += [f"<tr><td>{k}</td><td colspan='2'>{html.escape(str(v))}</td></tr>" for k, v in facts.items() if v not in (None, "")]
     return HtmlTable(f'<table class="table"><thead><tr><th></th><th>ours</th><th>paper</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def run_times(records: Sequence[dict[str, Any]], benchmarks: Sequence[dict[str, Any]]) -> HtmlTable | NotYetRun:
+    """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline) and
+    the seconds per epoch and total wall time of each run record, with its device."""
+    if not benchmarks and not records:
+        return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark on a GPU", "any training run"))
+    rows = [
+        f"<tr><td>benchmark, batch {b['batch_size']}</td><td>{html.escape(str(b['device']))}</td>"
+        f"<td>{b['engine_s_per_epoch']:.2f}</td><td>{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})</td>"
+        f"<td>{html.escape(str(b.get('measured', '')))}</td></tr>"
+        for b in benchmarks
+    ]
+    for r in records:
+        c, prov = r["config"], r["provenance"]
+        shared = prov.get("concurrent_runs", 1)
+        total = prov.get("wall_seconds", {}).get("total")
+        minutes = f"{total / 60:.1f} min in all" if total else ""
+        rows.append(
+            f"<tr><td>{html.escape(c['dataset'])} {html.escape(config_label(c['loss'], c.get('tau')))}, {c['epochs']} epochs"
+            f"{f' ({shared} runs sharing the device)' if shared > 1 else ''}</td><td>{html.escape(str(prov.get('device')))}</td>"
+            f"<td>{_fmt(prov.get('seconds_per_epoch'), '.2f')}</td><td>{minutes}</td>"
+            f"<td>{html.escape(str(prov.get('finished', '')))}</td></tr>"
+        )
+    head = "<tr><th>what</th><th>device</th><th>s / epoch</th><th>other</th><th>when</th></tr>"
+    return HtmlTable(f'<table class="table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>')
