@@ -20,9 +20,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 ## book: build the HTML book into _build/html, warnings as errors. Executed chapters are cached
 ## (_build/.jupyter_cache, keyed by each notebook's code); the cache (and Sphinx's environment) is dropped whenever what the
-## chapters compute from changes: the package's code or the run records (data/results, or the folder
-## named by $CONTRASTIVE_RESULTS).
-INPUTS_HASH = $$(find src/contrastive "$${CONTRASTIVE_RESULTS:-data/results}" -type f ! -name '*.pyc' -print0 2>/dev/null \
+## chapters compute from changes: the package's code, the book's configuration and table of contents
+## (every page's sidebar), or the run records (data/results, or the folder named by $CONTRASTIVE_RESULTS).
+INPUTS_HASH = $$(find src/contrastive _toc.yml _config.yml "$${CONTRASTIVE_RESULTS:-data/results}" -type f ! -name '*.pyc' -print0 2>/dev/null \
 	| sort -z | xargs -0 -r sha256sum | sha256sum)
 book: $(STAMP)
 	@mkdir -p _build; h="$(INPUTS_HASH)"; \

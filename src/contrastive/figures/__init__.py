@@ -7,7 +7,8 @@
   installed plotly package by ``book/_ext/offline_assets.py``; plotly's default renderer would make
   the figure vanish from Jupyter Book pages. Live in Jupyter it uses plotly's own renderer.
 
-Chapter figures live in ``analytic`` (the no-GPU chapters) and ``experiments`` (run records).
+Chapter figures live in ``analytic`` (the no-GPU chapters), ``negatives`` (how many negatives τ
+weighs) and ``experiments`` (run records).
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def by_tau(records: Iterable[dict[str, Any]], dataset: str, loss: str) -> list[t
     return sorted(found, key=lambda pair: pair[0])
 
 
-def _with_arrays(
+def with_arrays(
     runs: Iterable[tuple[float, dict[str, Any]]], keys: Sequence[str]
 ) -> list[tuple[float, dict[str, np.ndarray], dict[str, Any]]]:
     """``(tau, arrays, record)`` for each ``(tau, record)`` of ``runs`` whose stored arrays hold all of ``keys``."""
@@ -349,7 +349,7 @@ def similarities(records: Sequence[dict[str, Any]], dataset: str = "cifar10", lo
 
     Boxes are quartiles with Tukey whiskers; outliers are not drawn.
     """
-    runs = _with_arrays(by_tau(records, dataset, loss), ("pos_sim", "neg_top10"))
+    runs = with_arrays(by_tau(records, dataset, loss), ("pos_sim", "neg_top10"))
     missing = absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
     what = f"Positive vs nearest negatives ({LOSS_LABELS[loss]} loss)"
     if not runs:
@@ -362,7 +362,7 @@ def similarities(records: Sequence[dict[str, Any]], dataset: str = "cifar10", lo
 
 def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
     """Densities of the positive and negative similarities stored with each record, a tau slider."""
-    runs = _with_arrays(by_tau(records, dataset, loss), ("hist_edges", "hist_pos", "hist_neg"))
+    runs = with_arrays(by_tau(records, dataset, loss), ("hist_edges", "hist_pos", "hist_neg"))
     missing = absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
     what = f"Distribution of similarities ({LOSS_LABELS[loss]} loss)"
     if not runs:
@@ -403,7 +403,7 @@ def embeddings(
     Each panel title carries the uniformity and tolerance of the sample itself (``contrastive.metrics.sample_metrics``).
     """
     found = [(t, results.find(records, dataset, loss, t)) for t in taus]
-    runs = _with_arrays([(t, r) for t, r in found if r is not None], ("embedding", "embedding_labels"))
+    runs = with_arrays([(t, r) for t, r in found if r is not None], ("embedding", "embedding_labels"))
     missing = absent(loss, taus, [t for t, _, _ in runs])
     what = "Embeddings (t-SNE of the stored test-feature sample)"
     if not runs:

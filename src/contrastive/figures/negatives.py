@@ -1,0 +1,254 @@
+"""Figures of the chapter "How many negatives does τ listen to?": summaries of the Eq. 5 penalty against τ.
+
+Every number plotted is computed by :mod:`contrastive.penalty` on negative similarities passed in as
+``samples``, a mapping from a legend label to a tensor s_neg of shape (B, M) (B anchors, M negatives;
+curves are the mean over the B anchors). Two sources fill it:
+
+- :func:`sphere_model` — the uniform-sphere MODEL (:func:`contrastive.penalty.sphere_similarities`), no data;
+- :func:`measured_figures` — the negative-similarity histograms stored with run records, drawn only
+  when records exist; otherwise a :class:`~contrastive.figures.experiments.NotYetRun` note.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import plotly.graph_objects as go
+import torch
+from torch import Tensor
+
+from .. import paper
+from ..losses import relative_penalty
+from ..penalty import (
+    CIFAR_NEGATIVES,
+    FEATURE_DIM,
+    dropped_share,
+    effective_negatives,
+    histogram_similarities,
+    solve_tau,
+    sphere_similarities,
+    top_k_share,
+)
+from ..protocol import NOT_YET_RUN, config_label
+from . import class_colour, tau_slider
+from .analytic import PENALTY_TAUS, html_table, log_taus
+from .experiments import TAU_LOSSES, NotYetRun, with_arrays, absent, by_tau, run_text
+
+MODEL_DIMS = (16, FEATURE_DIM, 512)
+"""The dimensions d of the uniform-sphere model drawn in the figures; d = 128 is the paper's."""
+DROPPED_FLOOR = -8
+"""log10 of the smallest dropped share :func:`dropped_figure` shows (smaller ones lie below its axis)."""
+Summary = Callable[[Tensor, float], Tensor]
+
+
+def model_label(d: int) -> str:
+    """The legend label of the uniform-sphere model in dimension d."""
+    return f"uniform sphere model, d = {d}"
+
+
+def sphere_model(dims: Sequence[int] = MODEL_DIMS, m: int = CIFAR_NEGATIVES, b: int = 4, seed: int = 0) -> dict[str, Tensor]:
+    """``samples`` of the uniform-sphere MODEL: b anchors with m negatives each, for each dimension d in ``dims``."""
+    return {model_label(d): sphere_similarities(m, d, b, seed) for d in dims}
+
+
+def mean_curve(summary: Summary, s_neg: Tensor, taus: Sequence[float]) -> list[float]:
+    """``summary(s_neg, tau)`` averaged over the anchors (rows), at each τ."""
+    return [summary(s_neg, tau).mean().item() for tau in taus]
+
+
+def dropped(k: int) -> Summary:
+    """The share of the Eq. 5 penalty that Eq. 9 with the k nearest negatives drops (k capped at M)."""
+    return lambda s_neg, tau: dropped_share(s_neg, tau, min(k, s_neg.shape[-1]))
+
+
+def _vs_tau(
+    samples: Mapping[str, Tensor],
+    summary: Summary,
+    marks: Mapping[str, Sequence[float]],
+    taus: Sequence[float] | None,
+) -> go.Figure:
+    """One line per sample of ``summary`` vs τ, and on a sample's line markers at the τ of ``marks[label]``."""
+    taus = log_taus(-2, 1, 61) if taus is None else list(taus)
+    fig = go.Figure()
+    for i, (label, s_neg) in enumerate(samples.items()):
+        colour = class_colour(i)
+        fig.add_scatter(x=taus, y=mean_curve(summary, s_neg, taus), mode="lines", line=dict(color=colour), name=label)
+        if marks.get(label):
+            at = list(marks[label])
+            fig.add_scatter(
+                x=at, y=mean_curve(summary, s_neg, at), mode="markers+text", text=[f"{t:g}" for t in at],
+                textposition="bottom right", marker=dict(color=colour, size=9),
+                name=f"{label} at τ = {', '.join(f'{t:g}' for t in at)}",
+            )
+    return fig
+
+
+def _hline(fig: go.Figure, y: float, name: str, dash: str) -> None:
+    """A grey horizontal reference line across the τ range of the figure's first trace."""
+    x = fig.data[0].x
+    fig.add_scatter(x=[x[0], x[-1]], y=[y, y], mode="lines", line=dict(color="grey", dash=dash), name=name)
+
+
+def _layout(fig: go.Figure, title: str, yaxis: dict[str, Any]) -> go.Figure:
+    fig.update_layout(
+        title=title, xaxis=dict(type="log", title="temperature τ"), yaxis=yaxis, template="plotly_white",
+        height=500, margin=dict(b=130), legend=dict(orientation="h", yanchor="top", y=-0.25),
+    )
+    return fig
+
+
+def effective_figure(
+    samples: Mapping[str, Tensor],
+    marks: Mapping[str, Sequence[float]] | None = None,
+    taus: Sequence[float] | None = None,
+    k: int = paper.HARD_K,
+    title: str = "How many negatives share the penalty: exp H(r_i)",
+) -> go.Figure:
+    """The effective number of negatives exp H(r_i) vs τ (log–log), with M (all negatives) and k (what
+    Eq. 9 keeps) as dashed lines."""
+    fig = _vs_tau(samples, effective_negatives, marks or {}, taus)
+    for m in sorted({s.shape[-1] for s in samples.values()}):
+        _hline(fig, m, f"M = {m:,} (every negative)", "dash")
+    _hline(fig, k, f"k = {k:,} (the nearest negatives Eq. 9 keeps)", "dot")
+    return _layout(fig, title, dict(type="log", title="effective number of negatives exp H(r_i)", exponentformat="power"))
+
+
+def dropped_figure(
+    samples: Mapping[str, Tensor],
+    marks: Mapping[str, Sequence[float]] | None = None,
+    taus: Sequence[float] | None = None,
+    k: int = paper.HARD_K,
+    title: str | None = None,
+) -> go.Figure:
+    """The share of the Eq. 5 penalty outside the k nearest negatives vs τ (log–log): what the hard loss
+    of Eq. 9 removes from the gradient. Its τ → ∞ limit (M − k)/M is dashed; the y axis starts at 10**DROPPED_FLOOR."""
+    fig = _vs_tau(samples, dropped(k), marks or {}, taus)
+    for m in sorted({s.shape[-1] for s in samples.values() if s.shape[-1] > k}):
+        _hline(fig, (m - k) / m, f"τ → ∞: (M − k)/M, M = {m:,}", "dash")
+    title = title or f"What the hard loss drops: the share of the penalty outside the {k:,} nearest negatives"
+    yaxis = dict(type="log", title="share of the penalty dropped by Eq. 9", exponentformat="power", range=[DROPPED_FLOOR, 0.2])
+    return _layout(fig, title, yaxis)
+
+
+def log_ranks(m: int, n: int = 300) -> list[int]:
+    """About ``n`` ranks 1..m evenly spaced in log rank (distinct integers, 1 and m included)."""
+    ranks = torch.logspace(0, torch.log10(torch.tensor(float(m))).item(), n, dtype=torch.float64).round().long()
+    return torch.unique(torch.cat([ranks, torch.tensor([1, m])])).tolist()
+
+
+def ranked_penalty_figure(
+    s_neg: Tensor, taus: Sequence[float] = PENALTY_TAUS, k: int = paper.HARD_K, active: int = 1, points: int = 300
+) -> go.Figure:
+    """One anchor's relative penalty r_i (Eq. 5) sorted from the nearest negative down, against rank (log–log),
+    one τ at a time (slider), with the cut of Eq. 9 at rank k. ``s_neg`` has shape (1, M) (row 0 is used)."""
+    r_sorted = [relative_penalty(s_neg[:1], tau)[0].sort(descending=True).values for tau in taus]
+    ranks = log_ranks(s_neg.shape[-1], points)
+    index = torch.tensor(ranks) - 1
+    low = min(r[index][r[index] > 0].min().item() for r in r_sorted)
+    high = max(r[0].item() for r in r_sorted)
+    frames = [
+        (tau, [
+            go.Scatter(
+                x=ranks, y=r[index].tolist(), mode="lines", line=dict(width=3),
+                name=f"r_i sorted; the {k:,} nearest carry {top_k_share(s_neg[:1], tau, k)[0].item():.1%}",
+            ),
+            go.Scatter(x=[k, k], y=[low, high], mode="lines", line=dict(color="grey", dash="dash"), name=f"Eq. 9 cut at rank {k:,}"),
+        ])
+        for tau, r in zip(taus, r_sorted)
+    ]
+    return tau_slider(
+        frames, active=active, title=f"The relative penalty (Eq. 5) of one anchor's {s_neg.shape[-1]:,} negatives, by rank",
+        xaxis=dict(type="log", title="rank of the negative (1 = nearest)"),
+        yaxis=dict(type="log", title="relative penalty r_i", exponentformat="power"),
+        template="plotly_white", height=520, legend=dict(orientation="h", yanchor="bottom", y=1.0),
+    )
+
+
+def penalty_rows(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K) -> list[dict[str, float]]:
+    """Per τ, averaged over anchors: exp H(r_i), exp H(r_i) / M, the top-k share and the dropped share."""
+    m = s_neg.shape[-1]
+    return [
+        {
+            "tau": tau,
+            "effective": (e := effective_negatives(s_neg, tau).mean().item()),
+            "fraction": e / m,
+            "top_k": top_k_share(s_neg, tau, k).mean().item(),
+            "dropped": dropped_share(s_neg, tau, k).mean().item(),
+        }
+        for tau in taus
+    ]
+
+
+def penalty_table(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K) -> str:
+    """:func:`penalty_rows` as an HTML table."""
+    m = s_neg.shape[-1]
+    columns = ["τ", "effective negatives exp H(r_i)", f"… as a share of M = {m:,}",
+               f"penalty on the {k:,} nearest (Eq. 9 keeps)", "penalty dropped by Eq. 9"]
+    rows = [
+        [f"{r['tau']:g}", f"{r['effective']:,.0f}", f"{r['fraction']:.1%}", f"{r['top_k']:.1%}", f"{r['dropped']:.1%}"]
+        for r in penalty_rows(s_neg, taus, k)
+    ]
+    return html_table(columns, rows)
+
+
+def penalty_summary(
+    s_neg: Tensor, source: str, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K, small: float = 0.01
+) -> str:
+    """Sentences (Markdown) on ``s_neg`` (B, M), which come from ``source`` (named in the text): the summaries at the
+    first and last τ, the τ at which exp H(r_i) = k, and the τ below which Eq. 9 drops less than ``small``."""
+    rows = penalty_rows(s_neg, taus, k)
+    first, last = rows[0], rows[-1]
+    tau_k = solve_tau(lambda tau: effective_negatives(s_neg, tau).mean().item(), k)
+    tau_small = solve_tau(lambda tau: dropped(k)(s_neg, tau).mean().item(), small)
+
+    def at(r: dict[str, float]) -> str:
+        return (f"τ = {r['tau']:g}, about {r['effective']:,.0f} negatives ({r['fraction']:.1%} of M) effectively share "
+                f"the penalty and the hard loss drops {r['dropped']:.1%} of it")
+
+    return (
+        f"On {source} ({s_neg.shape[-1]:,} negatives per anchor, mean over {s_neg.shape[0]} anchors): at {at(first)}; at {at(last)}. The effective number equals the k = {k:,} negatives that Eq. 9 keeps at "
+        f"τ ≈ {tau_k:.3g}, and Eq. 9 drops less than {small:.0%} of the penalty only below τ ≈ {tau_small:.3g}."
+    )
+
+
+# --- measured: run records -----------------------------------------------------------------------
+
+
+def measured_samples(
+    records: Sequence[dict[str, Any]], dataset: str = "cifar10", losses: Sequence[str] = TAU_LOSSES
+) -> tuple[dict[str, Tensor], dict[str, list[float]], list[str]]:
+    """``samples`` from the negative-similarity histograms of the records (one per loss and τ, M = the
+    recorded training images − 1), ``marks`` (each record's own τ on its line), and the labels of the
+    paper's configurations without a usable record (no record, no histogram, or no recorded image count)."""
+    samples: dict[str, Tensor] = {}
+    marks: dict[str, list[float]] = {}
+    missing: list[str] = []
+    for loss in losses:
+        runs = [
+            (t, a, r) for t, a, r in with_arrays(by_tau(records, dataset, loss), ("hist_edges", "hist_neg"))
+            if r.get("provenance", {}).get("train_images", 0) > 1
+        ]
+        for t, a, r in runs:
+            label = f"measured: {config_label(loss, t)} ({run_text([r])})"
+            samples[label] = histogram_similarities(a["hist_edges"], a["hist_neg"], r["provenance"]["train_images"] - 1)
+            marks[label] = [t]
+        missing += absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
+    return samples, marks, missing
+
+
+def measured_figures(
+    records: Sequence[dict[str, Any]], dataset: str = "cifar10", reference: Mapping[str, Tensor] | None = None
+) -> list[go.Figure | NotYetRun]:
+    """:func:`effective_figure` and :func:`dropped_figure` on the measured negative similarities of the
+    records of ``dataset`` (each record's own τ marked), the ``reference`` samples (e.g. the model) beside
+    them; a single :class:`NotYetRun` note when no record has a histogram."""
+    samples, marks, missing = measured_samples(records, dataset)
+    what = f"Penalty summaries from measured similarities, {dataset}"
+    if not samples:
+        return [NotYetRun(what, tuple(missing))]
+    note = f"<br><sup>{NOT_YET_RUN}: {', '.join(missing)}</sup>" if missing else ""
+    samples = {**samples, **(reference or {})}
+    return [
+        effective_figure(samples, marks, title=f"{what}: exp H(r_i){note}"),
+        dropped_figure(samples, marks, title=f"{what}: share dropped by Eq. 9{note}"),
+    ]

@@ -1,0 +1,137 @@
+"""Summaries of the relative penalty of Eq. 5: how many negatives the temperature listens to.
+
+The relative penalty r_i(s_ij) = exp(s_ij/tau) / sum_k exp(s_ik/tau) (Eq. 5, ``losses.relative_penalty``)
+is a Boltzmann distribution over anchor i's M negatives. Two numbers summarise it:
+
+- :func:`effective_negatives`, exp H(r_i), its perplexity: how many negatives effectively share the push
+  (M when every negative is penalised alike, 1 when only the nearest one is);
+- :func:`top_k_share` and :func:`dropped_share`: the share of the penalty carried by the k nearest
+  negatives, which the hard loss of Eq. 9 keeps, and the share it drops.
+
+Without a run record, negative similarities come from a *model*, not from data:
+:func:`sphere_similarities` samples the similarity of an anchor to embeddings spread uniformly on the unit
+sphere S^{d-1}, the limit that the paper's small-tau runs approach (uniformity close to 4).
+:func:`histogram_similarities` turns a run record's measured histogram into similarities instead.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .losses import check_k, check_tau, nearest_negatives, penalty_entropy, upcast
+
+FEATURE_DIM = 128
+"""The paper's feature dimension d (the 128-d normalised output of the head)."""
+CIFAR_NEGATIVES = 49_999
+"""N - 1: the negatives of one anchor in a memory bank of CIFAR's 50,000 training images."""
+SAMPLE_BLOCK = 2**22
+"""How many normal numbers :func:`sphere_similarities` draws at a time (16 MB of float32)."""
+
+
+def check_count(name: str, value: int, low: int) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def effective_negatives(s_neg: Tensor, tau: float) -> Tensor:
+    """exp H(r_i), the perplexity of the relative penalty of Eq. 5, one value per row of ``s_neg`` (..., M).
+
+    It is M when all negatives are penalised alike (tau -> inf) and tends to 1 as tau -> 0 when the
+    nearest negative is unique: the number of negatives that effectively receive gradient.
+    """
+    return penalty_entropy(s_neg, tau).exp()
+
+
+def _log_shares(s_neg: Tensor, tau: float, k: int) -> tuple[Tensor, Tensor]:
+    """log of the Eq. 5 penalty mass on the k nearest negatives and on the other M - k, per row."""
+    check_tau(tau)
+    m = s_neg.shape[-1]
+    check_k(k, m)
+    x = upcast(s_neg) / tau
+    log_all = torch.logsumexp(x, dim=-1)
+    top = nearest_negatives(x, k)  # dividing by tau > 0 keeps the order
+    rest = torch.topk(x, m - k, dim=-1, largest=False).values  # empty when k = M: logsumexp gives -inf
+    return torch.logsumexp(top, dim=-1) - log_all, torch.logsumexp(rest, dim=-1) - log_all
+
+
+def top_k_share(s_neg: Tensor, tau: float, k: int) -> Tensor:
+    """The share sum_{top k} r_i(s_ij) of the Eq. 5 penalty carried by the k nearest negatives of each row:
+    what the hard loss of Eq. 9 keeps. A log-sum-exp ratio, finite at tau = 0.01 in float32."""
+    return _log_shares(s_neg, tau, k)[0].exp()
+
+
+def dropped_share(s_neg: Tensor, tau: float, k: int) -> Tensor:
+    """1 - :func:`top_k_share`: the share of the Eq. 5 penalty on the M - k negatives that the hard loss of
+    Eq. 9 drops, computed directly (a log-sum-exp ratio) so that tiny shares keep their precision; 0 when k = M."""
+    return _log_shares(s_neg, tau, k)[1].exp()
+
+
+def solve_tau(summary: Callable[[float], float], target: float, low: float = 1e-3, high: float = 1e3, steps: int = 60) -> float:
+    """The tau in [low, high] at which ``summary(tau)``, a summary of the Eq. 5 penalty that increases with
+    tau (such as :func:`effective_negatives` or :func:`dropped_share`, averaged over anchors), equals
+    ``target``: bisection in log tau, ``steps`` halvings."""
+    if not (0 < low < high < math.inf):
+        raise ValueError(f"low and high must satisfy 0 < low < high < inf, got low={low!r}, high={high!r}")
+    at_low, at_high = summary(low), summary(high)
+    if not at_low <= target <= at_high:
+        raise ValueError(f"target must lie in [{at_low:.6g}, {at_high:.6g}], the summary at tau = {low:g} and {high:g}; got {target!r}")
+    for _ in range(steps):
+        mid = math.sqrt(low * high)
+        low, high = (mid, high) if summary(mid) < target else (low, mid)
+    return math.sqrt(low * high)
+
+
+def sphere_similarities(m: int, d: int = FEATURE_DIM, b: int = 1, seed: int = 0) -> Tensor:
+    """A MODEL, not data: the similarities s = z_i . z_j of b anchors to m embeddings z_j drawn uniformly
+    on the unit sphere S^{d-1}, shape (b, m), seeded with a ``torch.Generator``.
+
+    By symmetry the anchor can be the first basis vector, so s is the first coordinate of a uniform
+    point on S^{d-1}: a standard normal vector in R^d divided by its norm. This samples the known density
+    proportional to (1 - s^2)^((d-3)/2) on [-1, 1] exactly (up to float32 rounding: the normals are
+    drawn in float32, a block at a time, and s is returned in float64); its mean is 0 and its variance 1/d.
+    """
+    check_count("m (the number of negatives)", m, 1)
+    check_count("d (the dimension of the embedding space)", d, 2)
+    check_count("b (the number of anchors)", b, 1)
+    generator = torch.Generator().manual_seed(seed)
+    n, rows = b * m, max(1, SAMPLE_BLOCK // d)
+    return torch.cat([_first_coordinates(min(rows, n - i), d, generator) for i in range(0, n, rows)]).view(b, m)
+
+
+def _first_coordinates(n: int, d: int, generator: torch.Generator) -> Tensor:
+    """The first coordinates of n points drawn uniformly on S^{d-1}, in float64."""
+    g = torch.randn(n, d, generator=generator)
+    return (g[:, 0] / g.norm(dim=1)).double()
+
+
+def histogram_similarities(edges: np.ndarray | Tensor, density: np.ndarray | Tensor, m: int) -> Tensor:
+    """m negative similarities that follow a histogram (a run record's ``hist_edges``, ``hist_neg``), shape (1, m).
+
+    They are the midpoint quantiles (i + 1/2)/m, i = 0..m-1, of the distribution that is uniform within
+    each bin, so the same histogram always gives the same similarities. A record's histogram pools the
+    negatives of many anchors: these similarities describe a typical anchor, not any one of them.
+    """
+    edges = torch.as_tensor(edges, dtype=torch.float64)
+    density = torch.as_tensor(density, dtype=torch.float64)
+    if edges.dim() != 1 or density.shape != (edges.shape[0] - 1,) or density.shape[0] < 1:
+        raise ValueError(
+            f"edges must have shape (n + 1,) and density shape (n,), n >= 1, got {tuple(edges.shape)} and {tuple(density.shape)}"
+        )
+    width = edges.diff()
+    if not (width > 0).all():
+        raise ValueError("edges must increase strictly")
+    mass = density * width
+    if (mass < 0).any() or not math.isfinite(mass.sum().item()) or mass.sum() <= 0:
+        raise ValueError("density must be >= 0 in every bin, with a positive, finite total")
+    check_count("m (the number of negatives)", m, 1)
+    cdf = torch.cat([mass.new_zeros(1), (mass / mass.sum()).cumsum(0)])
+    q = (torch.arange(m, dtype=torch.float64) + 0.5) / m
+    bin_ = (torch.searchsorted(cdf, q, right=True) - 1).clamp(0, density.shape[0] - 1)
+    fraction = ((q - cdf[bin_]) / (cdf[bin_ + 1] - cdf[bin_])).clamp(0, 1)
+    return (edges[bin_] + fraction * width[bin_])[None, :]
