@@ -36,6 +36,7 @@ from ..losses import USES_TAU
 from ..metrics import sample_metrics
 from ..protocol import LOSS_LABELS, NOT_YET_RUN, config_label, off_protocol_fields, protocol_problem
 from . import class_colour, tau_slider
+from .analytic import html_table
 from . import show as show_figure
 
 TAU_LOSSES = ("contrastive", "hard")
@@ -498,21 +499,18 @@ def run_times(records: Sequence[dict[str, Any]], benchmarks: Sequence[dict[str, 
     if not benchmarks and not records:
         return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark on a GPU", "any training run"))
     rows = [
-        f"<tr><td>benchmark, batch {b['batch_size']}</td><td>{html.escape(str(b['device']))}</td>"
-        f"<td>{b['engine_s_per_epoch']:.2f}</td><td>{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})</td>"
-        f"<td>{html.escape(str(b.get('measured', '')))}</td></tr>"
+        [f"benchmark, batch {b['batch_size']}", b["device"], f"{b['engine_s_per_epoch']:.2f}",
+         f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})", b.get("measured", "")]
         for b in benchmarks
     ]
     for r in records:
         c, prov = r["config"], r["provenance"]
         shared = prov.get("concurrent_runs", 1)
         total = prov.get("wall_seconds", {}).get("total")
-        minutes = f"{total / 60:.1f} min in all" if total else ""
-        rows.append(
-            f"<tr><td>{html.escape(c['dataset'])} {html.escape(config_label(c['loss'], c.get('tau')))}, {c['epochs']} epochs"
-            f"{f' ({shared} runs sharing the device)' if shared > 1 else ''}</td><td>{html.escape(str(prov.get('device')))}</td>"
-            f"<td>{_fmt(prov.get('seconds_per_epoch'), '.2f')}</td><td>{minutes}</td>"
-            f"<td>{html.escape(str(prov.get('finished', '')))}</td></tr>"
-        )
-    head = "<tr><th>what</th><th>device</th><th>s / epoch</th><th>other</th><th>when</th></tr>"
-    return HtmlTable(f'<table class="table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>')
+        rows.append([
+            f"{c['dataset']} {config_label(c['loss'], c.get('tau'))}, {c['epochs']} epochs"
+            + (f" ({shared} runs sharing the device)" if shared > 1 else ""),
+            prov.get("device"), _fmt(prov.get("seconds_per_epoch"), ".2f"),
+            f"{total / 60:.1f} min in all" if total else "", prov.get("finished", ""),
+        ])
+    return HtmlTable(html_table(("what", "device", "s / epoch", "other", "when"), rows))
