@@ -75,11 +75,10 @@ def load(
     device: str | torch.device = "cpu",
     root: str | Path = DEFAULT_ROOT,
 ) -> Dataset:
-    """``split`` of ``dataset`` (its first ``subset`` images if given) as tensors on ``device``.
+    """``split`` of ``dataset`` (the class-balanced :func:`balanced` ``subset`` if given) as tensors on ``device``.
 
     ``data`` is the offline CIFAR-10 npz (only with ``dataset="cifar10"``); without it torchvision
-    downloads the data set into ``root``. The offline splits are in a fixed shuffled order, so a
-    prefix mixes all classes.
+    downloads the data set into ``root``.
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
@@ -97,13 +96,26 @@ def load(
         images, labels, classes, source = _offline(Path(data), split, root)
     if subset is not None and subset > len(labels):
         raise ValueError(f"subset must be <= {len(labels)}, the size of the {dataset} {split} split, got {subset}")
-    n = len(labels) if subset is None else subset
+    keep = slice(None) if subset is None else balanced(labels, subset)
     return Dataset(
-        images=torch.from_numpy(np.ascontiguousarray(images[:n])).to(device),
-        labels=torch.from_numpy(np.asarray(labels[:n], dtype=np.int64)).to(device),
+        images=torch.from_numpy(np.ascontiguousarray(images[keep])).to(device),
+        labels=torch.from_numpy(np.asarray(labels[keep], dtype=np.int64)).to(device),
         classes=tuple(classes),
         source=source,
     )
+
+
+def balanced(labels: np.ndarray, n: int) -> np.ndarray:
+    """The indices of a fixed, class-balanced subset of ``n`` images, in the split's order: the first
+    images of every class in turn (round robin over the classes), so each class has ``n / C`` images
+    (within one) whenever the split has that many of each; ``n`` = the split size keeps all of them."""
+    labels = np.asarray(labels)
+    rank = np.empty(len(labels), dtype=np.int64)  # how many earlier images share this image's class
+    for c in np.unique(labels):
+        where = np.flatnonzero(labels == c)
+        rank[where] = np.arange(len(where))
+    order = np.lexsort((labels, rank))  # rank first, then class: round robin
+    return np.sort(order[:n])
 
 
 def normalize(x: Tensor, dataset: str) -> Tensor:

@@ -31,6 +31,8 @@ METRICS = ("linear_top1", "uniformity", "tolerance")
 PAPER_EPOCHS = 200
 HARD_K = 4095
 """The paper's number of nearest negatives for the hard losses."""
+TRAIN_IMAGES = 50_000
+"""The training set of CIFAR-10 and CIFAR-100, the bank of the paper's CIFAR runs (HARD_K of it are kept)."""
 TABLE1_TAUS: tuple[float, ...] = tuple(tau for loss, tau in COLUMNS if loss == "contrastive")
 """The temperatures of Table 1 and Figs. 4-9 (0.07, 0.3, 0.7, 1.0)."""
 TABLE1_LOSSES: tuple[str, ...] = tuple(dict.fromkeys(loss for loss, _ in COLUMNS))

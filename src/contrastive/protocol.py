@@ -36,13 +36,24 @@ PROTOCOL_FIELDS = tuple(name for name in paper.PROTOCOL if name not in HARD_FIEL
 """Config fields that must equal the paper's (:data:`contrastive.paper.PROTOCOL`) for every loss."""
 FREE_FIELDS = (
     "dataset", "data", "datasets", "loss", "tau", "seed", "device", "knn_every", "out", "checkpoint_dir",
-    "checkpoint_every", "compile", "compile_mode", "resume",
+    "checkpoint_every", "compile", "compile_mode", "bf16", "resume",
 )
 """Config fields that a protocol record may set freely (what is run, where, and bookkeeping)."""
 WHOLE_SET = ("subset", "test_subset", "train_images", "test_images")
 """Fields whose ``None`` means "all images" (config fields, and image counts as ``contrastive.sweep`` compares them)."""
 MISSING = object()
 """Stands for a field absent from a record's config (it never equals a paper value)."""
+
+
+def scaled(arch: str, subset: int, epochs: int, lr: float) -> dict[str, Any]:
+    """The paper's protocol (:data:`contrastive.paper.PROTOCOL`) scaled down: network ``arch``, a
+    class-balanced training subset of ``subset`` images, ``epochs`` epochs at learning rate ``lr``;
+    the lr milestones at the paper's fractions of training (160/200 and 190/200) and the hard losses'
+    k at the paper's fraction of the bank (4095 of 50,000). Everything else is the paper's."""
+    fractions = [m / paper.PAPER_EPOCHS for m in paper.PROTOCOL["milestones"]]
+    return {**paper.PROTOCOL, "arch": arch, "subset": subset, "epochs": epochs, "lr": lr,
+            "milestones": tuple(round(f * epochs) for f in fractions),
+            "k": round(paper.HARD_K * subset / paper.TRAIN_IMAGES)}
 
 
 def config_label(loss: str, tau: float | None = None) -> str:
