@@ -21,8 +21,9 @@ $(STAMP): requirements.txt pyproject.toml
 ## book: build the HTML book into _build/html, warnings as errors. Executed chapters are cached
 ## (_build/.jupyter_cache, keyed by each notebook's code); the cache (and Sphinx's environment) is dropped whenever what the
 ## chapters compute from changes: the package's code, the book's configuration and table of contents
-## (every page's sidebar), or the run records (data/results, or the folder named by $CONTRASTIVE_RESULTS).
-INPUTS_HASH = $$(find src/contrastive _toc.yml _config.yml "$${CONTRASTIVE_RESULTS:-data/results}" -type f ! -name '*.pyc' -print0 2>/dev/null \
+## (every page's sidebar), or the run records (data/results, or the folder named by $CONTRASTIVE_RESULTS),
+## the pilot's records (data/pilot) or the benchmarks (data/benchmarks).
+INPUTS_HASH = $$(find src/contrastive _toc.yml _config.yml "$${CONTRASTIVE_RESULTS:-data/results}" data/pilot data/benchmarks -type f ! -name '*.pyc' -print0 2>/dev/null \
 	| sort -z | xargs -0 -r sha256sum | sha256sum)
 book: $(STAMP)
 	@mkdir -p _build; h="$(INPUTS_HASH)"; \
@@ -40,12 +41,14 @@ test: book browser-deps
 clean:
 	rm -rf _build
 
-## sweep: one run-notebook execution per configuration (skips those with a record); see book/reproduce.md.
+## sweep: one run-notebook execution per configuration of a protocol (skips those with a record); see book/reproduce.ipynb.
+## PROTOCOL=cpu runs the CPU scale (about ten minutes a run on two cores); PROTOCOL=paper the paper's (a GPU).
+PROTOCOL ?= paper
 DATASET ?= cifar10
 LOSSES ?= contrastive hard simple hard_simple
-TAUS ?= 0.07 0.3 0.7 1.0
-EPOCHS ?= 200
-DEVICE ?= cuda
+TAUS ?=
+EPOCHS ?=
+DEVICE ?=
 DATA ?= $(if $(filter cifar10,$(DATASET)),$(firstword $(wildcard .carry/cifar10-jpeg.npz ../shared/data/cifar10-jpeg.npz)))
 SUBSET ?=
 OUT ?= data
@@ -53,5 +56,6 @@ TIMEOUT ?= 86400
 ARGS ?=
 .PHONY: sweep
 sweep: $(STAMP)
-	$(BIN)/python -m contrastive.sweep --dataset $(DATASET) --losses $(LOSSES) --taus $(TAUS) --epochs $(EPOCHS) \
-		--device $(DEVICE) --out $(OUT) --timeout $(TIMEOUT) $(if $(DATA),--data $(DATA)) $(if $(SUBSET),--subset $(SUBSET)) $(ARGS)
+	$(BIN)/python -m contrastive.sweep --protocol $(PROTOCOL) --dataset $(DATASET) --losses $(LOSSES) \
+		$(if $(TAUS),--taus $(TAUS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DEVICE),--device $(DEVICE)) \
+		--out $(OUT) --timeout $(TIMEOUT) $(if $(DATA),--data $(DATA)) $(if $(SUBSET),--subset $(SUBSET)) $(ARGS)

@@ -48,15 +48,15 @@ def paper_records(root, dataset="cifar10", overrides=None):
     return results.load(root)
 
 
-def status(records, key):
-    """The outcome of the row ``key``."""
-    return {r.key: r.outcome for r in claims.status_table(records)}[key]
+def status(records, key, scale="paper"):
+    """The outcome of the row ``key`` at protocol ``scale``."""
+    return {r.key: r.outcomes[scale] for r in claims.status_table(records)}[key]
 
 
 def test_analytic_rows_are_reproduced_by_computation():
     rows = {r.key: r for r in claims.status_table([])}
     for key in ("claim 1", "claim 2", "Fig. 1", "Fig. 3"):
-        assert rows[key].outcome.status == claims.REPRODUCED, rows[key]
+        assert {o.status for o in rows[key].outcomes.values()} == {claims.REPRODUCED}, rows[key]
 
 
 def test_gradient_check_fails_for_a_loss_without_the_temperature_on_negatives(monkeypatch):
@@ -220,7 +220,9 @@ def test_links_are_relative_to_the_page():
     html = claims.to_html(rows, page="book/experiments/table1")
     assert 'href="../hardness.html"' in html and 'href="table1.html"' in html
     md = claims.to_markdown(rows)
-    assert md.splitlines()[2].startswith("| claim 1 | ") and "| [hardness-awareness](hardness.html) | **reproduced** |" in md
+    assert md.splitlines()[0] == "| | the paper says | where | paper scale | CPU scale | evidence |"
+    assert md.splitlines()[2].startswith("| claim 1 | ") and "| [hardness-awareness](hardness.html) | **reproduced** | **reproduced** |" in md
+    assert "| **not yet run** | **not judged at this scale** |" in md.splitlines()[3]  # Table 1: its closeness at paper scale only
 
 
 def test_status_rejects_unknown_rows():
@@ -236,8 +238,8 @@ def test_twin_rows_share_one_outcome_and_each_npz_is_read_once(tmp_path, monkeyp
     read_arrays = results.read_arrays
     monkeypatch.setattr(results, "read_arrays", lambda record: reads.append(record["path"]) or read_arrays(record))
     rows = {r.key: r for r in claims.status_table(results.load(tmp_path))}
-    assert rows["claim 7"].outcome.status == claims.REPRODUCED
-    assert rows["claim 7"].outcome is rows["Fig. 8"].outcome and rows["claim 3"].outcome is rows["Figs. 4–5"].outcome
+    assert rows["claim 7"].outcomes["paper"].status == claims.REPRODUCED
+    assert rows["claim 7"].outcomes is rows["Fig. 8"].outcomes and rows["claim 3"].outcomes is rows["Figs. 4–5"].outcomes
     assert sorted(reads) == sorted(str(p) for p in tmp_path.rglob("*.json"))  # claim 7, Fig. 8 and Fig. 2 read them
     claims.status_table(results.load(tmp_path), keys=["claim 7"])
     assert len(reads) == 4  # a new call reads afresh: no cache outlives it
@@ -253,3 +255,27 @@ def test_evidence_says_where_a_counted_record_is_on_the_jpeg_copy(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, uniformity=3.2, tolerance=0.3, data=JPEG_DATA)
     row = status(results.load(tmp_path), "claim 3")
     assert row.status == claims.REPRODUCED and row.detail.endswith("tolerance 0.100, 0.200, 0.300, 0.400 (offline JPEG copy of CIFAR-10)")
+
+
+def test_each_protocol_is_judged_on_its_own_records(tmp_path):
+    cpu = asdict(Config.at("cpu", device="cpu"))
+    for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
+        write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", tau, uniformity=u, tolerance=t, config=cpu)
+    records = results.load(tmp_path)
+    assert status(records, "claim 3", "cpu").status == claims.REPRODUCED
+    assert status(records, "claim 3", "paper").status == claims.NOT_YET_RUN  # the CPU records do not count there
+    assert status(records, "Table 1", "cpu").status == claims.NOT_APPLICABLE
+    write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", 0.3, uniformity=3.6, tolerance=0.2, config={**cpu, "lr": 0.1})
+    row = status(results.load(tmp_path), "claim 3", "cpu")
+    assert row.status == claims.NOT_YET_RUN and row.detail == "cifar10: not yet run; needs ordinary τ=0.3 (off protocol: lr 0.1 (cpu: 0.03))"
+
+
+def test_a_record_with_nan_is_invalid_not_judged(tmp_path):
+    for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
+        write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
+    path = tmp_path / "cifar10" / "contrastive-tau0.3.json"
+    path.write_text(path.read_text().replace('"uniformity": 3.6', '"uniformity": NaN'))
+    row = status(results.load(tmp_path), "claim 3")
+    assert row.status == claims.INVALID and "ordinary τ=0.3 (non-finite results.uniformity = nan)" in row.detail
+    for key in ("claim 4", "claim 6", "Fig. 9"):
+        assert status(results.load(tmp_path), key).status in (claims.INVALID, claims.NOT_YET_RUN)

@@ -43,8 +43,35 @@ def test_flags_are_parsed_into_config_types(captured, capsys, tmp_path):
     (["--milestones", "9", "3"], "--milestones"), (["--batch-size", "2.5"], "--batch-size"),
 ])
 def test_bad_values_stop_with_an_error_naming_the_flag(argv, flag, captured, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(["train", "--device", "cpu", *argv])
-    assert e.value.code == 2
-    assert f"argument {flag}" in capsys.readouterr().err
+    assert exit_status(["train", "--device", "cpu", *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and len(err.strip().splitlines()) <= 2  # one line (argparse adds its usage line)
     assert "config" not in captured
+
+
+def exit_status(argv):
+    """The exit status of the command line: main's return value, or argparse's SystemExit code."""
+    try:
+        return cli.main(argv)
+    except SystemExit as e:
+        return e.code
+
+
+def test_protocol_flag_starts_from_that_protocol(captured):
+    assert exit_status(["train", "--protocol", "cpu", "--device", "cpu", "--lr", "0.05"]) == 0
+    c = captured["config"]
+    assert (c.protocol, c.arch, c.subset, c.epochs, c.k, c.lr) == ("cpu", "resnet18_w16", 5000, 100, 410, 0.05)
+
+
+@pytest.mark.parametrize("error, status, text", [
+    (ValueError("data: /x.npz: no such file"), 2, "error: data: /x.npz: no such file"),
+    (KeyboardInterrupt(), 130, "run the same command again to resume"),
+])
+def test_faults_end_in_one_line(monkeypatch, capsys, error, status, text):
+    def fail(config):
+        raise error
+
+    monkeypatch.setattr(cli, "run", fail)
+    assert exit_status(["train", "--device", "cpu"]) == status
+    err = capsys.readouterr().err
+    assert text in err and len(err.strip().splitlines()) == 1

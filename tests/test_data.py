@@ -82,13 +82,25 @@ def test_second_load_reads_the_cache(tiny, tmp_path, monkeypatch):
     assert second.classes == CLASSES
 
 
-def test_subset_is_a_prefix_and_device_is_honoured(tiny, tmp_path):
+def test_subset_is_class_balanced_and_device_is_honoured(tiny, tmp_path):
     path, _ = tiny
     full = D.load("cifar10", "train", data=path, root=tmp_path)
     part = D.load("cifar10", "train", data=path, subset=3, root=tmp_path)
-    assert torch.equal(part.images, full.images[:3]) and torch.equal(part.labels, full.labels[:3])
+    keep = D.balanced(full.labels.numpy(), 3)
+    assert torch.equal(part.images, full.images[keep]) and torch.equal(part.labels, full.labels[keep])
     on_meta = D.load("cifar10", "train", data=path, subset=2, device="meta", root=tmp_path)
     assert on_meta.images.device.type == "meta" and on_meta.labels.device.type == "meta"
+
+
+def test_balanced_takes_the_first_images_of_every_class_in_turn():
+    labels = np.array([0, 0, 0, 1, 2, 0, 1, 2, 2, 1, 1, 0])
+    keep = D.balanced(labels, 6)
+    assert keep.tolist() == [0, 1, 3, 4, 6, 7]  # the first two of each class, in the split's order
+    assert np.bincount(labels[D.balanced(labels, 7)]).tolist() == [3, 2, 2]  # within one when n / C is not whole
+    assert D.balanced(labels, 12).tolist() == list(range(12))
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 10, 5000)
+    assert np.bincount(big[D.balanced(big, 1000)]).tolist() == [100] * 10
 
 
 @pytest.mark.parametrize("kwargs, error, name", [
@@ -105,10 +117,10 @@ def test_bad_arguments_raise(tiny, tmp_path, kwargs, error, name):
 
 
 def test_missing_or_foreign_npz_raises(tmp_path):
-    with pytest.raises(FileNotFoundError, match="data"):
+    with pytest.raises(ValueError, match=r"^data: .*nowhere\.npz: no such file"):
         D.load("cifar10", data=tmp_path / "nowhere.npz", root=tmp_path)
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
-    with pytest.raises(ValueError, match="lacks"):
+    with pytest.raises(ValueError, match=r"^data: .*other\.npz: not an offline CIFAR-10 npz, it lacks"):
         D.load("cifar10", data=tmp_path / "other.npz", root=tmp_path)
 
 
@@ -140,8 +152,9 @@ def test_download_dispatches_to_torchvision(tmp_path, monkeypatch):
     (tmp_path / FakeCIFAR100.filename).write_bytes(b"archive")
     ds = D.load("cifar100", "test", subset=4, root=tmp_path)
     assert FakeCIFAR100.calls[-1] == (str(tmp_path), False, True)
-    assert torch.equal(ds.images, torch.from_numpy(pictures(5, 2)[:4]).permute(0, 3, 1, 2))
-    assert ds.labels.tolist() == [3, 1, 4, 1] and len(ds.classes) == 100
+    # labels 3, 1, 4, 1, 5: the balanced subset of 4 takes the first image of each of four classes
+    assert torch.equal(ds.images, torch.from_numpy(pictures(5, 2)[[0, 1, 2, 4]]).permute(0, 3, 1, 2))
+    assert ds.labels.tolist() == [3, 1, 4, 5] and len(ds.classes) == 100
     assert ds.source["source"] == "torchvision download"
     assert ds.source["sha256"] == sha256(tmp_path / FakeCIFAR100.filename)
 

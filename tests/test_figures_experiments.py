@@ -11,8 +11,6 @@ from contrastive import paper, results
 from contrastive.figures import experiments as ex
 
 BUILDERS = {
-    "uniformity_tolerance": ex.uniformity_tolerance,
-    "accuracy": ex.accuracy,
     "similarities": ex.similarities,
     "histograms": ex.histograms,
     "embeddings": ex.embeddings,
@@ -29,11 +27,38 @@ def histogram_arrays(seed=0):
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
-def test_every_figure_with_no_records_says_not_yet_run(name):
-    note = BUILDERS[name]([], "cifar10")
+@pytest.mark.parametrize("scale", ["paper", "cpu"])
+def test_every_figure_with_no_records_says_not_yet_run(name, scale):
+    note = BUILDERS[name]([], "cifar10", scale=scale)
     assert isinstance(note, ex.NotYetRun)
     assert "not yet run" in note._repr_html_() and "not yet run" in note.text()
     assert note.missing and all("τ=" in m for m in note.missing)
+    assert ("CPU scale" if scale == "cpu" else "paper scale") in note.what
+
+
+@pytest.mark.parametrize("builder", [ex.uniformity_tolerance, ex.accuracy])
+def test_curves_vs_tau_without_records_show_the_papers_values_alone(builder):
+    fig = builder([], "cifar10", scale="cpu")
+    assert {t.name.split(":")[0] for t in fig.data} == {"paper"}
+    assert "not yet run" in fig.layout.title.text and "CPU scale" in fig.layout.title.text
+    assert all("the paper's Table 1, paper scale" in t.name for t in fig.data)
+
+
+def test_builders_show_the_records_of_their_protocol_only(tmp_path):
+    from dataclasses import asdict
+
+    from contrastive.train import Config
+
+    cpu = asdict(Config.at("cpu", device="cpu"))
+    write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", 0.3, config=cpu, uniformity=2.5)
+    write_synthetic(tmp_path / "paper", "cifar10", "contrastive", 0.3, uniformity=3.5)
+    records = results.load(tmp_path)
+    for scale, u in (("cpu", 2.5), ("paper", 3.5)):
+        ours = [t for t in ex.uniformity_tolerance(records, "cifar10", scale=scale).data if t.name.startswith("ours")]
+        assert list(ours[0].y) == [u], scale
+    html = ex.table1(records, "cifar10", scale="cpu")._repr_html_()
+    assert "Δ" not in html and "CPU scale" in html  # no difference across scales
+    assert "Δ" in ex.table1(records, "cifar10", scale="paper")._repr_html_()
 
 
 def test_table1_with_no_records_shows_the_paper_and_not_yet_run():
@@ -69,7 +94,7 @@ def test_uniformity_tolerance_draws_ours_and_the_paper_labelled(tmp_path):
     fig = ex.uniformity_tolerance(records, "cifar10")
     assert isinstance(fig, go.Figure)
     ours = [t for t in fig.data if t.name.startswith("ours: ordinary")]
-    theirs = [t for t in fig.data if t.name == "paper: ordinary"]
+    theirs = [t for t in fig.data if t.name.startswith("paper: ordinary")]
     assert len(ours) == 2 and len(theirs) == 2  # one per panel
     assert list(ours[0].x) == list(paper.TABLE1_TAUS) and ours[0].y[1] == 3.0 and "200 epochs" in ours[0].name
     assert list(theirs[0].y) == [paper.table1("cifar10", "uniformity", "contrastive", t) for t in paper.TABLE1_TAUS]
@@ -91,10 +116,10 @@ def test_table1_marks_records_off_the_protocol(tmp_path):
     records = results.load(tmp_path)
     rows = {(r["loss"], r["tau"]): r for r in ex.table1_rows(records, "cifar10")}
     assert rows[("hard", 0.7)]["off_protocol"] is None
-    assert rows[("contrastive", 0.3)]["off_protocol"] == "epochs 20 (paper: 200), arch 'tiny' (paper: 'resnet18'), subset 5000 (paper: all)"
+    assert rows[("contrastive", 0.3)]["off_protocol"] == "subset 5000 (paper: all), epochs 20 (paper: 200), arch 'tiny' (paper: 'resnet18')"
     html = ex.table1(records, "cifar10")._repr_html_()
     assert "<td>60.00 †</td><td>-23.27 †</td>" in html and "<td>80.00</td><td>-4.19</td>" in html
-    assert "<li>ordinary τ=0.3: epochs 20 (paper: 200), arch &#x27;tiny&#x27; (paper: &#x27;resnet18&#x27;), subset 5000 (paper: all)</li>" in html
+    assert "<li>ordinary τ=0.3: subset 5000 (paper: all), epochs 20 (paper: 200), arch &#x27;tiny&#x27; (paper: &#x27;resnet18&#x27;)</li>" in html
     assert "hard τ=0.7:" not in html
 
 
@@ -105,7 +130,7 @@ def test_figures_mark_points_off_the_protocol(tmp_path):
     hard = next(t for t in fig.data if t.name.startswith("ours: hard"))
     assert hard.name == "ours: hard (200 epochs; off protocol: hflip)"
     assert list(hard.marker.symbol) == ["circle", "circle-open", "circle", "circle"]
-    assert hard.customdata[1][1] == "off protocol: hflip False (paper: True)" and hard.customdata[0][1] == "the paper's protocol"
+    assert hard.customdata[1][1] == "off protocol: hflip False (paper: True)" and hard.customdata[0][1] == "at the paper protocol"
     ordinary = next(t for t in ex.uniformity_tolerance(records, "cifar10").data if t.name.startswith("ours: ordinary"))
     assert ordinary.name == "ours: ordinary (200 epochs)"
 
@@ -181,7 +206,7 @@ def test_run_curves_and_summary_of_one_record(tmp_path):
     assert len(fig.data) == len(ex.CURVE_PANELS) and "hard τ=0.3" in fig.layout.title.text
     html = ex.run_summary(record)._repr_html_()
     assert "<td>linear top-1 (%)</td><td>81.50</td><td>83.63</td>" in html and "synthetic test fixture" in html
-    assert "<td>protocol</td><td colspan='2'>the paper&#x27;s protocol</td>" in html
+    assert "<td>protocol</td><td colspan='2'>at the paper protocol</td>" in html
 
 
 def test_results_root_honours_the_environment(tmp_path, monkeypatch):
@@ -221,10 +246,32 @@ def test_run_times_from_benchmarks_and_records(tmp_path):
     record = results.read_record(write_synthetic(tmp_path, "cifar10", "hard", 0.3))
     html = ex.run_times([record], [bench])._repr_html_()
     assert "1.25" in html and "5.00 (conventional; ×4.0)" in html and "H100" in html
-    assert "hard τ=0.3" in html and "s / epoch" in html
+    assert "paper protocol: cifar10 hard τ=0.3" in html and "s / epoch" in html
 
 
 def test_load_benchmarks_reads_the_json_files(tmp_path):
     assert results.load_benchmarks(tmp_path / "absent") == []
-    (tmp_path / "gpu.json").write_text('{"device": "x", "engine_s_per_epoch": 1.0}')
-    assert results.load_benchmarks(tmp_path) == [{"device": "x", "engine_s_per_epoch": 1.0}]
+    bench = {"device": "x", "batch_size": 128, "engine_s_per_epoch": 1.0, "baseline_s_per_epoch": 2.0, "speedup": 2.0}
+    (tmp_path / "gpu.json").write_text(__import__("json").dumps(bench))
+    assert results.load_benchmarks(tmp_path) == [bench]
+
+
+def test_pilot_table_and_finding(tmp_path):
+    from contrastive import pilot
+
+    assert isinstance(ex.pilot_table(pilot.verdict({})), ex.NotYetRun)
+    curves = {"epoch": [1, 50, 80, 100], "uniformity": [0.5, 2.0, 3.0, 3.1], "knn_top1": [10.0, 30.0, 40.0, 41.0],
+              "loss": [1.0] * 4, "tolerance": [0.5] * 4, "lr": [0.03] * 4}
+    runs = {"5k-100ep": [{"config": {"tau": t}, "results": {"knn_top1": k, "linear_top1": k}, "curves": curves,
+                          "provenance": {"wall_seconds": {"total": 600.0}}} for t, k in ((0.1, 41.0), (0.7, 39.0))]}
+    verdict = pilot.verdict(runs)
+    html = ex.pilot_table(verdict)._repr_html_()
+    assert "5k-100ep (chosen)" in html and "<td>10.0</td>" in html and "40.00" in html
+    assert ex.pilot_finding(verdict).startswith("**Chosen: 5k-100ep**") and "Its curves meet rule 2" in ex.pilot_finding(verdict)
+    assert isinstance(ex.pilot_curves(runs), go.Figure)
+
+
+def test_protocols_table_lists_every_fixed_setting():
+    html = ex.protocols_table()._repr_html_()
+    assert "resnet18_w16" in html and "paper scale" in html and "CPU scale" in html
+    assert html.index("arch") < html.index("momentum")  # the settings that differ come first

@@ -42,7 +42,7 @@ def test_write_is_atomic_on_failure(tmp_path):
     results.write_record(path, record())
     bad = record()
     bad["results"]["linear_top1"] = float("nan")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"r\.json: non-finite results\.linear_top1 = nan .*; not written"):
         results.write_record(path, bad)
     assert json.loads(path.read_text())["results"]["linear_top1"] == 80.0
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]

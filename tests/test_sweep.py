@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contrastive import results, sweep
+from contrastive import paper, results, sweep, train
 from contrastive.train import Config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,11 +64,11 @@ def test_sweep_end_to_end(tmp_path, monkeypatch, capsys):
 
     assert sweep.main(cli(out, data, "--losses", "contrastive", "--taus", "0.07", "0.3")) == 0
     for name in ("contrastive-tau0.07", "contrastive-tau0.3"):
-        nb = nbformat.read(out / "runs" / "cifar10" / f"{name}.ipynb", as_version=4)
+        nb = nbformat.read(out / "runs" / "paper" / "cifar10" / f"{name}.ipynb", as_version=4)
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1 and "hide-input" in injected[0].metadata.tags
         assert "plotly" in json.dumps(nb.cells[-1].outputs)  # the run's curves
-        record = results.read_record(out / "results" / "cifar10" / f"{name}.json")
+        record = results.read_record(out / "results" / "paper" / "cifar10" / f"{name}.json")
         assert record["config"]["epochs"] == 1 and record["config"]["arch"] == "tiny"
         assert set(results.read_arrays(record)) >= {"pos_sim", "neg_top10", "embedding"}
 
@@ -82,16 +82,17 @@ def test_sweep_end_to_end(tmp_path, monkeypatch, capsys):
     assert sweep.main(cli(out, data, "--losses", "hard", "contrastive", "--taus", "0.3", "0.7")) == 1
     printed = capsys.readouterr().out
     assert "2 failed" in printed and "FAILED hard-tau0.3" in printed and "FAILED hard-tau0.7" in printed
-    assert (out / "results" / "cifar10" / "contrastive-tau0.7.json").is_file()
-    assert not (out / "results" / "cifar10" / "hard-tau0.3.json").exists()
-    assert (out / "runs" / "cifar10" / "hard-tau0.3.ipynb").is_file()
+    assert (out / "results" / "paper" / "cifar10" / "contrastive-tau0.7.json").is_file()
+    assert not (out / "results" / "paper" / "cifar10" / "hard-tau0.3.json").exists()
+    assert (out / "runs" / "paper" / "cifar10" / "hard-tau0.3.ipynb").is_file()
 
     monkeypatch.setenv("CONTRASTIVE_RESULTS", str(out / "results"))
     monkeypatch.setenv("CONTRASTIVE_BOOK_BUILD", "1")
     records = results.load(out / "results")
     u = results.find(records, "cifar10", "contrastive", 0.3)["results"]["uniformity"]
     table = execute("experiments/table1.ipynb", tmp_path / "table1.ipynb")
-    assert f"{u:.3f}" in table and "ordinary τ=0.07" not in table.split("No run record yet for")[1].split("</ul>")[0]
+    # the CPU-scale table comes first (no records: all ten not yet run), then the paper-scale one
+    assert f"{u:.3f}" in table and "ordinary τ=0.07" not in table.split("No run record yet for")[2].split("</ul>")[0]
     curves = execute("experiments/uniformity_tolerance.ipynb", tmp_path / "ut.ipynb")
     assert "ours: ordinary (1 epoch; off protocol: epochs, batch_size, arch, knn_k, probe_epochs)" in curves
     dynamics = execute("experiments/dynamics.ipynb", tmp_path / "dynamics.ipynb")
@@ -109,45 +110,47 @@ def test_configurations_run_tau_free_losses_once():
         sweep.configurations(["hard"], [])
 
 
-def engine_record(n_train=50_000, n_test=10_000, **config):
-    """A record as the engine writes it for ``config``: its config (JSON round trip) and the image counts
-    of its provenance (``train.run``: ``subset`` training images; ``test_subset``, else at most ``subset``
-    test images), on a data set of ``n_train`` and ``n_test`` images."""
+def engine_record(**config):
+    """A record's config as the engine writes it for ``config`` (JSON round trip)."""
     c = {**dataclasses.asdict(Config(device="cpu")), **config}
-    counts = {"train_images": c["subset"] or n_train, "test_images": c["test_subset"] or min(c["subset"] or n_test, n_test)}
-    return {"config": json.loads(json.dumps(c)), "provenance": counts}
+    return {"config": json.loads(json.dumps(c)), "provenance": {}}
 
 
 @pytest.mark.parametrize("have, want, reason", [
     ({}, {}, None),
     ({"epochs": 100}, {}, "epochs 100 (requested: 200)"),
-    ({"subset": 5000}, {}, "train_images 5000 (requested: all), test_images 5000 (requested: all)"),
-    ({"subset": 5000}, {"subset": 256}, None),
-    ({}, {"epochs": 20, "subset": 5000}, None),
-    ({"test_subset": 100}, {}, "test_images 100 (requested: all)"),
-    ({"test_subset": 100}, {"test_subset": 100}, None),
-    ({}, {"test_subset": 100}, None),
-    ({"subset": 5000}, {"subset": 5000, "test_subset": 10_000}, "test_images 5000 (requested: 10000)"),
-    ({"subset": 5000}, {"test_subset": 10_000}, "train_images 5000 (requested: all), test_images 5000 (requested: 10000)"),
-    ({"subset": 5000, "test_subset": 10_000}, {"subset": 5000, "test_subset": 10_000}, None),
-    ({"subset": 5000, "test_subset": 100}, {"subset": 5000}, "test_images 100 (requested: 5000)"),
-    ({"subset": 20_000}, {"subset": 20_000}, None),  # both test on all 10,000 test images
+    ({}, {"epochs": 100}, "epochs 200 (requested: 100)"),  # a longer run does not stand in for a shorter one
+    ({"subset": 5000}, {}, "subset 5000 (requested: all)"),
+    ({"subset": 5000}, {"subset": 256}, "subset 5000 (requested: 256)"),
+    ({"test_subset": 100}, {}, "test_subset 100 (requested: all)"),
     ({"arch": "tiny"}, {}, "arch 'tiny' (requested: 'resnet18')"),  # a smoke record never skips a real run
     ({"arch": "tiny", "epochs": 1}, {"epochs": 1}, "arch 'tiny' (requested: 'resnet18')"),
     ({"seed": 1, "hflip": False}, {}, "hflip False (requested: True), seed 1 (requested: 0)"),
     ({"loss": "hard", "k": 100}, {"loss": "hard"}, "k 100 (requested: 4095)"),
     ({"k": 100}, {}, None),  # k does not matter for the ordinary loss
-    ({"device": "cuda", "knn_every": 1, "data": "elsewhere.npz"}, {}, None),
+    ({"device": "cuda", "knn_every": 1, "data": "elsewhere.npz", "bf16": True}, {}, None),
 ])
 def test_shortfall(have, want, reason):
     assert sweep.shortfall(engine_record(**have), Config(device="cpu", **want)) == reason
 
 
-def test_shortfall_of_a_record_without_image_counts():
-    record = engine_record(subset=5000)
-    del record["provenance"]["test_images"]
-    assert sweep.shortfall(record, Config(device="cpu", subset=256)) == "test_images not recorded (requested: 256)"
-    assert sweep.shortfall({**engine_record(), "provenance": {}}, Config(device="cpu")) is None  # whole splits by its config
+def test_a_record_of_another_protocol_never_covers_a_run():
+    cpu = Config.at("cpu", device="cpu")
+    assert sweep.shortfall(engine_record(**dataclasses.asdict(cpu)), cpu) is None
+    assert sweep.shortfall(engine_record(**{**dataclasses.asdict(cpu), "protocol": "paper"}), cpu).startswith(
+        "protocol 'paper' (requested: 'cpu')")
+    legacy = engine_record()
+    del legacy["config"]["protocol"]  # made before there were two protocols: the paper's
+    assert sweep.shortfall(legacy, Config(device="cpu")) is None
+
+
+def test_configurations_default_to_each_losss_grid_table1_first():
+    configs = sweep.configurations(list(paper.TABLE1_LOSSES))
+    assert len(configs) == 20 and len(set(configs)) == 20
+    assert set(configs[:10]) == set(paper.COLUMNS)
+    assert configs[10] == ("contrastive", 0.2)  # Fig. 2's second temperature next
+    assert {t for loss, t in configs if loss == "contrastive"} == set(paper.GRIDS["contrastive"])
+    assert {t for loss, t in configs if loss == "hard"} == set(paper.GRIDS["hard"])
 
 
 def test_bad_parameters_stop_the_sweep_before_anything_runs(tmp_path, capsys):
@@ -160,7 +163,7 @@ def test_bad_parameters_stop_the_sweep_before_anything_runs(tmp_path, capsys):
 
 def test_an_off_protocol_sweep_stops_before_replacing_a_protocol_record(tmp_path, capsys):
     config = Config(device="cpu", out=str(tmp_path / "results"))
-    path = results.record_path(config.out, "cifar10", "contrastive", 0.07)
+    path = train.record_path(config)
     record = {"config": dataclasses.asdict(config), "results": {}, "curves": {}, "provenance": {}}
     results.write_record(path, json.loads(json.dumps(record)))
     argv = ["--out", str(tmp_path), "--device", "cpu", "--losses", "simple", "contrastive", "--taus", "0.07", "--epochs", "1"]
@@ -174,20 +177,25 @@ def test_run_config_keeps_the_engines_defaults_for_none():
     config = sweep.run_config(loss="hard", tau=0.7, device=None, out=None, checkpoint_dir=None, subset=None, epochs=3)
     assert (config.loss, config.tau, config.epochs, config.subset) == ("hard", 0.7, 3, None)
     assert config.out == str(results.DEFAULT_ROOT) and config.device in ("cpu", "cuda")
+    cpu = sweep.run_config(protocol="cpu", loss="hard", tau=0.7, lr=None, epochs=None, subset=None, device="cpu")
+    assert (cpu.protocol, cpu.epochs, cpu.subset, cpu.k, cpu.arch) == ("cpu", 100, 5000, 410, "resnet18_w16")
 
 
-def test_the_run_notebook_declares_every_parameter_the_sweep_passes():
+def test_the_run_notebook_declares_every_config_field():
     declared = sweep.notebook_parameters(sweep.NOTEBOOK)
-    assert {"dataset", "data", "subset", "loss", "tau", "k", "epochs", "negatives", "batch_size", "seed", "device", "out",
-            "checkpoint_dir"} <= declared
+    assert declared == {f.name for f in dataclasses.fields(Config)}
     nb = nbformat.read(sweep.NOTEBOOK, as_version=4)
     assert not any("ipywidgets" in c.source for c in nb.cells)
     assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1
 
 
 def test_make_sweep_passes_its_variables():
-    dry = subprocess.run(["make", "-n", "sweep", "EPOCHS=3", "SUBSET=256", "DATA=x.npz", "TAUS=0.3 1.0", "LOSSES=hard"],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    dry = subprocess.run(["make", "-n", "sweep", "EPOCHS=3", "SUBSET=256", "DATA=x.npz", "TAUS=0.3 1.0", "LOSSES=hard",
+                          "PROTOCOL=cpu", "DEVICE=cpu"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     line = " ".join(dry.replace("\\\n", " ").split())
     assert "-m contrastive.sweep" in line and "--epochs 3" in line and "--subset 256" in line and "--data x.npz" in line
-    assert "--taus 0.3 1.0" in line and "--losses hard" in line and "--device cuda" in line and "--out data" in line
+    assert "--taus 0.3 1.0" in line and "--losses hard" in line and "--device cpu" in line and "--out data" in line
+    assert "--protocol cpu" in line
+    default = " ".join(subprocess.run(["make", "-n", "sweep", "DATA="], cwd=ROOT, capture_output=True, text=True,
+                                      check=True).stdout.replace("\\\n", " ").split())
+    assert "--protocol paper" in default and "--taus" not in default and "--epochs" not in default and "--device" not in default

@@ -24,7 +24,7 @@ def synthetic(dataset, split="train", data=None, subset=None, device="cpu", root
 
 def tiny(tmp_path, **kw):
     base = dict(dataset="cifar10", arch="tiny", epochs=2, batch_size=16, knn_k=5, knn_every=1, probe_epochs=2,
-                device="cpu", out=str(tmp_path / "results"), checkpoint_dir=str(tmp_path / "ckpt"))
+                device="cpu", bf16=False, out=str(tmp_path / "results"), checkpoint_dir=str(tmp_path / "ckpt"))
     return train.Config(**{**base, **kw})
 
 
@@ -76,7 +76,7 @@ def test_k_is_checked_against_the_loaded_training_set(tmp_path):
 
 def test_run_writes_a_complete_record(tmp_path):
     path = train.run(tiny(tmp_path, loss="hard", tau=0.5, k=10))
-    assert path == results.record_path(tmp_path / "results", "cifar10", "hard", 0.5)
+    assert path == results.record_path(tmp_path / "results" / "paper", "cifar10", "hard", 0.5)
     record = results.read_record(path)
     assert record["config"]["loss"] == "hard" and record["config"]["k"] == 10
     assert set(record["results"]) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean",
@@ -91,6 +91,7 @@ def test_run_writes_a_complete_record(tmp_path):
     prov = record["provenance"]
     for key in ("torch", "device", "commit", "data", "wall_seconds", "started", "finished", "seconds_per_epoch"):
         assert key in prov
+    assert prov["protocol"] is None and prov["bf16"] is False  # a tiny run is off every protocol
     assert set(prov["wall_seconds"]) == {"train", "evaluate", "total"}
     assert prov["data"]["source"] == "synthetic"
     arrays = results.read_arrays(record)
@@ -143,8 +144,8 @@ def test_a_checkpoint_of_another_config_is_not_resumed(tmp_path):
     train.run(tiny(tmp_path, epochs=1, lr=0.1, resume=False))  # trains afresh
 
 
-@pytest.mark.parametrize("kw, n_test", [({"subset": 10}, 10), ({"subset": 30}, 20), ({"test_subset": 7}, 7)])
-def test_a_subset_run_evaluates_on_as_many_test_images(tmp_path, kw, n_test):
+@pytest.mark.parametrize("kw, n_test", [({"subset": 10}, 20), ({"subset": 30}, 20), ({"test_subset": 7}, 7)])
+def test_a_run_evaluates_on_all_test_images_unless_test_subset(tmp_path, kw, n_test):
     record = results.read_record(train.run(tiny(tmp_path, epochs=1, **kw)))
     assert record["provenance"]["test_images"] == n_test
     assert results.read_arrays(record)["embedding"].shape == (n_test, 128)
@@ -152,10 +153,39 @@ def test_a_subset_run_evaluates_on_as_many_test_images(tmp_path, kw, n_test):
 
 def test_an_off_protocol_run_never_replaces_a_protocol_record(tmp_path):
     protocol_run = train.Config(device="cpu", out=str(tmp_path))
-    path = results.record_path(tmp_path, "cifar10", "contrastive", 0.07)
+    path = train.record_path(protocol_run)
     results.write_record(path, {"config": dataclasses.asdict(protocol_run), "results": {}, "curves": {},
                                 "provenance": {}})
     with pytest.raises(ValueError, match="out: .* paper's protocol.*epochs 2 \\(paper: 200\\)"):
         train.run(tiny(tmp_path, out=str(tmp_path), loss="contrastive", tau=0.07))
     assert results.read_record(path)["config"]["epochs"] == 200
-    train.check_replaces(protocol_run, path)  # a protocol run may replace it
+    train.check_replaces(protocol_run)  # a protocol run may replace it
+
+
+def test_a_diverging_run_stops_in_its_epoch_and_keeps_the_last_good_checkpoint(tmp_path):
+    good = train.run(tiny(tmp_path, epochs=1))
+    config = tiny(tmp_path, epochs=2, lr=1e30, resume=False)
+    with pytest.raises(train.Diverged, match="epoch 1: the mean training loss is (nan|inf).*lower lr or raise tau"):
+        train.run(config)
+    assert results.read_record(good)["config"]["epochs"] == 1  # no record of the diverged run
+    assert torch.load(train.checkpoint_path(config), weights_only=True)["epoch"] == 1  # the good run's, untouched
+    assert torch.load(train.checkpoint_path(config), weights_only=True)["config"]["lr"] == 0.03
+
+
+def test_config_at_a_protocol_takes_its_values_and_overrides():
+    cpu = train.Config.at("cpu", device="cpu", lr=0.1)
+    assert (cpu.protocol, cpu.arch, cpu.subset, cpu.lr) == ("cpu", "resnet18_w16", 5000, 0.1)
+    with pytest.raises(ValueError, match="^protocol: must be one of"):
+        train.Config.at("gpu", device="cpu")
+    with pytest.raises(ValueError, match="^protocol: must be one of"):
+        train.Config(protocol="gpu", device="cpu")
+    assert train.record_path(cpu).parts[-3:] == ("cpu", "cifar10", "contrastive-tau0.07.json")
+    assert train.checkpoint_path(cpu).parts[-5:] == ("cpu", "cifar10", "contrastive-tau0.07", "last.pt")
+
+
+@pytest.mark.parametrize("name", ["out", "checkpoint_dir"])
+def test_unwritable_folders_stop_the_run_before_training(tmp_path, name):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match=f"^{name}: .*a-file.* is not a folder this run can write to"):
+        train.run(tiny(tmp_path, **{name: str(blocker)}))

@@ -2,7 +2,8 @@
 
 Every field of :class:`contrastive.train.Config` is a flag of ``train`` (``--batch-size`` or
 ``--batch_size``), generated from the dataclass, so the two cannot drift apart. Flags not given keep
-the paper's defaults. Bad values stop with an argparse error naming the flag.
+the values of the protocol named by ``--protocol`` (default: the paper's). Bad values stop with an
+argparse error naming the flag.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import types
 import typing
 
-from .train import CHOICES, Config, ConfigError, run
+from .train import CHOICES, Config, ConfigError, Diverged, run
 
 
 def _optional(kind: type):
@@ -49,23 +50,41 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m contrastive", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train, evaluate and write one run record",
-                           description="Train with the paper's protocol and write data/results/<dataset>/<loss>-tau<tau>.json.")
+                           description="Train at a protocol (--protocol paper or cpu) and write "
+                                       "data/results/<protocol>/<dataset>/<loss>-tau<tau>.json.")
     hints = typing.get_type_hints(Config)
     for f in dataclasses.fields(Config):
         _add_flag(train, f, hints[f.name], CHOICES)
     return top
 
 
+PROG = "python -m contrastive train"
+
+
 def main(argv: list[str] | None = None) -> int:
-    top = parser()
-    args = vars(top.parse_args(argv))
+    """Run ``train``; a bad value or file ends in one line and exit status 2 (before any training), a
+    diverged run in one line and status 1, Ctrl-C in how to resume and status 130."""
+    args = vars(parser().parse_args(argv))
     args.pop("command")
     try:
-        path = run(Config(**args))  # a ConfigError comes before any training
+        config = Config.at(args.pop("protocol", "paper"), **args)
+        path = run(config)  # checks the data file, folders and sizes before any training
     except ConfigError as e:
-        top.error(f"argument --{e.field.replace('_', '-')}: {str(e).split(': ', 1)[1]}")
+        return _fail(f"argument --{e.field.replace('_', '-')}: {str(e).split(': ', 1)[1]}", 2)
+    except Diverged as e:
+        return _fail(str(e), 1)
+    except ValueError as e:  # a bad data file, say: it names the file
+        return _fail(str(e), 2)
+    except KeyboardInterrupt:
+        return _fail(f"interrupted; run the same command again to resume from the last checkpoint "
+                     f"(written every {config.checkpoint_every} epochs under {config.checkpoint_dir})", 130)
     print(f"record written to {path}")
     return 0
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -5,13 +5,15 @@ Every status is computed when the book is built, never typed:
 - the analytic rows (claims 1-2, Figs. 1 and 3) run a check with ``contrastive.losses`` on fixed
   random similarities in float64 (:func:`check_gradients`, :func:`check_entropy_and_limits`,
   :func:`check_equal_loss`, :func:`check_penalty_concentration`);
-- the experimental rows read run records. A record counts only at the paper's protocol
-  (:func:`contrastive.protocol.protocol_problem`: every setting the paper fixes equals
-  ``paper.PROTOCOL``: exactly ``paper.PAPER_EPOCHS`` epochs, the whole training set, k =
-  ``paper.HARD_K`` for the hard losses, ...). Each row names the configurations it needs; with one
-  missing or off the protocol its status is "not yet run". Otherwise the row's criterion (each
-  one's docstring says it exactly) decides "reproduced" or "not reproduced". Runs on the offline
-  JPEG copy of CIFAR-10 count; the evidence says so (:data:`JPEG_COPY`).
+- the experimental rows read run records, once per protocol (``contrastive.protocol.PROTOCOLS``:
+  the paper's scale and the CPU scale). At each protocol a record counts only when it is at that
+  protocol (:func:`contrastive.protocol.problem`: every setting the protocol fixes has the
+  protocol's value). Each row names the configurations it needs; with one missing or off the
+  protocol its status at that protocol is "not yet run". Otherwise the row's criterion (each one's
+  docstring says it exactly) decides "reproduced" or "not reproduced". The criteria are the same at
+  both scales, except that Table 1's closeness to the paper's numbers is judged at the paper's scale
+  only (:data:`Criterion.protocols`). Runs on the offline JPEG copy of CIFAR-10 count; the evidence
+  says so (:data:`JPEG_COPY`).
 
 A claim is judged on every data set of the paper that has records, and always on CIFAR-10 (the data
 set the engine runs offline). It is "not reproduced" if it fails on any data set with all its
@@ -34,11 +36,14 @@ import torch
 from . import losses, metrics, paper, results
 from .data import OFFLINE_SOURCE
 from .examples import autograd_gradients, random_similarities, similarity_grid
-from .protocol import NOT_YET_RUN, config_label, protocol_problem
+from . import protocol
+from .protocol import NOT_YET_RUN, PROTOCOLS, config_label
 from .toy import pair_similarities
 
-REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
-"""The statuses besides ``NOT_YET_RUN``."""
+REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = "reproduced", "not reproduced", "not judged at this scale"
+INVALID = "invalid record"
+"""The statuses besides ``NOT_YET_RUN``. A row that needs a record holding NaN or inf (or arrays
+that are not its own) is :data:`INVALID`, never judged."""
 PRIMARY_DATASET = "cifar10"
 JPEG_COPY = "(offline JPEG copy of CIFAR-10)"
 """Ends the evidence of a data set judged on records trained on that copy (they count as the protocol)."""
@@ -75,12 +80,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the status table: a claim, Table 1 or a figure, and its outcome."""
+    """One line of the status table: a claim, Table 1 or a figure, and its outcome at each protocol
+    (an analytic row has the same outcome at every protocol: it reads no record)."""
 
     key: str
     statement: str
     chapters: tuple[str, ...]
-    outcome: Outcome
+    outcomes: dict[str, Outcome]
 
 
 # --- analytic checks ------------------------------------------------------------------------
@@ -173,17 +179,18 @@ def cached_reader() -> ArrayReader:
 
 
 class Lookup:
-    """The protocol records of one data set, by (loss, tau); ``read`` reads a record's arrays."""
+    """The records of one data set at one protocol, by (loss, tau); ``read`` reads a record's arrays."""
 
-    def __init__(self, records: Sequence[dict[str, Any]], dataset: str, read: ArrayReader = results.read_arrays):
-        self.records, self.dataset, self.read = records, dataset, read
+    def __init__(self, records: Sequence[dict[str, Any]], dataset: str, read: ArrayReader = results.read_arrays,
+                 name: str = protocol.DEFAULT):
+        self.records, self.dataset, self.read, self.protocol = protocol.at(records, name), dataset, read, name
         self.used: list[dict[str, Any]] = []
         """The records :meth:`get` has returned (those a check counted)."""
 
     def get(self, loss: str, tau: float | None = None) -> dict[str, Any] | None:
-        """The record of (loss, tau) if it exists and meets the protocol, else None."""
+        """The record of (loss, tau) if it exists and is at the protocol, else None."""
         r = results.find(self.records, self.dataset, loss, tau)
-        if r is None or protocol_problem(r) is not None:
+        if r is None or protocol.problem(r, self.protocol) is not None:
             return None
         self.used.append(r)
         return r
@@ -208,20 +215,32 @@ class Criterion:
     configs: tuple[Config, ...]
     check: Check
     arrays: tuple[str, ...] = ()
+    protocols: tuple[str, ...] = tuple(PROTOCOLS)
+    """The protocols at which the criterion is judged (elsewhere: :data:`NOT_APPLICABLE`)."""
 
 
-def _missing(records: Sequence[dict[str, Any]], dataset: str, criterion: Criterion, read: ArrayReader) -> list[str]:
-    out = []
+def _unusable(records: Sequence[dict[str, Any]], dataset: str, criterion: Criterion, read: ArrayReader,
+              name: str) -> tuple[list[str], list[str]]:
+    """The configurations of ``criterion`` without a usable record at protocol ``name``: (missing or
+    off the protocol or without the arrays it reads, invalid: NaN or inf in its numbers, or arrays
+    that do not belong to it)."""
+    missing, invalid = [], []
     for loss, tau in criterion.configs:
-        r = results.find(records, dataset, loss, tau)
+        r = results.find(protocol.at(records, name), dataset, loss, tau)
         label = config_label(loss, tau)
         if r is None:
-            out.append(label)
-        elif problem := protocol_problem(r):
-            out.append(f"{label} (off protocol: {problem})")
-        elif absent := [k for k in criterion.arrays if k not in read(r)]:
-            out.append(f"{label} (no arrays {absent})")
-    return out
+            missing.append(label)
+        elif problem := protocol.problem(r, name):
+            missing.append(f"{label} (off protocol: {problem})")
+        elif bad := results.invalid(r):
+            invalid.append(f"{label} ({bad})")
+        elif criterion.arrays:
+            try:
+                if absent := [k for k in criterion.arrays if k not in read(r)]:
+                    missing.append(f"{label} (no arrays {absent})")
+            except results.BadRecordError as e:
+                invalid.append(f"{label} ({e})")
+    return missing, invalid
 
 
 def datasets(records: Iterable[dict[str, Any]]) -> list[str]:
@@ -236,23 +255,26 @@ def on_jpeg_copy(record: dict[str, Any]) -> bool:
     return record["provenance"].get("data", {}).get("source") == OFFLINE_SOURCE
 
 
-def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion, read: ArrayReader = results.read_arrays) -> Outcome:
-    """Judge ``criterion`` on every data set of :func:`datasets` and combine (module docstring); a data
-    set's evidence ends in :data:`JPEG_COPY` where a record it counted was trained on that copy."""
+def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion, read: ArrayReader = results.read_arrays,
+             name: str = protocol.DEFAULT) -> Outcome:
+    """Judge ``criterion`` at protocol ``name`` on every data set of :func:`datasets` and combine (module
+    docstring); a data set's evidence ends in :data:`JPEG_COPY` where a record it counted was trained on that copy."""
+    if name not in criterion.protocols:
+        return Outcome(NOT_APPLICABLE, f"judged at {', '.join(protocol.describe(p) for p in criterion.protocols)} only")
     verdicts, details = {}, []
-    for d in datasets(records):
-        missing = _missing(records, d, criterion, read)
-        if missing:
-            verdicts[d] = NOT_YET_RUN
-            details.append(f"{d}: {NOT_YET_RUN}; needs {', '.join(missing)}")
+    for d in datasets(protocol.at(records, name)):
+        missing, invalid = _unusable(records, d, criterion, read, name)
+        if invalid or missing:
+            verdicts[d] = INVALID if invalid else NOT_YET_RUN
+            details.append(f"{d}: {verdicts[d]}; " + (f"invalid {', '.join(invalid)}" if invalid else f"needs {', '.join(missing)}"))
             continue
-        look = Lookup(records, d, read)
+        look = Lookup(records, d, read, name)
         ok, evidence = criterion.check(look)
         verdicts[d] = REPRODUCED if ok else NOT_REPRODUCED
         jpeg = f" {JPEG_COPY}" if any(on_jpeg_copy(r) for r in look.used) else ""
         details.append(f"{d}: {verdicts[d]}; {evidence}{jpeg}")
     found = set(verdicts.values())
-    status = NOT_REPRODUCED if NOT_REPRODUCED in found else REPRODUCED if REPRODUCED in found else NOT_YET_RUN
+    status = next((s for s in (INVALID, NOT_REPRODUCED, REPRODUCED) if s in found), NOT_YET_RUN)
     return Outcome(status, " — ".join(details), verdicts)
 
 
@@ -354,7 +376,7 @@ CRITERIA: dict[str, Criterion] = {
     "claim 5": Criterion(ORDINARY + (("simple", None), ("hard_simple", None)), simple_vs_hard_simple),
     "claim 6": Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_accuracy_at_large_tau)),
     "claim 7": Criterion((ORDINARY[0], ORDINARY[-1]), positive_gap, ("pos_sim", "neg_top10")),
-    "Table 1": Criterion(tuple(paper.COLUMNS), table1_close),
+    "Table 1": Criterion(tuple(paper.COLUMNS), table1_close, protocols=("paper",)),
     "Fig. 2": Criterion(tuple(("contrastive", t) for t in paper.FIG2_TAUS), embedding_contrast, ("embedding", "embedding_labels")),
     "Figs. 4–5": Criterion(ORDINARY, uniformity_tolerance_trend),
     "Figs. 6–7": Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_tolerance)),
@@ -410,12 +432,13 @@ def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None =
             continue
         if key in ANALYTIC:
             outcome = ANALYTIC[key]()
+            per = {name: outcome for name in PROTOCOLS}
         else:  # twin rows (a claim and its figure) have equal criteria: each is judged once
             criterion = CRITERIA[key]
             if criterion not in outcomes:
-                outcomes[criterion] = evaluate(records, criterion, read)
-            outcome = outcomes[criterion]
-        rows.append(Row(key, statement, chapters, outcome))
+                outcomes[criterion] = {name: evaluate(records, criterion, read, name) for name in PROTOCOLS}
+            per = outcomes[criterion]
+        rows.append(Row(key, statement, chapters, per))
     return rows
 
 
@@ -423,31 +446,44 @@ def _href(chapter: str, page: str) -> str:
     return os.path.relpath(chapter, os.path.dirname(page)) + ".html"
 
 
-STATUS_COLOURS = {REPRODUCED: "#1a7f37", NOT_REPRODUCED: "#cf222e", NOT_YET_RUN: "#6e7781"}
+STATUS_COLOURS = {REPRODUCED: "#1a7f37", NOT_REPRODUCED: "#cf222e", INVALID: "#bf8700", NOT_YET_RUN: "#6e7781",
+                  NOT_APPLICABLE: "#6e7781"}
+SCALE_NAMES = {"paper": "paper scale", "cpu": "CPU scale"}
+"""The status table's column heading of each protocol."""
+
+
+def evidence(row: Row) -> str:
+    """A row's evidence: once for an analytic row, else per protocol (``paper scale: …; CPU scale: …``)."""
+    details = {o.detail for o in row.outcomes.values()}
+    if row.key in ANALYTIC or len(details) == 1:
+        return details.pop()
+    return " ‖ ".join(f"{SCALE_NAMES[n]}: {o.detail}" for n, o in row.outcomes.items())
 
 
 def to_html(rows: Sequence[Row], page: str = "book/intro") -> str:
-    """The status table as HTML, chapter links relative to the built page ``page`` (a docname)."""
+    """The status table as HTML (one status column per protocol), chapter links relative to the built page ``page`` (a docname)."""
     body = []
     for r in rows:
         links = ", ".join(f'<a href="{_href(c, page)}">{html.escape(CHAPTER_TITLES[c])}</a>' for c in r.chapters)
-        status = f'<strong style="color:{STATUS_COLOURS[r.outcome.status]}">{r.outcome.status}</strong>'
+        statuses = "".join(f'<td><strong style="color:{STATUS_COLOURS[o.status]}">{o.status}</strong></td>' for o in r.outcomes.values())
         body.append(
             f"<tr><td>{html.escape(r.key)}</td><td>{html.escape(r.statement)}</td><td>{links}</td>"
-            f"<td>{status}</td><td><small>{html.escape(r.outcome.detail)}</small></td></tr>"
+            f"{statuses}<td><small>{html.escape(evidence(r))}</small></td></tr>"
         )
+    heads = "".join(f"<th>{SCALE_NAMES[n]}</th>" for n in PROTOCOLS)
     return (
-        '<table class="table"><thead><tr><th></th><th>the paper says</th><th>where</th><th>status</th><th>evidence</th></tr></thead>'
+        f'<table class="table"><thead><tr><th></th><th>the paper says</th><th>where</th>{heads}<th>evidence</th></tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
 
 
 def to_markdown(rows: Sequence[Row], page: str = "book/intro") -> str:
-    """The status table as a Markdown table, chapter links relative to ``page``."""
-    lines = ["| | the paper says | where | status | evidence |", "|---|---|---|---|---|"]
+    """The status table as a Markdown table (one status column per protocol), chapter links relative to ``page``."""
+    heads = [SCALE_NAMES[n] for n in PROTOCOLS]
+    lines = ["| | the paper says | where | " + " | ".join(heads) + " | evidence |", "|---|---|---|" + "---|" * len(heads) + "---|"]
     for r in rows:
         links = ", ".join(f"[{CHAPTER_TITLES[c]}]({_href(c, page)})" for c in r.chapters)
-        cells = (r.key, r.statement, links, f"**{r.outcome.status}**", r.outcome.detail)
+        cells = (r.key, r.statement, links, *(f"**{o.status}**" for o in r.outcomes.values()), evidence(r))
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 

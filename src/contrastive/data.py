@@ -14,6 +14,8 @@ uses the same constants).
 from __future__ import annotations
 
 import io
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from .results import atomic_write, sha256
 DATASETS = ("cifar10", "cifar100", "svhn")
 SPLITS = {"cifar10": ("train", "test"), "cifar100": ("train", "test"), "svhn": ("train", "test", "extra")}
 OFFLINE_SPLITS = ("train", "test")
+OFFLINE_KEYS = tuple(f"{key}_{split}" for split in OFFLINE_SPLITS for key in ("jpeg", "offsets", "y")) + ("classes",)
+"""The arrays of the offline npz that :func:`check_npz` requires."""
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "datasets"
 """``data/datasets`` of the checkout (git-ignored): downloads and the decoded offline copy."""
 
@@ -134,8 +138,7 @@ def normalize(x: Tensor, dataset: str) -> Tensor:
 
 def _offline(path: Path, split: str, root: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict]:
     """The offline npz's ``split``, decoded (uint8 (N, 3, 32, 32), labels, classes, source)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"data: no offline CIFAR-10 npz at {path}")
+    check_npz(path)
     digest = sha256(path)
     cache = root / f"cifar10-jpeg-decoded-{digest[:12]}-{split}.npz"
     if not cache.is_file():
@@ -152,20 +155,77 @@ def decode_npz(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, tu
 
     The format (/work/shared/data/README.md): ``jpeg_<split>`` the concatenated files,
     ``offsets_<split>`` (N+1,) their boundaries, ``y_<split>`` the labels, ``classes`` the names.
-    Returns uint8 images (N, 3, 32, 32), int64 labels (N,) and the class names.
+    Returns uint8 images (N, 3, 32, 32), int64 labels (N,) and the class names. The file is
+    checked first (:func:`check_npz`).
     """
+    if split not in OFFLINE_SPLITS:
+        raise ValueError(f"split must be one of {OFFLINE_SPLITS} for the offline npz, got {split!r}")
+    check_npz(path)
     with np.load(path) as f:
-        keys = (f"jpeg_{split}", f"offsets_{split}", f"y_{split}", "classes")
-        missing = [k for k in keys if k not in f.files]
-        if missing:
-            raise ValueError(f"data: {path} is not an offline CIFAR-10 npz, it lacks {missing}")
-        jpeg, offsets, labels, classes = (f[k] for k in keys)
-    if offsets.shape != (len(labels) + 1,):
-        raise ValueError(f"data: offsets_{split} must have {len(labels) + 1} entries, has {offsets.shape}")
+        jpeg, offsets, labels, classes = (f[k] for k in (f"jpeg_{split}", f"offsets_{split}", f"y_{split}", "classes"))
     images = np.empty((len(labels), 32, 32, 3), dtype=np.uint8)
     for i in range(len(labels)):
         images[i] = np.asarray(Image.open(io.BytesIO(jpeg[offsets[i] : offsets[i + 1]].tobytes())).convert("RGB"))
     return images.transpose(0, 3, 1, 2).copy(), labels.astype(np.int64), tuple(str(c) for c in classes)
+
+
+def check_npz(path: str | Path) -> None:
+    """Check the offline CIFAR-10 npz (``--data``) before any work is done with it.
+
+    ``ValueError`` with one line ``data: <path>: <what is wrong>`` if the file is missing, is not an
+    npz (zip) or is cut short, lacks a key of :data:`OFFLINE_KEYS`, has offsets that do not cut its
+    JPEG bytes into one file per label, labels outside ``0..len(classes)-1``, or a first image of a
+    split that does not decode to 32x32 pixels (only the first image of each split is decoded).
+    """
+    path = Path(path)
+    if not path.is_file():
+        problem = "no such file (--data names the offline CIFAR-10 npz)"
+    elif not zipfile.is_zipfile(path):
+        problem = "not an npz (zip) file, or cut short"
+    else:
+        problem = _npz_problem(path)
+    if problem:
+        raise ValueError(f"data: {path}: {problem}")
+
+
+def _npz_problem(path: Path) -> str | None:
+    """What is wrong with an npz (zip) file as the offline CIFAR-10 copy, or None."""
+    try:
+        with np.load(path) as f:
+            missing = [k for k in OFFLINE_KEYS if k not in f.files]
+            if missing:
+                return f"not an offline CIFAR-10 npz, it lacks {missing}"
+            n_classes = len(f["classes"])
+            for split in OFFLINE_SPLITS:
+                problem = _split_problem(split, f[f"jpeg_{split}"], f[f"offsets_{split}"], f[f"y_{split}"], n_classes)
+                if problem:
+                    return problem
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        return f"unreadable npz ({type(e).__name__}: {e})"
+    return None
+
+
+def _split_problem(split: str, jpeg: np.ndarray, offsets: np.ndarray, labels: np.ndarray, n_classes: int) -> str | None:
+    """What is wrong with one split of the offline npz, decoding its first image only, or None."""
+    if labels.ndim != 1 or len(labels) == 0 or not np.issubdtype(labels.dtype, np.integer):
+        return (f"y_{split} must be a non-empty 1-d array of integer labels, "
+                f"has shape {labels.shape} and dtype {labels.dtype}")
+    if offsets.shape != (len(labels) + 1,) or not np.issubdtype(offsets.dtype, np.integer):
+        return (f"offsets_{split} must be {len(labels) + 1} integers (one more than y_{split}), "
+                f"has shape {offsets.shape} and dtype {offsets.dtype}")
+    if offsets[0] != 0 or offsets[-1] != len(jpeg) or np.any(np.diff(offsets) <= 0):
+        return (f"offsets_{split} must rise from 0 to {len(jpeg)} (the bytes of jpeg_{split}), "
+                f"runs from {offsets[0]} to {offsets[-1]}")
+    if labels.min() < 0 or labels.max() >= n_classes:
+        return (f"y_{split} must lie in 0..{n_classes - 1} (one of the {n_classes} classes), "
+                f"holds {labels.min()}..{labels.max()}")
+    try:
+        height, width = np.asarray(Image.open(io.BytesIO(jpeg[: offsets[1]].tobytes())).convert("RGB")).shape[:2]
+    except OSError as e:
+        return f"the first image of jpeg_{split} does not decode ({e})"
+    if (height, width) != (32, 32):
+        return f"the first image of jpeg_{split} decodes to {width}x{height} pixels, not 32x32"
+    return None
 
 
 def _download(dataset: str, split: str, root: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict]:

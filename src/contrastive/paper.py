@@ -37,6 +37,12 @@ TABLE1_TAUS: tuple[float, ...] = tuple(tau for loss, tau in COLUMNS if loss == "
 """The temperatures of Table 1 and Figs. 4-9 (0.07, 0.3, 0.7, 1.0)."""
 TABLE1_LOSSES: tuple[str, ...] = tuple(dict.fromkeys(loss for loss, _ in COLUMNS))
 """The four losses of Table 1, in its order."""
+GRIDS: dict[str, tuple[float, ...]] = {
+    "contrastive": (0.05, 0.07, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+    "hard": (0.07, 0.2, 0.3, 0.5, 0.7, 1.0),
+}
+"""The temperatures a sweep runs by default: the ordinary loss on the authors' grid of τ (their
+Figs. 4-5 and 9), the hard loss on a coarser one that holds Table 1's four; the simple losses once."""
 FIG2_TAUS = (0.07, 0.2)
 """The two temperatures of Fig. 2 (t-SNE of the embeddings)."""
 

@@ -1,48 +1,66 @@
-"""Run records as the book judges them: which ones were made at the paper's protocol and how the book
-names a configuration. Shared by ``contrastive.claims`` (which records count), the experimental
-figures (which records to mark), ``contrastive.sweep`` (which record already covers a run) and the
-engine (``contrastive.train.check_replaces``: a trial never replaces a protocol record).
+"""Protocols: named sets of values for the settings that decide what a run measures, and which
+protocol a run record is at, if any.
 
-The protocol is :data:`contrastive.paper.PROTOCOL` (PAPER.md §2): a record is at the protocol when
-every field of :data:`PROTOCOL_FIELDS` of its config equals the paper's value and, for a loss with
-nearest negatives (hard, HardSimple), ``k = paper.HARD_K``. The data set, loss and temperature vary
-between the paper's runs, and the fields of :data:`FREE_FIELDS` do not change what is measured (where
-files go, the device, the seed of our single run, how often the curves get a point). The data path is
-free too: a run on the offline JPEG copy of CIFAR-10 counts (``contrastive.claims`` says so where it
-uses one).
+Every field of ``contrastive.train.Config`` has one role (its dataclass field metadata, ``ROLE``):
 
-Horizontal flips are part of the protocol (``hflip=True``): the paper's text lists them among the
-augmentations; the authors' public code has them commented out (PAPER.md §2), so a run without them
+- ``run`` — what is run: the data set, the loss and τ; they vary between the runs of one protocol;
+- ``protocol`` — a setting the protocol fixes for every loss (epochs, batch size, lr schedule, the
+  network, the bank, the subset, the evaluation, ...);
+- ``hard`` — fixed by the protocol only for the losses with nearest negatives (``k``);
+- ``free`` — changes the run but not what is measured (the data file's path, the seed of a single
+  run, the device, how often the curves get a point); a resumed run keeps them;
+- ``bookkeeping`` — where files go and how the step is executed (compile, bf16); a resumed run may
+  change them.
+
+A protocol (:data:`PROTOCOLS`) gives a value to every ``protocol`` and ``hard`` field: ``paper`` is
+the paper's (``contrastive.paper.PROTOCOL``, its section 4), ``cpu`` the same experiment scaled to a
+2-core CPU (:func:`scaled`, chosen by the pilot of ``contrastive.pilot``). A run starts from one
+(``Config.protocol``, ``--protocol cpu``); its record lives under ``<out>/<protocol>/`` and is *at*
+that protocol when every field equals the protocol's value (:func:`problem` says what differs).
+Any field can still be overridden: the record is then off the protocol, marked so wherever it is
+shown, and never counted for a claim. The data path is free: a run on the offline JPEG copy of
+CIFAR-10 counts (``contrastive.claims`` says so where it uses one).
+
+Horizontal flips are part of the paper's protocol (``hflip=True``): the paper's text lists them
+among the augmentations; the authors' public code has them commented out, so a run without them
 follows the code rather than the paper and is marked off protocol.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from . import paper
 from .losses import USES_K, USES_TAU
 
+ROLE = "role"
+"""The key of a Config field's metadata that holds its role."""
+ROLES = ("run", "protocol", "hard", "free", "bookkeeping")
 NOT_YET_RUN = "not yet run"
 """What the book says in place of a number whose run record does not exist (or does not count)."""
 
 LOSS_LABELS = {"contrastive": "ordinary", "hard": "hard", "simple": "Simple", "hard_simple": "HardSimple"}
 """The book's names of the losses of ``contrastive.losses.LOSSES``."""
-
-HARD_FIELDS = ("k",)
-"""Config fields that must equal the paper's only for the losses with nearest negatives (``losses.USES_K``)."""
-PROTOCOL_FIELDS = tuple(name for name in paper.PROTOCOL if name not in HARD_FIELDS)
-"""Config fields that must equal the paper's (:data:`contrastive.paper.PROTOCOL`) for every loss."""
-FREE_FIELDS = (
-    "dataset", "data", "datasets", "loss", "tau", "seed", "device", "knn_every", "out", "checkpoint_dir",
-    "checkpoint_every", "compile", "compile_mode", "bf16", "resume",
-)
-"""Config fields that a protocol record may set freely (what is run, where, and bookkeeping)."""
-WHOLE_SET = ("subset", "test_subset", "train_images", "test_images")
-"""Fields whose ``None`` means "all images" (config fields, and image counts as ``contrastive.sweep`` compares them)."""
+WHOLE_SET = ("subset", "test_subset")
+"""Fields whose ``None`` means "all images"."""
 MISSING = object()
-"""Stands for a field absent from a record's config (it never equals a paper value)."""
+"""Stands for a field absent from a record's config (it never equals a protocol's value)."""
+DEFAULT = "paper"
+"""The protocol of a record whose config does not name one (records made before there were two)."""
+
+
+@functools.cache
+def fields(*roles: str) -> tuple[str, ...]:
+    """The Config fields with any of ``roles``, in the dataclass's order."""
+    from .train import Config
+
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"roles must be among {ROLES}, got {sorted(unknown)}")
+    return tuple(f.name for f in dataclasses.fields(Config) if f.metadata[ROLE] in roles)
 
 
 def scaled(arch: str, subset: int, epochs: int, lr: float) -> dict[str, Any]:
@@ -56,6 +74,22 @@ def scaled(arch: str, subset: int, epochs: int, lr: float) -> dict[str, Any]:
             "k": round(paper.HARD_K * subset / paper.TRAIN_IMAGES)}
 
 
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "paper": paper.PROTOCOL,
+    "cpu": scaled(arch="resnet18_w16", subset=5_000, epochs=100, lr=0.03),
+}
+"""Every protocol by name. ``cpu``: the recipe the pilot chose (``contrastive.pilot``, its records
+under ``data/pilot``): the width-16 ResNet-18, 5,000 class-balanced training images, 100 epochs."""
+
+
+def describe(name: str) -> str:
+    """A protocol in a few words, for titles: e.g. ``CPU scale: ResNet-18 at width 16, 5,000 images, 100 epochs``."""
+    v = PROTOCOLS[name]
+    arch = {"resnet18": "ResNet-18", "resnet18_w16": "ResNet-18 at width 16"}.get(v["arch"], v["arch"])
+    images = "all training images" if v["subset"] is None else f"{v['subset']:,} images"
+    return f"{'paper scale' if name == 'paper' else 'CPU scale'}: {arch}, {images}, {v['epochs']} epochs"
+
+
 def config_label(loss: str, tau: float | None = None) -> str:
     """A configuration as the book names it, e.g. ``ordinary τ=0.07`` or ``HardSimple``."""
     return f"{LOSS_LABELS[loss]} τ={float(tau):g}" if USES_TAU[loss] else LOSS_LABELS[loss]
@@ -66,7 +100,7 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _shown(name: str, value: Any) -> str:
+def shown(name: str, value: Any) -> str:
     if value is MISSING:
         return "not recorded"
     if value is None and name in WHOLE_SET:
@@ -76,7 +110,7 @@ def _shown(name: str, value: Any) -> str:
 
 @dataclass(frozen=True)
 class Deviation:
-    """One config field of a record that differs from the value it is compared with (the paper's, by default)."""
+    """One config field of a record that differs from the value it is compared with (a protocol's, by default)."""
 
     field: str
     have: Any
@@ -84,7 +118,7 @@ class Deviation:
     reference: str = "paper"
 
     def __str__(self) -> str:
-        return f"{self.field} {_shown(self.field, self.have)} ({self.reference}: {_shown(self.field, self.want)})"
+        return f"{self.field} {shown(self.field, self.have)} ({self.reference}: {shown(self.field, self.want)})"
 
 
 def differences(
@@ -99,22 +133,41 @@ def differences(
     ]
 
 
-def deviations(record: Mapping[str, Any]) -> list[Deviation]:
-    """Every protocol field of ``record["config"]`` that differs from the paper's (empty at the protocol)."""
-    config = record["config"]
-    names = PROTOCOL_FIELDS + (HARD_FIELDS if USES_K[config["loss"]] else ())
-    return differences(config, paper.PROTOCOL, names)
+def judged(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields a protocol fixes for this config's loss: the ``protocol`` fields, and ``k`` where the loss uses it."""
+    return fields("protocol") + (fields("hard") if USES_K[config["loss"]] else ())
 
 
-def protocol_problem(record: Mapping[str, Any]) -> str | None:
-    """Why ``record`` does not count as the paper's protocol, e.g. ``"epochs 20 (paper: 200), arch 'tiny'
-    (paper: 'resnet18')"``; None if it does."""
-    found = deviations(record)
+def named(record: Mapping[str, Any]) -> str:
+    """The protocol a record's run started from (its folder), :data:`DEFAULT` where it names none."""
+    return record["config"].get("protocol") or DEFAULT
+
+
+def at(records: Iterable[Mapping[str, Any]], name: str) -> list[Mapping[str, Any]]:
+    """The records of protocol ``name``'s folder (those whose run started from it), at it or not."""
+    return [r for r in records if named(r) == name]
+
+
+def deviations(record: Mapping[str, Any], name: str | None = None) -> list[Deviation]:
+    """Every field of ``record["config"]`` that differs from protocol ``name`` (default: the one it names)."""
+    name = name or named(record)
+    return differences(record["config"], PROTOCOLS[name], judged(record["config"]), reference=name)
+
+
+def problem(record: Mapping[str, Any], name: str | None = None) -> str | None:
+    """Why ``record`` is not at protocol ``name`` (default: the one it names), e.g. ``"epochs 20 (paper:
+    200), arch 'tiny' (paper: 'resnet18')"``; None if it is."""
+    found = deviations(record, name)
     return ", ".join(map(str, found)) if found else None
 
 
-def off_protocol_fields(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The fields (in :data:`PROTOCOL_FIELDS` order) off the protocol in any of ``records``."""
-    found = {d.field for r in records for d in deviations(r)}
-    return [name for name in PROTOCOL_FIELDS + HARD_FIELDS if name in found]
+def of(record: Mapping[str, Any]) -> str | None:
+    """The protocol ``record`` is at (the one it names, or any other whose values it has), or None."""
+    first = named(record)
+    return next((n for n in (first, *PROTOCOLS) if problem(record, n) is None), None)
 
+
+def off_protocol_fields(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The fields (in Config order) off their protocol in any of ``records``."""
+    found = {d.field for r in records for d in deviations(r)}
+    return [name for name in fields("protocol", "hard") if name in found]

@@ -8,18 +8,25 @@ A record is a dict with four required parts:
 - ``curves``: per-epoch series, ``{"epoch": [...], "loss": [...], ...}``;
 - ``provenance``: commit, versions, device, data source and its sha256, wall seconds per phase, times.
 
-Larger arrays (embedding samples, similarity samples) go beside the JSON in ``<name>.npz``.
+Larger arrays (embedding samples, similarity samples) go beside the JSON in ``<name>.npz``, whose
+sha256 the JSON holds (``arrays_sha256``). Reading checks a record (:class:`BadRecordError` names
+the file and what is wrong); :func:`load` skips bad files with a warning.
 Records live at ``<root>/<dataset>/<name>.json`` where ``name`` comes from :func:`record_name`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import math
 import os
 import platform
+import reprlib
 import subprocess
 import tempfile
+import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable
@@ -66,71 +73,306 @@ def record_path(root: str | os.PathLike, dataset: str, loss: str, tau: float | N
     return Path(root) / dataset / f"{record_name(loss, tau)}.json"
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
-    """Write a file through ``write(f)`` into a temporary file beside it, then rename it into place.
+class BadRecordError(ValueError):
+    """A record file (or the arrays beside it) that cannot be used. The message is one line: the
+    file's path, then what is wrong; ``path`` and ``problem`` hold the two parts."""
 
-    An interrupted write leaves the old file (or none), never a partial one.
-    """
-    path = Path(path)
+    def __init__(self, path: str | os.PathLike, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = str(path), problem
+
+
+class RecordWarning(UserWarning):
+    """A record file was skipped (:func:`load`) or its arrays read unchecked (:func:`read_arrays`)."""
+
+
+ARRAYS_KEY = "arrays_sha256"
+"""Top-level key that :func:`write_record` sets: the sha256 (hex) of the record's ``<stem>.npz``, or
+None where it has no arrays. :func:`read_arrays` checks it; records written before it lack it."""
+READ_KEYS = ("path", "invalid")
+"""Keys that :func:`read_record` adds to a record; not part of it, :func:`write_record` drops them."""
+TEMP_MAX_AGE = 3600.0
+"""Seconds after which a temporary file of :func:`atomic_write` counts as left by an interrupted write."""
+BENCHMARK_NUMBERS = ("batch_size", "engine_s_per_epoch", "baseline_s_per_epoch", "speedup")
+"""The numbers of an epoch-time benchmark that the book shows (besides its ``device``)."""
+
+
+def _temp_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """``write(f)`` into a new temporary file ``.<name>.<random>.tmp`` beside ``path``, flushed to
+    disk; on any failure (KeyboardInterrupt included) the temporary file is removed again."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file through ``write(f)`` into a temporary file beside it, then rename it into place.
+
+    An interrupted write leaves the old file (or none), never a partial one, and no temporary file.
+    """
+    path = Path(path)
+    tmp = _temp_file(path, write)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def clean_temps(folder: str | os.PathLike, max_age: float = TEMP_MAX_AGE) -> list[Path]:
+    """Remove the temporary files of :func:`atomic_write` (``.<name>.*.tmp``) under ``folder`` that are
+    older than ``max_age`` seconds, left by writes that were killed; returns the removed paths."""
+    removed, cutoff = [], time.time() - max_age
+    for tmp in Path(folder).rglob(".*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # removed meanwhile by another reader
+            continue
+    return removed
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float, not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_nonfinite(value: Any) -> bool:
+    """NaN or ±inf (ints are always finite)."""
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _present(part: dict[str, Any], key: str) -> str:
+    """``part[key]`` shortened for a message, or "missing"."""
+    return reprlib.repr(part[key]) if key in part else "missing"
+
+
+def record_problem(record: Any) -> str | None:
+    """What makes ``record`` unusable by the readers of records, in a few words, or None: a part of
+    :data:`REQUIRED` missing, or of the wrong type (``config`` an object with string ``dataset`` and
+    ``loss`` and a number or null ``tau``; ``results`` names to numbers; ``curves`` names to lists;
+    ``provenance`` an object; :data:`ARRAYS_KEY`, where present, a string or null)."""
+    if not isinstance(record, dict):
+        return f"a record must be a JSON object, got {reprlib.repr(record)}"
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        return f"lacks the required parts {missing} (required: {list(REQUIRED)})"
+    wrong = [k for k in REQUIRED if not isinstance(record[k], dict)]
+    if wrong:
+        return f"{wrong[0]} must be an object (dict), got {_present(record, wrong[0])}"
+    config = record["config"]
+    for key in ("dataset", "loss"):
+        if not isinstance(config.get(key), str):
+            return f"config.{key} must be a string, got {_present(config, key)}"
+    if config.get("tau") is not None and not _is_number(config["tau"]):
+        return f"config.tau must be a number or null, got {_present(config, 'tau')}"
+    bad = {k: v for k, v in record["results"].items() if not (isinstance(k, str) and _is_number(v))}
+    if bad:
+        return f"results must map names to numbers, got {reprlib.repr(bad)}"
+    bad = {k: v for k, v in record["curves"].items() if not (isinstance(k, str) and isinstance(v, list))}
+    if bad:
+        return f"curves must map names to lists, got {reprlib.repr(bad)}"
+    if not isinstance(record.get(ARRAYS_KEY), (str, type(None))):
+        return f"{ARRAYS_KEY} must be a string or null, got {_present(record, ARRAYS_KEY)}"
+    return None
+
+
+def _nonfinite(record: dict[str, Any]) -> str | None:
+    """Where the results and curves of a well-formed record hold NaN or ±inf, e.g.
+    ``"non-finite results.uniformity = nan, curves.loss[3] = inf"``, or None."""
+    found = [f"results.{k} = {v}" for k, v in record["results"].items() if _is_nonfinite(v)]
+    found += [f"curves.{k}[{i}] = {v}" for k, vs in record["curves"].items() for i, v in enumerate(vs) if _is_nonfinite(v)]
+    return f"non-finite {', '.join(found)}" if found else None
+
+
+def invalid(record: dict[str, Any]) -> str | None:
+    """Why a record read by :func:`read_record` is invalid (its NaN or inf numbers), or None if it is not."""
+    return record.get("invalid")
 
 
 def write_record(path: str | os.PathLike, record: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> Path:
-    """Write ``record`` as JSON (and ``arrays`` as ``<stem>.npz`` beside it), each atomically."""
-    missing = [k for k in REQUIRED if k not in record]
-    if missing:
-        raise ValueError(f"record is missing the required parts {missing} (required: {list(REQUIRED)})")
+    """Write ``record`` as JSON and ``arrays`` as ``<stem>.npz`` beside it, so that both become visible or neither.
+
+    Before anything is written, ``record`` is checked (:func:`record_problem`, no NaN or inf in its
+    results and curves, JSON-serialisable: else ``ValueError`` naming the path and what is wrong) and
+    the npz is built in memory; the JSON holds its sha256 under :data:`ARRAYS_KEY` (None without
+    arrays). Then :func:`_publish` writes both. Temporary files of killed writes (:func:`clean_temps`)
+    in the folder are removed.
+    """
     path = Path(path)
-    record = {k: v for k, v in record.items() if k != "path"}  # read_record's, not part of the record
-    text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
-    if arrays:
-        atomic_write(path.with_suffix(".npz"), lambda f: np.savez_compressed(f, **arrays))
-    else:
-        path.with_suffix(".npz").unlink(missing_ok=True)  # no stale arrays beside a new record
-    atomic_write(path, lambda f: f.write(text.encode()))
+    record = {k: v for k, v in record.items() if k not in (*READ_KEYS, ARRAYS_KEY)}
+    problem = record_problem(record)
+    if problem is None and (found := _nonfinite(record)):
+        problem = f"{found} (a record never holds NaN or inf)"
+    if problem:
+        raise ValueError(f"{path}: {problem}; not written")
+    blob = _npz_bytes(arrays) if arrays else None
+    record[ARRAYS_KEY] = hashlib.sha256(blob).hexdigest() if blob else None
+    try:
+        text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: the record is not JSON ({e}); not written") from None
+    clean_temps(path.parent)
+    _publish(path, text.encode(), blob)
     return path
 
 
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of a compressed npz file."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _publish(path: Path, text: bytes, blob: bytes | None) -> None:
+    """Write the JSON ``text`` to ``path`` and the npz ``blob`` beside it: both to temporary files,
+    then the npz renamed into place (or, where ``blob`` is None, a stale npz removed), then the JSON.
+    A write killed between the two leaves the old JSON beside another npz, which :func:`read_arrays`
+    refuses; on any failure the temporary files are removed."""
+    npz, temps = path.with_suffix(".npz"), []
+    try:
+        if blob is not None:
+            temps.append(_temp_file(npz, lambda f: f.write(blob)))
+        temps.append(_temp_file(path, lambda f: f.write(text)))
+        if blob is None:
+            npz.unlink(missing_ok=True)
+        else:
+            os.replace(temps[0], npz)
+        os.replace(temps[-1], path)
+    except BaseException:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON value in ``path``; ``BadRecordError`` naming it if it cannot be read, is empty or is not JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadRecordError(path, f"cannot be read as text ({e})") from None
+    if not text.strip():
+        raise BadRecordError(path, "empty file (a write cut short?)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BadRecordError(path, f"not valid JSON, truncated? ({e.msg} at line {e.lineno} column {e.colno})") from None
+
+
 def read_record(path: str | os.PathLike) -> dict[str, Any]:
-    """Read one record; ``MissingRecordError`` naming the path if it does not exist."""
+    """Read and check one record, adding ``record["path"]``.
+
+    ``MissingRecordError`` naming the path if it does not exist; ``BadRecordError`` (the path, then
+    what is wrong) if it is empty, not JSON, or lacks a part or has one of the wrong type
+    (:func:`record_problem`). A record holding NaN or inf (JSON written by another tool) is read, with
+    ``record["invalid"]`` saying where (:func:`invalid`).
+    """
     path = Path(path)
     if not path.is_file():
         raise MissingRecordError(f"no run record at {path}: that run has not been made yet")
-    record = json.loads(path.read_text())
+    record = _read_json(path)
+    problem = record_problem(record)
+    if problem:
+        raise BadRecordError(path, problem)
+    if found := _nonfinite(record):
+        record["invalid"] = found
     record["path"] = str(path)
     return record
 
 
-def read_arrays(record: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The arrays stored beside a record (empty if it has none)."""
-    npz = Path(record["path"]).with_suffix(".npz")
-    if not npz.is_file():
-        return {}
-    with np.load(npz) as f:
+def _npz_arrays(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of an npz file's bytes."""
+    with np.load(io.BytesIO(data)) as f:
         return {k: f[k] for k in f.files}
 
 
-def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None) -> list[dict[str, Any]]:
-    """All records under ``root`` (optionally of one dataset), sorted by path."""
+def read_arrays(record: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The arrays stored beside a record (empty if it has none), checked against its :data:`ARRAYS_KEY`.
+
+    ``BadRecordError`` naming the npz where it does not belong to the record: its sha256 is not the
+    record's (arrays of another write, e.g. one killed between its two renames), the record lists
+    arrays that are absent, or it lists none and an npz lies beside it. The npz of a record written
+    before :data:`ARRAYS_KEY` existed is read unchecked, with a :class:`RecordWarning`.
+    """
+    npz = Path(record["path"]).with_suffix(".npz")
+    want = record.get(ARRAYS_KEY)
+    if not npz.is_file():
+        if want:
+            raise BadRecordError(npz, f"missing, though its record lists arrays ({ARRAYS_KEY} {want[:12]}...)")
+        return {}
+    data = npz.read_bytes()
+    if ARRAYS_KEY not in record:
+        warnings.warn(f"{npz}: read unchecked, its record predates {ARRAYS_KEY}", RecordWarning, stacklevel=2)
+        return _npz_arrays(data)
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        listed = f"{ARRAYS_KEY} {want[:12]}..." if want else f"{ARRAYS_KEY} null: it has no arrays"
+        raise BadRecordError(npz, f"stale: its sha256 {got[:12]}... is not its record's ({listed}), "
+                                  "it is left from another write")
+    return _npz_arrays(data)
+
+
+def _read_each(paths: Iterable[Path], read: Callable[[Path], dict[str, Any]],
+               problems: list[tuple[str, str]] | None) -> list[dict[str, Any]]:
+    """``read(p)`` of each path, skipping those that raise ``BadRecordError``: a :class:`RecordWarning`
+    ``"<path>: <problem>; skipped"`` for each, and ``(path, problem)`` appended to ``problems`` if given."""
+    good = []
+    for path in paths:
+        try:
+            good.append(read(path))
+        except BadRecordError as e:
+            warnings.warn(f"{e.path}: {e.problem}; skipped", RecordWarning, stacklevel=3)
+            if problems is not None:
+                problems.append((e.path, e.problem))
+    return good
+
+
+def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
+         problems: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """All good records under ``root`` (optionally of one dataset), sorted by path.
+
+    A file that :func:`read_record` rejects is skipped, not raised: each gives a :class:`RecordWarning`
+    ``"<path>: <problem>; skipped"`` and, where ``problems`` is a list, ``(path, problem)`` appended to
+    it. Records holding NaN or inf are kept, marked :func:`invalid`. Temporary files of killed writes
+    under the folder are removed (:func:`clean_temps`).
+    """
     base = Path(root) / dataset if dataset else Path(root)
-    return [read_record(p) for p in sorted(base.rglob("*.json"))] if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    clean_temps(base)
+    return _read_each(sorted(base.rglob("*.json")), read_record, problems)
 
 
-def load_benchmarks(root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """The epoch-time measurements that ``benchmarks/epoch_time.py`` wrote (``data/benchmarks/*.json``)."""
+def _read_benchmark(path: Path) -> dict[str, Any]:
+    """One epoch-time measurement; ``BadRecordError`` naming the file if it is not JSON, or its
+    ``device`` is not a string or one of :data:`BENCHMARK_NUMBERS` not a finite number."""
+    benchmark = _read_json(path)
+    if not isinstance(benchmark, dict):
+        raise BadRecordError(path, f"a benchmark must be a JSON object, got {reprlib.repr(benchmark)}")
+    if not isinstance(benchmark.get("device"), str):
+        raise BadRecordError(path, f"device must be a string, got {_present(benchmark, 'device')}")
+    for key in BENCHMARK_NUMBERS:
+        if not _is_number(benchmark.get(key)) or _is_nonfinite(benchmark[key]):
+            raise BadRecordError(path, f"{key} must be a finite number, got {_present(benchmark, key)}")
+    return benchmark
+
+
+def load_benchmarks(root: str | os.PathLike | None = None,
+                    problems: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """The epoch-time measurements that ``benchmarks/epoch_time.py`` wrote (``data/benchmarks/*.json``);
+    bad files are skipped as in :func:`load` (a :class:`RecordWarning`, and into ``problems``)."""
     base = Path(root) if root else DEFAULT_ROOT.parent / "benchmarks"
-    return [json.loads(p.read_text()) for p in sorted(base.glob("*.json"))] if base.is_dir() else []
+    return _read_each(sorted(base.glob("*.json")), _read_benchmark, problems) if base.is_dir() else []
 
 
 def find(records: Iterable[dict[str, Any]], dataset: str, loss: str, tau: float | None = None) -> dict[str, Any] | None:

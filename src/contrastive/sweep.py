@@ -1,24 +1,24 @@
 """``make sweep``: one papermill execution of the run notebook per configuration, resumable.
 
-For every loss and temperature (the tau-free losses once) the run notebook
-``book/experiments/train.ipynb`` is executed with papermill (kernel ``python3``, a per-cell
-``execution_timeout``), leaving
+For every loss and temperature of a protocol (``--protocol paper`` or ``cpu``; the τ-free losses
+once; by default each loss on its grid of ``contrastive.paper.GRIDS``, Table 1's ten configurations
+first) the run notebook ``book/experiments/train.ipynb`` is executed with papermill (kernel
+``python3``, a per-cell ``execution_timeout``), leaving
 
-- the executed notebook at ``<out>/runs/<dataset>/<record name>.ipynb`` (its papermill-injected
-  parameters cell tagged ``hide-input``, so a rendered copy shows it folded), and
-- the run record at ``<out>/results/<dataset>/<record name>.json`` (+ ``.npz``), written by the
-  engine (``contrastive.train.run``); checkpoints go to ``<out>/checkpoints``.
+- the executed notebook at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb`` (its
+  papermill-injected parameters cell tagged ``hide-input``, so a rendered copy shows it folded), and
+- the run record at ``<out>/results/<protocol>/<dataset>/<record name>.json`` (+ ``.npz``), written
+  by the engine (``contrastive.train.run``); checkpoints go to ``<out>/checkpoints``.
 
 A configuration whose record already exists is skipped when the record covers it (:func:`shortfall`:
-the same settings in every field of the paper's protocol, the same seed and k, at least the requested
-epochs, training and test images), so an interrupted sweep resumes; a record that does not cover it
+the same value in every field the protocol fixes and the same seed, at least the requested epochs,
+training and test images), so an interrupted sweep resumes; a record that does not cover it
 (a smoke run with a tiny backbone, say) is replaced, except that an off-protocol run never replaces
-a record at the paper's protocol (``contrastive.train.check_replaces``): the sweep then stops before
+a record at its protocol (``contrastive.train.check_replaces``): the sweep then stops before
 running anything (exit status 2). One failing run does not stop the others; failures are listed at
 the end and the exit status is 1.
 
-    python -m contrastive.sweep --dataset cifar10 --losses contrastive simple hard hard_simple \\
-        --taus 0.07 0.3 0.7 1.0 --epochs 200 --device cuda --data ../shared/data/cifar10-jpeg.npz --out data
+    python -m contrastive.sweep --protocol cpu --data ../shared/data/cifar10-jpeg.npz --out data
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from . import paper, protocol, results
 from .losses import USES_K, USES_TAU, check_tau, loss_fn
+from .protocol import PROTOCOLS
 
 if TYPE_CHECKING:
     from .train import Config
@@ -43,82 +44,46 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "book" / "experiments" / "train
 KERNEL = "python3"
 DEFAULT_TIMEOUT = 86_400
 """Papermill's per-cell ``execution_timeout`` in seconds; the training cell is one cell (a day)."""
-DEFAULTED = ("device", "out", "checkpoint_dir", "datasets")
-"""Run-notebook parameters whose ``None`` means "the engine's default" rather than a value."""
 HIDE_TAG = "hide-input"
 
 
-def run_config(**parameters: Any) -> Config:
-    """The run notebook's parameters as a ``contrastive.train.Config`` (None in ``DEFAULTED`` = default)."""
+def run_config(protocol: str = protocol.DEFAULT, **parameters: Any) -> Config:
+    """The run notebook's parameters as a ``contrastive.train.Config`` at ``protocol``: a parameter
+    that is None takes the protocol's value (or, for the fields a protocol does not fix, the engine's default)."""
     from .train import Config
 
-    return Config(**{k: v for k, v in parameters.items() if not (k in DEFAULTED and v is None)})
+    return Config.at(protocol, **{k: v for k, v in parameters.items() if v is not None})
 
 
-def configurations(losses: Sequence[str], taus: Sequence[float]) -> list[tuple[str, float | None]]:
-    """``(loss, tau)`` for every loss and tau; a loss without a temperature appears once, tau None."""
+def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -> list[tuple[str, float | None]]:
+    """``(loss, tau)`` for every loss and tau (``taus`` None: each loss's grid, ``paper.GRIDS``), Table 1's
+    configurations first, then Fig. 2's; a loss without a temperature appears once, tau None."""
     if not losses:
         raise ValueError("losses must name at least one loss")
-    if any(USES_TAU.get(loss) for loss in losses) and not taus:
+    if any(USES_TAU.get(loss) for loss in losses) and taus is not None and not taus:
         raise ValueError("taus must hold at least one temperature for the losses with one")
     configs: list[tuple[str, float | None]] = []
     for loss in losses:
         loss_fn(loss)
         if USES_TAU[loss]:
-            for tau in taus:
+            for tau in paper.GRIDS.get(loss, paper.TABLE1_TAUS) if taus is None else taus:
                 check_tau(tau)
                 configs.append((loss, float(tau)))
         else:
             configs.append((loss, None))
-    return list(dict.fromkeys(configs))
-
-
-SAME = tuple(f for f in protocol.PROTOCOL_FIELDS if f not in ("epochs", "subset", "test_subset")) + ("seed",)
-"""Fields a covering record must share with the requested run (``k`` too, for a loss with nearest negatives).
-The data path is not compared: the same file lies at different paths on different machines."""
-
-
-def wanted_images(config: Config) -> tuple[int | None, int | None]:
-    """The most training and test images a run of ``config`` uses, None = the whole split: ``subset``
-    training images; ``test_subset`` test images, else in a ``subset`` run at most ``subset`` of them
-    (the engine's min(subset, test split size)), else all."""
-    return config.subset, config.test_subset or config.subset
-
-
-def whole_splits(record: dict[str, Any]) -> tuple[bool, bool]:
-    """Whether ``record`` used the whole training and the whole test split, as far as its config and
-    image counts tell without the split sizes: ``subset`` None; ``test_subset`` None and either
-    ``subset`` None or fewer test images than ``subset`` (the engine's min(subset, test split size)
-    was the split size)."""
-    config, n_test = record["config"], record.get("provenance", {}).get("test_images")
-    subset = config.get("subset", protocol.MISSING)
-    cut_short = isinstance(subset, int) and isinstance(n_test, int) and n_test < subset
-    return subset is None, config.get("test_subset", protocol.MISSING) is None and (subset is None or cut_short)
-
-
-def _covers(whole: bool, have: int | None, want: int | None) -> bool:
-    """A record that used the whole split (``whole``) or ``have`` >= ``want`` images covers ``want`` (None = all)."""
-    return whole or (want is not None and have is not None and have >= want)
+    first = [set(paper.COLUMNS), {("contrastive", t) for t in paper.FIG2_TAUS}]
+    return sorted(dict.fromkeys(configs), key=lambda c: [c not in s for s in first])  # stable: Table 1's, then Fig. 2's
 
 
 def shortfall(record: dict[str, Any], wanted: Config) -> str | None:
-    """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary, or None if it does.
-
-    It must match ``wanted`` in every field of :data:`SAME` (and ``k`` for a loss with nearest
-    negatives), have at least its epochs and have used at least the images of :func:`wanted_images`:
-    the counts in its provenance (``train_images``, ``test_images``), or the whole split where
-    :func:`whole_splits` knows it did. The split sizes are not known here, so a record whose
-    ``subset`` or ``test_subset`` happened to equal its split's size does not cover a whole-split request.
-    """
-    have, want, prov = record["config"], asdict(wanted), record.get("provenance", {})
-    names = SAME + (("k",) if USES_K[want["loss"]] else ())
-    found = [str(d) for d in protocol.differences(have, want, names, reference="requested")]
-    if not int(have.get("epochs") or 0) >= want["epochs"]:
-        found.append(str(protocol.Deviation("epochs", have.get("epochs", protocol.MISSING), want["epochs"], "requested")))
-    for name, whole, n in zip(("train_images", "test_images"), whole_splits(record), wanted_images(wanted)):
-        if not _covers(whole, prov.get(name), n):
-            found.append(str(protocol.Deviation(name, prov.get(name, protocol.MISSING), n, "requested")))
-    return ", ".join(found) or None
+    """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary, or None if it does:
+    it must start from the same protocol and have the same value in every field that protocol fixes
+    for its loss (``protocol.judged``) and the same seed. The data path is not compared: the same
+    file lies at different paths on different machines."""
+    have, want = record["config"], asdict(wanted)
+    found = protocol.differences({**have, "protocol": protocol.named(record)}, want,
+                                 ("protocol", *protocol.judged(want), "seed"), reference="requested")
+    return ", ".join(map(str, found)) or None
 
 
 def hide_injected_parameters(path: Path) -> None:
@@ -152,8 +117,8 @@ class Report:
 def sweep(
     dataset: str,
     losses: Sequence[str],
-    taus: Sequence[float],
-    epochs: int,
+    taus: Sequence[float] | None = None,
+    epochs: int | None = None,
     out: str | Path = "data",
     data: str | Path | None = None,
     subset: int | None = None,
@@ -162,17 +127,21 @@ def sweep(
     notebook: str | Path = NOTEBOOK,
     timeout: int = DEFAULT_TIMEOUT,
     log_output: bool = False,
+    protocol_name: str = protocol.DEFAULT,
 ) -> Report:
-    """Execute the run notebook once per configuration not yet covered by a record (module docstring).
+    """Execute the run notebook once per configuration of protocol ``protocol_name`` not yet covered by a
+    record (module docstring). ``epochs``, ``subset``, ``device`` and ``data`` None: the protocol's
+    values and the engine's defaults.
 
-    ``parameters`` are further run-notebook parameters (e.g. ``{"knn_k": 8}``); every configuration
-    is checked with ``contrastive.train.Config`` and ``contrastive.train.check_replaces`` (an
-    off-protocol run never replaces a record at the paper's protocol) before anything runs, so a bad
-    value stops the sweep with a ``ValueError`` naming it.
+    ``parameters`` are further run-notebook parameters (e.g. ``{"knn_k": 8}``, any Config field); every
+    configuration is checked with ``contrastive.train.Config`` and ``contrastive.train.check_replaces``
+    (an off-protocol run never replaces a record at its protocol) before anything runs, so a bad value
+    stops the sweep with a ``ValueError`` naming it.
     """
     import papermill
 
-    from .train import check_replaces
+    from .data import check_npz
+    from .train import check_replaces, record_path
 
     out, notebook = Path(out).resolve(), Path(notebook).resolve()
     if not timeout > 0:
@@ -181,15 +150,20 @@ def sweep(
     unknown = sorted(set(extra) - notebook_parameters(notebook))
     if unknown:
         raise ValueError(f"parameters {unknown} are not parameters of the run notebook {notebook}")
+    if protocol_name not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol_name!r}")
+    if data is not None:
+        check_npz(data)  # once, before any run starts a kernel
     base = {
-        "dataset": dataset, "data": None if data is None else str(Path(data).resolve()), "subset": subset,
-        "epochs": epochs, "device": device, "out": str(out / "results"), "checkpoint_dir": str(out / "checkpoints"), **extra,
+        "protocol": protocol_name, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
+        "subset": subset, "epochs": epochs, "device": device, "out": str(out / "results"),
+        "checkpoint_dir": str(out / "checkpoints"), **extra,
     }
     jobs = [{**base, "loss": loss, **({"tau": tau} if tau is not None else {})} for loss, tau in configurations(losses, taus)]
     configs = [run_config(**job) for job in jobs]
-    paths = [results.record_path(base["out"], dataset, job["loss"], job.get("tau")) for job in jobs]
-    for config, record in zip(configs, paths):
-        check_replaces(config, record)
+    paths = [record_path(config) for config in configs]
+    for config in configs:
+        check_replaces(config)
     report = Report()
     for i, (job, config, record) in enumerate(zip(jobs, configs, paths), start=1):
         name = results.record_name(job["loss"], job.get("tau"))
@@ -200,7 +174,7 @@ def sweep(
                 report.skipped.append(name)
                 continue
             print(f"[{i}/{len(jobs)}] {dataset} {name}: {record} does not cover it ({reason}); it will be replaced", flush=True)
-        target = out / "runs" / dataset / f"{name}.ipynb"
+        target = out / "runs" / protocol_name / dataset / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         print(f"[{i}/{len(jobs)}] {dataset} {name}: running -> {target}", flush=True)
         start = time.perf_counter()
@@ -240,13 +214,15 @@ def _assignment(text: str) -> tuple[str, Any]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m contrastive.sweep", description=__doc__.split("\n")[0])
+    p.add_argument("--protocol", dest="protocol_name", default=protocol.DEFAULT, choices=list(PROTOCOLS),
+                   help="the protocol every run starts from (default: paper)")
     p.add_argument("--dataset", default="cifar10")
     p.add_argument("--losses", nargs="+", default=list(paper.TABLE1_LOSSES), help="default: the four losses of Table 1")
-    p.add_argument("--taus", nargs="*", type=float, default=list(paper.TABLE1_TAUS), help="default: Table 1's")
-    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--taus", nargs="*", type=float, default=None, help="default: each loss's grid (paper.GRIDS)")
+    p.add_argument("--epochs", type=int, default=None, help="default: the protocol's")
     p.add_argument("--device", default=None, help="default: cuda where available, else cpu")
     p.add_argument("--data", default=None, help="the offline CIFAR-10 npz (default: torchvision download)")
-    p.add_argument("--subset", type=int, default=None, help="first N training images (default: all)")
+    p.add_argument("--subset", type=int, default=None, help="N class-balanced training images (default: the protocol's)")
     p.add_argument("--out", default="data", help="records go to OUT/results, notebooks to OUT/runs (default: data)")
     p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="papermill's per-cell timeout, seconds")
     p.add_argument("--set", dest="parameters", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
@@ -265,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = sweep(
             args.dataset, args.losses, args.taus, args.epochs, args.out, args.data, args.subset, args.device,
-            dict(args.parameters), args.notebook, args.timeout, args.log_output,
+            dict(args.parameters), args.notebook, args.timeout, args.log_output, args.protocol_name,
         )
     except ValueError as e:
         print(f"sweep: {e}", file=sys.stderr)

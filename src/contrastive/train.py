@@ -25,6 +25,7 @@ import dataclasses
 import math
 import os
 import statistics
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,16 +35,16 @@ from tqdm import tqdm
 
 from . import data as data_module
 from . import evaluate as evaluation
-from . import losses, memory, models, protocol, results
+from . import losses, memory, models, results
+from . import protocol
+from .protocol import PROTOCOLS, ROLE
 from .augment import Augment
 
 NEGATIVES = ("bank", "batch")
 CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
-RESUME_IGNORES = ("out", "checkpoint_dir", "checkpoint_every", "datasets", "resume", "compile", "compile_mode", "bf16")
-"""Config fields that may differ between a checkpoint and the run that resumes it."""
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 """torch.compile's modes; "reduce-overhead" also captures the compiled step in CUDA graphs."""
-CHOICES = {"dataset": data_module.DATASETS, "loss": tuple(sorted(losses.LOSSES)), "negatives": NEGATIVES,
+CHOICES = {"protocol": tuple(PROTOCOLS), "dataset": data_module.DATASETS, "loss": tuple(sorted(losses.LOSSES)), "negatives": NEGATIVES,
            "arch": models.ARCHS, "head": models.HEADS, "compile_mode": COMPILE_MODES}
 """The Config fields with a fixed set of values, and those values (also the CLI's choices)."""
 CONCURRENT_ENV = "CONTRASTIVE_CONCURRENT_RUNS"
@@ -58,56 +59,64 @@ class ConfigError(ValueError):
         self.field = field_name
 
 
+class Diverged(RuntimeError):
+    """Training produced a non-finite loss; nothing of that epoch is checkpointed or recorded."""
+
+
 def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @dataclass
 class Config:
-    """Everything a run depends on; the defaults are the paper's protocol (spec section 2).
+    """Everything a run depends on; the defaults are the paper's protocol (the paper's section 4).
 
+    Each field's metadata gives its role (``contrastive.protocol``: run, protocol, hard, free,
+    bookkeeping). ``protocol`` names the protocol the run starts from (:meth:`at`), and so the
+    folder of its record; the run is at that protocol only while every protocol field keeps its value.
     ``subset``: a fixed class-balanced subset of N training images (``data.balanced``; None = all).
     Beyond the record schema: ``datasets`` (where downloads and decoded caches go), ``test_subset``
     (first N test images; None = all of them), ``checkpoint_every`` (epochs between checkpoints),
     ``compile`` (torch.compile the step; None = on for CUDA, off elsewhere), ``compile_mode`` (one of
-    ``COMPILE_MODES``), ``bf16`` (bfloat16 autocast in the training step; None = on for CUDA, off
-    elsewhere; on a CPU with AMX it is about 1.7x faster at width 16) and ``resume`` (continue from the last checkpoint of this configuration).
+    ``COMPILE_MODES``), ``bf16`` (bfloat16 autocast in the training step; None = on for CUDA and
+    for a CPU with bfloat16 instructions, ``models.cpu_bf16_fast``: 1.7x faster at width 16 with AMX) and ``resume`` (continue from the last checkpoint of this configuration).
     """
 
-    dataset: str = "cifar10"
-    data: str | None = None
-    datasets: str = str(data_module.DEFAULT_ROOT)
-    subset: int | None = None
-    loss: str = "contrastive"
-    tau: float = 0.07
-    k: int = 4095
-    epochs: int = 200
-    batch_size: int = 128
-    lr: float = 0.03
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    milestones: tuple[int, ...] = (160, 190)
-    gamma: float = 0.1
-    negatives: str = "bank"
-    bank_momentum: float = 0.5
-    feature_dim: int = 128
-    arch: str = "resnet18"
-    head: str = "linear"
-    hflip: bool = True
-    seed: int = 0
-    device: str = field(default_factory=_default_device)
-    knn_every: int = 10
-    knn_k: int = 200
-    knn_sigma: float = 0.07
-    probe_epochs: int = 100
-    out: str = str(results.DEFAULT_ROOT)
-    checkpoint_dir: str = str(results.DEFAULT_ROOT.parent / "checkpoints")
-    checkpoint_every: int = 5
-    test_subset: int | None = None
-    compile: bool | None = None
-    compile_mode: str = "default"
-    bf16: bool | None = None
-    resume: bool = True
+    protocol: str = field(default="paper", metadata={ROLE: "bookkeeping"})
+    dataset: str = field(default="cifar10", metadata={ROLE: "run"})
+    data: str | None = field(default=None, metadata={ROLE: "free"})
+    datasets: str = field(default=str(data_module.DEFAULT_ROOT), metadata={ROLE: "bookkeeping"})
+    subset: int | None = field(default=None, metadata={ROLE: "protocol"})
+    loss: str = field(default="contrastive", metadata={ROLE: "run"})
+    tau: float = field(default=0.07, metadata={ROLE: "run"})
+    k: int = field(default=4095, metadata={ROLE: "hard"})
+    epochs: int = field(default=200, metadata={ROLE: "protocol"})
+    batch_size: int = field(default=128, metadata={ROLE: "protocol"})
+    lr: float = field(default=0.03, metadata={ROLE: "protocol"})
+    momentum: float = field(default=0.9, metadata={ROLE: "protocol"})
+    weight_decay: float = field(default=5e-4, metadata={ROLE: "protocol"})
+    milestones: tuple[int, ...] = field(default=(160, 190), metadata={ROLE: "protocol"})
+    gamma: float = field(default=0.1, metadata={ROLE: "protocol"})
+    negatives: str = field(default="bank", metadata={ROLE: "protocol"})
+    bank_momentum: float = field(default=0.5, metadata={ROLE: "protocol"})
+    feature_dim: int = field(default=128, metadata={ROLE: "protocol"})
+    arch: str = field(default="resnet18", metadata={ROLE: "protocol"})
+    head: str = field(default="linear", metadata={ROLE: "protocol"})
+    hflip: bool = field(default=True, metadata={ROLE: "protocol"})
+    seed: int = field(default=0, metadata={ROLE: "free"})
+    device: str = field(default_factory=_default_device, metadata={ROLE: "free"})
+    knn_every: int = field(default=10, metadata={ROLE: "free"})
+    knn_k: int = field(default=200, metadata={ROLE: "protocol"})
+    knn_sigma: float = field(default=0.07, metadata={ROLE: "protocol"})
+    probe_epochs: int = field(default=100, metadata={ROLE: "protocol"})
+    out: str = field(default=str(results.DEFAULT_ROOT), metadata={ROLE: "bookkeeping"})
+    checkpoint_dir: str = field(default=str(results.DEFAULT_ROOT.parent / "checkpoints"), metadata={ROLE: "bookkeeping"})
+    checkpoint_every: int = field(default=5, metadata={ROLE: "bookkeeping"})
+    test_subset: int | None = field(default=None, metadata={ROLE: "protocol"})
+    compile: bool | None = field(default=None, metadata={ROLE: "bookkeeping"})
+    compile_mode: str = field(default="default", metadata={ROLE: "bookkeeping"})
+    bf16: bool | None = field(default=None, metadata={ROLE: "bookkeeping"})
+    resume: bool = field(default=True, metadata={ROLE: "bookkeeping"})
 
     def __post_init__(self) -> None:
         self.milestones = tuple(self.milestones)
@@ -163,6 +172,21 @@ class Config:
         m = self.milestones
         if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in m) or list(m) != sorted(set(m)):
             raise ConfigError("milestones", f"must be strictly increasing integers >= 1, got {m!r}")
+
+    @classmethod
+    def at(cls, name: str, **overrides) -> "Config":
+        """A run at protocol ``name`` (``contrastive.protocol.PROTOCOLS``): its values, then ``overrides``
+        (a protocol field overridden takes the run off the protocol; the record says so)."""
+        if name not in PROTOCOLS:
+            raise ConfigError("protocol", f"must be one of {list(PROTOCOLS)}, got {name!r}")
+        return cls(**{**PROTOCOLS[name], "protocol": name, **overrides})
+
+    @property
+    def use_bf16(self) -> bool:
+        """Whether the training step runs under bfloat16 autocast (``bf16``; None: where it is fast)."""
+        if self.bf16 is not None:
+            return self.bf16
+        return torch.device(self.device).type == "cuda" or models.cpu_bf16_fast()
 
     @property
     def use_compile(self) -> bool:
@@ -224,7 +248,7 @@ class Engine:
         """Augment, embed and score one batch: (mean loss, anchor embeddings z). Pure tensor code."""
         x = self.augment.apply(images, u).contiguous(memory_format=torch.channels_last)
         c = self.config
-        with models.autocast(self.device, c.bf16):
+        with models.autocast(self.device, c.use_bf16):
             z = self.model(x)[1]
         if c.negatives == "bank":
             s_pos, s_neg = memory.bank_similarities(z, idx, vectors)
@@ -288,8 +312,13 @@ class Engine:
 
 
 def checkpoint_path(config: Config) -> Path:
-    """``<checkpoint_dir>/<dataset>/<record stem>/last.pt``."""
-    return Path(config.checkpoint_dir) / config.dataset / config.stem / "last.pt"
+    """``<checkpoint_dir>/<protocol>/<dataset>/<record stem>/last.pt``."""
+    return Path(config.checkpoint_dir) / config.protocol / config.dataset / config.stem / "last.pt"
+
+
+def record_path(config: Config) -> Path:
+    """``<out>/<protocol>/<dataset>/<record stem>.json``: one folder of records per protocol."""
+    return results.record_path(Path(config.out) / config.protocol, config.dataset, config.loss, config.tau)
 
 
 PROGRESS = ("epoch", "curves", "train_seconds", "epoch_seconds", "last")
@@ -314,7 +343,7 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     if not config.resume or not path.is_file():
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
-    names = [f.name for f in dataclasses.fields(Config) if f.name not in RESUME_IGNORES]
+    names = protocol.fields("run", "protocol", "hard", "free")  # bookkeeping may change on resume
     found = protocol.differences(asdict(config), state["config"], names, reference="checkpoint")
     if found:
         raise ConfigError("resume", f"checkpoint {path} was made with a different configuration "
@@ -333,23 +362,37 @@ def _test_split(config: Config, device: torch.device) -> data_module.Dataset:
     return dataclasses.replace(test, images=test.images[:n], labels=test.labels[:n])
 
 
-def check_replaces(config: Config, path: Path) -> None:
-    """Refuse to replace a record made at the paper's protocol with an off-protocol run of the same
-    (dataset, loss, tau): a trial belongs under another ``out``."""
-    if not path.is_file() or protocol.protocol_problem(results.read_record(path)) is not None:
+def check_replaces(config: Config) -> None:
+    """Refuse to replace a record made at its protocol with an off-protocol run of the same
+    (protocol, dataset, loss, tau): a trial belongs under another ``out``."""
+    path = record_path(config)
+    if not path.is_file() or protocol.problem(results.read_record(path)) is not None:
         return
-    problem = protocol.protocol_problem({"config": asdict(config)})
+    problem = protocol.problem({"config": asdict(config)})
     if problem:
-        raise ConfigError("out", f"{path} holds a record made at the paper's protocol, and this run is off it "
+        raise ConfigError("out", f"{path} holds a record made at the {config.protocol} protocol, and this run is off it "
                                  f"({problem}); write the trial elsewhere (another --out)")
+
+
+def check_folders(config: Config) -> None:
+    """``ConfigError`` (``out`` or ``checkpoint_dir``) unless the record's and the checkpoint's folders
+    can be made and written: checked before any work, not after hours of training."""
+    for name, folder in (("out", record_path(config).parent), ("checkpoint_dir", checkpoint_path(config).parent)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as e:
+            raise ConfigError(name, f"{folder} is not a folder this run can write to ({e.strerror or e})") from None
 
 
 def run(config: Config) -> Path:
     """Train, evaluate and write the run record of ``config``; returns the record's path."""
     t0, started = time.perf_counter(), results.now()
-    path = results.record_path(config.out, config.dataset, config.loss, config.tau)
-    check_replaces(config, path)
+    path = record_path(config)
+    check_replaces(config)
+    check_folders(config)
     device = torch.device(config.device)
+    environment = results.environment(device)  # the commit that trains, read before training
     train = data_module.load(config.dataset, "train", config.data, config.subset, device, config.datasets)
     test = _test_split(config, device)
     config.check_size(len(train))
@@ -366,7 +409,9 @@ def run(config: Config) -> Path:
     curves = {k: list(v) for k, v in progress["curves"].items()}
     _append(curves, {**progress["last"], **{k: final[key] for k, key in evaluation.CURVE_KEYS.items()}})
     provenance = {
-        **results.environment(device),
+        **environment,
+        "protocol": protocol.of({"config": asdict(config)}),
+        "bf16": config.use_bf16,
         "concurrent_runs": int(os.environ.get(CONCURRENT_ENV, "1")),
         "data": train.source,
         "train_images": len(train),
@@ -392,6 +437,10 @@ def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: 
         for epoch in range(first, config.epochs + 1):
             t = time.perf_counter()
             point = {"epoch": epoch, "loss": engine.train_epoch(epoch, bar), "lr": lr_at(config, epoch)}
+            if not math.isfinite(point["loss"]):  # before any checkpoint of it: the last good one stays
+                raise Diverged(f"epoch {epoch}: the mean training loss is {point['loss']}; the run diverged "
+                               f"(lr {point['lr']:g}, tau {config.tau:g}): lower lr or raise tau. The last good "
+                               f"checkpoint (epoch {progress['epoch']}) is kept; rerun with other values and --no-resume")
             progress["epoch_seconds"].append(time.perf_counter() - t)
             if epoch == config.epochs:
                 progress["last"] = point

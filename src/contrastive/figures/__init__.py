@@ -2,6 +2,8 @@
 
 - :func:`tau_slider` builds a figure whose traces for each tau are precomputed and a slider that
   shows one tau at a time: it works in the static HTML, with no kernel.
+- :func:`show_source` displays the source of a function of the package, so a chapter shows the
+  code it explains.
 - :func:`show` displays a figure. In a book build (``CONTRASTIVE_BOOK_BUILD`` set, as ``make book``
   does) it emits the figure's HTML ``<div>`` only, with plotly.js served once per page from the
   installed plotly package by ``book/_ext/offline_assets.py``; plotly's default renderer would make
@@ -13,11 +15,12 @@ weighs) and ``experiments`` (run records).
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Sequence
 
 import plotly.graph_objects as go
-from IPython.display import HTML, display
+from IPython.display import HTML, Markdown, display
 from plotly.basedatatypes import BaseTraceType
 from plotly.colors import qualitative
 
@@ -29,12 +32,21 @@ def class_colour(i: int) -> str:
     return qualitative.D3[i % len(qualitative.D3)]
 
 
-def show(fig: go.Figure) -> None:
-    """Display ``fig`` so that it renders in the built book (offline) and live in Jupyter."""
-    if os.environ.get(BOOK_BUILD_ENV):
-        display(HTML(fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})))
+def show(item) -> None:
+    """Display ``item`` so that it renders in the built book (offline) and live in Jupyter: a plotly
+    figure as described above; anything else (a table, a not-yet-run note) through IPython's display."""
+    if not isinstance(item, go.Figure):
+        display(item)
+    elif os.environ.get(BOOK_BUILD_ENV):
+        display(HTML(item.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})))
     else:
-        fig.show()
+        item.show()
+
+
+def show_source(obj) -> None:
+    """Display the source code of a function or class of ``contrastive`` (the book shows the code it
+    explains, read from the package itself rather than copied into the page)."""
+    display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))
 
 
 def tau_slider(

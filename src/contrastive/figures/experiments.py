@@ -3,12 +3,14 @@
 Every builder takes the records (``load_records()``) and returns a plotly figure, an
 :class:`HtmlTable`, or a :class:`NotYetRun` note naming the configurations whose records are
 missing; none of them draws empty axes. The paper's numbers (``contrastive.paper``) are overlaid
-and always labelled "paper". Records off the paper's protocol (:mod:`contrastive.protocol`: fewer
-epochs, a subset, another backbone, …) are still drawn, but marked "off protocol" with what differs,
-in the table (†), the legends, the titles and the hover text; they do not count for the claims.
-Display any of them with :func:`show`.
+and always labelled "paper". Every builder shows the records of one protocol (``scale``: ``paper``
+or ``cpu``, :data:`contrastive.protocol.PROTOCOLS`) and says which in its title. Records that
+started from that protocol but are off it (:mod:`contrastive.protocol`: fewer epochs, another
+backbone, …) are still drawn, but marked "off protocol" with what differs, in the table (†), the
+legends, the titles and the hover text; they do not count for the claims. Display any of them with
+:func:`show`.
 
-- :func:`table1` — Table 1, ours beside the paper's, with the difference (ours − paper);
+- :func:`table1` — Table 1, ours beside the paper's, with the difference (ours − paper) at the paper's scale;
 - :func:`uniformity_tolerance` — Figs. 4-7, uniformity and tolerance vs tau, ordinary and hard loss;
 - :func:`accuracy` — Fig. 9, linear and kNN top-1 vs tau;
 - :func:`similarities` — Fig. 8, the positive vs the 10 nearest negatives, one box plot per tau;
@@ -23,21 +25,20 @@ Records are read from :func:`contrastive.results.root`: ``$CONTRASTIVE_RESULTS``
 from __future__ import annotations
 
 import html
+import warnings
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from IPython.display import display
 from plotly.subplots import make_subplots
 
-from .. import paper, results
+from .. import paper, protocol, results
 from ..losses import USES_TAU
 from ..metrics import sample_metrics
-from ..protocol import LOSS_LABELS, NOT_YET_RUN, config_label, off_protocol_fields, protocol_problem
-from . import class_colour, tau_slider
+from ..protocol import DEFAULT, LOSS_LABELS, NOT_YET_RUN, config_label, describe, off_protocol_fields, problem
+from . import class_colour, show, tau_slider  # noqa: F401  (show: the chapters' one display function)
 from .analytic import html_table
-from . import show as show_figure
 
 TAU_LOSSES = ("contrastive", "hard")
 METRIC_LABELS = {
@@ -66,8 +67,14 @@ OFF_MARK = "†"
 
 
 def load_records(dataset: str | None = None) -> list[dict[str, Any]]:
-    """All records under :func:`contrastive.results.root` (optionally of one data set)."""
-    return results.load(results.root(), dataset)
+    """All records under :func:`contrastive.results.root` (optionally of one data set). A file that is
+    not a record is skipped by ``results.load`` with a warning naming it; a record holding NaN or inf
+    (``results.invalid``) is kept, with a warning here, and never drawn (:func:`by_tau`, Table 1)."""
+    records = results.load(results.root(), dataset)
+    for r in records:
+        if bad := results.invalid(r):
+            warnings.warn(f"{r['path']}: invalid record ({bad}); not drawn, not counted", results.RecordWarning, stacklevel=2)
+    return records
 
 
 @dataclass(frozen=True)
@@ -103,20 +110,14 @@ class HtmlTable:
         return self.html
 
 
-def show(item: go.Figure | NotYetRun | HtmlTable) -> None:
-    """Display a figure (through ``contrastive.figures.show``), a table or a not-yet-run note."""
-    if isinstance(item, go.Figure):
-        show_figure(item)
-    else:
-        display(item)
-
-
 # --- reading records ------------------------------------------------------------------------
 
 
 def by_tau(records: Iterable[dict[str, Any]], dataset: str, loss: str) -> list[tuple[float, dict[str, Any]]]:
-    """The records of ``loss`` on ``dataset`` as ``(tau, record)``, sorted by tau."""
-    found = [(float(r["config"]["tau"]), r) for r in records if r["config"]["dataset"] == dataset and r["config"]["loss"] == loss]
+    """The valid records of ``loss`` on ``dataset`` as ``(tau, record)``, sorted by tau (an invalid
+    record, ``results.invalid``, is left out)."""
+    found = [(float(r["config"]["tau"]), r) for r in records
+             if r["config"]["dataset"] == dataset and r["config"]["loss"] == loss and not results.invalid(r)]
     return sorted(found, key=lambda pair: pair[0])
 
 
@@ -151,9 +152,9 @@ def run_text(recs: Iterable[dict[str, Any]]) -> str:
 
 
 def protocol_text(record: dict[str, Any]) -> str:
-    """``the paper's protocol`` or ``off protocol: <what differs>`` for one record (hover text, summaries)."""
-    problem = protocol_problem(record)
-    return f"off protocol: {problem}" if problem else "the paper's protocol"
+    """``at the cpu protocol`` or ``off protocol: <what differs>`` for one record (hover text, summaries)."""
+    found = problem(record)
+    return f"off protocol: {found}" if found else f"at the {protocol.named(record)} protocol"
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -201,20 +202,22 @@ def paper_findings(dataset: str = "cifar10") -> str:
 
 
 
-def table1_rows(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> list[dict[str, Any]]:
-    """One row per column of the paper's Table 1: paper, ours and ours − paper for each metric.
+def table1_rows(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> list[dict[str, Any]]:
+    """One row per column of the paper's Table 1: paper, ours (the records of protocol ``scale``) and
+    ours − paper for each metric.
 
     Each row has ``loss``, ``tau``, ``record`` (or None), ``off_protocol`` (what differs from the
     paper's protocol, or None), ``epochs``, ``data``, ``data_note``, ``device`` and, for each metric
     ``m`` of ``paper.METRICS``, ``m`` -> ``{"paper", "ours", "diff"}``.
     """
-    rows = []
+    rows, records = [], protocol.at(records, scale)
     for loss, tau in paper.COLUMNS:
         r = results.find(records, dataset, loss, tau)
+        r = None if r is not None and results.invalid(r) else r  # NaN never reaches the table
         prov = r["provenance"] if r else {}
         data = prov.get("data", {})
         row = {
-            "loss": loss, "tau": tau, "record": r, "off_protocol": protocol_problem(r) if r else None,
+            "loss": loss, "tau": tau, "record": r, "off_protocol": problem(r) if r else None,
             "epochs": r["config"]["epochs"] if r else None,
             "data": data.get("source"), "data_note": data.get("note") or "", "device": prov.get("device"),
         }
@@ -226,27 +229,29 @@ def table1_rows(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> 
     return rows
 
 
-def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> HtmlTable:
-    """Table 1 for ``dataset``: the paper's value, ours and the difference (ours − paper) per metric.
+def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> HtmlTable:
+    """Table 1 for ``dataset`` at protocol ``scale``: the paper's value, ours and, at the paper's scale
+    only, the difference (ours − paper) per metric (across scales a difference would mislead).
 
     Transposed from the paper (one row per loss and tau) so it fits a page; each row also shows
     the epochs, data source and device of our run. Missing runs read "not yet run"; the numbers of a
-    run off the paper's protocol carry ``OFF_MARK`` and a note below the table says what differs.
+    run off its protocol carry ``OFF_MARK`` and a note below the table says what differs.
     """
-    rows = table1_rows(records, dataset)
+    rows, diff = table1_rows(records, dataset, scale), scale == "paper"
+    per = 3 if diff else 2
     missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
     off = [(config_label(r["loss"], r["tau"]), r["off_protocol"]) for r in rows if r["off_protocol"]]
-    head = "".join(f'<th colspan="3">{METRIC_LABELS[m]}</th>' for m in paper.METRICS)
-    sub = "<th>paper</th><th>ours</th><th>Δ</th>" * len(paper.METRICS)
+    head = "".join(f'<th colspan="{per}">{METRIC_LABELS[m]}</th>' for m in paper.METRICS)
+    sub = ("<th>paper</th><th>ours</th>" + ("<th>Δ</th>" if diff else "")) * len(paper.METRICS)
     body = []
     for row in rows:
         mark = f" {OFF_MARK}" if row["off_protocol"] else ""
         cells = [f"<td>{LOSS_LABELS[row['loss']]}</td><td>{'' if row['tau'] is None else format(row['tau'], 'g')}</td>"]
         for m in paper.METRICS:
             v, spec = row[m], METRIC_FORMATS[m]
-            diff = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
+            delta = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
             ours = _fmt(v["ours"], spec) + (mark if v["ours"] is not None else "")
-            cells.append(f"<td>{_fmt(v['paper'], 'g')}</td><td>{ours}</td><td>{diff}</td>")
+            cells.append(f"<td>{_fmt(v['paper'], 'g')}</td><td>{ours}</td>" + (f"<td>{delta}</td>" if diff else ""))
         data = html.escape(row["data"] or "")
         if row["data_note"]:
             data = f'<span title="{html.escape(row["data_note"])}">{data} *</span>'
@@ -257,11 +262,10 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> HtmlT
     if off:
         items = "".join(f"<li>{html.escape(label)}: {html.escape(problem)}</li>" for label, problem in off)
         note_html += (
-            f"<p>{OFF_MARK} Off the paper's protocol, so not comparable with the paper's numbers and not counted "
-            f"for the claims:</p><ul>{items}</ul>"
+            f"<p>{OFF_MARK} Off the {scale} protocol, so not counted for the claims:</p><ul>{items}</ul>"
         )
     if missing:
-        note_html += NotYetRun(f"Table 1, {dataset}", tuple(missing))._repr_html_()
+        note_html += NotYetRun(f"Table 1, {dataset}, {describe(scale)}", tuple(missing))._repr_html_()
     table = (
         '<div style="overflow-x: auto"><table class="table" style="white-space: nowrap; font-size: 0.85em">'
         f'<thead><tr><th rowspan="2">loss</th><th rowspan="2">τ</th>{head}'
@@ -269,8 +273,9 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> HtmlT
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
     intro = (
-        f"<p>Table 1, {html.escape(dataset)}: <em>paper</em> = Wang &amp; Liu (2021); <em>ours</em> = our run records; "
-        "Δ = ours − paper. Uniformity and tolerance are those of the un-augmented training embeddings.</p>"
+        f"<p>Table 1, {html.escape(dataset)}, <strong>{html.escape(describe(scale))}</strong>: <em>paper</em> = Wang &amp; Liu (2021) "
+        f"at the paper's scale; <em>ours</em> = our run records at this scale{'; Δ = ours − paper' if diff else ''}. "
+        "Uniformity and tolerance are those of the un-augmented training embeddings.</p>"
     )
     return HtmlTable(intro + table + note_html)
 
@@ -279,13 +284,14 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> HtmlT
 
 
 def _vs_tau(
-    records: Sequence[dict[str, Any]], dataset: str, metrics: Sequence[str], what: str, paper_metrics: Sequence[str]
-) -> go.Figure | NotYetRun:
-    """One panel per metric, ours per loss (lines) and the paper's (crosses) vs tau. Our points off the
-    paper's protocol are open circles; the legend names the fields that differ, the hover text their values."""
-    missing = [m for loss in TAU_LOSSES for m in absent(loss, paper.TABLE1_TAUS, [t for t, _ in by_tau(records, dataset, loss)])]
-    if not any(by_tau(records, dataset, loss) for loss in TAU_LOSSES):
-        return NotYetRun(f"{what}, {dataset}", tuple(missing))
+    records: Sequence[dict[str, Any]], dataset: str, metrics: Sequence[str], what: str, paper_metrics: Sequence[str],
+    scale: str,
+) -> go.Figure:
+    """One panel per metric, ours per loss (lines, the records of protocol ``scale``) and the paper's
+    (crosses) vs tau. Our points off the protocol are open circles; the legend names the fields that
+    differ, the hover text their values. Without records the paper's values are drawn alone."""
+    records = protocol.at(records, scale)
+    missing = [m for loss in TAU_LOSSES for m in absent(loss, paper.GRIDS[loss], [t for t, _ in by_tau(records, dataset, loss)])]
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics])
     for col, metric in enumerate(metrics, start=1):
         for loss in TAU_LOSSES:
@@ -295,29 +301,29 @@ def _vs_tau(
                     x=[t for t, _ in ours], y=[r["results"][metric] for _, r in ours], mode="lines+markers",
                     name=f"ours: {LOSS_LABELS[loss]} ({run_text(r for _, r in ours)})", legendgroup=f"ours-{loss}",
                     showlegend=col == 1, line={"color": COLOURS[loss]},
-                    marker={"symbol": ["circle-open" if protocol_problem(r) else "circle" for _, r in ours], "size": 8},
+                    marker={"symbol": ["circle-open" if problem(r) else "circle" for _, r in ours], "size": 8},
                     customdata=[[r["config"]["epochs"], protocol_text(r)] for _, r in ours],
                     hovertemplate="τ=%{x}<br>%{y:.4g}<br>%{customdata[0]} epochs<br>%{customdata[1]}<extra>ours</extra>",
                 ), row=1, col=col)
             if metric in paper_metrics and dataset in paper.DATASETS:
                 fig.add_trace(go.Scatter(
                     x=list(paper.TABLE1_TAUS), y=[paper.table1(dataset, metric, loss, t) for t in paper.TABLE1_TAUS], mode="markers+lines",
-                    name=f"paper: {LOSS_LABELS[loss]}", legendgroup=f"paper-{loss}", showlegend=col == 1,
+                    name=f"paper: {LOSS_LABELS[loss]} (the paper's Table 1, paper scale)", legendgroup=f"paper-{loss}", showlegend=col == 1,
                     marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
                     opacity=0.6, hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>",
                 ), row=1, col=col)
         fig.update_xaxes(title_text="τ", row=1, col=col)
-    return _finish(fig, f"{what}, {dataset}", missing, height=460)
+    return _finish(fig, f"{what}, {dataset}, {describe(scale)}", missing, height=480)
 
 
-def uniformity_tolerance(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> go.Figure | NotYetRun:
+def uniformity_tolerance(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> go.Figure:
     """Figs. 4-7: uniformity (−L_unif) and tolerance T vs tau, ordinary and hard loss, paper overlaid."""
-    return _vs_tau(records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", ("uniformity", "tolerance"))
+    return _vs_tau(records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", ("uniformity", "tolerance"), scale)
 
 
-def accuracy(records: Sequence[dict[str, Any]], dataset: str = "cifar10") -> go.Figure | NotYetRun:
+def accuracy(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> go.Figure:
     """Fig. 9: linear and kNN top-1 vs tau, ordinary and hard loss; the paper's linear top-1 overlaid."""
-    return _vs_tau(records, dataset, ("linear_top1", "knn_top1"), "Accuracy vs τ", ("linear_top1",))
+    return _vs_tau(records, dataset, ("linear_top1", "knn_top1"), "Accuracy vs τ", ("linear_top1",), scale)
 
 
 # --- Fig. 8: the positive and its nearest negatives -----------------------------------------
@@ -345,27 +351,29 @@ def _boxes(arrays: dict[str, np.ndarray]) -> list[go.Box]:
     ]
 
 
-def similarities(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
+def similarities(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive",
+        scale: str = DEFAULT) -> go.Figure | NotYetRun:
     """Fig. 8: box plots of s_ii and of the 10 nearest negatives n1..n10 of 1,000 anchors, a tau slider.
 
     Boxes are quartiles with Tukey whiskers; outliers are not drawn.
     """
-    runs = with_arrays(by_tau(records, dataset, loss), ("pos_sim", "neg_top10"))
+    runs = with_arrays(by_tau(protocol.at(records, scale), dataset, loss), ("pos_sim", "neg_top10"))
     missing = absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
-    what = f"Positive vs nearest negatives ({LOSS_LABELS[loss]} loss)"
+    what = f"Positive vs nearest negatives ({LOSS_LABELS[loss]} loss), {describe(scale)}"
     if not runs:
         return NotYetRun(f"{what}, {dataset}", tuple(missing))
     frames = [(t, _boxes(a)) for t, a, _ in runs]
     fig = tau_slider(frames, active=0, yaxis_title="similarity", xaxis_title="positive s_ii and the nearest negatives n1 (hardest) … n10")
-    title = f"{what}, {dataset} ({run_text(r for _, _, r in runs)})"
+    title = f"{what.split(', ')[0]}, {dataset}<br>{describe(scale)} ({run_text(r for _, _, r in runs)})"
     return _finish(fig, title, missing, legend_below=False, height=500)
 
 
-def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
+def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive",
+        scale: str = DEFAULT) -> go.Figure | NotYetRun:
     """Densities of the positive and negative similarities stored with each record, a tau slider."""
-    runs = with_arrays(by_tau(records, dataset, loss), ("hist_edges", "hist_pos", "hist_neg"))
+    runs = with_arrays(by_tau(protocol.at(records, scale), dataset, loss), ("hist_edges", "hist_pos", "hist_neg"))
     missing = absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
-    what = f"Distribution of similarities ({LOSS_LABELS[loss]} loss)"
+    what = f"Distribution of similarities ({LOSS_LABELS[loss]} loss), {describe(scale)}"
     if not runs:
         return NotYetRun(f"{what}, {dataset}", tuple(missing))
     frames = []
@@ -376,7 +384,7 @@ def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss
             for key, name, colour in (("hist_pos", "positive s_ii", COLOURS["contrastive"]), ("hist_neg", "negative s_ij", COLOURS["paper"]))
         ]))
     fig = tau_slider(frames, active=0, xaxis_title="similarity", yaxis_title="density", barmode="overlay")
-    title = f"{what}, {dataset} ({run_text(r for _, _, r in runs)})"
+    title = f"{what.split(', ')[0]}, {dataset}<br>{describe(scale)} ({run_text(r for _, _, r in runs)})"
     return _finish(fig, title, missing, legend_below=False, height=480)
 
 
@@ -397,16 +405,17 @@ def class_names(dataset: str, n: int) -> list[str]:
 
 
 def embeddings(
-    records: Sequence[dict[str, Any]], dataset: str = "cifar10", taus: Sequence[float] = paper.FIG2_TAUS, loss: str = "contrastive"
+    records: Sequence[dict[str, Any]], dataset: str = "cifar10", taus: Sequence[float] = paper.FIG2_TAUS, loss: str = "contrastive",
+    scale: str = DEFAULT,
 ) -> go.Figure | NotYetRun:
     """Fig. 2: t-SNE of the stored test-feature sample (2,000 points) at each tau, coloured by class.
 
     Each panel title carries the uniformity and tolerance of the sample itself (``contrastive.metrics.sample_metrics``).
     """
-    found = [(t, results.find(records, dataset, loss, t)) for t in taus]
-    runs = with_arrays([(t, r) for t, r in found if r is not None], ("embedding", "embedding_labels"))
+    found = [(t, results.find(protocol.at(records, scale), dataset, loss, t)) for t in taus]
+    runs = with_arrays([(t, r) for t, r in found if r is not None and not results.invalid(r)], ("embedding", "embedding_labels"))
     missing = absent(loss, taus, [t for t, _, _ in runs])
-    what = "Embeddings (t-SNE of the stored test-feature sample)"
+    what = f"Embeddings (t-SNE of the stored test-feature sample), {describe(scale)}"
     if not runs:
         return NotYetRun(f"{what}, {dataset}", tuple(missing))
     titles = []
@@ -425,7 +434,8 @@ def embeddings(
             ), row=1, col=col)
         fig.update_xaxes(showticklabels=False, row=1, col=col)
         fig.update_yaxes(showticklabels=False, row=1, col=col)
-    return _finish(fig, f"{what}, {dataset}, {LOSS_LABELS[loss]} loss", missing, height=560)
+    return _finish(fig, f"Embeddings (t-SNE of the stored test-feature sample), {dataset}, {LOSS_LABELS[loss]} loss<br>{describe(scale)}",
+                   missing, height=580)
 
 
 # --- training dynamics ----------------------------------------------------------------------
@@ -452,19 +462,20 @@ def _curve_traces(record: dict[str, Any], colour: str, name: str) -> list[go.Sca
     ]
 
 
-def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive") -> go.Figure | NotYetRun:
+def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive",
+             scale: str = DEFAULT) -> go.Figure | NotYetRun:
     """Training dynamics of one tau-loss: loss, kNN top-1, uniformity and tolerance (the last three on the
     test set) per evaluated epoch, a tau slider."""
     if not USES_TAU[loss]:
         raise ValueError(f"loss must be one of {TAU_LOSSES} (a loss with a temperature), got {loss!r}")
-    runs = [(t, r) for t, r in by_tau(records, dataset, loss) if all(c in r["curves"] for c in CURVE_PANELS)]
+    runs = [(t, r) for t, r in by_tau(protocol.at(records, scale), dataset, loss) if all(c in r["curves"] for c in CURVE_PANELS)]
     missing = absent(loss, paper.TABLE1_TAUS, [t for t, _ in runs])
-    what = f"Training dynamics ({LOSS_LABELS[loss]} loss)"
+    what = f"Training dynamics ({LOSS_LABELS[loss]} loss), {describe(scale)}"
     if not runs:
         return NotYetRun(f"{what}, {dataset}", tuple(missing))
     frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({run_text([r])})")) for t, r in runs]
     fig = tau_slider(frames, active=0, **_curve_grid())
-    return _finish(fig, f"{what}, {dataset}", missing, legend_below=False, height=660)
+    return _finish(fig, f"Training dynamics ({LOSS_LABELS[loss]} loss), {dataset}<br>{describe(scale)}", missing, legend_below=False, height=680)
 
 
 def run_curves(record: dict[str, Any]) -> go.Figure:
@@ -495,11 +506,11 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
 
 def run_times(records: Sequence[dict[str, Any]], benchmarks: Sequence[dict[str, Any]]) -> HtmlTable | NotYetRun:
     """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline) and
-    the seconds per epoch and total wall time of each run record, with its device."""
+    the seconds per epoch and total wall time of each run record, with its protocol and device."""
     if not benchmarks and not records:
-        return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark on a GPU", "any training run"))
+        return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark", "any training run"))
     rows = [
-        [f"benchmark, batch {b['batch_size']}", b["device"], f"{b['engine_s_per_epoch']:.2f}",
+        [f"benchmark, {b.get('protocol', DEFAULT)} protocol, batch {b['batch_size']}", b["device"], f"{b['engine_s_per_epoch']:.2f}",
          f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})", b.get("measured", "")]
         for b in benchmarks
     ]
@@ -508,9 +519,102 @@ def run_times(records: Sequence[dict[str, Any]], benchmarks: Sequence[dict[str, 
         shared = prov.get("concurrent_runs", 1)
         total = prov.get("wall_seconds", {}).get("total")
         rows.append([
-            f"{c['dataset']} {config_label(c['loss'], c.get('tau'))}, {c['epochs']} epochs"
+            f"{protocol.named(r)} protocol: {c['dataset']} {config_label(c['loss'], c.get('tau'))}, {c['epochs']} epochs"
             + (f" ({shared} runs sharing the device)" if shared > 1 else ""),
             prov.get("device"), _fmt(prov.get("seconds_per_epoch"), ".2f"),
             f"{total / 60:.1f} min in all" if total else "", prov.get("finished", ""),
         ])
     return HtmlTable(html_table(("what", "device", "s / epoch", "other", "when"), rows))
+
+
+def sweep_time(records: Sequence[dict[str, Any]], scale: str) -> str:
+    """The measured time of the sweep at protocol ``scale``: how many records it holds, their wall
+    time added up (the runs ran one after another), and the slowest and fastest run."""
+    from ..sweep import configurations
+
+    done = [r for r in protocol.at(records, scale) if not problem(r)]
+    if not done:
+        return f"The sweep at {describe(scale)}: {NOT_YET_RUN}."
+    minutes = sorted(r["provenance"]["wall_seconds"]["total"] / 60 for r in done)
+    planned = len(configurations(paper.TABLE1_LOSSES))
+    return (f"The sweep at {describe(scale)}: {len(done)} of its {planned} runs recorded, {sum(minutes) / 60:.1f} hours of "
+            f"runs in all ({minutes[0]:.1f} to {minutes[-1]:.1f} min a run, training and evaluation).")
+
+
+def protocols_table() -> HtmlTable:
+    """Every setting a protocol fixes, one column per protocol (``contrastive.protocol.PROTOCOLS``),
+    the settings where they differ first."""
+    names = list(protocol.PROTOCOLS)
+    fields = protocol.fields("protocol", "hard")
+    differ = [f for f in fields if len({repr(protocol.PROTOCOLS[n][f]) for n in names}) > 1]
+    rows = [[f + (" (hard losses)" if f in protocol.fields("hard") else ""),
+             *(protocol.shown(f, protocol.PROTOCOLS[n][f]) for n in names)]
+            for f in differ + [f for f in fields if f not in differ]]
+    return HtmlTable(html_table(("setting", *(describe(n) for n in names)), rows))
+
+
+def pilot_table(verdict: dict[str, Any]) -> HtmlTable | NotYetRun:
+    """The pilot (``contrastive.pilot.verdict``): per recipe and τ, the run's minutes, final kNN and
+    linear top-1, the flatness of its curves over the last 20 %; per recipe whether it meets the
+    rules; the chosen one."""
+    from .. import pilot
+
+    if not verdict["runs"]:
+        return NotYetRun("The pilot", tuple(f"{r} at τ = {t:g}" for r in pilot.RECIPES for t in pilot.TAUS))
+    summary = {row["recipe"]: row for row in verdict["rows"]}
+    rows = []
+    for recipe, assessed in verdict["runs"].items():
+        row = summary[recipe]
+        for a in sorted(assessed, key=lambda a: a["tau"]):
+            rows.append([
+                recipe + (" (chosen)" if recipe == verdict["chosen"] else ""), f"{a['tau']:g}", f"{a['seconds'] / 60:.1f}",
+                f"{a['knn_top1']:.2f}", f"{a['linear_top1']:.2f}",
+                *(f"{a['flatness'][c]:.2f}" for c in pilot.RULES["flat_curves"]),
+                "yes" if row["fast"] else "no", "yes" if row["flat"] else "no",
+                "" if row["mean_knn_top1"] is None else f"{row['mean_knn_top1']:.2f}",
+            ])
+    columns = ("recipe", "τ", "minutes", "kNN top-1", "linear top-1", "flatness: uniformity", "flatness: kNN",
+               "rule 1 (≤ 12 min)", "rule 2 (flat)", "mean kNN over τ")
+    return HtmlTable(html_table(columns, rows))
+
+
+def pilot_finding(verdict: dict[str, Any]) -> str:
+    """The pilot's verdict in a sentence (Markdown), from ``contrastive.pilot.verdict``."""
+    from .. import pilot
+
+    chosen = verdict["chosen"]
+    if chosen is None:
+        return f"No recipe finished within {pilot.RULES['max_seconds'] // 60} minutes at both temperatures: none was chosen."
+    row = next(r for r in verdict["rows"] if r["recipe"] == chosen)
+    text = (f"**Chosen: {chosen}** ({', '.join(f'{k} {v}' for k, v in pilot.RECIPES[chosen].items())}), mean kNN top-1 "
+            f"{row['mean_knn_top1']:.2f} % over τ = {', '.join(f'{t:g}' for t in pilot.TAUS)}.")
+    if verdict["flat"]:
+        return text + " Its curves meet rule 2."
+    return text + (f" No recipe met rule 2: each curve still moved by more than {pilot.RULES['max_flatness']:.0%} of its range "
+                   f"over the last {pilot.RULES['last_fraction']:.0%} of training, so the flattest one was taken (worst flatness "
+                   f"{row['worst_flatness']:.2f}): the CPU scale's numbers are those of runs that had not levelled off.")
+
+
+def pilot_curves(runs: dict[str, list[dict[str, Any]]]) -> go.Figure | NotYetRun:
+    """The pilot's test-set kNN top-1 and uniformity against the fraction of training, one line per
+    recipe and τ, with the start of the last 20 % marked."""
+    from .. import pilot
+
+    if not runs:
+        return NotYetRun("The pilot's curves", tuple(pilot.RECIPES))
+    panels = pilot.RULES["flat_curves"]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[CURVE_LABELS[c] for c in panels])
+    for i, (recipe, records) in enumerate(runs.items()):
+        for r in sorted(records, key=lambda r: r["config"]["tau"]):
+            c, name = r["curves"], f"{recipe}, τ={r['config']['tau']:g}"
+            x = [e / c["epoch"][-1] for e in c["epoch"]]
+            for col, key in enumerate(panels, start=1):
+                fig.add_trace(go.Scatter(
+                    x=x, y=c[key], mode="lines+markers", name=name, legendgroup=name, showlegend=col == 1,
+                    line={"color": class_colour(i), "dash": "solid" if r["config"]["tau"] == pilot.TAUS[0] else "dash"},
+                    customdata=c["epoch"], hovertemplate="epoch %{customdata}<br>%{y:.4g}<extra>" + name + "</extra>",
+                ), row=1, col=col)
+    for col in range(1, len(panels) + 1):
+        fig.add_vline(x=1 - pilot.RULES["last_fraction"], line_dash="dot", line_color=COLOURS["paper"], row=1, col=col)
+        fig.update_xaxes(title_text="fraction of training", row=1, col=col)
+    return _finish(fig, "The pilot's curves (CPU, ordinary loss; records in data/pilot)", [], height=480)

@@ -29,7 +29,7 @@ from ..penalty import (
     sphere_similarities,
     top_k_share,
 )
-from ..protocol import NOT_YET_RUN, config_label
+from ..protocol import DEFAULT, NOT_YET_RUN, at, config_label, describe
 from . import class_colour, tau_slider
 from .analytic import PENALTY_TAUS, html_table, log_taus
 from .experiments import TAU_LOSSES, NotYetRun, with_arrays, absent, by_tau, run_text
@@ -215,9 +215,9 @@ def penalty_summary(
 
 
 def measured_samples(
-    records: Sequence[dict[str, Any]], dataset: str = "cifar10", losses: Sequence[str] = TAU_LOSSES
+    records: Sequence[dict[str, Any]], dataset: str = "cifar10", losses: Sequence[str] = TAU_LOSSES, scale: str = DEFAULT
 ) -> tuple[dict[str, Tensor], dict[str, list[float]], list[str]]:
-    """``samples`` from the negative-similarity histograms of the records (one per loss and τ, M = the
+    """``samples`` from the negative-similarity histograms of the records of protocol ``scale`` (one per loss and τ, M = the
     recorded training images − 1), ``marks`` (each record's own τ on its line), and the labels of the
     paper's configurations without a usable record (no record, no histogram, or no recorded image count)."""
     samples: dict[str, Tensor] = {}
@@ -225,7 +225,7 @@ def measured_samples(
     missing: list[str] = []
     for loss in losses:
         runs = [
-            (t, a, r) for t, a, r in with_arrays(by_tau(records, dataset, loss), ("hist_edges", "hist_neg"))
+            (t, a, r) for t, a, r in with_arrays(by_tau(at(records, scale), dataset, loss), ("hist_edges", "hist_neg"))
             if r.get("provenance", {}).get("train_images", 0) > 1
         ]
         for t, a, r in runs:
@@ -237,13 +237,14 @@ def measured_samples(
 
 
 def measured_figures(
-    records: Sequence[dict[str, Any]], dataset: str = "cifar10", reference: Mapping[str, Tensor] | None = None
+    records: Sequence[dict[str, Any]], dataset: str = "cifar10", reference: Mapping[str, Tensor] | None = None,
+    scale: str = DEFAULT,
 ) -> list[go.Figure | NotYetRun]:
     """:func:`effective_figure` and :func:`dropped_figure` on the measured negative similarities of the
-    records of ``dataset`` (each record's own τ marked), the ``reference`` samples (e.g. the model) beside
-    them; a single :class:`NotYetRun` note when no record has a histogram."""
-    samples, marks, missing = measured_samples(records, dataset)
-    what = f"Penalty summaries from measured similarities, {dataset}"
+    records of ``dataset`` at protocol ``scale`` (each record's own τ marked), the ``reference`` samples
+    (e.g. the model) beside them; a single :class:`NotYetRun` note when no record has a histogram."""
+    samples, marks, missing = measured_samples(records, dataset, scale=scale)
+    what = f"Penalty summaries from measured similarities, {dataset}, {describe(scale)}"
     if not samples:
         return [NotYetRun(what, tuple(missing))]
     note = f"<br><sup>{NOT_YET_RUN}: {', '.join(missing)}</sup>" if missing else ""

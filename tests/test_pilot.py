@@ -1,0 +1,68 @@
+"""contrastive.pilot: the rules that chose the CPU scale, on synthetic records (test fixtures only)."""
+
+from __future__ import annotations
+
+import pytest
+
+from contrastive import pilot, protocol
+from contrastive.train import Config
+
+
+def record(tau, knn, seconds=600.0, epochs=(1, 50, 80, 100), knn_curve=(10.0, 30.0, 40.0, 41.0),
+           uniformity=(0.5, 2.0, 3.0, 3.1)):
+    """A SYNTHETIC pilot record: final kNN ``knn``, its wall seconds and its curves."""
+    return {"config": {"tau": tau}, "results": {"knn_top1": knn, "linear_top1": knn - 1},
+            "curves": {"epoch": list(epochs), "knn_top1": list(knn_curve), "uniformity": list(uniformity)},
+            "provenance": {"wall_seconds": {"total": seconds}}}
+
+
+def test_flatness_is_the_move_over_the_last_fifth_as_a_share_of_the_range():
+    curves = {"epoch": [1, 50, 80, 100], "x": [0.0, 5.0, 8.0, 10.0]}
+    assert pilot.flatness(curves, "x") == pytest.approx(2.0 / 10.0)  # from epoch 80 (the first >= 80 % of 100)
+    assert pilot.flatness({"epoch": [1, 90, 100], "x": [1.0, 1.0, 1.0]}, "x") == 0.0  # constant: flat
+    assert pilot.flatness({"epoch": [1, 70, 90, 100], "x": [0.0, 9.0, 10.0, 9.0]}, "x") == pytest.approx(0.1)
+
+
+def test_assess_applies_rules_one_and_two():
+    a = pilot.assess(record(0.1, 41.0))
+    assert a["fast"] and a["flat"] and a["knn_top1"] == 41.0
+    assert not pilot.assess(record(0.1, 41.0, seconds=12 * 60 + 1))["fast"]
+    steep = pilot.assess(record(0.1, 41.0, knn_curve=(10.0, 20.0, 30.0, 41.0)))
+    assert not steep["flat"] and steep["flatness"]["knn_top1"] == pytest.approx(11 / 31)
+
+
+def test_verdict_takes_the_best_mean_knn_among_qualified_recipes():
+    runs = {
+        "a": [record(0.1, 40.0), record(0.7, 40.0)],
+        "b": [record(0.1, 50.0), record(0.7, 20.0)],  # mean 35: the best at one τ is not enough
+        "c": [record(0.1, 60.0, seconds=800.0), record(0.7, 60.0)],  # too slow
+        "d": [record(0.1, 70.0)],  # incomplete
+    }
+    v = pilot.verdict(runs)
+    assert v["chosen"] == "a" and v["flat"]
+    rows = {r["recipe"]: r for r in v["rows"]}
+    assert not rows["c"]["fast"] and not rows["d"]["complete"] and rows["b"]["mean_knn_top1"] == 35.0
+
+
+def test_verdict_falls_back_to_the_flattest_fast_recipe_when_none_is_flat():
+    steep = dict(knn_curve=(10.0, 20.0, 30.0, 41.0))
+    runs = {"a": [record(0.1, 45.0, **steep), record(0.7, 45.0, **steep)],
+            "b": [record(0.1, 40.0, knn_curve=(10.0, 30.0, 36.0, 40.0)), record(0.7, 40.0, knn_curve=(10.0, 30.0, 36.0, 40.0))]}
+    v = pilot.verdict(runs)
+    assert v["chosen"] == "b" and not v["flat"]  # worst flatness 4/30 < 11/31, though "a" has the better kNN
+    assert pilot.verdict({"a": [record(0.1, 45.0, seconds=1e4), record(0.7, 45.0)]})["chosen"] is None
+
+
+@pytest.mark.parametrize("recipe", sorted(pilot.RECIPES))
+def test_recipes_are_valid_configs_with_a_curve_point_at_80_percent(recipe, tmp_path):
+    configs = [Config(**c) for c in pilot.configs(recipe, None, tmp_path)]
+    assert [c.tau for c in configs] == list(pilot.TAUS)
+    for c in configs:
+        assert (0.8 * c.epochs) % c.knn_every == 0  # rule 2 compares against a measured point
+        assert c.milestones == protocol.scaled(**pilot.RECIPES[recipe])["milestones"]
+        assert c.out == str(tmp_path / recipe)
+
+
+def test_the_cpu_protocol_is_one_of_the_recipes():
+    cpu = protocol.PROTOCOLS["cpu"]
+    assert any(protocol.scaled(**r) == cpu for r in pilot.RECIPES.values())
