@@ -212,23 +212,29 @@ def test_fig_2_from_the_embedding_samples(tmp_path):
     assert status(results.load(tmp_path), "Fig. 2").status == claims.NOT_REPRODUCED
 
 
-def test_links_are_relative_to_the_page():
+def test_the_table_is_myst_with_doc_links_and_a_column_per_scale():
     rows = claims.status_table([], keys=["claim 1", "Table 1"])
     assert [r.key for r in rows] == ["claim 1", "Table 1"]
-    html = claims.to_html(rows, page="book/intro")
-    assert 'href="hardness.html"' in html and 'href="experiments/table1.html"' in html
-    html = claims.to_html(rows, page="book/experiments/table1")
-    assert 'href="../hardness.html"' in html and 'href="table1.html"' in html
     md = claims.to_markdown(rows)
     assert md.splitlines()[0] == "| | the paper says | where | paper scale | CPU scale | evidence |"
-    assert md.splitlines()[2].startswith("| claim 1 | ") and "| [hardness-awareness](hardness.html) | **reproduced** | **reproduced** |" in md
+    assert md.splitlines()[2].startswith("| claim 1 | The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$")
+    assert "| {doc}`/book/hardness` | **reproduced** | **reproduced** |" in md
     assert "| **not yet run** | **not judged at this scale** |" in md.splitlines()[3]  # Table 1: its closeness at paper scale only
+    assert claims.status([], keys=["claim 1"])._repr_markdown_() == claims.to_markdown(claims.status_table([], keys=["claim 1"]))
+
+
+def test_every_chapter_a_claim_names_exists_and_the_intro_lists_the_claims():
+    for claim in claims.CLAIMS:
+        for chapter in claim.chapters:
+            assert (ROOT / f"{chapter}.ipynb").is_file(), (claim.key, chapter)
+    listed = claims.statements().splitlines()
+    assert len(listed) == 7 and listed[0].startswith("1. ") and listed[6].startswith("7. ")
 
 
 def test_status_rejects_unknown_rows():
     with pytest.raises(ValueError, match="keys must be among"):
         claims.status([], keys=["claim 8"])
-    assert "not yet run" in claims.status([], keys=["claim 3"])._repr_html_()
+    assert "not yet run" in claims.status([], keys=["claim 3"])._repr_markdown_()
 
 
 def test_twin_rows_share_one_outcome_and_each_npz_is_read_once(tmp_path, monkeypatch):

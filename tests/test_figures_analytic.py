@@ -198,3 +198,17 @@ def test_penalty_explorer_redraws_fig3_at_the_slider_value(monkeypatch):
     assert len(shown) == 2
     expected = relative_penalty(examples.similarity_grid(11), slider.value)[0].tolist()
     assert list(shown[-1].data[0].y) == pytest.approx(expected)
+
+
+def test_show_source_displays_the_packages_own_code(monkeypatch):
+    from contrastive import losses, memory
+    from contrastive.figures import show_source
+
+    shown = []
+    monkeypatch.setattr("contrastive.figures.display", shown.append)
+    show_source(losses.contrastive_loss)
+    show_source(memory.MemoryBank.update)
+    first, second = (m.data for m in shown)
+    assert first.startswith("```python\ndef contrastive_loss(") and first.endswith("```")
+    assert "F.cross_entropy(" in first  # the log-sum-exp form, shown as it is in the package
+    assert second.startswith("```python\ndef update(self")  # a method, dedented

@@ -58,7 +58,7 @@ def test_recipes_are_valid_configs_with_a_curve_point_at_80_percent(recipe, tmp_
     configs = [Config(**c) for c in pilot.configs(recipe, None, tmp_path)]
     assert [c.tau for c in configs] == list(pilot.TAUS)
     for c in configs:
-        assert (0.8 * c.epochs) % c.knn_every == 0  # rule 2 compares against a measured point
+        assert 4 * c.epochs % (5 * c.knn_every) == 0  # a point at 80 %: rule 2 compares against it
         assert c.milestones == protocol.scaled(**pilot.RECIPES[recipe])["milestones"]
         assert c.out == str(tmp_path / recipe)
 

@@ -41,6 +41,7 @@ def test_every_protocol_gives_every_protocol_and_hard_field_a_valid_value():
         assert set(values) == set(protocol.fields("protocol", "hard")), name
         config = Config.at(name, device="cpu")
         assert config.protocol == name and {n: getattr(config, n) for n in values} == values
+        assert config.knn_every == protocol.CADENCE[name] and 4 * config.epochs % (5 * config.knn_every) == 0  # a point at 80 %
         assert protocol.of(record(**dataclasses.asdict(config))) == name
 
 

@@ -169,7 +169,7 @@ def test_an_off_protocol_sweep_stops_before_replacing_a_protocol_record(tmp_path
     argv = ["--out", str(tmp_path), "--device", "cpu", "--losses", "simple", "contrastive", "--taus", "0.07", "--epochs", "1"]
     assert sweep.main(argv) == 2
     err = capsys.readouterr().err
-    assert f"out: {path} holds a record made at the paper's protocol" in err and "epochs 1 (paper: 200)" in err
+    assert f"out: {path} holds a record made at the paper protocol" in err and "epochs 1 (paper: 200)" in err
     assert not (tmp_path / "runs").exists() and not (tmp_path / "checkpoints").exists()
 
 

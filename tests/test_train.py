@@ -156,7 +156,7 @@ def test_an_off_protocol_run_never_replaces_a_protocol_record(tmp_path):
     path = train.record_path(protocol_run)
     results.write_record(path, {"config": dataclasses.asdict(protocol_run), "results": {}, "curves": {},
                                 "provenance": {}})
-    with pytest.raises(ValueError, match="out: .* paper's protocol.*epochs 2 \\(paper: 200\\)"):
+    with pytest.raises(ValueError, match="out: .* at the paper protocol.*epochs 2 \\(paper: 200\\)"):
         train.run(tiny(tmp_path, out=str(tmp_path), loss="contrastive", tau=0.07))
     assert results.read_record(path)["config"]["epochs"] == 200
     train.check_replaces(protocol_run)  # a protocol run may replace it

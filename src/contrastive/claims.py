@@ -24,9 +24,7 @@ that the paper's own Table 1 passes every criterion (``tests/test_claims.py`` ch
 
 from __future__ import annotations
 
-import html
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -370,142 +368,125 @@ def table1_close(look: Lookup) -> tuple[bool, str]:
     return ok, "largest ours − paper: " + ", ".join(f"{m} {worst[m]:+.3f} (allowed ±{TABLE1_TOLERANCE[m]:g})" for m in paper.METRICS)
 
 
-CRITERIA: dict[str, Criterion] = {
-    "claim 3": Criterion(ORDINARY, uniformity_tolerance_trend),
-    "claim 4": Criterion(ORDINARY, best_at_intermediate_tau),
-    "claim 5": Criterion(ORDINARY + (("simple", None), ("hard_simple", None)), simple_vs_hard_simple),
-    "claim 6": Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_accuracy_at_large_tau)),
-    "claim 7": Criterion((ORDINARY[0], ORDINARY[-1]), positive_gap, ("pos_sim", "neg_top10")),
-    "Table 1": Criterion(tuple(paper.COLUMNS), table1_close, protocols=("paper",)),
-    "Fig. 2": Criterion(tuple(("contrastive", t) for t in paper.FIG2_TAUS), embedding_contrast, ("embedding", "embedding_labels")),
-    "Figs. 4–5": Criterion(ORDINARY, uniformity_tolerance_trend),
-    "Figs. 6–7": Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_tolerance)),
-    "Fig. 8": Criterion((ORDINARY[0], ORDINARY[-1]), positive_gap, ("pos_sim", "neg_top10")),
-    "Fig. 9": Criterion(ORDINARY + HARD, _all(best_at_intermediate_tau, hard_accuracy_at_large_tau)),
-}
-"""The criterion of every experimental row."""
+TREND = Criterion(ORDINARY, uniformity_tolerance_trend)
+GAP = Criterion((ORDINARY[0], ORDINARY[-1]), positive_gap, ("pos_sim", "neg_top10"))
+"""Criteria that a claim and its figure share (each is judged once per protocol)."""
 
-ANALYTIC: dict[str, Callable[[], Outcome]] = {
-    "claim 1": check_gradients,
-    "claim 2": check_entropy_and_limits,
-    "Fig. 1": check_equal_loss,
-    "Fig. 3": check_penalty_concentration,
-}
-"""The check of every analytic row."""
 
-ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("claim 1", "The negative gradient is proportional to exp(s_ij/τ); the negative gradients sum to the positive one.", ("book/hardness",)),
-    ("claim 2", "H(r_i) decreases strictly as τ decreases; τ → 0 gives the margin-0 triplet loss, τ → ∞ the simple loss.", ("book/hardness", "book/limits")),
-    ("claim 3", "Ordinary loss: uniformity decreases and tolerance increases as τ increases.", ("book/experiments/uniformity_tolerance",)),
-    ("claim 4", "Ordinary loss: accuracy is best at an intermediate τ (0.2–0.3).", ("book/experiments/accuracy",)),
-    ("claim 5", "The simple loss is far worse than the contrastive loss; with the 4095 nearest negatives (HardSimple) it is competitive.", ("book/experiments/table1",)),
-    ("claim 6", "Hard loss: higher, τ-independent uniformity; accuracy stays high at large τ where the ordinary loss degrades.", ("book/experiments/uniformity_tolerance", "book/experiments/accuracy")),
-    ("claim 7", "Smaller τ separates the positive from its nearest negatives more; larger τ aligns positives more (s_ii → 1).", ("book/experiments/similarities",)),
-    ("Table 1", "Linear top-1, uniformity and tolerance of the four losses at τ = 0.07, 0.3, 0.7, 1.0.", ("book/experiments/table1",)),
-    ("Fig. 1", "Two embeddings with equal loss: the loss does not see semantic structure.", ("book/dilemma",)),
-    ("Fig. 2", "t-SNE at τ = 0.07 (uniform, intolerant) vs τ = 0.2 (locally clustered).", ("book/experiments/embeddings",)),
-    ("Fig. 3", "The relative penalty vs s_ij: small τ concentrates it on the hardest negatives.", ("book/hardness",)),
-    ("Figs. 4–5", "Ordinary loss: uniformity falls and tolerance rises with τ.", ("book/experiments/uniformity_tolerance",)),
-    ("Figs. 6–7", "Hard loss: uniformity high and flat in τ; tolerance lower than the ordinary loss's.", ("book/experiments/uniformity_tolerance",)),
-    ("Fig. 8", "The positive vs its 10 nearest negatives, per τ.", ("book/experiments/similarities",)),
-    ("Fig. 9", "Linear accuracy vs τ: ordinary reverse U, hard high and flat at large τ.", ("book/experiments/accuracy",)),
+@dataclass(frozen=True)
+class Claim:
+    """One row of the status table: a claim, Table 1 or a figure of the paper (``key``), what the
+    paper says (MyST Markdown), the chapters (docnames) where the book reproduces it, and its check:
+    an analytic function, or a :class:`Criterion` on records."""
+
+    key: str
+    statement: str
+    chapters: tuple[str, ...]
+    check: Callable[[], Outcome] | Criterion
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("claim 1", "The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$; the negative gradients sum to the positive one.",
+          ("book/hardness",), check_gradients),
+    Claim("claim 2", "The entropy of the relative penalty decreases strictly as $\\tau$ decreases; $\\tau \\to 0$ gives a triplet loss "
+          "with margin 0, $\\tau \\to \\infty$ the simple loss.", ("book/hardness", "book/limits"), check_entropy_and_limits),
+    Claim("claim 3", "Ordinary loss: uniformity decreases and tolerance increases as $\\tau$ increases.",
+          ("book/experiments/uniformity_tolerance",), TREND),
+    Claim("claim 4", "Ordinary loss: accuracy is best at an intermediate $\\tau$ (0.2–0.3).", ("book/experiments/accuracy",),
+          Criterion(ORDINARY, best_at_intermediate_tau)),
+    Claim("claim 5", "The simple loss is far worse than the contrastive loss; with the 4095 nearest negatives (HardSimple) it "
+          "becomes competitive.", ("book/experiments/table1",),
+          Criterion(ORDINARY + (("simple", None), ("hard_simple", None)), simple_vs_hard_simple)),
+    Claim("claim 6", "Hard loss: higher, $\\tau$-independent uniformity; accuracy stays high at large $\\tau$ where the ordinary "
+          "loss degrades.", ("book/experiments/uniformity_tolerance", "book/experiments/accuracy"),
+          Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_accuracy_at_large_tau))),
+    Claim("claim 7", "A smaller $\\tau$ separates the positive from its nearest negatives more; a larger $\\tau$ aligns positives "
+          "more ($s_{ii} \\to 1$).", ("book/experiments/similarities",), GAP),
+    Claim("Table 1", "Linear top-1, uniformity and tolerance of the four losses at $\\tau$ = 0.07, 0.3, 0.7, 1.0.",
+          ("book/experiments/table1",), Criterion(tuple(paper.COLUMNS), table1_close, protocols=("paper",))),
+    Claim("Fig. 1", "Two embeddings with equal loss: the loss does not see semantic structure.", ("book/dilemma",), check_equal_loss),
+    Claim("Fig. 2", "t-SNE at $\\tau$ = 0.07 (uniform, intolerant) vs $\\tau$ = 0.2 (locally clustered).", ("book/experiments/embeddings",),
+          Criterion(tuple(("contrastive", t) for t in paper.FIG2_TAUS), embedding_contrast, ("embedding", "embedding_labels"))),
+    Claim("Fig. 3", "The relative penalty vs $s_{ij}$: a small $\\tau$ concentrates it on the hardest negatives.", ("book/hardness",),
+          check_penalty_concentration),
+    Claim("Figs. 4–5", "Ordinary loss: uniformity falls and tolerance rises with $\\tau$.", ("book/experiments/uniformity_tolerance",), TREND),
+    Claim("Figs. 6–7", "Hard loss: uniformity high and flat in $\\tau$; tolerance lower than the ordinary loss's.",
+          ("book/experiments/uniformity_tolerance",), Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_tolerance))),
+    Claim("Fig. 8", "The positive vs its 10 nearest negatives, per $\\tau$.", ("book/experiments/similarities",), GAP),
+    Claim("Fig. 9", "Linear accuracy vs $\\tau$: ordinary reverse U, hard high and flat at large $\\tau$.", ("book/experiments/accuracy",),
+          Criterion(ORDINARY + HARD, _all(best_at_intermediate_tau, hard_accuracy_at_large_tau))),
 )
-"""(key, statement from PAPER.md §4-5, chapters where the book reproduces it)."""
+"""Every claim (the paper's section 5), Table 1 and every figure: the one table the intro's list, the
+status table and each chapter's rows all render from."""
+KEYS = tuple(c.key for c in CLAIMS)
 
-CHAPTER_TITLES = {
-    "book/hardness": "hardness-awareness",
-    "book/limits": "the two limits",
-    "book/dilemma": "the dilemma in miniature",
-    "book/experiments/table1": "Table 1",
-    "book/experiments/uniformity_tolerance": "uniformity and tolerance",
-    "book/experiments/accuracy": "accuracy vs τ",
-    "book/experiments/similarities": "positive vs negatives",
-    "book/experiments/embeddings": "embeddings",
-}
+
+def statements() -> str:
+    """The paper's seven claims as a numbered MyST Markdown list (the intro shows it)."""
+    return "\n".join(f"{c.key.split()[1]}. {c.statement}" for c in CLAIMS if c.key.startswith("claim "))
 
 
 def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> list[Row]:
-    """Every claim, Table 1 and every figure of the paper (or the rows ``keys``) with its chapters and computed status."""
+    """Every claim, Table 1 and every figure of the paper (or the rows ``keys``) with its chapters and
+    computed status at each protocol."""
     rows, outcomes, read = [], {}, cached_reader()
-    for key, statement, chapters in ROWS:
-        if keys is not None and key not in keys:
+    for claim in CLAIMS:
+        if keys is not None and claim.key not in keys:
             continue
-        if key in ANALYTIC:
-            outcome = ANALYTIC[key]()
+        if not isinstance(claim.check, Criterion):
+            outcome = claim.check()
             per = {name: outcome for name in PROTOCOLS}
-        else:  # twin rows (a claim and its figure) have equal criteria: each is judged once
-            criterion = CRITERIA[key]
-            if criterion not in outcomes:
-                outcomes[criterion] = {name: evaluate(records, criterion, read, name) for name in PROTOCOLS}
-            per = outcomes[criterion]
-        rows.append(Row(key, statement, chapters, per))
+        else:  # twin rows (a claim and its figure) share a criterion: each is judged once
+            if claim.check not in outcomes:
+                outcomes[claim.check] = {name: evaluate(records, claim.check, read, name) for name in PROTOCOLS}
+            per = outcomes[claim.check]
+        rows.append(Row(claim.key, claim.statement, claim.chapters, per))
     return rows
 
 
-def _href(chapter: str, page: str) -> str:
-    return os.path.relpath(chapter, os.path.dirname(page)) + ".html"
-
-
-STATUS_COLOURS = {REPRODUCED: "#1a7f37", NOT_REPRODUCED: "#cf222e", INVALID: "#bf8700", NOT_YET_RUN: "#6e7781",
-                  NOT_APPLICABLE: "#6e7781"}
 SCALE_NAMES = {"paper": "paper scale", "cpu": "CPU scale"}
 """The status table's column heading of each protocol."""
 
 
 def evidence(row: Row) -> str:
-    """A row's evidence: once for an analytic row, else per protocol (``paper scale: …; CPU scale: …``)."""
-    details = {o.detail for o in row.outcomes.values()}
-    if row.key in ANALYTIC or len(details) == 1:
-        return details.pop()
+    """A row's evidence: once where it is the same at every protocol (an analytic row), else per protocol."""
+    details = list(dict.fromkeys(o.detail for o in row.outcomes.values()))
+    if len(details) == 1:
+        return details[0]
     return " ‖ ".join(f"{SCALE_NAMES[n]}: {o.detail}" for n, o in row.outcomes.items())
 
 
-def to_html(rows: Sequence[Row], page: str = "book/intro") -> str:
-    """The status table as HTML (one status column per protocol), chapter links relative to the built page ``page`` (a docname)."""
-    body = []
-    for r in rows:
-        links = ", ".join(f'<a href="{_href(c, page)}">{html.escape(CHAPTER_TITLES[c])}</a>' for c in r.chapters)
-        statuses = "".join(f'<td><strong style="color:{STATUS_COLOURS[o.status]}">{o.status}</strong></td>' for o in r.outcomes.values())
-        body.append(
-            f"<tr><td>{html.escape(r.key)}</td><td>{html.escape(r.statement)}</td><td>{links}</td>"
-            f"{statuses}<td><small>{html.escape(evidence(r))}</small></td></tr>"
-        )
-    heads = "".join(f"<th>{SCALE_NAMES[n]}</th>" for n in PROTOCOLS)
-    return (
-        f'<table class="table"><thead><tr><th></th><th>the paper says</th><th>where</th>{heads}<th>evidence</th></tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
-def to_markdown(rows: Sequence[Row], page: str = "book/intro") -> str:
-    """The status table as a Markdown table (one status column per protocol), chapter links relative to ``page``."""
+def to_markdown(rows: Sequence[Row]) -> str:
+    """The status table as MyST Markdown, one status column per protocol; the chapters as ``{doc}``
+    links, which Sphinx resolves to their titles and checks (``-n``)."""
     heads = [SCALE_NAMES[n] for n in PROTOCOLS]
     lines = ["| | the paper says | where | " + " | ".join(heads) + " | evidence |", "|---|---|---|" + "---|" * len(heads) + "---|"]
     for r in rows:
-        links = ", ".join(f"[{CHAPTER_TITLES[c]}]({_href(c, page)})" for c in r.chapters)
-        cells = (r.key, r.statement, links, *(f"**{o.status}**" for o in r.outcomes.values()), evidence(r))
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        links = ", ".join(f"{{doc}}`/{c}`" for c in r.chapters)
+        cells = (r.key, r.statement, links, *(f"**{o.status}**" for o in r.outcomes.values()), _cell(evidence(r)))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class StatusTable:
-    """The status table as a displayable object (HTML in the book, Markdown as text)."""
+    """The status table as a displayable object: MyST Markdown (the book renders it, links checked)."""
 
     rows: tuple[Row, ...]
-    page: str = "book/intro"
 
-    def _repr_html_(self) -> str:
-        return to_html(self.rows, self.page)
+    def _repr_markdown_(self) -> str:
+        return to_markdown(self.rows)
 
     def __repr__(self) -> str:
-        return to_markdown(self.rows, self.page)
+        return to_markdown(self.rows)
 
 
-def status(records: Sequence[dict[str, Any]], page: str = "book/intro", keys: Sequence[str] | None = None) -> StatusTable:
-    """:func:`status_table` (only the rows ``keys``, if given) ready to display on the page ``page``."""
-    known = [key for key, _, _ in ROWS]
-    if keys is not None and (unknown := [k for k in keys if k not in known]):
-        raise ValueError(f"keys must be among {known}, got {unknown}")
-    rows = status_table(records, keys)
-    return StatusTable(tuple(rows), page)
+def status(records: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> StatusTable:
+    """:func:`status_table` (only the rows ``keys``, if given) ready to display."""
+    if keys is not None and (unknown := [k for k in keys if k not in KEYS]):
+        raise ValueError(f"keys must be among {list(KEYS)}, got {unknown}")
+    return StatusTable(tuple(status_table(records, keys)))

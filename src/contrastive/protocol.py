@@ -82,6 +82,12 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 under ``data/pilot``): the width-16 ResNet-18, 5,000 class-balanced training images, 100 epochs."""
 
 
+CADENCE: dict[str, int] = {"paper": 10, "cpu": PROTOCOLS["cpu"]["epochs"] // 5}
+"""The ``knn_every`` (a free field: epochs between curve points) a run at each protocol starts with:
+every 10 epochs at the paper's scale; five points a run at CPU scale, as in its pilot (a point, on
+all 10,000 test images, costs about as much as two epochs there)."""
+
+
 def describe(name: str) -> str:
     """A protocol in a few words, for titles: e.g. ``CPU scale: ResNet-18 at width 16, 5,000 images, 100 epochs``."""
     v = PROTOCOLS[name]

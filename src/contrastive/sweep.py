@@ -11,8 +11,8 @@ first) the run notebook ``book/experiments/train.ipynb`` is executed with paperm
   by the engine (``contrastive.train.run``); checkpoints go to ``<out>/checkpoints``.
 
 A configuration whose record already exists is skipped when the record covers it (:func:`shortfall`:
-the same value in every field the protocol fixes and the same seed, at least the requested epochs,
-training and test images), so an interrupted sweep resumes; a record that does not cover it
+the same protocol, the same value in every field that protocol fixes and the same seed), so an
+interrupted sweep resumes; a record that does not cover it
 (a smoke run with a tiny backbone, say) is replaced, except that an off-protocol run never replaces
 a record at its protocol (``contrastive.train.check_replaces``): the sweep then stops before
 running anything (exit status 2). One failing run does not stop the others; failures are listed at

@@ -175,11 +175,12 @@ class Config:
 
     @classmethod
     def at(cls, name: str, **overrides) -> "Config":
-        """A run at protocol ``name`` (``contrastive.protocol.PROTOCOLS``): its values, then ``overrides``
-        (a protocol field overridden takes the run off the protocol; the record says so)."""
+        """A run at protocol ``name`` (``contrastive.protocol.PROTOCOLS``): its values and its curve
+        cadence (``protocol.CADENCE``), then ``overrides`` (a protocol field overridden takes the run off
+        the protocol; the record says so)."""
         if name not in PROTOCOLS:
             raise ConfigError("protocol", f"must be one of {list(PROTOCOLS)}, got {name!r}")
-        return cls(**{**PROTOCOLS[name], "protocol": name, **overrides})
+        return cls(**{**PROTOCOLS[name], "knn_every": protocol.CADENCE[name], "protocol": name, **overrides})
 
     @property
     def use_bf16(self) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import textwrap
 from typing import Sequence
 
 import plotly.graph_objects as go
@@ -46,7 +47,7 @@ def show(item) -> None:
 def show_source(obj) -> None:
     """Display the source code of a function or class of ``contrastive`` (the book shows the code it
     explains, read from the package itself rather than copied into the page)."""
-    display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))
+    display(Markdown(f"```python\n{textwrap.dedent(inspect.getsource(obj)).rstrip()}\n```"))
 
 
 def tau_slider(

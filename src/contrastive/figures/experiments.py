@@ -260,7 +260,7 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: s
     notes = sorted({r["data_note"] for r in rows if r["data_note"]})
     note_html = "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
     if off:
-        items = "".join(f"<li>{html.escape(label)}: {html.escape(problem)}</li>" for label, problem in off)
+        items = "".join(f"<li>{html.escape(label)}: {html.escape(why)}</li>" for label, why in off)
         note_html += (
             f"<p>{OFF_MARK} Off the {scale} protocol, so not counted for the claims:</p><ul>{items}</ul>"
         )
