@@ -43,7 +43,7 @@ def test_off_protocol_names_the_overrides():
     args = epoch_time.parse_args(["--protocol", "cpu", "--device", "cpu"])
     assert epoch_time.off_protocol(epoch_time.make_config(args), None) is None
     config = epoch_time.make_config(epoch_time.parse_args(["--protocol", "cpu", "--device", "cpu", "--batch-size", "16"]))
-    assert epoch_time.off_protocol(config, 32) == "batch_size 16 (cpu: 128), subset 32 (cpu: 5000)"
+    assert epoch_time.off_protocol(config, 32) == f"batch_size 16 (cpu: 128), subset 32 (cpu: {protocol.PROTOCOLS['cpu']['subset']})"
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from contrastive import __main__ as cli
+from contrastive.protocol import PROTOCOLS
 from contrastive.train import Config
 
 
@@ -59,8 +60,8 @@ def exit_status(argv):
 
 def test_protocol_flag_starts_from_that_protocol(captured):
     assert exit_status(["train", "--protocol", "cpu", "--device", "cpu", "--lr", "0.05"]) == 0
-    c = captured["config"]
-    assert (c.protocol, c.arch, c.subset, c.epochs, c.k, c.lr) == ("cpu", "resnet18_w16", 5000, 100, 410, 0.05)
+    c, cpu = captured["config"], PROTOCOLS["cpu"]
+    assert (c.protocol, c.arch, c.subset, c.epochs, c.k, c.lr) == ("cpu", "resnet18_w16", cpu["subset"], cpu["epochs"], cpu["k"], 0.05)
 
 
 @pytest.mark.parametrize("error, status, text", [

@@ -69,9 +69,9 @@ def test_scaled_keeps_the_papers_fractions():
 def test_a_record_is_judged_against_the_protocol_it_names():
     cpu = record(**{**dataclasses.asdict(Config.at("cpu", device="cpu"))})
     assert protocol.problem(cpu) is None and protocol.named(cpu) == "cpu"
-    assert protocol.problem(cpu, "paper").startswith("subset 5000 (paper: all), epochs")
+    assert protocol.problem(cpu, "paper").startswith(f"subset {cpu['config']['subset']} (paper: all), epochs")
     off = record(**{**cpu["config"], "lr": 0.5})
-    assert protocol.problem(off) == "lr 0.5 (cpu: 0.03)" and protocol.of(off) is None
+    assert protocol.problem(off) == f"lr 0.5 (cpu: {cpu['config']['lr']})" and protocol.of(off) is None
     legacy = record()
     del legacy["config"]["protocol"]  # a record from before there were two protocols
     assert protocol.named(legacy) == "paper" and protocol.of(legacy) == "paper"

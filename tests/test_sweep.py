@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contrastive import paper, results, sweep, train
+from contrastive import paper, protocol, results, sweep, train
 from contrastive.train import Config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +178,8 @@ def test_run_config_keeps_the_engines_defaults_for_none():
     assert (config.loss, config.tau, config.epochs, config.subset) == ("hard", 0.7, 3, None)
     assert config.out == str(results.DEFAULT_ROOT) and config.device in ("cpu", "cuda")
     cpu = sweep.run_config(protocol="cpu", loss="hard", tau=0.7, lr=None, epochs=None, subset=None, device="cpu")
-    assert (cpu.protocol, cpu.epochs, cpu.subset, cpu.k, cpu.arch) == ("cpu", 100, 5000, 410, "resnet18_w16")
+    want = protocol.PROTOCOLS["cpu"]
+    assert (cpu.protocol, cpu.epochs, cpu.subset, cpu.k, cpu.arch) == ("cpu", want["epochs"], want["subset"], want["k"], "resnet18_w16")
 
 
 def test_the_run_notebook_declares_every_config_field():

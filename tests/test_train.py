@@ -174,7 +174,7 @@ def test_a_diverging_run_stops_in_its_epoch_and_keeps_the_last_good_checkpoint(t
 
 def test_config_at_a_protocol_takes_its_values_and_overrides():
     cpu = train.Config.at("cpu", device="cpu", lr=0.1)
-    assert (cpu.protocol, cpu.arch, cpu.subset, cpu.lr) == ("cpu", "resnet18_w16", 5000, 0.1)
+    assert (cpu.protocol, cpu.arch, cpu.subset, cpu.lr) == ("cpu", "resnet18_w16", train.PROTOCOLS["cpu"]["subset"], 0.1)
     with pytest.raises(ValueError, match="^protocol: must be one of"):
         train.Config.at("gpu", device="cpu")
     with pytest.raises(ValueError, match="^protocol: must be one of"):
