@@ -211,4 +211,4 @@ def test_show_source_displays_the_packages_own_code(monkeypatch):
     first, second = (m.data for m in shown)
     assert first.startswith("```python\ndef contrastive_loss(") and first.endswith("```")
     assert "F.cross_entropy(" in first  # the log-sum-exp form, shown as it is in the package
-    assert second.startswith("```python\ndef update(self")  # a method, dedented
+    assert "\ndef update(self" in second and not second.startswith("```python\n ")  # a method, dedented

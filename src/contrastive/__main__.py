@@ -50,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m contrastive", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train, evaluate and write one run record",
+                           usage=f"{PROG} [--FLAG VALUE ...]  (--help lists every flag)",
                            description="Train at a protocol (--protocol paper or cpu) and write "
                                        "data/results/<protocol>/<dataset>/<loss>-tau<tau>.json.")
     hints = typing.get_type_hints(Config)

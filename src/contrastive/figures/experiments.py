@@ -590,9 +590,10 @@ def pilot_finding(verdict: dict[str, Any]) -> str:
             f"{row['mean_knn_top1']:.2f} % over τ = {', '.join(f'{t:g}' for t in pilot.TAUS)}.")
     if verdict["flat"]:
         return text + " Its curves meet rule 2."
-    return text + (f" No recipe met rule 2: each curve still moved by more than {pilot.RULES['max_flatness']:.0%} of its range "
-                   f"over the last {pilot.RULES['last_fraction']:.0%} of training, so the flattest one was taken (worst flatness "
-                   f"{row['worst_flatness']:.2f}): the CPU scale's numbers are those of runs that had not levelled off.")
+    return text + (f" No recipe met rule 2: in every recipe some curve still moved by more than "
+                   f"{pilot.RULES['max_flatness']:.0%} of its range over the last {pilot.RULES['last_fraction']:.0%} of training, "
+                   f"so the recipe whose worst curve moved least was taken (worst flatness {row['worst_flatness']:.2f}): "
+                   "the CPU scale's numbers are those of runs that had not quite levelled off.")
 
 
 def pilot_curves(runs: dict[str, list[dict[str, Any]]]) -> go.Figure | NotYetRun:
