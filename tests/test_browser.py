@@ -45,7 +45,7 @@ def book_pages() -> list[str]:
 
 
 # The state of every plotly figure on the page: traces, drawn SVG, sliders, and a signature of the
-# data of the visible traces (what the reader sees plotted).
+# data of the visible traces (what the reader sees plotted; box plots are drawn from their quartiles).
 FIGURES_JS = """
 () => Array.from(document.querySelectorAll('.plotly-graph-div')).map(gd => ({
     traces: (gd.data || []).length,
@@ -53,7 +53,7 @@ FIGURES_JS = """
     sliders: ((gd.layout || {}).sliders || []).length,
     active: ((gd.layout || {}).sliders || []).map(s => s.active),
     visible: JSON.stringify((gd._fullData || []).filter(t => t.visible === true)
-        .map(t => [t.x, t.y, t.z].map(a => a ? Array.from(a) : null))),
+        .map(t => [t.x, t.y, t.z, t.q1, t.median, t.q3].map(a => a ? Array.from(a) : null))),
 }))
 """
 
