@@ -222,9 +222,9 @@ def _unusable(records: Sequence[dict[str, Any]], dataset: str, criterion: Criter
     """The configurations of ``criterion`` without a usable record at protocol ``name``: (missing or
     off the protocol or without the arrays it reads, invalid: NaN or inf in its numbers, or arrays
     that do not belong to it)."""
-    missing, invalid = [], []
+    missing, invalid, mine = [], [], protocol.at(records, name)
     for loss, tau in criterion.configs:
-        r = results.find(protocol.at(records, name), dataset, loss, tau)
+        r = results.find(mine, dataset, loss, tau)
         label = config_label(loss, tau)
         if r is None:
             missing.append(label)
