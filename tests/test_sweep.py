@@ -2,7 +2,7 @@
 resuming, failure isolation, and the experimental chapters rendering the records it wrote.
 
 Everything is written under tmp_path: the npz is a SYNTHETIC TEST FIXTURE in the offline format
-(/work/shared/data/README.md), not CIFAR-10.
+(``contrastive.data.decode_npz``), not CIFAR-10.
 """
 
 from __future__ import annotations
@@ -193,11 +193,40 @@ def test_the_run_notebook_declares_every_config_field():
 
 def test_make_sweep_passes_its_variables():
     dry = subprocess.run(["make", "-n", "sweep", "EPOCHS=3", "SUBSET=256", "DATA=x.npz", "TAUS=0.3 1.0", "LOSSES=hard",
-                          "PROTOCOL=cpu", "DEVICE=cpu"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+                          "PROTOCOL=cpu", "DEVICE=cpu", "OUT=data"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     line = " ".join(dry.replace("\\\n", " ").split())
     assert "-m contrastive.sweep" in line and "--epochs 3" in line and "--subset 256" in line and "--data x.npz" in line
     assert "--taus 0.3 1.0" in line and "--losses hard" in line and "--device cpu" in line and "--out data" in line
     assert "--protocol cpu" in line
+    default = subprocess.run(["make", "-n", "sweep"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "--out" not in default  # records go where the book reads them (contrastive.results.root)
     default = " ".join(subprocess.run(["make", "-n", "sweep", "DATA="], cwd=ROOT, capture_output=True, text=True,
                                       check=True).stdout.replace("\\\n", " ").split())
     assert "--protocol paper" in default and "--taus" not in default and "--epochs" not in default and "--device" not in default
+
+
+def test_notebook_config_refuses_a_name_that_is_not_a_parameter():
+    names = sweep.notebook_parameters(sweep.NOTEBOOK)
+    namespace = {name: None for name in names} | {"protocol": "cpu", "device": "cpu", "loss": "hard", "tau": 0.7}
+    cells = ['protocol = "paper"\ntau = 0.07', "%matplotlib inline", 'protocol = "cpu"\ntau = 0.7\nloss = "hard"']
+    config = sweep.notebook_config({**namespace, "In": cells})
+    assert (config.protocol, config.loss, config.tau, config.arch) == ("cpu", "hard", 0.7, "resnet18_w16")
+    with pytest.raises(ValueError, match="^unknown run-notebook parameter tua: the parameters are the fields of"):
+        sweep.notebook_config({**namespace, "In": [*cells, "tua = 0.3\nlr2 = x + 1"]})  # lr2: not a literal
+
+
+@pytest.mark.slow
+def test_papermill_with_a_misspelt_parameter_stops_before_training(tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError, match="unknown run-notebook parameter tua"):
+        papermill.execute_notebook(str(sweep.NOTEBOOK), str(tmp_path / "run.ipynb"), kernel_name="python3",
+                                   progress_bar=False, parameters={"tua": 0.3, "out": str(tmp_path)})
+    assert not (tmp_path / "paper").exists()
+
+
+def test_runs_write_where_the_book_reads(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.ROOT_ENV, str(tmp_path / "store" / "records"))
+    config = Config(device="cpu")
+    assert config.out == str(tmp_path / "store" / "records")
+    assert config.checkpoint_dir == str(tmp_path / "store" / "checkpoints")

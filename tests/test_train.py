@@ -92,6 +92,7 @@ def test_run_writes_a_complete_record(tmp_path):
     for key in ("torch", "device", "commit", "data", "wall_seconds", "started", "finished", "seconds_per_epoch"):
         assert key in prov
     assert prov["protocol"] is None and prov["bf16"] is False  # a tiny run is off every protocol
+    assert prov["compiled"] is None  # eager: compile is off on the CPU by default
     assert set(prov["wall_seconds"]) == {"train", "evaluate", "total"}
     assert prov["data"]["source"] == "synthetic"
     arrays = results.read_arrays(record)
@@ -189,3 +190,31 @@ def test_unwritable_folders_stop_the_run_before_training(tmp_path, name):
     blocker.write_text("not a folder")
     with pytest.raises(ValueError, match=f"^{name}: .*a-file.* is not a folder this run can write to"):
         train.run(tiny(tmp_path, **{name: str(blocker)}))
+
+
+def test_a_subset_without_two_images_of_a_class_stops_before_training(tmp_path):
+    config = tiny(tmp_path, subset=3, knn_k=1)  # three classes, one image each: no tolerance (Eq. 11)
+    with pytest.raises(ValueError, match="^subset: must give some class two or more training images"):
+        train.run(config)
+    assert not train.checkpoint_path(config).exists()
+
+
+def test_an_unreadable_checkpoint_names_its_path_and_no_resume(tmp_path):
+    config = tiny(tmp_path, epochs=1)
+    train.run(config)
+    path = train.checkpoint_path(config)
+    path.write_bytes(path.read_bytes()[:1000])  # truncated, as by a full disk
+    with pytest.raises(ValueError, match=f"^resume: checkpoint {path} cannot be read .*--no-resume"):
+        train.run(config)
+    assert results.read_record(train.run(tiny(tmp_path, epochs=1, resume=False)))["provenance"]["resumed_from_epoch"] == 0
+
+
+def test_a_checkpoint_whose_curves_miss_a_point_is_refused(tmp_path):
+    config = tiny(tmp_path, epochs=2)
+    train.run(config)
+    path = train.checkpoint_path(config)
+    state = torch.load(path, weights_only=True)
+    state["curves"] = {k: v[:-1] for k, v in state["curves"].items()}  # an older version's: no last point
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=f"^resume: checkpoint {path} holds curves that do not match its 2 epochs"):
+        train.run(config)

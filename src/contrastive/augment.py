@@ -1,4 +1,4 @@
-"""The paper's training augmentation (PAPER.md §2), batched and per sample, as tensor ops on the device.
+"""The paper's training augmentation (the paper's experimental setup and the authors' code), batched and per sample, as tensor ops on the device.
 
 Random resized crop to 32 (scale 0.2-1, ratio 3/4-4/3), colour jitter (0.4, 0.4, 0.4, 0.4), random
 grayscale (p 0.2), horizontal flip, normalisation. Every sample of a batch gets its own parameters,

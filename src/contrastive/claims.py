@@ -1,4 +1,4 @@
-"""The paper's claims (PAPER.md §5), its Table 1 and Figs. 1-9: where the book reproduces each, and a status.
+"""The paper's claims (Eq. 4-5, Table 1, Figs. 4-9), its Table 1 and Figs. 1-9: where the book reproduces each, and a status.
 
 Every status is computed when the book is built, never typed:
 

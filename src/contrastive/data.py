@@ -1,9 +1,9 @@
-"""The paper's data sets (PAPER.md §2: CIFAR-10, CIFAR-100, SVHN) as uint8 tensors on a device.
+"""The paper's data sets (the paper's experiments: CIFAR-10, CIFAR-100, SVHN) as uint8 tensors on a device.
 
 Two sources:
 
 - ``data=None``: the real data set, downloaded by torchvision into ``root`` (needs internet);
-- ``data=path/to/cifar10-jpeg.npz``: the offline CIFAR-10 copy (/work/shared/data/README.md), whose
+- ``data=path/to/cifar10-jpeg.npz``: the offline CIFAR-10 copy (format: :func:`decode_npz`), whose
   pixels are a JPEG re-encoding. It is decoded once with Pillow and cached, decoded, in ``root``.
 
 Every :class:`Dataset` carries ``source`` for a run record's provenance. ``MEAN``/``STD`` and
@@ -153,7 +153,7 @@ def _offline(path: Path, split: str, root: Path) -> tuple[np.ndarray, np.ndarray
 def decode_npz(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Decode every JPEG of ``split`` in the offline npz with Pillow (``.convert("RGB")``).
 
-    The format (/work/shared/data/README.md): ``jpeg_<split>`` the concatenated files,
+    The format: ``jpeg_<split>`` the concatenated files,
     ``offsets_<split>`` (N+1,) their boundaries, ``y_<split>`` the labels, ``classes`` the names.
     Returns uint8 images (N, 3, 32, 32), int64 labels (N,) and the class names. The file is
     checked first (:func:`check_npz`).

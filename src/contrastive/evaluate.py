@@ -3,7 +3,7 @@
 - :func:`knn_predict`: the weighted kNN classifier of Wu et al. (2018) used by the authors as a
   monitor [code]: the K = 200 bank entries most similar to a test embedding vote for their labels
   with weight exp(s / sigma), sigma = 0.07.
-- :func:`linear_probe`: the paper's protocol (spec section 2): one linear layer on frozen
+- :func:`linear_probe`: the paper's linear evaluation protocol: one linear layer on frozen
   global-pooled features, 100 epochs, batch 256, lr 30 x0.2 at 40/60/80, momentum 0.9, no weight
   decay, horizontal-flip augmentation. The features of every image and of its mirror image are
   extracted once, and each epoch picks one of the two per sample at random, so the whole probe is a
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import metrics
+from .checks import check_int
 from .data import Dataset, normalize
 from .memory import MemoryBank, drop_own_entry
 from .models import Encoder, encode
@@ -78,8 +79,7 @@ def linear_probe(h_train: Tensor, y_train: Tensor, h_test: Tensor, y_test: Tenso
     starts at zero (the problem is convex); the lr is multiplied by ``gamma`` at
     :func:`probe_milestones`. Shuffling and flips come from a generator seeded with ``seed``.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"probe_epochs must be an integer >= 1, got {epochs!r}")
+    check_int("probe_epochs", epochs, 1)
     device = h_train.device
     num_classes = num_classes or int(y_train.max()) + 1
     layer = torch.nn.Linear(h_train.shape[1], num_classes, device=device)
@@ -134,10 +134,6 @@ def _density(s: Tensor) -> np.ndarray:
     return (counts / (counts.sum() * (2.0 / HIST_BINS))).cpu().numpy()
 
 
-CURVE_KEYS = {"knn_top1": "knn_top1", "uniformity": "uniformity_test", "tolerance": "tolerance_test"}
-"""The keys of a training-curve point and the ``results`` keys that hold the final run's values of them."""
-
-
 def monitor(z_test: Tensor, test_labels: Tensor, bank: MemoryBank, train_labels: Tensor, knn_k: int, knn_sigma: float,
             num_classes: int) -> dict[str, float]:
     """One point of the training curves: kNN top-1 (%) against the bank, uniformity and tolerance of
@@ -152,7 +148,7 @@ def monitor(z_test: Tensor, test_labels: Tensor, bank: MemoryBank, train_labels:
 def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, dataset: str,
              augment: Callable[[Tensor, torch.Generator], Tensor], knn_k: int = 200, knn_sigma: float = 0.07,
              probe_epochs: int = 100, seed: int = 0) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """The ``results`` of a run record and its arrays (spec: schema), from the final model and bank.
+    """The ``results`` of a run record and its arrays (``contrastive.results``), from the final model and bank.
 
     Uniformity and tolerance (Table 1) are measured on the un-augmented training embeddings, as the
     authors' code does for tolerance ("the mean over all training samples of its class"); the test
@@ -173,7 +169,7 @@ def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, da
 
     h_test, z_test = encode(model, test.images, plain)
     point = monitor(z_test, test.labels, bank, train.labels, knn_k, knn_sigma, num_classes)
-    results = {CURVE_KEYS[k]: v for k, v in point.items()}
+    results = {"knn_top1": point["knn_top1"], "uniformity_test": point["uniformity"], "tolerance_test": point["tolerance"]}
     results["alignment"] = metrics.alignment(encode(model, test.images, view)[1], encode(model, test.images, view)[1])
 
     arrays = anchor_similarities(encode(model, train.images[anchors], view)[1], anchors, bank)

@@ -10,19 +10,20 @@ so the functions stay finite at tau = 0.01 in float32 and bfloat16.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .checks import check_real
 
 LossFn = Callable[[Tensor, Tensor, float, int], Tensor]
 
 
 def check_tau(tau: float) -> None:
     """Raise ``ValueError`` unless tau > 0 and finite."""
-    if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
-        raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
+    check_real("tau", tau)
 
 
 def check_k(k: int, m: int) -> None:
@@ -129,36 +130,27 @@ def simple_limit(s_pos: Tensor, s_neg: Tensor, tau: float) -> Tensor:
     return simple_loss(s_pos, s_neg) / tau + math.log(s_neg.shape[1] + 1)
 
 
-def _contrastive(s_pos: Tensor, s_neg: Tensor, tau: float, k: int) -> Tensor:
-    return contrastive_loss(s_pos, s_neg, tau)
+class Loss(NamedTuple):
+    """One loss of Table 1: ``fn(s_pos, s_neg, tau, k)`` and whether it uses the temperature and k."""
+
+    fn: LossFn
+    uses_tau: bool
+    uses_k: bool
 
 
-def _hard(s_pos: Tensor, s_neg: Tensor, tau: float, k: int) -> Tensor:
-    return hard_contrastive_loss(s_pos, s_neg, tau, k)
-
-
-def _simple(s_pos: Tensor, s_neg: Tensor, tau: float, k: int) -> Tensor:
-    return simple_loss(s_pos, s_neg)
-
-
-def _hard_simple(s_pos: Tensor, s_neg: Tensor, tau: float, k: int) -> Tensor:
-    return hard_simple_loss(s_pos, s_neg, k)
-
-
-LOSSES: dict[str, LossFn] = {
-    "contrastive": _contrastive,
-    "hard": _hard,
-    "simple": _simple,
-    "hard_simple": _hard_simple,
+LOSSES: dict[str, Loss] = {
+    "contrastive": Loss(lambda s_pos, s_neg, tau, k: contrastive_loss(s_pos, s_neg, tau), True, False),
+    "hard": Loss(hard_contrastive_loss, True, True),
+    "simple": Loss(lambda s_pos, s_neg, tau, k: simple_loss(s_pos, s_neg), False, False),
+    "hard_simple": Loss(lambda s_pos, s_neg, tau, k: hard_simple_loss(s_pos, s_neg, k), False, True),
 }
-"""The four losses of Table 1 by name, each called as ``fn(s_pos, s_neg, tau, k)``."""
-
-USES_TAU = {"contrastive": True, "hard": True, "simple": False, "hard_simple": False}
-USES_K = {"contrastive": False, "hard": True, "simple": False, "hard_simple": True}
+"""The four losses of Table 1 by name (Eq. 1, 9, 3 and HardSimple)."""
+USES_TAU = {name: loss.uses_tau for name, loss in LOSSES.items()}
+USES_K = {name: loss.uses_k for name, loss in LOSSES.items()}
 
 
 def loss_fn(name: str) -> LossFn:
     """The loss called ``name`` (one of ``LOSSES``); ``ValueError`` naming the choices otherwise."""
     if name not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {name!r}")
-    return LOSSES[name]
+    return LOSSES[name].fn

@@ -20,11 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import losses
-
-
-def _check_momentum(momentum: float) -> None:
-    if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
-        raise ValueError(f"bank_momentum must be a number with 0 <= m < 1, got {momentum!r}")
+from .checks import check_int, check_real
 
 
 def drop_own_entry(s_all: Tensor, idx: Tensor) -> Tensor:
@@ -61,27 +57,13 @@ class MemoryBank:
 
     def __init__(self, n: int, dim: int, momentum: float = 0.5, device: str | torch.device = "cpu",
                  generator: torch.Generator | None = None) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ValueError(f"n (the number of training images) must be an integer >= 2, got {n!r}")
-        _check_momentum(momentum)
+        check_int("n (the number of training images)", n, 2)
+        check_real("bank_momentum", momentum, "in [0, 1)", lambda m: 0 <= m < 1)
         self.momentum = momentum
         self.vectors = F.normalize(torch.randn(n, dim, generator=generator), dim=1).to(device)
 
     def __len__(self) -> int:
         return self.vectors.shape[0]
-
-    @property
-    def negatives(self) -> int:
-        """M = N - 1, the number of negatives of every anchor."""
-        return len(self) - 1
-
-    def similarities(self, z: Tensor, idx: Tensor) -> tuple[Tensor, Tensor]:
-        """(s_pos, s_neg) of anchors z (B, d) of images ``idx`` (B,) against the bank, in float32.
-
-        s_pos[b] = z_b^T v_idx[b] (B,); s_neg[b] = z_b^T v_j for all j != idx[b], (B, N - 1).
-        The bank carries no gradient; z does.
-        """
-        return bank_similarities(z, idx, self.vectors)
 
     def row_similarities(self, z: Tensor) -> Tensor:
         """z^T v_j against every entry, (B, N), float32 (outside any autocast)."""

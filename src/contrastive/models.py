@@ -1,4 +1,4 @@
-"""The encoder f of the paper (section 2 of the spec): a ResNet backbone with a projection head.
+"""The encoder f of the paper (its experimental setup): a ResNet backbone with a projection head.
 
 The backbone is torchvision's ResNet with the CIFAR stem (a 3x3 stride-1 first convolution and no
 max-pool, for 32x32 input); its global-pooled output ``h`` (512-d for ResNet-18) is what the linear
@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
+
+from .checks import check_int
 
 NARROW = {"resnet18_w16": 16}
 """Narrow CIFAR ResNet-18s by name: their base width (the paper's ResNet-18 has 64)."""
@@ -91,6 +93,7 @@ def head(kind: str, width: int, feature_dim: int) -> nn.Module:
 
 class Encoder(nn.Module):
     """f: images -> (h, z), h the pooled backbone feature (B, width), z = normalize(head(h)) (B, feature_dim).
+    The defaults are the paper's encoder: ResNet-18 with the CIFAR stem and a linear 512 -> 128 head.
 
     ``z`` is L2-normalised in float32 whatever the autocast dtype, so the similarities built from it
     are accurate to float32.
@@ -98,8 +101,7 @@ class Encoder(nn.Module):
 
     def __init__(self, arch: str = "resnet18", head_kind: str = "linear", feature_dim: int = 128) -> None:
         super().__init__()
-        if isinstance(feature_dim, bool) or not isinstance(feature_dim, int) or feature_dim < 1:
-            raise ValueError(f"feature_dim must be an integer >= 1, got {feature_dim!r}")
+        check_int("feature_dim", feature_dim, 1)
         self.backbone, self.width = backbone(arch)
         self.head = head(head_kind, self.width, feature_dim)
         self.feature_dim = feature_dim
@@ -115,11 +117,6 @@ class Encoder(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.features(x)
         return h, self.embed(h)
-
-
-def build(arch: str = "resnet18", head_kind: str = "linear", feature_dim: int = 128) -> Encoder:
-    """The encoder of the paper (ResNet-18, CIFAR stem, linear 512 -> 128 head) or one of the options."""
-    return Encoder(arch, head_kind, feature_dim)
 
 
 @torch.no_grad()

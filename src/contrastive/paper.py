@@ -1,6 +1,6 @@
 """The paper's own numbers (Wang & Liu 2021, Table 1), shown beside ours and always labelled as the paper's.
 
-Transcribed from ``shared/paper/PAPER.md`` section 3. Columns are (loss, tau); tau is None for the
+Transcribed from the paper's Table 1 (Wang & Liu, CVPR 2021). Columns are (loss, tau); tau is None for the
 simple losses. Accuracy is linear top-1 in percent, uniformity is -L_uniformity, tolerance is T.
 """
 
@@ -67,7 +67,7 @@ PROTOCOL: dict[str, object] = {
     "test_subset": None,
     "k": HARD_K,
 }
-"""The paper's training protocol (PAPER.md §2) as values of ``contrastive.train.Config`` fields:
+"""The paper's training protocol (its experimental setup, with the authors' code where the paper is silent) as values of ``contrastive.train.Config`` fields:
 SGD with batch 128, lr 0.03 ×0.1 at epochs 160 and 190, momentum 0.9, weight decay 5e-4, 200 epochs;
 a memory bank of every training image (``negatives="bank"``) with momentum m = 0.5; a ResNet-18 with
 a linear 512 → 128 head; horizontal flips (the paper's text; its code has them commented out); a

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .checks import check_int
 from .losses import check_k, check_tau, nearest_negatives, penalty_entropy, upcast
 
 FEATURE_DIM = 128
@@ -31,12 +32,6 @@ CIFAR_NEGATIVES = 49_999
 """N - 1: the negatives of one anchor in a memory bank of CIFAR's 50,000 training images."""
 SAMPLE_BLOCK = 2**22
 """How many normal numbers :func:`sphere_similarities` draws at a time (16 MB of float32)."""
-
-
-def check_count(name: str, value: int, low: int) -> None:
-    """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer >= ``low``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 def effective_negatives(s_neg: Tensor, tau: float) -> Tensor:
@@ -96,9 +91,9 @@ def sphere_similarities(m: int, d: int = FEATURE_DIM, b: int = 1, seed: int = 0)
     proportional to (1 - s^2)^((d-3)/2) on [-1, 1] exactly (up to float32 rounding: the normals are
     drawn in float32, a block at a time, and s is returned in float64); its mean is 0 and its variance 1/d.
     """
-    check_count("m (the number of negatives)", m, 1)
-    check_count("d (the dimension of the embedding space)", d, 2)
-    check_count("b (the number of anchors)", b, 1)
+    check_int("m (the number of negatives)", m, 1)
+    check_int("d (the dimension of the embedding space)", d, 2)
+    check_int("b (the number of anchors)", b, 1)
     generator = torch.Generator().manual_seed(seed)
     n, rows = b * m, max(1, SAMPLE_BLOCK // d)
     return torch.cat([_first_coordinates(min(rows, n - i), d, generator) for i in range(0, n, rows)]).view(b, m)
@@ -129,7 +124,7 @@ def histogram_similarities(edges: np.ndarray | Tensor, density: np.ndarray | Ten
     mass = density * width
     if (mass < 0).any() or not math.isfinite(mass.sum().item()) or mass.sum() <= 0:
         raise ValueError("density must be >= 0 in every bin, with a positive, finite total")
-    check_count("m (the number of negatives)", m, 1)
+    check_int("m (the number of negatives)", m, 1)
     cdf = torch.cat([mass.new_zeros(1), (mass / mass.sum()).cumsum(0)])
     q = (torch.arange(m, dtype=torch.float64) + 0.5) / m
     bin_ = (torch.searchsorted(cdf, q, right=True) - 1).clamp(0, density.shape[0] - 1)

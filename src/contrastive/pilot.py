@@ -40,7 +40,7 @@ with the same three trade-offs: images against epochs at equal compute (5,000 x 
 10,000 x 30) and a doubled learning rate. The records of both rounds are kept, and the verdict is
 taken over all of them.
 
-    python -m contrastive.pilot --data ../shared/data/cifar10-jpeg.npz --out data/pilot
+    python -m contrastive.pilot --data path/to/cifar10-jpeg.npz --out data/pilot
 """
 
 from __future__ import annotations

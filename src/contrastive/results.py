@@ -12,6 +12,13 @@ Larger arrays (embedding samples, similarity samples) go beside the JSON in ``<n
 sha256 the JSON holds (``arrays_sha256``). Reading checks a record (:class:`BadRecordError` names
 the file and what is wrong); :func:`load` skips bad files with a warning.
 Records live at ``<root>/<dataset>/<name>.json`` where ``name`` comes from :func:`record_name`.
+
+- where: :func:`root` (where the book reads and runs write), :func:`record_path` (one run's file);
+- writing: :func:`write_record` (atomic, with :func:`atomic_write`), :func:`environment`, :func:`git_commit`;
+- reading: :func:`read_record`, :func:`read_arrays`, :func:`load`, :func:`load_benchmarks`, and
+  :func:`load_records`, the records under :func:`root` as the book reads them;
+- queries over records read: :func:`find` (one run), :func:`by_tau` (one loss's runs by tau),
+  :func:`with_arrays` (those with given arrays), :func:`absent` (the temperatures not run).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable
+from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -41,7 +48,8 @@ ROOT_ENV = "CONTRASTIVE_RESULTS"
 
 
 def root() -> Path:
-    """Where the book reads records: ``$CONTRASTIVE_RESULTS`` if set, else :data:`DEFAULT_ROOT`."""
+    """Where the book reads records and runs write them (``Config.out``, the sweep's default):
+    ``$CONTRASTIVE_RESULTS`` if set, else :data:`DEFAULT_ROOT`."""
     return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
@@ -383,6 +391,42 @@ def find(records: Iterable[dict[str, Any]], dataset: str, loss: str, tau: float 
         if c["dataset"] == dataset and record_name(c["loss"], c.get("tau")) == name:
             return r
     return None
+
+
+def load_records(dataset: str | None = None) -> list[dict[str, Any]]:
+    """All records under :func:`root` (optionally of one data set). A file that is not a record is
+    skipped by :func:`load` with a warning naming it; a record holding NaN or inf (:func:`invalid`) is
+    kept, with a warning here, and never drawn (:func:`by_tau`, Table 1)."""
+    records = load(root(), dataset)
+    for r in records:
+        if bad := invalid(r):
+            warnings.warn(f"{r['path']}: invalid record ({bad}); not drawn, not counted", RecordWarning, stacklevel=2)
+    return records
+
+
+def by_tau(records: Iterable[dict[str, Any]], dataset: str, loss: str) -> list[tuple[float, dict[str, Any]]]:
+    """The valid records of ``loss`` on ``dataset`` as ``(tau, record)``, sorted by tau (an invalid
+    record, :func:`invalid`, is left out)."""
+    found = [(float(r["config"]["tau"]), r) for r in records
+             if r["config"]["dataset"] == dataset and r["config"]["loss"] == loss and not invalid(r)]
+    return sorted(found, key=lambda pair: pair[0])
+
+
+def with_arrays(
+    runs: Iterable[tuple[float, dict[str, Any]]], keys: Sequence[str]
+) -> list[tuple[float, dict[str, np.ndarray], dict[str, Any]]]:
+    """``(tau, arrays, record)`` for each ``(tau, record)`` of ``runs`` whose stored arrays hold all of ``keys``."""
+    read = [(t, read_arrays(r), r) for t, r in runs]
+    return [(t, a, r) for t, a, r in read if set(keys) <= set(a)]
+
+
+def absent(loss: str, wanted: Iterable[float], have: Iterable[float]) -> list[str]:
+    """The labels (``protocol.config_label``) of the temperatures in ``wanted`` that ``have`` lacks, as
+    record names compare them."""
+    from .protocol import config_label
+
+    names = {record_name(loss, t) for t in have}
+    return [config_label(loss, t) for t in wanted if record_name(loss, t) not in names]
 
 
 def sha256(path: str | os.PathLike) -> str:

@@ -8,7 +8,9 @@ first) the run notebook ``book/experiments/train.ipynb`` is executed with paperm
 - the executed notebook at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb`` (its
   papermill-injected parameters cell tagged ``hide-input``, so a rendered copy shows it folded), and
 - the run record at ``<out>/results/<protocol>/<dataset>/<record name>.json`` (+ ``.npz``), written
-  by the engine (``contrastive.train.run``); checkpoints go to ``<out>/checkpoints``.
+  by the engine (``contrastive.train.run``); checkpoints go to ``<out>/checkpoints``. Without ``out``
+  the records go where the book reads them (``contrastive.results.root``: ``$CONTRASTIVE_RESULTS``,
+  else ``data/results``) and the notebooks and checkpoints beside that folder.
 
 A configuration whose record already exists is skipped when the record covers it (:func:`shortfall`:
 the same protocol, the same value in every field that protocol fixes and the same seed), so an
@@ -18,13 +20,14 @@ a record at its protocol (``contrastive.train.check_replaces``): the sweep then 
 running anything (exit status 2). One failing run does not stop the others; failures are listed at
 the end and the exit status is 1.
 
-    python -m contrastive.sweep --protocol cpu --data ../shared/data/cifar10-jpeg.npz --out data
+    python -m contrastive.sweep --protocol cpu --data path/to/cifar10-jpeg.npz --out data
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import sys
 import time
 import traceback
@@ -53,6 +56,41 @@ def run_config(protocol: str = protocol.DEFAULT, **parameters: Any) -> Config:
     from .train import Config
 
     return Config.at(protocol, **{k: v for k, v in parameters.items() if v is not None})
+
+
+def notebook_config(namespace: dict[str, Any]) -> Config:
+    """The run notebook's parameters, read from its ``namespace`` (``globals()``), as a Config (:func:`run_config`).
+
+    Papermill only warns about a ``-p`` name the parameters cell lacks, and the run would ignore it (a
+    typo such as ``-p tua 0.3``); so ``ValueError`` naming it if a cell run so far (IPython's ``In``: the
+    parameters cell and papermill's injected one) sets a name that is not a field of Config to a literal.
+    """
+    from .train import Config
+
+    names = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(literal_assignments(namespace.get("In", ())) - names)
+    if unknown:
+        raise ValueError(f"unknown run-notebook parameter {', '.join(unknown)}: the parameters are the fields of "
+                         f"contrastive.train.Config ({', '.join(sorted(names))})")
+    return run_config(**{name: namespace[name] for name in names})
+
+
+def literal_assignments(sources: Sequence[str]) -> set[str]:
+    """The names that the Python ``sources`` set to a literal at their top level (``name = value``)."""
+    found = set()
+    for source in sources:
+        try:
+            body = ast.parse(source).body
+        except SyntaxError:  # IPython magics
+            continue
+        for node in body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                try:
+                    ast.literal_eval(node.value)
+                except ValueError:
+                    continue
+                found.add(node.targets[0].id)
+    return found
 
 
 def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -> list[tuple[str, float | None]]:
@@ -119,7 +157,7 @@ def sweep(
     losses: Sequence[str],
     taus: Sequence[float] | None = None,
     epochs: int | None = None,
-    out: str | Path = "data",
+    out: str | Path | None = None,
     data: str | Path | None = None,
     subset: int | None = None,
     device: str | None = None,
@@ -143,7 +181,8 @@ def sweep(
     from .data import check_npz
     from .train import check_replaces, record_path
 
-    out, notebook = Path(out).resolve(), Path(notebook).resolve()
+    records = (Path(out) / "results" if out is not None else results.root()).resolve()
+    out, notebook = records.parent, Path(notebook).resolve()
     if not timeout > 0:
         raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
     extra = dict(parameters or {})
@@ -156,7 +195,7 @@ def sweep(
         check_npz(data)  # once, before any run starts a kernel
     base = {
         "protocol": protocol_name, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
-        "subset": subset, "epochs": epochs, "device": device, "out": str(out / "results"),
+        "subset": subset, "epochs": epochs, "device": device, "out": str(records),
         "checkpoint_dir": str(out / "checkpoints"), **extra,
     }
     jobs = [{**base, "loss": loss, **({"tau": tau} if tau is not None else {})} for loss, tau in configurations(losses, taus)]
@@ -223,7 +262,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="default: cuda where available, else cpu")
     p.add_argument("--data", default=None, help="the offline CIFAR-10 npz (default: torchvision download)")
     p.add_argument("--subset", type=int, default=None, help="N class-balanced training images (default: the protocol's)")
-    p.add_argument("--out", default="data", help="records go to OUT/results, notebooks to OUT/runs (default: data)")
+    p.add_argument("--out", default=None, help="records go to OUT/results, notebooks to OUT/runs, checkpoints to "
+                                               "OUT/checkpoints (default: records to $CONTRASTIVE_RESULTS or data/results, "
+                                               "the others beside it)")
     p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="papermill's per-cell timeout, seconds")
     p.add_argument("--set", dest="parameters", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
                    help="another run-notebook parameter, e.g. --set knn_k=8 (repeatable)")

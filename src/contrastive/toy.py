@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from contrastive.checks import check_int, check_real
 from contrastive.losses import check_tau, loss_fn
 from contrastive.metrics import tolerance, uniformity
 
@@ -52,18 +53,14 @@ class ToyConfig:
 
     def __post_init__(self) -> None:
         for name in ("classes", "per_class", "hidden", "steps", "k"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, getattr(self, name), 1)
         if self.classes * self.per_class < 2:
             raise ValueError("classes * per_class must be >= 2 (one positive and one negative)")
         if self.k > self.classes * self.per_class - 1:
             n = self.classes * self.per_class
             raise ValueError(f"k must be <= N - 1 = {n - 1} (the negatives per anchor), got {self.k}")
         for name in ("spread", "noise", "lr"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+            check_real(name, getattr(self, name))
 
 
 @dataclass(frozen=True)

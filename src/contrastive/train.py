@@ -1,4 +1,4 @@
-"""One training run of the paper's protocol (spec section 2), from a :class:`Config` to a run record.
+"""One training run of the paper's protocol (its experimental setup), from a :class:`Config` to a run record.
 
 :func:`run` loads the data onto the device, trains the encoder against the memory bank (or the
 in-batch views) with SGD, monitors kNN accuracy, uniformity and tolerance every ``knn_every``
@@ -6,8 +6,8 @@ epochs, evaluates (``contrastive.evaluate``) and writes one record with ``contra
 
 Speed: images live on the device as uint8 and are augmented there (``contrastive.augment``); on
 CUDA the step runs under bfloat16 autocast in channels-last layout with a fused SGD, and the
-augmentation + forward + loss is ``torch.compile``d (``Config.compile``; falls back to eager where
-compilation fails). Nothing inside an epoch waits for the device: the loss is summed on the device
+augmentation + forward + loss is ``torch.compile``d (``Config.compile``; a compile failure stops the
+run, and the record's ``provenance.compiled`` names the mode used, None for eager). Nothing inside an epoch waits for the device: the loss is summed on the device
 and read once per epoch.
 
 Checkpoints: every ``checkpoint_every`` epochs and after the last,
@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import pickle
 import statistics
 import tempfile
 import time
@@ -39,6 +40,7 @@ from . import losses, memory, models, results
 from . import protocol
 from .protocol import PROTOCOLS, ROLE
 from .augment import Augment
+from .checks import check_int, check_real
 
 NEGATIVES = ("bank", "batch")
 CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
@@ -75,7 +77,8 @@ class Config:
     bookkeeping). ``protocol`` names the protocol the run starts from (:meth:`at`), and so the
     folder of its record; the run is at that protocol only while every protocol field keeps its value.
     ``subset``: a fixed class-balanced subset of N training images (``data.balanced``; None = all).
-    Beyond the record schema: ``datasets`` (where downloads and decoded caches go), ``test_subset``
+    ``out``: the records root (default: where the book reads, ``results.root()``: ``$CONTRASTIVE_RESULTS``
+    or ``data/results``); ``checkpoint_dir`` beside it. Beyond the record schema: ``datasets`` (where downloads and decoded caches go), ``test_subset``
     (first N test images; None = all of them), ``checkpoint_every`` (epochs between checkpoints),
     ``compile`` (torch.compile the step; None = on for CUDA, off elsewhere), ``compile_mode`` (one of
     ``COMPILE_MODES``), ``bf16`` (bfloat16 autocast in the training step; None = on for CUDA and
@@ -109,8 +112,9 @@ class Config:
     knn_k: int = field(default=200, metadata={ROLE: "protocol"})
     knn_sigma: float = field(default=0.07, metadata={ROLE: "protocol"})
     probe_epochs: int = field(default=100, metadata={ROLE: "protocol"})
-    out: str = field(default=str(results.DEFAULT_ROOT), metadata={ROLE: "bookkeeping"})
-    checkpoint_dir: str = field(default=str(results.DEFAULT_ROOT.parent / "checkpoints"), metadata={ROLE: "bookkeeping"})
+    out: str = field(default_factory=lambda: str(results.root()), metadata={ROLE: "bookkeeping"})
+    checkpoint_dir: str = field(default_factory=lambda: str(results.root().parent / "checkpoints"),
+                                metadata={ROLE: "bookkeeping"})
     checkpoint_every: int = field(default=5, metadata={ROLE: "bookkeeping"})
     test_subset: int | None = field(default=None, metadata={ROLE: "protocol"})
     compile: bool | None = field(default=None, metadata={ROLE: "bookkeeping"})
@@ -124,9 +128,10 @@ class Config:
         self._check_numbers()
         self.check_size(self.subset)
 
-    def check_size(self, n: int | None) -> None:
-        """Raise ``ConfigError`` unless a training set of n images suits this config (k, knn_k,
-        batch_size); with n = None (size not yet known), check what does not depend on n."""
+    def check_size(self, n: int | None, largest_class: int | None = None) -> None:
+        """Raise ``ConfigError`` unless a training set of n images, the largest class of
+        ``largest_class`` images, suits this config (k, knn_k, batch_size, subset); with None (not yet
+        known), check what does not depend on it."""
         bank = self.negatives == "bank"
         m = (None if n is None else n - 1) if bank else 2 * self.batch_size - 2
         if losses.USES_K[self.loss] and m is not None and self.k > m:
@@ -136,6 +141,9 @@ class Config:
             raise ConfigError("knn_k", f"must be <= {n}, the number of training images (bank entries), got {self.knn_k}")
         if n is not None and not bank and self.batch_size > n:
             raise ConfigError("batch_size", f"must be <= {n}, the number of training images, for negatives='batch'")
+        if largest_class is not None and largest_class < 2:
+            raise ConfigError("subset", f"must give some class two or more training images (the tolerance, Eq. 11, "
+                                        f"averages over pairs of one class); {n} images leave every class at most one")
 
     def _check_choices(self) -> None:
         for name, allowed in CHOICES.items():
@@ -158,17 +166,17 @@ class Config:
         ints = {"k": 1, "epochs": 1, "batch_size": 2, "feature_dim": 1, "seed": 0, "knn_every": 1, "knn_k": 1,
                 "probe_epochs": 1, "checkpoint_every": 1}
         for name, low in ints.items():
-            _check_int(name, getattr(self, name), low)
+            _check(check_int, name, getattr(self, name), low)
         for name in ("subset", "test_subset"):
             if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 2)
-        _check_real("tau", self.tau, "> 0", lambda v: v > 0)
-        _check_real("lr", self.lr, "> 0", lambda v: v > 0)
-        _check_real("momentum", self.momentum, "in [0, 1)", lambda v: 0 <= v < 1)
-        _check_real("weight_decay", self.weight_decay, ">= 0", lambda v: v >= 0)
-        _check_real("gamma", self.gamma, "in (0, 1]", lambda v: 0 < v <= 1)
-        _check_real("bank_momentum", self.bank_momentum, "in [0, 1)", lambda v: 0 <= v < 1)
-        _check_real("knn_sigma", self.knn_sigma, "> 0", lambda v: v > 0)
+                _check(check_int, name, getattr(self, name), 2)
+        _check(check_real, "tau", self.tau)
+        _check(check_real, "lr", self.lr)
+        _check(check_real, "momentum", self.momentum, "in [0, 1)", lambda v: 0 <= v < 1)
+        _check(check_real, "weight_decay", self.weight_decay, ">= 0", lambda v: v >= 0)
+        _check(check_real, "gamma", self.gamma, "in (0, 1]", lambda v: 0 < v <= 1)
+        _check(check_real, "bank_momentum", self.bank_momentum, "in [0, 1)", lambda v: 0 <= v < 1)
+        _check(check_real, "knn_sigma", self.knn_sigma)
         m = self.milestones
         if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in m) or list(m) != sorted(set(m)):
             raise ConfigError("milestones", f"must be strictly increasing integers >= 1, got {m!r}")
@@ -199,14 +207,12 @@ class Config:
         return results.record_name(self.loss, self.tau)
 
 
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(name, f"must be an integer >= {low}, got {value!r}")
-
-
-def _check_real(name: str, value, allowed: str, ok) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-        raise ConfigError(name, f"must be a finite number {allowed}, got {value!r}")
+def _check(check, name: str, *args) -> None:
+    """``check(name, value, ...)`` of ``contrastive.checks``, its ValueError as a ``ConfigError`` of field ``name``."""
+    try:
+        check(name, *args)
+    except ValueError as e:
+        raise ConfigError(name, str(e).removeprefix(f"{name} ")) from None
 
 
 def lr_at(config: Config, epoch: int) -> float:
@@ -228,7 +234,7 @@ class Engine:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
         torch.manual_seed(config.seed)
-        self.model = models.build(config.arch, config.head, config.feature_dim).to(
+        self.model = models.Encoder(config.arch, config.head, config.feature_dim).to(
             self.device, memory_format=torch.channels_last)
         self.bank = memory.MemoryBank(len(train), config.feature_dim, config.bank_momentum, self.device,
                                       torch.Generator().manual_seed(config.seed))
@@ -240,9 +246,7 @@ class Engine:
         self.loss_of = self._compiled() if config.use_compile else self._loss
 
     def _compiled(self):
-        import torch._dynamo
-
-        torch._dynamo.config.suppress_errors = True  # a frame that fails to compile runs eagerly
+        """The step compiled; a compile failure is raised, not hidden (the record says the step was compiled)."""
         return torch.compile(self._loss, dynamic=False, mode=self.config.compile_mode)
 
     def _loss(self, images: torch.Tensor, u: torch.Tensor, idx: torch.Tensor, vectors: torch.Tensor):
@@ -322,9 +326,9 @@ def record_path(config: Config) -> Path:
     return results.record_path(Path(config.out) / config.protocol, config.dataset, config.loss, config.tau)
 
 
-PROGRESS = ("epoch", "curves", "train_seconds", "epoch_seconds", "last")
-"""What a checkpoint holds besides the engine's state: the epochs done, curves so far, seconds spent,
-the per-epoch training seconds and the last epoch's loss and lr (None before the last epoch)."""
+PROGRESS = ("epoch", "curves", "train_seconds", "epoch_seconds")
+"""What a checkpoint holds besides the engine's state: the epochs done, curves so far, seconds spent
+and the per-epoch training seconds."""
 
 
 def save_checkpoint(config: Config, engine: Engine, progress: dict) -> Path:
@@ -338,18 +342,26 @@ def save_checkpoint(config: Config, engine: Engine, progress: dict) -> Path:
 def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     """Restore ``engine`` from this config's checkpoint; its progress, or None where there is none.
 
-    ``ConfigError`` (field ``resume``) if the checkpoint was made with a different configuration.
+    ``ConfigError`` (field ``resume``) if the checkpoint cannot be read or was made with a different
+    configuration; the message names the file and ``--no-resume``.
     """
     path = checkpoint_path(config)
     if not config.resume or not path.is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
+        raise ConfigError("resume", f"checkpoint {path} cannot be read ({str(e).splitlines()[0]}); delete it "
+                                    "or pass resume=False (--no-resume) to train afresh") from None
     names = protocol.fields("run", "protocol", "hard", "free")  # bookkeeping may change on resume
     found = protocol.differences(asdict(config), state["config"], names, reference="checkpoint")
     if found:
         raise ConfigError("resume", f"checkpoint {path} was made with a different configuration "
                                     f"({', '.join(map(str, found))}); delete it or pass resume=False "
                                     "(--no-resume) to train afresh")
+    if state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1) if evaluated(config, e)]:
+        raise ConfigError("resume", f"checkpoint {path} holds curves that do not match its {state['epoch']} epochs "
+                                    "(made by an older version?); pass resume=False (--no-resume) to train afresh")
     engine.load_state_dict(state)
     return {k: state[k] for k in PROGRESS}
 
@@ -396,10 +408,10 @@ def run(config: Config) -> Path:
     environment = results.environment(device)  # the commit that trains, read before training
     train = data_module.load(config.dataset, "train", config.data, config.subset, device, config.datasets)
     test = _test_split(config, device)
-    config.check_size(len(train))
+    config.check_size(len(train), int(train.labels.bincount().max()))
     engine = Engine(config, train)
     progress = load_checkpoint(config, engine) or {"epoch": 0, "curves": {k: [] for k in CURVES},
-                                                   "train_seconds": 0.0, "epoch_seconds": [], "last": None}
+                                                   "train_seconds": 0.0, "epoch_seconds": []}
     resumed_from, earlier_seconds = progress["epoch"], progress["train_seconds"]
     _train(config, engine, test, progress)
 
@@ -407,12 +419,11 @@ def run(config: Config) -> Path:
     final, arrays = evaluation.evaluate(engine.model, engine.bank, train, test, config.dataset, engine.augment,
                                         config.knn_k, config.knn_sigma, config.probe_epochs, config.seed)
     eval_seconds = time.perf_counter() - t_eval
-    curves = {k: list(v) for k, v in progress["curves"].items()}
-    _append(curves, {**progress["last"], **{k: final[key] for k, key in evaluation.CURVE_KEYS.items()}})
     provenance = {
         **environment,
         "protocol": protocol.of({"config": asdict(config)}),
         "bf16": config.use_bf16,
+        "compiled": config.compile_mode if config.use_compile else None,
         "concurrent_runs": int(os.environ.get(CONCURRENT_ENV, "1")),
         "data": train.source,
         "train_images": len(train),
@@ -424,14 +435,13 @@ def run(config: Config) -> Path:
         "finished": results.now(),
         "seconds_per_epoch": statistics.median(progress["epoch_seconds"]),
     }
-    record = {"config": asdict(config), "results": final, "curves": curves, "provenance": provenance}
+    record = {"config": asdict(config), "results": final, "curves": progress["curves"], "provenance": provenance}
     return results.write_record(path, record, arrays)
 
 
 def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: dict) -> None:
     """Train from epoch ``progress["epoch"] + 1`` to the last, updating ``progress`` and checkpointing
-    every ``checkpoint_every`` epochs and after the last. Curve points of evaluated epochs are monitored
-    here, except the last epoch's, which the final evaluation completes (``progress["last"]`` holds its loss and lr)."""
+    every ``checkpoint_every`` epochs and after the last; each :func:`evaluated` epoch adds a curve point."""
     first, t_train, before = progress["epoch"] + 1, time.perf_counter(), progress["train_seconds"]
     total = (config.epochs - first + 1) * engine.steps_per_epoch
     with tqdm(total=total, desc=f"{config.dataset} {config.stem}", disable=None) as bar:
@@ -443,9 +453,7 @@ def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: 
                                f"(lr {point['lr']:g}, tau {config.tau:g}): lower lr or raise tau. The last good "
                                f"checkpoint (epoch {progress['epoch']}) is kept; rerun with other values and --no-resume")
             progress["epoch_seconds"].append(time.perf_counter() - t)
-            if epoch == config.epochs:
-                progress["last"] = point
-            elif evaluated(config, epoch):
+            if evaluated(config, epoch):
                 _append(progress["curves"], {**point, **_monitor(config, engine, test)})
                 bar.set_postfix(epoch=epoch, loss=f"{point['loss']:.4f}", knn=f"{progress['curves']['knn_top1'][-1]:.2f}")
             progress["epoch"], progress["train_seconds"] = epoch, before + time.perf_counter() - t_train

@@ -4,6 +4,7 @@
   shows one tau at a time: it works in the static HTML, with no kernel.
 - :func:`show_source` displays the source of a function of the package, so a chapter shows the
   code it explains.
+- :func:`html_table` writes the book's tables (it has no pandas); :class:`Html` marks what is HTML already.
 - :func:`show` displays a figure. In a book build (``CONTRASTIVE_BOOK_BUILD`` set, as ``make book``
   does) it emits the figure's HTML ``<div>`` only, with plotly.js served once per page from the
   installed plotly package by ``book/_ext/offline_assets.py``; plotly's default renderer would make
@@ -15,6 +16,7 @@ weighs) and ``experiments`` (run records).
 
 from __future__ import annotations
 
+import html
 import inspect
 import os
 import textwrap
@@ -48,6 +50,31 @@ def show_source(obj) -> None:
     """Display the source code of a function or class of ``contrastive`` (the book shows the code it
     explains, read from the package itself rather than copied into the page)."""
     display(Markdown(f"```python\n{textwrap.dedent(inspect.getsource(obj)).rstrip()}\n```"))
+
+
+class Html(str):
+    """Text that :func:`html_table` writes as it is (a cell with markup, a header already built)."""
+
+
+def html_table(columns: Sequence[str] | Html, rows: Sequence[Sequence[object]], fmt: str = ".3f", style: str = "") -> str:
+    """An HTML table: ``columns`` names the columns, or is the header's rows as :class:`Html`; floats are
+    written with the format spec ``fmt``, other cells as text escaped unless :class:`Html`. The last cell
+    of a row shorter than the longest spans the columns left; ``style`` goes to the table's style."""
+
+    def cell(value: object) -> str:
+        return value if isinstance(value, Html) else html.escape(format(value, fmt) if isinstance(value, float) else str(value))
+
+    def tr(row: Sequence[object]) -> str:
+        cells = [f"<td>{cell(v)}</td>" for v in row]
+        if row and len(row) < width:
+            cells[-1] = f'<td colspan="{width - len(row) + 1}">{cell(row[-1])}</td>'
+        return "<tr>" + "".join(cells) + "</tr>"
+
+    width = max((len(r) for r in rows), default=0)
+    head = columns if isinstance(columns, Html) else "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>"
+    body = "".join(tr(row) for row in rows)
+    attrs = f' style="{style}"' if style else ""
+    return f'<table class="table"{attrs}><thead>{head}</thead><tbody>{body}</tbody></table>'
 
 
 def tau_slider(

@@ -8,7 +8,6 @@ with :func:`contrastive.figures.tau_slider`, so the slider works in the static H
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Callable, Mapping, Sequence
 
@@ -18,7 +17,7 @@ from plotly.subplots import make_subplots
 from torch import Tensor
 
 from contrastive.examples import autograd_gradients, random_similarities, similarity_grid
-from contrastive.figures import class_colour, tau_slider
+from contrastive.figures import class_colour, html_table, tau_slider
 from contrastive.losses import (
     contrastive_loss,
     gradients,
@@ -40,17 +39,6 @@ LOSS_NAMES = {"contrastive": "contrastive (Eq. 1)", "hard": "hard contrastive (E
 def log_taus(low: float, high: float, n: int) -> list[float]:
     """``n`` temperatures evenly spaced in log10 between 10**low and 10**high."""
     return torch.logspace(low, high, n, dtype=torch.float64).tolist()
-
-
-def html_table(columns: Sequence[str], rows: Sequence[Sequence[object]], fmt: str = ".3f") -> str:
-    """A plain HTML table (the book has no pandas); floats are written with the format spec ``fmt``."""
-
-    def cell(value: object) -> str:
-        return html.escape(format(value, fmt) if isinstance(value, float) else str(value))
-
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table class=\"table\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 # --- Eq. 4-5 and Fig. 3: the relative penalty ----------------------------------------------------

@@ -1,6 +1,6 @@
 """Figures and tables of the experimental chapters, built from run records only.
 
-Every builder takes the records (``load_records()``) and returns a plotly figure, an
+Every builder takes the records (:func:`contrastive.results.load_records`) and returns a plotly figure, an
 :class:`HtmlTable`, or a :class:`NotYetRun` note naming the configurations whose records are
 missing; none of them draws empty axes. The paper's numbers (``contrastive.paper``) are overlaid
 and always labelled "paper". Every builder shows the records of one protocol (``scale``: ``paper``
@@ -18,14 +18,14 @@ legends, the titles and the hover text; they do not count for the claims. Displa
 - :func:`dynamics` — per-epoch curves of every tau of one loss, with a tau slider;
 - :func:`run_curves`, :func:`run_summary` — one record, for the run notebook.
 
-Records are read from :func:`contrastive.results.root`: ``$CONTRASTIVE_RESULTS`` if set, else
-``contrastive.results.DEFAULT_ROOT`` (``data/results`` of the checkout).
+Records are read with :func:`contrastive.results.load_records`, from :func:`contrastive.results.root`:
+``$CONTRASTIVE_RESULTS`` if set, else ``contrastive.results.DEFAULT_ROOT`` (``data/results`` of the
+checkout); the queries over them (``by_tau``, ``with_arrays``, ``absent``) live there too.
 """
 
 from __future__ import annotations
 
 import html
-import warnings
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -37,8 +37,8 @@ from .. import paper, protocol, results
 from ..losses import USES_TAU
 from ..metrics import sample_metrics
 from ..protocol import DEFAULT, LOSS_LABELS, NOT_YET_RUN, config_label, describe, off_protocol_fields, problem
-from . import class_colour, show, tau_slider  # noqa: F401  (show: the chapters' one display function)
-from .analytic import html_table
+from ..results import absent, by_tau, with_arrays
+from . import Html, class_colour, html_table, show, tau_slider  # noqa: F401  (show: the chapters' one display function)
 
 TAU_LOSSES = ("contrastive", "hard")
 METRIC_LABELS = {
@@ -64,17 +64,6 @@ COLOURS = {"contrastive": "#1f77b4", "hard": "#d62728", "paper": "#7f7f7f"}
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 OFF_MARK = "†"
 """Marks the numbers of records off the paper's protocol in Table 1."""
-
-
-def load_records(dataset: str | None = None) -> list[dict[str, Any]]:
-    """All records under :func:`contrastive.results.root` (optionally of one data set). A file that is
-    not a record is skipped by ``results.load`` with a warning naming it; a record holding NaN or inf
-    (``results.invalid``) is kept, with a warning here, and never drawn (:func:`by_tau`, Table 1)."""
-    records = results.load(results.root(), dataset)
-    for r in records:
-        if bad := results.invalid(r):
-            warnings.warn(f"{r['path']}: invalid record ({bad}); not drawn, not counted", results.RecordWarning, stacklevel=2)
-    return records
 
 
 @dataclass(frozen=True)
@@ -110,29 +99,7 @@ class HtmlTable:
         return self.html
 
 
-# --- reading records ------------------------------------------------------------------------
-
-
-def by_tau(records: Iterable[dict[str, Any]], dataset: str, loss: str) -> list[tuple[float, dict[str, Any]]]:
-    """The valid records of ``loss`` on ``dataset`` as ``(tau, record)``, sorted by tau (an invalid
-    record, ``results.invalid``, is left out)."""
-    found = [(float(r["config"]["tau"]), r) for r in records
-             if r["config"]["dataset"] == dataset and r["config"]["loss"] == loss and not results.invalid(r)]
-    return sorted(found, key=lambda pair: pair[0])
-
-
-def with_arrays(
-    runs: Iterable[tuple[float, dict[str, Any]]], keys: Sequence[str]
-) -> list[tuple[float, dict[str, np.ndarray], dict[str, Any]]]:
-    """``(tau, arrays, record)`` for each ``(tau, record)`` of ``runs`` whose stored arrays hold all of ``keys``."""
-    read = [(t, results.read_arrays(r), r) for t, r in runs]
-    return [(t, a, r) for t, a, r in read if set(keys) <= set(a)]
-
-
-def absent(loss: str, wanted: Iterable[float], have: Iterable[float]) -> list[str]:
-    """The labels of the temperatures in ``wanted`` that ``have`` lacks (as record names compare them)."""
-    names = {results.record_name(loss, t) for t in have}
-    return [config_label(loss, t) for t in wanted if results.record_name(loss, t) not in names]
+# --- labels and titles ----------------------------------------------------------------------
 
 
 def epochs_text(recs: Iterable[dict[str, Any]]) -> str:
@@ -241,22 +208,25 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: s
     per = 3 if diff else 2
     missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
     off = [(config_label(r["loss"], r["tau"]), r["off_protocol"]) for r in rows if r["off_protocol"]]
-    head = "".join(f'<th colspan="{per}">{METRIC_LABELS[m]}</th>' for m in paper.METRICS)
-    sub = ("<th>paper</th><th>ours</th>" + ("<th>Δ</th>" if diff else "")) * len(paper.METRICS)
+    head = Html(
+        '<tr><th rowspan="2">loss</th><th rowspan="2">τ</th>'
+        + "".join(f'<th colspan="{per}">{METRIC_LABELS[m]}</th>' for m in paper.METRICS)
+        + '<th rowspan="2">epochs</th><th rowspan="2">data</th><th rowspan="2">device</th></tr>'
+        + "<tr>" + ("<th>paper</th><th>ours</th>" + ("<th>Δ</th>" if diff else "")) * len(paper.METRICS) + "</tr>"
+    )
     body = []
     for row in rows:
         mark = f" {OFF_MARK}" if row["off_protocol"] else ""
-        cells = [f"<td>{LOSS_LABELS[row['loss']]}</td><td>{'' if row['tau'] is None else format(row['tau'], 'g')}</td>"]
+        cells = [LOSS_LABELS[row["loss"]], "" if row["tau"] is None else format(row["tau"], "g")]
         for m in paper.METRICS:
             v, spec = row[m], METRIC_FORMATS[m]
-            delta = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
             ours = _fmt(v["ours"], spec) + (mark if v["ours"] is not None else "")
-            cells.append(f"<td>{_fmt(v['paper'], 'g')}</td><td>{ours}</td>" + (f"<td>{delta}</td>" if diff else ""))
-        data = html.escape(row["data"] or "")
+            delta = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
+            cells += [_fmt(v["paper"], "g"), ours, delta][:per]
+        data = row["data"] or ""
         if row["data_note"]:
-            data = f'<span title="{html.escape(row["data_note"])}">{data} *</span>'
-        cells.append(f"<td>{row['epochs'] or ''}</td><td>{data}</td><td>{html.escape(row['device'] or '')}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+            data = Html(f'<span title="{html.escape(row["data_note"])}">{html.escape(data)} *</span>')
+        body.append([*cells, row["epochs"] or "", data, row["device"] or ""])
     notes = sorted({r["data_note"] for r in rows if r["data_note"]})
     note_html = "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
     if off:
@@ -266,12 +236,7 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: s
         )
     if missing:
         note_html += NotYetRun(f"Table 1, {dataset}, {describe(scale)}", tuple(missing))._repr_html_()
-    table = (
-        '<div style="overflow-x: auto"><table class="table" style="white-space: nowrap; font-size: 0.85em">'
-        f'<thead><tr><th rowspan="2">loss</th><th rowspan="2">τ</th>{head}'
-        f'<th rowspan="2">epochs</th><th rowspan="2">data</th><th rowspan="2">device</th></tr><tr>{sub}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>"
-    )
+    table = f'<div style="overflow-x: auto">{html_table(head, body, style="white-space: nowrap; font-size: 0.85em")}</div>'
     intro = (
         f"<p>Table 1, {html.escape(dataset)}, <strong>{html.escape(describe(scale))}</strong>: <em>paper</em> = Wang &amp; Liu (2021) "
         f"at the paper's scale; <em>ours</em> = our run records at this scale{'; Δ = ours − paper' if diff else ''}. "
@@ -489,19 +454,18 @@ def run_curves(record: dict[str, Any]) -> go.Figure:
 def run_summary(record: dict[str, Any]) -> HtmlTable:
     """The final numbers and provenance of one record, beside the paper's where Table 1 has them."""
     c, res, prov = record["config"], record["results"], record["provenance"]
-    rows = []
+    rows: list[list[object]] = []
     for key, value in res.items():
         theirs = paper.table1(c["dataset"], key, c["loss"], c.get("tau")) if c["dataset"] in paper.DATASETS and key in paper.METRICS else None
-        spec = METRIC_FORMATS.get(key, ".4g")
-        rows.append(f"<tr><td>{html.escape(METRIC_LABELS.get(key, key))}</td><td>{format(value, spec)}</td><td>{_fmt(theirs, 'g') if theirs is not None else ''}</td></tr>")
+        rows.append([METRIC_LABELS.get(key, key), format(value, METRIC_FORMATS.get(key, ".4g")), "" if theirs is None else format(theirs, "g")])
     data = prov.get("data", {})
     facts = {
         "protocol": protocol_text(record), "epochs": c["epochs"], "concurrent runs on the device": prov.get("concurrent_runs"), "device": prov.get("device"), "data": data.get("source"), "data note": data.get("note"),
         "seconds per epoch": prov.get("seconds_per_epoch"), "wall seconds (total)": prov.get("wall_seconds", {}).get("total"),
         "commit": prov.get("commit"), "record": record.get("path"),
     }
-    rows += [f"<tr><td>{k}</td><td colspan='2'>{html.escape(str(v))}</td></tr>" for k, v in facts.items() if v not in (None, "")]
-    return HtmlTable(f'<table class="table"><thead><tr><th></th><th>ours</th><th>paper</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    rows += [[k, str(v)] for k, v in facts.items() if v not in (None, "")]  # the value spans both columns
+    return HtmlTable(html_table(("", "ours", "paper"), rows))
 
 
 def run_times(records: Sequence[dict[str, Any]], benchmarks: Sequence[dict[str, Any]]) -> HtmlTable | NotYetRun:

@@ -30,9 +30,10 @@ from ..penalty import (
     top_k_share,
 )
 from ..protocol import DEFAULT, NOT_YET_RUN, at, config_label, describe
-from . import class_colour, tau_slider
-from .analytic import PENALTY_TAUS, html_table, log_taus
-from .experiments import TAU_LOSSES, NotYetRun, with_arrays, absent, by_tau, run_text
+from ..results import absent, by_tau, with_arrays
+from . import class_colour, html_table, tau_slider
+from .analytic import PENALTY_TAUS, log_taus
+from .experiments import TAU_LOSSES, NotYetRun, run_text
 
 MODEL_DIMS = (16, FEATURE_DIM, 512)
 """The dimensions d of the uniform-sphere model drawn in the figures; d = 128 is the paper's."""

@@ -1,0 +1,20 @@
+"""Validation at the boundary, in one wording: every public function and ``Config`` check their
+numbers with these two, so a bad value reads ``<name> must be ..., got <value>`` wherever it enters."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+
+def check_int(name: str, value: object, low: int) -> None:
+    """``ValueError`` naming ``name`` unless ``value`` is an integer (not a bool) >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def check_real(name: str, value: object, allowed: str = "> 0", ok: Callable[[float], bool] = lambda v: v > 0) -> None:
+    """``ValueError`` naming ``name`` unless ``value`` is a finite real number (not a bool) with ``ok(value)``,
+    described by ``allowed`` (e.g. ``"in [0, 1)"``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
