@@ -443,6 +443,36 @@ def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: 
     return _finish(fig, f"Training dynamics ({LOSS_LABELS[loss]} loss), {dataset}<br>{describe(scale)}", missing, legend_below=False, height=680)
 
 
+def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> HtmlTable | NotYetRun:
+    """Whether each run of ``scale`` had levelled off by its end: per configuration, the test-set kNN
+    top-1 and uniformity at the first curve point of the last 20 % of training and at the end, and how
+    far each moved in between as a fraction of its range over the run (``contrastive.pilot.flatness``),
+    judged by the pilot's rule 2 (at most 10 %), the yardstick written before the pilot ran."""
+    from .. import pilot
+
+    runs = [r for r in protocol.at(records, scale) if r["config"]["dataset"] == dataset and not results.invalid(r)]
+    what = f"How far each run had levelled off, {dataset}, {describe(scale)}"
+    if not runs:
+        return NotYetRun(what, tuple(config_label(loss, t) for loss, t in paper.COLUMNS))
+    order = {loss: i for i, loss in enumerate(LOSS_LABELS)}
+    runs.sort(key=lambda r: (order[r["config"]["loss"]], r["config"]["tau"] if USES_TAU[r["config"]["loss"]] else 0))
+    last, limit = pilot.RULES["last_fraction"], pilot.RULES["max_flatness"]
+    rows, flat = [], 0
+    for r in runs:
+        c, curves = r["config"], r["curves"]
+        start = next(i for i, e in enumerate(curves["epoch"]) if e >= (1 - last) * curves["epoch"][-1])
+        moved = {name: pilot.flatness(curves, name) for name in pilot.RULES["flat_curves"]}
+        flat += max(moved.values()) <= limit
+        rows.append([config_label(c["loss"], c["tau"]), *(f"{curves[n][start]:.3g} → {curves[n][-1]:.3g}" for n in moved),
+                     *(f"{v:.3f}" for v in moved.values()), "yes" if max(moved.values()) <= limit else "no"])
+    short = {"uniformity": "uniformity", "knn_top1": "kNN"}
+    columns = ("run", *(f"{CURVE_LABELS[n]}, at {1 - last:.0%} of training → end" for n in moved),
+               *(f"moved: {short[n]}" for n in moved), f"levelled off (≤ {limit:.0%})")
+    note = (f"<p>{flat} of {len(runs)} runs levelled off by the pilot's rule 2: over the last {last:.0%} of training "
+            f"their test-set uniformity and kNN accuracy each moved by at most {limit:.0%} of their range over the run.</p>")
+    return HtmlTable(note + html_table(columns, rows))
+
+
 def run_curves(record: dict[str, Any]) -> go.Figure:
     """The per-epoch curves of one record (the run notebook's last figure)."""
     c = record["config"]
