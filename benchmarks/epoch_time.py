@@ -59,7 +59,7 @@ import torchvision.transforms as T
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from contrastive import data, memory, models, protocol, results, train
+from contrastive import data, memory, models, protocol, provenance, results, train
 
 ROOT = Path(__file__).resolve().parents[1]
 FWD_BWD_FACTOR = 3
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> Path:
     numbers = measure(config, train_set, args)
     print(f"speed-up:   {numbers['speedup']:.2f}x; engine at {numbers['engine_fraction_of_model']:.0%} of the bare "
           f"model, {numbers['engine_gflop_s']:.1f} GFLOP/s ({numbers['gflop_per_image_fwd_bwd']:.3f} GFLOP/image fwd+bwd)")
-    env = results.environment(device)
+    env = provenance.environment(device)
     record = {
         "device": device_name(device),
         **numbers,
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> Path:
         "load_average_before": load_before,
         "pipelines": {"engine": ENGINE, "baseline": BASELINE, "model": MODEL},
         "provenance": {**env, "cpu": cpu_model(), "data": train_set.source},
-        "measured": results.now(),
+        "measured": provenance.now(),
     }
     path = output_path(args.out, config.protocol, device)
     results.atomic_write(path, lambda f: f.write((json.dumps(record, indent=1) + "\n").encode()))

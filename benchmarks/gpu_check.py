@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from contrastive import results, train
+from contrastive import provenance, results, train
 from contrastive.data import Dataset
 
 MODES = {"eager": {"compile": False}, "default": {"compile": True, "compile_mode": "default"},
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--subset", type=int, default=2048)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)
-    report = {"environment": results.environment(args.device), "checked": results.now(),
+    report = {"environment": provenance.environment(args.device), "checked": provenance.now(),
               "min_cosine": MIN_COSINE, "modes": check_modes(args.device, args.n, args.steps, args.timed, args.modes)}
     if args.data:
         report["resume"] = check_resume(args.device, args.data, args.subset)

@@ -11,7 +11,7 @@ import torchvision.transforms.v2 as T2
 from PIL import Image
 
 from contrastive import data as D
-from contrastive.results import sha256
+from contrastive.provenance import sha256
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from contrastive import data as D
-from contrastive import results
+from contrastive import provenance, results
 from contrastive.results import BadRecordError, RecordWarning
 from test_data import CLASSES, jpeg, pictures
 
@@ -171,7 +171,7 @@ def test_a_record_holding_nan_loads_marked_invalid(tmp_path):
 def test_the_record_holds_the_sha256_of_its_arrays(tmp_path):
     path = results.write_record(tmp_path / "r.json", record(), {"pos_sim": np.arange(3.0)})
     npz = path.with_suffix(".npz")
-    assert json.loads(path.read_text())[results.ARRAYS_KEY] == results.sha256(npz)
+    assert json.loads(path.read_text())[results.ARRAYS_KEY] == provenance.sha256(npz)
     np.testing.assert_array_equal(results.read_arrays(results.read_record(path))["pos_sim"], np.arange(3.0))
     results.write_record(path, results.read_record(path))  # without arrays: null, and the npz goes
     assert json.loads(path.read_text())[results.ARRAYS_KEY] is None and not npz.exists()

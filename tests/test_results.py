@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from contrastive import paper, results
+from contrastive import paper, provenance, results
 
 
 def record(dataset="cifar10", loss="contrastive", tau=0.3, epochs=200):
@@ -108,21 +108,21 @@ def test_by_tau_with_arrays_and_absent(tmp_path):
 
 def test_sha256(tmp_path):
     (tmp_path / "f").write_bytes(b"abc")
-    assert results.sha256(tmp_path / "f") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert provenance.sha256(tmp_path / "f") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
 def test_environment_names_versions_and_commit():
-    env = results.environment()
+    env = provenance.environment()
     assert {"torch", "torchvision", "device", "commit", "dirty"} <= env.keys()
     assert len(env["commit"]) == 40 and isinstance(env["dirty"], bool)
-    assert results.environment("cpu")["device"].startswith("cpu")
+    assert provenance.environment("cpu")["device"].startswith("cpu")
 
 
 def test_commit_outside_a_repository_comes_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.delenv(results.COMMIT_ENV, raising=False)
-    assert results.git_commit(tmp_path) == {"commit": None, "dirty": None}
-    monkeypatch.setenv(results.COMMIT_ENV, "f" * 40)
-    assert results.git_commit(tmp_path) == {"commit": "f" * 40, "dirty": None}
+    monkeypatch.delenv(provenance.COMMIT_ENV, raising=False)
+    assert provenance.git_commit(tmp_path) == {"commit": None, "dirty": None}
+    monkeypatch.setenv(provenance.COMMIT_ENV, "f" * 40)
+    assert provenance.git_commit(tmp_path) == {"commit": "f" * 40, "dirty": None}
 
 
 def test_paper_table1():

@@ -105,8 +105,6 @@ def test_configurations_run_tau_free_losses_once():
         ("simple", None), ("contrastive", 0.3), ("contrastive", 1.0), ("hard_simple", None)]
     with pytest.raises(ValueError, match="loss must be one of"):
         sweep.configurations(["triplet"], [0.3])
-    with pytest.raises(ValueError, match="tau must be"):
-        sweep.configurations(["hard"], [0.0])
     with pytest.raises(ValueError, match="taus must hold"):
         sweep.configurations(["hard"], [])
 
@@ -159,6 +157,8 @@ def test_bad_parameters_stop_the_sweep_before_anything_runs(tmp_path, capsys):
     assert "nonsense" in capsys.readouterr().err
     assert sweep.main(["--out", str(tmp_path), "--epochs", "0", "--device", "cpu"]) == 2
     assert "epochs" in capsys.readouterr().err
+    assert sweep.main(["--out", str(tmp_path), "--losses", "hard", "--taus", "0.3", "0", "--device", "cpu"]) == 2
+    assert "tau: must be a finite number > 0, got 0.0" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
 
 

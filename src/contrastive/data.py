@@ -24,7 +24,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .results import atomic_write, sha256
+from .provenance import sha256
+from .results import atomic_write
 
 DATASETS = ("cifar10", "cifar100", "svhn")
 SPLITS = {"cifar10": ("train", "test"), "cifar100": ("train", "test"), "svhn": ("train", "test", "extra")}

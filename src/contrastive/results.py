@@ -14,7 +14,8 @@ the file and what is wrong); :func:`load` skips bad files with a warning.
 Records live at ``<root>/<dataset>/<name>.json`` where ``name`` comes from :func:`record_name`.
 
 - where: :func:`root` (where the book reads and runs write), :func:`record_path` (one run's file);
-- writing: :func:`write_record` (atomic, with :func:`atomic_write`), :func:`environment`, :func:`git_commit`;
+- writing: :func:`write_record` (atomic, with :func:`atomic_write`); a record's provenance comes from
+  ``contrastive.provenance``;
 - reading: :func:`read_record`, :func:`read_arrays`, :func:`load`, :func:`load_benchmarks`, and
   :func:`load_records`, the records under :func:`root` as the book reads them;
 - queries over records read: :func:`find` (one run), :func:`by_tau` (one loss's runs by tau),
@@ -28,13 +29,10 @@ import io
 import json
 import math
 import os
-import platform
 import reprlib
-import subprocess
 import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
@@ -427,60 +425,3 @@ def absent(loss: str, wanted: Iterable[float], have: Iterable[float]) -> list[st
 
     names = {record_name(loss, t) for t in have}
     return [config_label(loss, t) for t in wanted if record_name(loss, t) not in names]
-
-
-def sha256(path: str | os.PathLike) -> str:
-    """The sha256 of a file, hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-COMMIT_ENV = "CONTRASTIVE_COMMIT"
-"""Where git is absent (a copy of the checkout on another machine), the commit it was copied from."""
-
-
-def git_commit(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The commit of the checkout and whether it had uncommitted changes.
-
-    Without git or a repository, the commit named by ``$CONTRASTIVE_COMMIT`` (``dirty`` then unknown,
-    None), else None.
-    """
-    cwd = cwd or Path(__file__).resolve().parent
-
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
-    commit = git("rev-parse", "HEAD")
-    if commit is None:
-        return {"commit": os.environ.get(COMMIT_ENV), "dirty": None}
-    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-
-
-def now() -> str:
-    """The current UTC time, ISO 8601."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def environment(device: str | torch.device | None = None) -> dict[str, Any]:
-    """Versions and the machine, for a record's provenance; ``device`` names what the run used
-    (default: the first GPU where there is one, else the CPU)."""
-    import torch
-    import torchvision
-
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": np.__version__,
-        "device": name,
-        "host": platform.node(),
-        **git_commit(),
-    }

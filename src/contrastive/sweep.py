@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from . import paper, protocol, results
-from .losses import USES_K, USES_TAU, check_tau, loss_fn
+from .losses import USES_TAU, loss_fn
 from .protocol import PROTOCOLS
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ def literal_assignments(sources: Sequence[str]) -> set[str]:
 
 def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -> list[tuple[str, float | None]]:
     """``(loss, tau)`` for every loss and tau (``taus`` None: each loss's grid, ``paper.GRIDS``), Table 1's
-    configurations first, then Fig. 2's; a loss without a temperature appears once, tau None."""
+    configurations first, then Fig. 2's; a loss without a temperature appears once, tau None. The values
+    themselves are checked once, by the Config of each run (:func:`sweep` builds them all first)."""
     if not losses:
         raise ValueError("losses must name at least one loss")
     if any(USES_TAU.get(loss) for loss in losses) and taus is not None and not taus:
@@ -104,9 +105,7 @@ def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -
     for loss in losses:
         loss_fn(loss)
         if USES_TAU[loss]:
-            for tau in paper.GRIDS.get(loss, paper.TABLE1_TAUS) if taus is None else taus:
-                check_tau(tau)
-                configs.append((loss, float(tau)))
+            configs += [(loss, float(tau)) for tau in (paper.GRIDS.get(loss, paper.TABLE1_TAUS) if taus is None else taus)]
         else:
             configs.append((loss, None))
     first = [set(paper.COLUMNS), {("contrastive", t) for t in paper.FIG2_TAUS}]

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from . import data as data_module
 from . import evaluate as evaluation
-from . import losses, memory, models, results
+from . import losses, memory, models, provenance, results
 from . import protocol
 from .protocol import PROTOCOLS, ROLE
 from .augment import Augment
@@ -400,12 +400,12 @@ def check_folders(config: Config) -> None:
 
 def run(config: Config) -> Path:
     """Train, evaluate and write the run record of ``config``; returns the record's path."""
-    t0, started = time.perf_counter(), results.now()
+    t0, started = time.perf_counter(), provenance.now()
     path = record_path(config)
     check_replaces(config)
     check_folders(config)
     device = torch.device(config.device)
-    environment = results.environment(device)  # the commit that trains, read before training
+    environment = provenance.environment(device)  # the commit that trains, read before training
     train = data_module.load(config.dataset, "train", config.data, config.subset, device, config.datasets)
     test = _test_split(config, device)
     config.check_size(len(train), int(train.labels.bincount().max()))
@@ -419,7 +419,7 @@ def run(config: Config) -> Path:
     final, arrays = evaluation.evaluate(engine.model, engine.bank, train, test, config.dataset, engine.augment,
                                         config.knn_k, config.knn_sigma, config.probe_epochs, config.seed)
     eval_seconds = time.perf_counter() - t_eval
-    provenance = {
+    prov = {
         **environment,
         "protocol": protocol.of({"config": asdict(config)}),
         "bf16": config.use_bf16,
@@ -432,10 +432,10 @@ def run(config: Config) -> Path:
         "wall_seconds": {"train": progress["train_seconds"], "evaluate": eval_seconds,
                          "total": earlier_seconds + time.perf_counter() - t0},
         "started": started,
-        "finished": results.now(),
+        "finished": provenance.now(),
         "seconds_per_epoch": statistics.median(progress["epoch_seconds"]),
     }
-    record = {"config": asdict(config), "results": final, "curves": progress["curves"], "provenance": provenance}
+    record = {"config": asdict(config), "results": final, "curves": progress["curves"], "provenance": prov}
     return results.write_record(path, record, arrays)
 
 
