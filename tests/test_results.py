@@ -74,6 +74,8 @@ def test_load_and_find(tmp_path):
     assert results.find(records, "cifar10", "simple")["config"]["loss"] == "simple"
     assert results.find(records, "cifar10", "hard", 0.3) is None
     assert results.load(tmp_path / "absent") == []
+    results.write_record(results.record_path(tmp_path / "cpu", "svhn", "simple", None), record("svhn", "simple"))
+    assert {r["config"]["loss"] for r in results.load(tmp_path, "svhn")} == {"hard", "simple"}  # any protocol's folder
 
 
 def test_load_records_reads_the_root_and_warns_of_invalid_records(tmp_path, monkeypatch):

@@ -345,18 +345,20 @@ def _read_each(paths: Iterable[Path], read: Callable[[Path], dict[str, Any]],
 
 def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
          problems: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    """All good records under ``root`` (optionally of one dataset), sorted by path.
+    """All good records under ``root`` (optionally only those of ``dataset``, in whichever protocol's
+    folder they lie), sorted by path.
 
     A file that :func:`read_record` rejects is skipped, not raised: each gives a :class:`RecordWarning`
     ``"<path>: <problem>; skipped"`` and, where ``problems`` is a list, ``(path, problem)`` appended to
     it. Records holding NaN or inf are kept, marked :func:`invalid`. Temporary files of killed writes
     under the folder are removed (:func:`clean_temps`).
     """
-    base = Path(root) / dataset if dataset else Path(root)
+    base = Path(root)
     if not base.is_dir():
         return []
     clean_temps(base)
-    return _read_each(sorted(base.rglob("*.json")), read_record, problems)
+    records = _read_each(sorted(base.rglob("*.json")), read_record, problems)
+    return [r for r in records if dataset is None or r["config"]["dataset"] == dataset]
 
 
 def _read_benchmark(path: Path) -> dict[str, Any]:

@@ -77,12 +77,7 @@ def html_table(columns: Sequence[str] | Html, rows: Sequence[Sequence[object]], 
     return f'<table class="table"{attrs}><thead>{head}</thead><tbody>{body}</tbody></table>'
 
 
-def tau_slider(
-    frames: Sequence[tuple[float, Sequence[BaseTraceType]]],
-    active: int = 0,
-    label: str = "τ",
-    **layout,
-) -> go.Figure:
+def tau_slider(frames: Sequence[tuple[float, Sequence[BaseTraceType]]], active: int = 0, **layout) -> go.Figure:
     """A figure with one group of traces per tau and a slider that shows one group at a time.
 
     ``frames`` is a sequence of ``(tau, traces)``; every group must hold the same number of traces.
@@ -101,16 +96,7 @@ def tau_slider(
         for trace in traces:
             trace.visible = i == active
             fig.add_trace(trace)
-    steps = [
-        {
-            "method": "update",
-            "label": f"{tau:g}",
-            "args": [{"visible": [j // per == i for j in range(per * len(frames))]}],
-        }
-        for i, (tau, _) in enumerate(frames)
-    ]
-    fig.update_layout(
-        sliders=[{"active": active, "currentvalue": {"prefix": f"{label} = "}, "pad": {"t": 40}, "steps": steps}],
-        **layout,
-    )
+    steps = [{"method": "update", "label": f"{tau:g}", "args": [{"visible": [j // per == i for j in range(per * len(frames))]}]}
+             for i, (tau, _) in enumerate(frames)]
+    fig.update_layout(sliders=[{"active": active, "currentvalue": {"prefix": "τ = "}, "pad": {"t": 40}, "steps": steps}], **layout)
     return fig

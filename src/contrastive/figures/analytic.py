@@ -18,14 +18,7 @@ from torch import Tensor
 
 from contrastive.examples import autograd_gradients, random_similarities, similarity_grid
 from contrastive.figures import class_colour, html_table, tau_slider
-from contrastive.losses import (
-    contrastive_loss,
-    gradients,
-    penalty_entropy,
-    relative_penalty,
-    simple_limit,
-    triplet_limit,
-)
+from contrastive.losses import contrastive_loss, gradients, penalty_entropy, relative_penalty, simple_limit, triplet_limit
 from contrastive.metrics import tolerance, uniformity
 from contrastive.toy import ToyResult
 
@@ -34,6 +27,8 @@ PENALTY_TAUS = (0.05, 0.07, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 FAINT = "rgba(110, 110, 110, 0.35)"
 LOSS_NAMES = {"contrastive": "contrastive (Eq. 1)", "hard": "hard contrastive (Eq. 9)"}
+TAU_AXIS = dict(type="log", title="temperature τ")
+"""The log temperature axis of every figure against τ."""
 
 
 def log_taus(low: float, high: float, n: int) -> list[float]:
@@ -46,27 +41,18 @@ def log_taus(low: float, high: float, n: int) -> list[float]:
 
 def penalty_trace(tau: float, s_neg: Tensor, **style) -> go.Scatter:
     """r_i(s_ij) of Eq. 5 against s_ij for one anchor's negatives ``s_neg`` (shape (1, M))."""
-    return go.Scatter(
-        x=s_neg[0].tolist(), y=relative_penalty(s_neg, tau)[0].tolist(), mode="lines", name=f"τ = {tau:g}", **style
-    )
+    return go.Scatter(x=s_neg[0].tolist(), y=relative_penalty(s_neg, tau)[0].tolist(), mode="lines", name=f"τ = {tau:g}", **style)
 
 
-PENALTY_LAYOUT = dict(
-    xaxis_title="negative similarity s_ij",
-    yaxis_title="relative penalty r_i(s_ij)",
-    template="plotly_white",
-    showlegend=False,
-)
+PENALTY_LAYOUT = dict(xaxis_title="negative similarity s_ij", yaxis_title="relative penalty r_i(s_ij)", template="plotly_white",
+                      showlegend=False)
 
 
 def penalty_figure(taus: Sequence[float] = PENALTY_TAUS, n: int = 201, active: int = 0) -> go.Figure:
     """Fig. 3: the relative penalty r_i vs s_ij over [-1, 1], one τ at a time (slider), every τ faint behind."""
     s_neg = similarity_grid(n)
-    faint = [dict(line=dict(color=FAINT, width=1), hoverinfo="skip") for _ in taus]
-    behind = [penalty_trace(t, s_neg, **style) for t, style in zip(taus, faint)]
-    frames = [
-        (tau, [go.Scatter(trace) for trace in behind] + [penalty_trace(tau, s_neg, line=dict(width=3))]) for tau in taus
-    ]
+    behind = [penalty_trace(t, s_neg, line=dict(color=FAINT, width=1), hoverinfo="skip") for t in taus]
+    frames = [(tau, [go.Scatter(trace) for trace in behind] + [penalty_trace(tau, s_neg, line=dict(width=3))]) for tau in taus]
     return tau_slider(frames, active=active, title=f"Relative penalty (Eq. 5) over {n} negatives", **PENALTY_LAYOUT)
 
 
@@ -77,30 +63,16 @@ def penalty_snapshot(tau: float, n: int = 201) -> go.Figure:
     return fig
 
 
-def entropy_curve(taus: Sequence[float], s_neg: Tensor) -> list[float]:
-    """H(r_i) (Eq. 5's entropy, nats) of one anchor's negatives ``s_neg`` (shape (1, M)) at each τ."""
-    return [penalty_entropy(s_neg, tau)[0].item() for tau in taus]
-
-
 def entropy_figure(taus: Sequence[float] | None = None, n: int = 201) -> go.Figure:
-    """H(r_i) vs τ (log axis) for s_ij spread over [-1, 1], with its maximum log M dashed."""
+    """H(r_i) (Eq. 5's entropy, nats) vs τ (log axis) for s_ij spread over [-1, 1], with its maximum log M dashed."""
     taus = log_taus(-2, 1, 61) if taus is None else list(taus)
     s_neg = similarity_grid(n)
-    fig = go.Figure(
-        [
-            go.Scatter(x=taus, y=entropy_curve(taus, s_neg), mode="lines+markers", name="H(r_i)"),
-            go.Scatter(
-                x=[taus[0], taus[-1]], y=[math.log(n)] * 2, mode="lines",
-                line=dict(dash="dash", color="grey"), name=f"log M = log {n}",
-            ),
-        ]
-    )
-    fig.update_layout(
-        title="Entropy of the relative penalty",
-        xaxis=dict(type="log", title="temperature τ"),
-        yaxis_title="H(r_i) (nats)",
-        template="plotly_white",
-    )
+    fig = go.Figure([
+        go.Scatter(x=taus, y=[penalty_entropy(s_neg, tau)[0].item() for tau in taus], mode="lines+markers", name="H(r_i)"),
+        go.Scatter(x=[taus[0], taus[-1]], y=[math.log(n)] * 2, mode="lines", line=dict(dash="dash", color="grey"),
+                   name=f"log M = log {n}"),
+    ])
+    fig.update_layout(title="Entropy of the relative penalty", xaxis=TAU_AXIS, yaxis_title="H(r_i) (nats)", template="plotly_white")
     return fig
 
 
@@ -115,27 +87,19 @@ def gradient_check(taus: Sequence[float] = PENALTY_TAUS, b: int = 8, m: int = 64
     for tau in taus:
         g_pos, g_neg = gradients(s_pos, s_neg, tau)
         a_pos, a_neg = autograd_gradients(s_pos, s_neg, tau)
-        rows.append(
-            {
-                "tau": tau,
-                "positive": (g_pos - a_pos).abs().max().item(),
-                "negative": (g_neg - a_neg).abs().max().item(),
-                "sum": (g_pos + g_neg.sum(dim=1)).abs().max().item(),
-            }
-        )
+        rows.append({
+            "tau": tau,
+            "positive": (g_pos - a_pos).abs().max().item(),
+            "negative": (g_neg - a_neg).abs().max().item(),
+            "sum": (g_pos + g_neg.sum(dim=1)).abs().max().item(),
+        })
     return rows
 
 
 def gradient_table(rows: Sequence[dict]) -> str:
     """The rows of :func:`gradient_check` as an HTML table."""
-    columns = [
-        "τ",
-        "max |Eq. 4 − autograd|, ∂L/∂s_ii",
-        "max |Eq. 4 − autograd|, ∂L/∂s_ij",
-        "max |∂L/∂s_ii + Σ_j ∂L/∂s_ij|",
-    ]
-    rows = [[f"{r['tau']:g}", r["positive"], r["negative"], r["sum"]] for r in rows]
-    return html_table(columns, rows, fmt=".1e")
+    columns = ["τ", "max |Eq. 4 − autograd|, ∂L/∂s_ii", "max |Eq. 4 − autograd|, ∂L/∂s_ij", "max |∂L/∂s_ii + Σ_j ∂L/∂s_ij|"]
+    return html_table(columns, [[f"{r['tau']:g}", r["positive"], r["negative"], r["sum"]] for r in rows], fmt=".1e")
 
 
 def gradient_figure(tau: float = 0.1, b: int = 8, m: int = 64, seed: int = 0) -> go.Figure:
@@ -145,22 +109,13 @@ def gradient_figure(tau: float = 0.1, b: int = 8, m: int = 64, seed: int = 0) ->
     a_pos, a_neg = autograd_gradients(s_pos, s_neg, tau)
     low = min(g_pos.min().item(), g_neg.min().item())
     high = max(g_pos.max().item(), g_neg.max().item())
-    fig = go.Figure(
-        [
-            go.Scatter(x=[low, high], y=[low, high], mode="lines", line=dict(color="grey", dash="dot"), name="y = x"),
-            go.Scatter(x=a_neg.flatten().tolist(), y=g_neg.flatten().tolist(), mode="markers", name="∂L/∂s_ij"),
-            go.Scatter(
-                x=a_pos.tolist(), y=g_pos.tolist(), mode="markers",
-                marker=dict(size=9, symbol="diamond"), name="∂L/∂s_ii",
-            ),
-        ]
-    )
-    fig.update_layout(
-        title=f"Eq. 4 against autograd (τ = {tau:g}, {b} anchors × {m} negatives)",
-        xaxis_title="autograd",
-        yaxis_title="Eq. 4",
-        template="plotly_white",
-    )
+    fig = go.Figure([
+        go.Scatter(x=[low, high], y=[low, high], mode="lines", line=dict(color="grey", dash="dot"), name="y = x"),
+        go.Scatter(x=a_neg.flatten().tolist(), y=g_neg.flatten().tolist(), mode="markers", name="∂L/∂s_ij"),
+        go.Scatter(x=a_pos.tolist(), y=g_pos.tolist(), mode="markers", marker=dict(size=9, symbol="diamond"), name="∂L/∂s_ii"),
+    ])
+    fig.update_layout(title=f"Eq. 4 against autograd (τ = {tau:g}, {b} anchors × {m} negatives)", xaxis_title="autograd",
+                      yaxis_title="Eq. 4", template="plotly_white")
     return fig
 
 
@@ -190,6 +145,12 @@ def _per_anchor(fn: Callable[[float], Tensor], taus: Sequence[float]) -> Tensor:
     return torch.stack([fn(tau) for tau in taus])
 
 
+def _limit_layout(fig: go.Figure, title: str, yaxis: dict) -> go.Figure:
+    """Title a figure of a limit of Eq. 1, on a log τ axis with the legend below."""
+    fig.update_layout(title=title, xaxis=TAU_AXIS, yaxis=yaxis, template="plotly_white", legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
 def triplet_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | None = None) -> go.Figure:
     """Eq. 6: τ·L(τ) against τ (log axis) per anchor; it tends to max(s_max - s_ii, 0) (dashed) as τ -> 0."""
     taus = log_taus(-3, 0, 61) if taus is None else list(taus)
@@ -203,14 +164,8 @@ def triplet_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | N
             x=[taus[0], taus[-1]], y=[limit[i].item()] * 2, mode="lines", line=dict(color=colour, dash="dash"),
             name=f"τ·Eq. 6 = max(s_max − s_ii, 0) = {limit[i].item():.3f}",
         )
-    fig.update_layout(
-        title="τ → 0: τ times the loss becomes a margin-0 triplet loss (Eq. 6)",
-        xaxis=dict(type="log", title="temperature τ"),
-        yaxis=dict(title="τ · loss", range=[-0.05, max(1.0, 3 * limit.max().item())]),  # τ·L grows like τ log N
-        template="plotly_white",
-        legend=dict(orientation="h", y=-0.25),
-    )
-    return fig
+    yaxis = dict(title="τ · loss", range=[-0.05, max(1.0, 3 * limit.max().item())])  # τ·L grows like τ log N
+    return _limit_layout(fig, "τ → 0: τ times the loss becomes a margin-0 triplet loss (Eq. 6)", yaxis)
 
 
 def simple_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | None = None) -> go.Figure:
@@ -222,19 +177,10 @@ def simple_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | No
     fig = go.Figure()
     for i in range(s_pos.shape[0]):
         colour, name = class_colour(i), anchor_name(s_pos, s_neg, i)
-        gaps = ((loss[:, i] - eq7[:, i], "solid", "|L − Eq. 7|"), (loss[:, i] - log_n, "dot", "|L − log N|"))
-        for gap, dash, label in gaps:
-            fig.add_scatter(
-                x=taus, y=gap.abs().tolist(), mode="lines", line=dict(color=colour, dash=dash), name=f"{label}, {name}"
-            )
-    fig.update_layout(
-        title="τ → ∞: the loss becomes the simple loss (Eq. 7)",
-        xaxis=dict(type="log", title="temperature τ"),
-        yaxis=dict(type="log", title="absolute difference", exponentformat="power"),
-        template="plotly_white",
-        legend=dict(orientation="h", y=-0.25),
-    )
-    return fig
+        for gap, dash, label in ((loss[:, i] - eq7[:, i], "solid", "|L − Eq. 7|"), (loss[:, i] - log_n, "dot", "|L − log N|")):
+            fig.add_scatter(x=taus, y=gap.abs().tolist(), mode="lines", line=dict(color=colour, dash=dash), name=f"{label}, {name}")
+    yaxis = dict(type="log", title="absolute difference", exponentformat="power")
+    return _limit_layout(fig, "τ → ∞: the loss becomes the simple loss (Eq. 7)", yaxis)
 
 
 # --- the dilemma in miniature ---------------------------------------------------------------------
@@ -278,9 +224,8 @@ def toy_sphere_figure(results: Sequence[ToyResult], active: int = 0) -> go.Figur
     )
 
 
-def toy_metrics_figure(
-    sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | None = None, labels: Tensor | None = None
-) -> go.Figure:
+def toy_metrics_figure(sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | None = None,
+                       labels: Tensor | None = None) -> go.Figure:
     """Uniformity (−L_uniformity, Eq. 10) and tolerance (Eq. 11) of the toy against τ, one line per loss;
     the input data's values dashed when ``x`` and ``labels`` are given."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("uniformity −L_uniformity", "tolerance T"))
@@ -295,7 +240,7 @@ def toy_metrics_figure(
     if x is not None and labels is not None:
         for col, value in ((1, uniformity(x)), (2, tolerance(x, labels))):
             fig.add_hline(y=value, line=dict(color="grey", dash="dash"), annotation_text="input data", row=1, col=col)
-    fig.update_xaxes(type="log", title="temperature τ")
+    fig.update_xaxes(**TAU_AXIS)
     fig.update_layout(
         title="The dilemma in miniature", template="plotly_white", height=500, margin=dict(b=130),
         legend=dict(orientation="h", yanchor="top", y=-0.3),  # below the x-axis titles, not on them

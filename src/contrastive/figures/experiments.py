@@ -18,9 +18,8 @@ legends, the titles and the hover text; they do not count for the claims. Displa
 - :func:`dynamics` — per-epoch curves of every tau of one loss, with a tau slider;
 - :func:`run_curves`, :func:`run_summary` — one record, for the run notebook.
 
-Records are read with :func:`contrastive.results.load_records`, from :func:`contrastive.results.root`:
-``$CONTRASTIVE_RESULTS`` if set, else ``contrastive.results.DEFAULT_ROOT`` (``data/results`` of the
-checkout); the queries over them (``by_tau``, ``with_arrays``, ``absent``) live there too.
+Where records are read from (:func:`contrastive.results.root`) and the queries over them (``by_tau``,
+``with_arrays``, ``absent``) are in :mod:`contrastive.results`.
 """
 
 from __future__ import annotations
@@ -33,11 +32,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import paper, protocol, results
+from .. import paper, pilot, protocol, results
 from ..losses import USES_TAU
 from ..metrics import sample_metrics
 from ..protocol import DEFAULT, LOSS_LABELS, NOT_YET_RUN, config_label, describe, off_protocol_fields, problem
 from ..results import absent, by_tau, with_arrays
+from ..sweep import configurations
 from . import Html, class_colour, html_table, show, tau_slider  # noqa: F401  (show: the chapters' one display function)
 
 TAU_LOSSES = ("contrastive", "hard")
@@ -102,20 +102,14 @@ class HtmlTable:
 # --- labels and titles ----------------------------------------------------------------------
 
 
-def epochs_text(recs: Iterable[dict[str, Any]]) -> str:
-    """``200 epochs``, ``1 epoch`` or ``1–200 epochs`` for the records drawn in one trace."""
-    epochs = sorted({int(r["config"]["epochs"]) for r in recs})
-    if len(epochs) > 1:
-        return f"{epochs[0]}–{epochs[-1]} epochs"
-    return f"{epochs[0]} epoch{'' if epochs[0] == 1 else 's'}"
-
-
 def run_text(recs: Iterable[dict[str, Any]]) -> str:
-    """:func:`epochs_text`, then ``; off protocol: <fields>`` if any of the records is off the paper's
-    protocol, e.g. ``20 epochs; off protocol: epochs, arch, subset``."""
+    """The epochs of the records drawn in one trace (``200 epochs``, ``1 epoch``, ``1–200 epochs``), then
+    ``; off protocol: <fields>`` if any of them is off the paper's protocol."""
     recs = list(recs)
+    epochs = sorted({int(r["config"]["epochs"]) for r in recs})
+    text = f"{epochs[0]}–{epochs[-1]} epochs" if len(epochs) > 1 else f"{epochs[0]} epoch{'' if epochs[0] == 1 else 's'}"
     off = off_protocol_fields(recs)
-    return epochs_text(recs) + (f"; off protocol: {', '.join(off)}" if off else "")
+    return text + (f"; off protocol: {', '.join(off)}" if off else "")
 
 
 def protocol_text(record: dict[str, Any]) -> str:
@@ -124,18 +118,35 @@ def protocol_text(record: dict[str, Any]) -> str:
     return f"off protocol: {found}" if found else f"at the {protocol.named(record)} protocol"
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return NOT_YET_RUN if value is None else format(value, spec)
+def missing_note(missing: Sequence[str]) -> str:
+    """A title's second line naming the configurations not yet run ("" when none is missing)."""
+    return f"<br><sup>{NOT_YET_RUN}: {', '.join(missing)}</sup>" if missing else ""
+
+
+def _fmt(value: float | None, spec: str, none: str = NOT_YET_RUN) -> str:
+    """``value`` in the format ``spec``; ``none`` (by default "not yet run") when it is None."""
+    return none if value is None else format(value, spec)
 
 
 def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bool = True, **layout) -> go.Figure:
-    """Title the figure, with a second line naming the configurations not yet run; the legend goes
-    below the axes unless a slider is there (``legend_below=False``)."""
-    note = f"<br><sup>{NOT_YET_RUN}: {', '.join(missing)}</sup>" if missing else ""
+    """Title the figure, naming the configurations not yet run; the legend goes below the axes unless
+    a slider is there (``legend_below=False``)."""
     if legend_below:
         layout["legend"] = {"orientation": "h", "y": -0.2}
-    fig.update_layout(title={"text": title + note}, margin={"t": 100}, **layout)
+    fig.update_layout(title={"text": title + missing_note(missing)}, margin={"t": 100}, **layout)
     return fig
+
+
+def _slider(name: str, dataset: str, loss: str, scale: str, frames: list[tuple[float, list[Any]]],
+            drawn: Sequence[dict[str, Any]] = (), height: int = 500, **layout) -> go.Figure | NotYetRun:
+    """``frames`` (one per tau of ``loss`` with a record) on a tau slider titled ``name``, or a
+    :class:`NotYetRun` note when there is none; the runs ``drawn`` are summarised in the title."""
+    what = f"{name} ({LOSS_LABELS[loss]} loss)"
+    missing = absent(loss, paper.TABLE1_TAUS, [t for t, _ in frames])
+    if not frames:
+        return NotYetRun(f"{what}, {describe(scale)}, {dataset}", tuple(missing))
+    title = f"{what}, {dataset}<br>{describe(scale)}" + (f" ({run_text(drawn)})" if drawn else "")
+    return _finish(tau_slider(frames, **layout), title, missing, legend_below=False, height=height)
 
 
 # --- Table 1 --------------------------------------------------------------------------------
@@ -168,7 +179,6 @@ def paper_findings(dataset: str = "cifar10") -> str:
     return f"What the paper reports on {dataset} (its Table 1):\n\n" + "\n".join(f"- {b}" for b in bullets)
 
 
-
 def table1_rows(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> list[dict[str, Any]]:
     """One row per column of the paper's Table 1: paper, ours (the records of protocol ``scale``) and
     ours − paper for each metric.
@@ -197,13 +207,9 @@ def table1_rows(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sca
 
 
 def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> HtmlTable:
-    """Table 1 for ``dataset`` at protocol ``scale``: the paper's value, ours and, at the paper's scale
-    only, the difference (ours − paper) per metric (across scales a difference would mislead).
-
-    Transposed from the paper (one row per loss and tau) so it fits a page; each row also shows
-    the epochs, data source and device of our run. Missing runs read "not yet run"; the numbers of a
-    run off its protocol carry ``OFF_MARK`` and a note below the table says what differs.
-    """
+    """Table 1 for ``dataset`` at protocol ``scale``, one row per loss and tau (transposed, to fit a page):
+    per metric the paper's value, ours and, at the paper's scale only, ours − paper (across scales a
+    difference would mislead); then the epochs, data source and device of our run."""
     rows, diff = table1_rows(records, dataset, scale), scale == "paper"
     per = 3 if diff else 2
     missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
@@ -231,9 +237,7 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: s
     note_html = "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
     if off:
         items = "".join(f"<li>{html.escape(label)}: {html.escape(why)}</li>" for label, why in off)
-        note_html += (
-            f"<p>{OFF_MARK} Off the {scale} protocol, so not counted for the claims:</p><ul>{items}</ul>"
-        )
+        note_html += f"<p>{OFF_MARK} Off the {scale} protocol, so not counted for the claims:</p><ul>{items}</ul>"
     if missing:
         note_html += NotYetRun(f"Table 1, {dataset}, {describe(scale)}", tuple(missing))._repr_html_()
     table = f'<div style="overflow-x: auto">{html_table(head, body, style="white-space: nowrap; font-size: 0.85em")}</div>'
@@ -248,19 +252,15 @@ def table1(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: s
 # --- Figs. 4-7 and 9: a metric vs tau -------------------------------------------------------
 
 
-def _vs_tau(
-    records: Sequence[dict[str, Any]], dataset: str, metrics: Sequence[str], what: str, paper_metrics: Sequence[str],
-    scale: str,
-) -> go.Figure:
-    """One panel per metric, ours per loss (lines, the records of protocol ``scale``) and the paper's
-    (crosses) vs tau. Our points off the protocol are open circles; the legend names the fields that
-    differ, the hover text their values. Without records the paper's values are drawn alone."""
+def _vs_tau(records: Sequence[dict[str, Any]], dataset: str, metrics: Sequence[str], what: str, scale: str) -> go.Figure:
+    """One panel per metric vs tau: ours per loss (lines; open circles off the protocol) and, where Table 1
+    has the metric, the paper's (crosses). Without records the paper's values are drawn alone."""
     records = protocol.at(records, scale)
-    missing = [m for loss in TAU_LOSSES for m in absent(loss, paper.GRIDS[loss], [t for t, _ in by_tau(records, dataset, loss)])]
+    runs = {loss: by_tau(records, dataset, loss) for loss in TAU_LOSSES}
+    missing = [m for loss, ours in runs.items() for m in absent(loss, paper.GRIDS[loss], [t for t, _ in ours])]
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics])
     for col, metric in enumerate(metrics, start=1):
-        for loss in TAU_LOSSES:
-            ours = by_tau(records, dataset, loss)
+        for loss, ours in runs.items():
             if ours:
                 fig.add_trace(go.Scatter(
                     x=[t for t, _ in ours], y=[r["results"][metric] for _, r in ours], mode="lines+markers",
@@ -270,25 +270,25 @@ def _vs_tau(
                     customdata=[[r["config"]["epochs"], protocol_text(r)] for _, r in ours],
                     hovertemplate="τ=%{x}<br>%{y:.4g}<br>%{customdata[0]} epochs<br>%{customdata[1]}<extra>ours</extra>",
                 ), row=1, col=col)
-            if metric in paper_metrics and dataset in paper.DATASETS:
+            if metric in paper.METRICS and dataset in paper.DATASETS:
                 fig.add_trace(go.Scatter(
                     x=list(paper.TABLE1_TAUS), y=[paper.table1(dataset, metric, loss, t) for t in paper.TABLE1_TAUS], mode="markers+lines",
                     name=f"paper: {LOSS_LABELS[loss]} (the paper's Table 1, paper scale)", legendgroup=f"paper-{loss}", showlegend=col == 1,
                     marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
                     opacity=0.6, hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>",
                 ), row=1, col=col)
-        fig.update_xaxes(title_text="τ", row=1, col=col)
+    fig.update_xaxes(title_text="τ")
     return _finish(fig, f"{what}, {dataset}, {describe(scale)}", missing, height=480)
 
 
 def uniformity_tolerance(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> go.Figure:
     """Figs. 4-7: uniformity (−L_unif) and tolerance T vs tau, ordinary and hard loss, paper overlaid."""
-    return _vs_tau(records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", ("uniformity", "tolerance"), scale)
+    return _vs_tau(records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", scale)
 
 
 def accuracy(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> go.Figure:
     """Fig. 9: linear and kNN top-1 vs tau, ordinary and hard loss; the paper's linear top-1 overlaid."""
-    return _vs_tau(records, dataset, ("linear_top1", "knn_top1"), "Accuracy vs τ", ("linear_top1",), scale)
+    return _vs_tau(records, dataset, ("linear_top1", "knn_top1"), "Accuracy vs τ", scale)
 
 
 # --- Fig. 8: the positive and its nearest negatives -----------------------------------------
@@ -306,6 +306,7 @@ def box_stats(x: np.ndarray) -> dict[str, float]:
 
 
 def _boxes(arrays: dict[str, np.ndarray]) -> list[go.Box]:
+    """One precomputed box for the positives s_ii, then one per nearest negative n1..n10."""
     columns = [("positive", arrays["pos_sim"])] + [(f"n{j + 1}", arrays["neg_top10"][:, j]) for j in range(arrays["neg_top10"].shape[1])]
     return [
         go.Box(
@@ -323,24 +324,15 @@ def similarities(records: Sequence[dict[str, Any]], dataset: str = "cifar10", lo
     Boxes are quartiles with Tukey whiskers; outliers are not drawn.
     """
     runs = with_arrays(by_tau(protocol.at(records, scale), dataset, loss), ("pos_sim", "neg_top10"))
-    missing = absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
-    what = f"Positive vs nearest negatives ({LOSS_LABELS[loss]} loss), {describe(scale)}"
-    if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(missing))
-    frames = [(t, _boxes(a)) for t, a, _ in runs]
-    fig = tau_slider(frames, active=0, yaxis_title="similarity", xaxis_title="positive s_ii and the nearest negatives n1 (hardest) … n10")
-    title = f"{what.split(', ')[0]}, {dataset}<br>{describe(scale)} ({run_text(r for _, _, r in runs)})"
-    return _finish(fig, title, missing, legend_below=False, height=500)
+    return _slider("Positive vs nearest negatives", dataset, loss, scale, [(t, _boxes(a)) for t, a, _ in runs],
+                   drawn=[r for _, _, r in runs], yaxis_title="similarity",
+                   xaxis_title="positive s_ii and the nearest negatives n1 (hardest) … n10")
 
 
 def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: str = "contrastive",
         scale: str = DEFAULT) -> go.Figure | NotYetRun:
     """Densities of the positive and negative similarities stored with each record, a tau slider."""
     runs = with_arrays(by_tau(protocol.at(records, scale), dataset, loss), ("hist_edges", "hist_pos", "hist_neg"))
-    missing = absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
-    what = f"Distribution of similarities ({LOSS_LABELS[loss]} loss), {describe(scale)}"
-    if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(missing))
     frames = []
     for t, a, _ in runs:
         centres, width = (a["hist_edges"][1:] + a["hist_edges"][:-1]) / 2, np.diff(a["hist_edges"])
@@ -348,9 +340,8 @@ def histograms(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss
             go.Bar(x=centres, y=a[key], width=width, name=name, opacity=0.6, marker={"color": colour})
             for key, name, colour in (("hist_pos", "positive s_ii", COLOURS["contrastive"]), ("hist_neg", "negative s_ij", COLOURS["paper"]))
         ]))
-    fig = tau_slider(frames, active=0, xaxis_title="similarity", yaxis_title="density", barmode="overlay")
-    title = f"{what.split(', ')[0]}, {dataset}<br>{describe(scale)} ({run_text(r for _, _, r in runs)})"
-    return _finish(fig, title, missing, legend_below=False, height=480)
+    return _slider("Distribution of similarities", dataset, loss, scale, frames, drawn=[r for _, _, r in runs], height=480,
+                   xaxis_title="similarity", yaxis_title="density", barmode="overlay")
 
 
 # --- Fig. 2: embeddings ---------------------------------------------------------------------
@@ -369,10 +360,8 @@ def class_names(dataset: str, n: int) -> list[str]:
     return list(CIFAR10_CLASSES) if dataset == "cifar10" and n <= 10 else [f"class {i}" for i in range(n)]
 
 
-def embeddings(
-    records: Sequence[dict[str, Any]], dataset: str = "cifar10", taus: Sequence[float] = paper.FIG2_TAUS, loss: str = "contrastive",
-    scale: str = DEFAULT,
-) -> go.Figure | NotYetRun:
+def embeddings(records: Sequence[dict[str, Any]], dataset: str = "cifar10", taus: Sequence[float] = paper.FIG2_TAUS,
+               loss: str = "contrastive", scale: str = DEFAULT) -> go.Figure | NotYetRun:
     """Fig. 2: t-SNE of the stored test-feature sample (2,000 points) at each tau, coloured by class.
 
     Each panel title carries the uniformity and tolerance of the sample itself (``contrastive.metrics.sample_metrics``).
@@ -380,9 +369,9 @@ def embeddings(
     found = [(t, results.find(protocol.at(records, scale), dataset, loss, t)) for t in taus]
     runs = with_arrays([(t, r) for t, r in found if r is not None and not results.invalid(r)], ("embedding", "embedding_labels"))
     missing = absent(loss, taus, [t for t, _, _ in runs])
-    what = f"Embeddings (t-SNE of the stored test-feature sample), {describe(scale)}"
+    what = "Embeddings (t-SNE of the stored test-feature sample)"
     if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(missing))
+        return NotYetRun(f"{what}, {describe(scale)}, {dataset}", tuple(missing))
     titles = []
     for t, a, r in runs:
         u, tol = sample_metrics(a["embedding"], a["embedding_labels"])
@@ -397,16 +386,16 @@ def embeddings(
                 x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name, legendgroup=name, showlegend=col == 1,
                 marker={"size": 3, "color": class_colour(c)}, hoverinfo="name",
             ), row=1, col=col)
-        fig.update_xaxes(showticklabels=False, row=1, col=col)
-        fig.update_yaxes(showticklabels=False, row=1, col=col)
-    return _finish(fig, f"Embeddings (t-SNE of the stored test-feature sample), {dataset}, {LOSS_LABELS[loss]} loss<br>{describe(scale)}",
-                   missing, height=580)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    return _finish(fig, f"{what}, {dataset}, {LOSS_LABELS[loss]} loss<br>{describe(scale)}", missing, height=580)
 
 
 # --- training dynamics ----------------------------------------------------------------------
 
 
 def _curve_grid() -> dict[str, Any]:
+    """The layout of the 2 × 2 panels of ``CURVE_PANELS`` against the epoch."""
     layout = make_subplots(rows=2, cols=2, subplot_titles=[CURVE_LABELS[c] for c in CURVE_PANELS]).layout.to_plotly_json()
     layout.pop("template", None)
     for i in range(1, len(CURVE_PANELS) + 1):
@@ -415,6 +404,7 @@ def _curve_grid() -> dict[str, Any]:
 
 
 def _curve_traces(record: dict[str, Any], colour: str, name: str) -> list[go.Scatter]:
+    """One line per panel of ``CURVE_PANELS`` that the record's curves hold, one legend entry ``name``."""
     curves = record["curves"]
     return [
         go.Scatter(
@@ -434,13 +424,8 @@ def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: 
     if not USES_TAU[loss]:
         raise ValueError(f"loss must be one of {TAU_LOSSES} (a loss with a temperature), got {loss!r}")
     runs = [(t, r) for t, r in by_tau(protocol.at(records, scale), dataset, loss) if all(c in r["curves"] for c in CURVE_PANELS)]
-    missing = absent(loss, paper.TABLE1_TAUS, [t for t, _ in runs])
-    what = f"Training dynamics ({LOSS_LABELS[loss]} loss), {describe(scale)}"
-    if not runs:
-        return NotYetRun(f"{what}, {dataset}", tuple(missing))
     frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({run_text([r])})")) for t, r in runs]
-    fig = tau_slider(frames, active=0, **_curve_grid())
-    return _finish(fig, f"Training dynamics ({LOSS_LABELS[loss]} loss), {dataset}<br>{describe(scale)}", missing, legend_below=False, height=680)
+    return _slider("Training dynamics", dataset, loss, scale, frames, height=680, **_curve_grid())
 
 
 def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> HtmlTable | NotYetRun:
@@ -448,8 +433,6 @@ def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sc
     top-1 and uniformity at the first curve point of the last 20 % of training and at the end, and how
     far each moved in between as a fraction of its range over the run (``contrastive.pilot.flatness``),
     judged by the pilot's rule 2 (at most 10 %), the yardstick written before the pilot ran."""
-    from .. import pilot
-
     runs = [r for r in protocol.at(records, scale) if r["config"]["dataset"] == dataset and not results.invalid(r)]
     what = f"How far each run had levelled off, {dataset}, {describe(scale)}"
     if not runs:
@@ -462,9 +445,10 @@ def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sc
         c, curves = r["config"], r["curves"]
         start = next(i for i, e in enumerate(curves["epoch"]) if e >= (1 - last) * curves["epoch"][-1])
         moved = {name: pilot.flatness(curves, name) for name in pilot.RULES["flat_curves"]}
-        flat += max(moved.values()) <= limit
+        levelled = max(moved.values()) <= limit
+        flat += levelled
         rows.append([config_label(c["loss"], c["tau"]), *(f"{curves[n][start]:.3g} → {curves[n][-1]:.3g}" for n in moved),
-                     *(f"{v:.3f}" for v in moved.values()), "yes" if max(moved.values()) <= limit else "no"])
+                     *(f"{v:.3f}" for v in moved.values()), "yes" if levelled else "no"])
     short = {"uniformity": "uniformity", "knn_top1": "kNN"}
     columns = ("run", *(f"{CURVE_LABELS[n]}, at {1 - last:.0%} of training → end" for n in moved),
                *(f"moved: {short[n]}" for n in moved), f"levelled off (≤ {limit:.0%})")
@@ -476,8 +460,9 @@ def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sc
 def run_curves(record: dict[str, Any]) -> go.Figure:
     """The per-epoch curves of one record (the run notebook's last figure)."""
     c = record["config"]
-    fig = go.Figure(data=_curve_traces(record, COLOURS.get(c["loss"], COLOURS["paper"]), config_label(c["loss"], c.get("tau"))), layout=_curve_grid())
-    fig.update_layout(title=f"{c['dataset']}, {config_label(c['loss'], c.get('tau'))}, {run_text([record])}", height=620)
+    label = config_label(c["loss"], c.get("tau"))
+    fig = go.Figure(data=_curve_traces(record, COLOURS.get(c["loss"], COLOURS["paper"]), label), layout=_curve_grid())
+    fig.update_layout(title=f"{c['dataset']}, {label}, {run_text([record])}", height=620)
     return fig
 
 
@@ -487,10 +472,11 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
     rows: list[list[object]] = []
     for key, value in res.items():
         theirs = paper.table1(c["dataset"], key, c["loss"], c.get("tau")) if c["dataset"] in paper.DATASETS and key in paper.METRICS else None
-        rows.append([METRIC_LABELS.get(key, key), format(value, METRIC_FORMATS.get(key, ".4g")), "" if theirs is None else format(theirs, "g")])
+        rows.append([METRIC_LABELS.get(key, key), format(value, METRIC_FORMATS.get(key, ".4g")), _fmt(theirs, "g", "")])
     data = prov.get("data", {})
     facts = {
-        "protocol": protocol_text(record), "epochs": c["epochs"], "concurrent runs on the device": prov.get("concurrent_runs"), "device": prov.get("device"), "data": data.get("source"), "data note": data.get("note"),
+        "protocol": protocol_text(record), "epochs": c["epochs"], "concurrent runs on the device": prov.get("concurrent_runs"),
+        "device": prov.get("device"), "data": data.get("source"), "data note": data.get("note"),
         "seconds per epoch": prov.get("seconds_per_epoch"), "wall seconds (total)": prov.get("wall_seconds", {}).get("total"),
         "commit": prov.get("commit"), "record": record.get("path"),
     }
@@ -524,9 +510,7 @@ def run_times(records: Sequence[dict[str, Any]], benchmarks: Sequence[dict[str, 
 def sweep_time(records: Sequence[dict[str, Any]], scale: str) -> str:
     """The measured time of the sweep at protocol ``scale``: how many records it holds, their wall
     time added up (the runs ran one after another), and the slowest and fastest run."""
-    from ..sweep import configurations
-
-    done = [r for r in protocol.at(records, scale) if not problem(r)]
+    done = [r for r in protocol.at(records, scale) if not problem(r) and "total" in r["provenance"].get("wall_seconds", {})]
     if not done:
         return f"The sweep at {describe(scale)}: {NOT_YET_RUN}."
     minutes = sorted(r["provenance"]["wall_seconds"]["total"] / 60 for r in done)
@@ -551,8 +535,6 @@ def pilot_table(verdict: dict[str, Any]) -> HtmlTable | NotYetRun:
     """The pilot (``contrastive.pilot.verdict``): per recipe and τ, the run's minutes, final kNN and
     linear top-1, the flatness of its curves over the last 20 %; per recipe whether it meets the
     rules; the chosen one."""
-    from .. import pilot
-
     if not verdict["runs"]:
         return NotYetRun("The pilot", tuple(f"{r} at τ = {t:g}" for r in pilot.RECIPES for t in pilot.TAUS))
     summary = {row["recipe"]: row for row in verdict["rows"]}
@@ -565,7 +547,7 @@ def pilot_table(verdict: dict[str, Any]) -> HtmlTable | NotYetRun:
                 f"{a['knn_top1']:.2f}", f"{a['linear_top1']:.2f}",
                 *(f"{a['flatness'][c]:.2f}" for c in pilot.RULES["flat_curves"]),
                 "yes" if row["fast"] else "no", "yes" if row["flat"] else "no",
-                "" if row["mean_knn_top1"] is None else f"{row['mean_knn_top1']:.2f}",
+                _fmt(row["mean_knn_top1"], ".2f", ""),
             ])
     columns = ("recipe", "τ", "minutes", "kNN top-1", "linear top-1", "flatness: uniformity", "flatness: kNN",
                "rule 1 (≤ 12 min)", "rule 2 (flat)", "mean kNN over τ")
@@ -574,8 +556,6 @@ def pilot_table(verdict: dict[str, Any]) -> HtmlTable | NotYetRun:
 
 def pilot_finding(verdict: dict[str, Any]) -> str:
     """The pilot's verdict in a sentence (Markdown), from ``contrastive.pilot.verdict``."""
-    from .. import pilot
-
     chosen = verdict["chosen"]
     if chosen is None:
         return f"No recipe finished within {pilot.RULES['max_seconds'] // 60} minutes at both temperatures: none was chosen."
@@ -593,8 +573,6 @@ def pilot_finding(verdict: dict[str, Any]) -> str:
 def pilot_curves(runs: dict[str, list[dict[str, Any]]]) -> go.Figure | NotYetRun:
     """The pilot's test-set kNN top-1 and uniformity against the fraction of training, one line per
     recipe and τ, with the start of the last 20 % marked."""
-    from .. import pilot
-
     if not runs:
         return NotYetRun("The pilot's curves", tuple(pilot.RECIPES))
     panels = pilot.RULES["flat_curves"]
@@ -611,5 +589,5 @@ def pilot_curves(runs: dict[str, list[dict[str, Any]]]) -> go.Figure | NotYetRun
                 ), row=1, col=col)
     for col in range(1, len(panels) + 1):
         fig.add_vline(x=1 - pilot.RULES["last_fraction"], line_dash="dot", line_color=COLOURS["paper"], row=1, col=col)
-        fig.update_xaxes(title_text="fraction of training", row=1, col=col)
+    fig.update_xaxes(title_text="fraction of training")
     return _finish(fig, "The pilot's curves (CPU, ordinary loss; records in data/pilot)", [], height=480)

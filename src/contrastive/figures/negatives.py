@@ -19,21 +19,13 @@ from torch import Tensor
 
 from .. import paper
 from ..losses import relative_penalty
-from ..penalty import (
-    CIFAR_NEGATIVES,
-    FEATURE_DIM,
-    dropped_share,
-    effective_negatives,
-    histogram_similarities,
-    solve_tau,
-    sphere_similarities,
-    top_k_share,
-)
-from ..protocol import DEFAULT, NOT_YET_RUN, at, config_label, describe
+from ..penalty import (CIFAR_NEGATIVES, FEATURE_DIM, dropped_share, effective_negatives, histogram_similarities, solve_tau,
+                       sphere_similarities, top_k_share)
+from ..protocol import DEFAULT, at, config_label, describe
 from ..results import absent, by_tau, with_arrays
 from . import class_colour, html_table, tau_slider
-from .analytic import PENALTY_TAUS, log_taus
-from .experiments import TAU_LOSSES, NotYetRun, run_text
+from .analytic import PENALTY_TAUS, TAU_AXIS, log_taus
+from .experiments import TAU_LOSSES, NotYetRun, missing_note, run_text
 
 MODEL_DIMS = (16, FEATURE_DIM, 512)
 """The dimensions d of the uniform-sphere model drawn in the figures; d = 128 is the paper's."""
@@ -62,24 +54,21 @@ def dropped(k: int) -> Summary:
     return lambda s_neg, tau: dropped_share(s_neg, tau, min(k, s_neg.shape[-1]))
 
 
-def _vs_tau(
-    samples: Mapping[str, Tensor],
-    summary: Summary,
-    marks: Mapping[str, Sequence[float]],
-    taus: Sequence[float] | None,
-) -> go.Figure:
+def _vs_tau(samples: Mapping[str, Tensor], summary: Summary, marks: Mapping[str, Sequence[float]] | None,
+            taus: Sequence[float] | None) -> go.Figure:
     """One line per sample of ``summary`` vs τ, and on a sample's line markers at the τ of ``marks[label]``."""
     taus = log_taus(-2, 1, 61) if taus is None else list(taus)
+    marks = marks or {}
     fig = go.Figure()
     for i, (label, s_neg) in enumerate(samples.items()):
         colour = class_colour(i)
         fig.add_scatter(x=taus, y=mean_curve(summary, s_neg, taus), mode="lines", line=dict(color=colour), name=label)
         if marks.get(label):
-            at = list(marks[label])
+            marked = list(marks[label])
             fig.add_scatter(
-                x=at, y=mean_curve(summary, s_neg, at), mode="markers+text", text=[f"{t:g}" for t in at],
+                x=marked, y=mean_curve(summary, s_neg, marked), mode="markers+text", text=[f"{t:g}" for t in marked],
                 textposition="bottom right", marker=dict(color=colour, size=9),
-                name=f"{label} at τ = {', '.join(f'{t:g}' for t in at)}",
+                name=f"{label} at τ = {', '.join(f'{t:g}' for t in marked)}",
             )
     return fig
 
@@ -91,39 +80,29 @@ def _hline(fig: go.Figure, y: float, name: str, dash: str) -> None:
 
 
 def _layout(fig: go.Figure, title: str, yaxis: dict[str, Any]) -> go.Figure:
-    fig.update_layout(
-        title=title, xaxis=dict(type="log", title="temperature τ"), yaxis=yaxis, template="plotly_white",
-        height=500, margin=dict(b=130), legend=dict(orientation="h", yanchor="top", y=-0.25),
-    )
+    """Title the figure, on a log τ axis with the legend below."""
+    fig.update_layout(title=title, xaxis=TAU_AXIS, yaxis=yaxis, template="plotly_white", height=500, margin=dict(b=130),
+                      legend=dict(orientation="h", yanchor="top", y=-0.25))
     return fig
 
 
-def effective_figure(
-    samples: Mapping[str, Tensor],
-    marks: Mapping[str, Sequence[float]] | None = None,
-    taus: Sequence[float] | None = None,
-    k: int = paper.HARD_K,
-    title: str = "How many negatives share the penalty: exp H(r_i)",
-) -> go.Figure:
+def effective_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence[float]] | None = None,
+                     taus: Sequence[float] | None = None, k: int = paper.HARD_K,
+                     title: str = "How many negatives share the penalty: exp H(r_i)") -> go.Figure:
     """The effective number of negatives exp H(r_i) vs τ (log–log), with M (all negatives) and k (what
     Eq. 9 keeps) as dashed lines."""
-    fig = _vs_tau(samples, effective_negatives, marks or {}, taus)
+    fig = _vs_tau(samples, effective_negatives, marks, taus)
     for m in sorted({s.shape[-1] for s in samples.values()}):
         _hline(fig, m, f"M = {m:,} (every negative)", "dash")
     _hline(fig, k, f"k = {k:,} (the nearest negatives Eq. 9 keeps)", "dot")
     return _layout(fig, title, dict(type="log", title="effective number of negatives exp H(r_i)", exponentformat="power"))
 
 
-def dropped_figure(
-    samples: Mapping[str, Tensor],
-    marks: Mapping[str, Sequence[float]] | None = None,
-    taus: Sequence[float] | None = None,
-    k: int = paper.HARD_K,
-    title: str | None = None,
-) -> go.Figure:
+def dropped_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence[float]] | None = None,
+                   taus: Sequence[float] | None = None, k: int = paper.HARD_K, title: str | None = None) -> go.Figure:
     """The share of the Eq. 5 penalty outside the k nearest negatives vs τ (log–log): what the hard loss
     of Eq. 9 removes from the gradient. Its τ → ∞ limit (M − k)/M is dashed; the y axis starts at 10**DROPPED_FLOOR."""
-    fig = _vs_tau(samples, dropped(k), marks or {}, taus)
+    fig = _vs_tau(samples, dropped(k), marks, taus)
     for m in sorted({s.shape[-1] for s in samples.values() if s.shape[-1] > k}):
         _hline(fig, (m - k) / m, f"τ → ∞: (M − k)/M, M = {m:,}", "dash")
     title = title or f"What the hard loss drops: the share of the penalty outside the {k:,} nearest negatives"
@@ -202,12 +181,14 @@ def penalty_summary(
     tau_k = solve_tau(lambda tau: effective_negatives(s_neg, tau).mean().item(), k)
     tau_small = solve_tau(lambda tau: dropped(k)(s_neg, tau).mean().item(), small)
 
-    def at(r: dict[str, float]) -> str:
+    def at_tau(r: dict[str, float]) -> str:
+        """What the summaries of one row say."""
         return (f"τ = {r['tau']:g}, about {r['effective']:,.0f} negatives ({r['fraction']:.1%} of M) effectively share "
                 f"the penalty and the hard loss drops {r['dropped']:.1%} of it")
 
     return (
-        f"On {source} ({s_neg.shape[-1]:,} negatives per anchor, mean over {s_neg.shape[0]} anchors): at {at(first)}; at {at(last)}. The effective number equals the k = {k:,} negatives that Eq. 9 keeps at "
+        f"On {source} ({s_neg.shape[-1]:,} negatives per anchor, mean over {s_neg.shape[0]} anchors): at {at_tau(first)}; "
+        f"at {at_tau(last)}. The effective number equals the k = {k:,} negatives that Eq. 9 keeps at "
         f"τ ≈ {tau_k:.3g}, and Eq. 9 drops less than {small:.0%} of the penalty only below τ ≈ {tau_small:.3g}."
     )
 
@@ -248,7 +229,7 @@ def measured_figures(
     what = f"Penalty summaries from measured similarities, {dataset}, {describe(scale)}"
     if not samples:
         return [NotYetRun(what, tuple(missing))]
-    note = f"<br><sup>{NOT_YET_RUN}: {', '.join(missing)}</sup>" if missing else ""
+    note = missing_note(missing)
     samples = {**samples, **(reference or {})}
     return [
         effective_figure(samples, marks, title=f"{what}: exp H(r_i){note}"),
