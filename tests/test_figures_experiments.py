@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -272,6 +274,7 @@ def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, config={"protocol": "cpu"})
     write_synthetic(tmp_path, "cifar10", "hard", 0.7, config={"protocol": "cpu"})
     flat, climbing = sorted(results.load(tmp_path), key=lambda r: r["config"]["loss"])
+    flat["provenance"]["train_images"] = climbing["provenance"]["train_images"] = 5000
     epochs = [1, 12, 24, 36, 48, 60]
     flat["curves"] |= {"epoch": epochs, "uniformity": [0.5, 2, 2.5, 2.9, 3.0, 3.05], "knn_top1": [10, 20, 30, 35, 40, 40]}
     climbing["curves"] |= {"epoch": epochs, "uniformity": [0.5, 1, 1.5, 2, 2.5, 3.0], "knn_top1": [10, 20, 30, 35, 40, 40]}
@@ -281,4 +284,8 @@ def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
     assert "<td>ordinary τ=0.3</td><td>3 → 3.05</td><td>40 → 40</td><td>0.020</td><td>0.000</td><td>yes</td>" in html
     assert "<td>hard τ=0.7</td><td>2.5 → 3</td><td>40 → 40</td><td>0.200</td><td>0.000</td><td>no</td>" in html
     assert html.index("ordinary") < html.index("hard")
+    assert "ended collapsed" not in html and "<td>4.0000 / 8.5172</td>" in html  # log(1 + 4,999)
+    climbing["curves"]["loss"][-1] = math.log(1 + climbing["config"]["k"])  # the hard loss at a collapse
+    html = ex.levelled_off([flat, climbing], "cifar10", scale="cpu")._repr_html_()
+    assert "1 of 2 runs ended collapsed" in html and "<td>8.3178 / 8.3178</td>" in html
     assert isinstance(ex.levelled_off([flat, climbing], "cifar10", scale="paper"), ex.NotYetRun)

@@ -166,3 +166,12 @@ def test_the_loss_table_says_which_losses_use_tau_and_k():
         same_tau = torch.equal(loss.fn(s_pos, s_neg, 0.1, 3), loss.fn(s_pos, s_neg, 0.5, 3))
         same_k = torch.equal(loss.fn(s_pos, s_neg, 0.1, 3), loss.fn(s_pos, s_neg, 0.1, 9))
         assert (not same_tau, not same_k) == (loss.uses_tau, loss.uses_k) == (L.USES_TAU[name], L.USES_K[name]), name
+
+
+@pytest.mark.parametrize("s", [1.0, 0.3, -0.5])
+def test_collapsed_loss_is_each_loss_at_equal_similarities(s):
+    s_pos, s_neg = torch.full((3,), s, dtype=torch.float64), torch.full((3, 20), s, dtype=torch.float64)
+    for name, loss in L.LOSSES.items():
+        value = loss.fn(s_pos, s_neg, 0.07, 5).mean().item()
+        assert value == pytest.approx(L.collapsed_loss(name, 20, 5), abs=1e-12), name
+    assert L.collapsed_loss("hard", 20, 5) == pytest.approx(math.log(6)) and L.collapsed_loss("contrastive", 20, 5) == pytest.approx(math.log(21))

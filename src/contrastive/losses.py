@@ -130,6 +130,15 @@ def simple_limit(s_pos: Tensor, s_neg: Tensor, tau: float) -> Tensor:
     return simple_loss(s_pos, s_neg) / tau + math.log(s_neg.shape[1] + 1)
 
 
+def collapsed_loss(loss: str, m: int, k: int) -> float:
+    """The value of loss ``loss`` (a name of :data:`LOSSES`) at an anchor whose M = ``m`` negatives and
+    positive are all equally similar to it, as when every embedding sits at one point (a collapse, where
+    Eq. 4's gradients cancel): log(1 + M) for Eq. 1, log(1 + k) for Eq. 9, 0 for Simple and HardSimple."""
+    if not LOSSES[loss].uses_tau:
+        return 0.0
+    return math.log(1 + (min(k, m) if LOSSES[loss].uses_k else m))
+
+
 class Loss(NamedTuple):
     """One loss of Table 1: ``fn(s_pos, s_neg, tau, k)`` and whether it uses the temperature and k."""
 

@@ -33,7 +33,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import paper, pilot, protocol, results
-from ..losses import USES_TAU
+from ..losses import USES_TAU, collapsed_loss
 from ..metrics import sample_metrics
 from ..protocol import DEFAULT, LOSS_LABELS, NOT_YET_RUN, config_label, describe, off_protocol_fields, problem
 from ..results import absent, by_tau, with_arrays
@@ -62,6 +62,8 @@ CURVE_PANELS = tuple(CURVE_LABELS)
 METRIC_FORMATS = {"linear_top1": ".2f", "knn_top1": ".2f", "uniformity": ".3f", "tolerance": ".3f"}
 COLOURS = {"contrastive": "#1f77b4", "hard": "#d62728", "paper": "#7f7f7f"}
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+COLLAPSED = 1e-3
+"""How close (absolute) a run's last training loss must be to ``losses.collapsed_loss`` to count as collapsed."""
 OFF_MARK = "†"
 """Marks the numbers of records off the paper's protocol in Table 1."""
 
@@ -428,11 +430,20 @@ def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: 
     return _slider("Training dynamics", dataset, loss, scale, frames, height=680, **_curve_grid())
 
 
+def negatives(record: dict[str, Any]) -> int:
+    """M, the negatives of each anchor in the run of ``record``: N - 1 bank entries (N its training
+    images) or the 2B - 2 other views of its batch."""
+    c = record["config"]
+    return record["provenance"]["train_images"] - 1 if c["negatives"] == "bank" else 2 * c["batch_size"] - 2
+
+
 def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> HtmlTable | NotYetRun:
     """Whether each run of ``scale`` had levelled off by its end: per configuration, the test-set kNN
     top-1 and uniformity at the first curve point of the last 20 % of training and at the end, and how
     far each moved in between as a fraction of its range over the run (``contrastive.pilot.flatness``),
-    judged by the pilot's rule 2 (at most 10 %), the yardstick written before the pilot ran."""
+    judged by the pilot's rule 2 (at most 10 %), the yardstick written before the pilot ran; and whether
+    its last epoch's training loss sits at the loss's value for a collapsed embedding
+    (``losses.collapsed_loss``, within :data:`COLLAPSED`), where a run has stopped learning."""
     runs = [r for r in protocol.at(records, scale) if r["config"]["dataset"] == dataset and not results.invalid(r)]
     what = f"How far each run had levelled off, {dataset}, {describe(scale)}"
     if not runs:
@@ -440,20 +451,29 @@ def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sc
     order = {loss: i for i, loss in enumerate(LOSS_LABELS)}
     runs.sort(key=lambda r: (order[r["config"]["loss"]], r["config"]["tau"] if USES_TAU[r["config"]["loss"]] else 0))
     last, limit = pilot.RULES["last_fraction"], pilot.RULES["max_flatness"]
-    rows, flat = [], 0
+    rows, flat, collapsed = [], 0, 0
     for r in runs:
         c, curves = r["config"], r["curves"]
+        at_collapse = collapsed_loss(c["loss"], negatives(r), c["k"])
+        collapsed += abs(curves["loss"][-1] - at_collapse) <= COLLAPSED
         start = next(i for i, e in enumerate(curves["epoch"]) if e >= (1 - last) * curves["epoch"][-1])
         moved = {name: pilot.flatness(curves, name) for name in pilot.RULES["flat_curves"]}
         levelled = max(moved.values()) <= limit
         flat += levelled
         rows.append([config_label(c["loss"], c["tau"]), *(f"{curves[n][start]:.3g} → {curves[n][-1]:.3g}" for n in moved),
-                     *(f"{v:.3f}" for v in moved.values()), "yes" if levelled else "no"])
+                     *(f"{v:.3f}" for v in moved.values()), "yes" if levelled else "no",
+                     f"{curves['loss'][-1]:.4f} / {at_collapse:.4f}"])
     short = {"uniformity": "uniformity", "knn_top1": "kNN"}
     columns = ("run", *(f"{CURVE_LABELS[n]}, at {1 - last:.0%} of training → end" for n in moved),
-               *(f"moved: {short[n]}" for n in moved), f"levelled off (≤ {limit:.0%})")
+               *(f"moved: {short[n]}" for n in moved), f"levelled off (≤ {limit:.0%})",
+               "last epoch's loss / its value at a collapse")
     note = (f"<p>{flat} of {len(runs)} runs levelled off by the pilot's rule 2: over the last {last:.0%} of training "
             f"their test-set uniformity and kNN accuracy each moved by at most {limit:.0%} of their range over the run.</p>")
+    if collapsed:
+        note += (f"<p>{collapsed} of {len(runs)} runs ended collapsed: their last epoch's training loss is the loss's "
+                 "value when every similarity is the same (log(1 + M) for the ordinary loss, log(1 + k) for the hard "
+                 "one, 0 for Simple and HardSimple), the state where all embeddings sit at one point and the "
+                 "gradients of Eq. 4 cancel. Such a run has stopped learning, however flat its curves are.</p>")
     return HtmlTable(note + html_table(columns, rows))
 
 
