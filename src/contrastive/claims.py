@@ -31,11 +31,10 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-from . import losses, metrics, paper, results
+from . import losses, metrics, paper, protocol, results
 from .data import OFFLINE_SOURCE
 from .examples import autograd_gradients, random_similarities, similarity_grid
-from . import protocol
-from .protocol import NOT_YET_RUN, PROTOCOLS, config_label
+from .protocol import NOT_YET_RUN, PROTOCOLS, SCALE_NAMES, config_label
 from .toy import pair_similarities
 
 REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = "reproduced", "not reproduced", "not judged at this scale"
@@ -126,11 +125,6 @@ def check_entropy_and_limits() -> Outcome:
     return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
 
 
-def _mean_loss(z: torch.Tensor, tau: float) -> float:
-    """Eq. 1 averaged over instances: each one's positive is its own point, the others its negatives."""
-    return losses.contrastive_loss(*pair_similarities(z, z), tau).mean().item()
-
-
 def check_equal_loss(tau: float = 0.2) -> Outcome:
     """Fig. 1: four instances of two classes (a, a, b, b) placed on the corners of a square on the
     circle in two ways: classes side by side, or interleaved. The loss (Eq. 1) of the two embeddings
@@ -140,7 +134,8 @@ def check_equal_loss(tau: float = 0.2) -> Outcome:
     corners = torch.stack([angles.cos(), angles.sin()], dim=1)
     labels = torch.tensor([0, 0, 1, 1])
     side_by_side, interleaved = corners, corners[[0, 2, 1, 3]]
-    l_a, l_b = _mean_loss(side_by_side, tau), _mean_loss(interleaved, tau)
+    # Eq. 1 averaged over instances: each one's positive is its own point, the others its negatives
+    l_a, l_b = (losses.contrastive_loss(*pair_similarities(z, z), tau).mean().item() for z in (side_by_side, interleaved))
     t_a, t_b = metrics.tolerance(side_by_side, labels), metrics.tolerance(interleaved, labels)
     ok = abs(l_a - l_b) < 1e-12 and abs(t_a - t_b) > 0.5
     detail = f"τ = {tau:g}: loss {l_a:.4f} vs {l_b:.4f}; tolerance {t_a:.2f} (classes side by side) vs {t_b:.2f} (interleaved)"
@@ -157,7 +152,7 @@ def check_penalty_concentration(taus: Sequence[float] = (0.07, 0.2, 0.5, 1.0)) -
     return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
 
 
-# --- records at the paper's protocol --------------------------------------------------------
+# --- records at a protocol ------------------------------------------------------------------
 
 
 ArrayReader = Callable[[dict[str, Any]], dict[str, np.ndarray]]
@@ -217,24 +212,23 @@ class Criterion:
     """The protocols at which the criterion is judged (elsewhere: :data:`NOT_APPLICABLE`)."""
 
 
-def _unusable(records: Sequence[dict[str, Any]], dataset: str, criterion: Criterion, read: ArrayReader,
-              name: str) -> tuple[list[str], list[str]]:
-    """The configurations of ``criterion`` without a usable record at protocol ``name``: (missing or
-    off the protocol or without the arrays it reads, invalid: NaN or inf in its numbers, or arrays
-    that do not belong to it)."""
-    missing, invalid, mine = [], [], protocol.at(records, name)
+def _unusable(look: Lookup, criterion: Criterion) -> tuple[list[str], list[str]]:
+    """The configurations of ``criterion`` without a usable record in ``look``: (missing or off the
+    protocol or without the arrays it reads, invalid: NaN or inf in its numbers, or arrays that do not
+    belong to it)."""
+    missing, invalid = [], []
     for loss, tau in criterion.configs:
-        r = results.find(mine, dataset, loss, tau)
+        r = results.find(look.records, look.dataset, loss, tau)
         label = config_label(loss, tau)
         if r is None:
             missing.append(label)
-        elif problem := protocol.problem(r, name):
+        elif problem := protocol.problem(r, look.protocol):
             missing.append(f"{label} (off protocol: {problem})")
         elif bad := results.invalid(r):
             invalid.append(f"{label} ({bad})")
         elif criterion.arrays:
             try:
-                if absent := [k for k in criterion.arrays if k not in read(r)]:
+                if absent := [k for k in criterion.arrays if k not in look.read(r)]:
                     missing.append(f"{label} (no arrays {absent})")
             except results.BadRecordError as e:
                 invalid.append(f"{label} ({e})")
@@ -247,12 +241,6 @@ def datasets(records: Iterable[dict[str, Any]]) -> list[str]:
     return [d for d in paper.DATASETS if d == PRIMARY_DATASET or d in have]
 
 
-def on_jpeg_copy(record: dict[str, Any]) -> bool:
-    """Whether ``record`` was trained on the offline JPEG copy of CIFAR-10 (``contrastive.data``'s
-    offline npz, whose provenance note says the pixels are a JPEG re-encoding)."""
-    return record["provenance"].get("data", {}).get("source") == OFFLINE_SOURCE
-
-
 def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion, read: ArrayReader = results.read_arrays,
              name: str = protocol.DEFAULT) -> Outcome:
     """Judge ``criterion`` at protocol ``name`` on every data set of :func:`datasets` and combine (module
@@ -261,15 +249,15 @@ def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion, read: Arra
         return Outcome(NOT_APPLICABLE, f"judged at {', '.join(protocol.describe(p) for p in criterion.protocols)} only")
     verdicts, details = {}, []
     for d in datasets(protocol.at(records, name)):
-        missing, invalid = _unusable(records, d, criterion, read, name)
+        look = Lookup(records, d, read, name)
+        missing, invalid = _unusable(look, criterion)
         if invalid or missing:
             verdicts[d] = INVALID if invalid else NOT_YET_RUN
             details.append(f"{d}: {verdicts[d]}; " + (f"invalid {', '.join(invalid)}" if invalid else f"needs {', '.join(missing)}"))
             continue
-        look = Lookup(records, d, read, name)
         ok, evidence = criterion.check(look)
         verdicts[d] = REPRODUCED if ok else NOT_REPRODUCED
-        jpeg = f" {JPEG_COPY}" if any(on_jpeg_copy(r) for r in look.used) else ""
+        jpeg = f" {JPEG_COPY}" if any(r["provenance"].get("data", {}).get("source") == OFFLINE_SOURCE for r in look.used) else ""
         details.append(f"{d}: {verdicts[d]}; {evidence}{jpeg}")
     found = set(verdicts.values())
     status = next((s for s in (INVALID, NOT_REPRODUCED, REPRODUCED) if s in found), NOT_YET_RUN)
@@ -433,19 +421,14 @@ def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None =
     for claim in CLAIMS:
         if keys is not None and claim.key not in keys:
             continue
-        if not isinstance(claim.check, Criterion):
-            outcome = claim.check()
-            per = {name: outcome for name in PROTOCOLS}
-        else:  # twin rows (a claim and its figure) share a criterion: each is judged once
-            if claim.check not in outcomes:
-                outcomes[claim.check] = {name: evaluate(records, claim.check, read, name) for name in PROTOCOLS}
-            per = outcomes[claim.check]
-        rows.append(Row(claim.key, claim.statement, claim.chapters, per))
+        check = claim.check
+        if check not in outcomes:  # twin rows (a claim and its figure) share a criterion: each is judged once
+            if isinstance(check, Criterion):
+                outcomes[check] = {name: evaluate(records, check, read, name) for name in PROTOCOLS}
+            else:  # an analytic check: the same outcome at every protocol
+                outcomes[check] = dict.fromkeys(PROTOCOLS, check())
+        rows.append(Row(claim.key, claim.statement, claim.chapters, outcomes[check]))
     return rows
-
-
-SCALE_NAMES = {"paper": "paper scale", "cpu": "CPU scale"}
-"""The status table's column heading of each protocol."""
 
 
 def evidence(row: Row) -> str:
@@ -456,10 +439,6 @@ def evidence(row: Row) -> str:
     return " ‖ ".join(f"{SCALE_NAMES[n]}: {o.detail}" for n, o in row.outcomes.items())
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def to_markdown(rows: Sequence[Row]) -> str:
     """The status table as MyST Markdown, one status column per protocol; the chapters as ``{doc}``
     links, which Sphinx resolves to their titles and checks (``-n``)."""
@@ -467,7 +446,7 @@ def to_markdown(rows: Sequence[Row]) -> str:
     lines = ["| | the paper says | where | " + " | ".join(heads) + " | evidence |", "|---|---|---|" + "---|" * len(heads) + "---|"]
     for r in rows:
         links = ", ".join(f"{{doc}}`/{c}`" for c in r.chapters)
-        cells = (r.key, r.statement, links, *(f"**{o.status}**" for o in r.outcomes.values()), _cell(evidence(r)))
+        cells = (r.key, r.statement, links, *(f"**{o.status}**" for o in r.outcomes.values()), evidence(r).replace("|", "\\|"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -481,8 +460,7 @@ class StatusTable:
     def _repr_markdown_(self) -> str:
         return to_markdown(self.rows)
 
-    def __repr__(self) -> str:
-        return to_markdown(self.rows)
+    __repr__ = _repr_markdown_
 
 
 def status(records: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> StatusTable:

@@ -72,14 +72,8 @@ class Dataset:
         return self.labels.shape[0]
 
 
-def load(
-    dataset: str,
-    split: str = "train",
-    data: str | Path | None = None,
-    subset: int | None = None,
-    device: str | torch.device = "cpu",
-    root: str | Path = DEFAULT_ROOT,
-) -> Dataset:
+def load(dataset: str, split: str = "train", data: str | Path | None = None, subset: int | None = None,
+         device: str | torch.device = "cpu", root: str | Path = DEFAULT_ROOT) -> Dataset:
     """``split`` of ``dataset`` (the class-balanced :func:`balanced` ``subset`` if given) as tensors on ``device``.
 
     ``data`` is the offline CIFAR-10 npz (only with ``dataset="cifar10"``); without it torchvision
@@ -95,19 +89,13 @@ def load(
     if subset is not None and subset < 1:
         raise ValueError(f"subset must be >= 1 (or None for the whole split), got {subset!r}")
     root = Path(root)
-    if data is None:
-        images, labels, classes, source = _download(dataset, split, root)
-    else:
-        images, labels, classes, source = _offline(Path(data), split, root)
+    images, labels, classes, source = _download(dataset, split, root) if data is None else _offline(Path(data), split, root)
     if subset is not None and subset > len(labels):
         raise ValueError(f"subset must be <= {len(labels)}, the size of the {dataset} {split} split, got {subset}")
     keep = slice(None) if subset is None else balanced(labels, subset)
-    return Dataset(
-        images=torch.from_numpy(np.ascontiguousarray(images[keep])).to(device),
-        labels=torch.from_numpy(np.asarray(labels[keep], dtype=np.int64)).to(device),
-        classes=tuple(classes),
-        source=source,
-    )
+    return Dataset(images=torch.from_numpy(np.ascontiguousarray(images[keep])).to(device),
+                   labels=torch.from_numpy(np.asarray(labels[keep], dtype=np.int64)).to(device),
+                   classes=tuple(classes), source=source)
 
 
 def balanced(labels: np.ndarray, n: int) -> np.ndarray:
@@ -179,27 +167,23 @@ def check_npz(path: str | Path) -> None:
     split that does not decode to 32x32 pixels (only the first image of each split is decoded).
     """
     path = Path(path)
-    if not path.is_file():
-        problem = "no such file (--data names the offline CIFAR-10 npz)"
-    elif not zipfile.is_zipfile(path):
-        problem = "not an npz (zip) file, or cut short"
-    else:
-        problem = _npz_problem(path)
-    if problem:
+    if problem := _npz_problem(path):
         raise ValueError(f"data: {path}: {problem}")
 
 
 def _npz_problem(path: Path) -> str | None:
-    """What is wrong with an npz (zip) file as the offline CIFAR-10 copy, or None."""
+    """What is wrong with the file at ``path`` as the offline CIFAR-10 copy, or None."""
+    if not path.is_file():
+        return "no such file (--data names the offline CIFAR-10 npz)"
+    if not zipfile.is_zipfile(path):
+        return "not an npz (zip) file, or cut short"
     try:
         with np.load(path) as f:
-            missing = [k for k in OFFLINE_KEYS if k not in f.files]
-            if missing:
+            if missing := [k for k in OFFLINE_KEYS if k not in f.files]:
                 return f"not an offline CIFAR-10 npz, it lacks {missing}"
             n_classes = len(f["classes"])
             for split in OFFLINE_SPLITS:
-                problem = _split_problem(split, f[f"jpeg_{split}"], f[f"offsets_{split}"], f[f"y_{split}"], n_classes)
-                if problem:
+                if problem := _split_problem(split, f[f"jpeg_{split}"], f[f"offsets_{split}"], f[f"y_{split}"], n_classes):
                     return problem
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         return f"unreadable npz ({type(e).__name__}: {e})"
@@ -209,8 +193,7 @@ def _npz_problem(path: Path) -> str | None:
 def _split_problem(split: str, jpeg: np.ndarray, offsets: np.ndarray, labels: np.ndarray, n_classes: int) -> str | None:
     """What is wrong with one split of the offline npz, decoding its first image only, or None."""
     if labels.ndim != 1 or len(labels) == 0 or not np.issubdtype(labels.dtype, np.integer):
-        return (f"y_{split} must be a non-empty 1-d array of integer labels, "
-                f"has shape {labels.shape} and dtype {labels.dtype}")
+        return f"y_{split} must be a non-empty 1-d array of integer labels, has shape {labels.shape} and dtype {labels.dtype}"
     if offsets.shape != (len(labels) + 1,) or not np.issubdtype(offsets.dtype, np.integer):
         return (f"offsets_{split} must be {len(labels) + 1} integers (one more than y_{split}), "
                 f"has shape {offsets.shape} and dtype {offsets.dtype}")
@@ -218,8 +201,7 @@ def _split_problem(split: str, jpeg: np.ndarray, offsets: np.ndarray, labels: np
         return (f"offsets_{split} must rise from 0 to {len(jpeg)} (the bytes of jpeg_{split}), "
                 f"runs from {offsets[0]} to {offsets[-1]}")
     if labels.min() < 0 or labels.max() >= n_classes:
-        return (f"y_{split} must lie in 0..{n_classes - 1} (one of the {n_classes} classes), "
-                f"holds {labels.min()}..{labels.max()}")
+        return f"y_{split} must lie in 0..{n_classes - 1} (one of the {n_classes} classes), holds {labels.min()}..{labels.max()}"
     try:
         height, width = np.asarray(Image.open(io.BytesIO(jpeg[: offsets[1]].tobytes())).convert("RGB")).shape[:2]
     except OSError as e:
@@ -247,11 +229,8 @@ def _download(dataset: str, split: str, root: Path) -> tuple[np.ndarray, np.ndar
             f"--data path/to/cifar10-jpeg.npz (load(..., data=...))"
         ) from e
     archive = root / ds.filename
-    source = {
-        "source": "torchvision download",
-        "path": str(archive),
-        "sha256": sha256(archive) if archive.is_file() else None,
-        "note": f"torchvision.datasets.{type(ds).__name__}, md5-checked by torchvision"
-        + ("" if archive.is_file() else "; the archive was not kept, so no sha256"),
-    }
+    kept = archive.is_file()
+    source = {"source": "torchvision download", "path": str(archive), "sha256": sha256(archive) if kept else None,
+              "note": f"torchvision.datasets.{type(ds).__name__}, md5-checked by torchvision"
+              + ("" if kept else "; the archive was not kept, so no sha256")}
     return images, labels, classes, source

@@ -96,13 +96,11 @@ def sphere_similarities(m: int, d: int = FEATURE_DIM, b: int = 1, seed: int = 0)
     check_int("b (the number of anchors)", b, 1)
     generator = torch.Generator().manual_seed(seed)
     n, rows = b * m, max(1, SAMPLE_BLOCK // d)
-    return torch.cat([_first_coordinates(min(rows, n - i), d, generator) for i in range(0, n, rows)]).view(b, m)
-
-
-def _first_coordinates(n: int, d: int, generator: torch.Generator) -> Tensor:
-    """The first coordinates of n points drawn uniformly on S^{d-1}, in float64."""
-    g = torch.randn(n, d, generator=generator)
-    return (g[:, 0] / g.norm(dim=1)).double()
+    blocks = []
+    for i in range(0, n, rows):
+        g = torch.randn(min(rows, n - i), d, generator=generator)
+        blocks.append((g[:, 0] / g.norm(dim=1)).double())
+    return torch.cat(blocks).view(b, m)
 
 
 def histogram_similarities(edges: np.ndarray | Tensor, density: np.ndarray | Tensor, m: int) -> Tensor:
@@ -115,9 +113,8 @@ def histogram_similarities(edges: np.ndarray | Tensor, density: np.ndarray | Ten
     edges = torch.as_tensor(edges, dtype=torch.float64)
     density = torch.as_tensor(density, dtype=torch.float64)
     if edges.dim() != 1 or density.shape != (edges.shape[0] - 1,) or density.shape[0] < 1:
-        raise ValueError(
-            f"edges must have shape (n + 1,) and density shape (n,), n >= 1, got {tuple(edges.shape)} and {tuple(density.shape)}"
-        )
+        raise ValueError(f"edges must have shape (n + 1,) and density shape (n,), n >= 1, "
+                         f"got {tuple(edges.shape)} and {tuple(density.shape)}")
     width = edges.diff()
     if not (width > 0).all():
         raise ValueError("edges must increase strictly")

@@ -57,8 +57,7 @@ def fields(*roles: str) -> tuple[str, ...]:
     """The Config fields with any of ``roles``, in the dataclass's order."""
     from .train import Config
 
-    unknown = set(roles) - set(ROLES)
-    if unknown:
+    if unknown := set(roles) - set(ROLES):
         raise ValueError(f"roles must be among {ROLES}, got {sorted(unknown)}")
     return tuple(f.name for f in dataclasses.fields(Config) if f.metadata[ROLE] in roles)
 
@@ -81,6 +80,8 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 """Every protocol by name. ``cpu``: the recipe the pilot chose (``contrastive.pilot``'s ``5k-60ep-lr0.06``,
 its records under ``data/pilot``): the width-16 ResNet-18, 5,000 class-balanced training images,
 60 epochs at lr 0.06 (twice the paper's), steps at epochs 48 and 57, k = 410."""
+SCALE_NAMES = {"paper": "paper scale", "cpu": "CPU scale"}
+"""Each protocol in two words (the status table's column headings)."""
 
 
 CADENCE: dict[str, int] = {"paper": 10, "cpu": PROTOCOLS["cpu"]["epochs"] // 5}
@@ -94,7 +95,7 @@ def describe(name: str) -> str:
     v = PROTOCOLS[name]
     arch = {"resnet18": "ResNet-18", "resnet18_w16": "ResNet-18 at width 16"}.get(v["arch"], v["arch"])
     images = "all training images" if v["subset"] is None else f"{v['subset']:,} images"
-    return f"{'paper scale' if name == 'paper' else 'CPU scale'}: {arch}, {images}, {v['epochs']} epochs"
+    return f"{SCALE_NAMES[name]}: {arch}, {images}, {v['epochs']} epochs"
 
 
 def config_label(loss: str, tau: float | None = None) -> str:
@@ -108,6 +109,7 @@ def _plain(value: Any) -> Any:
 
 
 def shown(name: str, value: Any) -> str:
+    """A config value as a :class:`Deviation` shows it (``None`` of :data:`WHOLE_SET` as "all")."""
     if value is MISSING:
         return "not recorded"
     if value is None and name in WHOLE_SET:
@@ -128,16 +130,12 @@ class Deviation:
         return f"{self.field} {shown(self.field, self.have)} ({self.reference}: {shown(self.field, self.want)})"
 
 
-def differences(
-    have: Mapping[str, Any], want: Mapping[str, Any], names: Iterable[str], reference: str = "paper"
-) -> list[Deviation]:
+def differences(have: Mapping[str, Any], want: Mapping[str, Any], names: Iterable[str],
+                reference: str = "paper") -> list[Deviation]:
     """The fields ``names`` whose values differ between two configs (tuples equal lists; absent differs);
     ``reference`` names ``want`` in the text of each :class:`Deviation`."""
-    return [
-        Deviation(name, have.get(name, MISSING), want.get(name, MISSING), reference)
-        for name in names
-        if _plain(have.get(name, MISSING)) != _plain(want.get(name, MISSING))
-    ]
+    pairs = ((name, have.get(name, MISSING), want.get(name, MISSING)) for name in names)
+    return [Deviation(name, value, wanted, reference) for name, value, wanted in pairs if _plain(value) != _plain(wanted)]
 
 
 def judged(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -164,14 +162,12 @@ def deviations(record: Mapping[str, Any], name: str | None = None) -> list[Devia
 def problem(record: Mapping[str, Any], name: str | None = None) -> str | None:
     """Why ``record`` is not at protocol ``name`` (default: the one it names), e.g. ``"epochs 20 (paper:
     200), arch 'tiny' (paper: 'resnet18')"``; None if it is."""
-    found = deviations(record, name)
-    return ", ".join(map(str, found)) if found else None
+    return ", ".join(map(str, deviations(record, name))) or None
 
 
 def of(record: Mapping[str, Any]) -> str | None:
     """The protocol ``record`` is at (the one it names, or any other whose values it has), or None."""
-    first = named(record)
-    return next((n for n in (first, *PROTOCOLS) if problem(record, n) is None), None)
+    return next((n for n in (named(record), *PROTOCOLS) if problem(record, n) is None), None)
 
 
 def off_protocol_fields(records: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from contextlib import suppress
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -67,9 +67,8 @@ def notebook_config(namespace: dict[str, Any]) -> Config:
     """
     from .train import Config
 
-    names = {f.name for f in dataclasses.fields(Config)}
-    unknown = sorted(literal_assignments(namespace.get("In", ())) - names)
-    if unknown:
+    names = {f.name for f in fields(Config)}
+    if unknown := sorted(literal_assignments(namespace.get("In", ())) - names):
         raise ValueError(f"unknown run-notebook parameter {', '.join(unknown)}: the parameters are the fields of "
                          f"contrastive.train.Config ({', '.join(sorted(names))})")
     return run_config(**{name: namespace[name] for name in names})
@@ -85,11 +84,9 @@ def literal_assignments(sources: Sequence[str]) -> set[str]:
             continue
         for node in body:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                try:
+                with suppress(ValueError):  # not a literal
                     ast.literal_eval(node.value)
-                except ValueError:
-                    continue
-                found.add(node.targets[0].id)
+                    found.add(node.targets[0].id)
     return found
 
 
@@ -151,21 +148,10 @@ class Report:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def sweep(
-    dataset: str,
-    losses: Sequence[str],
-    taus: Sequence[float] | None = None,
-    epochs: int | None = None,
-    out: str | Path | None = None,
-    data: str | Path | None = None,
-    subset: int | None = None,
-    device: str | None = None,
-    parameters: dict[str, Any] | None = None,
-    notebook: str | Path = NOTEBOOK,
-    timeout: int = DEFAULT_TIMEOUT,
-    log_output: bool = False,
-    protocol_name: str = protocol.DEFAULT,
-) -> Report:
+def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = None, epochs: int | None = None,
+          out: str | Path | None = None, data: str | Path | None = None, subset: int | None = None, device: str | None = None,
+          parameters: dict[str, Any] | None = None, notebook: str | Path = NOTEBOOK, timeout: int = DEFAULT_TIMEOUT,
+          log_output: bool = False, protocol_name: str = protocol.DEFAULT) -> Report:
     """Execute the run notebook once per configuration of protocol ``protocol_name`` not yet covered by a
     record (module docstring). ``epochs``, ``subset``, ``device`` and ``data`` None: the protocol's
     values and the engine's defaults.
@@ -185,18 +171,15 @@ def sweep(
     if not timeout > 0:
         raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
     extra = dict(parameters or {})
-    unknown = sorted(set(extra) - notebook_parameters(notebook))
-    if unknown:
+    if unknown := sorted(set(extra) - notebook_parameters(notebook)):
         raise ValueError(f"parameters {unknown} are not parameters of the run notebook {notebook}")
     if protocol_name not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol_name!r}")
     if data is not None:
         check_npz(data)  # once, before any run starts a kernel
-    base = {
-        "protocol": protocol_name, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
-        "subset": subset, "epochs": epochs, "device": device, "out": str(records),
-        "checkpoint_dir": str(out / "checkpoints"), **extra,
-    }
+    base = {"protocol": protocol_name, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
+            "subset": subset, "epochs": epochs, "device": device, "out": str(records), "checkpoint_dir": str(out / "checkpoints"),
+            **extra}
     jobs = [{**base, "loss": loss, **({"tau": tau} if tau is not None else {})} for loss, tau in configurations(losses, taus)]
     configs = [run_config(**job) for job in jobs]
     paths = [record_path(config) for config in configs]
@@ -205,49 +188,43 @@ def sweep(
     report = Report()
     for i, (job, config, record) in enumerate(zip(jobs, configs, paths), start=1):
         name = results.record_name(job["loss"], job.get("tau"))
+        head = f"[{i}/{len(jobs)}] {dataset} {name}:"
         if record.is_file():
-            reason = shortfall(results.read_record(record), config)
-            if reason is None:
-                print(f"[{i}/{len(jobs)}] {dataset} {name}: skipped, {record} covers it", flush=True)
+            if (reason := shortfall(results.read_record(record), config)) is None:
+                print(head, f"skipped, {record} covers it", flush=True)
                 report.skipped.append(name)
                 continue
-            print(f"[{i}/{len(jobs)}] {dataset} {name}: {record} does not cover it ({reason}); it will be replaced", flush=True)
+            print(head, f"{record} does not cover it ({reason}); it will be replaced", flush=True)
         target = out / "runs" / protocol_name / dataset / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[{i}/{len(jobs)}] {dataset} {name}: running -> {target}", flush=True)
+        print(head, f"running -> {target}", flush=True)
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                str(notebook), str(target), parameters=job, kernel_name=KERNEL, execution_timeout=timeout,
-                progress_bar=False, log_output=log_output,
-            )
+            papermill.execute_notebook(str(notebook), str(target), parameters=job, kernel_name=KERNEL, execution_timeout=timeout,
+                                       progress_bar=False, log_output=log_output)
             if not record.is_file():
                 raise RuntimeError(f"the notebook finished but wrote no record at {record}")
             report.ran.append(name)
-            print(f"[{i}/{len(jobs)}] {dataset} {name}: done in {time.perf_counter() - start:.0f} s, {record}", flush=True)
+            print(head, f"done in {time.perf_counter() - start:.0f} s, {record}", flush=True)
         except Exception as e:  # one failing run must not stop the others
             message = traceback.format_exception_only(type(e), e)[-1].strip()
             report.failed.append((name, message))
-            print(f"[{i}/{len(jobs)}] {dataset} {name}: FAILED after {time.perf_counter() - start:.0f} s: {message}", flush=True)
+            print(head, f"FAILED after {time.perf_counter() - start:.0f} s: {message}", flush=True)
         finally:
             if target.is_file():
                 hide_injected_parameters(target)
     return report
 
 
-def _value(text: str) -> Any:
-    """A ``--set`` value: a Python literal (8, 0.5, None, True, 'x') or else the text itself."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def _assignment(text: str) -> tuple[str, Any]:
+    """A ``--set KEY=VALUE``: VALUE a Python literal (8, 0.5, None, True, 'x') or else the text itself."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE, got {text!r}")
-    return key, _value(value)
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -279,10 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        report = sweep(
-            args.dataset, args.losses, args.taus, args.epochs, args.out, args.data, args.subset, args.device,
-            dict(args.parameters), args.notebook, args.timeout, args.log_output, args.protocol_name,
-        )
+        report = sweep(**{**vars(args), "parameters": dict(args.parameters)})  # each flag's dest is a parameter of sweep
     except ValueError as e:
         print(f"sweep: {e}", file=sys.stderr)
         return 2

@@ -54,10 +54,10 @@ class ToyConfig:
     def __post_init__(self) -> None:
         for name in ("classes", "per_class", "hidden", "steps", "k"):
             check_int(name, getattr(self, name), 1)
-        if self.classes * self.per_class < 2:
+        n = self.classes * self.per_class
+        if n < 2:
             raise ValueError("classes * per_class must be >= 2 (one positive and one negative)")
-        if self.k > self.classes * self.per_class - 1:
-            n = self.classes * self.per_class
+        if self.k > n - 1:
             raise ValueError(f"k must be <= N - 1 = {n - 1} (the negatives per anchor), got {self.k}")
         for name in ("spread", "noise", "lr"):
             check_real(name, getattr(self, name))
@@ -92,9 +92,7 @@ def fibonacci_sphere(n: int) -> Tensor:
     i = torch.arange(n, dtype=torch.float64) + 0.5
     polar = torch.acos(1 - 2 * i / n)
     azimuth = math.pi * (1 + math.sqrt(5)) * i
-    return torch.stack(
-        [polar.sin() * azimuth.cos(), polar.sin() * azimuth.sin(), polar.cos()], dim=1
-    ).float()
+    return torch.stack([polar.sin() * azimuth.cos(), polar.sin() * azimuth.sin(), polar.cos()], dim=1).float()
 
 
 def perturb(x: Tensor, scale: float, generator: torch.Generator) -> Tensor:
@@ -123,8 +121,7 @@ def pair_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
     """s_pos = z1_i·z2_i, shape (N,), and s_neg = z1_i·z2_j for j != i, shape (N, N - 1)."""
     s = z1 @ z2.T
     n = s.shape[0]
-    off_diagonal = ~torch.eye(n, dtype=torch.bool)
-    return s.diagonal(), s[off_diagonal].reshape(n, n - 1)
+    return s.diagonal(), s[~torch.eye(n, dtype=torch.bool)].reshape(n, n - 1)
 
 
 def train(tau: float, loss: str = "contrastive", config: ToyConfig = ToyConfig()) -> ToyResult:
@@ -139,8 +136,7 @@ def train(tau: float, loss: str = "contrastive", config: ToyConfig = ToyConfig()
             model = encoder(config.hidden)
         optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
         for _ in range(config.steps):
-            z1 = embed(model, perturb(x, config.noise, generator))
-            z2 = embed(model, perturb(x, config.noise, generator))
+            z1, z2 = (embed(model, perturb(x, config.noise, generator)) for _ in range(2))  # two augmented views
             value = fn(*pair_similarities(z1, z2), tau, config.k).mean()
             optimiser.zero_grad()
             value.backward()
