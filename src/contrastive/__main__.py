@@ -16,6 +16,8 @@ import typing
 
 from .train import CHOICES, Config, ConfigError, Diverged, run
 
+PROG = "python -m contrastive train"
+
 
 def _optional(kind: type):
     """An argparse type for ``kind | None``: the word ``none`` gives None."""
@@ -25,7 +27,8 @@ def _optional(kind: type):
     return convert
 
 
-def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint, choices: dict) -> None:
+def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint) -> None:
+    """The flag(s) of Config field ``f`` (type hint ``hint``): ``--batch-size`` and ``--batch_size``."""
     names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
     default = f.default_factory() if f.default is dataclasses.MISSING else f.default
     kw: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": f"default: {default}"}
@@ -38,8 +41,8 @@ def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint, choic
         kw.update(nargs="*", type=int, metavar="EPOCH")
     else:
         kw["type"] = _optional(base) if optional else base
-        if f.name in choices:
-            kw["choices"] = choices[f.name]
+        if f.name in CHOICES:
+            kw["choices"] = CHOICES[f.name]
         if optional:
             kw["help"] += " ('none' for None)"
     parser.add_argument(*names, **kw)
@@ -55,11 +58,8 @@ def parser() -> argparse.ArgumentParser:
                                        "data/results/<protocol>/<dataset>/<loss>-tau<tau>.json.")
     hints = typing.get_type_hints(Config)
     for f in dataclasses.fields(Config):
-        _add_flag(train, f, hints[f.name], CHOICES)
+        _add_flag(train, f, hints[f.name])
     return top
-
-
-PROG = "python -m contrastive train"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,7 @@
 """Evaluation of a trained encoder: the kNN monitor, the linear probe and the record's measurements.
 
-- :func:`knn_predict`: the weighted kNN classifier of Wu et al. (2018) used by the authors as a
-  monitor [code]: the K = 200 bank entries most similar to a test embedding vote for their labels
-  with weight exp(s / sigma), sigma = 0.07.
+- :func:`knn_predict`: the weighted kNN classifier of Wu et al. (2018), the authors' monitor [code],
+  with K = 200 neighbours in the bank and weights exp(s / sigma), sigma = 0.07.
 - :func:`linear_probe`: the paper's linear evaluation protocol: one linear layer on frozen
   global-pooled features, 100 epochs, batch 256, lr 30 x0.2 at 40/60/80, momentum 0.9, no weight
   decay, horizontal-flip augmentation. The features of every image and of its mirror image are

@@ -36,15 +36,6 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
-def _tiny_backbone() -> nn.Module:
-    """Two conv-BN-ReLU layers and global pooling, 64-d: for tests only, not the paper's network."""
-    return nn.Sequential(
-        nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
-        nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-    )
-
-
 class _NarrowResNet18(torchvision.models.ResNet):
     """torchvision's ResNet-18 with base width ``width`` instead of 64: the stages have width,
     2 width, 4 width and 8 width channels; blocks, strides and initialisation are torchvision's."""
@@ -72,8 +63,12 @@ def backbone(arch: str = "resnet18") -> tuple[nn.Module, int]:
     the classifier ``fc`` is dropped so the output is the global-average-pooled feature.
     """
     _check_choice("arch", arch, ARCHS)
-    if arch == "tiny":
-        return _tiny_backbone(), 64
+    if arch == "tiny":  # two conv-BN-ReLU layers and global pooling, 64-d: for tests only, not the paper's network
+        return nn.Sequential(
+            nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        ), 64
     net = _NarrowResNet18(NARROW[arch]) if arch in NARROW else getattr(torchvision.models, arch)(weights=None)
     net.conv1 = nn.Conv2d(3, net.conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
     net.maxpool = nn.Identity()
@@ -140,10 +135,10 @@ def encode(model: Encoder, images: Tensor, transform, batch_size: int = 1024) ->
     return torch.cat(hs), torch.cat(zs)
 
 
-def autocast(device: torch.device, enabled: bool | None = None):
-    """bfloat16 autocast for the training step: ``enabled`` None means on CUDA only. On a CPU it is
+def autocast(device: torch.device, enabled: bool):
+    """bfloat16 autocast for the training step where ``enabled`` (``Config.use_bf16``). On a CPU it is
     fast only where the cores have bfloat16 matrix units (``cpu_bf16_fast``); evaluation never uses it."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" if enabled is None else enabled)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 @functools.cache  # read the file once per process: every training step asks (Config.use_bf16)

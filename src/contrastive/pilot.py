@@ -135,8 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default="data/pilot", help="records go to OUT/<recipe>/cifar10/")
     p.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     args = p.parse_args(argv)
-    todo = [Config(**c) for recipe in args.recipes for c in configs(recipe, args.data, args.out)]
-    for config in todo:
+    for config in [Config(**c) for recipe in args.recipes for c in configs(recipe, args.data, args.out)]:
         path = record_path(config)
         print(f"pilot: {path}: {'exists, skipped' if path.is_file() else 'running'}", flush=True)
         if not path.is_file():

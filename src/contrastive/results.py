@@ -296,12 +296,6 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
     return record
 
 
-def _npz_arrays(data: bytes) -> dict[str, np.ndarray]:
-    """The arrays of an npz file's bytes."""
-    with np.load(io.BytesIO(data)) as f:
-        return {k: f[k] for k in f.files}
-
-
 def read_arrays(record: dict[str, Any]) -> dict[str, np.ndarray]:
     """The arrays stored beside a record (empty if it has none), checked against its :data:`ARRAYS_KEY`.
 
@@ -319,19 +313,17 @@ def read_arrays(record: dict[str, Any]) -> dict[str, np.ndarray]:
     data = npz.read_bytes()
     if ARRAYS_KEY not in record:
         warnings.warn(f"{npz}: read unchecked, its record predates {ARRAYS_KEY}", RecordWarning, stacklevel=2)
-        return _npz_arrays(data)
-    got = hashlib.sha256(data).hexdigest()
-    if got != want:
+    elif (got := hashlib.sha256(data).hexdigest()) != want:
         listed = f"{ARRAYS_KEY} {want[:12]}..." if want else f"{ARRAYS_KEY} null: it has no arrays"
         raise BadRecordError(npz, f"stale: its sha256 {got[:12]}... is not its record's ({listed}), "
                                   "it is left from another write")
-    return _npz_arrays(data)
+    with np.load(io.BytesIO(data)) as f:
+        return {k: f[k] for k in f.files}
 
 
 def _read_each(paths: Iterable[Path], read: Callable[[Path], dict[str, Any]],
                problems: list[tuple[str, str]] | None) -> list[dict[str, Any]]:
-    """``read(p)`` of each path, skipping those that raise ``BadRecordError``: a :class:`RecordWarning`
-    ``"<path>: <problem>; skipped"`` for each, and ``(path, problem)`` appended to ``problems`` if given."""
+    """``read(p)`` of each path, skipping those that raise ``BadRecordError`` as :func:`load` describes."""
     good = []
     for path in paths:
         try:

@@ -65,10 +65,6 @@ class Diverged(RuntimeError):
     """Training produced a non-finite loss; nothing of that epoch is checkpointed or recorded."""
 
 
-def _default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 @dataclass
 class Config:
     """Everything a run depends on; the defaults are the paper's protocol (the paper's section 4).
@@ -107,7 +103,7 @@ class Config:
     head: str = field(default="linear", metadata={ROLE: "protocol"})
     hflip: bool = field(default=True, metadata={ROLE: "protocol"})
     seed: int = field(default=0, metadata={ROLE: "free"})
-    device: str = field(default_factory=_default_device, metadata={ROLE: "free"})
+    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu", metadata={ROLE: "free"})
     knn_every: int = field(default=10, metadata={ROLE: "free"})
     knn_k: int = field(default=200, metadata={ROLE: "protocol"})
     knn_sigma: float = field(default=0.07, metadata={ROLE: "protocol"})
@@ -243,11 +239,8 @@ class Engine:
                                          weight_decay=config.weight_decay, **fused)
         self.augment = Augment(config.dataset, hflip=config.hflip)
         self.generator = torch.Generator(self.device).manual_seed(config.seed)
-        self.loss_of = self._compiled() if config.use_compile else self._loss
-
-    def _compiled(self):
-        """The step compiled; a compile failure is raised, not hidden (the record says the step was compiled)."""
-        return torch.compile(self._loss, dynamic=False, mode=self.config.compile_mode)
+        # a compile failure is raised, not hidden: the record says the step was compiled
+        self.loss_of = torch.compile(self._loss, dynamic=False, mode=config.compile_mode) if config.use_compile else self._loss
 
     def _loss(self, images: torch.Tensor, u: torch.Tensor, idx: torch.Tensor, vectors: torch.Tensor):
         """Augment, embed and score one batch: (mean loss, anchor embeddings z). Pure tensor code."""
@@ -275,18 +268,18 @@ class Engine:
         self.bank.update(z, idx)
         return loss.detach().clone()  # with CUDA graphs, the next step's replay overwrites ``loss``
 
-    def batches(self) -> list[torch.Tensor]:
-        """This epoch's batches of indices: a random permutation cut into batch_size pieces. The bank
-        mode keeps the last, smaller batch (as the authors' DataLoader); in-batch mode drops it."""
-        n, b = len(self.train), self.config.batch_size
-        perm = torch.randperm(n, generator=self.generator, device=self.device)
-        stop = n if self.config.negatives == "bank" else n - n % b
-        return [perm[a:a + b] for a in range(0, stop, b)]
-
     @property
     def steps_per_epoch(self) -> int:
+        """Batches per epoch: the bank mode keeps the last, smaller batch (as the authors' DataLoader);
+        in-batch mode drops it."""
         n, b = len(self.train), self.config.batch_size
         return math.ceil(n / b) if self.config.negatives == "bank" else n // b
+
+    def batches(self) -> list[torch.Tensor]:
+        """This epoch's batches of indices: a random permutation cut into :attr:`steps_per_epoch` pieces."""
+        b = self.config.batch_size
+        perm = torch.randperm(len(self.train), generator=self.generator, device=self.device)
+        return [perm[a * b:(a + 1) * b] for a in range(self.steps_per_epoch)]
 
     def train_epoch(self, epoch: int, bar=None) -> float:
         """One epoch at ``lr_at(epoch)``; returns the mean loss over its anchors."""
@@ -331,12 +324,10 @@ PROGRESS = ("epoch", "curves", "train_seconds", "epoch_seconds")
 and the per-epoch training seconds."""
 
 
-def save_checkpoint(config: Config, engine: Engine, progress: dict) -> Path:
+def save_checkpoint(config: Config, engine: Engine, progress: dict) -> None:
     """Write the engine's state and ``progress`` atomically (temporary file, then rename)."""
-    path = checkpoint_path(config)
     state = {"config": asdict(config), **{k: progress[k] for k in PROGRESS}, **engine.state_dict()}
-    results.atomic_write(path, lambda f: torch.save(state, f))
-    return path
+    results.atomic_write(checkpoint_path(config), lambda f: torch.save(state, f))
 
 
 def load_checkpoint(config: Config, engine: Engine) -> dict | None:
@@ -348,20 +339,21 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     path = checkpoint_path(config)
     if not config.resume or not path.is_file():
         return None
+
+    def refused(problem: str) -> ConfigError:
+        """The error refusing this checkpoint: what is wrong with it, then how to train afresh."""
+        return ConfigError("resume", f"checkpoint {path} {problem}; delete it or pass resume=False (--no-resume) to train afresh")
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
-        raise ConfigError("resume", f"checkpoint {path} cannot be read ({str(e).splitlines()[0]}); delete it "
-                                    "or pass resume=False (--no-resume) to train afresh") from None
+        raise refused(f"cannot be read ({str(e).splitlines()[0]})") from None
     names = protocol.fields("run", "protocol", "hard", "free")  # bookkeeping may change on resume
     found = protocol.differences(asdict(config), state["config"], names, reference="checkpoint")
     if found:
-        raise ConfigError("resume", f"checkpoint {path} was made with a different configuration "
-                                    f"({', '.join(map(str, found))}); delete it or pass resume=False "
-                                    "(--no-resume) to train afresh")
+        raise refused(f"was made with a different configuration ({', '.join(map(str, found))})")
     if state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1) if evaluated(config, e)]:
-        raise ConfigError("resume", f"checkpoint {path} holds curves that do not match its {state['epoch']} epochs "
-                                    "(made by an older version?); pass resume=False (--no-resume) to train afresh")
+        raise refused(f"holds curves that do not match its {state['epoch']} epochs (made by an older version?)")
     engine.load_state_dict(state)
     return {k: state[k] for k in PROGRESS}
 
@@ -453,22 +445,13 @@ def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: 
                                f"(lr {point['lr']:g}, tau {config.tau:g}): lower lr or raise tau. The last good "
                                f"checkpoint (epoch {progress['epoch']}) is kept; rerun with other values and --no-resume")
             progress["epoch_seconds"].append(time.perf_counter() - t)
-            if evaluated(config, epoch):
-                _append(progress["curves"], {**point, **_monitor(config, engine, test)})
-                bar.set_postfix(epoch=epoch, loss=f"{point['loss']:.4f}", knn=f"{progress['curves']['knn_top1'][-1]:.2f}")
+            if evaluated(config, epoch):  # a curve point: kNN, uniformity, tolerance of the un-augmented test images
+                z = models.encode(engine.model, test.images, lambda x: data_module.normalize(x, config.dataset))[1]
+                point |= evaluation.monitor(z, test.labels, engine.bank, engine.train.labels, config.knn_k,
+                                            config.knn_sigma, len(engine.train.classes))
+                for key in CURVES:
+                    progress["curves"][key].append(point[key])
+                bar.set_postfix(epoch=epoch, loss=f"{point['loss']:.4f}", knn=f"{point['knn_top1']:.2f}")
             progress["epoch"], progress["train_seconds"] = epoch, before + time.perf_counter() - t_train
             if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
                 save_checkpoint(config, engine, progress)
-
-
-def _append(curves: dict[str, list], point: dict) -> dict[str, list]:
-    for key in CURVES:
-        curves[key].append(point[key])
-    return curves
-
-
-def _monitor(config: Config, engine: Engine, test: data_module.Dataset) -> dict[str, float]:
-    """The curves' kNN / uniformity / tolerance point on the un-augmented test images."""
-    z = models.encode(engine.model, test.images, lambda x: data_module.normalize(x, config.dataset))[1]
-    return evaluation.monitor(z, test.labels, engine.bank, engine.train.labels, config.knn_k, config.knn_sigma,
-                              len(engine.train.classes))
