@@ -347,7 +347,7 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
-        raise refused(f"cannot be read ({str(e).splitlines()[0]})") from None
+        raise refused(f"cannot be read ({str(e).split('. ')[0]})") from None
     names = protocol.fields("run", "protocol", "hard", "free")  # bookkeeping may change on resume
     found = protocol.differences(asdict(config), state["config"], names, reference="checkpoint")
     if found:
