@@ -404,7 +404,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("Fig. 9", "Linear accuracy vs $\\tau$: ordinary reverse U, hard high and flat at large $\\tau$.", ("book/experiments/accuracy",),
           Criterion(ORDINARY + HARD, _all(best_at_intermediate_tau, hard_accuracy_at_large_tau))),
 )
-"""Every claim (the paper's section 5), Table 1 and every figure: the one table the intro's list, the
+"""Every claim of the paper, its Table 1 and every figure: the one table the intro's list, the
 status table and each chapter's rows all render from."""
 KEYS = tuple(c.key for c in CLAIMS)
 

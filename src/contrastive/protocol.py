@@ -13,7 +13,7 @@ Every field of ``contrastive.train.Config`` has one role (its dataclass field me
   change them.
 
 A protocol (:data:`PROTOCOLS`) gives a value to every ``protocol`` and ``hard`` field: ``paper`` is
-the paper's (``contrastive.paper.PROTOCOL``, its section 4), ``cpu`` the same experiment scaled to a
+the paper's (``contrastive.paper.PROTOCOL``, its experimental setup), ``cpu`` the same experiment scaled to a
 2-core CPU (:func:`scaled`, chosen by the pilot of ``contrastive.pilot``). A run starts from one
 (``Config.protocol``, ``--protocol cpu``); its record lives under ``<out>/<protocol>/`` and is *at*
 that protocol when every field equals the protocol's value (:func:`problem` says what differs).

@@ -67,7 +67,7 @@ class Diverged(RuntimeError):
 
 @dataclass
 class Config:
-    """Everything a run depends on; the defaults are the paper's protocol (the paper's section 4).
+    """Everything a run depends on; the defaults are the paper's protocol (its experimental setup).
 
     Each field's metadata gives its role (``contrastive.protocol``: run, protocol, hard, free,
     bookkeeping). ``protocol`` names the protocol the run starts from (:meth:`at`), and so the
