@@ -136,7 +136,7 @@ def collapsed_loss(loss: str, m: int, k: int) -> float:
     Eq. 4's gradients cancel): log(1 + M) for Eq. 1, log(1 + k) for Eq. 9, 0 for Simple and HardSimple."""
     if not LOSSES[loss].uses_tau:
         return 0.0
-    return math.log(1 + (min(k, m) if LOSSES[loss].uses_k else m))
+    return math.log(1 + (k if LOSSES[loss].uses_k else m))
 
 
 class Loss(NamedTuple):

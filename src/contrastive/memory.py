@@ -23,6 +23,14 @@ from . import losses
 from .checks import check_int, check_real
 
 
+def negatives_per_anchor(negatives: str, n: int | None, batch_size: int) -> int | None:
+    """M, the negatives of each anchor: the N - 1 other bank entries of ``n`` training images
+    (``negatives="bank"``; None while ``n`` is unknown) or the 2B - 2 other views of a batch (``"batch"``)."""
+    if negatives == "batch":
+        return 2 * batch_size - 2
+    return None if n is None else n - 1
+
+
 def drop_own_entry(s_all: Tensor, idx: Tensor) -> Tensor:
     """s_neg (B, N - 1): each row of ``s_all`` (B, N) without its own column ``idx[b]``.
 

@@ -82,12 +82,17 @@ def configs(recipe: str, data: str | None, out: str | Path, device: str = "cpu")
              "checkpoint_dir": str(Path(out).parent / "checkpoints" / "pilot" / recipe)} for tau in TAUS]
 
 
+def last_stretch(epochs: Sequence[int], last_fraction: float = RULES["last_fraction"]) -> int:
+    """The index of the first curve point at or after (1 - ``last_fraction``) x the last of ``epochs``."""
+    return next(i for i, e in enumerate(epochs) if e >= (1 - last_fraction) * epochs[-1])
+
+
 def flatness(curves: Mapping[str, Sequence[float]], name: str, last_fraction: float = RULES["last_fraction"]) -> float:
     """How far curve ``name`` moved over the last ``last_fraction`` of training, as a fraction of its
     range over the whole run: |value at the end - value at the first point at or after (1 -
     last_fraction) x epochs| / (max - min). 0 is flat; a constant curve counts as flat."""
-    epochs, values = list(curves["epoch"]), list(curves[name])
-    start = next(i for i, e in enumerate(epochs) if e >= (1 - last_fraction) * epochs[-1])
+    values = list(curves[name])
+    start = last_stretch(curves["epoch"], last_fraction)
     span = max(values) - min(values)
     return abs(values[-1] - values[start]) / span if span > 0 else 0.0
 

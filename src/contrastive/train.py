@@ -129,7 +129,7 @@ class Config:
         ``largest_class`` images, suits this config (k, knn_k, batch_size, subset); with None (not yet
         known), check what does not depend on it."""
         bank = self.negatives == "bank"
-        m = (None if n is None else n - 1) if bank else 2 * self.batch_size - 2
+        m = memory.negatives_per_anchor(self.negatives, n, self.batch_size)
         if losses.USES_K[self.loss] and m is not None and self.k > m:
             where = "N - 1 bank entries" if bank else "2B - 2 in-batch views"
             raise ConfigError("k", f"must be <= M = {m}, the number of negatives per anchor ({where}), got {self.k}")

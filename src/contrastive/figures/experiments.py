@@ -34,6 +34,7 @@ from plotly.subplots import make_subplots
 
 from .. import paper, pilot, protocol, results
 from ..losses import USES_TAU, collapsed_loss
+from ..memory import negatives_per_anchor
 from ..metrics import sample_metrics
 from ..protocol import DEFAULT, LOSS_LABELS, NOT_YET_RUN, config_label, describe, off_protocol_fields, problem
 from ..results import absent, by_tau, with_arrays
@@ -430,13 +431,6 @@ def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: 
     return _slider("Training dynamics", dataset, loss, scale, frames, height=680, **_curve_grid())
 
 
-def negatives(record: dict[str, Any]) -> int:
-    """M, the negatives of each anchor in the run of ``record``: N - 1 bank entries (N its training
-    images) or the 2B - 2 other views of its batch."""
-    c = record["config"]
-    return record["provenance"]["train_images"] - 1 if c["negatives"] == "bank" else 2 * c["batch_size"] - 2
-
-
 def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> HtmlTable | NotYetRun:
     """Whether each run of ``scale`` had levelled off by its end: per configuration, the test-set kNN
     top-1 and uniformity at the first curve point of the last 20 % of training and at the end, and how
@@ -454,9 +448,10 @@ def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sc
     rows, flat, collapsed = [], 0, 0
     for r in runs:
         c, curves = r["config"], r["curves"]
-        at_collapse = collapsed_loss(c["loss"], negatives(r), c["k"])
+        m = negatives_per_anchor(c["negatives"], r["provenance"]["train_images"], c["batch_size"])
+        at_collapse = collapsed_loss(c["loss"], m, c["k"])
         collapsed += abs(curves["loss"][-1] - at_collapse) <= COLLAPSED
-        start = next(i for i, e in enumerate(curves["epoch"]) if e >= (1 - last) * curves["epoch"][-1])
+        start = pilot.last_stretch(curves["epoch"], last)
         moved = {name: pilot.flatness(curves, name) for name in pilot.RULES["flat_curves"]}
         levelled = max(moved.values()) <= limit
         flat += levelled
