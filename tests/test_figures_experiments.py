@@ -279,7 +279,7 @@ def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
     flat["curves"] |= {"epoch": epochs, "uniformity": [0.5, 2, 2.5, 2.9, 3.0, 3.05], "knn_top1": [10, 20, 30, 35, 40, 40]}
     climbing["curves"] |= {"epoch": epochs, "uniformity": [0.5, 1, 1.5, 2, 2.5, 3.0], "knn_top1": [10, 20, 30, 35, 40, 40]}
     html = ex.levelled_off([flat, climbing], "cifar10", scale="cpu")._repr_html_()
-    assert "1 of 2 runs levelled off" in html
+    assert "1 of 2 runs levelled off" in html and "CPU scale" in html  # the table names its protocol
     # ordinary: uniformity 3.0 -> 3.05 of a 2.55 range = 0.020; hard: 2.5 -> 3.0 of 2.5 = 0.200; kNN flat in both
     assert "<td>ordinary τ=0.3</td><td>3 → 3.05</td><td>40 → 40</td><td>0.020</td><td>0.000</td><td>yes</td>" in html
     assert "<td>hard τ=0.7</td><td>2.5 → 3</td><td>40 → 40</td><td>0.200</td><td>0.000</td><td>no</td>" in html

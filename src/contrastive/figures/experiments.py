@@ -462,7 +462,7 @@ def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sc
     columns = ("run", *(f"{CURVE_LABELS[n]}, at {1 - last:.0%} of training → end" for n in moved),
                *(f"moved: {short[n]}" for n in moved), f"levelled off (≤ {limit:.0%})",
                "last epoch's loss / its value at a collapse")
-    note = (f"<p>{flat} of {len(runs)} runs levelled off by the pilot's rule 2: over the last {last:.0%} of training "
+    note = (f"<p><strong>{html.escape(what)}</strong></p><p>{flat} of {len(runs)} runs levelled off by the pilot's rule 2: over the last {last:.0%} of training "
             f"their test-set uniformity and kNN accuracy each moved by at most {limit:.0%} of their range over the run.</p>")
     if collapsed:
         note += (f"<p>{collapsed} of {len(runs)} runs ended collapsed: their last epoch's training loss is the loss's "
