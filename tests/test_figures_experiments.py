@@ -289,3 +289,37 @@ def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
     html = ex.levelled_off([flat, climbing], "cifar10", scale="cpu")._repr_html_()
     assert "1 of 2 runs ended collapsed" in html and "<td>8.3178 / 8.3178</td>" in html
     assert isinstance(ex.levelled_off([flat, climbing], "cifar10", scale="paper"), ex.NotYetRun)
+
+
+def test_collapse_trials_name_each_trials_change_and_judge_its_escape(tmp_path):
+    from dataclasses import asdict
+
+    from contrastive.train import Config
+
+    cpu = {k: v for k, v in asdict(Config.at("cpu", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
+    short = {"epochs": 12, "milestones": [12], "probe_epochs": 1}
+    for loss in ("hard", "contrastive"):  # the protocol's own runs, 60 epochs
+        write_synthetic(tmp_path / "results", "cifar10", loss, 0.3, config=cpu)
+    write_synthetic(tmp_path / "trials" / "lr" / "cpu", "cifar10", "hard", 0.3, config={**cpu, **short, "lr": 0.03})
+    write_synthetic(tmp_path / "trials" / "k" / "cpu", "cifar10", "hard", 0.3, config={**cpu, **short, "k": 4999})
+    records, trials = results.load(tmp_path / "results"), results.load(tmp_path / "trials")
+    for r in records + trials:
+        r["provenance"] |= {"train_images": 5000, "bf16": r["config"]["k"] == 410}
+    uniformity = {"hard": [0.1, 0.01, 0, 0, 0, 0], "contrastive": [0.5, 1.2, 2, 2, 2, 2]}
+    for r in records:
+        r["curves"] |= {"epoch": [1, 12, 24, 36, 48, 60], "uniformity": uniformity[r["config"]["loss"]],
+                        "loss": [8.0, 6.0, 6.0, 6.0, 6.0, 6.0]}
+    lr, k = sorted(trials, key=lambda r: r["config"]["lr"])
+    lr["curves"] |= {"epoch": [1, 6, 12], "uniformity": [0.1, 0.05, 0.01], "loss": [8, 7, 6.02]}
+    k["curves"] |= {"epoch": [1, 6, 12], "uniformity": [0.4, 0.9, 1.0], "loss": [9, 8.5, 8.3]}
+    html = ex.collapse_trials(trials, records, "cifar10", scale="cpu")._repr_html_()
+    assert "2 trials, each a run of 12 epochs" in html and "probe_epochs 1 (cpu: 100)" in html
+    assert "1 of 2 escaped the collapse by epoch 12 (test uniformity ≥ 1): hard τ=0.3, trial k" in html
+    assert ("<td>hard τ=0.3, trial k</td><td>k 4999 (cpu: 410)</td><td>float32</td><td>1: 0.400, 6: 0.900, 12: 1.000</td>"
+            "<td>8.3000 / 8.5172 (epoch 12)</td><td>yes</td>") in html  # k = M: log(1 + 4,999)
+    assert "<td>hard τ=0.3, trial lr</td><td>lr 0.03 (cpu: 0.06)</td><td>bfloat16</td>" in html
+    # the protocol's runs, cut at the trials' last epoch: hard first, then the ordinary loss at the same tau
+    assert "<td>hard τ=0.3, cpu protocol</td><td>nothing: its first epochs</td><td>bfloat16</td><td>1: 0.100, 12: 0.010</td>" in html
+    assert "<td>ordinary τ=0.3, cpu protocol</td>" in html and "1: 0.500, 12: 1.200" in html
+    assert html.index("hard τ=0.3, cpu protocol") < html.index("ordinary τ=0.3, cpu protocol") < html.index("<td>hard τ=0.3, trial k")
+    assert isinstance(ex.collapse_trials([], records, "cifar10", scale="cpu"), ex.NotYetRun)

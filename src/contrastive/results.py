@@ -41,6 +41,9 @@ import numpy as np
 REQUIRED = ("config", "results", "curves", "provenance")
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "results"
 """``data/results`` of the checkout this package was installed from (editable install)."""
+TRIALS_ROOT = DEFAULT_ROOT.parent / "trials"
+"""``data/trials`` of the checkout: off-protocol diagnostic runs, ``<question>/<trial>/<protocol>/<dataset>/``;
+the book shows them as diagnostics and never counts them for a claim."""
 ROOT_ENV = "CONTRASTIVE_RESULTS"
 """Environment variable naming another records root (tests, other stores), read by :func:`root`."""
 

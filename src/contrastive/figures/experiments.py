@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -65,6 +66,9 @@ COLOURS = {"contrastive": "#1f77b4", "hard": "#d62728", "paper": "#7f7f7f"}
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 COLLAPSED = 1e-3
 """How close (absolute) a run's last training loss must be to ``losses.collapsed_loss`` to count as collapsed."""
+ESCAPED = 1.0
+"""The test-set uniformity at or above which a run has left the collapse (:func:`collapse_trials` says why
+in its note). Fixed before the k and batch-size trials of ``data/trials/hard-collapse`` ran."""
 OFF_MARK = "†"
 """Marks the numbers of records off the paper's protocol in Table 1."""
 
@@ -469,6 +473,63 @@ def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sc
                  "value when every similarity is the same (log(1 + M) for the ordinary loss, log(1 + k) for the hard "
                  "one, 0 for Simple and HardSimple), the state where all embeddings sit at one point and the "
                  "gradients of Eq. 4 cancel. Such a run has stopped learning, however flat its curves are.</p>")
+    return HtmlTable(note + html_table(columns, rows))
+
+
+def _collapse_runs(trials: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], dataset: str,
+                   scale: str) -> tuple[int, list[str], list[tuple[str, str | None, dict[str, Any]]]]:
+    """The trials' last epoch, the deviations from ``scale`` that every trial shares (their shortening), and
+    ``(name, what else differs or None for a protocol run, record)`` per run: first the protocol's runs of
+    the trials' losses and temperatures and of the ordinary loss at those temperatures, then each trial."""
+    trials = sorted((r for r in trials if r["config"]["dataset"] == dataset and not results.invalid(r)),
+                    key=lambda r: r["path"])
+    changes = [[str(d) for d in protocol.deviations(r, scale)] for r in trials]
+    shared = [d for d in changes[0] if all(d in c for c in changes)] if changes else []
+    at = [r for r in protocol.at(records, scale) if r["config"]["dataset"] == dataset and not problem(r)]
+    wanted = dict.fromkeys([(r["config"]["loss"], r["config"]["tau"]) for r in trials]
+                           + [("contrastive", r["config"]["tau"]) for r in trials])
+    runs = [(f"{config_label(loss, tau)}, {scale} protocol", None, r)
+            for loss, tau in wanted if (r := results.find(at, dataset, loss, tau))]
+    runs += [(f"{config_label(r['config']['loss'], r['config']['tau'])}, trial {Path(r['path']).parents[2].name}",
+              ", ".join(d for d in c if d not in shared) or "nothing else", r) for r, c in zip(trials, changes)]
+    return max((r["config"]["epochs"] for r in trials), default=0), shared, runs
+
+
+def collapse_trials(trials: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], dataset: str = "cifar10",
+                    scale: str = "cpu") -> HtmlTable | NotYetRun:
+    """The diagnostics of the hard loss's collapse (``results.TRIALS_ROOT / "hard-collapse"``): short runs of
+    protocol ``scale`` with one setting changed each, beside the protocol's own runs over the same first
+    epochs. Per run: what differs from the protocol beyond the trials' shared shortening (named above the
+    table), whether its steps ran in bfloat16, the test uniformity at each curve point up to the trials' last
+    epoch, the training loss there beside its value at a collapse (``losses.collapsed_loss``) and whether the
+    run had escaped the collapse by then (test uniformity at least :data:`ESCAPED`)."""
+    what = f"Why the hard loss collapses: off-protocol trials, {dataset}, {describe(scale)}"
+    horizon, shared, runs = _collapse_runs(trials, records, dataset, scale)
+    if not horizon:
+        return NotYetRun(what, ("any trial under data/trials/hard-collapse",))
+    rows, escaped = [], []
+    for name, changed, r in runs:
+        c, curves = r["config"], r["curves"]
+        points = [i for i, e in enumerate(curves["epoch"]) if e <= horizon]
+        last = points[-1]
+        m = negatives_per_anchor(c["negatives"], r["provenance"]["train_images"], c["batch_size"])
+        away = curves["uniformity"][last] >= ESCAPED
+        if away and changed is not None:
+            escaped.append(name)
+        rows.append([name, "nothing: its first epochs" if changed is None else changed,
+                     "bfloat16" if r["provenance"].get("bf16") else "float32",
+                     ", ".join(f"{curves['epoch'][i]}: {curves['uniformity'][i]:.3f}" for i in points),
+                     f"{curves['loss'][last]:.4f} / {collapsed_loss(c['loss'], m, c['k']):.4f} (epoch {curves['epoch'][last]})",
+                     "yes" if away else "no"])
+    n = sum(changed is not None for _, changed, _ in runs)
+    note = (f"<p><strong>{html.escape(what)}</strong></p><p>{n} trials, each a run of {horizon} epochs "
+            f"({html.escape(', '.join(shared))}) with one more change, in the second column; they are off the "
+            f"protocol and count for no claim. {len(escaped)} of {n} escaped the collapse by epoch {horizon} "
+            f"(test uniformity ≥ {ESCAPED:g}){': ' + html.escape(', '.join(escaped)) if escaped else ''}. At a uniformity "
+            f"(−L_unif, Eq. 10) of {ESCAPED:g} the mean of exp(−2‖f(x) − f(y)‖²) is at most 1/e, so by Jensen's inequality "
+            "the mean squared distance between two test embeddings is at least 0.5; at a collapse it is 0.</p>")
+    columns = ("run", "what else differs from the protocol", "steps in", "uniformity −L_unif, test set (epoch: value)",
+               "training loss / its value at a collapse", f"escaped (≥ {ESCAPED:g})")
     return HtmlTable(note + html_table(columns, rows))
 
 
