@@ -79,16 +79,21 @@ class NotYetRun:
 
     what: str
     missing: tuple[str, ...]
+    looked_in: str = ""
+    """The folder searched, shown as given; "" for the records root (:func:`contrastive.results.shown_root`)."""
+
+    def where(self) -> str:
+        return self.looked_in or results.shown_root()
 
     def text(self) -> str:
-        return f"{self.what}: {NOT_YET_RUN} — no run record for {', '.join(self.missing)} (looked in {results.shown_root()})."
+        return f"{self.what}: {NOT_YET_RUN} — no run record for {', '.join(self.missing)} (looked in {self.where()})."
 
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(m)}</li>" for m in self.missing)
         return (
             f'<div class="admonition note"><p class="admonition-title">{html.escape(self.what)}: {NOT_YET_RUN}</p>'
             f"<p>No run record yet for:</p><ul>{items}</ul>"
-            f"<p>Looked in <code>{html.escape(results.shown_root())}</code>; "
+            f"<p>Looked in <code>{html.escape(self.where())}</code>; "
             "see <em>Reproduce it</em> for the commands that make these runs.</p></div>"
         )
 
@@ -435,6 +440,14 @@ def dynamics(records: Sequence[dict[str, Any]], dataset: str = "cifar10", loss: 
     return _slider("Training dynamics", dataset, loss, scale, frames, height=680, **_curve_grid())
 
 
+def loss_at_collapse(record: dict[str, Any]) -> float:
+    """The value the training loss of ``record``'s run takes at a collapse (``losses.collapsed_loss``), with
+    M from its negatives and training images."""
+    c = record["config"]
+    m = negatives_per_anchor(c["negatives"], record["provenance"]["train_images"], c["batch_size"])
+    return collapsed_loss(c["loss"], m, c["k"])
+
+
 def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", scale: str = DEFAULT) -> HtmlTable | NotYetRun:
     """Whether each run of ``scale`` had levelled off by its end: per configuration, the test-set kNN
     top-1 and uniformity at the first curve point of the last 20 % of training and at the end, and how
@@ -452,8 +465,7 @@ def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sc
     rows, flat, collapsed = [], 0, 0
     for r in runs:
         c, curves = r["config"], r["curves"]
-        m = negatives_per_anchor(c["negatives"], r["provenance"]["train_images"], c["batch_size"])
-        at_collapse = collapsed_loss(c["loss"], m, c["k"])
+        at_collapse = loss_at_collapse(r)
         collapsed += abs(curves["loss"][-1] - at_collapse) <= COLLAPSED
         start = pilot.last_stretch(curves["epoch"], last)
         moved = {name: pilot.flatness(curves, name) for name in pilot.RULES["flat_curves"]}
@@ -506,20 +518,19 @@ def collapse_trials(trials: Sequence[dict[str, Any]], records: Sequence[dict[str
     what = f"Why the hard loss collapses: off-protocol trials, {dataset}, {describe(scale)}"
     horizon, shared, runs = _collapse_runs(trials, records, dataset, scale)
     if not horizon:
-        return NotYetRun(what, ("any trial under data/trials/hard-collapse",))
+        return NotYetRun(what, ("any trial",), str(results.TRIALS_ROOT.relative_to(results.DEFAULT_ROOT.parents[1]) / "hard-collapse"))
     rows, escaped = [], []
     for name, changed, r in runs:
-        c, curves = r["config"], r["curves"]
+        curves = r["curves"]
         points = [i for i, e in enumerate(curves["epoch"]) if e <= horizon]
         last = points[-1]
-        m = negatives_per_anchor(c["negatives"], r["provenance"]["train_images"], c["batch_size"])
         away = curves["uniformity"][last] >= ESCAPED
         if away and changed is not None:
             escaped.append(name)
         rows.append([name, "nothing: its first epochs" if changed is None else changed,
                      "bfloat16" if r["provenance"].get("bf16") else "float32",
                      ", ".join(f"{curves['epoch'][i]}: {curves['uniformity'][i]:.3f}" for i in points),
-                     f"{curves['loss'][last]:.4f} / {collapsed_loss(c['loss'], m, c['k']):.4f} (epoch {curves['epoch'][last]})",
+                     f"{curves['loss'][last]:.4f} / {loss_at_collapse(r):.4f} (epoch {curves['epoch'][last]})",
                      "yes" if away else "no"])
     n = sum(changed is not None for _, changed, _ in runs)
     note = (f"<p><strong>{html.escape(what)}</strong></p><p>{n} trials, each a run of {horizon} epochs "
