@@ -52,3 +52,27 @@ def test_encode_batches_in_eval_mode_and_restores_the_mode():
     torch.testing.assert_close(h, h_ref)
     torch.testing.assert_close(z, z_ref)
     assert h.shape == (10, 64) and z.shape == (10, 128)
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet18_w16"])
+def test_convolutions_start_as_the_init_says(arch):
+    """PyTorch's default (the authors' code): uniform within 1/sqrt(fan_in), variance 1/(3 fan_in);
+    torchvision's: normal with variance 2/fan_out (3-6x larger in the blocks' 3x3 convolutions)."""
+    torch.manual_seed(0)
+    default = models.backbone(arch, "pytorch")[0]
+    torch.manual_seed(0)
+    kaiming = models.backbone(arch, "torchvision")[0]
+    convs = [(n, m) for n, m in default.named_modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) >= 17
+    for name, conv in convs:
+        w = conv.weight.detach()
+        fan_in, fan_out = w[0].numel(), w.shape[0] * w[0, 0].numel()
+        assert w.abs().max() <= fan_in ** -0.5
+        assert w.var().item() == pytest.approx(1 / (3 * fan_in), rel=0.25), name
+        other = dict(kaiming.named_modules())[name].weight.detach()
+        assert other.var().item() == pytest.approx(2 / fan_out, rel=0.25), name
+
+
+def test_init_must_be_known():
+    with pytest.raises(ValueError, match="init"):
+        models.backbone("resnet18_w16", "xavier")

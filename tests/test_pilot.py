@@ -9,9 +9,9 @@ from contrastive.train import Config
 
 
 def record(tau, knn, seconds=600.0, epochs=(1, 50, 80, 100), knn_curve=(10.0, 30.0, 40.0, 41.0),
-           uniformity=(0.5, 2.0, 3.0, 3.1)):
-    """A SYNTHETIC pilot record: final kNN ``knn``, its wall seconds and its curves."""
-    return {"config": {"tau": tau}, "results": {"knn_top1": knn, "linear_top1": knn - 1},
+           uniformity=(0.5, 2.0, 3.0, 3.1), subset=5_000):
+    """A SYNTHETIC pilot record: final kNN ``knn``, its wall seconds, training images and curves."""
+    return {"config": {"tau": tau, "subset": subset, "epochs": epochs[-1]}, "results": {"knn_top1": knn, "linear_top1": knn - 1},
             "curves": {"epoch": list(epochs), "knn_top1": list(knn_curve), "uniformity": list(uniformity)},
             "provenance": {"wall_seconds": {"total": seconds}}}
 
@@ -53,16 +53,44 @@ def test_verdict_falls_back_to_the_flattest_fast_recipe_when_none_is_flat():
     assert pilot.verdict({"a": [record(0.1, 45.0, seconds=1e4), record(0.7, 45.0)]})["chosen"] is None
 
 
-@pytest.mark.parametrize("recipe", sorted(pilot.RECIPES))
-def test_recipes_are_valid_configs_with_a_curve_point_at_80_percent(recipe, tmp_path):
-    configs = [Config(**c) for c in pilot.configs(recipe, None, tmp_path)]
-    assert [c.tau for c in configs] == list(pilot.TAUS)
+def test_the_second_pilot_counts_images_and_never_falls_back():
+    steep = dict(knn_curve=(10.0, 20.0, 30.0, 41.0))
+    assert pilot.assess(record(0.1, 41.0, seconds=1e6), pilot.SECOND.rules)["fast"]  # minutes do not count
+    over = record(0.1, 41.0, epochs=(1, 50, 80, 181))  # 5,000 x 181 > 900,000 images
+    assert not pilot.assess(over, pilot.SECOND.rules)["fast"]
+    runs = {"a": [record(0.1, 45.0, **steep), record(0.7, 45.0, **steep)]}
+    assert pilot.verdict(runs, pilot.FIRST)["chosen"] == "a"
+    v = pilot.verdict(runs, pilot.SECOND)
+    assert v["chosen"] is None and not v["flat"]
+    flat = {"b": [record(0.1, 40.0), record(0.7, 42.0)], "c": [over, record(0.7, 60.0)]}
+    assert pilot.verdict(flat, pilot.SECOND)["chosen"] == "b"
+
+
+@pytest.mark.parametrize("name, recipe", [(n, r) for n, p in pilot.PILOTS.items() for r in p.recipes])
+def test_recipes_are_valid_configs_with_a_curve_point_at_80_percent(name, recipe, tmp_path):
+    p = pilot.PILOTS[name]
+    configs = [Config(**c) for c in pilot.configs(p, recipe, None, tmp_path)]
+    assert [c.tau for c in configs] == list(p.taus)
     for c in configs:
         assert 4 * c.epochs % (5 * c.knn_every) == 0  # a point at 80 %: rule 2 compares against it
-        assert c.milestones == protocol.scaled(**pilot.RECIPES[recipe])["milestones"]
+        assert c.milestones == (round(0.8 * c.epochs), round(0.95 * c.epochs))
         assert c.out == str(tmp_path / recipe)
+        assert c.k == round(4095 * c.subset / 50_000)  # the paper's fraction of the bank
+
+
+def test_second_pilot_recipes_fit_its_budget_at_the_papers_initialisation():
+    for recipe in pilot.SECOND.recipes.values():
+        values = protocol.scaled(**recipe)
+        assert values["subset"] * values["epochs"] <= pilot.SECOND.rules["max_images"]
+        assert values["init"] == "pytorch" and values["lr"] == 0.03
+    assert all(r["init"] == "torchvision" for r in pilot.FIRST.recipes.values())
+
+
+def test_scaled_refuses_a_value_the_paper_does_not_set():
+    with pytest.raises(ValueError, match="batch"):
+        protocol.scaled("resnet18_w16", 5_000, 60, 0.03, batchsize=32)
 
 
 def test_the_cpu_protocol_is_one_of_the_recipes():
     cpu = protocol.PROTOCOLS["cpu"]
-    assert any(protocol.scaled(**r) == cpu for r in pilot.RECIPES.values())
+    assert any(protocol.scaled(**r) == cpu for r in pilot.FIRST.recipes.values())

@@ -15,7 +15,7 @@ from contrastive.train import Config
 OFF = {
     "epochs": 100, "batch_size": 256, "lr": 0.06, "momentum": 0.8, "weight_decay": 1e-4, "milestones": [120, 160],
     "gamma": 0.2, "negatives": "batch", "bank_momentum": 0.9, "feature_dim": 64, "arch": "tiny", "head": "mlp",
-    "hflip": False, "knn_k": 20, "knn_sigma": 0.1, "probe_epochs": 10, "subset": 5000, "test_subset": 1000,
+    "hflip": False, "init": "torchvision", "knn_k": 20, "knn_sigma": 0.1, "probe_epochs": 10, "subset": 5000, "test_subset": 1000,
 }
 """An off-protocol value for every ``protocol`` field."""
 
@@ -55,7 +55,7 @@ def test_the_cpu_protocol_scales_the_papers():
     cpu = protocol.PROTOCOLS["cpu"]
     same = {n for n in paper.PROTOCOL if cpu[n] == paper.PROTOCOL[n]}
     scaled = set(paper.PROTOCOL) - same
-    assert {"arch", "subset", "epochs", "milestones", "k"} <= scaled <= {"arch", "subset", "epochs", "milestones", "k", "lr"}
+    assert {"arch", "subset", "epochs", "milestones", "k"} <= scaled <= {"arch", "subset", "epochs", "milestones", "k", "lr", "init", "batch_size"}
     e = cpu["epochs"]
     assert [m / e for m in cpu["milestones"]] == pytest.approx([0.8, 0.95], abs=0.5 / e)  # the paper's 160/200, 190/200
     assert abs(cpu["k"] - 4095 * cpu["subset"] / 50_000) <= 0.5  # the paper's share of the bank

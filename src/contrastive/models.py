@@ -7,7 +7,7 @@ similarities s_ij = f(x_i)^T g(x_j) of Eq. 1-9 are taken. The paper's head is on
 [code]; a two-layer MLP head is an option.
 
 Not from the paper: ``arch="resnet18_w16"`` is the same ResNet-18 (CIFAR stem, 2-2-2-2 basic blocks,
-torchvision's blocks and initialisation) at a quarter of the width, 16-32-64-128 channels (128-d
+torchvision's blocks) at a quarter of the width, 16-32-64-128 channels (128-d
 pooled feature, 1/16 of the compute): the network of the CPU-scale protocol
 (``contrastive.protocol``). ``arch="tiny"`` is a two-convolution network that exists only so that
 tests and CPU smoke runs of the whole engine take seconds.
@@ -29,6 +29,9 @@ NARROW = {"resnet18_w16": 16}
 """Narrow CIFAR ResNet-18s by name: their base width (the paper's ResNet-18 has 64)."""
 ARCHS = ("resnet18", *NARROW, "resnet50", "tiny")
 HEADS = ("linear", "mlp")
+INITS = ("pytorch", "torchvision")
+"""How the convolutions start: PyTorch's default (Kaiming-uniform with a = sqrt(5), bound 1/sqrt(fan_in): the
+authors' CIFAR ResNet-18 sets no initialisation of its own), or torchvision's ResNet (Kaiming-normal, fan-out)."""
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -48,21 +51,27 @@ class _NarrowResNet18(torchvision.models.ResNet):
         for i in (2, 3, 4):
             setattr(self, f"layer{i}", self._make_layer(torchvision.models.resnet.BasicBlock, width * 2 ** (i - 1), 2, stride=2))
         self.fc = nn.Linear(8 * width, 1000)
-        for m in self.modules():  # torchvision's initialisation, for the replaced layers
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.constant_(m.weight, 1)
-                nn.init.constant_(m.bias, 0)
 
 
-def backbone(arch: str = "resnet18") -> tuple[nn.Module, int]:
+def _initialise(net: nn.Module, init: str) -> None:
+    """Start every convolution of ``net`` as ``init`` says (:data:`INITS`); BatchNorm starts at weight 1,
+    bias 0 either way."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d) and init == "pytorch":
+            m.reset_parameters()
+        elif isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+
+def backbone(arch: str = "resnet18", init: str = "pytorch") -> tuple[nn.Module, int]:
     """A backbone mapping (B, 3, 32, 32) images to (B, width) pooled features, and its width.
 
     ResNets get the CIFAR stem: conv1 becomes 3x3 stride 1 padding 1, the max-pool is removed, and
-    the classifier ``fc`` is dropped so the output is the global-average-pooled feature.
+    the classifier ``fc`` is dropped so the output is the global-average-pooled feature. Convolutions
+    start as ``init`` says (:data:`INITS`; the paper's protocol: PyTorch's default, as the authors' code).
     """
     _check_choice("arch", arch, ARCHS)
+    _check_choice("init", init, INITS)
     if arch == "tiny":  # two conv-BN-ReLU layers and global pooling, 64-d: for tests only, not the paper's network
         return nn.Sequential(
             nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
@@ -74,6 +83,7 @@ def backbone(arch: str = "resnet18") -> tuple[nn.Module, int]:
     net.maxpool = nn.Identity()
     width = net.fc.in_features
     net.fc = nn.Identity()
+    _initialise(net, init)
     return net, width
 
 
@@ -94,10 +104,11 @@ class Encoder(nn.Module):
     are accurate to float32.
     """
 
-    def __init__(self, arch: str = "resnet18", head_kind: str = "linear", feature_dim: int = 128) -> None:
+    def __init__(self, arch: str = "resnet18", head_kind: str = "linear", feature_dim: int = 128,
+                 init: str = "pytorch") -> None:
         super().__init__()
         check_int("feature_dim", feature_dim, 1)
-        self.backbone, self.width = backbone(arch)
+        self.backbone, self.width = backbone(arch, init)
         self.head = head(head_kind, self.width, feature_dim)
         self.feature_dim = feature_dim
 

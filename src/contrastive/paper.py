@@ -59,6 +59,7 @@ PROTOCOL: dict[str, object] = {
     "feature_dim": 128,
     "arch": "resnet18",
     "head": "linear",
+    "init": "pytorch",
     "hflip": True,
     "knn_k": 200,
     "knn_sigma": 0.07,
@@ -70,7 +71,7 @@ PROTOCOL: dict[str, object] = {
 """The paper's training protocol (its experimental setup, with the authors' code where the paper is silent) as values of ``contrastive.train.Config`` fields:
 SGD with batch 128, lr 0.03 ×0.1 at epochs 160 and 190, momentum 0.9, weight decay 5e-4, 200 epochs;
 a memory bank of every training image (``negatives="bank"``) with momentum m = 0.5; a ResNet-18 with
-a linear 512 → 128 head; horizontal flips (the paper's text; its code has them commented out); a
+a linear 512 → 128 head, PyTorch's default initialisation (the authors' code sets none); horizontal flips (the paper's text; its code has them commented out); a
 weighted kNN monitor with K = 200 and σ = 0.07; a linear probe of 100 epochs; the whole training and
 test sets (``None``); ``k`` (the hard losses only) the 4095 nearest negatives."""
 

@@ -48,46 +48,79 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from . import protocol, results
+from .train import Config, record_path, run
 
 DEFAULT_ROOT = results.DEFAULT_ROOT.parent / "pilot"
-"""``data/pilot`` of the checkout: the pilot's records, ``<recipe>/cifar10/contrastive-tau<τ>.json``."""
-TAUS = (0.1, 0.7)
-"""The temperatures each recipe is tried at: one small, one large."""
-RECIPES: dict[str, dict[str, Any]] = {
-    "5k-100ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 100, "lr": 0.03},  # round 1 (over budget)
-    "5k-60ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 60, "lr": 0.03},
-    "10k-30ep": {"arch": "resnet18_w16", "subset": 10_000, "epochs": 30, "lr": 0.03},
-    "5k-60ep-lr0.06": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 60, "lr": 0.06},
-}
-"""The recipes that ran, as the arguments of :func:`contrastive.protocol.scaled` (module docstring: the two rounds)."""
-CURVE_POINTS = 5
-"""Points of the kNN / uniformity curves per run (``knn_every`` = epochs / 5; round 1 had 10): one falls at 80 %."""
-RULES = {
-    "max_seconds": 12 * 60,  # rule 1: a complete run on the 2-core machine, training + evaluation
-    "last_fraction": 0.2,  # rule 2: the stretch of training that must be flat ...
-    "max_flatness": 0.1,  # ... moving by at most this fraction of the curve's range over the run
-    "flat_curves": ("uniformity", "knn_top1"),
-}
-"""The pilot's rules (module docstring), fixed before the pilot ran."""
+"""``data/pilot`` of the checkout: the records of both pilots, ``<recipe>/<protocol>/cifar10/contrastive-tau<τ>.json``."""
 
 
-def configs(recipe: str, data: str | None, out: str | Path, device: str = "cpu") -> list[dict[str, Any]]:
-    """The Config arguments of ``recipe``'s runs (one per τ of :data:`TAUS`), records under ``out/<recipe>``."""
-    values = protocol.scaled(**RECIPES[recipe])
+@dataclass(frozen=True)
+class Pilot:
+    """One pilot, fixed before any of its runs: recipes (arguments of :func:`contrastive.protocol.scaled`),
+    the temperatures each is tried at, its rules and the curve points of a run."""
+
+    recipes: Mapping[str, Mapping[str, Any]]
+    rules: Mapping[str, Any]
+    curve_points: int
+    taus: tuple[float, ...] = (0.1, 0.7)  # one small, one large temperature: no τ is favoured
+
+
+FIRST = Pilot(
+    recipes={
+        "5k-100ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 100, "lr": 0.03, "init": "torchvision"},  # round 1 (over budget)
+        "5k-60ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 60, "lr": 0.03, "init": "torchvision"},
+        "10k-30ep": {"arch": "resnet18_w16", "subset": 10_000, "epochs": 30, "lr": 0.03, "init": "torchvision"},
+        "5k-60ep-lr0.06": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 60, "lr": 0.06, "init": "torchvision"},
+    },
+    rules={
+        "max_seconds": 12 * 60,  # rule 1: a complete run on the 2-core machine, training + evaluation
+        "last_fraction": 0.2,  # rule 2: the stretch of training that must be flat ...
+        "max_flatness": 0.1,  # ... moving by at most this fraction of the curve's range over the run
+        "flat_curves": ("uniformity", "knn_top1"),
+        "fallback": True,  # no recipe meets rule 2: take the flattest that meets rule 1
+    },
+    curve_points=5,  # round 1 had 10; one point falls at 80 %
+)
+"""The first pilot (module docstring), which chose the 60-epoch protocol now called ``cpu-short``."""
+
+SECOND = Pilot(
+    recipes={  # the paper's lr 0.03 at every batch size; more SGD steps per image as the batch shrinks
+        "b128-180ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 180, "lr": 0.03},  # 7,020 steps
+        "b64-120ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 120, "lr": 0.03, "batch_size": 64},  # 9,360
+        "b32-80ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 80, "lr": 0.03, "batch_size": 32},  # 12,480
+    },
+    rules={
+        "max_images": 900_000,  # R1: training images seen by a run (3x the first pilot's 5,000 x 60)
+        "last_fraction": FIRST.rules["last_fraction"],  # R2: the first pilot's rule 2, unchanged
+        "max_flatness": FIRST.rules["max_flatness"],
+        "flat_curves": FIRST.rules["flat_curves"],
+        "fallback": False,  # no recipe meets R2: none is chosen; a next round at twice the budget
+    },
+    curve_points=10,  # a point every 10 % of training: the last stretch holds three
+)
+"""The second pilot (module docstring), for the converged ``cpu`` protocol."""
+
+PILOTS = {"first": FIRST, "second": SECOND}
+
+
+def configs(pilot: Pilot, recipe: str, data: str | None, out: str | Path, device: str = "cpu") -> list[dict[str, Any]]:
+    """The Config arguments of ``recipe``'s runs (one per τ of ``pilot.taus``), records under ``out/<recipe>``."""
+    values = protocol.scaled(**pilot.recipes[recipe])
     return [{**values, "dataset": "cifar10", "data": data, "loss": "contrastive", "tau": tau, "device": device,
-             "knn_every": values["epochs"] // CURVE_POINTS, "out": str(Path(out) / recipe),
-             "checkpoint_dir": str(Path(out).parent / "checkpoints" / "pilot" / recipe)} for tau in TAUS]
+             "knn_every": values["epochs"] // pilot.curve_points, "out": str(Path(out) / recipe),
+             "checkpoint_dir": str(Path(out).parent / "checkpoints" / "pilot" / recipe)} for tau in pilot.taus]
 
 
-def last_stretch(epochs: Sequence[int], last_fraction: float = RULES["last_fraction"]) -> int:
+def last_stretch(epochs: Sequence[int], last_fraction: float = FIRST.rules["last_fraction"]) -> int:
     """The index of the first curve point at or after (1 - ``last_fraction``) x the last of ``epochs``."""
     return next(i for i, e in enumerate(epochs) if e >= (1 - last_fraction) * epochs[-1])
 
 
-def flatness(curves: Mapping[str, Sequence[float]], name: str, last_fraction: float = RULES["last_fraction"]) -> float:
+def flatness(curves: Mapping[str, Sequence[float]], name: str, last_fraction: float = FIRST.rules["last_fraction"]) -> float:
     """How far curve ``name`` moved over the last ``last_fraction`` of training, as a fraction of its
     range over the whole run: |value at the end - value at the first point at or after (1 -
     last_fraction) x epochs| / (max - min). 0 is flat; a constant curve counts as flat."""
@@ -97,55 +130,66 @@ def flatness(curves: Mapping[str, Sequence[float]], name: str, last_fraction: fl
     return abs(values[-1] - values[start]) / span if span > 0 else 0.0
 
 
-def assess(record: Mapping[str, Any]) -> dict[str, Any]:
+def within_budget(record: Mapping[str, Any], rules: Mapping[str, Any]) -> bool:
+    """Rule 1: the run's wall seconds (first pilot) or its training images, subset x epochs (second)."""
+    if "max_seconds" in rules:
+        return record["provenance"]["wall_seconds"]["total"] <= rules["max_seconds"]
+    c = record["config"]
+    return c["subset"] * c["epochs"] <= rules["max_images"]
+
+
+def assess(record: Mapping[str, Any], rules: Mapping[str, Any] = FIRST.rules) -> dict[str, Any]:
     """One pilot run judged by rules 1 and 2: its seconds, final kNN accuracy and flatness per curve."""
-    seconds = record["provenance"]["wall_seconds"]["total"]
-    flat = {name: flatness(record["curves"], name) for name in RULES["flat_curves"]}
-    return {"tau": record["config"]["tau"], "seconds": seconds, "knn_top1": record["results"]["knn_top1"],
-            "linear_top1": record["results"]["linear_top1"], "flatness": flat,
-            "fast": seconds <= RULES["max_seconds"], "flat": max(flat.values()) <= RULES["max_flatness"]}
+    flat = {name: flatness(record["curves"], name, rules["last_fraction"]) for name in rules["flat_curves"]}
+    return {"tau": record["config"]["tau"], "seconds": record["provenance"]["wall_seconds"]["total"],
+            "knn_top1": record["results"]["knn_top1"], "linear_top1": record["results"]["linear_top1"],
+            "flatness": flat, "fast": within_budget(record, rules), "flat": max(flat.values()) <= rules["max_flatness"]}
 
 
-def verdict(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
-    """The rules over the records of every recipe (``{recipe: [record, ...]}``, one per τ):
+def verdict(runs: Mapping[str, Sequence[Mapping[str, Any]]], pilot: Pilot = FIRST) -> dict[str, Any]:
+    """``pilot``'s rules over the records of every recipe (``{recipe: [record, ...]}``, one per τ):
     ``{"chosen": recipe or None, "flat": whether it meets rule 2, "rows": one row per recipe,
-    "runs": {recipe: [assess(record), ...]}}``. A recipe missing a τ of :data:`TAUS` cannot be chosen."""
-    rows, judged = [], {recipe: [assess(r) for r in records] for recipe, records in runs.items()}
+    "runs": {recipe: [assess(record), ...]}}``. A recipe missing a τ of ``pilot.taus`` cannot be chosen;
+    where no recipe meets rule 2, the flattest within budget is chosen only if ``rules["fallback"]``."""
+    rows, judged = [], {recipe: [assess(r, pilot.rules) for r in records] for recipe, records in runs.items()}
     for recipe, assessed in judged.items():
-        complete = sorted(a["tau"] for a in assessed) == sorted(TAUS)
+        complete = sorted(a["tau"] for a in assessed) == sorted(pilot.taus)
         rows.append({"recipe": recipe, "complete": complete,
                      "fast": complete and all(a["fast"] for a in assessed),
                      "flat": complete and all(a["flat"] for a in assessed),
                      "mean_knn_top1": sum(a["knn_top1"] for a in assessed) / len(assessed) if complete else None,
                      "worst_flatness": max(max(a["flatness"].values()) for a in assessed) if assessed else None})
     qualified = [r for r in rows if r["fast"] and r["flat"]]
+    fast = [r for r in rows if r["fast"]]
     if qualified:
         chosen, flat = max(qualified, key=lambda r: r["mean_knn_top1"])["recipe"], True
     else:
-        fast = [r for r in rows if r["fast"]]
-        chosen, flat = (min(fast, key=lambda r: r["worst_flatness"])["recipe"] if fast else None), False
+        fallback = pilot.rules["fallback"] and fast
+        chosen, flat = (min(fast, key=lambda r: r["worst_flatness"])["recipe"] if fallback else None), False
     return {"chosen": chosen, "flat": flat, "rows": rows, "runs": judged}
 
 
-def load(root: str | Path = DEFAULT_ROOT) -> dict[str, list[dict[str, Any]]]:
-    """The pilot's records under ``root`` (``<root>/<recipe>/cifar10/*.json``), by recipe."""
-    return {recipe: results.load(Path(root) / recipe) for recipe in RECIPES if (Path(root) / recipe).is_dir()}
+def load(pilot: Pilot = FIRST, root: str | Path = DEFAULT_ROOT) -> dict[str, list[dict[str, Any]]]:
+    """``pilot``'s records under ``root`` (``<root>/<recipe>/**/*.json``), by recipe."""
+    return {recipe: results.load(Path(root) / recipe) for recipe in pilot.recipes if (Path(root) / recipe).is_dir()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .train import Config, record_path, run
-
     p = argparse.ArgumentParser(prog="python -m contrastive.pilot", description=__doc__.split("\n")[0])
-    p.add_argument("--data", required=True, help="the offline CIFAR-10 npz")
-    p.add_argument("--out", default="data/pilot", help="records go to OUT/<recipe>/cifar10/")
-    p.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    p.add_argument("--pilot", default="second", choices=list(PILOTS), help="which pilot's recipes to run")
+    p.add_argument("--data", help="a CIFAR-10 file (the npz of data/README.md); default: torchvision's download")
+    p.add_argument("--out", default=str(DEFAULT_ROOT), help="records go to OUT/<recipe>/<protocol>/cifar10/")
+    p.add_argument("--recipes", nargs="+", help="these recipes only, in this order (default: all of the pilot's)")
     args = p.parse_args(argv)
-    for config in [Config(**c) for recipe in args.recipes for c in configs(recipe, args.data, args.out)]:
+    pilot = PILOTS[args.pilot]
+    if unknown := set(args.recipes or ()) - set(pilot.recipes):
+        p.error(f"argument --recipes: must be among {list(pilot.recipes)}, got {sorted(unknown)}")
+    for config in [Config(**c) for recipe in args.recipes or pilot.recipes for c in configs(pilot, recipe, args.data, args.out)]:
         path = record_path(config)
         print(f"pilot: {path}: {'exists, skipped' if path.is_file() else 'running'}", flush=True)
         if not path.is_file():
             run(config)
-    print(verdict(load(args.out)))
+    print(verdict(load(pilot, args.out), pilot))
     return 0
 
 

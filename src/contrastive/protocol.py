@@ -62,20 +62,23 @@ def fields(*roles: str) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(Config) if f.metadata[ROLE] in roles)
 
 
-def scaled(arch: str, subset: int, epochs: int, lr: float) -> dict[str, Any]:
+def scaled(arch: str, subset: int, epochs: int, lr: float, **replaced: Any) -> dict[str, Any]:
     """The paper's protocol (:data:`contrastive.paper.PROTOCOL`) scaled down: network ``arch``, a
     class-balanced training subset of ``subset`` images, ``epochs`` epochs at learning rate ``lr``;
     the lr milestones at the paper's fractions of training (160/200 and 190/200) and the hard losses'
-    k at the paper's fraction of the bank (4095 of 50,000). Everything else is the paper's."""
+    k at the paper's fraction of the bank (4095 of 50,000); any other of the paper's values replaced
+    by ``replaced`` (e.g. ``batch_size=32``). Everything else is the paper's."""
+    if unknown := set(replaced) - set(paper.PROTOCOL):
+        raise ValueError(f"scaled: {sorted(unknown)} are not values of the paper's protocol")
     fractions = [m / paper.PAPER_EPOCHS for m in paper.PROTOCOL["milestones"]]
     return {**paper.PROTOCOL, "arch": arch, "subset": subset, "epochs": epochs, "lr": lr,
             "milestones": tuple(round(f * epochs) for f in fractions),
-            "k": round(paper.HARD_K * subset / paper.TRAIN_IMAGES)}
+            "k": round(paper.HARD_K * subset / paper.TRAIN_IMAGES), **replaced}
 
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "paper": paper.PROTOCOL,
-    "cpu": scaled(arch="resnet18_w16", subset=5_000, epochs=60, lr=0.06),
+    "cpu": scaled(arch="resnet18_w16", subset=5_000, epochs=60, lr=0.06, init="torchvision"),
 }
 """Every protocol by name. ``cpu``: the recipe the pilot chose (``contrastive.pilot``'s ``5k-60ep-lr0.06``,
 its records under ``data/pilot``): the width-16 ResNet-18, 5,000 class-balanced training images,

@@ -47,7 +47,7 @@ CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 """torch.compile's modes; "reduce-overhead" also captures the compiled step in CUDA graphs."""
 CHOICES = {"protocol": tuple(PROTOCOLS), "dataset": data_module.DATASETS, "loss": tuple(sorted(losses.LOSSES)), "negatives": NEGATIVES,
-           "arch": models.ARCHS, "head": models.HEADS, "compile_mode": COMPILE_MODES}
+           "arch": models.ARCHS, "head": models.HEADS, "init": models.INITS, "compile_mode": COMPILE_MODES}
 """The Config fields with a fixed set of values, and those values (also the CLI's choices)."""
 CONCURRENT_ENV = "CONTRASTIVE_CONCURRENT_RUNS"
 """Set by benchmarks/gpu_session.sh when runs share one GPU; recorded, since it slows each run."""
@@ -101,6 +101,7 @@ class Config:
     feature_dim: int = field(default=128, metadata={ROLE: "protocol"})
     arch: str = field(default="resnet18", metadata={ROLE: "protocol"})
     head: str = field(default="linear", metadata={ROLE: "protocol"})
+    init: str = field(default="pytorch", metadata={ROLE: "protocol"})
     hflip: bool = field(default=True, metadata={ROLE: "protocol"})
     seed: int = field(default=0, metadata={ROLE: "free"})
     device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu", metadata={ROLE: "free"})
@@ -230,7 +231,7 @@ class Engine:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
         torch.manual_seed(config.seed)
-        self.model = models.Encoder(config.arch, config.head, config.feature_dim).to(
+        self.model = models.Encoder(config.arch, config.head, config.feature_dim, config.init).to(
             self.device, memory_format=torch.channels_last)
         self.bank = memory.MemoryBank(len(train), config.feature_dim, config.bank_momentum, self.device,
                                       torch.Generator().manual_seed(config.seed))

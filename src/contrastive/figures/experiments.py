@@ -461,14 +461,14 @@ def levelled_off(records: Sequence[dict[str, Any]], dataset: str = "cifar10", sc
         return NotYetRun(what, tuple(config_label(loss, t) for loss, t in paper.COLUMNS))
     order = {loss: i for i, loss in enumerate(LOSS_LABELS)}
     runs.sort(key=lambda r: (order[r["config"]["loss"]], r["config"]["tau"] if USES_TAU[r["config"]["loss"]] else 0))
-    last, limit = pilot.RULES["last_fraction"], pilot.RULES["max_flatness"]
+    last, limit = pilot.FIRST.rules["last_fraction"], pilot.FIRST.rules["max_flatness"]
     rows, flat, collapsed = [], 0, 0
     for r in runs:
         c, curves = r["config"], r["curves"]
         at_collapse = loss_at_collapse(r)
         collapsed += abs(curves["loss"][-1] - at_collapse) <= COLLAPSED
         start = pilot.last_stretch(curves["epoch"], last)
-        moved = {name: pilot.flatness(curves, name) for name in pilot.RULES["flat_curves"]}
+        moved = {name: pilot.flatness(curves, name) for name in pilot.FIRST.rules["flat_curves"]}
         levelled = max(moved.values()) <= limit
         flat += levelled
         rows.append([config_label(c["loss"], c["tau"]), *(f"{curves[n][start]:.3g} → {curves[n][-1]:.3g}" for n in moved),
@@ -623,7 +623,7 @@ def pilot_table(verdict: dict[str, Any]) -> HtmlTable | NotYetRun:
     linear top-1, the flatness of its curves over the last 20 %; per recipe whether it meets the
     rules; the chosen one."""
     if not verdict["runs"]:
-        return NotYetRun("The pilot", tuple(f"{r} at τ = {t:g}" for r in pilot.RECIPES for t in pilot.TAUS))
+        return NotYetRun("The pilot", tuple(f"{r} at τ = {t:g}" for r in pilot.FIRST.recipes for t in pilot.FIRST.taus))
     summary = {row["recipe"]: row for row in verdict["rows"]}
     rows = []
     for recipe, assessed in verdict["runs"].items():
@@ -632,7 +632,7 @@ def pilot_table(verdict: dict[str, Any]) -> HtmlTable | NotYetRun:
             rows.append([
                 recipe + (" (chosen)" if recipe == verdict["chosen"] else ""), f"{a['tau']:g}", f"{a['seconds'] / 60:.1f}",
                 f"{a['knn_top1']:.2f}", f"{a['linear_top1']:.2f}",
-                *(f"{a['flatness'][c]:.2f}" for c in pilot.RULES["flat_curves"]),
+                *(f"{a['flatness'][c]:.2f}" for c in pilot.FIRST.rules["flat_curves"]),
                 "yes" if row["fast"] else "no", "yes" if row["flat"] else "no",
                 _fmt(row["mean_knn_top1"], ".2f", ""),
             ])
@@ -645,14 +645,14 @@ def pilot_finding(verdict: dict[str, Any]) -> str:
     """The pilot's verdict in a sentence (Markdown), from ``contrastive.pilot.verdict``."""
     chosen = verdict["chosen"]
     if chosen is None:
-        return f"No recipe finished within {pilot.RULES['max_seconds'] // 60} minutes at both temperatures: none was chosen."
+        return f"No recipe finished within {pilot.FIRST.rules['max_seconds'] // 60} minutes at both temperatures: none was chosen."
     row = next(r for r in verdict["rows"] if r["recipe"] == chosen)
-    text = (f"**Chosen: {chosen}** ({', '.join(f'{k} {v}' for k, v in pilot.RECIPES[chosen].items())}), mean kNN top-1 "
-            f"{row['mean_knn_top1']:.2f} % over τ = {', '.join(f'{t:g}' for t in pilot.TAUS)}.")
+    text = (f"**Chosen: {chosen}** ({', '.join(f'{k} {v}' for k, v in pilot.FIRST.recipes[chosen].items())}), mean kNN top-1 "
+            f"{row['mean_knn_top1']:.2f} % over τ = {', '.join(f'{t:g}' for t in pilot.FIRST.taus)}.")
     if verdict["flat"]:
         return text + " Its curves meet rule 2."
     return text + (f" No recipe met rule 2: in every recipe some curve still moved by more than "
-                   f"{pilot.RULES['max_flatness']:.0%} of its range over the last {pilot.RULES['last_fraction']:.0%} of training, "
+                   f"{pilot.FIRST.rules['max_flatness']:.0%} of its range over the last {pilot.FIRST.rules['last_fraction']:.0%} of training, "
                    f"so the recipe whose worst curve moved least was taken (worst flatness {row['worst_flatness']:.2f}): "
                    "the CPU scale's numbers are those of runs that had not quite levelled off.")
 
@@ -661,8 +661,8 @@ def pilot_curves(runs: dict[str, list[dict[str, Any]]]) -> go.Figure | NotYetRun
     """The pilot's test-set kNN top-1 and uniformity against the fraction of training, one line per
     recipe and τ, with the start of the last 20 % marked."""
     if not runs:
-        return NotYetRun("The pilot's curves", tuple(pilot.RECIPES))
-    panels = pilot.RULES["flat_curves"]
+        return NotYetRun("The pilot's curves", tuple(pilot.FIRST.recipes))
+    panels = pilot.FIRST.rules["flat_curves"]
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[CURVE_LABELS[c] for c in panels])
     for i, (recipe, records) in enumerate(runs.items()):
         for r in sorted(records, key=lambda r: r["config"]["tau"]):
@@ -671,10 +671,10 @@ def pilot_curves(runs: dict[str, list[dict[str, Any]]]) -> go.Figure | NotYetRun
             for col, key in enumerate(panels, start=1):
                 fig.add_trace(go.Scatter(
                     x=x, y=c[key], mode="lines+markers", name=name, legendgroup=name, showlegend=col == 1,
-                    line={"color": class_colour(i), "dash": "solid" if r["config"]["tau"] == pilot.TAUS[0] else "dash"},
+                    line={"color": class_colour(i), "dash": "solid" if r["config"]["tau"] == pilot.FIRST.taus[0] else "dash"},
                     customdata=c["epoch"], hovertemplate="epoch %{customdata}<br>%{y:.4g}<extra>" + name + "</extra>",
                 ), row=1, col=col)
     for col in range(1, len(panels) + 1):
-        fig.add_vline(x=1 - pilot.RULES["last_fraction"], line_dash="dot", line_color=COLOURS["paper"], row=1, col=col)
+        fig.add_vline(x=1 - pilot.FIRST.rules["last_fraction"], line_dash="dot", line_color=COLOURS["paper"], row=1, col=col)
     fig.update_xaxes(title_text="fraction of training")
     return _finish(fig, "The pilot's curves (CPU, ordinary loss; records in data/pilot)", [], height=480)
