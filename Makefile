@@ -8,7 +8,7 @@ BOOK_ENV := CONTRASTIVE_BOOK_BUILD=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 # Another records folder for the book, made absolute: the chapters run in their own folders.
 override export CONTRASTIVE_RESULTS := $(if $(CONTRASTIVE_RESULTS),$(abspath $(CONTRASTIVE_RESULTS)))
 
-.PHONY: install book test browser-deps clean
+.PHONY: install book check test browser-deps clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ book: $(STAMP)
 browser-deps:
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+## check: the unit tests alone, without the book build, the browser or the papermill end-to-end runs (the fast loop).
+check: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" --ignore=tests/test_browser.py --ignore=tests/test_book_notebooks.py
+
 ## test: the whole test suite, including the browser check of a fresh book build.
 test: book browser-deps
 	$(BIN)/python -m pytest
@@ -42,20 +46,25 @@ clean:
 	rm -rf _build
 
 ## sweep: one run-notebook execution per configuration of a protocol (skips those with a record); see book/reproduce.ipynb.
-## PROTOCOL=cpu runs the CPU scale (about ten minutes a run on two cores); PROTOCOL=paper the paper's (a GPU).
+## PROTOCOL=paper the paper's scale (a GPU); PROTOCOL=cpu-short the 60-epoch CPU scale (8-11 min a run on two cores).
+## DATA=file.npz trains on a CIFAR-10 file (data/README.md) instead of torchvision's download; SEEDS="0 1 2" runs
+## each configuration with each seed; SHARD=i/n runs the i-th of n disjoint shares (one per machine or Slurm task).
 PROTOCOL ?= paper
 DATASET ?= cifar10
 LOSSES ?= contrastive hard simple hard_simple
 TAUS ?=
 EPOCHS ?=
 DEVICE ?=
-DATA ?= $(if $(filter cifar10,$(DATASET)),$(firstword $(wildcard .carry/cifar10-jpeg.npz ../shared/data/cifar10-jpeg.npz)))
+DATA ?=
 SUBSET ?=
 OUT ?=
 TIMEOUT ?= 86400
+SEEDS ?=
+SHARD ?=
 ARGS ?=
 .PHONY: sweep
 sweep: $(STAMP)
 	$(BIN)/python -m contrastive.sweep --protocol $(PROTOCOL) --dataset $(DATASET) --losses $(LOSSES) \
 		$(if $(TAUS),--taus $(TAUS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DEVICE),--device $(DEVICE)) \
-		$(if $(OUT),--out $(OUT)) --timeout $(TIMEOUT) $(if $(DATA),--data $(DATA)) $(if $(SUBSET),--subset $(SUBSET)) $(ARGS)
+		$(if $(OUT),--out $(OUT)) --timeout $(TIMEOUT) $(if $(DATA),--data $(DATA)) $(if $(SUBSET),--subset $(SUBSET)) \
+		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD)) $(ARGS)

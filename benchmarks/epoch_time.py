@@ -1,8 +1,8 @@
 """Time per training epoch of a protocol: our engine vs a conventional pipeline, and vs the bare model.
 
 Both pipelines train the protocol's model (``--protocol paper``: ResNet-18 on all 50,000 CIFAR-10
-training images; ``--protocol cpu``: the width-16 ResNet-18 on 5,000 class-balanced images; see
-``contrastive.protocol``) with the same loss, memory bank, batch size and SGD, in the same process,
+training images; ``--protocol cpu-short``: the width-16 ResNet-18 on 5,000 class-balanced images; see
+``contrastive.config``) with the same loss, memory bank, batch size and SGD, in the same process,
 on the same device:
 
 - engine: ``contrastive.train.Engine`` (uint8 images on the device, batched augmentation there,
@@ -31,11 +31,11 @@ on the CPU the slug is its model name). The paper protocol on a GPU (``benchmark
 
 The CPU protocol on the CPU, a real measurement (whole epochs; the machine otherwise idle)::
 
-    python benchmarks/epoch_time.py --protocol cpu --device cpu --data /work/shared/data/cifar10-jpeg.npz
+    python benchmarks/epoch_time.py --protocol cpu-short --device cpu --data /work/shared/data/cifar10-jpeg.npz
 
 A smoke check (a few steps; ``--out`` elsewhere, so that no measurement is replaced)::
 
-    python benchmarks/epoch_time.py --protocol cpu --device cpu --data /work/shared/data/cifar10-jpeg.npz \\
+    python benchmarks/epoch_time.py --protocol cpu-short --device cpu --data /work/shared/data/cifar10-jpeg.npz \\
         --steps 2 --warmup 1 --out /tmp/bench
 """
 
@@ -59,7 +59,8 @@ import torchvision.transforms as T
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from contrastive import data, memory, models, protocol, provenance, results, train
+from contrastive import data, memory, models, provenance, results, train
+from contrastive.config import COMPILE_MODES, PROTOCOLS, Config, Deviation, describe, deviations
 
 ROOT = Path(__file__).resolve().parents[1]
 FWD_BWD_FACTOR = 3
@@ -115,7 +116,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_engine(config: train.Config, train_set: data.Dataset, steps: int | None, warmup: int, epochs: int = 1) -> Timing:
+def time_engine(config: Config, train_set: data.Dataset, steps: int | None, warmup: int, epochs: int = 1) -> Timing:
     """Our engine: ``steps`` timed steps, or (None) ``epochs`` whole timed epochs, after ``warmup``
     steps and the epoch's last, smaller batch (so that no compilation is timed)."""
     engine = train.Engine(config, train_set)
@@ -138,7 +139,7 @@ def time_engine(config: train.Config, train_set: data.Dataset, steps: int | None
     return Timing(time.perf_counter() - t, len(timed), sum(i.shape[0] for i in timed), engine.steps_per_epoch)
 
 
-def time_baseline(config: train.Config, images: np.ndarray, steps: int | None, warmup: int, workers: int,
+def time_baseline(config: Config, images: np.ndarray, steps: int | None, warmup: int, workers: int,
                   epochs: int = 1) -> Timing:
     """The conventional pipeline, timed as :func:`time_engine` (after ``warmup`` steps)."""
     device = torch.device(config.device)
@@ -176,18 +177,18 @@ def time_baseline(config: train.Config, images: np.ndarray, steps: int | None, w
     return Timing(seconds, timed, count, math.ceil(len(images) / config.batch_size))
 
 
-def _bare_model(config: train.Config, device: torch.device) -> torch.nn.Module:
+def _bare_model(config: Config, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(config.seed)
     return models.Encoder(config.arch, config.head, config.feature_dim).to(device, memory_format=torch.channels_last)
 
 
-def _random_batch(config: train.Config, device: torch.device) -> torch.Tensor:
+def _random_batch(config: Config, device: torch.device) -> torch.Tensor:
     g = torch.Generator().manual_seed(config.seed)
     x = torch.randn(config.batch_size, 3, 32, 32, generator=g)
     return x.to(device).contiguous(memory_format=torch.channels_last)
 
 
-def time_model(config: train.Config, bf16: bool, steps: int, warmup: int, steps_per_epoch: int) -> Timing:
+def time_model(config: Config, bf16: bool, steps: int, warmup: int, steps_per_epoch: int) -> Timing:
     """The bare model's forward + backward + SGD step on one fixed random batch (channels-last, under
     bfloat16 autocast if ``bf16``, compiled where the engine compiles): ``steps`` timed after ``warmup``."""
     device = torch.device(config.device)
@@ -215,7 +216,7 @@ def time_model(config: train.Config, bf16: bool, steps: int, warmup: int, steps_
     return Timing(time.perf_counter() - t, steps, steps * config.batch_size, steps_per_epoch)
 
 
-def forward_flops_per_image(config: train.Config) -> float:
+def forward_flops_per_image(config: Config) -> float:
     """The model's forward FLOPs per image, counted by ``FlopCounterMode`` on one batch (float32)."""
     device = torch.device(config.device)
     model, x = _bare_model(config, device), _random_batch(config, device)
@@ -258,7 +259,7 @@ def output_path(out: str | os.PathLike, protocol_name: str, device: torch.device
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--protocol", default="paper", choices=tuple(protocol.PROTOCOLS),
+    p.add_argument("--protocol", default="paper", choices=tuple(PROTOCOLS),
                    help="the model, training subset and batch size (default: paper)")
     p.add_argument("--dataset", default="cifar10", choices=data.DATASETS)
     p.add_argument("--data", default=None, help="the offline CIFAR-10 npz (default: torchvision download)")
@@ -274,7 +275,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model-steps", type=int, default=None, help="timed steps of the bare model (default: --steps, or 20)")
     p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="the baseline's DataLoader workers")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--compile-mode", default="default", choices=train.COMPILE_MODES)
+    p.add_argument("--compile-mode", default="default", choices=COMPILE_MODES)
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="the engine's bfloat16 autocast (default: Config.use_bf16)")
     p.add_argument("--out", default=str(ROOT / "data" / "benchmarks"))
@@ -288,20 +289,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def make_config(args: argparse.Namespace) -> train.Config:
+def make_config(args: argparse.Namespace) -> Config:
     """The protocol's Config with the benchmark's device, loss, data and execution settings."""
     overrides = {"dataset": args.dataset, "data": args.data, "datasets": args.datasets, "loss": args.loss,
                  "device": args.device, "compile": args.compile, "compile_mode": args.compile_mode, "bf16": args.bf16}
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
-    return train.Config.at(args.protocol, **overrides)
+    return Config.at(args.protocol, **overrides)
 
 
-def off_protocol(config: train.Config, subset: int | None) -> str | None:
+def off_protocol(config: Config, subset: int | None) -> str | None:
     """Why this benchmark is not at its protocol (a batch size, or a ``--subset``, of its own), or None."""
-    found = [str(d) for d in protocol.deviations({"config": dataclasses.asdict(config)})]
+    found = [str(d) for d in deviations(dataclasses.asdict(config), config.protocol)]
     if subset is not None and subset != config.subset:
-        found.append(str(protocol.Deviation("subset", subset, config.subset, config.protocol)))
+        found.append(str(Deviation("subset", subset, config.subset, config.protocol)))
     return ", ".join(found) or None
 
 
@@ -309,7 +310,7 @@ def precision(bf16: bool) -> str:
     return "bfloat16" if bf16 else "float32"
 
 
-def measure(config: train.Config, train_set: data.Dataset, args: argparse.Namespace) -> dict[str, Any]:
+def measure(config: Config, train_set: data.Dataset, args: argparse.Namespace) -> dict[str, Any]:
     """Time the engine, the bare model and the baseline; their numbers as the record's fields."""
     device = torch.device(config.device)
     warmup = args.warmup if args.warmup is not None else (20 if device.type == "cuda" else 5)
@@ -361,7 +362,7 @@ def main(argv: list[str] | None = None) -> Path:
         **numbers,
         "batch_size": config.batch_size,
         "protocol": config.protocol,
-        "protocol_description": protocol.describe(config.protocol),
+        "protocol_description": describe(config.protocol),
         "off_protocol": off_protocol(config, args.subset),
         "dataset": config.dataset,
         "arch": config.arch,

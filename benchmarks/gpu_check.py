@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from contrastive import provenance, results, train
+from contrastive.config import Config
 from contrastive.data import Dataset
 
 MODES = {"eager": {"compile": False}, "default": {"compile": True, "compile_mode": "default"},
@@ -47,7 +48,7 @@ def synthetic(n: int, device: torch.device) -> Dataset:
                    {"source": "synthetic", "path": "", "sha256": "", "note": "gpu_check"})
 
 
-def written_rows(config: train.Config, images: Dataset, steps: int, timed: int) -> tuple[torch.Tensor, float]:
+def written_rows(config: Config, images: Dataset, steps: int, timed: int) -> tuple[torch.Tensor, float]:
     """The bank rows written by the first ``steps`` steps of a seeded engine, and ms/step over ``timed`` more."""
     engine = train.Engine(config, images)
     batches = engine.batches()
@@ -71,8 +72,8 @@ def check_modes(device: str, n: int, steps: int, timed: int, modes: list[str]) -
     images = synthetic(n, torch.device(device))
     report = {}
     for loss, loss_fields in LOSSES.items():
-        k = min(train.Config.k, n - 1)  # the paper's 4095, or all negatives of a small smoke bank
-        config = lambda **kw: train.Config(device=device, k=k, **loss_fields, **kw)  # noqa: E731
+        k = min(Config.k, n - 1)  # the paper's 4095, or all negatives of a small smoke bank
+        config = lambda **kw: Config(device=device, k=k, **loss_fields, **kw)  # noqa: E731
         eager, _ = written_rows(config(compile=False), images, steps, 0)
         control = cosine(written_rows(config(compile=False, seed=1), images, steps, 0)[0], eager)
         report[loss] = {"control_cosine": control, "control_ok": control < MIN_COSINE}
@@ -88,7 +89,7 @@ def check_modes(device: str, n: int, steps: int, timed: int, modes: list[str]) -
 def check_resume(device: str, data: str, subset: int) -> dict:
     """Interrupt a 2-epoch run after epoch 1, resume it, and report what the record says."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = train.Config(device=device, data=data, subset=subset, epochs=2, checkpoint_every=1, probe_epochs=2,
+        config = Config(device=device, data=data, subset=subset, epochs=2, checkpoint_every=1, probe_epochs=2,
                               knn_k=20, out=f"{tmp}/results", checkpoint_dir=f"{tmp}/ckpt", datasets=f"{tmp}/data")
         original = train.Engine.train_epoch
 
@@ -105,9 +106,9 @@ def check_resume(device: str, data: str, subset: int) -> dict:
         finally:
             train.Engine.train_epoch = original
         record = results.read_record(train.run(config))
-    resumed = record["provenance"]["resumed_from_epoch"]
-    print(f"resume: resumed from epoch {resumed}, kNN {record['results']['knn_top1']:.2f} %")
-    return {"resumed_from_epoch": resumed, "ok": resumed == 1, "results": record["results"]}
+    resumed = record.provenance["resumed_from_epoch"]
+    print(f"resume: resumed from epoch {resumed}, kNN {record.results['knn_top1']:.2f} %")
+    return {"resumed_from_epoch": resumed, "ok": resumed == 1, "results": record.results}
 
 
 def failures(report: dict) -> list[str]:

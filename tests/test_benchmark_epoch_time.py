@@ -13,7 +13,8 @@ import pytest
 import torch
 from test_sweep import tiny_npz
 
-from contrastive import protocol, results
+from contrastive import results
+from contrastive.config import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,15 +36,15 @@ def test_output_names(monkeypatch):
     monkeypatch.setattr(epoch_time, "cpu_model", lambda: "Intel(R) Xeon(R) Processor")
     cpu = torch.device("cpu")
     assert epoch_time.device_slug(cpu) == "intel-xeon-processor"
-    assert epoch_time.output_path("out", "cpu", cpu) == Path("out/cpu-intel-xeon-processor.json")
+    assert epoch_time.output_path("out", "cpu-short", cpu) == Path("out/cpu-short-intel-xeon-processor.json")
     assert epoch_time.output_path("out", "paper", cpu) == Path("out/intel-xeon-processor.json")
 
 
 def test_off_protocol_names_the_overrides():
-    args = epoch_time.parse_args(["--protocol", "cpu", "--device", "cpu"])
+    args = epoch_time.parse_args(["--protocol", "cpu-short", "--device", "cpu"])
     assert epoch_time.off_protocol(epoch_time.make_config(args), None) is None
-    config = epoch_time.make_config(epoch_time.parse_args(["--protocol", "cpu", "--device", "cpu", "--batch-size", "16"]))
-    assert epoch_time.off_protocol(config, 32) == f"batch_size 16 (cpu: 128), subset 32 (cpu: {protocol.PROTOCOLS['cpu']['subset']})"
+    config = epoch_time.make_config(epoch_time.parse_args(["--protocol", "cpu-short", "--device", "cpu", "--batch-size", "16"]))
+    assert epoch_time.off_protocol(config, 32) == "batch_size 16 (cpu-short: 128), subset 32 (cpu-short: 5000)"
 
 
 @pytest.fixture
@@ -56,10 +57,10 @@ def one_thread():
 
 def test_whole_epoch_record(tmp_path, one_thread):
     data = tiny_npz(tmp_path / "tiny.npz", n_train=32, n_test=8)
-    path = epoch_time.main(["--protocol", "cpu", "--device", "cpu", "--data", str(data), "--datasets", str(tmp_path / "ds"),
+    path = epoch_time.main(["--protocol", "cpu-short", "--device", "cpu", "--data", str(data), "--datasets", str(tmp_path / "ds"),
                             "--subset", "32", "--batch-size", "16", "--warmup", "0", "--model-steps", "1",
                             "--workers", "0", "--out", str(tmp_path / "bench")])
-    assert path.name.startswith("cpu-") and path.parent == tmp_path / "bench"
+    assert path.name.startswith("cpu-short-") and path.parent == tmp_path / "bench"
     record = json.loads(path.read_text())
     assert results.load_benchmarks(tmp_path / "bench") == [record]  # what the book reads
     for key in NUMBERS:
@@ -67,8 +68,8 @@ def test_whole_epoch_record(tmp_path, one_thread):
     assert record["speedup"] == pytest.approx(record["baseline_s_per_epoch"] / record["engine_s_per_epoch"])
     assert record["engine_fraction_of_model"] == pytest.approx(record["engine_img_s"] / record["model_img_s"])
     assert record["engine_gflop_s"] == pytest.approx(record["engine_img_s"] * record["gflop_per_image_fwd_bwd"])
-    assert (record["protocol"], record["arch"], record["train_images"], record["batch_size"]) == ("cpu", "resnet18_w16", 32, 16)
-    assert record["protocol_description"] == protocol.describe("cpu")
+    assert (record["protocol"], record["arch"], record["train_images"], record["batch_size"]) == ("cpu-short", "resnet18_w16", 32, 16)
+    assert record["protocol_description"] == describe("cpu-short")
     assert (record["steps_per_epoch"], record["steps_timed"], record["epochs_timed"]) == (2, 2, 1)
     assert record["off_protocol"] and "subset 32" in record["off_protocol"]
     assert isinstance(record["bf16"], bool) and record["baseline_precision"] == "float32"

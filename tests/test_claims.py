@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from contrastive import claims, losses, paper, results
-from contrastive.train import Config
+from contrastive import claims, config, losses, paper, results
+from contrastive.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 TAUS = paper.TABLE1_TAUS
@@ -242,11 +242,11 @@ def test_twin_rows_share_one_outcome_and_each_npz_is_read_once(tmp_path, monkeyp
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.95, 0.9))
     reads = []
     read_arrays = results.read_arrays
-    monkeypatch.setattr(results, "read_arrays", lambda record: reads.append(record["path"]) or read_arrays(record))
+    monkeypatch.setattr(results, "read_arrays", lambda record: reads.append(record.path) or read_arrays(record))
     rows = {r.key: r for r in claims.status_table(results.load(tmp_path))}
     assert rows["claim 7"].outcomes["paper"].status == claims.REPRODUCED
     assert rows["claim 7"].outcomes is rows["Fig. 8"].outcomes and rows["claim 3"].outcomes is rows["Figs. 4–5"].outcomes
-    assert sorted(reads) == sorted(str(p) for p in tmp_path.rglob("*.json"))  # claim 7, Fig. 8 and Fig. 2 read them
+    assert sorted(reads) == sorted(tmp_path.rglob("*.json"))  # claim 7, Fig. 8 and Fig. 2 read them
     claims.status_table(results.load(tmp_path), keys=["claim 7"])
     assert len(reads) == 4  # a new call reads afresh: no cache outlives it
 
@@ -263,8 +263,10 @@ def test_evidence_says_where_a_counted_record_is_on_the_jpeg_copy(tmp_path):
     assert row.status == claims.REPRODUCED and row.detail.endswith("tolerance 0.100, 0.200, 0.300, 0.400 (offline JPEG copy of CIFAR-10)")
 
 
-def test_each_protocol_is_judged_on_its_own_records(tmp_path):
-    cpu = {k: v for k, v in asdict(Config.at("cpu", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
+def test_each_protocol_is_judged_on_its_own_records(tmp_path, monkeypatch):
+    monkeypatch.setitem(config.PROTOCOLS, "cpu", config.PROTOCOLS["cpu-short"])  # until the second pilot names it
+    cpu = {k: v for k, v in asdict(Config.at("cpu-short", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
+    cpu["protocol"] = "cpu"
     for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
         write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", tau, uniformity=u, tolerance=t, config=cpu)
     records = results.load(tmp_path)
@@ -280,7 +282,7 @@ def test_each_protocol_is_judged_on_its_own_records(tmp_path):
 def test_a_record_with_nan_is_invalid_not_judged(tmp_path):
     for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
-    path = tmp_path / "cifar10" / "contrastive-tau0.3.json"
+    path = tmp_path / "cifar10" / "contrastive-tau0.3-seed0.json"
     path.write_text(path.read_text().replace('"uniformity": 3.6', '"uniformity": NaN'))
     row = status(results.load(tmp_path), "claim 3")
     assert row.status == claims.INVALID and "ordinary τ=0.3 (non-finite results.uniformity = nan)" in row.detail

@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 
 from contrastive import __main__ as cli
-from contrastive.protocol import PROTOCOLS
-from contrastive.train import Config
+from contrastive import config as config_module
+from contrastive.config import PROTOCOLS, Config
 
 
 @pytest.fixture
@@ -59,9 +59,9 @@ def exit_status(argv):
 
 
 def test_protocol_flag_starts_from_that_protocol(captured):
-    assert exit_status(["train", "--protocol", "cpu", "--device", "cpu", "--lr", "0.05"]) == 0
-    c, cpu = captured["config"], PROTOCOLS["cpu"]
-    assert (c.protocol, c.arch, c.subset, c.epochs, c.k, c.lr) == ("cpu", "resnet18_w16", cpu["subset"], cpu["epochs"], cpu["k"], 0.05)
+    assert exit_status(["train", "--protocol", "cpu-short", "--device", "cpu", "--lr", "0.05"]) == 0
+    c, cpu = captured["config"], PROTOCOLS["cpu-short"]
+    assert (c.protocol, c.arch, c.subset, c.epochs, c.k, c.lr) == ("cpu-short", "resnet18_w16", cpu.subset, cpu.epochs, cpu.k, 0.05)
 
 
 @pytest.mark.parametrize("error, status, text", [
@@ -76,3 +76,13 @@ def test_faults_end_in_one_line(monkeypatch, capsys, error, status, text):
     assert exit_status(["train", "--device", "cpu"]) == status
     err = capsys.readouterr().err
     assert text in err and len(err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_while_the_configuration_is_built_ends_in_one_line(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(config_module.Config, "at", classmethod(interrupted))
+    assert exit_status(["train", "--device", "cpu"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before the run started" in err and len(err.strip().splitlines()) == 1

@@ -29,18 +29,18 @@ def histogram_arrays(seed=0):
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
-@pytest.mark.parametrize("scale", ["paper", "cpu"])
+@pytest.mark.parametrize("scale", ["paper", "cpu-short"])
 def test_every_figure_with_no_records_says_not_yet_run(name, scale):
-    note = BUILDERS[name]([], "cifar10", scale=scale)
+    note = BUILDERS[name]([], "cifar10", protocol=scale)
     assert isinstance(note, ex.NotYetRun)
     assert "not yet run" in note._repr_html_() and "not yet run" in note.text()
     assert note.missing and all("τ=" in m for m in note.missing)
-    assert ("CPU scale" if scale == "cpu" else "paper scale") in note.what
+    assert ("CPU scale" if scale == "cpu-short" else "paper scale") in note.what
 
 
 @pytest.mark.parametrize("builder", [ex.uniformity_tolerance, ex.accuracy])
 def test_curves_vs_tau_without_records_show_the_papers_values_alone(builder):
-    fig = builder([], "cifar10", scale="cpu")
+    fig = builder([], "cifar10", protocol="cpu-short")
     assert {t.name.split(":")[0] for t in fig.data} == {"paper"}
     assert "not yet run" in fig.layout.title.text and "CPU scale" in fig.layout.title.text
     assert all("the paper's Table 1, paper scale" in t.name for t in fig.data)
@@ -49,18 +49,18 @@ def test_curves_vs_tau_without_records_show_the_papers_values_alone(builder):
 def test_builders_show_the_records_of_their_protocol_only(tmp_path):
     from dataclasses import asdict
 
-    from contrastive.train import Config
+    from contrastive.config import Config
 
-    cpu = {k: v for k, v in asdict(Config.at("cpu", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
-    write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", 0.3, config=cpu, uniformity=2.5)
+    cpu = {k: v for k, v in asdict(Config.at("cpu-short", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
+    write_synthetic(tmp_path / "cpu-short", "cifar10", "contrastive", 0.3, config=cpu, uniformity=2.5)
     write_synthetic(tmp_path / "paper", "cifar10", "contrastive", 0.3, uniformity=3.5)
     records = results.load(tmp_path)
-    for scale, u in (("cpu", 2.5), ("paper", 3.5)):
-        ours = [t for t in ex.uniformity_tolerance(records, "cifar10", scale=scale).data if t.name.startswith("ours")]
+    for scale, u in (("cpu-short", 2.5), ("paper", 3.5)):
+        ours = [t for t in ex.uniformity_tolerance(records, "cifar10", protocol=scale).data if t.name.startswith("ours")]
         assert list(ours[0].y) == [u], scale
-    html = ex.table1(records, "cifar10", scale="cpu")._repr_html_()
+    html = ex.table1(records, "cifar10", protocol="cpu-short")._repr_html_()
     assert "Δ" not in html and "CPU scale" in html  # no difference across scales
-    assert "Δ" in ex.table1(records, "cifar10", scale="paper")._repr_html_()
+    assert "Δ" in ex.table1(records, "cifar10", protocol="paper")._repr_html_()
 
 
 def test_table1_with_no_records_shows_the_paper_and_not_yet_run():
@@ -84,7 +84,7 @@ def test_table1_difference_is_ours_minus_paper(tmp_path):
 
 def test_table1_marks_the_jpeg_copy(tmp_path):
     path = write_synthetic(tmp_path, "cifar10", "simple")
-    record = results.read_record(path)
+    record = __import__("json").loads(path.read_text())
     record["provenance"]["data"] = {"source": "offline npz", "note": "pixels are a JPEG re-encoding"}
     results.write_record(path, record)
     html = ex.table1(results.load(tmp_path))._repr_html_()
@@ -119,10 +119,10 @@ def test_table1_marks_records_off_the_protocol(tmp_path):
     records = results.load(tmp_path)
     rows = {(r["loss"], r["tau"]): r for r in ex.table1_rows(records, "cifar10")}
     assert rows[("hard", 0.7)]["off_protocol"] is None
-    assert rows[("contrastive", 0.3)]["off_protocol"] == "subset 5000 (paper: all), epochs 20 (paper: 200), arch 'tiny' (paper: 'resnet18')"
+    assert rows[("contrastive", 0.3)]["off_protocol"] == "epochs 20 (paper: 200), arch 'tiny' (paper: 'resnet18'), subset 5000 (paper: all)"
     html = ex.table1(records, "cifar10")._repr_html_()
     assert "<td>60.00 †</td><td>-23.27 †</td>" in html and "<td>80.00</td><td>-4.19</td>" in html
-    assert "<li>ordinary τ=0.3: subset 5000 (paper: all), epochs 20 (paper: 200), arch &#x27;tiny&#x27; (paper: &#x27;resnet18&#x27;)</li>" in html
+    assert "<li>ordinary τ=0.3: epochs 20 (paper: 200), arch &#x27;tiny&#x27; (paper: &#x27;resnet18&#x27;), subset 5000 (paper: all)</li>" in html
     assert "hard τ=0.7:" not in html
 
 
@@ -255,8 +255,9 @@ def test_pilot_table_and_finding(tmp_path):
     assert isinstance(ex.pilot_table(pilot.verdict({})), ex.NotYetRun)
     curves = {"epoch": [1, 50, 80, 100], "uniformity": [0.5, 2.0, 3.0, 3.1], "knn_top1": [10.0, 30.0, 40.0, 41.0],
               "loss": [1.0] * 4, "tolerance": [0.5] * 4, "lr": [0.03] * 4}
-    runs = {"5k-100ep": [{"config": {"tau": t}, "results": {"knn_top1": k, "linear_top1": k}, "curves": curves,
-                          "provenance": {"wall_seconds": {"total": 600.0}}} for t, k in ((0.1, 41.0), (0.7, 39.0))]}
+    runs = {"5k-100ep": [results.Record(config={"tau": t}, results={"knn_top1": k, "linear_top1": k}, curves=curves,
+                                        provenance={"wall_seconds": {"total": 600.0}}, path=tmp_path / f"{t}.json")
+                         for t, k in ((0.1, 41.0), (0.7, 39.0))]}
     verdict = pilot.verdict(runs)
     html = ex.pilot_table(verdict)._repr_html_()
     assert "5k-100ep (chosen)" in html and "<td>10.0</td>" in html and "40.00" in html
@@ -271,56 +272,55 @@ def test_protocols_table_lists_every_fixed_setting():
 
 
 def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
-    write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, config={"protocol": "cpu"})
-    write_synthetic(tmp_path, "cifar10", "hard", 0.7, config={"protocol": "cpu"})
-    flat, climbing = sorted(results.load(tmp_path), key=lambda r: r["config"]["loss"])
-    flat["provenance"]["train_images"] = climbing["provenance"]["train_images"] = 5000
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, config={"protocol": "cpu-short"})
+    write_synthetic(tmp_path, "cifar10", "hard", 0.7, config={"protocol": "cpu-short"})
+    flat, climbing = sorted(results.load(tmp_path), key=lambda r: r.loss)
+    flat.provenance["train_images"] = climbing.provenance["train_images"] = 5000
     epochs = [1, 12, 24, 36, 48, 60]
-    flat["curves"] |= {"epoch": epochs, "uniformity": [0.5, 2, 2.5, 2.9, 3.0, 3.05], "knn_top1": [10, 20, 30, 35, 40, 40]}
-    climbing["curves"] |= {"epoch": epochs, "uniformity": [0.5, 1, 1.5, 2, 2.5, 3.0], "knn_top1": [10, 20, 30, 35, 40, 40]}
-    html = ex.levelled_off([flat, climbing], "cifar10", scale="cpu")._repr_html_()
+    flat.curves.update({"epoch": epochs, "uniformity": [0.5, 2, 2.5, 2.9, 3.0, 3.05], "knn_top1": [10, 20, 30, 35, 40, 40]})
+    climbing.curves.update({"epoch": epochs, "uniformity": [0.5, 1, 1.5, 2, 2.5, 3.0], "knn_top1": [10, 20, 30, 35, 40, 40]})
+    html = ex.levelled_off([flat, climbing], "cifar10", protocol="cpu-short")._repr_html_()
     assert "1 of 2 runs levelled off" in html and "CPU scale" in html  # the table names its protocol
     # ordinary: uniformity 3.0 -> 3.05 of a 2.55 range = 0.020; hard: 2.5 -> 3.0 of 2.5 = 0.200; kNN flat in both
     assert "<td>ordinary τ=0.3</td><td>3 → 3.05</td><td>40 → 40</td><td>0.020</td><td>0.000</td><td>yes</td>" in html
     assert "<td>hard τ=0.7</td><td>2.5 → 3</td><td>40 → 40</td><td>0.200</td><td>0.000</td><td>no</td>" in html
     assert html.index("ordinary") < html.index("hard")
     assert "ended collapsed" not in html and "<td>4.0000 / 8.5172</td>" in html  # log(1 + 4,999)
-    climbing["curves"]["loss"][-1] = math.log(1 + climbing["config"]["k"])  # the hard loss at a collapse
-    html = ex.levelled_off([flat, climbing], "cifar10", scale="cpu")._repr_html_()
+    climbing.curves["loss"][-1] = math.log(1 + climbing.config["k"])  # the hard loss at a collapse
+    html = ex.levelled_off([flat, climbing], "cifar10", protocol="cpu-short")._repr_html_()
     assert "1 of 2 runs ended collapsed" in html and "<td>8.3178 / 8.3178</td>" in html
-    assert isinstance(ex.levelled_off([flat, climbing], "cifar10", scale="paper"), ex.NotYetRun)
+    assert isinstance(ex.levelled_off([flat, climbing], "cifar10", protocol="paper"), ex.NotYetRun)
 
 
 def test_collapse_trials_name_each_trials_change_and_judge_its_escape(tmp_path):
     from dataclasses import asdict
 
-    from contrastive.train import Config
+    from contrastive.config import Config
 
-    cpu = {k: v for k, v in asdict(Config.at("cpu", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
+    cpu = {k: v for k, v in asdict(Config.at("cpu-short", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
     short = {"epochs": 12, "milestones": [12], "probe_epochs": 1}
     for loss in ("hard", "contrastive"):  # the protocol's own runs, 60 epochs
         write_synthetic(tmp_path / "results", "cifar10", loss, 0.3, config=cpu)
-    write_synthetic(tmp_path / "trials" / "lr" / "cpu", "cifar10", "hard", 0.3, config={**cpu, **short, "lr": 0.03})
-    write_synthetic(tmp_path / "trials" / "k" / "cpu", "cifar10", "hard", 0.3, config={**cpu, **short, "k": 4999})
+    write_synthetic(tmp_path / "trials" / "lr" / "cpu-short", "cifar10", "hard", 0.3, config={**cpu, **short, "lr": 0.03})
+    write_synthetic(tmp_path / "trials" / "k" / "cpu-short", "cifar10", "hard", 0.3, config={**cpu, **short, "k": 4999})
     records, trials = results.load(tmp_path / "results"), results.load(tmp_path / "trials")
     for r in records + trials:
-        r["provenance"] |= {"train_images": 5000, "bf16": r["config"]["k"] == 410}
+        r.provenance.update({"train_images": 5000, "bf16": r.config["k"] == 410})
     uniformity = {"hard": [0.1, 0.01, 0, 0, 0, 0], "contrastive": [0.5, 1.2, 2, 2, 2, 2]}
     for r in records:
-        r["curves"] |= {"epoch": [1, 12, 24, 36, 48, 60], "uniformity": uniformity[r["config"]["loss"]],
-                        "loss": [8.0, 6.0, 6.0, 6.0, 6.0, 6.0]}
-    lr, k = sorted(trials, key=lambda r: r["config"]["lr"])
-    lr["curves"] |= {"epoch": [1, 6, 12], "uniformity": [0.1, 0.05, 0.01], "loss": [8, 7, 6.02]}
-    k["curves"] |= {"epoch": [1, 6, 12], "uniformity": [0.4, 0.9, 1.0], "loss": [9, 8.5, 8.3]}
-    html = ex.collapse_trials(trials, records, "cifar10", scale="cpu")._repr_html_()
-    assert "2 trials, each a run of 12 epochs" in html and "probe_epochs 1 (cpu: 100)" in html
+        r.curves.update({"epoch": [1, 12, 24, 36, 48, 60], "uniformity": uniformity[r.loss], "loss": [8.0, 6.0, 6.0, 6.0, 6.0, 6.0]})
+    lr, k = sorted(trials, key=lambda r: r.config["lr"])
+    lr.curves.update({"epoch": [1, 6, 12], "uniformity": [0.1, 0.05, 0.01], "loss": [8, 7, 6.02]})
+    k.curves.update({"epoch": [1, 6, 12], "uniformity": [0.4, 0.9, 1.0], "loss": [9, 8.5, 8.3]})
+    html = ex.collapse_trials(trials, records, "cifar10", protocol="cpu-short")._repr_html_()
+    assert "2 trials, each a run of 12 epochs" in html and "probe_epochs 1 (cpu-short: 100)" in html
     assert "1 of 2 escaped the collapse by epoch 12 (test uniformity ≥ 1): hard τ=0.3, trial k" in html
-    assert ("<td>hard τ=0.3, trial k</td><td>k 4999 (cpu: 410)</td><td>float32</td><td>1: 0.400, 6: 0.900, 12: 1.000</td>"
+    assert ("<td>hard τ=0.3, trial k</td><td>k 4999 (cpu-short: 410)</td><td>float32</td><td>1: 0.400, 6: 0.900, 12: 1.000</td>"
             "<td>8.3000 / 8.5172 (epoch 12)</td><td>yes</td>") in html  # k = M: log(1 + 4,999)
-    assert "<td>hard τ=0.3, trial lr</td><td>lr 0.03 (cpu: 0.06)</td><td>bfloat16</td>" in html
+    assert "<td>hard τ=0.3, trial lr</td><td>lr 0.03 (cpu-short: 0.06)</td><td>bfloat16</td>" in html
     # the protocol's runs, cut at the trials' last epoch: hard first, then the ordinary loss at the same tau
-    assert "<td>hard τ=0.3, cpu protocol</td><td>nothing: its first epochs</td><td>bfloat16</td><td>1: 0.100, 12: 0.010</td>" in html
-    assert "<td>ordinary τ=0.3, cpu protocol</td>" in html and "1: 0.500, 12: 1.200" in html
-    assert html.index("hard τ=0.3, cpu protocol") < html.index("ordinary τ=0.3, cpu protocol") < html.index("<td>hard τ=0.3, trial k")
-    note = ex.collapse_trials([], records, "cifar10", scale="cpu")
+    assert "<td>hard τ=0.3, cpu-short protocol</td><td>nothing: its first epochs</td><td>bfloat16</td><td>1: 0.100, 12: 0.010</td>" in html
+    assert "<td>ordinary τ=0.3, cpu-short protocol</td>" in html and "1: 0.500, 12: 1.200" in html
+    assert html.index("hard τ=0.3, cpu-short protocol") < html.index("ordinary τ=0.3, cpu-short protocol") < html.index("<td>hard τ=0.3, trial k")
+    note = ex.collapse_trials([], records, "cifar10", protocol="cpu-short")
     assert isinstance(note, ex.NotYetRun) and "looked in data/trials/hard-collapse" in note.text()

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from contrastive import pilot, protocol
-from contrastive.train import Config
+from pathlib import Path
+
+from contrastive import pilot
+from contrastive.config import PAPER, PROTOCOLS
+from contrastive.results import Record
+from contrastive.config import Config
 
 
 def record(tau, knn, seconds=600.0, epochs=(1, 50, 80, 100), knn_curve=(10.0, 30.0, 40.0, 41.0),
            uniformity=(0.5, 2.0, 3.0, 3.1), subset=5_000):
     """A SYNTHETIC pilot record: final kNN ``knn``, its wall seconds, training images and curves."""
-    return {"config": {"tau": tau, "subset": subset, "epochs": epochs[-1]}, "results": {"knn_top1": knn, "linear_top1": knn - 1},
-            "curves": {"epoch": list(epochs), "knn_top1": list(knn_curve), "uniformity": list(uniformity)},
-            "provenance": {"wall_seconds": {"total": seconds}}}
+    return Record(config={"tau": tau, "subset": subset, "epochs": epochs[-1]}, results={"knn_top1": knn, "linear_top1": knn - 1},
+                  curves={"epoch": list(epochs), "knn_top1": list(knn_curve), "uniformity": list(uniformity)},
+                  provenance={"wall_seconds": {"total": seconds}}, path=Path("synthetic.json"))
 
 
 def test_flatness_is_the_move_over_the_last_fifth_as_a_share_of_the_range():
@@ -80,17 +84,11 @@ def test_recipes_are_valid_configs_with_a_curve_point_at_80_percent(name, recipe
 
 def test_second_pilot_recipes_fit_its_budget_at_the_papers_initialisation():
     for recipe in pilot.SECOND.recipes.values():
-        values = protocol.scaled(**recipe)
-        assert values["subset"] * values["epochs"] <= pilot.SECOND.rules["max_images"]
-        assert values["init"] == "pytorch" and values["lr"] == 0.03
+        values = PAPER.scaled(**recipe)
+        assert values.subset * values.epochs <= pilot.SECOND.rules["max_images"]
+        assert values.init == "pytorch" and values.lr == 0.03
     assert all(r["init"] == "torchvision" for r in pilot.FIRST.recipes.values())
 
 
-def test_scaled_refuses_a_value_the_paper_does_not_set():
-    with pytest.raises(ValueError, match="batch"):
-        protocol.scaled("resnet18_w16", 5_000, 60, 0.03, batchsize=32)
-
-
-def test_the_cpu_protocol_is_one_of_the_recipes():
-    cpu = protocol.PROTOCOLS["cpu"]
-    assert any(protocol.scaled(**r) == cpu for r in pilot.FIRST.recipes.values())
+def test_the_short_cpu_protocol_is_the_first_pilots_choice():
+    assert PAPER.scaled(**pilot.FIRST.recipes["5k-60ep-lr0.06"]) == PROTOCOLS["cpu-short"]

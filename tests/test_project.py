@@ -33,3 +33,62 @@ def test_chapter_notebooks_are_committed_without_outputs():
     for path in (ROOT / "book").rglob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"), path
+
+
+def package_imports(src: Path = ROOT / "src", package: str = "contrastive") -> dict[str, set[str]]:
+    """Every module of the package under ``src`` and the package modules it imports anywhere in its
+    body (function-local imports included), relative imports resolved."""
+    import ast
+
+    modules = {".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (src / package).rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        parent = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = parent.split(".")
+                    base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                found |= {base} | {f"{base}.{a.name}" for a in node.names}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """An import cycle of ``graph`` (its modules in order, the first repeated at the end), or None."""
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if state.get(module) == "open":
+            return path[path.index(module):] + [module]
+        if state.get(module) == "done":
+            return None
+        state[module] = "open"
+        found = next((c for other in sorted(graph[module]) if (c := visit(other, path + [module]))), None)
+        state[module] = "done"
+        return found
+
+    return next((c for module in sorted(graph) if (c := visit(module, []))), None)
+
+
+def test_the_package_has_no_import_cycle():
+    graph = package_imports()
+    assert {"contrastive.config", "contrastive.train", "contrastive.figures.experiments"} <= set(graph)
+    assert "contrastive.config" in graph["contrastive.train"]
+    assert cycle(graph) is None, " -> ".join(cycle(graph))
+
+
+def test_a_function_local_import_that_closes_a_loop_is_a_cycle(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("def f():\n    from .a import g\n    return g\n")
+    graph = package_imports(tmp_path, "pkg")
+    assert graph == {"pkg": set(), "pkg.a": {"pkg", "pkg.b"}, "pkg.b": {"pkg.a"}}
+    assert cycle(graph) == ["pkg.a", "pkg.b", "pkg.a"]

@@ -8,9 +8,9 @@ import pytest
 from contrastive import paper, provenance, results
 
 
-def record(dataset="cifar10", loss="contrastive", tau=0.3, epochs=200):
+def record(dataset="cifar10", loss="contrastive", tau=0.3, epochs=200, seed=0, protocol="paper"):
     return {
-        "config": {"dataset": dataset, "loss": loss, "tau": tau, "epochs": epochs},
+        "config": {"protocol": protocol, "dataset": dataset, "loss": loss, "tau": tau, "epochs": epochs, "seed": seed},
         "results": {"linear_top1": 80.0},
         "curves": {"epoch": [1], "loss": [5.0]},
         "provenance": {"commit": "abc"},
@@ -18,9 +18,9 @@ def record(dataset="cifar10", loss="contrastive", tau=0.3, epochs=200):
 
 
 def test_record_names():
-    assert results.record_name("contrastive", 0.3) == "contrastive-tau0.3"
-    assert results.record_name("hard", 1) == "hard-tau1"
-    assert results.record_name("simple", 0.3) == "simple"
+    assert results.record_name("contrastive", 0.3) == "contrastive-tau0.3-seed0"
+    assert results.record_name("hard", 1, seed=2) == "hard-tau1-seed2"
+    assert results.record_name("simple", 0.3) == "simple-seed0"
     with pytest.raises(ValueError, match="loss must be one of"):
         results.record_name("triplet", 0.3)
     with pytest.raises(ValueError, match="tau is required"):
@@ -30,9 +30,10 @@ def test_record_names():
 def test_write_read_roundtrip_with_arrays(tmp_path):
     path = results.record_path(tmp_path, "cifar10", "hard", 0.7)
     results.write_record(path, record(loss="hard", tau=0.7), {"pos_sim": np.arange(3.0)})
-    assert path == tmp_path / "cifar10" / "hard-tau0.7.json"
+    assert path == tmp_path / "cifar10" / "hard-tau0.7-seed0.json"
     back = results.read_record(path)
-    assert back["results"] == {"linear_top1": 80.0} and back["path"] == str(path)
+    assert back.results == {"linear_top1": 80.0} and back.path == path
+    assert (back.protocol, back.dataset, back.loss, back.tau, back.seed, back.name) == ("paper", "cifar10", "hard", 0.7, 0, path.stem)
     np.testing.assert_array_equal(results.read_arrays(back)["pos_sim"], np.arange(3.0))
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -48,13 +49,12 @@ def test_write_is_atomic_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
-def test_rewriting_a_record_drops_the_read_path_and_stale_arrays(tmp_path):
+def test_rewriting_a_record_without_arrays_drops_its_stale_arrays(tmp_path):
     path = tmp_path / "r.json"
     results.write_record(path, record(), {"pos_sim": np.zeros(2)})
-    back = results.read_record(path)
-    results.write_record(path, back)
-    assert "path" not in json.loads(path.read_text())
-    assert not path.with_suffix(".npz").exists() and results.read_arrays(results.read_record(path)) == {}
+    results.write_record(path, json.loads(path.read_text()))
+    assert json.loads(path.read_text())[results.ARRAYS_KEY] is None
+    assert not path.with_suffix(".npz").exists() and results.read_record(path).arrays() == {}
 
 
 def test_missing_parts_and_missing_record(tmp_path):
@@ -70,12 +70,13 @@ def test_load_and_find(tmp_path):
     results.write_record(results.record_path(tmp_path, "svhn", "hard", 0.07), record("svhn", "hard", 0.07))
     records = results.load(tmp_path)
     assert len(records) == 4 and len(results.load(tmp_path, "svhn")) == 1
-    assert results.find(records, "cifar10", "hard", 0.07)["config"]["tau"] == 0.07
-    assert results.find(records, "cifar10", "simple")["config"]["loss"] == "simple"
+    assert results.find(records, "cifar10", "hard", 0.07).tau == 0.07
+    assert results.find(records, "cifar10", "simple").loss == "simple"
     assert results.find(records, "cifar10", "hard", 0.3) is None
+    assert results.find(records, "cifar10", "hard", 0.07, seed=1) is None
     assert results.load(tmp_path / "absent") == []
     results.write_record(results.record_path(tmp_path / "cpu", "svhn", "simple", None), record("svhn", "simple"))
-    assert {r["config"]["loss"] for r in results.load(tmp_path, "svhn")} == {"hard", "simple"}  # any protocol's folder
+    assert {r.loss for r in results.load(tmp_path, "svhn")} == {"hard", "simple"}  # any protocol's folder
 
 
 def test_load_records_reads_the_root_and_warns_of_invalid_records(tmp_path, monkeypatch):
@@ -84,14 +85,14 @@ def test_load_records_reads_the_root_and_warns_of_invalid_records(tmp_path, monk
     results.write_record(results.record_path(tmp_path, "svhn", "simple", None), record("svhn", "simple", None))
     monkeypatch.setenv(results.ROOT_ENV, str(tmp_path))
     assert results.root() == tmp_path
-    assert [r["config"]["loss"] for r in results.load_records("svhn")] == ["simple"]
+    assert [r.loss for r in results.load_records("svhn")] == ["simple"]
     assert results.load_records("cifar10") == []
-    bad = record(loss="hard")
+    bad = record(loss="hard") | {results.ARRAYS_KEY: None}
     bad["results"]["uniformity"] = float("nan")
     path = results.record_path(tmp_path, "cifar10", "hard", 0.3)
     path.parent.mkdir()
     path.write_text(json.dumps(bad))  # NaN, as another tool would write it
-    with pytest.warns(results.RecordWarning, match=r"hard-tau0.3.json: invalid record \(non-finite results.uniformity = nan\); not drawn"):
+    with pytest.warns(results.RecordWarning, match=r"hard-tau0.3-seed0.json: invalid record \(non-finite results.uniformity = nan\); not drawn"):
         records = results.load_records("cifar10")
     assert len(records) == 1 and results.by_tau(records, "cifar10", "hard") == []
 
@@ -105,7 +106,11 @@ def test_by_tau_with_arrays_and_absent(tmp_path):
     assert [t for t, _ in runs] == [0.07, 0.3, 1.0] and results.by_tau(records, "svhn", "hard") == []
     assert [t for t, _, _ in results.with_arrays(runs, ("pos_sim",))] == [0.07, 1.0]
     assert results.with_arrays(runs, ("pos_sim", "neg_top10")) == []
-    assert results.absent("hard", (0.07, 0.2, 1), [0.07, 1.0]) == ["hard τ=0.2"]
+    seed1 = record(loss="hard", tau=0.3, seed=1, protocol="cpu-short")
+    results.write_record(results.record_path(tmp_path / "cpu-short", "cifar10", "hard", 0.3, 1), seed1)
+    records = results.load(tmp_path)
+    assert [(t, r.seed) for t, r in results.by_tau(records, "cifar10", "hard", seed=1)] == [(0.3, 1)]
+    assert [r.seed for r in results.of_protocol(records, "cpu-short")] == [1]
 
 
 def test_sha256(tmp_path):

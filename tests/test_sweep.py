@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -18,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contrastive import paper, protocol, results, sweep, train
-from contrastive.train import Config
+from contrastive import paper, results, sweep, train
+from contrastive.config import PROTOCOLS, Config, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "arch='tiny'", "--set", "knn_k=8", "--set", "probe_epochs=1", "--set", "batch_size=16"]
@@ -63,33 +65,33 @@ def test_sweep_end_to_end(tmp_path, monkeypatch, capsys):
     data, out = tiny_npz(tmp_path / "tiny.npz"), tmp_path / "out"
 
     assert sweep.main(cli(out, data, "--losses", "contrastive", "--taus", "0.07", "0.3")) == 0
-    for name in ("contrastive-tau0.07", "contrastive-tau0.3"):
+    for name in ("contrastive-tau0.07-seed0", "contrastive-tau0.3-seed0"):
         nb = nbformat.read(out / "runs" / "paper" / "cifar10" / f"{name}.ipynb", as_version=4)
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1 and "hide-input" in injected[0].metadata.tags
         assert "plotly" in json.dumps(nb.cells[-1].outputs)  # the run's curves
         record = results.read_record(out / "results" / "paper" / "cifar10" / f"{name}.json")
-        assert record["config"]["epochs"] == 1 and record["config"]["arch"] == "tiny"
+        assert record.config["epochs"] == 1 and record.config["arch"] == "tiny"
         assert set(results.read_arrays(record)) >= {"pos_sim", "neg_top10", "embedding"}
 
     again = sweep.sweep("cifar10", ["contrastive"], [0.07, 0.3], 1, out, data, device="cpu",
                         parameters={"arch": "tiny", "knn_k": 8, "probe_epochs": 1, "batch_size": 16})
-    assert again.skipped == ["contrastive-tau0.07", "contrastive-tau0.3"] and not again.ran and not again.failed
+    assert again.skipped == ["contrastive-tau0.07-seed0", "contrastive-tau0.3-seed0"] and not again.ran and not again.failed
 
     # hard with k = 4095 > the 63 negatives of a 64-image bank fails inside the notebook; the
     # ordinary run after it still runs, and the failures are listed with a non-zero exit.
     capsys.readouterr()
     assert sweep.main(cli(out, data, "--losses", "hard", "contrastive", "--taus", "0.3", "0.7")) == 1
     printed = capsys.readouterr().out
-    assert "2 failed" in printed and "FAILED hard-tau0.3" in printed and "FAILED hard-tau0.7" in printed
-    assert (out / "results" / "paper" / "cifar10" / "contrastive-tau0.7.json").is_file()
-    assert not (out / "results" / "paper" / "cifar10" / "hard-tau0.3.json").exists()
-    assert (out / "runs" / "paper" / "cifar10" / "hard-tau0.3.ipynb").is_file()
+    assert "2 failed" in printed and "FAILED hard-tau0.3-seed0" in printed and "FAILED hard-tau0.7-seed0" in printed
+    assert (out / "results" / "paper" / "cifar10" / "contrastive-tau0.7-seed0.json").is_file()
+    assert not (out / "results" / "paper" / "cifar10" / "hard-tau0.3-seed0.json").exists()
+    assert (out / "runs" / "paper" / "cifar10" / "hard-tau0.3-seed0.ipynb").is_file()
 
     monkeypatch.setenv("CONTRASTIVE_RESULTS", str(out / "results"))
     monkeypatch.setenv("CONTRASTIVE_BOOK_BUILD", "1")
     records = results.load(out / "results")
-    u = results.find(records, "cifar10", "contrastive", 0.3)["results"]["uniformity"]
+    u = results.find(records, "cifar10", "contrastive", 0.3).results["uniformity"]
     table = execute("experiments/table1.ipynb", tmp_path / "table1.ipynb")
     # the CPU-scale table comes first (no records there: all ten not yet run), then the paper-scale one
     paper_scale = table.split("<strong>paper scale: ")[1]
@@ -110,9 +112,9 @@ def test_configurations_run_tau_free_losses_once():
 
 
 def engine_record(**config):
-    """A record's config as the engine writes it for ``config`` (JSON round trip)."""
+    """A record as the engine writes it for ``config`` (JSON round trip)."""
     c = {**dataclasses.asdict(Config(device="cpu")), **config}
-    return {"config": json.loads(json.dumps(c)), "provenance": {}}
+    return results.Record(config=json.loads(json.dumps(c)), results={}, curves={}, provenance={}, path=Path("r.json"))
 
 
 @pytest.mark.parametrize("have, want, reason", [
@@ -134,13 +136,10 @@ def test_shortfall(have, want, reason):
 
 
 def test_a_record_of_another_protocol_never_covers_a_run():
-    cpu = Config.at("cpu", device="cpu")
+    cpu = Config.at("cpu-short", device="cpu")
     assert sweep.shortfall(engine_record(**dataclasses.asdict(cpu)), cpu) is None
     assert sweep.shortfall(engine_record(**{**dataclasses.asdict(cpu), "protocol": "paper"}), cpu).startswith(
-        "protocol 'paper' (requested: 'cpu')")
-    legacy = engine_record()
-    del legacy["config"]["protocol"]  # made before there were two protocols: the paper's
-    assert sweep.shortfall(legacy, Config(device="cpu")) is None
+        "protocol 'paper' (requested: 'cpu-short')")
 
 
 def test_configurations_default_to_each_losss_grid_table1_first():
@@ -178,9 +177,9 @@ def test_run_config_keeps_the_engines_defaults_for_none():
     config = sweep.run_config(loss="hard", tau=0.7, device=None, out=None, checkpoint_dir=None, subset=None, epochs=3)
     assert (config.loss, config.tau, config.epochs, config.subset) == ("hard", 0.7, 3, None)
     assert config.out == str(results.DEFAULT_ROOT) and config.device in ("cpu", "cuda")
-    cpu = sweep.run_config(protocol="cpu", loss="hard", tau=0.7, lr=None, epochs=None, subset=None, device="cpu")
-    want = protocol.PROTOCOLS["cpu"]
-    assert (cpu.protocol, cpu.epochs, cpu.subset, cpu.k, cpu.arch) == ("cpu", want["epochs"], want["subset"], want["k"], "resnet18_w16")
+    cpu = sweep.run_config(protocol="cpu-short", loss="hard", tau=0.7, lr=None, epochs=None, subset=None, device="cpu")
+    want = PROTOCOLS["cpu-short"]
+    assert (cpu.protocol, cpu.epochs, cpu.subset, cpu.k, cpu.arch) == ("cpu-short", want.epochs, want.subset, want.k, "resnet18_w16")
 
 
 def test_the_run_notebook_declares_every_config_field():
@@ -193,11 +192,12 @@ def test_the_run_notebook_declares_every_config_field():
 
 def test_make_sweep_passes_its_variables():
     dry = subprocess.run(["make", "-n", "sweep", "EPOCHS=3", "SUBSET=256", "DATA=x.npz", "TAUS=0.3 1.0", "LOSSES=hard",
-                          "PROTOCOL=cpu", "DEVICE=cpu", "OUT=data"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+                          "PROTOCOL=cpu-short", "DEVICE=cpu", "OUT=data", "SEEDS=0 1 2", "SHARD=1/4"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
     line = " ".join(dry.replace("\\\n", " ").split())
     assert "-m contrastive.sweep" in line and "--epochs 3" in line and "--subset 256" in line and "--data x.npz" in line
     assert "--taus 0.3 1.0" in line and "--losses hard" in line and "--device cpu" in line and "--out data" in line
-    assert "--protocol cpu" in line
+    assert "--protocol cpu-short" in line and "--seeds 0 1 2" in line and "--shard 1/4" in line
     default = subprocess.run(["make", "-n", "sweep"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "--out" not in default  # records go where the book reads them (contrastive.results.root)
     default = " ".join(subprocess.run(["make", "-n", "sweep", "DATA="], cwd=ROOT, capture_output=True, text=True,
@@ -207,10 +207,10 @@ def test_make_sweep_passes_its_variables():
 
 def test_notebook_config_refuses_a_name_that_is_not_a_parameter():
     names = sweep.notebook_parameters(sweep.NOTEBOOK)
-    namespace = {name: None for name in names} | {"protocol": "cpu", "device": "cpu", "loss": "hard", "tau": 0.7}
-    cells = ['protocol = "paper"\ntau = 0.07', "%matplotlib inline", 'protocol = "cpu"\ntau = 0.7\nloss = "hard"']
+    namespace = {name: None for name in names} | {"protocol": "cpu-short", "device": "cpu", "loss": "hard", "tau": 0.7}
+    cells = ['protocol = "paper"\ntau = 0.07', "%matplotlib inline", 'protocol = "cpu-short"\ntau = 0.7\nloss = "hard"']
     config = sweep.notebook_config({**namespace, "In": cells})
-    assert (config.protocol, config.loss, config.tau, config.arch) == ("cpu", "hard", 0.7, "resnet18_w16")
+    assert (config.protocol, config.loss, config.tau, config.arch) == ("cpu-short", "hard", 0.7, "resnet18_w16")
     with pytest.raises(ValueError, match="^unknown run-notebook parameter tua: the parameters are the fields of"):
         sweep.notebook_config({**namespace, "In": [*cells, "tua = 0.3\nlr2 = x + 1"]})  # lr2: not a literal
 
@@ -230,3 +230,42 @@ def test_runs_write_where_the_book_reads(tmp_path, monkeypatch):
     config = Config(device="cpu")
     assert config.out == str(tmp_path / "store" / "records")
     assert config.checkpoint_dir == str(tmp_path / "store" / "checkpoints")
+
+
+def test_shards_are_disjoint_and_cover_the_sweep():
+    jobs = list(range(20))
+    shards = [sweep.shard_of(jobs, (i, 3)) for i in range(3)]
+    assert sorted(j for shard in shards for j in shard) == jobs and shards[0] == [0, 3, 6, 9, 12, 15, 18]
+    for bad in ((3, 3), (-1, 2), (0, 0)):
+        with pytest.raises(ValueError, match="shard"):
+            sweep.shard_of(jobs, bad)
+    assert sweep.main(["--shard", "2/2", "--device", "cpu"]) == 2
+    with pytest.raises(SystemExit):
+        sweep.parser().parse_args(["--shard", "one-of-two"])
+
+
+def test_a_record_being_made_is_claimed_by_one_run_only(tmp_path):
+    path = tmp_path / "cifar10" / "hard-tau0.3-seed0.json"
+    path.parent.mkdir()
+    with train.claimed(path):
+        with pytest.raises(ConfigError, match="being made by another run") as error:
+            with train.claimed(path):
+                pass
+        assert error.value.field == "out"
+    with train.claimed(path):  # released when its holder is done
+        pass
+
+
+@pytest.mark.slow
+def test_two_shards_of_one_sweep_at_once_record_each_configuration_once(tmp_path):
+    data, out = tiny_npz(tmp_path / "tiny.npz"), tmp_path / "out"
+    argv = [sys.executable, "-m", "contrastive.sweep", *cli(out, data, "--losses", "contrastive", "simple",
+                                                             "--taus", "0.3", "0.7", "--seeds", "0", "1")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    shards = [subprocess.Popen([*argv, "--shard", f"{i}/2"], env=env, stdout=subprocess.PIPE, text=True) for i in range(2)]
+    printed = [p.communicate(timeout=900)[0] for p in shards]
+    assert [p.returncode for p in shards] == [0, 0], printed
+    made = sorted(r.name for r in results.load(out / "results"))
+    assert made == sorted(f"{n}-seed{s}" for n in ("contrastive-tau0.3", "contrastive-tau0.7", "simple") for s in (0, 1))
+    ran = [line.split()[2].rstrip(":") for text in printed for line in text.splitlines() if "done in" in line]
+    assert sorted(ran) == made  # each configuration ran in exactly one shard

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from contrastive import results, train
+from contrastive.config import Config
 from contrastive.data import Dataset
 
 
@@ -25,17 +26,17 @@ def synthetic(dataset, split="train", data=None, subset=None, device="cpu", root
 def tiny(tmp_path, **kw):
     base = dict(dataset="cifar10", arch="tiny", epochs=2, batch_size=16, knn_k=5, knn_every=1, probe_epochs=2,
                 device="cpu", bf16=False, out=str(tmp_path / "results"), checkpoint_dir=str(tmp_path / "ckpt"))
-    return train.Config(**{**base, **kw})
+    return Config(**{**base, **kw})
 
 
 @pytest.fixture(autouse=True)
 def offline(monkeypatch):
-    monkeypatch.setattr(train.data_module, "load", synthetic)
+    monkeypatch.setattr(train, "load", synthetic)
     torch.set_num_threads(1)
 
 
 def test_defaults_are_the_papers_protocol():
-    c = train.Config(device="cpu")
+    c = Config(device="cpu")
     assert (c.tau, c.k, c.epochs, c.batch_size, c.lr, c.momentum, c.weight_decay) == (0.07, 4095, 200, 128, 0.03, 0.9, 5e-4)
     assert (c.milestones, c.gamma, c.negatives, c.bank_momentum, c.feature_dim) == ((160, 190), 0.1, "bank", 0.5, 128)
     assert (c.knn_k, c.knn_sigma, c.probe_epochs, c.arch, c.head) == (200, 0.07, 100, "resnet18", "linear")
@@ -53,20 +54,20 @@ def test_defaults_are_the_papers_protocol():
 ])
 def test_bad_values_raise_a_config_error_naming_the_field(kw, field):
     with pytest.raises(ValueError, match=f"^{field}: ") as e:
-        train.Config(device="cpu", **kw)
+        Config(device="cpu", **kw)
     assert e.value.field == field
 
 
 def test_edge_values_are_accepted():
-    train.Config(device="cpu", loss="hard", k=99, subset=100, knn_k=100)
-    train.Config(device="cpu", loss="hard", negatives="batch", k=254)
-    train.Config(device="cpu", loss="simple", subset=100, knn_k=10)  # k unused by the simple loss
+    Config(device="cpu", loss="hard", k=99, subset=100, knn_k=100)
+    Config(device="cpu", loss="hard", negatives="batch", k=254)
+    Config(device="cpu", loss="simple", subset=100, knn_k=10)  # k unused by the simple loss
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_cuda_is_a_config_error():
     with pytest.raises(ValueError, match="^device: "):
-        train.Config(device="cuda")
+        Config(device="cuda")
 
 
 def test_k_is_checked_against_the_loaded_training_set(tmp_path):
@@ -78,17 +79,17 @@ def test_run_writes_a_complete_record(tmp_path):
     path = train.run(tiny(tmp_path, loss="hard", tau=0.5, k=10))
     assert path == results.record_path(tmp_path / "results" / "paper", "cifar10", "hard", 0.5)
     record = results.read_record(path)
-    assert record["config"]["loss"] == "hard" and record["config"]["k"] == 10
-    assert set(record["results"]) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean",
+    assert record.config["loss"] == "hard" and record.config["k"] == 10
+    assert set(record.results) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean",
                                       "uniformity_test", "tolerance_test"}
-    curves = record["curves"]
+    curves = record.curves
     assert set(curves) == set(train.CURVES) and curves["epoch"] == [1, 2]
     assert len({len(v) for v in curves.values()}) == 1
-    assert curves["knn_top1"][-1] == record["results"]["knn_top1"]
-    assert curves["uniformity"][-1] == record["results"]["uniformity_test"]  # the curves follow the test set
-    assert curves["tolerance"][-1] == record["results"]["tolerance_test"]
+    assert curves["knn_top1"][-1] == record.results["knn_top1"]
+    assert curves["uniformity"][-1] == record.results["uniformity_test"]  # the curves follow the test set
+    assert curves["tolerance"][-1] == record.results["tolerance_test"]
     assert curves["lr"] == [train.lr_at(tiny(tmp_path), e) for e in curves["epoch"]]
-    prov = record["provenance"]
+    prov = record.provenance
     for key in ("torch", "device", "commit", "data", "wall_seconds", "started", "finished", "seconds_per_epoch"):
         assert key in prov
     assert prov["protocol"] is None and prov["bf16"] is False  # a tiny run is off every protocol
@@ -100,13 +101,13 @@ def test_run_writes_a_complete_record(tmp_path):
         "pos_sim": (48,), "neg_top10": (48, 10), "hist_edges": (51,), "hist_pos": (50,), "hist_neg": (50,),
         "embedding": (20, 128), "embedding_labels": (20,)}
     assert train.checkpoint_path(record_config := tiny(tmp_path, loss="hard", tau=0.5, k=10)).is_file()
-    assert record_config.stem == "hard-tau0.5"
+    assert record_config.stem == "hard-tau0.5-seed0"
 
 
 def test_in_batch_negatives_run(tmp_path):
     path = train.run(tiny(tmp_path, loss="simple", negatives="batch", epochs=1))
     record = results.read_record(path)
-    assert path.name == "simple.json" and np.isfinite(record["curves"]["loss"]).all()
+    assert path.name == "simple-seed0.json" and np.isfinite(record.curves["loss"]).all()
 
 
 def test_a_killed_run_resumes_bitwise_identical(tmp_path, monkeypatch):
@@ -148,18 +149,18 @@ def test_a_checkpoint_of_another_config_is_not_resumed(tmp_path):
 @pytest.mark.parametrize("kw, n_test", [({"subset": 10}, 20), ({"subset": 30}, 20), ({"test_subset": 7}, 7)])
 def test_a_run_evaluates_on_all_test_images_unless_test_subset(tmp_path, kw, n_test):
     record = results.read_record(train.run(tiny(tmp_path, epochs=1, **kw)))
-    assert record["provenance"]["test_images"] == n_test
+    assert record.provenance["test_images"] == n_test
     assert results.read_arrays(record)["embedding"].shape == (n_test, 128)
 
 
 def test_an_off_protocol_run_never_replaces_a_protocol_record(tmp_path):
-    protocol_run = train.Config(device="cpu", out=str(tmp_path))
+    protocol_run = Config(device="cpu", out=str(tmp_path))
     path = train.record_path(protocol_run)
     results.write_record(path, {"config": dataclasses.asdict(protocol_run), "results": {}, "curves": {},
                                 "provenance": {}})
     with pytest.raises(ValueError, match="out: .* at the paper protocol.*epochs 2 \\(paper: 200\\)"):
         train.run(tiny(tmp_path, out=str(tmp_path), loss="contrastive", tau=0.07))
-    assert results.read_record(path)["config"]["epochs"] == 200
+    assert results.read_record(path).config["epochs"] == 200
     train.check_replaces(protocol_run)  # a protocol run may replace it
 
 
@@ -168,20 +169,21 @@ def test_a_diverging_run_stops_in_its_epoch_and_keeps_the_last_good_checkpoint(t
     config = tiny(tmp_path, epochs=2, lr=1e30, resume=False)
     with pytest.raises(train.Diverged, match="epoch 1: the mean training loss is (nan|inf).*lower lr or raise tau"):
         train.run(config)
-    assert results.read_record(good)["config"]["epochs"] == 1  # no record of the diverged run
+    assert results.read_record(good).config["epochs"] == 1  # no record of the diverged run
     assert torch.load(train.checkpoint_path(config), weights_only=True)["epoch"] == 1  # the good run's, untouched
     assert torch.load(train.checkpoint_path(config), weights_only=True)["config"]["lr"] == 0.03
 
 
 def test_config_at_a_protocol_takes_its_values_and_overrides():
-    cpu = train.Config.at("cpu", device="cpu", lr=0.1)
-    assert (cpu.protocol, cpu.arch, cpu.subset, cpu.lr) == ("cpu", "resnet18_w16", train.PROTOCOLS["cpu"]["subset"], 0.1)
+    cpu = Config.at("cpu-short", device="cpu", lr=0.1)
+    assert (cpu.protocol, cpu.arch, cpu.subset, cpu.lr) == ("cpu-short", "resnet18_w16", 5_000, 0.1)
     with pytest.raises(ValueError, match="^protocol: must be one of"):
-        train.Config.at("gpu", device="cpu")
+        Config.at("gpu", device="cpu")
     with pytest.raises(ValueError, match="^protocol: must be one of"):
-        train.Config(protocol="gpu", device="cpu")
-    assert train.record_path(cpu).parts[-3:] == ("cpu", "cifar10", "contrastive-tau0.07.json")
-    assert train.checkpoint_path(cpu).parts[-4:] == ("cpu", "cifar10", "contrastive-tau0.07", "last.pt")
+        Config(protocol="gpu", device="cpu")
+    assert train.record_path(cpu).parts[-3:] == ("cpu-short", "cifar10", "contrastive-tau0.07-seed0.json")
+    assert train.checkpoint_path(cpu).parts[-4:] == ("cpu-short", "cifar10", "contrastive-tau0.07-seed0", "last.pt")
+    assert train.record_path(dataclasses.replace(cpu, seed=2)).name == "contrastive-tau0.07-seed2.json"
 
 
 @pytest.mark.parametrize("name", ["out", "checkpoint_dir"])
@@ -206,7 +208,7 @@ def test_an_unreadable_checkpoint_names_its_path_and_no_resume(tmp_path):
     path.write_bytes(path.read_bytes()[:1000])  # truncated, as by a full disk
     with pytest.raises(ValueError, match=f"^resume: checkpoint {path} cannot be read .*--no-resume"):
         train.run(config)
-    assert results.read_record(train.run(tiny(tmp_path, epochs=1, resume=False)))["provenance"]["resumed_from_epoch"] == 0
+    assert results.read_record(train.run(tiny(tmp_path, epochs=1, resume=False))).provenance["resumed_from_epoch"] == 0
 
 
 def test_a_checkpoint_whose_curves_miss_a_point_is_refused(tmp_path):

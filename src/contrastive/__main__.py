@@ -1,6 +1,6 @@
 """The command line: ``python -m contrastive train --dataset cifar10 --loss hard --tau 0.7 ...``.
 
-Every field of :class:`contrastive.train.Config` is a flag of ``train`` (``--batch-size`` or
+Every field of :class:`contrastive.config.Config` is a flag of ``train`` (``--batch-size`` or
 ``--batch_size``), generated from the dataclass, so the two cannot drift apart. Flags not given keep
 the values of the protocol named by ``--protocol`` (default: the paper's). Bad values stop with an
 argparse error naming the flag.
@@ -14,7 +14,8 @@ import sys
 import types
 import typing
 
-from .train import CHOICES, Config, ConfigError, Diverged, run
+from .config import CHOICES, Config, ConfigError
+from .train import Diverged, run
 
 PROG = "python -m contrastive train"
 
@@ -54,8 +55,8 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train, evaluate and write one run record",
                            usage=f"{PROG} [--FLAG VALUE ...]  (--help lists every flag)",
-                           description="Train at a protocol (--protocol paper or cpu) and write "
-                                       "data/results/<protocol>/<dataset>/<loss>-tau<tau>.json.")
+                           description="Train at a protocol (--protocol paper, cpu-short, ...) and write "
+                                       "data/results/<protocol>/<dataset>/<loss>-tau<tau>-seed<seed>.json.")
     hints = typing.get_type_hints(Config)
     for f in dataclasses.fields(Config):
         _add_flag(train, f, hints[f.name])
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     diverged run in one line and status 1, Ctrl-C in how to resume and status 130."""
     args = vars(parser().parse_args(argv))
     args.pop("command")
+    config = None
     try:
         config = Config.at(args.pop("protocol", "paper"), **args)
         path = run(config)  # checks the data file, folders and sizes before any training
@@ -77,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # a bad data file, say: it names the file
         return _fail(str(e), 2)
     except KeyboardInterrupt:
+        if config is None:  # interrupted while the configuration was being built: nothing ran
+            return _fail("interrupted before the run started", 130)
         return _fail(f"interrupted; run the same command again to resume from the last checkpoint "
                      f"(written every {config.checkpoint_every} epochs under {config.checkpoint_dir})", 130)
     print(f"record written to {path}")

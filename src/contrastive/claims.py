@@ -5,9 +5,9 @@ Every status is computed when the book is built, never typed:
 - the analytic rows (claims 1-2, Figs. 1 and 3) run a check with ``contrastive.losses`` on fixed
   random similarities in float64 (:func:`check_gradients`, :func:`check_entropy_and_limits`,
   :func:`check_equal_loss`, :func:`check_penalty_concentration`);
-- the experimental rows read run records, once per protocol (``contrastive.protocol.PROTOCOLS``:
+- the experimental rows read run records, once per protocol (``contrastive.config.JUDGED``:
   the paper's scale and the CPU scale). At each protocol a record counts only when it is at that
-  protocol (:func:`contrastive.protocol.problem`: every setting the protocol fixes has the
+  protocol (``contrastive.config.deviations``: every setting the protocol fixes has the
   protocol's value). Each row names the configurations it needs; with one missing or off the
   protocol its status at that protocol is "not yet run". Otherwise the row's criterion (each one's
   docstring says it exactly) decides "reproduced" or "not reproduced". The criteria are the same at
@@ -31,10 +31,10 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-from . import losses, metrics, paper, protocol, results
+from . import losses, metrics, paper, results
+from .config import JUDGED, NOT_YET_RUN, TITLES, config_label, deviations
 from .data import OFFLINE_SOURCE
 from .examples import autograd_gradients, random_similarities, similarity_grid
-from .protocol import NOT_YET_RUN, PROTOCOLS, SCALE_NAMES, config_label
 from .toy import pair_similarities
 
 REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = "reproduced", "not reproduced", "not judged at this scale"
@@ -60,9 +60,9 @@ HARD_ACCURACY_SLACK = 1.0
 TABLE1_TOLERANCE = {"linear_top1": 2.0, "uniformity": 0.1, "tolerance": 0.05}
 """Table 1 is "reproduced" on a data set when every one of its 30 cells is this close to the paper's."""
 
-Config = tuple[str, float | None]
-ORDINARY: tuple[Config, ...] = tuple(("contrastive", t) for t in paper.TABLE1_TAUS)
-HARD: tuple[Config, ...] = tuple(("hard", t) for t in paper.TABLE1_TAUS)
+Run = tuple[str, float | None]
+ORDINARY: tuple[Run, ...] = tuple(("contrastive", t) for t in paper.TABLE1_TAUS)
+HARD: tuple[Run, ...] = tuple(("hard", t) for t in paper.TABLE1_TAUS)
 
 
 @dataclass(frozen=True)
@@ -163,10 +163,10 @@ def cached_reader() -> ArrayReader:
     """``results.read_arrays`` reading each record's npz once (by path) for as long as it is kept."""
     cache: dict[str, dict[str, np.ndarray]] = {}
 
-    def read(record: dict[str, Any]) -> dict[str, np.ndarray]:
-        if record["path"] not in cache:
-            cache[record["path"]] = results.read_arrays(record)
-        return cache[record["path"]]
+    def read(record: results.Record) -> dict[str, np.ndarray]:
+        if record.path not in cache:
+            cache[record.path] = record.arrays()
+        return cache[record.path]
 
     return read
 
@@ -174,22 +174,22 @@ def cached_reader() -> ArrayReader:
 class Lookup:
     """The records of one data set at one protocol, by (loss, tau); ``read`` reads a record's arrays."""
 
-    def __init__(self, records: Sequence[dict[str, Any]], dataset: str, read: ArrayReader = results.read_arrays,
-                 name: str = protocol.DEFAULT):
-        self.records, self.dataset, self.read, self.protocol = protocol.at(records, name), dataset, read, name
-        self.used: list[dict[str, Any]] = []
+    def __init__(self, records: Sequence[results.Record], dataset: str, read: ArrayReader = results.read_arrays,
+                 name: str = "paper"):
+        self.records, self.dataset, self.read, self.protocol = results.of_protocol(records, name), dataset, read, name
+        self.used: list[results.Record] = []
         """The records :meth:`get` has returned (those a check counted)."""
 
-    def get(self, loss: str, tau: float | None = None) -> dict[str, Any] | None:
+    def get(self, loss: str, tau: float | None = None) -> results.Record | None:
         """The record of (loss, tau) if it exists and is at the protocol, else None."""
         r = results.find(self.records, self.dataset, loss, tau)
-        if r is None or protocol.problem(r, self.protocol) is not None:
+        if r is None or deviations(r.config, self.protocol):
             return None
         self.used.append(r)
         return r
 
     def value(self, loss: str, tau: float | None, metric: str) -> float:
-        return float(self.get(loss, tau)["results"][metric])
+        return float(self.get(loss, tau).results[metric])
 
     def series(self, loss: str, metric: str, taus: Sequence[float] = paper.TABLE1_TAUS) -> list[float]:
         return [self.value(loss, t, metric) for t in taus]
@@ -205,10 +205,10 @@ Check = Callable[[Lookup], tuple[bool, str]]
 class Criterion:
     """The configurations a row needs (and the arrays it reads) and the check that decides it."""
 
-    configs: tuple[Config, ...]
+    configs: tuple[Run, ...]
     check: Check
     arrays: tuple[str, ...] = ()
-    protocols: tuple[str, ...] = tuple(PROTOCOLS)
+    protocols: tuple[str, ...] = JUDGED
     """The protocols at which the criterion is judged (elsewhere: :data:`NOT_APPLICABLE`)."""
 
 
@@ -219,36 +219,36 @@ def _unusable(look: Lookup, criterion: Criterion) -> tuple[list[str], list[str]]
     missing, invalid = [], []
     for loss, tau in criterion.configs:
         r = results.find(look.records, look.dataset, loss, tau)
-        label = config_label(loss, tau)
+        name = config_label(loss, tau)
         if r is None:
-            missing.append(label)
-        elif problem := protocol.problem(r, look.protocol):
-            missing.append(f"{label} (off protocol: {problem})")
-        elif bad := results.invalid(r):
-            invalid.append(f"{label} ({bad})")
+            missing.append(name)
+        elif found := deviations(r.config, look.protocol):
+            missing.append(f"{name} (off protocol: {', '.join(map(str, found))})")
+        elif r.invalid:
+            invalid.append(f"{name} ({r.invalid})")
         elif criterion.arrays:
             try:
                 if absent := [k for k in criterion.arrays if k not in look.read(r)]:
-                    missing.append(f"{label} (no arrays {absent})")
+                    missing.append(f"{name} (no arrays {absent})")
             except results.BadRecordError as e:
-                invalid.append(f"{label} ({e})")
+                invalid.append(f"{name} ({e})")
     return missing, invalid
 
 
-def datasets(records: Iterable[dict[str, Any]]) -> list[str]:
+def datasets(records: Iterable[results.Record]) -> list[str]:
     """CIFAR-10 and every other data set of the paper that has a record, in the paper's order."""
-    have = {r["config"]["dataset"] for r in records}
+    have = {r.dataset for r in records}
     return [d for d in paper.DATASETS if d == PRIMARY_DATASET or d in have]
 
 
-def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion, read: ArrayReader = results.read_arrays,
-             name: str = protocol.DEFAULT) -> Outcome:
+def judge(records: Sequence[results.Record], criterion: Criterion, read: ArrayReader = results.read_arrays,
+          name: str = "paper") -> Outcome:
     """Judge ``criterion`` at protocol ``name`` on every data set of :func:`datasets` and combine (module
     docstring); a data set's evidence ends in :data:`JPEG_COPY` where a record it counted was trained on that copy."""
     if name not in criterion.protocols:
-        return Outcome(NOT_APPLICABLE, f"judged at {', '.join(protocol.describe(p) for p in criterion.protocols)} only")
+        return Outcome(NOT_APPLICABLE, f"judged at {', '.join(TITLES[p] for p in criterion.protocols)} only")
     verdicts, details = {}, []
-    for d in datasets(protocol.at(records, name)):
+    for d in datasets(results.of_protocol(records, name)):
         look = Lookup(records, d, read, name)
         missing, invalid = _unusable(look, criterion)
         if invalid or missing:
@@ -257,7 +257,7 @@ def evaluate(records: Sequence[dict[str, Any]], criterion: Criterion, read: Arra
             continue
         ok, evidence = criterion.check(look)
         verdicts[d] = REPRODUCED if ok else NOT_REPRODUCED
-        jpeg = f" {JPEG_COPY}" if any(r["provenance"].get("data", {}).get("source") == OFFLINE_SOURCE for r in look.used) else ""
+        jpeg = f" {JPEG_COPY}" if any(r.provenance.get("data", {}).get("source") == OFFLINE_SOURCE for r in look.used) else ""
         details.append(f"{d}: {verdicts[d]}; {evidence}{jpeg}")
     found = set(verdicts.values())
     status = next((s for s in (INVALID, NOT_REPRODUCED, REPRODUCED) if s in found), NOT_YET_RUN)
@@ -424,9 +424,9 @@ def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None =
         check = claim.check
         if check not in outcomes:  # twin rows (a claim and its figure) share a criterion: each is judged once
             if isinstance(check, Criterion):
-                outcomes[check] = {name: evaluate(records, check, read, name) for name in PROTOCOLS}
+                outcomes[check] = {name: judge(records, check, read, name) for name in JUDGED}
             else:  # an analytic check: the same outcome at every protocol
-                outcomes[check] = dict.fromkeys(PROTOCOLS, check())
+                outcomes[check] = dict.fromkeys(JUDGED, check())
         rows.append(Row(claim.key, claim.statement, claim.chapters, outcomes[check]))
     return rows
 
@@ -436,13 +436,13 @@ def evidence(row: Row) -> str:
     details = list(dict.fromkeys(o.detail for o in row.outcomes.values()))
     if len(details) == 1:
         return details[0]
-    return " ‖ ".join(f"{SCALE_NAMES[n]}: {o.detail}" for n, o in row.outcomes.items())
+    return " ‖ ".join(f"{TITLES[n]}: {o.detail}" for n, o in row.outcomes.items())
 
 
 def to_markdown(rows: Sequence[Row]) -> str:
     """The status table as MyST Markdown, one status column per protocol; the chapters as ``{doc}``
     links, which Sphinx resolves to their titles and checks (``-n``)."""
-    heads = [SCALE_NAMES[n] for n in PROTOCOLS]
+    heads = [TITLES[n] for n in JUDGED]
     lines = ["| | the paper says | where | " + " | ".join(heads) + " | evidence |", "|---|---|---|" + "---|" * len(heads) + "---|"]
     for r in rows:
         links = ", ".join(f"{{doc}}`/{c}`" for c in r.chapters)

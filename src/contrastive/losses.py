@@ -140,22 +140,25 @@ def collapsed_loss(loss: str, m: int, k: int) -> float:
 
 
 class Loss(NamedTuple):
-    """One loss of Table 1: ``fn(s_pos, s_neg, tau, k)`` and whether it uses the temperature and k."""
+    """One loss of Table 1: ``fn(s_pos, s_neg, tau, k)``, whether it uses the temperature and k, and
+    the book's name for it."""
 
     fn: LossFn
     uses_tau: bool
     uses_k: bool
+    label: str
 
 
 LOSSES: dict[str, Loss] = {
-    "contrastive": Loss(lambda s_pos, s_neg, tau, k: contrastive_loss(s_pos, s_neg, tau), True, False),
-    "hard": Loss(hard_contrastive_loss, True, True),
-    "simple": Loss(lambda s_pos, s_neg, tau, k: simple_loss(s_pos, s_neg), False, False),
-    "hard_simple": Loss(lambda s_pos, s_neg, tau, k: hard_simple_loss(s_pos, s_neg, k), False, True),
+    "contrastive": Loss(lambda s_pos, s_neg, tau, k: contrastive_loss(s_pos, s_neg, tau), True, False, "ordinary"),
+    "hard": Loss(hard_contrastive_loss, True, True, "hard"),
+    "simple": Loss(lambda s_pos, s_neg, tau, k: simple_loss(s_pos, s_neg), False, False, "Simple"),
+    "hard_simple": Loss(lambda s_pos, s_neg, tau, k: hard_simple_loss(s_pos, s_neg, k), False, True, "HardSimple"),
 }
 """The four losses of Table 1 by name (Eq. 1, 9, 3 and HardSimple)."""
 USES_TAU = {name: loss.uses_tau for name, loss in LOSSES.items()}
 USES_K = {name: loss.uses_k for name, loss in LOSSES.items()}
+LABELS = {name: loss.label for name, loss in LOSSES.items()}
 
 
 def loss_fn(name: str) -> LossFn:

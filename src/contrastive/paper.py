@@ -46,36 +46,6 @@ Figs. 4-5 and 9), the hard loss on a coarser one that holds Table 1's four; the 
 FIG2_TAUS = (0.07, 0.2)
 """The two temperatures of Fig. 2 (t-SNE of the embeddings)."""
 
-PROTOCOL: dict[str, object] = {
-    "epochs": PAPER_EPOCHS,
-    "batch_size": 128,
-    "lr": 0.03,
-    "momentum": 0.9,
-    "weight_decay": 5e-4,
-    "milestones": (160, 190),
-    "gamma": 0.1,
-    "negatives": "bank",
-    "bank_momentum": 0.5,
-    "feature_dim": 128,
-    "arch": "resnet18",
-    "head": "linear",
-    "init": "pytorch",
-    "hflip": True,
-    "knn_k": 200,
-    "knn_sigma": 0.07,
-    "probe_epochs": 100,
-    "subset": None,
-    "test_subset": None,
-    "k": HARD_K,
-}
-"""The paper's training protocol (its experimental setup, with the authors' code where the paper is silent) as values of ``contrastive.train.Config`` fields:
-SGD with batch 128, lr 0.03 ×0.1 at epochs 160 and 190, momentum 0.9, weight decay 5e-4, 200 epochs;
-a memory bank of every training image (``negatives="bank"``) with momentum m = 0.5; a ResNet-18 with
-a linear 512 → 128 head, PyTorch's default initialisation (the authors' code sets none); horizontal flips (the paper's text; its code has them commented out); a
-weighted kNN monitor with K = 200 and σ = 0.07; a linear probe of 100 epochs; the whole training and
-test sets (``None``); ``k`` (the hard losses only) the 4095 nearest negatives."""
-
-
 def table1(dataset: str, metric: str, loss: str, tau: float | None = None) -> float | None:
     """The paper's Table 1 value, or None where the paper has no such column."""
     if (dataset, metric) not in _ROWS:

@@ -3,7 +3,7 @@
 The paper's protocol (ResNet-18, 50,000 images, 200 epochs) takes about 33 hours on a 2-core CPU.
 The CPU-scale protocol keeps the paper's experiment wherever that costs no compute (the memory bank
 over every training image, the four losses, the augmentation, SGD with momentum, the linear probe,
-the kNN monitor, all 10,000 test images) and scales what it must (:func:`contrastive.protocol.scaled`):
+the kNN monitor, all 10,000 test images) and scales what it must (``Protocol.scaled``):
 the network's width, a fixed class-balanced training subset, the epochs, and with them the lr
 milestones (80 % and 95 % of training) and the hard losses' k (the paper's 4095 / 50,000 of the bank).
 
@@ -48,11 +48,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
-from . import protocol, results
-from .train import Config, record_path, run
+from . import results
+from .config import PAPER, Config
+from .train import record_path, run
 
 DEFAULT_ROOT = results.DEFAULT_ROOT.parent / "pilot"
 """``data/pilot`` of the checkout: the records of both pilots, ``<recipe>/<protocol>/cifar10/contrastive-tau<τ>.json``."""
@@ -60,7 +61,7 @@ DEFAULT_ROOT = results.DEFAULT_ROOT.parent / "pilot"
 
 @dataclass(frozen=True)
 class Pilot:
-    """One pilot, fixed before any of its runs: recipes (arguments of :func:`contrastive.protocol.scaled`),
+    """One pilot, fixed before any of its runs: recipes (arguments of ``contrastive.config.Protocol.scaled``),
     the temperatures each is tried at, its rules and the curve points of a run."""
 
     recipes: Mapping[str, Mapping[str, Any]]
@@ -109,7 +110,7 @@ PILOTS = {"first": FIRST, "second": SECOND}
 
 def configs(pilot: Pilot, recipe: str, data: str | None, out: str | Path, device: str = "cpu") -> list[dict[str, Any]]:
     """The Config arguments of ``recipe``'s runs (one per τ of ``pilot.taus``), records under ``out/<recipe>``."""
-    values = protocol.scaled(**pilot.recipes[recipe])
+    values = asdict(PAPER.scaled(**pilot.recipes[recipe]))
     return [{**values, "dataset": "cifar10", "data": data, "loss": "contrastive", "tau": tau, "device": device,
              "knn_every": values["epochs"] // pilot.curve_points, "out": str(Path(out) / recipe),
              "checkpoint_dir": str(Path(out).parent / "checkpoints" / "pilot" / recipe)} for tau in pilot.taus]
@@ -130,23 +131,23 @@ def flatness(curves: Mapping[str, Sequence[float]], name: str, last_fraction: fl
     return abs(values[-1] - values[start]) / span if span > 0 else 0.0
 
 
-def within_budget(record: Mapping[str, Any], rules: Mapping[str, Any]) -> bool:
+def within_budget(record: results.Record, rules: Mapping[str, Any]) -> bool:
     """Rule 1: the run's wall seconds (first pilot) or its training images, subset x epochs (second)."""
     if "max_seconds" in rules:
-        return record["provenance"]["wall_seconds"]["total"] <= rules["max_seconds"]
-    c = record["config"]
+        return record.provenance["wall_seconds"]["total"] <= rules["max_seconds"]
+    c = record.config
     return c["subset"] * c["epochs"] <= rules["max_images"]
 
 
-def assess(record: Mapping[str, Any], rules: Mapping[str, Any] = FIRST.rules) -> dict[str, Any]:
+def assess(record: results.Record, rules: Mapping[str, Any] = FIRST.rules) -> dict[str, Any]:
     """One pilot run judged by rules 1 and 2: its seconds, final kNN accuracy and flatness per curve."""
-    flat = {name: flatness(record["curves"], name, rules["last_fraction"]) for name in rules["flat_curves"]}
-    return {"tau": record["config"]["tau"], "seconds": record["provenance"]["wall_seconds"]["total"],
-            "knn_top1": record["results"]["knn_top1"], "linear_top1": record["results"]["linear_top1"],
+    flat = {name: flatness(record.curves, name, rules["last_fraction"]) for name in rules["flat_curves"]}
+    return {"tau": record.config["tau"], "seconds": record.provenance["wall_seconds"]["total"],
+            "knn_top1": record.results["knn_top1"], "linear_top1": record.results["linear_top1"],
             "flatness": flat, "fast": within_budget(record, rules), "flat": max(flat.values()) <= rules["max_flatness"]}
 
 
-def verdict(runs: Mapping[str, Sequence[Mapping[str, Any]]], pilot: Pilot = FIRST) -> dict[str, Any]:
+def verdict(runs: Mapping[str, Sequence[results.Record]], pilot: Pilot = FIRST) -> dict[str, Any]:
     """``pilot``'s rules over the records of every recipe (``{recipe: [record, ...]}``, one per τ):
     ``{"chosen": recipe or None, "flat": whether it meets rule 2, "rows": one row per recipe,
     "runs": {recipe: [assess(record), ...]}}``. A recipe missing a τ of ``pilot.taus`` cannot be chosen;
@@ -169,7 +170,7 @@ def verdict(runs: Mapping[str, Sequence[Mapping[str, Any]]], pilot: Pilot = FIRS
     return {"chosen": chosen, "flat": flat, "rows": rows, "runs": judged}
 
 
-def load(pilot: Pilot = FIRST, root: str | Path = DEFAULT_ROOT) -> dict[str, list[dict[str, Any]]]:
+def load(pilot: Pilot = FIRST, root: str | Path = DEFAULT_ROOT) -> dict[str, list[results.Record]]:
     """``pilot``'s records under ``root`` (``<root>/<recipe>/**/*.json``), by recipe."""
     return {recipe: results.load(Path(root) / recipe) for recipe in pilot.recipes if (Path(root) / recipe).is_dir()}
 

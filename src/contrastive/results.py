@@ -33,10 +33,13 @@ import reprlib
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
+
+from .losses import USES_TAU, loss_fn
 
 REQUIRED = ("config", "results", "curves", "provenance")
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "results"
@@ -65,21 +68,63 @@ class MissingRecordError(FileNotFoundError):
     """A record that a chapter or command asked for has not been written (the run was not made)."""
 
 
-def record_name(loss: str, tau: float | None) -> str:
-    """``<loss>-tau<tau>`` for losses with a temperature, ``<loss>`` for simple and hard_simple."""
-    from .losses import USES_TAU, loss_fn
-
+def record_name(loss: str, tau: float | None, seed: int = 0) -> str:
+    """``<loss>-tau<tau>-seed<seed>`` for losses with a temperature, ``<loss>-seed<seed>`` for simple and hard_simple."""
     loss_fn(loss)
-    if USES_TAU[loss]:
-        if tau is None:
-            raise ValueError(f"tau is required for loss {loss!r}")
-        return f"{loss}-tau{float(tau):g}"
-    return loss
+    if not USES_TAU[loss]:
+        return f"{loss}-seed{seed}"
+    if tau is None:
+        raise ValueError(f"tau is required for loss {loss!r}")
+    return f"{loss}-tau{float(tau):g}-seed{seed}"
 
 
-def record_path(root: str | os.PathLike, dataset: str, loss: str, tau: float | None) -> Path:
-    """Where the record of (dataset, loss, tau) lives under ``root``."""
-    return Path(root) / dataset / f"{record_name(loss, tau)}.json"
+def record_path(root: str | os.PathLike, dataset: str, loss: str, tau: float | None, seed: int = 0) -> Path:
+    """Where the record of (dataset, loss, tau, seed) lives under ``root``."""
+    return Path(root) / dataset / f"{record_name(loss, tau, seed)}.json"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One run record as read back and checked (:func:`read_record`): its four parts, its file, and
+    ``invalid`` saying where it holds NaN or inf (written by another tool; never drawn or counted)."""
+
+    config: dict[str, Any]
+    results: dict[str, float]
+    curves: dict[str, list]
+    provenance: dict[str, Any]
+    path: Path
+    arrays_sha256: str | None = None
+    invalid: str | None = None
+
+    @property
+    def protocol(self) -> str:
+        """The protocol the run started from (the folder of its record)."""
+        return self.config["protocol"]
+
+    @property
+    def dataset(self) -> str:
+        return self.config["dataset"]
+
+    @property
+    def loss(self) -> str:
+        return self.config["loss"]
+
+    @property
+    def tau(self) -> float | None:
+        """τ, None for the losses without one."""
+        return float(self.config["tau"]) if USES_TAU[self.loss] else None
+
+    @property
+    def seed(self) -> int:
+        return self.config["seed"]
+
+    @property
+    def name(self) -> str:
+        return record_name(self.loss, self.tau, self.seed)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays stored beside the record (:func:`read_arrays`)."""
+        return read_arrays(self)
 
 
 class BadRecordError(ValueError):
@@ -97,9 +142,7 @@ class RecordWarning(UserWarning):
 
 ARRAYS_KEY = "arrays_sha256"
 """Top-level key that :func:`write_record` sets: the sha256 (hex) of the record's ``<stem>.npz``, or
-None where it has no arrays. :func:`read_arrays` checks it; records written before it lack it."""
-READ_KEYS = ("path", "invalid")
-"""Keys that :func:`read_record` adds to a record; not part of it, :func:`write_record` drops them."""
+None where it has no arrays. :func:`read_arrays` checks it."""
 TEMP_MAX_AGE = 3600.0
 """Seconds after which a temporary file of :func:`atomic_write` counts as left by an interrupted write."""
 BENCHMARK_NUMBERS = ("batch_size", "engine_s_per_epoch", "baseline_s_per_epoch", "speedup")
@@ -168,9 +211,9 @@ def _present(part: dict[str, Any], key: str) -> str:
 
 def record_problem(record: Any) -> str | None:
     """What makes ``record`` unusable by the readers of records, in a few words, or None: a part of
-    :data:`REQUIRED` missing, or of the wrong type (``config`` an object with string ``dataset`` and
-    ``loss`` and a number or null ``tau``; ``results`` names to numbers; ``curves`` names to lists;
-    ``provenance`` an object; :data:`ARRAYS_KEY`, where present, a string or null)."""
+    :data:`REQUIRED` missing, or of the wrong type (``config`` an object with string ``protocol``,
+    ``dataset`` and ``loss``, an integer ``seed`` and a number or null ``tau``; ``results`` names to
+    numbers; ``curves`` names to lists; ``provenance`` an object; :data:`ARRAYS_KEY` a string or null)."""
     if not isinstance(record, dict):
         return f"a record must be a JSON object, got {reprlib.repr(record)}"
     missing = [k for k in REQUIRED if k not in record]
@@ -180,9 +223,13 @@ def record_problem(record: Any) -> str | None:
     if wrong:
         return f"{wrong[0]} must be an object (dict), got {_present(record, wrong[0])}"
     config = record["config"]
-    for key in ("dataset", "loss"):
+    for key in ("protocol", "dataset", "loss"):
         if not isinstance(config.get(key), str):
             return f"config.{key} must be a string, got {_present(config, key)}"
+    if config["loss"] not in USES_TAU:
+        return f"config.loss must be one of {sorted(USES_TAU)}, got {config['loss']!r}"
+    if isinstance(config.get("seed"), bool) or not isinstance(config.get("seed"), int):
+        return f"config.seed must be an integer, got {_present(config, 'seed')}"
     if config.get("tau") is not None and not _is_number(config["tau"]):
         return f"config.tau must be a number or null, got {_present(config, 'tau')}"
     bad = {k: v for k, v in record["results"].items() if not (isinstance(k, str) and _is_number(v))}
@@ -191,7 +238,7 @@ def record_problem(record: Any) -> str | None:
     bad = {k: v for k, v in record["curves"].items() if not (isinstance(k, str) and isinstance(v, list))}
     if bad:
         return f"curves must map names to lists, got {reprlib.repr(bad)}"
-    if not isinstance(record.get(ARRAYS_KEY), (str, type(None))):
+    if not isinstance(record.get(ARRAYS_KEY, 0), (str, type(None))):
         return f"{ARRAYS_KEY} must be a string or null, got {_present(record, ARRAYS_KEY)}"
     return None
 
@@ -204,11 +251,6 @@ def _nonfinite(record: dict[str, Any]) -> str | None:
     return f"non-finite {', '.join(found)}" if found else None
 
 
-def invalid(record: dict[str, Any]) -> str | None:
-    """Why a record read by :func:`read_record` is invalid (its NaN or inf numbers), or None if it is not."""
-    return record.get("invalid")
-
-
 def write_record(path: str | os.PathLike, record: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> Path:
     """Write ``record`` as JSON and ``arrays`` as ``<stem>.npz`` beside it, so that both become visible or neither.
 
@@ -219,14 +261,13 @@ def write_record(path: str | os.PathLike, record: dict[str, Any], arrays: dict[s
     in the folder are removed.
     """
     path = Path(path)
-    record = {k: v for k, v in record.items() if k not in (*READ_KEYS, ARRAYS_KEY)}
+    blob = _npz_bytes(arrays) if arrays else None
+    record = {**record, ARRAYS_KEY: hashlib.sha256(blob).hexdigest() if blob else None}
     problem = record_problem(record)
     if problem is None and (found := _nonfinite(record)):
         problem = f"{found} (a record never holds NaN or inf)"
     if problem:
         raise ValueError(f"{path}: {problem}; not written")
-    blob = _npz_bytes(arrays) if arrays else None
-    record[ARRAYS_KEY] = hashlib.sha256(blob).hexdigest() if blob else None
     try:
         text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
     except (TypeError, ValueError) as e:
@@ -278,45 +319,38 @@ def _read_json(path: Path) -> Any:
         raise BadRecordError(path, f"not valid JSON, truncated? ({e.msg} at line {e.lineno} column {e.colno})") from None
 
 
-def read_record(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check one record, adding ``record["path"]``.
+def read_record(path: str | os.PathLike) -> Record:
+    """Read and check one record.
 
     ``MissingRecordError`` naming the path if it does not exist; ``BadRecordError`` (the path, then
     what is wrong) if it is empty, not JSON, or lacks a part or has one of the wrong type
     (:func:`record_problem`). A record holding NaN or inf (JSON written by another tool) is read, with
-    ``record["invalid"]`` saying where (:func:`invalid`).
+    ``invalid`` saying where.
     """
     path = Path(path)
     if not path.is_file():
         raise MissingRecordError(f"no run record at {path}: that run has not been made yet")
     record = _read_json(path)
-    problem = record_problem(record)
-    if problem:
+    if problem := record_problem(record):
         raise BadRecordError(path, problem)
-    if found := _nonfinite(record):
-        record["invalid"] = found
-    record["path"] = str(path)
-    return record
+    return Record(**{k: record[k] for k in REQUIRED}, path=path, arrays_sha256=record.get(ARRAYS_KEY),
+                  invalid=_nonfinite(record))
 
 
-def read_arrays(record: dict[str, Any]) -> dict[str, np.ndarray]:
+def read_arrays(record: Record) -> dict[str, np.ndarray]:
     """The arrays stored beside a record (empty if it has none), checked against its :data:`ARRAYS_KEY`.
 
     ``BadRecordError`` naming the npz where it does not belong to the record: its sha256 is not the
     record's (arrays of another write, e.g. one killed between its two renames), the record lists
-    arrays that are absent, or it lists none and an npz lies beside it. The npz of a record written
-    before :data:`ARRAYS_KEY` existed is read unchecked, with a :class:`RecordWarning`.
+    arrays that are absent, or it lists none and an npz lies beside it.
     """
-    npz = Path(record["path"]).with_suffix(".npz")
-    want = record.get(ARRAYS_KEY)
+    npz, want = record.path.with_suffix(".npz"), record.arrays_sha256
     if not npz.is_file():
         if want:
             raise BadRecordError(npz, f"missing, though its record lists arrays ({ARRAYS_KEY} {want[:12]}...)")
         return {}
     data = npz.read_bytes()
-    if ARRAYS_KEY not in record:
-        warnings.warn(f"{npz}: read unchecked, its record predates {ARRAYS_KEY}", RecordWarning, stacklevel=2)
-    elif (got := hashlib.sha256(data).hexdigest()) != want:
+    if (got := hashlib.sha256(data).hexdigest()) != want:
         listed = f"{ARRAYS_KEY} {want[:12]}..." if want else f"{ARRAYS_KEY} null: it has no arrays"
         raise BadRecordError(npz, f"stale: its sha256 {got[:12]}... is not its record's ({listed}), "
                                   "it is left from another write")
@@ -324,8 +358,8 @@ def read_arrays(record: dict[str, Any]) -> dict[str, np.ndarray]:
         return {k: f[k] for k in f.files}
 
 
-def _read_each(paths: Iterable[Path], read: Callable[[Path], dict[str, Any]],
-               problems: list[tuple[str, str]] | None) -> list[dict[str, Any]]:
+def _read_each(paths: Iterable[Path], read: Callable[[Path], Any],
+               problems: list[tuple[str, str]] | None) -> list:
     """``read(p)`` of each path, skipping those that raise ``BadRecordError`` as :func:`load` describes."""
     good = []
     for path in paths:
@@ -339,7 +373,7 @@ def _read_each(paths: Iterable[Path], read: Callable[[Path], dict[str, Any]],
 
 
 def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
-         problems: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+         problems: list[tuple[str, str]] | None = None) -> list[Record]:
     """All good records under ``root`` (optionally only those of ``dataset``, in whichever protocol's
     folder they lie), sorted by path.
 
@@ -353,7 +387,7 @@ def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
         return []
     clean_temps(base)
     records = _read_each(sorted(base.rglob("*.json")), read_record, problems)
-    return [r for r in records if dataset is None or r["config"]["dataset"] == dataset]
+    return [r for r in records if dataset is None or r.dataset == dataset]
 
 
 def _read_benchmark(path: Path) -> dict[str, Any]:
@@ -378,47 +412,36 @@ def load_benchmarks(root: str | os.PathLike | None = None,
     return _read_each(sorted(base.glob("*.json")), _read_benchmark, problems) if base.is_dir() else []
 
 
-def find(records: Iterable[dict[str, Any]], dataset: str, loss: str, tau: float | None = None) -> dict[str, Any] | None:
-    """The record of (dataset, loss, tau) among ``records``, or None where that run was not made."""
-    name = record_name(loss, tau)
-    for r in records:
-        c = r["config"]
-        if c["dataset"] == dataset and record_name(c["loss"], c.get("tau")) == name:
-            return r
-    return None
+def find(records: Iterable[Record], dataset: str, loss: str, tau: float | None = None, seed: int = 0) -> Record | None:
+    """The record of (dataset, loss, tau, seed) among ``records``, or None where that run was not made."""
+    name = record_name(loss, tau, seed)
+    return next((r for r in records if r.dataset == dataset and r.name == name), None)
 
 
-def load_records(dataset: str | None = None) -> list[dict[str, Any]]:
+def of_protocol(records: Iterable[Record], protocol: str) -> list[Record]:
+    """The records of protocol ``protocol``'s folder (those whose run started from it), at it or not."""
+    return [r for r in records if r.protocol == protocol]
+
+
+def load_records(dataset: str | None = None) -> list[Record]:
     """All records under :func:`root` (optionally of one data set). A file that is not a record is
-    skipped by :func:`load` with a warning naming it; a record holding NaN or inf (:func:`invalid`) is
+    skipped by :func:`load` with a warning naming it; a record holding NaN or inf (``invalid``) is
     kept, with a warning here, and never drawn (:func:`by_tau`, Table 1)."""
     records = load(root(), dataset)
     for r in records:
-        if bad := invalid(r):
-            warnings.warn(f"{r['path']}: invalid record ({bad}); not drawn, not counted", RecordWarning, stacklevel=2)
+        if r.invalid:
+            warnings.warn(f"{r.path}: invalid record ({r.invalid}); not drawn, not counted", RecordWarning, stacklevel=2)
     return records
 
 
-def by_tau(records: Iterable[dict[str, Any]], dataset: str, loss: str) -> list[tuple[float, dict[str, Any]]]:
-    """The valid records of ``loss`` on ``dataset`` as ``(tau, record)``, sorted by tau (an invalid
-    record, :func:`invalid`, is left out)."""
-    found = [(float(r["config"]["tau"]), r) for r in records
-             if r["config"]["dataset"] == dataset and r["config"]["loss"] == loss and not invalid(r)]
+def by_tau(records: Iterable[Record], dataset: str, loss: str, seed: int = 0) -> list[tuple[float, Record]]:
+    """The valid records of ``loss`` on ``dataset`` with ``seed`` as ``(tau, record)``, sorted by tau (an
+    invalid record is left out)."""
+    found = [(r.tau, r) for r in records if r.dataset == dataset and r.loss == loss and r.seed == seed and not r.invalid]
     return sorted(found, key=lambda pair: pair[0])
 
 
-def with_arrays(
-    runs: Iterable[tuple[float, dict[str, Any]]], keys: Sequence[str]
-) -> list[tuple[float, dict[str, np.ndarray], dict[str, Any]]]:
+def with_arrays(runs: Iterable[tuple[float, Record]], keys: Sequence[str]) -> list[tuple[float, dict[str, np.ndarray], Record]]:
     """``(tau, arrays, record)`` for each ``(tau, record)`` of ``runs`` whose stored arrays hold all of ``keys``."""
-    read = [(t, read_arrays(r), r) for t, r in runs]
+    read = [(t, r.arrays(), r) for t, r in runs]
     return [(t, a, r) for t, a, r in read if set(keys) <= set(a)]
-
-
-def absent(loss: str, wanted: Iterable[float], have: Iterable[float]) -> list[str]:
-    """The labels (``protocol.config_label``) of the temperatures in ``wanted`` that ``have`` lacks, as
-    record names compare them."""
-    from .protocol import config_label
-
-    names = {record_name(loss, t) for t in have}
-    return [config_label(loss, t) for t in wanted if record_name(loss, t) not in names]

@@ -33,14 +33,16 @@ import traceback
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
-from . import paper, protocol, results
+import nbformat
+import papermill
+
+from . import paper, results
+from .config import PROTOCOLS, Config, differences, judged
+from .data import check_npz
 from .losses import USES_TAU, loss_fn
-from .protocol import PROTOCOLS
-
-if TYPE_CHECKING:
-    from .train import Config
+from .train import check_replaces, record_path
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "book" / "experiments" / "train.ipynb"
 """The run notebook (one run = one execution)."""
@@ -50,11 +52,9 @@ DEFAULT_TIMEOUT = 86_400
 HIDE_TAG = "hide-input"
 
 
-def run_config(protocol: str = protocol.DEFAULT, **parameters: Any) -> Config:
-    """The run notebook's parameters as a ``contrastive.train.Config`` at ``protocol``: a parameter
-    that is None takes the protocol's value (or, for the fields a protocol does not fix, the engine's default)."""
-    from .train import Config
-
+def run_config(protocol: str = "paper", **parameters: Any) -> Config:
+    """The run notebook's parameters as a Config at ``protocol``: a parameter that is None takes the
+    protocol's value (or, for the fields a protocol does not fix, the engine's default)."""
     return Config.at(protocol, **{k: v for k, v in parameters.items() if v is not None})
 
 
@@ -65,12 +65,10 @@ def notebook_config(namespace: dict[str, Any]) -> Config:
     typo such as ``-p tua 0.3``); so ``ValueError`` naming it if a cell run so far (IPython's ``In``: the
     parameters cell and papermill's injected one) sets a name that is not a field of Config to a literal.
     """
-    from .train import Config
-
     names = {f.name for f in fields(Config)}
     if unknown := sorted(literal_assignments(namespace.get("In", ())) - names):
         raise ValueError(f"unknown run-notebook parameter {', '.join(unknown)}: the parameters are the fields of "
-                         f"contrastive.train.Config ({', '.join(sorted(names))})")
+                         f"the run configuration ({', '.join(sorted(names))})")
     return run_config(**{name: namespace[name] for name in names})
 
 
@@ -109,21 +107,35 @@ def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -
     return sorted(dict.fromkeys(configs), key=lambda c: [c not in s for s in first])  # stable: Table 1's, then Fig. 2's
 
 
-def shortfall(record: dict[str, Any], wanted: Config) -> str | None:
+def shortfall(record: results.Record, wanted: Config) -> str | None:
     """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary, or None if it does:
-    it must start from the same protocol and have the same value in every field that protocol fixes
-    for its loss (``protocol.judged``) and the same seed. The data path is not compared: the same
+    it must start from the same protocol and have the same value in every setting that protocol fixes
+    for its loss (``config.judged``) and the same seed. The data path is not compared: the same
     file lies at different paths on different machines."""
-    have, want = record["config"], asdict(wanted)
-    found = protocol.differences({**have, "protocol": protocol.named(record)}, want,
-                                 ("protocol", *protocol.judged(want), "seed"), reference="requested")
+    found = differences(record.config, asdict(wanted), ("protocol", *judged(wanted.loss), "seed"), reference="requested")
     return ", ".join(map(str, found)) or None
+
+
+def shard_of(jobs: list[Any], shard: tuple[int, int]) -> list[Any]:
+    """Shard ``i`` of ``n`` (``shard = (i, n)``) of ``jobs``: every n-th job from the i-th. The shards of
+    one list are disjoint and together hold every job; ``ValueError`` unless 0 <= i < n."""
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+    return jobs[i::n]
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``--shard i/n`` as ``(i, n)``."""
+    i, sep, n = text.partition("/")
+    try:
+        return int(i), int(n)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard takes i/n (e.g. 0/4), got {text!r}") from None
 
 
 def hide_injected_parameters(path: Path) -> None:
     """Tag papermill's ``injected-parameters`` cell of the notebook at ``path`` with ``hide-input``."""
-    import nbformat
-
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
@@ -134,8 +146,6 @@ def hide_injected_parameters(path: Path) -> None:
 
 def notebook_parameters(notebook: Path) -> set[str]:
     """The names the run notebook's ``parameters`` cell defines."""
-    import papermill
-
     return set(papermill.inspect_notebook(str(notebook)))
 
 
@@ -151,21 +161,19 @@ class Report:
 def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = None, epochs: int | None = None,
           out: str | Path | None = None, data: str | Path | None = None, subset: int | None = None, device: str | None = None,
           parameters: dict[str, Any] | None = None, notebook: str | Path = NOTEBOOK, timeout: int = DEFAULT_TIMEOUT,
-          log_output: bool = False, protocol_name: str = protocol.DEFAULT) -> Report:
-    """Execute the run notebook once per configuration of protocol ``protocol_name`` not yet covered by a
-    record (module docstring). ``epochs``, ``subset``, ``device`` and ``data`` None: the protocol's
-    values and the engine's defaults.
+          log_output: bool = False, protocol: str = "paper", seeds: Sequence[int] = (0,),
+          shard: tuple[int, int] = (0, 1)) -> Report:
+    """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet
+    covered by a record (module docstring). ``epochs``, ``subset``, ``device`` and ``data`` None: the
+    protocol's values and the engine's defaults. ``shard`` ``(i, n)``: only the jobs i, i + n, i + 2n, ...
+    of the sweep's deterministic list (:func:`shard_of`), so n processes or machines sharing one
+    records folder run one sweep between them.
 
     ``parameters`` are further run-notebook parameters (e.g. ``{"knn_k": 8}``, any Config field); every
-    configuration is checked with ``contrastive.train.Config`` and ``contrastive.train.check_replaces``
+    configuration is checked with its Config and ``contrastive.train.check_replaces``
     (an off-protocol run never replaces a record at its protocol) before anything runs, so a bad value
     stops the sweep with a ``ValueError`` naming it.
     """
-    import papermill
-
-    from .data import check_npz
-    from .train import check_replaces, record_path
-
     records = (Path(out) / "results" if out is not None else results.root()).resolve()
     out, notebook = records.parent, Path(notebook).resolve()
     if not timeout > 0:
@@ -173,21 +181,22 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
     extra = dict(parameters or {})
     if unknown := sorted(set(extra) - notebook_parameters(notebook)):
         raise ValueError(f"parameters {unknown} are not parameters of the run notebook {notebook}")
-    if protocol_name not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol_name!r}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
     if data is not None:
         check_npz(data)  # once, before any run starts a kernel
-    base = {"protocol": protocol_name, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
+    base = {"protocol": protocol, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
             "subset": subset, "epochs": epochs, "device": device, "out": str(records), "checkpoint_dir": str(out / "checkpoints"),
             **extra}
-    jobs = [{**base, "loss": loss, **({"tau": tau} if tau is not None else {})} for loss, tau in configurations(losses, taus)]
+    jobs = shard_of([{**base, "loss": loss, **({"tau": tau} if tau is not None else {}), "seed": seed}
+                     for seed in seeds for loss, tau in configurations(losses, taus)], shard)
     configs = [run_config(**job) for job in jobs]
     paths = [record_path(config) for config in configs]
     for config in configs:
         check_replaces(config)
     report = Report()
     for i, (job, config, record) in enumerate(zip(jobs, configs, paths), start=1):
-        name = results.record_name(job["loss"], job.get("tau"))
+        name = config.stem
         head = f"[{i}/{len(jobs)}] {dataset} {name}:"
         if record.is_file():
             if (reason := shortfall(results.read_record(record), config)) is None:
@@ -195,7 +204,7 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
                 report.skipped.append(name)
                 continue
             print(head, f"{record} does not cover it ({reason}); it will be replaced", flush=True)
-        target = out / "runs" / protocol_name / dataset / f"{name}.ipynb"
+        target = out / "runs" / protocol / dataset / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         print(head, f"running -> {target}", flush=True)
         start = time.perf_counter()
@@ -229,7 +238,7 @@ def _assignment(text: str) -> tuple[str, Any]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m contrastive.sweep", description=__doc__.split("\n")[0])
-    p.add_argument("--protocol", dest="protocol_name", default=protocol.DEFAULT, choices=list(PROTOCOLS),
+    p.add_argument("--protocol", default="paper", choices=list(PROTOCOLS),
                    help="the protocol every run starts from (default: paper)")
     p.add_argument("--dataset", default="cifar10")
     p.add_argument("--losses", nargs="+", default=list(paper.TABLE1_LOSSES), help="default: the four losses of Table 1")
@@ -244,6 +253,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="papermill's per-cell timeout, seconds")
     p.add_argument("--set", dest="parameters", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
                    help="another run-notebook parameter, e.g. --set knn_k=8 (repeatable)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="the seeds of every configuration (default: 0)")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                   help="run only shard I of N of the configurations (e.g. a Slurm array task: "
+                        "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
     p.add_argument("--notebook", default=str(NOTEBOOK))
     p.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
     return p

@@ -22,194 +22,33 @@ written (it is the trained model); running the same configuration again then onl
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import math
 import os
 import pickle
 import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from tqdm import tqdm
 
-from . import data as data_module
-from . import evaluate as evaluation
-from . import losses, memory, models, provenance, results
-from . import protocol
-from .protocol import PROTOCOLS, ROLE
+from . import evaluate, memory, models, provenance, results
 from .augment import Augment
-from .checks import check_int, check_real
+from .config import BOOKKEEPING, Config, ConfigError, deviations, differences
+from .data import Dataset, load, normalize
 
-NEGATIVES = ("bank", "batch")
 CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-"""torch.compile's modes; "reduce-overhead" also captures the compiled step in CUDA graphs."""
-CHOICES = {"protocol": tuple(PROTOCOLS), "dataset": data_module.DATASETS, "loss": tuple(sorted(losses.LOSSES)), "negatives": NEGATIVES,
-           "arch": models.ARCHS, "head": models.HEADS, "init": models.INITS, "compile_mode": COMPILE_MODES}
-"""The Config fields with a fixed set of values, and those values (also the CLI's choices)."""
 CONCURRENT_ENV = "CONTRASTIVE_CONCURRENT_RUNS"
 """Set by benchmarks/gpu_session.sh when runs share one GPU; recorded, since it slows each run."""
 
 
-class ConfigError(ValueError):
-    """A bad Config value; ``field`` names the offending field (the CLI maps it to its flag)."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-
-
 class Diverged(RuntimeError):
     """Training produced a non-finite loss; nothing of that epoch is checkpointed or recorded."""
-
-
-@dataclass
-class Config:
-    """Everything a run depends on; the defaults are the paper's protocol (its experimental setup).
-
-    Each field's metadata gives its role (``contrastive.protocol``: run, protocol, hard, free,
-    bookkeeping). ``protocol`` names the protocol the run starts from (:meth:`at`), and so the
-    folder of its record; the run is at that protocol only while every protocol field keeps its value.
-    ``subset``: a fixed class-balanced subset of N training images (``data.balanced``; None = all).
-    ``out``: the records root (default: where the book reads, ``results.root()``: ``$CONTRASTIVE_RESULTS``
-    or ``data/results``); ``checkpoint_dir`` beside it. Beyond the record schema: ``datasets`` (where downloads and decoded caches go), ``test_subset``
-    (first N test images; None = all of them), ``checkpoint_every`` (epochs between checkpoints),
-    ``compile`` (torch.compile the step; None = on for CUDA, off elsewhere), ``compile_mode`` (one of
-    ``COMPILE_MODES``), ``bf16`` (bfloat16 autocast in the training step; None = on for CUDA and
-    for a CPU with bfloat16 instructions, ``models.cpu_bf16_fast``: 1.7x faster at width 16 with AMX) and ``resume`` (continue from the last checkpoint of this configuration).
-    """
-
-    protocol: str = field(default="paper", metadata={ROLE: "bookkeeping"})
-    dataset: str = field(default="cifar10", metadata={ROLE: "run"})
-    data: str | None = field(default=None, metadata={ROLE: "free"})
-    datasets: str = field(default=str(data_module.DEFAULT_ROOT), metadata={ROLE: "bookkeeping"})
-    subset: int | None = field(default=None, metadata={ROLE: "protocol"})
-    loss: str = field(default="contrastive", metadata={ROLE: "run"})
-    tau: float = field(default=0.07, metadata={ROLE: "run"})
-    k: int = field(default=4095, metadata={ROLE: "hard"})
-    epochs: int = field(default=200, metadata={ROLE: "protocol"})
-    batch_size: int = field(default=128, metadata={ROLE: "protocol"})
-    lr: float = field(default=0.03, metadata={ROLE: "protocol"})
-    momentum: float = field(default=0.9, metadata={ROLE: "protocol"})
-    weight_decay: float = field(default=5e-4, metadata={ROLE: "protocol"})
-    milestones: tuple[int, ...] = field(default=(160, 190), metadata={ROLE: "protocol"})
-    gamma: float = field(default=0.1, metadata={ROLE: "protocol"})
-    negatives: str = field(default="bank", metadata={ROLE: "protocol"})
-    bank_momentum: float = field(default=0.5, metadata={ROLE: "protocol"})
-    feature_dim: int = field(default=128, metadata={ROLE: "protocol"})
-    arch: str = field(default="resnet18", metadata={ROLE: "protocol"})
-    head: str = field(default="linear", metadata={ROLE: "protocol"})
-    init: str = field(default="pytorch", metadata={ROLE: "protocol"})
-    hflip: bool = field(default=True, metadata={ROLE: "protocol"})
-    seed: int = field(default=0, metadata={ROLE: "free"})
-    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu", metadata={ROLE: "free"})
-    knn_every: int = field(default=10, metadata={ROLE: "free"})
-    knn_k: int = field(default=200, metadata={ROLE: "protocol"})
-    knn_sigma: float = field(default=0.07, metadata={ROLE: "protocol"})
-    probe_epochs: int = field(default=100, metadata={ROLE: "protocol"})
-    out: str = field(default_factory=lambda: str(results.root()), metadata={ROLE: "bookkeeping"})
-    checkpoint_dir: str = field(default_factory=lambda: str(results.root().parent / "checkpoints"),
-                                metadata={ROLE: "bookkeeping"})
-    checkpoint_every: int = field(default=5, metadata={ROLE: "bookkeeping"})
-    test_subset: int | None = field(default=None, metadata={ROLE: "protocol"})
-    compile: bool | None = field(default=None, metadata={ROLE: "bookkeeping"})
-    compile_mode: str = field(default="default", metadata={ROLE: "bookkeeping"})
-    bf16: bool | None = field(default=None, metadata={ROLE: "bookkeeping"})
-    resume: bool = field(default=True, metadata={ROLE: "bookkeeping"})
-
-    def __post_init__(self) -> None:
-        self.milestones = tuple(self.milestones)
-        self._check_choices()
-        self._check_numbers()
-        self.check_size(self.subset)
-
-    def check_size(self, n: int | None, largest_class: int | None = None) -> None:
-        """Raise ``ConfigError`` unless a training set of n images, the largest class of
-        ``largest_class`` images, suits this config (k, knn_k, batch_size, subset); with None (not yet
-        known), check what does not depend on it."""
-        bank = self.negatives == "bank"
-        m = memory.negatives_per_anchor(self.negatives, n, self.batch_size)
-        if losses.USES_K[self.loss] and m is not None and self.k > m:
-            where = "N - 1 bank entries" if bank else "2B - 2 in-batch views"
-            raise ConfigError("k", f"must be <= M = {m}, the number of negatives per anchor ({where}), got {self.k}")
-        if n is not None and self.knn_k > n:
-            raise ConfigError("knn_k", f"must be <= {n}, the number of training images (bank entries), got {self.knn_k}")
-        if n is not None and not bank and self.batch_size > n:
-            raise ConfigError("batch_size", f"must be <= {n}, the number of training images, for negatives='batch'")
-        if largest_class is not None and largest_class < 2:
-            raise ConfigError("subset", f"must give some class two or more training images (the tolerance, Eq. 11, "
-                                        f"averages over pairs of one class); {n} images leave every class at most one")
-
-    def _check_choices(self) -> None:
-        for name, allowed in CHOICES.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(name, f"must be one of {list(allowed)}, got {getattr(self, name)!r}")
-        for name in ("hflip", "resume"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(name, f"must be True or False, got {getattr(self, name)!r}")
-        for name in ("compile", "bf16"):
-            if getattr(self, name) not in (None, True, False):
-                raise ConfigError(name, f"must be True, False or None (automatic), got {getattr(self, name)!r}")
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as e:
-            raise ConfigError("device", f"is not a torch device ({e})") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("device", f"{self.device!r} was asked for but CUDA is not available; use 'cpu'")
-
-    def _check_numbers(self) -> None:
-        ints = {"k": 1, "epochs": 1, "batch_size": 2, "feature_dim": 1, "seed": 0, "knn_every": 1, "knn_k": 1,
-                "probe_epochs": 1, "checkpoint_every": 1}
-        for name, low in ints.items():
-            _check(check_int, name, getattr(self, name), low)
-        for name in ("subset", "test_subset"):
-            if getattr(self, name) is not None:
-                _check(check_int, name, getattr(self, name), 2)
-        _check(check_real, "tau", self.tau)
-        _check(check_real, "lr", self.lr)
-        _check(check_real, "momentum", self.momentum, "in [0, 1)", lambda v: 0 <= v < 1)
-        _check(check_real, "weight_decay", self.weight_decay, ">= 0", lambda v: v >= 0)
-        _check(check_real, "gamma", self.gamma, "in (0, 1]", lambda v: 0 < v <= 1)
-        _check(check_real, "bank_momentum", self.bank_momentum, "in [0, 1)", lambda v: 0 <= v < 1)
-        _check(check_real, "knn_sigma", self.knn_sigma)
-        m = self.milestones
-        if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in m) or list(m) != sorted(set(m)):
-            raise ConfigError("milestones", f"must be strictly increasing integers >= 1, got {m!r}")
-
-    @classmethod
-    def at(cls, name: str, **overrides) -> "Config":
-        """A run at protocol ``name`` (``contrastive.protocol.PROTOCOLS``): its values and its curve
-        cadence (``protocol.CADENCE``), then ``overrides`` (a protocol field overridden takes the run off
-        the protocol; the record says so)."""
-        if name not in PROTOCOLS:
-            raise ConfigError("protocol", f"must be one of {list(PROTOCOLS)}, got {name!r}")
-        return cls(**{**PROTOCOLS[name], "knn_every": protocol.CADENCE[name], "protocol": name, **overrides})
-
-    @property
-    def use_bf16(self) -> bool:
-        """Whether the training step runs under bfloat16 autocast (``bf16``; None: where it is fast)."""
-        if self.bf16 is not None:
-            return self.bf16
-        return torch.device(self.device).type == "cuda" or models.cpu_bf16_fast()
-
-    @property
-    def use_compile(self) -> bool:
-        return torch.device(self.device).type == "cuda" if self.compile is None else self.compile
-
-    @property
-    def stem(self) -> str:
-        """The record's file stem, e.g. ``hard-tau0.7`` or ``simple``."""
-        return results.record_name(self.loss, self.tau)
-
-
-def _check(check, name: str, *args) -> None:
-    """``check(name, value, ...)`` of ``contrastive.checks``, its ValueError as a ``ConfigError`` of field ``name``."""
-    try:
-        check(name, *args)
-    except ValueError as e:
-        raise ConfigError(name, str(e).removeprefix(f"{name} ")) from None
 
 
 def lr_at(config: Config, epoch: int) -> float:
@@ -225,7 +64,7 @@ def evaluated(config: Config, epoch: int) -> bool:
 class Engine:
     """The model, bank, optimiser, augmentation and generator of one run, and its training step."""
 
-    def __init__(self, config: Config, train: data_module.Dataset) -> None:
+    def __init__(self, config: Config, train: Dataset) -> None:
         self.config, self.train = config, train
         self.device = train.images.device
         if self.device.type == "cuda":
@@ -317,7 +156,7 @@ def checkpoint_path(config: Config) -> Path:
 
 def record_path(config: Config) -> Path:
     """``<out>/<protocol>/<dataset>/<record stem>.json``: one folder of records per protocol."""
-    return results.record_path(Path(config.out) / config.protocol, config.dataset, config.loss, config.tau)
+    return results.record_path(Path(config.out) / config.protocol, config.dataset, config.loss, config.tau, config.seed)
 
 
 PROGRESS = ("epoch", "curves", "train_seconds", "epoch_seconds")
@@ -349,8 +188,8 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
         state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
         raise refused(f"cannot be read ({str(e).split('. ')[0]})") from None
-    names = protocol.fields("run", "protocol", "hard", "free")  # bookkeeping may change on resume
-    found = protocol.differences(asdict(config), state["config"], names, reference="checkpoint")
+    names = tuple(f.name for f in dataclasses.fields(Config) if f.name not in BOOKKEEPING)  # bookkeeping may change
+    found = differences(asdict(config), state["config"], names, reference="checkpoint")
     if found:
         raise refused(f"was made with a different configuration ({', '.join(map(str, found))})")
     if state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1) if evaluated(config, e)]:
@@ -359,9 +198,9 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     return {k: state[k] for k in PROGRESS}
 
 
-def _test_split(config: Config, device: torch.device) -> data_module.Dataset:
+def _test_split(config: Config, device: torch.device) -> Dataset:
     """The test set, cut to its first ``test_subset`` images (None: all of them)."""
-    test = data_module.load(config.dataset, "test", config.data, None, device, config.datasets)
+    test = load(config.dataset, "test", config.data, None, device, config.datasets)
     n = config.test_subset or len(test)
     if n > len(test):
         raise ConfigError("test_subset", f"must be <= {len(test)}, the size of the {config.dataset} test split, got {n}")
@@ -372,12 +211,11 @@ def check_replaces(config: Config) -> None:
     """Refuse to replace a record made at its protocol with an off-protocol run of the same
     (protocol, dataset, loss, tau): a trial belongs under another ``out``."""
     path = record_path(config)
-    if not path.is_file() or protocol.problem(results.read_record(path)) is not None:
+    if not path.is_file() or deviations((held := results.read_record(path)).config, held.protocol):
         return
-    problem = protocol.problem({"config": asdict(config)})
-    if problem:
+    if found := deviations(asdict(config), config.protocol):
         raise ConfigError("out", f"{path} holds a record made at the {config.protocol} protocol, and this run is off it "
-                                 f"({problem}); write the trial elsewhere (another --out)")
+                                 f"({', '.join(map(str, found))}); write the trial elsewhere (another --out)")
 
 
 def check_folders(config: Config) -> None:
@@ -391,15 +229,36 @@ def check_folders(config: Config) -> None:
             raise ConfigError(name, f"{folder} is not a folder this run can write to ({e.strerror or e})") from None
 
 
+@contextmanager
+def claimed(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``.<record stem>.lock`` beside the record ``path`` while a run makes it,
+    so that two processes (shards of a sweep on machines sharing the records folder, say) never make
+    one record at once: ``ConfigError`` (``out``) if another process holds it. The kernel releases the
+    lock when its holder ends, however it ends."""
+    lock = path.with_name(f".{path.stem}.lock")
+    with open(lock, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError("out", f"{path} is being made by another run right now (it holds {lock.name}); "
+                                     "wait for it, or give this run another seed or --out") from None
+        yield
+
+
 def run(config: Config) -> Path:
-    """Train, evaluate and write the run record of ``config``; returns the record's path."""
-    t0, started = time.perf_counter(), provenance.now()
+    """Train, evaluate and write the run record of ``config`` (while :func:`claimed`); returns the record's path."""
     path = record_path(config)
     check_replaces(config)
     check_folders(config)
+    with claimed(path):
+        return _run(config, path)
+
+
+def _run(config: Config, path: Path) -> Path:
+    t0, started = time.perf_counter(), provenance.now()
     device = torch.device(config.device)
     environment = provenance.environment(device)  # the commit that trains, read before training
-    train = data_module.load(config.dataset, "train", config.data, config.subset, device, config.datasets)
+    train = load(config.dataset, "train", config.data, config.subset, device, config.datasets)
     test = _test_split(config, device)
     config.check_size(len(train), int(train.labels.bincount().max()))
     engine = Engine(config, train)
@@ -409,12 +268,12 @@ def run(config: Config) -> Path:
     _train(config, engine, test, progress)
 
     t_eval = time.perf_counter()
-    final, arrays = evaluation.evaluate(engine.model, engine.bank, train, test, config.dataset, engine.augment,
+    final, arrays = evaluate.evaluate(engine.model, engine.bank, train, test, config.dataset, engine.augment,
                                         config.knn_k, config.knn_sigma, config.probe_epochs, config.seed)
     eval_seconds = time.perf_counter() - t_eval
     prov = {
         **environment,
-        "protocol": protocol.of({"config": asdict(config)}),
+        "protocol": None if deviations(asdict(config), config.protocol) else config.protocol,
         "bf16": config.use_bf16,
         "compiled": config.compile_mode if config.use_compile else None,
         "concurrent_runs": int(os.environ.get(CONCURRENT_ENV, "1")),
@@ -432,7 +291,7 @@ def run(config: Config) -> Path:
     return results.write_record(path, record, arrays)
 
 
-def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: dict) -> None:
+def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> None:
     """Train from epoch ``progress["epoch"] + 1`` to the last, updating ``progress`` and checkpointing
     every ``checkpoint_every`` epochs and after the last; each :func:`evaluated` epoch adds a curve point."""
     first, t_train, before = progress["epoch"] + 1, time.perf_counter(), progress["train_seconds"]
@@ -447,8 +306,8 @@ def _train(config: Config, engine: Engine, test: data_module.Dataset, progress: 
                                f"checkpoint (epoch {progress['epoch']}) is kept; rerun with other values and --no-resume")
             progress["epoch_seconds"].append(time.perf_counter() - t)
             if evaluated(config, epoch):  # a curve point: kNN, uniformity, tolerance of the un-augmented test images
-                z = models.encode(engine.model, test.images, lambda x: data_module.normalize(x, config.dataset))[1]
-                point |= evaluation.monitor(z, test.labels, engine.bank, engine.train.labels, config.knn_k,
+                z = models.encode(engine.model, test.images, lambda x: normalize(x, config.dataset))[1]
+                point |= evaluate.monitor(z, test.labels, engine.bank, engine.train.labels, config.knn_k,
                                             config.knn_sigma, len(engine.train.classes))
                 for key in CURVES:
                     progress["curves"][key].append(point[key])

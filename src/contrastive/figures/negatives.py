@@ -21,11 +21,11 @@ from .. import paper
 from ..losses import relative_penalty
 from ..penalty import (CIFAR_NEGATIVES, FEATURE_DIM, dropped_share, effective_negatives, histogram_similarities, solve_tau,
                        sphere_similarities, top_k_share)
-from ..protocol import DEFAULT, at, config_label, describe
-from ..results import absent, by_tau, with_arrays
+from ..config import config_label, describe
+from ..results import by_tau, of_protocol, with_arrays
 from . import class_colour, html_table, tau_slider
 from .analytic import PENALTY_TAUS, TAU_AXIS, log_taus
-from .experiments import TAU_LOSSES, NotYetRun, missing_note, run_text
+from .experiments import TAU_LOSSES, NotYetRun, absent, missing_note, run_text
 
 MODEL_DIMS = (16, FEATURE_DIM, 512)
 """The dimensions d of the uniform-sphere model drawn in the figures; d = 128 is the paper's."""
@@ -197,9 +197,9 @@ def penalty_summary(
 
 
 def measured_samples(
-    records: Sequence[dict[str, Any]], dataset: str = "cifar10", losses: Sequence[str] = TAU_LOSSES, scale: str = DEFAULT
+    records: Sequence[dict[str, Any]], dataset: str = "cifar10", losses: Sequence[str] = TAU_LOSSES, protocol: str = "paper"
 ) -> tuple[dict[str, Tensor], dict[str, list[float]], list[str]]:
-    """``samples`` from the negative-similarity histograms of the records of protocol ``scale`` (one per loss and τ, M = the
+    """``samples`` from the negative-similarity histograms of the records of protocol ``protocol`` (one per loss and τ, M = the
     recorded training images − 1), ``marks`` (each record's own τ on its line), and the labels of the
     paper's configurations without a usable record (no record, no histogram, or no recorded image count)."""
     samples: dict[str, Tensor] = {}
@@ -207,12 +207,12 @@ def measured_samples(
     missing: list[str] = []
     for loss in losses:
         runs = [
-            (t, a, r) for t, a, r in with_arrays(by_tau(at(records, scale), dataset, loss), ("hist_edges", "hist_neg"))
-            if r.get("provenance", {}).get("train_images", 0) > 1
+            (t, a, r) for t, a, r in with_arrays(by_tau(of_protocol(records, protocol), dataset, loss), ("hist_edges", "hist_neg"))
+            if r.provenance.get("train_images", 0) > 1
         ]
         for t, a, r in runs:
             label = f"measured: {config_label(loss, t)} ({run_text([r])})"
-            samples[label] = histogram_similarities(a["hist_edges"], a["hist_neg"], r["provenance"]["train_images"] - 1)
+            samples[label] = histogram_similarities(a["hist_edges"], a["hist_neg"], r.provenance["train_images"] - 1)
             marks[label] = [t]
         missing += absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
     return samples, marks, missing
@@ -220,13 +220,13 @@ def measured_samples(
 
 def measured_figures(
     records: Sequence[dict[str, Any]], dataset: str = "cifar10", reference: Mapping[str, Tensor] | None = None,
-    scale: str = DEFAULT,
+    protocol: str = "paper",
 ) -> list[go.Figure | NotYetRun]:
     """:func:`effective_figure` and :func:`dropped_figure` on the measured negative similarities of the
-    records of ``dataset`` at protocol ``scale`` (each record's own τ marked), the ``reference`` samples
+    records of ``dataset`` at protocol ``protocol`` (each record's own τ marked), the ``reference`` samples
     (e.g. the model) beside them; a single :class:`NotYetRun` note when no record has a histogram."""
-    samples, marks, missing = measured_samples(records, dataset, scale=scale)
-    what = f"Penalty summaries from measured similarities, {dataset}, {describe(scale)}"
+    samples, marks, missing = measured_samples(records, dataset, protocol=protocol)
+    what = f"Penalty summaries from measured similarities, {dataset}, {describe(protocol)}"
     if not samples:
         return [NotYetRun(what, tuple(missing))]
     note = missing_note(missing)

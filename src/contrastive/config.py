@@ -1,0 +1,292 @@
+"""The run configuration and the protocols, as data.
+
+A :class:`Protocol` holds every setting that decides what a run measures; its defaults are the
+paper's experimental setup, with the authors' public code where the paper is silent. Each other
+protocol is the paper's with some values replaced (:meth:`Protocol.scaled`). :data:`PROTOCOLS`
+names them:
+
+- ``paper``: the paper's (ResNet-18, all 50,000 training images, 200 epochs: a GPU);
+- ``cpu-short``: the first CPU scale, chosen by the first pilot (``contrastive.pilot.FIRST``): a
+  width-16 ResNet-18 on 5,000 class-balanced images for 60 epochs at lr 0.06, with torchvision's
+  initialisation. Its runs had not levelled off; they are kept as their own protocol, out of the claims.
+
+A :class:`Config` is one run: a protocol's values plus what is run (data set, loss, τ, seed) and
+where files go. :meth:`Config.at` starts from a named protocol; the run is *at* that protocol while
+every setting equals the protocol's (:func:`deviations` lists those that differ). Any setting can be
+overridden: the record is then off its protocol, marked so wherever it is shown, and never counted
+for a claim.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import torch
+
+from . import losses, memory, models, paper, results
+from .data import DATASETS, DEFAULT_ROOT as DATA_ROOT
+from .checks import check_int, check_real
+
+NEGATIVES = ("bank", "batch")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+"""torch.compile's modes; "reduce-overhead" also captures the compiled step in CUDA graphs."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What a run measures. The defaults are the paper's protocol; ``knn_every`` (how often the curves
+    get a point) changes the cost of a run, not what it measures, so it is not compared."""
+
+    epochs: int = paper.PAPER_EPOCHS  # 200 epochs of SGD
+    batch_size: int = 128
+    lr: float = 0.03
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: tuple[int, ...] = (160, 190)  # lr x gamma after these epochs
+    gamma: float = 0.1
+    negatives: str = "bank"  # a memory bank of every training image [code]; "batch": SimCLR's in-batch views
+    bank_momentum: float = 0.5  # v <- normalize(m v + (1 - m) f) [code]
+    feature_dim: int = 128  # the embedding on the unit sphere
+    arch: str = "resnet18"  # with the CIFAR stem (3x3 stride-1 first convolution, no max-pool)
+    head: str = "linear"  # one linear layer 512 -> 128 [code]
+    init: str = "pytorch"  # PyTorch's default initialisation: the authors' ResNet sets none [code]
+    hflip: bool = True  # the paper's text lists flips; the authors' code has them commented out
+    knn_k: int = 200  # the weighted kNN monitor [code]
+    knn_sigma: float = 0.07
+    probe_epochs: int = 100  # the linear probe on the frozen 512-d features
+    subset: int | None = None  # None: every training image; N: a fixed class-balanced subset
+    test_subset: int | None = None  # None: every test image
+    k: int = paper.HARD_K  # the hard losses' nearest negatives (Eq. 9): 4095 of the 50,000
+    knn_every: int = field(default=10, compare=False)  # epochs between curve points
+
+    def scaled(self, arch: str, subset: int, epochs: int, lr: float, **replaced: Any) -> Protocol:
+        """This protocol scaled down: network ``arch``, a class-balanced training subset of ``subset``
+        images, ``epochs`` epochs at learning rate ``lr``; the lr milestones at the same fractions of
+        training (the paper's 160/200 and 190/200), k at the same fraction of the bank (the paper's
+        4095 of 50,000), five curve points a run; any other value replaced by ``replaced``."""
+        fractions = [m / self.epochs for m in self.milestones]
+        bank = self.subset or paper.TRAIN_IMAGES
+        return dataclasses.replace(self, arch=arch, subset=subset, epochs=epochs, lr=lr, knn_every=epochs // 5,
+                                   milestones=tuple(round(f * epochs) for f in fractions),
+                                   k=round(self.k * subset / bank), **replaced)
+
+
+PAPER = Protocol()
+PROTOCOLS: dict[str, Protocol] = {
+    "paper": PAPER,
+    # the first pilot's choice (its recipe 5k-60ep-lr0.06): 2,400 SGD steps, too few to level off
+    "cpu-short": PAPER.scaled(arch="resnet18_w16", subset=5_000, epochs=60, lr=0.06, init="torchvision"),
+}
+"""Every protocol by name."""
+TITLES = {"paper": "paper scale", "cpu-short": "CPU scale, 60 epochs", "cpu": "CPU scale"}
+"""Each protocol in a few words (the claims table's column headings)."""
+JUDGED = ("paper", "cpu")
+"""The protocols whose records are judged for the claims (``cpu``: once the second pilot has chosen it)."""
+NOT_YET_RUN = "not yet run"
+"""What the book says in place of a number whose run record does not exist (or does not count)."""
+
+
+class ConfigError(ValueError):
+    """A bad Config value; ``field`` names the offending field (the CLI maps it to its flag)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Config(Protocol):
+    """One run: a protocol's values (the defaults: the paper's), what is run and where files go.
+
+    ``protocol`` names the protocol the run starts from (:meth:`at`) and so the folder of its record.
+    ``data``: a CIFAR-10 file (``contrastive.data``; None: torchvision's download into ``datasets``).
+    ``out``: the records root (default: where the book reads, ``results.root()``); ``checkpoint_dir``
+    beside it, a checkpoint every ``checkpoint_every`` epochs; ``resume`` continues from the last one.
+    ``compile`` (torch.compile the step; None: on for CUDA), ``compile_mode`` (one of
+    ``COMPILE_MODES``) and ``bf16`` (bfloat16 autocast in the training step; None: on for CUDA and for a
+    CPU with bfloat16 instructions, ``models.cpu_bf16_fast``) change how fast a run is, not what it measures.
+    """
+
+    protocol: str = "paper"
+    dataset: str = "cifar10"
+    loss: str = "contrastive"
+    tau: float = 0.07
+    seed: int = 0
+    data: str | None = None
+    datasets: str = str(DATA_ROOT)
+    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
+    out: str = field(default_factory=lambda: str(results.root()))
+    checkpoint_dir: str = field(default_factory=lambda: str(results.root().parent / "checkpoints"))
+    checkpoint_every: int = 5
+    compile: bool | None = None
+    compile_mode: str = "default"
+    bf16: bool | None = None
+    resume: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "milestones", tuple(self.milestones))
+        self._check_choices()
+        self._check_numbers()
+        self.check_size(self.subset)
+
+    @classmethod
+    def at(cls, name: str, **overrides: Any) -> Config:
+        """A run at protocol ``name`` (:data:`PROTOCOLS`), then ``overrides`` (a protocol's setting
+        overridden takes the run off the protocol; the record says so)."""
+        if name not in PROTOCOLS:
+            raise ConfigError("protocol", f"must be one of {list(PROTOCOLS)}, got {name!r}")
+        return cls(**{**dataclasses.asdict(PROTOCOLS[name]), "protocol": name, **overrides})
+
+    def check_size(self, n: int | None, largest_class: int | None = None) -> None:
+        """Raise ``ConfigError`` unless a training set of n images, the largest class of
+        ``largest_class`` images, suits this config (k, knn_k, batch_size, subset); with None (not yet
+        known), check what does not depend on it."""
+        bank = self.negatives == "bank"
+        m = memory.negatives_per_anchor(self.negatives, n, self.batch_size)
+        if losses.USES_K[self.loss] and m is not None and self.k > m:
+            where = "N - 1 bank entries" if bank else "2B - 2 in-batch views"
+            raise ConfigError("k", f"must be <= M = {m}, the number of negatives per anchor ({where}), got {self.k}")
+        if n is not None and self.knn_k > n:
+            raise ConfigError("knn_k", f"must be <= {n}, the number of training images (bank entries), got {self.knn_k}")
+        if n is not None and not bank and self.batch_size > n:
+            raise ConfigError("batch_size", f"must be <= {n}, the number of training images, for negatives='batch'")
+        if largest_class is not None and largest_class < 2:
+            raise ConfigError("subset", f"must give some class two or more training images (the tolerance, Eq. 11, "
+                                        f"averages over pairs of one class); {n} images leave every class at most one")
+
+    def _check_choices(self) -> None:
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(name, f"must be one of {list(allowed)}, got {getattr(self, name)!r}")
+        for name in ("hflip", "resume"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(name, f"must be True or False, got {getattr(self, name)!r}")
+        for name in ("compile", "bf16"):
+            if getattr(self, name) not in (None, True, False):
+                raise ConfigError(name, f"must be True, False or None (automatic), got {getattr(self, name)!r}")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as e:
+            raise ConfigError("device", f"is not a torch device ({e})") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("device", f"{self.device!r} was asked for but CUDA is not available; use 'cpu'")
+
+    def _check_numbers(self) -> None:
+        ints = {"k": 1, "epochs": 1, "batch_size": 2, "feature_dim": 1, "seed": 0, "knn_every": 1, "knn_k": 1,
+                "probe_epochs": 1, "checkpoint_every": 1}
+        for name, low in ints.items():
+            _check(check_int, name, getattr(self, name), low)
+        for name in ("subset", "test_subset"):
+            if getattr(self, name) is not None:
+                _check(check_int, name, getattr(self, name), 2)
+        _check(check_real, "tau", self.tau)
+        _check(check_real, "lr", self.lr)
+        _check(check_real, "momentum", self.momentum, "in [0, 1)", lambda v: 0 <= v < 1)
+        _check(check_real, "weight_decay", self.weight_decay, ">= 0", lambda v: v >= 0)
+        _check(check_real, "gamma", self.gamma, "in (0, 1]", lambda v: 0 < v <= 1)
+        _check(check_real, "bank_momentum", self.bank_momentum, "in [0, 1)", lambda v: 0 <= v < 1)
+        _check(check_real, "knn_sigma", self.knn_sigma)
+        m = self.milestones
+        if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in m) or list(m) != sorted(set(m)):
+            raise ConfigError("milestones", f"must be strictly increasing integers >= 1, got {m!r}")
+
+    @property
+    def use_bf16(self) -> bool:
+        """Whether the training step runs under bfloat16 autocast (``bf16``; None: where it is fast)."""
+        if self.bf16 is not None:
+            return self.bf16
+        return torch.device(self.device).type == "cuda" or models.cpu_bf16_fast()
+
+    @property
+    def use_compile(self) -> bool:
+        return torch.device(self.device).type == "cuda" if self.compile is None else self.compile
+
+    @property
+    def stem(self) -> str:
+        """The record's file stem, e.g. ``hard-tau0.7-seed0`` or ``simple-seed1``."""
+        return results.record_name(self.loss, self.tau, self.seed)
+
+
+CHOICES = {"protocol": tuple(PROTOCOLS), "dataset": DATASETS, "loss": tuple(sorted(losses.LOSSES)),
+           "negatives": NEGATIVES, "arch": models.ARCHS, "head": models.HEADS, "init": models.INITS,
+           "compile_mode": COMPILE_MODES}
+"""The Config fields with a fixed set of values, and those values (also the CLI's choices)."""
+SETTINGS = tuple(f.name for f in dataclasses.fields(Protocol))
+"""The fields a protocol sets, in order (``knn_every`` among them, though not compared)."""
+BOOKKEEPING = ("protocol", "datasets", "out", "checkpoint_dir", "checkpoint_every", "compile", "compile_mode", "bf16", "resume")
+"""The fields that neither change what a run measures nor its numbers: a resumed run may change them."""
+
+
+def _check(check, name: str, *args) -> None:
+    """``check(name, value, ...)`` of ``contrastive.checks``, its ValueError as a ``ConfigError`` of field ``name``."""
+    try:
+        check(name, *args)
+    except ValueError as e:
+        raise ConfigError(name, str(e).removeprefix(f"{name} ")) from None
+
+
+MISSING = object()
+"""Stands for a setting absent from a record's config (it never equals a protocol's value)."""
+WHOLE_SET = ("subset", "test_subset")
+"""Fields whose ``None`` means "all images"."""
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, so a Config value compares equal to its JSON round trip."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def shown(name: str, value: Any) -> str:
+    """A setting as a :class:`Deviation` shows it (``None`` of :data:`WHOLE_SET` as "all")."""
+    if value is MISSING:
+        return "not recorded"
+    if value is None and name in WHOLE_SET:
+        return "all"
+    return repr(value) if isinstance(value, str) else str(_plain(value))
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One setting of a run that differs from the value it is compared with (a protocol's, by default)."""
+
+    field: str
+    have: Any
+    want: Any
+    reference: str = "paper"
+
+    def __str__(self) -> str:
+        return f"{self.field} {shown(self.field, self.have)} ({self.reference}: {shown(self.field, self.want)})"
+
+
+def differences(have: Mapping[str, Any], want: Mapping[str, Any], names: tuple[str, ...],
+                reference: str) -> list[Deviation]:
+    """The fields ``names`` whose values differ between two configs (tuples equal lists; absent differs);
+    ``reference`` names ``want`` in the text of each :class:`Deviation`."""
+    pairs = ((name, have.get(name, MISSING), want.get(name, MISSING)) for name in names)
+    return [Deviation(name, value, wanted, reference) for name, value, wanted in pairs if _plain(value) != _plain(wanted)]
+
+
+def judged(loss: str) -> tuple[str, ...]:
+    """The settings a protocol fixes for a run of ``loss``: every compared field of :class:`Protocol`,
+    ``k`` only where the loss uses it."""
+    return tuple(f.name for f in dataclasses.fields(Protocol) if f.compare and (f.name != "k" or losses.USES_K[loss]))
+
+
+def deviations(config: Mapping[str, Any], name: str) -> list[Deviation]:
+    """Every setting of ``config`` (a record's config, or ``asdict`` of a Config) that differs from protocol ``name``."""
+    return differences(config, dataclasses.asdict(PROTOCOLS[name]), judged(config["loss"]), reference=name)
+
+
+def config_label(loss: str, tau: float | None = None) -> str:
+    """A configuration as the book names it, e.g. ``ordinary τ=0.07`` or ``HardSimple``."""
+    return f"{losses.LABELS[loss]} τ={float(tau):g}" if losses.USES_TAU[loss] else losses.LABELS[loss]
+
+
+def describe(name: str) -> str:
+    """A protocol in a few words, for titles: e.g. ``CPU scale, 60 epochs: ResNet-18 at width 16, 5,000 images, 60 epochs``."""
+    v = PROTOCOLS[name]
+    arch = {"resnet18": "ResNet-18", "resnet18_w16": "ResNet-18 at width 16"}.get(v.arch, v.arch)
+    images = "all training images" if v.subset is None else f"{v.subset:,} images"
+    return f"{TITLES[name]}: {arch}, {images}, {v.epochs} epochs"
