@@ -33,7 +33,8 @@ def histogram_arrays(seed=0):
 def test_every_figure_with_no_records_says_not_yet_run(name, scale):
     note = BUILDERS[name]([], "cifar10", protocol=scale)
     assert isinstance(note, ex.NotYetRun)
-    assert "not yet run" in note._repr_html_() and "not yet run" in note.text()
+    assert "No run record yet for" in note._repr_html_() and "not yet run" in note.text()
+    assert "not yet run" not in note._repr_html_() and "data/results" not in note._repr_html_()  # the page says it once
     assert note.missing and all("τ=" in m for m in note.missing)
     assert ("CPU scale" if scale == "cpu-short" else "paper scale") in note.what
 
@@ -42,8 +43,9 @@ def test_every_figure_with_no_records_says_not_yet_run(name, scale):
 def test_curves_vs_tau_without_records_show_the_papers_values_alone(builder):
     fig = builder([], "cifar10", protocol="cpu-short")
     assert {t.name.split(":")[0] for t in fig.data} == {"paper"}
-    assert "not yet run" in fig.layout.title.text and "CPU scale" in fig.layout.title.text
+    assert fig.layout.title.text.startswith("What the paper reports:") and "not yet run" not in fig.layout.title.text
     assert all("the paper's Table 1, paper scale" in t.name for t in fig.data)
+    assert len(fig.layout.annotations) == (1 if builder is ex.accuracy else 2)  # no empty kNN panel: the paper has none
 
 
 def test_builders_show_the_records_of_their_protocol_only(tmp_path):
@@ -65,7 +67,7 @@ def test_builders_show_the_records_of_their_protocol_only(tmp_path):
 
 def test_table1_with_no_records_shows_the_paper_and_not_yet_run():
     html = ex.table1([], "cifar10")._repr_html_()
-    assert "not yet run" in html and "79.75" in html and "84.84" in html
+    assert "No run record yet for" in html and "79.75" in html and "84.84" in html and "not yet run" not in html
     assert all(r["record"] is None and r["linear_top1"]["diff"] is None for r in ex.table1_rows([], "cifar10"))
 
 
@@ -100,15 +102,18 @@ def test_uniformity_tolerance_draws_ours_and_the_paper_labelled(tmp_path):
     assert len(ours) == 2 and len(theirs) == 2  # one per panel
     assert list(ours[0].x) == list(paper.TABLE1_TAUS) and ours[0].y[1] == 3.0 and "200 epochs" in ours[0].name
     assert list(theirs[0].y) == [paper.table1("cifar10", "uniformity", "contrastive", t) for t in paper.TABLE1_TAUS]
-    missing = fig.layout.title.text.split("not yet run: ")[1]  # the grid's other temperatures, not Table 1's
-    assert "ordinary τ=0.05" in missing and not any(f"ordinary τ={t:g}," in missing + "," for t in paper.TABLE1_TAUS)
+    missing = fig.layout.title.text.split("no run record yet: ")[1]  # the grid's other temperatures, counted
+    assert missing.startswith(f"{len(paper.GRIDS['contrastive']) + len(paper.GRIDS['hard']) - 8} of its configurations")
 
 
 def test_partial_records_name_what_is_missing(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, epochs=1, uniformity=1.0)
     fig = ex.uniformity_tolerance(results.load(tmp_path), "cifar10")
-    assert "not yet run" in fig.layout.title.text and "ordinary τ=0.07" in fig.layout.title.text
-    assert "ordinary τ=0.3" not in fig.layout.title.text and "hard τ=1" in fig.layout.title.text
+    assert "no run record yet: 17 of its configurations" in fig.layout.title.text  # counted: the page names them
+    write_synthetic(tmp_path, "cifar10", "hard", 0.3, epochs=1, uniformity=1.0)
+    few = ex.uniformity_tolerance(results.load(tmp_path), "cifar10", protocol="paper")
+    assert "no run record yet: 16 of" in few.layout.title.text
+    assert ex.missing_note(["ordinary τ=0.07", "hard τ=1"]) == "<br><sup>no run record yet: ordinary τ=0.07, hard τ=1</sup>"
     assert [t.name for t in fig.data if t.name.startswith("ours")] == ["ours: ordinary (1 epoch; off protocol: epochs)"] * 2
 
 

@@ -439,26 +439,39 @@ def evidence(row: Row) -> str:
     return " ‖ ".join(f"{TITLES[n]}: {o.detail}" for n, o in row.outcomes.items())
 
 
-def to_markdown(rows: Sequence[Row]) -> str:
+GRID_MARKS = {REPRODUCED: "✓ reproduced", NOT_REPRODUCED: "✗ not reproduced", NOT_YET_RUN: "—",
+              NOT_APPLICABLE: "not judged here", INVALID: "invalid record"}
+"""How the compact grid shows each status (the chapters' tables spell it out, with the evidence)."""
+
+
+def to_markdown(rows: Sequence[Row], evidence_column: bool = True) -> str:
     """The status table as MyST Markdown, one status column per protocol; the chapters as ``{doc}``
-    links, which Sphinx resolves to their titles and checks (``-n``)."""
+    links, which Sphinx resolves to their titles and checks (``-n``). Without ``evidence_column``: the
+    compact grid, statuses marked (:data:`GRID_MARKS`) and a dash, explained once, where no run counts yet."""
     heads = [TITLES[n] for n in JUDGED]
-    lines = ["| | the paper says | where | " + " | ".join(heads) + " | evidence |", "|---|---|---|" + "---|" * len(heads) + "---|"]
+    tail = " evidence |" if evidence_column else ""
+    lines = ["| | the paper says | where | " + " | ".join(heads) + " |" + tail,
+             "|---|---|---|" + "---|" * len(heads) + ("---|" if evidence_column else "")]
     for r in rows:
         links = ", ".join(f"{{doc}}`/{c}`" for c in r.chapters)
-        cells = (r.key, r.statement, links, *(f"**{o.status}**" for o in r.outcomes.values()), evidence(r).replace("|", "\\|"))
+        marks = (f"**{o.status}**" if evidence_column else GRID_MARKS[o.status] for o in r.outcomes.values())
+        cells = (r.key, r.statement, links, *marks, *([evidence(r).replace("|", "\\|")] if evidence_column else []))
         lines.append("| " + " | ".join(cells) + " |")
+    if not evidence_column:
+        lines.append(f"\n— : {NOT_YET_RUN} at that scale (no record of the runs the row needs counts there yet).")
     return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class StatusTable:
-    """The status table as a displayable object: MyST Markdown (the book renders it, links checked)."""
+    """The status table as a displayable object: MyST Markdown (the book renders it, links checked);
+    the compact grid where it holds every row, the evidence where it holds a chapter's rows."""
 
     rows: tuple[Row, ...]
+    evidence_column: bool = True
 
     def _repr_markdown_(self) -> str:
-        return to_markdown(self.rows)
+        return to_markdown(self.rows, self.evidence_column)
 
     __repr__ = _repr_markdown_
 
@@ -467,4 +480,4 @@ def status(records: Sequence[dict[str, Any]], keys: Sequence[str] | None = None)
     """:func:`status_table` (only the rows ``keys``, if given) ready to display."""
     if keys is not None and (unknown := [k for k in keys if k not in KEYS]):
         raise ValueError(f"keys must be among {list(KEYS)}, got {unknown}")
-    return StatusTable(tuple(status_table(records, keys)))
+    return StatusTable(tuple(status_table(records, keys)), evidence_column=keys is not None)

@@ -89,13 +89,9 @@ class NotYetRun:
         return f"{self.what}: {NOT_YET_RUN} — no run record for {', '.join(self.missing)} (looked in {self.where()})."
 
     def _repr_html_(self) -> str:
-        items = "".join(f"<li>{html.escape(m)}</li>" for m in self.missing)
-        return (
-            f'<div class="admonition note"><p class="admonition-title">{html.escape(self.what)}: {NOT_YET_RUN}</p>'
-            f"<p>No run record yet for:</p><ul>{items}</ul>"
-            f"<p>Looked in <code>{html.escape(self.where())}</code>; "
-            "see <em>Reproduce it</em> for the commands that make these runs.</p></div>"
-        )
+        """The note on a page: what would be drawn and the runs it needs (the page says once how to make them)."""
+        return (f'<div class="admonition note"><p class="admonition-title">{html.escape(self.what)}</p>'
+                f"<p>No run record yet for {html.escape(', '.join(self.missing))}.</p></div>")
 
     def __repr__(self) -> str:
         return self.text()
@@ -142,13 +138,20 @@ def absent(loss: str, wanted: Iterable[float], have: Iterable[float]) -> list[st
     return [config_label(loss, t) for t in wanted if record_name(loss, t) not in names]
 
 
+MISSING_NAMED = 4
+"""A title names up to this many configurations without a record, and counts more (the page names them once)."""
+
+
 def missing_note(missing: Sequence[str]) -> str:
-    """A title's second line naming the configurations not yet run ("" when none is missing)."""
-    return f"<br><sup>{NOT_YET_RUN}: {', '.join(missing)}</sup>" if missing else ""
+    """A title's second line: the configurations without a record, named or counted ("" when none is missing)."""
+    if not missing:
+        return ""
+    named = ", ".join(missing) if len(missing) <= MISSING_NAMED else f"{len(missing)} of its configurations"
+    return f"<br><sup>no run record yet: {named}</sup>"
 
 
-def _fmt(value: float | None, spec: str, none: str = NOT_YET_RUN) -> str:
-    """``value`` in the format ``spec``; ``none`` (by default "not yet run") when it is None."""
+def _fmt(value: float | None, spec: str, none: str = "—") -> str:
+    """``value`` in the format ``spec``; ``none`` (by default a dash) when it is None."""
     return none if value is None else format(value, spec)
 
 
@@ -278,11 +281,18 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
 
 def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], what: str, protocol: str) -> go.Figure:
     """One panel per metric vs tau: ours per loss (lines; open circles off the protocol) and, where Table 1
-    has the metric, the paper's (crosses). Without records the paper's values are drawn alone."""
+    has the metric, the paper's (crosses), on an axis of their own (right) at any scale but the paper's.
+    Without records the paper's values are drawn alone, titled as what the paper reports."""
     records = of_protocol(records, protocol)
     runs = {loss: by_tau(records, dataset, loss) for loss in TAU_LOSSES}
     missing = [m for loss, ours in runs.items() for m in absent(loss, paper.GRIDS[loss], [t for t, _ in ours])]
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics])
+    drawn = any(runs.values())
+    if not drawn:
+        metrics = [m for m in metrics if m in paper.METRICS]
+        return _paper_only(dataset, metrics, what)
+    apart = protocol != "paper"
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics],
+                        specs=[[{"secondary_y": apart}] * len(metrics)])
     for col, metric in enumerate(metrics, start=1):
         for loss, ours in runs.items():
             if ours:
@@ -300,9 +310,27 @@ def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], wha
                     name=f"paper: {LABELS[loss]} (the paper's Table 1, paper scale)", legendgroup=f"paper-{loss}", showlegend=col == 1,
                     marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
                     opacity=0.6, hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>",
-                ), row=1, col=col)
+                ), row=1, col=col, **({"secondary_y": True} if apart else {}))
     fig.update_xaxes(title_text="τ")
+    if apart:
+        fig.update_yaxes(title_text="ours", secondary_y=False)
+        fig.update_yaxes(title_text="the paper's (paper scale)", secondary_y=True, showgrid=False)
     return _finish(fig, f"{what}, {dataset}, {describe(protocol)}", missing, height=480)
+
+
+def _paper_only(dataset: str, metrics: Sequence[str], what: str) -> go.Figure:
+    """The paper's Table 1 values of ``metrics`` vs τ, one panel each, titled as what the paper reports."""
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics])
+    for col, metric in enumerate(metrics, start=1):
+        for loss in TAU_LOSSES:
+            fig.add_trace(go.Scatter(
+                x=list(paper.TABLE1_TAUS), y=[paper.table1(dataset, metric, loss, t) for t in paper.TABLE1_TAUS],
+                mode="markers+lines", name=f"paper: {LABELS[loss]} (the paper's Table 1, paper scale)",
+                legendgroup=f"paper-{loss}", showlegend=col == 1,
+                marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
+                hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>"), row=1, col=col)
+    fig.update_xaxes(title_text="τ")
+    return _finish(fig, f"What the paper reports: {what}, {dataset}", [], height=480)
 
 
 def uniformity_tolerance(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> go.Figure:
@@ -611,7 +639,7 @@ def sweep_time(records: Sequence[Record], protocol: str) -> str:
     time added up (the runs ran one after another), and the slowest and fastest run."""
     done = [r for r in of_protocol(records, protocol) if not _off(r) and "total" in r.provenance.get("wall_seconds", {})]
     if not done:
-        return f"The sweep at {describe(protocol)}: {NOT_YET_RUN}."
+        return f"The sweep at {describe(protocol)}: no run recorded yet."
     minutes = sorted(r.provenance["wall_seconds"]["total"] / 60 for r in done)
     planned = len(configurations(paper.TABLE1_LOSSES))
     return (f"The sweep at {describe(protocol)}: {len(done)} of its {planned} runs recorded, {sum(minutes) / 60:.1f} hours of "
