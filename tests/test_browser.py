@@ -151,3 +151,49 @@ def test_book_has_figures_sliders_and_math(browser) -> None:
         assert page.locator("mjx-container").count() > 0
     finally:
         page.close()
+
+
+LAYOUT_JS = """
+() => ({
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    legends: Array.from(document.querySelectorAll('.plotly-graph-div')).map(
+        gd => gd.querySelectorAll('g.legend g.traces').length),
+})
+"""
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+@pytest.mark.parametrize("page_path", book_pages())
+def test_page_is_legible_at_width(browser, page_path: str, width: int) -> None:
+    """At a narrow and a wide window: the page body never scrolls sideways (a table may scroll in its
+    own box) and no figure's legend holds more than 12 entries."""
+    if not BOOK.is_dir():
+        pytest.fail(f"no built book at {BOOK}: run `make book` first (or set BOOK_HTML)")
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(LOCAL_SCHEMES) else r.abort())
+    try:
+        page.goto((BOOK / page_path).as_uri(), wait_until="load", timeout=TIMEOUT_MS)
+        try:
+            page.wait_for_function(PAGE_READY_JS, timeout=TIMEOUT_MS)
+        except PlaywrightTimeout:
+            pass
+        layout = page.evaluate(LAYOUT_JS)
+        assert layout["overflow"] <= 1, f"{page_path} at {width} px: the page scrolls sideways by {layout['overflow']} px"
+        crowded = [(i, n) for i, n in enumerate(layout["legends"]) if n > 12]
+        assert not crowded, f"{page_path} at {width} px: legends over 12 entries (figure, entries): {crowded}"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("page_path", book_pages())
+def test_page_text_is_a_readers(page_path: str) -> None:
+    """No machine plumbing on a page, and "not yet run" at most once (the page's one note)."""
+    if not BOOK.is_dir():
+        pytest.fail(f"no built book at {BOOK}: run `make book` first (or set BOOK_HTML)")
+    import re
+
+    text = (BOOK / page_path).read_text(encoding="utf-8")
+    visible = re.sub(r"<script.*?</script>", "", text, flags=re.S)
+    for word in ("../shared", ".carry", "lent GPU"):
+        assert word not in visible, f"{page_path}: {word!r} on the page"
+    assert visible.count("not yet run") <= 1, f"{page_path}: 'not yet run' {visible.count('not yet run')} times"

@@ -329,3 +329,24 @@ def test_collapse_trials_name_each_trials_change_and_judge_its_escape(tmp_path):
     assert html.index("hard τ=0.3, cpu-short protocol") < html.index("ordinary τ=0.3, cpu-short protocol") < html.index("<td>hard τ=0.3, trial k")
     note = ex.collapse_trials([], records, "cifar10", protocol="cpu-short")
     assert isinstance(note, ex.NotYetRun) and "looked in data/trials/hard-collapse" in note.text()
+
+
+def test_a_collapsed_run_is_marked_where_it_is_drawn(tmp_path):
+    import json
+
+    for loss, tau in (("hard", 0.3), ("contrastive", 0.3)):
+        path = write_synthetic(tmp_path, "cifar10", loss, tau, k=100, uniformity=0.01)
+        record = json.loads(path.read_text())
+        record["provenance"]["train_images"] = 5000
+        if loss == "hard":  # its last training loss at log(1 + k): every similarity equal
+            record["curves"]["loss"][-1] = math.log(1 + 100)
+        results.write_record(path, record)
+    records = results.load(tmp_path)
+    assert [ex.collapsed(r) for r in sorted(records, key=lambda r: r.loss)] == [False, True]
+    fig = ex.uniformity_tolerance(records, "cifar10")
+    hard = next(t for t in fig.data if t.name.startswith("ours: hard"))
+    assert list(hard.marker.symbol) == ["diamond-open"] and "collapsed at τ = 0.3 (diamonds)" in hard.name  # k 100: off
+    ordinary = next(t for t in fig.data if t.name.startswith("ours: ordinary"))
+    assert list(ordinary.marker.symbol) == ["circle"] and "collapsed" not in ordinary.name
+    html = ex.table1(records, "cifar10")._repr_html_()
+    assert f"{ex.COLLAPSED_MARK} Ended collapsed" in html and "hard τ=0.3." in html

@@ -253,7 +253,7 @@ def judge(records: Sequence[results.Record], criterion: Criterion, read: ArrayRe
         missing, invalid = _unusable(look, criterion)
         if invalid or missing:
             verdicts[d] = INVALID if invalid else NOT_YET_RUN
-            details.append(f"{d}: {verdicts[d]}; " + (f"invalid {', '.join(invalid)}" if invalid else f"needs {', '.join(missing)}"))
+            details.append(f"{d}: " + (f"{INVALID}: {', '.join(invalid)}" if invalid else f"needs {', '.join(missing)}"))
             continue
         ok, evidence = criterion.check(look)
         verdicts[d] = REPRODUCED if ok else NOT_REPRODUCED
@@ -296,13 +296,16 @@ def best_at_intermediate_tau(look: Lookup) -> tuple[bool, str]:
     return 0.2 <= best <= 0.3, "ordinary linear top-1 " + ", ".join(f"τ={t:g}: {a:.2f}" for t, a in acc.items()) + f"; best at τ = {best:g}"
 
 
-def simple_vs_hard_simple(look: Lookup) -> tuple[bool, str]:
-    """Claim 5: Simple's linear top-1 ≤ the best ordinary one − 5 points, and HardSimple's ≥ the best
-    ordinary one − 2 points (τ ∈ {0.07, 0.3, 0.7, 1.0})."""
-    best = max(look.series("contrastive", "linear_top1"))
-    simple, hard_simple = look.value("simple", None, "linear_top1"), look.value("hard_simple", None, "linear_top1")
-    ok = simple <= best - SIMPLE_GAP and hard_simple >= best - HARD_SIMPLE_SLACK
-    return ok, f"linear top-1: Simple {simple:.2f}, HardSimple {hard_simple:.2f}, best ordinary {best:.2f}"
+def simple_far_worse(look: Lookup) -> tuple[bool, str]:
+    """Claim 5, first part: Simple's linear top-1 ≤ the best ordinary one − 5 points (τ ∈ {0.07, 0.3, 0.7, 1.0})."""
+    best, simple = max(look.series("contrastive", "linear_top1")), look.value("simple", None, "linear_top1")
+    return simple <= best - SIMPLE_GAP, f"linear top-1: Simple {simple:.2f}, best ordinary {best:.2f}"
+
+
+def hard_simple_competitive(look: Lookup) -> tuple[bool, str]:
+    """Claim 5, second part: HardSimple's linear top-1 ≥ the best ordinary one − 2 points (τ ∈ {0.07, 0.3, 0.7, 1.0})."""
+    best, hard_simple = max(look.series("contrastive", "linear_top1")), look.value("hard_simple", None, "linear_top1")
+    return hard_simple >= best - HARD_SIMPLE_SLACK, f"linear top-1: HardSimple {hard_simple:.2f}, best ordinary {best:.2f}"
 
 
 def hard_uniformity(look: Lookup) -> tuple[bool, str]:
@@ -328,14 +331,22 @@ def hard_tolerance(look: Lookup) -> tuple[bool, str]:
     return all(h <= o for h, o in zip(hard, ordinary)), f"tolerance: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
 
 
+def _small_and_large(look: Lookup) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The stored similarity samples of the ordinary loss at the smallest and the largest τ of Table 1."""
+    return look.arrays("contrastive", paper.TABLE1_TAUS[0]), look.arrays("contrastive", paper.TABLE1_TAUS[-1])
+
+
 def positive_gap(look: Lookup) -> tuple[bool, str]:
-    """Claim 7, Fig. 8: mean(s_ii − hardest negative) of the 1,000 anchors is larger at τ = 0.07 than
-    at τ = 1, and mean s_ii is larger at τ = 1 than at τ = 0.07."""
-    small, large = look.arrays("contrastive", paper.TABLE1_TAUS[0]), look.arrays("contrastive", paper.TABLE1_TAUS[-1])
-    gap = [float((a["pos_sim"] - a["neg_top10"][:, 0]).mean()) for a in (small, large)]
-    pos = [float(a["pos_sim"].mean()) for a in (small, large)]
-    ok = gap[0] > gap[1] and pos[1] > pos[0]
-    return ok, f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii − n1 {_fmt(gap)}; mean s_ii {_fmt(pos)}"
+    """Claim 7, first part (Fig. 8): mean(s_ii − hardest negative) of the 1,000 anchors is larger at
+    τ = 0.07 than at τ = 1."""
+    gap = [float((a["pos_sim"] - a["neg_top10"][:, 0]).mean()) for a in _small_and_large(look)]
+    return gap[0] > gap[1], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii − n1 {_fmt(gap)}"
+
+
+def positive_alignment(look: Lookup) -> tuple[bool, str]:
+    """Claim 7, second part (Fig. 8): mean s_ii of the 1,000 anchors is larger at τ = 1 than at τ = 0.07."""
+    pos = [float(a["pos_sim"].mean()) for a in _small_and_large(look)]
+    return pos[1] > pos[0], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii {_fmt(pos)}"
 
 
 def embedding_contrast(look: Lookup) -> tuple[bool, str]:
@@ -357,8 +368,9 @@ def table1_close(look: Lookup) -> tuple[bool, str]:
 
 
 TREND = Criterion(ORDINARY, uniformity_tolerance_trend)
-GAP = Criterion((ORDINARY[0], ORDINARY[-1]), positive_gap, ("pos_sim", "neg_top10"))
-"""Criteria that a claim and its figure share (each is judged once per protocol)."""
+ENDS = (ORDINARY[0], ORDINARY[-1])
+SAMPLES = ("pos_sim", "neg_top10")
+"""The criteria a claim and its figure share (each is judged once per protocol); claim 7's runs and arrays."""
 
 
 @dataclass(frozen=True)
@@ -382,14 +394,18 @@ CLAIMS: tuple[Claim, ...] = (
           ("book/experiments/uniformity_tolerance",), TREND),
     Claim("claim 4", "Ordinary loss: accuracy is best at an intermediate $\\tau$ (0.2–0.3).", ("book/experiments/accuracy",),
           Criterion(ORDINARY, best_at_intermediate_tau)),
-    Claim("claim 5", "The simple loss is far worse than the contrastive loss; with the 4095 nearest negatives (HardSimple) it "
-          "becomes competitive.", ("book/experiments/table1",),
-          Criterion(ORDINARY + (("simple", None), ("hard_simple", None)), simple_vs_hard_simple)),
-    Claim("claim 6", "Hard loss: higher, $\\tau$-independent uniformity; accuracy stays high at large $\\tau$ where the ordinary "
-          "loss degrades.", ("book/experiments/uniformity_tolerance", "book/experiments/accuracy"),
-          Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_accuracy_at_large_tau))),
-    Claim("claim 7", "A smaller $\\tau$ separates the positive from its nearest negatives more; a larger $\\tau$ aligns positives "
-          "more ($s_{ii} \\to 1$).", ("book/experiments/similarities",), GAP),
+    Claim("claim 5a", "The simple loss is far worse than the contrastive loss.", ("book/experiments/table1",),
+          Criterion(ORDINARY + (("simple", None),), simple_far_worse)),
+    Claim("claim 5b", "With the 4095 nearest negatives (HardSimple) the simple loss becomes competitive.", ("book/experiments/table1",),
+          Criterion(ORDINARY + (("hard_simple", None),), hard_simple_competitive)),
+    Claim("claim 6a", "Hard loss: higher, $\\tau$-independent uniformity.", ("book/experiments/uniformity_tolerance",),
+          Criterion(ORDINARY + HARD, hard_uniformity)),
+    Claim("claim 6b", "Hard loss: accuracy stays high at large $\\tau$ where the ordinary loss degrades.", ("book/experiments/accuracy",),
+          Criterion(ORDINARY + HARD, hard_accuracy_at_large_tau)),
+    Claim("claim 7a", "A smaller $\\tau$ separates the positive from its nearest negatives more.", ("book/experiments/similarities",),
+          Criterion(ENDS, positive_gap, SAMPLES)),
+    Claim("claim 7b", "A larger $\\tau$ aligns positives more ($s_{ii} \\to 1$).", ("book/experiments/similarities",),
+          Criterion(ENDS, positive_alignment, SAMPLES)),
     Claim("Table 1", "Linear top-1, uniformity and tolerance of the four losses at $\\tau$ = 0.07, 0.3, 0.7, 1.0.",
           ("book/experiments/table1",), Criterion(tuple(paper.COLUMNS), table1_close, protocols=("paper",))),
     Claim("Fig. 1", "Two embeddings with equal loss: the loss does not see semantic structure.", ("book/dilemma",), check_equal_loss),
@@ -400,18 +416,14 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("Figs. 4–5", "Ordinary loss: uniformity falls and tolerance rises with $\\tau$.", ("book/experiments/uniformity_tolerance",), TREND),
     Claim("Figs. 6–7", "Hard loss: uniformity high and flat in $\\tau$; tolerance lower than the ordinary loss's.",
           ("book/experiments/uniformity_tolerance",), Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_tolerance))),
-    Claim("Fig. 8", "The positive vs its 10 nearest negatives, per $\\tau$.", ("book/experiments/similarities",), GAP),
+    Claim("Fig. 8", "The positive vs its 10 nearest negatives, per $\\tau$.", ("book/experiments/similarities",),
+          Criterion(ENDS, _all(positive_gap, positive_alignment), SAMPLES)),
     Claim("Fig. 9", "Linear accuracy vs $\\tau$: ordinary reverse U, hard high and flat at large $\\tau$.", ("book/experiments/accuracy",),
           Criterion(ORDINARY + HARD, _all(best_at_intermediate_tau, hard_accuracy_at_large_tau))),
 )
 """Every claim of the paper, its Table 1 and every figure: the one table the intro's list, the
 status table and each chapter's rows all render from."""
 KEYS = tuple(c.key for c in CLAIMS)
-
-
-def statements() -> str:
-    """The paper's seven claims as a numbered MyST Markdown list (the intro shows it)."""
-    return "\n".join(f"{c.key.split()[1]}. {c.statement}" for c in CLAIMS if c.key.startswith("claim "))
 
 
 def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> list[Row]:
@@ -445,20 +457,19 @@ GRID_MARKS = {REPRODUCED: "✓ reproduced", NOT_REPRODUCED: "✗ not reproduced"
 
 
 def to_markdown(rows: Sequence[Row], evidence_column: bool = True) -> str:
-    """The status table as MyST Markdown, one status column per protocol; the chapters as ``{doc}``
-    links, which Sphinx resolves to their titles and checks (``-n``). Without ``evidence_column``: the
-    compact grid, statuses marked (:data:`GRID_MARKS`) and a dash, explained once, where no run counts yet."""
+    """The status table as MyST Markdown, one status column per protocol, statuses marked (:data:`GRID_MARKS`:
+    a dash, explained once, where no run counts yet); the chapters as ``{doc}`` links, which Sphinx resolves
+    to their titles and checks (``-n``); the evidence in a last column unless ``evidence_column`` is False."""
     heads = [TITLES[n] for n in JUDGED]
     tail = " evidence |" if evidence_column else ""
     lines = ["| | the paper says | where | " + " | ".join(heads) + " |" + tail,
              "|---|---|---|" + "---|" * len(heads) + ("---|" if evidence_column else "")]
     for r in rows:
         links = ", ".join(f"{{doc}}`/{c}`" for c in r.chapters)
-        marks = (f"**{o.status}**" if evidence_column else GRID_MARKS[o.status] for o in r.outcomes.values())
+        marks = (GRID_MARKS[o.status] for o in r.outcomes.values())
         cells = (r.key, r.statement, links, *marks, *([evidence(r).replace("|", "\\|")] if evidence_column else []))
         lines.append("| " + " | ".join(cells) + " |")
-    if not evidence_column:
-        lines.append(f"\n— : {NOT_YET_RUN} at that scale (no record of the runs the row needs counts there yet).")
+    lines.append("\n— : no record of the runs the row needs counts at that scale yet.")
     return "\n".join(lines)
 
 

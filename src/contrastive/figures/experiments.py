@@ -71,6 +71,8 @@ ESCAPED = 1.0
 in its note). Fixed before any trial of ``data/trials/hard-collapse`` but ``lr0.03`` and ``fp32`` ran."""
 OFF_MARK = "†"
 """Marks the numbers of records off the paper's protocol in Table 1."""
+COLLAPSED_MARK = "‡"
+"""Marks the numbers of runs that ended collapsed (:func:`collapsed`) in Table 1; their markers are diamonds."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,7 @@ def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: s
         prov = r.provenance if r else {}
         data = prov.get("data", {})
         row = {
-            "loss": loss, "tau": tau, "record": r, "off_protocol": _off(r) if r else None,
+            "loss": loss, "tau": tau, "record": r, "off_protocol": _off(r) if r else None, "collapsed": bool(r) and collapsed(r),
             "epochs": r.config["epochs"] if r else None,
             "data": data.get("source"), "data_note": data.get("note") or "", "device": prov.get("device"),
         }
@@ -249,7 +251,7 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
     )
     body = []
     for row in rows:
-        mark = f" {OFF_MARK}" if row["off_protocol"] else ""
+        mark = (f" {OFF_MARK}" if row["off_protocol"] else "") + (f" {COLLAPSED_MARK}" if row["collapsed"] else "")
         cells = [LABELS[row["loss"]], "" if row["tau"] is None else format(row["tau"], "g")]
         for m in paper.METRICS:
             v, spec = row[m], METRIC_FORMATS[m]
@@ -265,6 +267,9 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
     if off:
         items = "".join(f"<li>{html.escape(label)}: {html.escape(why)}</li>" for label, why in off)
         note_html += f"<p>{OFF_MARK} Off the {protocol} protocol, so not counted for the claims:</p><ul>{items}</ul>"
+    if ended := [config_label(r["loss"], r["tau"]) for r in rows if r["collapsed"]]:
+        note_html += (f"<p>{COLLAPSED_MARK} Ended collapsed (its last training loss at the loss's value for "
+                      f"embeddings at one point): {html.escape(', '.join(ended))}.</p>")
     if missing:
         note_html += NotYetRun(f"Table 1, {dataset}, {describe(protocol)}", tuple(missing))._repr_html_()
     table = f'<div style="overflow-x: auto">{html_table(head, body, style="white-space: nowrap; font-size: 0.85em")}</div>'
@@ -298,9 +303,9 @@ def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], wha
             if ours:
                 fig.add_trace(go.Scatter(
                     x=[t for t, _ in ours], y=[r.results[metric] for _, r in ours], mode="lines+markers",
-                    name=f"ours: {LABELS[loss]} ({run_text(r for _, r in ours)})", legendgroup=f"ours-{loss}",
-                    showlegend=col == 1, line={"color": COLOURS[loss]},
-                    marker={"symbol": ["circle-open" if _off(r) else "circle" for _, r in ours], "size": 8},
+                    name=f"ours: {LABELS[loss]} ({run_text(r for _, r in ours)}{_collapsed_text(ours)})",
+                    legendgroup=f"ours-{loss}", showlegend=col == 1, line={"color": COLOURS[loss]},
+                    marker={"symbol": [_symbol(r) for _, r in ours], "size": 8},
                     customdata=[[r.config["epochs"], protocol_text(r)] for _, r in ours],
                     hovertemplate="τ=%{x}<br>%{y:.4g}<br>%{customdata[0]} epochs<br>%{customdata[1]}<extra>ours</extra>",
                 ), row=1, col=col)
@@ -316,6 +321,17 @@ def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], wha
         fig.update_yaxes(title_text="ours", secondary_y=False)
         fig.update_yaxes(title_text="the paper's (paper scale)", secondary_y=True, showgrid=False)
     return _finish(fig, f"{what}, {dataset}, {describe(protocol)}", missing, height=480)
+
+
+def _symbol(record: Record) -> str:
+    """A run's marker: a diamond where it ended collapsed, hollow where it is off its protocol."""
+    return ("diamond" if collapsed(record) else "circle") + ("-open" if _off(record) else "")
+
+
+def _collapsed_text(runs: Sequence[tuple[float, Record]]) -> str:
+    """``; collapsed at τ = 0.07, 0.3 (diamonds)`` for the runs that ended collapsed, else ""."""
+    taus = [f"{t:g}" for t, r in runs if collapsed(r)]
+    return f"; collapsed at τ = {', '.join(taus)} (diamonds)" if taus else ""
 
 
 def _paper_only(dataset: str, metrics: Sequence[str], what: str) -> go.Figure:
@@ -480,7 +496,15 @@ def dynamics(records: Sequence[Record], dataset: str = "cifar10", loss: str = "c
     return _slider("Training dynamics", dataset, loss, protocol, frames, height=680, **_curve_grid())
 
 
-def loss_at_collapse(record: dict[str, Any]) -> float:
+def collapsed(record: Record) -> bool:
+    """Whether ``record``'s run ended collapsed: its last training loss within :data:`COLLAPSED` of
+    the loss's value at a collapse (``losses.collapsed_loss``); False where the record cannot say."""
+    if "train_images" not in record.provenance or not record.curves.get("loss"):
+        return False
+    return abs(record.curves["loss"][-1] - loss_at_collapse(record)) <= COLLAPSED
+
+
+def loss_at_collapse(record: Record) -> float:
     """The value the training loss of ``record``'s run takes at a collapse (``losses.collapsed_loss``), with
     M from its negatives and training images."""
     c = record.config
@@ -502,11 +526,11 @@ def levelled_off(records: Sequence[Record], dataset: str = "cifar10", protocol: 
     order = {loss: i for i, loss in enumerate(LABELS)}
     runs.sort(key=lambda r: (order[r.config["loss"]], r.config["tau"] if USES_TAU[r.config["loss"]] else 0))
     last, limit = pilot.FIRST.rules["last_fraction"], pilot.FIRST.rules["max_flatness"]
-    rows, flat, collapsed = [], 0, 0
+    rows, flat, ended = [], 0, 0
     for r in runs:
         c, curves = r.config, r.curves
         at_collapse = loss_at_collapse(r)
-        collapsed += abs(curves["loss"][-1] - at_collapse) <= COLLAPSED
+        ended += collapsed(r)
         start = pilot.last_stretch(curves["epoch"], last)
         moved = {name: pilot.flatness(curves, name) for name in pilot.FIRST.rules["flat_curves"]}
         levelled = max(moved.values()) <= limit
@@ -520,8 +544,8 @@ def levelled_off(records: Sequence[Record], dataset: str = "cifar10", protocol: 
                "last epoch's loss / its value at a collapse")
     note = (f"<p><strong>{html.escape(what)}</strong></p><p>{flat} of {len(runs)} runs levelled off by the pilot's rule 2: over the last {last:.0%} of training "
             f"their test-set uniformity and kNN accuracy each moved by at most {limit:.0%} of their range over the run.</p>")
-    if collapsed:
-        note += (f"<p>{collapsed} of {len(runs)} runs ended collapsed: their last epoch's training loss is the loss's "
+    if ended:
+        note += (f"<p>{ended} of {len(runs)} runs ended collapsed: their last epoch's training loss is the loss's "
                  "value when every similarity is the same (log(1 + M) for the ordinary loss, log(1 + k) for the hard "
                  "one, 0 for Simple and HardSimple), the state where all embeddings sit at one point and the "
                  "gradients of Eq. 4 cancel. Such a run has stopped learning, however flat its curves are.</p>")

@@ -21,7 +21,7 @@ from .. import paper
 from ..losses import relative_penalty
 from ..penalty import (CIFAR_NEGATIVES, FEATURE_DIM, dropped_share, effective_negatives, histogram_similarities, solve_tau,
                        sphere_similarities, top_k_share)
-from ..config import config_label, describe
+from ..config import PROTOCOLS, config_label, describe
 from ..results import by_tau, of_protocol, with_arrays
 from . import class_colour, html_table, tau_slider
 from .analytic import PENALTY_TAUS, TAU_AXIS, log_taus
@@ -62,12 +62,13 @@ def _vs_tau(samples: Mapping[str, Tensor], summary: Summary, marks: Mapping[str,
     fig = go.Figure()
     for i, (label, s_neg) in enumerate(samples.items()):
         colour = class_colour(i)
-        fig.add_scatter(x=taus, y=mean_curve(summary, s_neg, taus), mode="lines", line=dict(color=colour), name=label)
-        if marks.get(label):
+        fig.add_scatter(x=taus, y=mean_curve(summary, s_neg, taus), mode="lines", line=dict(color=colour), name=label,
+                        legendgroup=label)
+        if marks.get(label):  # the run's own τ, on its line; one legend entry with it
             marked = list(marks[label])
             fig.add_scatter(
                 x=marked, y=mean_curve(summary, s_neg, marked), mode="markers+text", text=[f"{t:g}" for t in marked],
-                textposition="bottom right", marker=dict(color=colour, size=9),
+                textposition="bottom right", marker=dict(color=colour, size=9), legendgroup=label, showlegend=False,
                 name=f"{label} at τ = {', '.join(f'{t:g}' for t in marked)}",
             )
     return fig
@@ -199,16 +200,17 @@ def penalty_summary(
 def measured_samples(
     records: Sequence[dict[str, Any]], dataset: str = "cifar10", losses: Sequence[str] = TAU_LOSSES, protocol: str = "paper"
 ) -> tuple[dict[str, Tensor], dict[str, list[float]], list[str]]:
-    """``samples`` from the negative-similarity histograms of the records of protocol ``protocol`` (one per loss and τ, M = the
-    recorded training images − 1), ``marks`` (each record's own τ on its line), and the labels of the
-    paper's configurations without a usable record (no record, no histogram, or no recorded image count)."""
+    """``samples`` from the negative-similarity histograms of the records of protocol ``protocol`` at Table 1's
+    temperatures (one per loss and τ, M = the recorded training images − 1), ``marks`` (each record's own τ
+    on its line), and the labels of the paper's configurations without a usable record (no record, no
+    histogram, or no recorded image count)."""
     samples: dict[str, Tensor] = {}
     marks: dict[str, list[float]] = {}
     missing: list[str] = []
     for loss in losses:
         runs = [
             (t, a, r) for t, a, r in with_arrays(by_tau(of_protocol(records, protocol), dataset, loss), ("hist_edges", "hist_neg"))
-            if r.provenance.get("train_images", 0) > 1
+            if r.provenance.get("train_images", 0) > 1 and t in paper.TABLE1_TAUS
         ]
         for t, a, r in runs:
             label = f"measured: {config_label(loss, t)} ({run_text([r])})"
@@ -224,14 +226,16 @@ def measured_figures(
 ) -> list[go.Figure | NotYetRun]:
     """:func:`effective_figure` and :func:`dropped_figure` on the measured negative similarities of the
     records of ``dataset`` at protocol ``protocol`` (each record's own τ marked), the ``reference`` samples
-    (e.g. the model) beside them; a single :class:`NotYetRun` note when no record has a histogram."""
+    (e.g. the model) beside them, with the k of the protocol's hard loss; a single :class:`NotYetRun` note
+    when no record has a histogram."""
     samples, marks, missing = measured_samples(records, dataset, protocol=protocol)
     what = f"Penalty summaries from measured similarities, {dataset}, {describe(protocol)}"
     if not samples:
         return [NotYetRun(what, tuple(missing))]
     note = missing_note(missing)
     samples = {**samples, **(reference or {})}
+    k = PROTOCOLS[protocol].k
     return [
-        effective_figure(samples, marks, title=f"{what}: exp H(r_i){note}"),
-        dropped_figure(samples, marks, title=f"{what}: share dropped by Eq. 9{note}"),
+        effective_figure(samples, marks, k=k, title=f"{what}: exp H(r_i){note}"),
+        dropped_figure(samples, marks, k=k, title=f"{what}: share dropped by Eq. 9{note}"),
     ]
