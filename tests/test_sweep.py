@@ -95,7 +95,7 @@ def test_sweep_end_to_end(tmp_path, monkeypatch, capsys):
     table = execute("experiments/table1.ipynb", tmp_path / "table1.ipynb")
     # the CPU-scale table comes first (no records there: all ten not yet run), then the paper-scale one
     paper_scale = table.split("<strong>paper scale: ")[1]
-    assert f"{u:.3f}" in paper_scale and "ordinary τ=0.07" not in paper_scale.split("No run record yet for")[1].split("</ul>")[0]
+    assert f"{u:.3f}" in paper_scale and "ordinary τ=0.07" not in paper_scale.split("No run record yet for")[1].split("</p>")[0]
     curves = execute("experiments/uniformity_tolerance.ipynb", tmp_path / "ut.ipynb")
     assert "ours: ordinary (1 epoch; off protocol: epochs, batch_size, arch, knn_k, probe_epochs)" in curves
     dynamics = execute("experiments/dynamics.ipynb", tmp_path / "dynamics.ipynb")
