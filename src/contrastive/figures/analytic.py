@@ -45,7 +45,8 @@ def penalty_trace(tau: float, s_neg: Tensor, **style) -> go.Scatter:
 
 
 PENALTY_LAYOUT = dict(xaxis_title="negative similarity s_ij", yaxis_title="relative penalty r_i(s_ij)", template="plotly_white",
-                      showlegend=False)
+                      showlegend=False, yaxis_type="log", yaxis_exponentformat="power")
+"""On a log axis: at large τ the penalty is near 1/M everywhere, flat at zero on a linear one."""
 
 
 def penalty_figure(taus: Sequence[float] = PENALTY_TAUS, n: int = 201, active: int = 0) -> go.Figure:

@@ -162,7 +162,8 @@ def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bo
     a slider is there (``legend_below=False``)."""
     if legend_below:
         layout["legend"] = {"orientation": "h", "y": -0.2}
-    fig.update_layout(title={"text": title + missing_note(missing)}, margin={"t": 100}, **layout)
+    text = title + missing_note(missing)
+    fig.update_layout(title={"text": text}, margin={"t": 80 + 25 * text.count("<br>")}, **layout)  # room for each title line
     return fig
 
 
