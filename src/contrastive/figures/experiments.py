@@ -311,12 +311,8 @@ def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], wha
                     hovertemplate="τ=%{x}<br>%{y:.4g}<br>%{customdata[0]} epochs<br>%{customdata[1]}<extra>ours</extra>",
                 ), row=1, col=col)
             if metric in paper.METRICS and dataset in paper.DATASETS:
-                fig.add_trace(go.Scatter(
-                    x=list(paper.TABLE1_TAUS), y=[paper.table1(dataset, metric, loss, t) for t in paper.TABLE1_TAUS], mode="markers+lines",
-                    name=f"paper: {LABELS[loss]} (the paper's Table 1, paper scale)", legendgroup=f"paper-{loss}", showlegend=col == 1,
-                    marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
-                    opacity=0.6, hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>",
-                ), row=1, col=col, **({"secondary_y": True} if apart else {}))
+                fig.add_trace(_paper_trace(dataset, metric, loss, col == 1, opacity=0.6),
+                              row=1, col=col, **({"secondary_y": True} if apart else {}))
     fig.update_xaxes(title_text="τ")
     if apart:
         fig.update_yaxes(title_text="ours", secondary_y=False)
@@ -335,17 +331,21 @@ def _collapsed_text(runs: Sequence[tuple[float, Record]]) -> str:
     return f"; collapsed at τ = {', '.join(taus)} (diamonds)" if taus else ""
 
 
+def _paper_trace(dataset: str, metric: str, loss: str, showlegend: bool, **style: Any) -> go.Scatter:
+    """The paper's Table 1 values of ``metric`` for ``loss`` vs τ: crosses on a dotted line, labelled as the paper's."""
+    return go.Scatter(
+        x=list(paper.TABLE1_TAUS), y=[paper.table1(dataset, metric, loss, t) for t in paper.TABLE1_TAUS], mode="markers+lines",
+        name=f"paper: {LABELS[loss]} (the paper's Table 1, paper scale)", legendgroup=f"paper-{loss}", showlegend=showlegend,
+        marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
+        hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>", **style)
+
+
 def _paper_only(dataset: str, metrics: Sequence[str], what: str) -> go.Figure:
     """The paper's Table 1 values of ``metrics`` vs τ, one panel each, titled as what the paper reports."""
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics])
     for col, metric in enumerate(metrics, start=1):
         for loss in TAU_LOSSES:
-            fig.add_trace(go.Scatter(
-                x=list(paper.TABLE1_TAUS), y=[paper.table1(dataset, metric, loss, t) for t in paper.TABLE1_TAUS],
-                mode="markers+lines", name=f"paper: {LABELS[loss]} (the paper's Table 1, paper scale)",
-                legendgroup=f"paper-{loss}", showlegend=col == 1,
-                marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
-                hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>"), row=1, col=col)
+            fig.add_trace(_paper_trace(dataset, metric, loss, col == 1), row=1, col=col)
     fig.update_xaxes(title_text="τ")
     return _finish(fig, f"What the paper reports: {what}, {dataset}", [], height=480)
 
