@@ -59,7 +59,7 @@ import torchvision.transforms as T
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from contrastive import data, memory, models, provenance, results, train
+from contrastive import atomic, data, memory, models, provenance, train
 from contrastive.config import COMPILE_MODES, PROTOCOLS, Config, Deviation, describe, deviations
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> Path:
         "measured": provenance.now(),
     }
     path = output_path(args.out, config.protocol, device)
-    results.atomic_write(path, lambda f: f.write((json.dumps(record, indent=1) + "\n").encode()))
+    atomic.atomic_write(path, lambda f: f.write((json.dumps(record, indent=1) + "\n").encode()))
     print(f"written to {path}")
     return path
 

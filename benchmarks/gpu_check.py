@@ -7,13 +7,15 @@
    eager engine with another seed must fail that test (the control). Compile errors are not
    suppressed here, so a mode that does not compile fails instead of running eagerly. Each mode's
    ms/step after a warm-up is printed.
-2. A short run on the offline data is interrupted after its first epoch and resumed from the
-   checkpoint; the resumed run must write its record and say where it resumed.
+2. A short run on CIFAR-10 is interrupted after its first epoch and resumed from the checkpoint; the
+   resumed run must write its record and say where it resumed. Its data come from torchvision's
+   download into ``data/datasets``, or from the CIFAR-10 npz file named by ``--data`` (data/README.md);
+   ``--no-resume-check`` skips it.
 
-Writes ``<out>/gpu_check.json`` and exits 1 if any check fails. Run on the GPU machine
+Writes ``<out>/gpu_check.json`` and exits 1 if any check fails. Run on a machine with a CUDA GPU
 (``benchmarks/gpu_session.sh`` does):
 
-    python3 benchmarks/gpu_check.py --data .carry/cifar10-jpeg.npz --out $OUT
+    python3 benchmarks/gpu_check.py --data path/to/cifar10-jpeg.npz --out gpu-out
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from contrastive import provenance, results, train
+from contrastive import atomic, provenance, results, train
 from contrastive.config import Config
 from contrastive.data import Dataset
 
@@ -86,11 +88,11 @@ def check_modes(device: str, n: int, steps: int, timed: int, modes: list[str]) -
     return report
 
 
-def check_resume(device: str, data: str, subset: int) -> dict:
+def check_resume(device: str, data: str | None, subset: int) -> dict:
     """Interrupt a 2-epoch run after epoch 1, resume it, and report what the record says."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(device=device, data=data, subset=subset, epochs=2, checkpoint_every=1, probe_epochs=2,
-                              knn_k=20, out=f"{tmp}/results", checkpoint_dir=f"{tmp}/ckpt", datasets=f"{tmp}/data")
+                        knn_k=20, out=f"{tmp}/results", checkpoint_dir=f"{tmp}/ckpt")
         original = train.Engine.train_epoch
 
         def dies_in_epoch_2(self, epoch, bar=None):
@@ -122,7 +124,8 @@ def failures(report: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cuda")
-    p.add_argument("--data", default=".carry/cifar10-jpeg.npz", help="offline npz for the resume check ('' skips it)")
+    p.add_argument("--data", default=None, help="a CIFAR-10 npz for the resume check (default: torchvision's download)")
+    p.add_argument("--no-resume-check", action="store_true", help="skip the resume check (it needs CIFAR-10)")
     p.add_argument("--n", type=int, default=50_000, help="synthetic training images (the bank size)")
     p.add_argument("--steps", type=int, default=5, help="steps compared across modes (the first compiles)")
     p.add_argument("--timed", type=int, default=50, help="steps timed per mode after those")
@@ -132,11 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     report = {"environment": provenance.environment(args.device), "checked": provenance.now(),
               "min_cosine": MIN_COSINE, "modes": check_modes(args.device, args.n, args.steps, args.timed, args.modes)}
-    if args.data:
+    if not args.no_resume_check:
         report["resume"] = check_resume(args.device, args.data, args.subset)
     report["failed"] = failures(report)
     path = Path(args.out) / "gpu_check.json"
-    results.atomic_write(path, lambda f: f.write((json.dumps(report, indent=1) + "\n").encode()))
+    atomic.atomic_write(path, lambda f: f.write((json.dumps(report, indent=1) + "\n").encode()))
     print(f"written to {path}; failed: {report['failed'] or 'none'}")
     return 1 if report["failed"] else 0
 

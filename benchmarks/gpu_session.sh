@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (see README, "Runs on a lent GPU"): the machine facts, the CUDA
-# self-check (gpu_check.py), the epoch-time benchmark, then one training run per argument group.
-# Records, check and benchmark JSON and the log go to $OUT (the device tool brings back at most 8
-# files: a run leaves 2, the check 1, the benchmark 1, the log 1).
+# One session on a GPU machine: the machine facts, the CUDA self-check (gpu_check.py), the epoch-time
+# benchmark, then one training run per argument group. Records, the check's and the benchmark's JSON
+# and the log go to $OUT.
 #
 #   bash benchmarks/gpu_session.sh "--loss contrastive --tau 0.3" "--loss hard --tau 0.7"
 #
-# Environment: DATA (default .carry/cifar10-jpeg.npz), DEVICE (default cuda), OUT (default ./gpu-out),
-# CHECK=0 skips the self-check, BENCH=0 the benchmark, PARALLEL=1 starts all runs at once, and
-# CONTRASTIVE_COMMIT names the commit the tree was copied from (the copy has no .git).
-# The GPU machine's own torch/torchvision/numpy/pillow/tqdm are used: the training path needs no wheels.
+# Environment: DATA, a CIFAR-10 npz file (data/README.md; default: none, torchvision downloads CIFAR-10
+# into data/datasets), DEVICE (default cuda), OUT (default ./gpu-out), CHECK=0 skips the self-check,
+# BENCH=0 the benchmark, PARALLEL=1 starts all runs at once, and CONTRASTIVE_COMMIT names the commit
+# the checkout was copied from (where it has no .git), so that the records name it.
+# The machine's own torch/torchvision/numpy/pillow/tqdm are used: the training path needs nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-.carry/cifar10-jpeg.npz}
+DATA_ARGS=(${DATA:+--data "$DATA"})
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-$PWD/gpu-out}
 export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
@@ -24,14 +24,14 @@ python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchv
 
 status=0  # each step runs even if an earlier one failed; the script exits 1 if any did
 if [ "${CHECK:-1}" != 0 ]; then  # the CUDA paths the CPU tests cannot reach, and ms/step per compile mode
-    python3 benchmarks/gpu_check.py --data "$DATA" --device "$DEVICE" --out "$OUT" || status=1
+    python3 benchmarks/gpu_check.py "${DATA_ARGS[@]}" --device "$DEVICE" --out "$OUT" || status=1
 fi
 if [ "${BENCH:-1}" != 0 ]; then
-    python3 benchmarks/epoch_time.py --data "$DATA" --device "$DEVICE" --out "$OUT" || status=1
+    python3 benchmarks/epoch_time.py "${DATA_ARGS[@]}" --device "$DEVICE" --out "$OUT" || status=1
 fi
 train() {
     # shellcheck disable=SC2086  # each argument group is split into CLI flags on purpose
-    python3 -m contrastive train --dataset cifar10 --data "$DATA" --device "$DEVICE" --out "$OUT" \
+    python3 -m contrastive train --dataset cifar10 "${DATA_ARGS[@]}" --device "$DEVICE" --out "$OUT" \
         --checkpoint-dir /tmp/checkpoints $1
 }
 if [ "${PARALLEL:-0}" = 1 ]; then  # all runs at once on the one GPU (batch 128 leaves most of it idle)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from contrastive import claims, config, losses, paper, results
-from contrastive.config import Config
+from contrastive.config import JUDGED, Config
 
 ROOT = Path(__file__).resolve().parents[1]
 TAUS = paper.TABLE1_TAUS
@@ -224,9 +224,37 @@ def test_the_table_is_myst_with_doc_links_and_a_column_per_scale():
     md = claims.to_markdown(rows)
     assert md.splitlines()[0] == "| | the paper says | where | paper scale | CPU scale | evidence |"
     assert md.splitlines()[2].startswith("| claim 1 | The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$")
-    assert "| {doc}`/book/hardness` | ✓ reproduced | ✓ reproduced |" in md
-    assert "| — | not judged here |" in md.splitlines()[3]  # Table 1: its closeness at paper scale only
+    ok, dash, not_here = (claims.status_cell(s) for s in (claims.REPRODUCED, claims.NOT_YET_RUN, claims.NOT_APPLICABLE))
+    assert f"| {{doc}}`/book/hardness` | {ok} | {ok} |" in md
+    assert f"| {dash} | {not_here} |" in md.splitlines()[3]  # Table 1: its closeness at paper scale only
     assert claims.status([], keys=["claim 1"])._repr_markdown_() == claims.to_markdown(claims.status_table([], keys=["claim 1"]))
+
+
+def background(cell):
+    return re.search(r"background-color:(#[0-9a-f]{6})", cell).group(1)
+
+
+def contrast(a, b):
+    """The WCAG contrast ratio of two #rrggbb colours."""
+    def luminance(colour):
+        c = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_status_cells_are_coloured_by_status_and_keep_their_marks():
+    outcomes = dict(zip(JUDGED, (claims.Outcome(claims.REPRODUCED, ""), claims.Outcome(claims.NOT_REPRODUCED, ""))))
+    md = claims.to_markdown([claims.Row("claim 1", "says", ("book/hardness",), outcomes)], evidence_column=False)
+    ok, bad = re.findall(r"<span [^>]*>[^<]*</span>", md.splitlines()[2])
+    assert ok.endswith(">✓ reproduced</span>") and bad.endswith(">✗ not reproduced</span>")
+    assert background(ok) != background(bad)
+    statuses = (claims.REPRODUCED, claims.NOT_REPRODUCED, claims.NOT_YET_RUN, claims.INVALID)
+    assert len({background(claims.status_cell(s)) for s in statuses}) == len(statuses)
+    for status in claims.GRID:  # dark text on a pale cell: WCAG AA in the light theme
+        cell = claims.status_cell(status)
+        assert contrast(re.search(r";color:(#[0-9a-f]{6})", cell).group(1), background(cell)) >= 4.5, status
 
 
 def test_every_chapter_a_claim_names_exists_and_the_compound_claims_come_in_parts():
@@ -241,7 +269,8 @@ def test_status_rejects_unknown_rows():
     with pytest.raises(ValueError, match="keys must be among"):
         claims.status([], keys=["claim 8"])
     shown = claims.status([], keys=["claim 3"])._repr_markdown_()
-    assert "| — | — |" in shown and "cifar10: needs ordinary τ=0.07" in shown and "not yet run" not in shown
+    dash = claims.status_cell(claims.NOT_YET_RUN)
+    assert f"| {dash} | {dash} |" in shown and "cifar10: needs ordinary τ=0.07" in shown and "not yet run" not in shown
     grid = claims.status([])._repr_markdown_()
     assert "evidence" not in grid.splitlines()[0] and grid.count("\n— : ") == 1
 

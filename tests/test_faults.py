@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from contrastive import data as D
-from contrastive import provenance, results
+from contrastive import atomic, provenance, results
 from contrastive.results import BadRecordError, RecordWarning
 from test_data import CLASSES, jpeg, pictures
 
@@ -244,14 +244,14 @@ def test_a_write_killed_at_the_first_rename_leaves_the_old_pair_and_no_temporary
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
 def test_atomic_write_removes_its_temporary_file_on_any_failure(tmp_path, failure):
     path = tmp_path / "f.bin"
-    results.atomic_write(path, lambda f: f.write(b"old"))
+    atomic.atomic_write(path, lambda f: f.write(b"old"))
 
     def write(f):
         f.write(b"half")
         raise failure
 
     with pytest.raises(failure):
-        results.atomic_write(path, write)
+        atomic.atomic_write(path, write)
     assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
 
 

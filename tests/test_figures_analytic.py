@@ -1,17 +1,41 @@
 """Figures of the analytic chapters: they plot exactly what contrastive.losses / metrics compute."""
 
 import math
+import re
+from pathlib import Path
 
+import nbformat
 import pytest
 import torch
+from myst_nb.core.variables import format_plain_text
 
 from contrastive import examples
 from contrastive.figures import Html, analytic, class_colour, html_table
-from contrastive.losses import contrastive_loss, penalty_entropy, relative_penalty, simple_limit
+from contrastive.losses import LABELS, contrastive_loss, penalty_entropy, relative_penalty, simple_limit
 from contrastive.metrics import tolerance, uniformity
 from contrastive.toy import ToyResult
 
 TAUS = (0.05, 0.2, 1.0)
+BOOK = Path(__file__).resolve().parents[1] / "book"
+GLUE_TEXT = re.compile(r"\{glue:text\}`([^`]+)`")
+
+
+def glued_markdown(chapter: str, name: str) -> str:
+    """The one Markdown cell of ``chapter`` that pastes the glued number ``name``."""
+    cells = [c.source for c in nbformat.read(BOOK / chapter, as_version=4).cells
+             if c.cell_type == "markdown" and f"{{glue:text}}`{name}" in c.source]
+    assert len(cells) == 1, chapter
+    return cells[0]
+
+
+def render_glue(markdown: str, numbers: dict) -> str:
+    """``markdown`` with each {glue:text}`name:spec` pasted as myst-nb does (the value's text literal-evaluated,
+    then formatted), on one line."""
+    def paste(match: re.Match) -> str:
+        name, spec = (match[1].rsplit(":", 1) + [""])[:2]
+        return format_plain_text(repr(numbers[name]), spec)
+
+    return " ".join(GLUE_TEXT.sub(paste, markdown).split())
 
 
 def visible_steps(fig):
@@ -89,13 +113,28 @@ def test_triplet_limit_figure_approaches_eq6_as_tau_goes_to_zero():
     s_pos, s_neg = analytic.limit_example()
     taus = [1e-3, 1e-2, 1.0]
     fig = analytic.triplet_limit_figure(s_pos, s_neg, taus)
-    scaled_easy, limit_easy, scaled_hard, limit_hard = (list(t.y) for t in fig.data)
+    limit_easy, scaled_easy, limit_hard, scaled_hard = (list(t.y) for t in fig.data)
     assert scaled_hard[1] == pytest.approx(taus[1] * contrastive_loss(s_pos, s_neg, taus[1])[1].item())
     assert limit_hard[0] == pytest.approx((s_neg[1].max() - s_pos[1]).item())
     assert limit_easy[0] == 0.0
     assert scaled_hard[0] == pytest.approx(limit_hard[0], abs=1e-2)
     assert scaled_easy[0] == pytest.approx(0.0, abs=1e-6)
     assert abs(scaled_hard[2] - limit_hard[0]) > 0.5  # far from the limit at tau = 1
+
+
+def test_triplet_limit_figure_draws_each_limit_wide_and_pale_beneath_its_curve():
+    """Where a curve reaches its limit the two overlap; the limit must not hide the curve (nor the reverse)."""
+    s_pos, s_neg = analytic.limit_example()
+    fig = analytic.triplet_limit_figure(s_pos, s_neg, [1e-3, 1e-2, 1.0])
+    order = {trace.name: i for i, trace in enumerate(fig.data)}
+    limits = [t for t in fig.data if t.name.startswith("τ·Eq. 6")]
+    curves = [t for t in fig.data if t.name.startswith("τ·L")]
+    assert len(limits) == len(curves) == 2 and len(fig.data) <= 12
+    for limit, curve in zip(limits, curves):
+        assert limit.line.color == curve.line.color
+        assert order[limit.name] < order[curve.name]  # drawn first, so beneath
+        assert limit.line.width >= 3 * curve.line.width and limit.opacity < 1 and curve.opacity is None
+        assert curve.y[0] == pytest.approx(limit.y[0], abs=1e-2)  # they do meet at small tau
 
 
 def test_simple_limit_figure_gap_shrinks_like_one_over_tau_squared():
@@ -142,6 +181,9 @@ def test_toy_metrics_figure_and_table_show_the_results():
     table = analytic.toy_table(sweeps)
     assert table.count("<tr>") == 1 + len(TAUS)
     assert f"<td>{sweeps['hard'][2].tolerance:.3f}</td>" in table
+    assert [t.name for t in fig.data if t.showlegend] == [f"{LABELS['contrastive']} loss", f"{LABELS['hard']} loss"]
+    assert f"<th>tolerance, {LABELS['hard']} loss</th>" in table
+    assert f"{LABELS['contrastive']} loss" in analytic.toy_sphere_figure(sweeps["contrastive"]).layout.title.text
 
 
 def test_html_table_escapes_and_formats():
@@ -167,18 +209,30 @@ def test_random_similarities_are_seeded_and_in_range():
     assert not torch.equal(s_neg, examples.random_similarities(3, 5, seed=2)[1])
 
 
-def test_toy_summary_names_the_ends_of_the_grid_and_the_peak():
-    results = fake_results("contrastive", TAUS)
-    peak = max(results, key=lambda r: r.uniformity)
-    text = analytic.toy_summary(results)
-    assert text == (
-        f"With the loss contrastive (Eq. 1), from τ = 0.05 to τ = 1 the uniformity goes from "
-        f"{results[0].uniformity:.3f} to {results[-1].uniformity:.3f} and the tolerance from "
-        f"{results[0].tolerance:.3f} to {results[-1].tolerance:.3f}; the most uniform embedding of the grid is "
-        f"the one at τ = {peak.tau:g}."
-    )
+def toy_results(uniformities, tolerances):
+    labels = torch.arange(2).repeat_interleave(3)
+    z = torch.nn.functional.normalize(torch.randn(6, 3), dim=1)
+    return [ToyResult("contrastive", tau, z, labels, u, t, 0.0) for tau, u, t in zip(TAUS, uniformities, tolerances)]
+
+
+def test_toy_numbers_are_the_ends_of_the_grid_and_the_peak():
+    results = toy_results((1.25, 2.5, 2.0), (0.3, 0.5, 0.9))  # the most uniform in the middle of the grid
+    assert analytic.toy_numbers(results) == {
+        "tau_first": 0.05, "uniformity_first": 1.25, "tolerance_first": 0.3,
+        "tau_last": 1.0, "uniformity_last": 2.0, "tolerance_last": 0.9, "tau_peak": 0.2,
+    }
     with pytest.raises(ValueError, match="results must hold"):
-        analytic.toy_summary([])
+        analytic.toy_numbers([])
+
+
+def test_the_dilemma_chapter_prints_the_toy_numbers():
+    """The chapter's sentence, pasted with toy_numbers, says what the sentence built in code used to."""
+    results = toy_results((1.25, 2.5, 2.0), (0.3, 0.5, 0.9))
+    text = render_glue(glued_markdown("dilemma.ipynb", "tau_peak"), analytic.toy_numbers(results))
+    assert text.replace("$\\tau$", "τ") == (
+        "With the ordinary loss (Eq. 1), from τ = 0.05 to τ = 1 the uniformity goes from 1.250 to 2.000 and the "
+        "tolerance from 0.300 to 0.900; the most uniform embedding of the grid is the one at τ = 0.2."
+    )
 
 
 def test_toy_metrics_legend_sits_below_the_axis_titles():

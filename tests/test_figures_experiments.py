@@ -1,4 +1,4 @@
-"""contrastive.figures.experiments on synthetic run records (test fixtures in tmp_path only)."""
+"""contrastive.figures (experiments, runs, pilots) on synthetic run records (test fixtures in tmp_path only)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from test_claims import anchors, embedding_arrays, paper_records, write_syntheti
 
 from contrastive import paper, results
 from contrastive.figures import experiments as ex
+from contrastive.figures import pilots, runs, show
+from contrastive.figures import records as rec
 
 BUILDERS = {
     "similarities": ex.similarities,
     "histograms": ex.histograms,
     "embeddings": ex.embeddings,
-    "dynamics": ex.dynamics,
+    "dynamics": runs.dynamics,
 }
 
 
@@ -32,7 +34,7 @@ def histogram_arrays(seed=0):
 @pytest.mark.parametrize("scale", ["paper", "cpu-short"])
 def test_every_figure_with_no_records_says_not_yet_run(name, scale):
     note = BUILDERS[name]([], "cifar10", protocol=scale)
-    assert isinstance(note, ex.NotYetRun)
+    assert isinstance(note, rec.NotYetRun)
     assert "No run record yet for" in note._repr_html_() and "not yet run" in note.text()
     assert "not yet run" not in note._repr_html_() and "data/results" not in note._repr_html_()  # the page says it once
     assert note.missing and all("τ=" in m for m in note.missing)
@@ -113,7 +115,7 @@ def test_partial_records_name_what_is_missing(tmp_path):
     write_synthetic(tmp_path, "cifar10", "hard", 0.3, epochs=1, uniformity=1.0)
     few = ex.uniformity_tolerance(results.load(tmp_path), "cifar10", protocol="paper")
     assert "no run record yet: 16 of" in few.layout.title.text
-    assert ex.missing_note(["ordinary τ=0.07", "hard τ=1"]) == "<br><sup>no run record yet: ordinary τ=0.07, hard τ=1</sup>"
+    assert rec.missing_note(["ordinary τ=0.07", "hard τ=1"]) == "<br><sup>no run record yet: ordinary τ=0.07, hard τ=1</sup>"
     assert [t.name for t in fig.data if t.name.startswith("ours")] == ["ours: ordinary (1 epoch; off protocol: epochs)"] * 2
 
 
@@ -187,6 +189,8 @@ def test_embeddings_project_each_tau(tmp_path):
     assert sum(len(t.x) for t in fig.data) == 90 and {t.name for t in fig.data} == {"airplane", "automobile", "bird"}
     assert "ordinary τ=0.07" in fig.layout.title.text  # the other panel is not yet run
     assert "tolerance" in fig.layout.annotations[0].text
+    lines = fig.layout.title.text.count("<br>") + 1 + fig.layout.annotations[0].text.count("<br>") + 1
+    assert fig.layout.margin.t >= 80 + 25 * (lines - 2)  # room above the panels for the title's and the panels' lines
 
 
 def test_project_is_a_2d_map_of_every_point():
@@ -197,52 +201,52 @@ def test_project_is_a_2d_map_of_every_point():
 def test_dynamics_slider_and_curves(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.07, uniformity=3.8)
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, uniformity=3.1)
-    fig = ex.dynamics(results.load(tmp_path), "cifar10")
+    fig = runs.dynamics(results.load(tmp_path), "cifar10")
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0.07", "0.7"]
-    assert len(fig.data) == 2 * len(ex.CURVE_PANELS)
-    assert [a.text for a in fig.layout.annotations] == [ex.CURVE_LABELS[c] for c in ex.CURVE_PANELS]
+    assert len(fig.data) == 2 * len(rec.CURVE_PANELS)
+    assert [a.text for a in fig.layout.annotations] == [rec.CURVE_LABELS[c] for c in rec.CURVE_PANELS]
     assert all(a.text.endswith("test set") for a in fig.layout.annotations[1:])
     uniformity = [t for t in fig.data if t.yaxis == "y3"]
     assert [list(t.y) for t in uniformity] == [[1.0, 3.8], [1.0, 3.1]]
     with pytest.raises(ValueError, match="loss must be one of"):
-        ex.dynamics([], "cifar10", loss="simple")
+        runs.dynamics([], "cifar10", loss="simple")
 
 
 def test_run_curves_and_summary_of_one_record(tmp_path):
     record = results.read_record(write_synthetic(tmp_path, "cifar10", "hard", 0.3, linear_top1=81.5))
-    fig = ex.run_curves(record)
-    assert len(fig.data) == len(ex.CURVE_PANELS) and "hard τ=0.3" in fig.layout.title.text
-    html = ex.run_summary(record)._repr_html_()
+    fig = runs.run_curves(record)
+    assert len(fig.data) == len(rec.CURVE_PANELS) and "hard τ=0.3" in fig.layout.title.text
+    html = runs.run_summary(record)._repr_html_()
     assert "<td>linear top-1 (%)</td><td>81.50</td><td>83.63</td>" in html and "synthetic test fixture" in html
     assert '<td>protocol</td><td colspan="2">at the paper protocol</td>' in html
 
 
 def test_show_displays_every_kind(monkeypatch, capsys):
     monkeypatch.setenv("CONTRASTIVE_BOOK_BUILD", "1")
-    ex.show(ex.NotYetRun("x", ("ordinary τ=1",)))
-    ex.show(ex.table1([]))
-    ex.show(go.Figure())
+    show(rec.NotYetRun("x", ("ordinary τ=1",)))
+    show(ex.table1([]))
+    show(go.Figure())
     out = capsys.readouterr().out
     assert "not yet run" in out and "Table 1" in out
 
 
-def test_paper_findings_are_read_from_table_1():
-    text = ex.paper_findings("cifar10").splitlines()
-    assert text[2] == "- the ordinary loss is most accurate at τ = 0.3 (83.27 %), against 79.75 % at τ = 0.07 and 82.21 % at τ = 1;"
-    assert text[3] == "- from τ = 0.07 to τ = 1 its uniformity goes from 3.86 to 2.96 and its tolerance from 0.04 to 0.372;"
-    assert text[4] == (
-        "- the simple loss reaches 74.83 %; the same loss over the 4095 nearest negatives (HardSimple) 84.84 %; "
-        "the most accurate column of all is HardSimple (84.84 %);"
-    )
-    assert "the most accurate column of all is ordinary τ=0.3 (95.47 %)" in ex.paper_findings("svhn")
+def test_table1_findings_are_read_from_table_1():
+    found = ex.table1_findings("cifar10")
+    assert (found["tau_best"], found["acc_best"], found["acc_low"], found["acc_high"]) == (0.3, 83.27, 79.75, 82.21)
+    assert (found["unif_low"], found["unif_high"], found["tol_low"], found["tol_high"]) == (3.86, 2.96, 0.04, 0.372)
+    assert (found["acc_simple"], found["acc_hard_simple"], found["hard_k"]) == (74.83, 84.84, 4095)
+    assert (found["top_column"], found["acc_top"]) == ("HardSimple", 84.84)
+    svhn = ex.table1_findings("svhn")
+    assert (svhn["top_column"], svhn["acc_top"]) == ("ordinary τ=0.3", 95.47)
+    assert svhn["acc_top"] == max(paper.table1("svhn", "linear_top1", *c) for c in paper.COLUMNS)
 
 
 def test_run_times_from_benchmarks_and_records(tmp_path):
-    assert isinstance(ex.run_times([], []), ex.NotYetRun)
+    assert isinstance(runs.run_times([], []), rec.NotYetRun)
     bench = {"device": "NVIDIA H100 80GB HBM3", "engine_s_per_epoch": 1.25, "baseline_s_per_epoch": 5.0,
              "speedup": 4.0, "batch_size": 128, "measured": "2026-12-01T00:00:00+00:00"}
     record = results.read_record(write_synthetic(tmp_path, "cifar10", "hard", 0.3))
-    html = ex.run_times([record], [bench])._repr_html_()
+    html = runs.run_times([record], [bench])._repr_html_()
     assert "1.25" in html and "5.00 (conventional; ×4.0)" in html and "H100" in html
     assert "paper protocol: cifar10 hard τ=0.3" in html and "s / epoch" in html
 
@@ -257,21 +261,21 @@ def test_load_benchmarks_reads_the_json_files(tmp_path):
 def test_pilot_table_and_finding(tmp_path):
     from contrastive import pilot
 
-    assert isinstance(ex.pilot_table(pilot.verdict({})), ex.NotYetRun)
+    assert isinstance(pilots.pilot_table(pilot.verdict({})), rec.NotYetRun)
     curves = {"epoch": [1, 50, 80, 100], "uniformity": [0.5, 2.0, 3.0, 3.1], "knn_top1": [10.0, 30.0, 40.0, 41.0],
               "loss": [1.0] * 4, "tolerance": [0.5] * 4, "lr": [0.03] * 4}
     runs = {"5k-100ep": [results.Record(config={"tau": t}, results={"knn_top1": k, "linear_top1": k}, curves=curves,
                                         provenance={"wall_seconds": {"total": 600.0}}, path=tmp_path / f"{t}.json")
                          for t, k in ((0.1, 41.0), (0.7, 39.0))]}
     verdict = pilot.verdict(runs)
-    html = ex.pilot_table(verdict)._repr_html_()
+    html = pilots.pilot_table(verdict)._repr_html_()
     assert "5k-100ep (chosen)" in html and "<td>10.0</td>" in html and "40.00" in html
-    assert ex.pilot_finding(verdict).startswith("**Chosen: 5k-100ep**") and "Its curves meet rule 2" in ex.pilot_finding(verdict)
-    assert isinstance(ex.pilot_curves(runs), go.Figure)
+    assert verdict["chosen"] == "5k-100ep" and verdict["flat"] and not verdict["complete"]  # the pilot has more recipes
+    assert isinstance(pilots.pilot_curves(runs), go.Figure)
 
 
 def test_protocols_table_lists_every_fixed_setting():
-    html = ex.protocols_table()._repr_html_()
+    html = pilots.protocols_table()._repr_html_()
     assert "resnet18_w16" in html and "paper scale" in html and "CPU scale" in html
     assert html.index("arch") < html.index("momentum")  # the settings that differ come first
 
@@ -284,17 +288,18 @@ def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
     epochs = [1, 12, 24, 36, 48, 60]
     flat.curves.update({"epoch": epochs, "uniformity": [0.5, 2, 2.5, 2.9, 3.0, 3.05], "knn_top1": [10, 20, 30, 35, 40, 40]})
     climbing.curves.update({"epoch": epochs, "uniformity": [0.5, 1, 1.5, 2, 2.5, 3.0], "knn_top1": [10, 20, 30, 35, 40, 40]})
-    html = ex.levelled_off([flat, climbing], "cifar10", protocol="cpu-short")._repr_html_()
-    assert "1 of 2 runs levelled off" in html and "CPU scale" in html  # the table names its protocol
+    html = runs.levelled_off([flat, climbing], "cifar10", protocol="cpu-short")._repr_html_()
+    assert runs.levelled_numbers([flat, climbing], "cifar10", "cpu-short") == {"runs": 2, "levelled": 1, "collapsed": 0}
+    assert "CPU scale" in html  # the table names its protocol
     # ordinary: uniformity 3.0 -> 3.05 of a 2.55 range = 0.020; hard: 2.5 -> 3.0 of 2.5 = 0.200; kNN flat in both
     assert "<td>ordinary τ=0.3</td><td>3 → 3.05</td><td>40 → 40</td><td>0.020</td><td>0.000</td><td>yes</td>" in html
     assert "<td>hard τ=0.7</td><td>2.5 → 3</td><td>40 → 40</td><td>0.200</td><td>0.000</td><td>no</td>" in html
     assert html.index("ordinary") < html.index("hard")
-    assert "ended collapsed" not in html and "<td>4.0000 / 8.5172</td>" in html  # log(1 + 4,999)
+    assert "<td>4.0000 / 8.5172</td>" in html  # log(1 + 4,999)
     climbing.curves["loss"][-1] = math.log(1 + climbing.config["k"])  # the hard loss at a collapse
-    html = ex.levelled_off([flat, climbing], "cifar10", protocol="cpu-short")._repr_html_()
-    assert "1 of 2 runs ended collapsed" in html and "<td>8.3178 / 8.3178</td>" in html
-    assert isinstance(ex.levelled_off([flat, climbing], "cifar10", protocol="paper"), ex.NotYetRun)
+    html = runs.levelled_off([flat, climbing], "cifar10", protocol="cpu-short")._repr_html_()
+    assert runs.levelled_numbers([flat, climbing], "cifar10", "cpu-short")["collapsed"] == 1 and "<td>8.3178 / 8.3178</td>" in html
+    assert isinstance(runs.levelled_off([flat, climbing], "cifar10", protocol="paper"), rec.NotYetRun)
 
 
 def test_collapse_trials_name_each_trials_change_and_judge_its_escape(tmp_path):
@@ -317,9 +322,10 @@ def test_collapse_trials_name_each_trials_change_and_judge_its_escape(tmp_path):
     lr, k = sorted(trials, key=lambda r: r.config["lr"])
     lr.curves.update({"epoch": [1, 6, 12], "uniformity": [0.1, 0.05, 0.01], "loss": [8, 7, 6.02]})
     k.curves.update({"epoch": [1, 6, 12], "uniformity": [0.4, 0.9, 1.0], "loss": [9, 8.5, 8.3]})
-    html = ex.collapse_trials(trials, records, "cifar10", protocol="cpu-short")._repr_html_()
-    assert "2 trials, each a run of 12 epochs" in html and "probe_epochs 1 (cpu-short: 100)" in html
-    assert "1 of 2 escaped the collapse by epoch 12 (test uniformity ≥ 1): hard τ=0.3, trial k" in html
+    html = runs.collapse_trials(trials, records, "cifar10", protocol="cpu-short")._repr_html_()
+    found = runs.trial_numbers(trials, records, "cifar10", protocol="cpu-short")
+    assert (found["trials"], found["epochs"], found["escaped"], found["escaped_names"]) == (2, 12, 1, "hard τ=0.3, trial k")
+    assert "probe_epochs 1 (cpu-short: 100)" in found["shared"] and "probe_epochs" not in html
     assert ("<td>hard τ=0.3, trial k</td><td>k 4999 (cpu-short: 410)</td><td>float32</td><td>1: 0.400, 6: 0.900, 12: 1.000</td>"
             "<td>8.3000 / 8.5172 (epoch 12)</td><td>yes</td>") in html  # k = M: log(1 + 4,999)
     assert "<td>hard τ=0.3, trial lr</td><td>lr 0.03 (cpu-short: 0.06)</td><td>bfloat16</td>" in html
@@ -327,8 +333,8 @@ def test_collapse_trials_name_each_trials_change_and_judge_its_escape(tmp_path):
     assert "<td>hard τ=0.3, cpu-short protocol</td><td>nothing: its first epochs</td><td>bfloat16</td><td>1: 0.100, 12: 0.010</td>" in html
     assert "<td>ordinary τ=0.3, cpu-short protocol</td>" in html and "1: 0.500, 12: 1.200" in html
     assert html.index("hard τ=0.3, cpu-short protocol") < html.index("ordinary τ=0.3, cpu-short protocol") < html.index("<td>hard τ=0.3, trial k")
-    note = ex.collapse_trials([], records, "cifar10", protocol="cpu-short")
-    assert isinstance(note, ex.NotYetRun) and "looked in data/trials/hard-collapse" in note.text()
+    note = runs.collapse_trials([], records, "cifar10", protocol="cpu-short")
+    assert isinstance(note, rec.NotYetRun) and "looked in data/trials/hard-collapse" in note.text()
 
 
 def test_a_collapsed_run_is_marked_where_it_is_drawn(tmp_path):
@@ -342,11 +348,11 @@ def test_a_collapsed_run_is_marked_where_it_is_drawn(tmp_path):
             record["curves"]["loss"][-1] = math.log(1 + 100)
         results.write_record(path, record)
     records = results.load(tmp_path)
-    assert [ex.collapsed(r) for r in sorted(records, key=lambda r: r.loss)] == [False, True]
+    assert [rec.collapsed(r) for r in sorted(records, key=lambda r: r.loss)] == [False, True]
     fig = ex.uniformity_tolerance(records, "cifar10")
     hard = next(t for t in fig.data if t.name.startswith("ours: hard"))
     assert list(hard.marker.symbol) == ["diamond-open"] and "collapsed at τ = 0.3 (diamonds)" in hard.name  # k 100: off
     ordinary = next(t for t in fig.data if t.name.startswith("ours: ordinary"))
     assert list(ordinary.marker.symbol) == ["circle"] and "collapsed" not in ordinary.name
     html = ex.table1(records, "cifar10")._repr_html_()
-    assert f"{ex.COLLAPSED_MARK} Ended collapsed" in html and "hard τ=0.3." in html
+    assert f"{rec.COLLAPSED_MARK} Ended collapsed" in html and "hard τ=0.3." in html

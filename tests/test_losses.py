@@ -2,10 +2,18 @@
 
 import math
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
 from contrastive import losses as L
+from contrastive import memory, metrics
+from contrastive.checks import validated
+from contrastive.figures import source
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
 
 
 def similarities(b=6, m=9, seed=0, dtype=torch.float64):
@@ -133,30 +141,32 @@ def test_finite_at_tau_001(dtype):
 
 @pytest.mark.parametrize("tau", [0, -0.5, float("nan"), float("inf"), "0.3"])
 def test_bad_tau(tau):
-    with pytest.raises(ValueError, match="tau"):
+    with pytest.raises(ValueError, match=r"^tau\b"):
         L.contrastive_loss(*similarities(), tau)
 
 
 @pytest.mark.parametrize("k", [0, 10, 2.0, True])
 def test_bad_k(k):
-    with pytest.raises(ValueError, match="k must"):
+    with pytest.raises(ValueError, match=r"^k\b"):
         L.hard_contrastive_loss(*similarities(m=9), 0.3, k)
 
 
 def test_mismatched_shapes():
     s_pos, s_neg = similarities()
-    with pytest.raises(ValueError, match="s_pos"):
+    with pytest.raises(ValueError, match=r"^s_pos\b"):
         L.contrastive_loss(s_pos[:-1], s_neg, 0.3)
-    with pytest.raises(ValueError, match="s_neg"):
+    with pytest.raises(ValueError, match=r"^s_pos\b.*\bs_neg\b"):
         L.simple_loss(s_pos, s_neg[:, :0])
-    with pytest.raises(ValueError, match="s_pos"):
+    with pytest.raises(ValueError, match=r"^s_pos\b"):
         L.contrastive_loss(s_pos[:, None], s_neg, 0.3)
+    with pytest.raises(ValueError, match=r"^s_neg\b"):
+        L.relative_penalty(torch.zeros(3, 0), 0.3)
 
 
 def test_loss_by_name():
     s_pos, s_neg = similarities()
     torch.testing.assert_close(L.loss_fn("hard")(s_pos, s_neg, 0.3, 2), L.hard_contrastive_loss(s_pos, s_neg, 0.3, 2))
-    with pytest.raises(ValueError, match="loss must be one of"):
+    with pytest.raises(ValueError, match=r"^loss must be one of"):
         L.loss_fn("triplet")
 
 
@@ -175,3 +185,35 @@ def test_collapsed_loss_is_each_loss_at_equal_similarities(s):
         value = loss.fn(s_pos, s_neg, 0.07, 5).mean().item()
         assert value == pytest.approx(L.collapsed_loss(name, 20, 5), abs=1e-12), name
     assert L.collapsed_loss("hard", 20, 5) == pytest.approx(math.log(6)) and L.collapsed_loss("contrastive", 20, 5) == pytest.approx(math.log(21))
+
+
+def test_validated_checks_the_named_arguments_before_the_body_and_keeps_the_body():
+    calls = []
+
+    @validated(L.check_tau, lambda x: calls.append(("check", x)))
+    def scaled(x: float, tau: float = 0.5) -> float:
+        calls.append(("body", x))
+        return x / tau
+
+    assert scaled(1.0) == scaled(1.0, tau=0.5) == 2.0 and calls == [("check", 1.0), ("body", 1.0)] * 2
+    calls.clear()
+    with pytest.raises(ValueError, match=r"^tau\b"):
+        scaled(3.0, 0.0)
+    assert calls == []  # no check after the failing one, no work
+    assert scaled.__wrapped__(1.0, 0.25) == 4.0 and scaled.__name__ == "scaled"
+
+
+def test_the_chapters_show_equations_not_checks():
+    """Every function of losses, metrics or memory that a chapter shows with ``show_source`` reads as its
+    equation: no decorator, no check, no raise."""
+    modules = {"losses": L, "metrics": metrics, "memory": memory}
+    shown = {name for page in BOOK.rglob("*.ipynb")
+             for name in re.findall(r"show_source\(((?:losses|metrics|memory)\.[\w.]+)\)", page.read_text())}
+    assert {"losses.contrastive_loss", "metrics.uniformity", "memory.bank_similarities"} <= shown
+    for name in shown:
+        module, *path = name.split(".")
+        obj = modules[module]
+        for part in path:
+            obj = getattr(obj, part)
+        text = source(obj)
+        assert text.startswith("def ") and "check" not in text and "raise" not in text, name

@@ -84,15 +84,11 @@ def test_bank_contrastive_loss_is_the_authors_softmax_over_the_bank():
                                losses.hard_contrastive_loss(s_pos, s_neg, 0.3, 4).mean())
 
 
-def test_bad_values_are_rejected():
-    s_pos, s_neg = torch.zeros(2), torch.zeros(2, 5)
-    with pytest.raises(ValueError, match="k must"):
-        memory.objective("hard_simple", s_pos, s_neg, 0.1, 6)
-    with pytest.raises(ValueError, match="loss must"):
-        memory.objective("triplet", s_pos, s_neg, 0.1, 1)
-    with pytest.raises(ValueError, match="bank_momentum"):
+def test_bad_values_are_rejected_naming_the_parameter():
+    with pytest.raises(ValueError, match=r"^bank_momentum\b"):
         memory.MemoryBank(5, 3, momentum=1.0)
-    with pytest.raises(ValueError, match="n "):
+    with pytest.raises(ValueError, match=r"^n\b"):
         memory.MemoryBank(1, 3)
-    with pytest.raises(ValueError, match="z1 and z2"):
+    with pytest.raises(ValueError, match=r"^z1 and z2\b"):
         memory.batch_similarities(torch.zeros(1, 3), torch.zeros(1, 3))
+

@@ -11,7 +11,7 @@ import torch
 from contrastive import paper, results
 from contrastive.examples import random_similarities
 from contrastive.figures import negatives as fig_neg
-from contrastive.figures.experiments import NotYetRun
+from contrastive.figures.records import NotYetRun
 from contrastive.losses import relative_penalty
 from contrastive.penalty import (
     dropped_share,
@@ -22,6 +22,7 @@ from contrastive.penalty import (
     top_k_share,
 )
 from test_claims import write_synthetic
+from test_figures_analytic import glued_markdown, render_glue
 
 
 def naive_entropy(row, tau):
@@ -211,15 +212,57 @@ def test_ranked_penalty_figure_has_one_step_per_tau_and_plots_the_sorted_penalty
         assert f"{top_k_share(s_neg[:1], tau, 50)[0].item():.1%}" in line.name
 
 
-def test_table_and_summary_are_computed(model):
+def test_table_is_computed(model):
     s_neg = model[fig_neg.model_label(128)]
     rows = fig_neg.penalty_rows(s_neg, (0.07, 1.0), k=50)
     assert rows[0]["effective"] == pytest.approx(effective_negatives(s_neg, 0.07).mean().item())
     assert rows[1]["dropped"] == pytest.approx(dropped_share(s_neg, 1.0, 50).mean().item())
     html = fig_neg.penalty_table(s_neg, (0.07, 1.0), k=50)
     assert html.count("<tr>") == 3 and f"{rows[0]['dropped']:.1%}" in html
-    text = fig_neg.penalty_summary(s_neg, "the model", (0.07, 1.0), k=50)
-    assert text.startswith("On the model (500 negatives per anchor, mean over 2 anchors): at τ = 0.07") and f"{rows[1]['effective']:,.0f}" in text
+
+
+def naive_effective(s_neg, tau):
+    return sum(math.exp(naive_entropy(row, tau)) for row in s_neg.tolist()) / len(s_neg)
+
+
+def naive_dropped(s_neg, tau, k):
+    return sum(1 - naive_top_k_share(row, tau, k) for row in s_neg.tolist()) / len(s_neg)
+
+
+def test_penalty_numbers_against_naive_sums(model):
+    s_neg = model[fig_neg.model_label(128)]
+    numbers = fig_neg.penalty_numbers(s_neg, (0.07, 1.0), k=50, small=0.01)
+    assert {key: numbers[key] for key in ("m", "anchors", "k", "small", "tau_first", "tau_last")} == {
+        "m": 500, "anchors": 2, "k": 50, "small": 0.01, "tau_first": 0.07, "tau_last": 1.0,
+    }
+    for end, tau in (("first", 0.07), ("last", 1.0)):
+        assert numbers[f"effective_{end}"] == pytest.approx(naive_effective(s_neg, tau), rel=1e-9)
+        assert numbers[f"fraction_{end}"] == pytest.approx(naive_effective(s_neg, tau) / 500, rel=1e-9)
+        assert numbers[f"dropped_{end}"] == pytest.approx(naive_dropped(s_neg, tau, 50), rel=1e-9)
+    assert naive_effective(s_neg, numbers["tau_k"]) == pytest.approx(50, rel=1e-6)
+    assert naive_dropped(s_neg, numbers["tau_small"], 50) == pytest.approx(0.01, rel=1e-6)
+    assert all(type(v) in (int, float) for v in numbers.values())  # glue:text literal-evaluates their text
+
+
+def test_the_chapter_prints_the_penalty_numbers(model):
+    """The chapter's sentences, pasted with penalty_numbers, say what the sentences built in code used to."""
+    s_neg = model[fig_neg.model_label(128)]
+    numbers = fig_neg.penalty_numbers(s_neg, (0.07, 1.0), k=50, small=0.01)
+    text = render_glue(glued_markdown("temperature_negatives.ipynb", "tau_small"), numbers)
+    for math_text, plain in (("$\\tau \\approx$", "τ ≈"), ("$\\tau$", "τ"), ("$M$", "M"), ("$k$", "k")):
+        text = text.replace(math_text, plain)
+
+    def at_tau(tau: float) -> str:
+        effective = naive_effective(s_neg, tau)
+        return (f"τ = {tau:g}, about {effective:,.0f} negatives ({effective / 500:.1%} of M) effectively share the "
+                f"penalty and the hard loss drops {naive_dropped(s_neg, tau, 50):.1%} of it")
+
+    assert text == (
+        f"On the uniform sphere model with $d = 128$ (500 negatives per anchor, mean over 2 anchors): at "
+        f"{at_tau(0.07)}; at {at_tau(1.0)}. The effective number equals the k = 50 negatives that "
+        f"Eq. 9 keeps at τ ≈ {numbers['tau_k']:.3g}, and Eq. 9 drops less than 1% of the penalty only below "
+        f"τ ≈ {numbers['tau_small']:.3g}."
+    )
 
 
 def hist_record(root, loss, tau, train_images=501):

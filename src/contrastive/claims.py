@@ -451,22 +451,30 @@ def evidence(row: Row) -> str:
     return " ‖ ".join(f"{TITLES[n]}: {o.detail}" for n, o in row.outcomes.items())
 
 
-GRID_MARKS = {REPRODUCED: "✓ reproduced", NOT_REPRODUCED: "✗ not reproduced", NOT_YET_RUN: "—",
-              NOT_APPLICABLE: "not judged here", INVALID: "invalid record"}
-"""How the compact grid shows each status (the chapters' tables spell it out, with the evidence)."""
+GRID = {REPRODUCED: ("✓ reproduced", "#d3f0da"), NOT_REPRODUCED: ("✗ not reproduced", "#f8d4d4"),
+        NOT_YET_RUN: ("—", "#e4e6e9"), NOT_APPLICABLE: ("not judged here", "#e4e6e9"), INVALID: ("invalid record", "#fde8a6")}
+"""How the compact grid shows each status (the chapters' tables spell it out, with the evidence): a mark, on a
+pale background under dark text, legible in the light theme and the dark one. Colour is never the only signal."""
+
+
+def status_cell(status: str) -> str:
+    """A status cell: its mark on its colour, as inline HTML (MyST passes it through into the table's cell)."""
+    mark, colour = GRID[status]
+    return f'<span style="display:block;padding:0 0.3em;border-radius:3px;color:#1f2328;background-color:{colour}">{mark}</span>'
 
 
 def to_markdown(rows: Sequence[Row], evidence_column: bool = True) -> str:
-    """The status table as MyST Markdown, one status column per protocol, statuses marked (:data:`GRID_MARKS`:
-    a dash, explained once, where no run counts yet); the chapters as ``{doc}`` links, which Sphinx resolves
-    to their titles and checks (``-n``); the evidence in a last column unless ``evidence_column`` is False."""
+    """The status table as MyST Markdown, one status column per protocol, statuses marked and coloured
+    (:func:`status_cell`: a dash, explained once, where no run counts yet); the chapters as ``{doc}`` links,
+    which Sphinx resolves to their titles and checks (``-n``); the evidence in a last column unless
+    ``evidence_column`` is False."""
     heads = [TITLES[n] for n in JUDGED]
     tail = " evidence |" if evidence_column else ""
     lines = ["| | the paper says | where | " + " | ".join(heads) + " |" + tail,
              "|---|---|---|" + "---|" * len(heads) + ("---|" if evidence_column else "")]
     for r in rows:
         links = ", ".join(f"{{doc}}`/{c}`" for c in r.chapters)
-        marks = (GRID_MARKS[o.status] for o in r.outcomes.values())
+        marks = (status_cell(o.status) for o in r.outcomes.values())
         cells = (r.key, r.statement, links, *marks, *([evidence(r).replace("|", "\\|")] if evidence_column else []))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("\n— : no record of the runs the row needs counts at that scale yet.")

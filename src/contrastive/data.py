@@ -25,7 +25,7 @@ from PIL import Image
 from torch import Tensor
 
 from .provenance import sha256
-from .results import atomic_write
+from .atomic import atomic_write
 
 DATASETS = ("cifar10", "cifar100", "svhn")
 SPLITS = {"cifar10": ("train", "test"), "cifar100": ("train", "test"), "svhn": ("train", "test", "extra")}

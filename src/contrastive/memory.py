@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import losses
-from .checks import check_int, check_real
+from .checks import check_int, check_real, check_views, validated
 
 
 def negatives_per_anchor(negatives: str, n: int | None, batch_size: int) -> int | None:
@@ -105,14 +105,13 @@ def _partners_and_others(b: int, device: torch.device) -> tuple[Tensor, Tensor]:
     return partner, j + (j >= hi).long()
 
 
+@validated(check_views)
 def batch_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
     """In-batch (SimCLR) similarities of two views z1, z2 (B, d) of the same B images.
 
     Returns s_pos (2B,), the similarity of each view to the other view of its image, and s_neg
     (2B, 2B - 2), its similarities to the views of the other images. Float32.
     """
-    if z1.shape != z2.shape or z1.dim() != 2 or z1.shape[0] < 2:
-        raise ValueError(f"z1 and z2 must both have shape (B, d) with B >= 2, got {tuple(z1.shape)} and {tuple(z2.shape)}")
     with torch.autocast(z1.device.type, enabled=False):
         z = torch.cat([z1, z2]).float()
         s = z @ z.T
@@ -121,8 +120,6 @@ def batch_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def objective(loss: str, s_pos: Tensor, s_neg: Tensor, tau: float, k: int) -> Tensor:
-    """The mean over anchors of the named loss of ``contrastive.losses`` (Eq. 1, 3 or 9).
-
-    The hard losses validate ``k`` (their number of nearest negatives) against M = s_neg.shape[1].
-    """
-    return losses.loss_fn(loss)(s_pos, s_neg, tau, k).mean()
+    """The mean over anchors of the named loss of ``contrastive.losses`` (Eq. 1, 3 or 9), unchecked: the training
+    step calls it every step, its run's ``Config`` having checked loss, tau and k against M once."""
+    return losses.LOSSES[loss].fn(s_pos, s_neg, tau, k).mean()

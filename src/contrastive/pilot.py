@@ -1,46 +1,19 @@
-"""The pilot that chose the CPU-scale protocol: its recipes, its rules and its verdict, all fixed before it ran.
+"""The pilots that chose the CPU-scale protocols: their recipes, rules and verdicts, each fixed before its runs.
 
-The paper's protocol (ResNet-18, 50,000 images, 200 epochs) takes about 33 hours on a 2-core CPU.
-The CPU-scale protocol keeps the paper's experiment wherever that costs no compute (the memory bank
-over every training image, the four losses, the augmentation, SGD with momentum, the linear probe,
-the kNN monitor, all 10,000 test images) and scales what it must (``Protocol.scaled``):
-the network's width, a fixed class-balanced training subset, the epochs, and with them the lr
-milestones (80 % and 95 % of training) and the hard losses' k (the paper's 4095 / 50,000 of the bank).
+The paper's protocol (ResNet-18, 50,000 images, 200 epochs) takes about 33 hours on a 2-core CPU. A CPU
+scale keeps the paper's experiment wherever that costs no compute (the memory bank over every training
+image, the four losses, the augmentation, SGD with momentum, the linear probe, the kNN monitor, all
+10,000 test images) and scales what it must (``contrastive.config.Protocol.scaled``): the network's width,
+a class-balanced training subset, the epochs, and with them the lr milestones and the hard losses' k.
 
-Each recipe of :data:`RECIPES` is trained with the ordinary loss at the two temperatures of
-:data:`TAUS`, and :func:`verdict` applies the rules of :data:`RULES`, which were written down
-before any pilot run:
+Each recipe of a :class:`Pilot` is trained with the ordinary loss at the pilot's two temperatures, and
+:func:`verdict` applies its rules: (1) a budget per run, (2) curves levelled off (:func:`flatness`),
+(3) among the recipes meeting both, the best mean final kNN accuracy over the two temperatures, so that no
+temperature is favoured. :data:`FIRST` chose the 60-epoch ``cpu-short`` (none of its recipes levelled off,
+so by its fallback the flattest); :data:`SECOND`, with no fallback, chooses the converged ``cpu``. The
+book's chapter on the two scales tells both pilots' history.
 
-1. one complete run (training + evaluation) takes at most 12 minutes on the 2-core machine;
-2. the curves have levelled off: over the last 20 % of training, the test-set uniformity and kNN
-   accuracy each move by at most 10 % of their range over the whole run (:func:`flatness`);
-3. among the recipes that meet both rules, the best mean final kNN accuracy over τ = 0.1 and
-   τ = 0.7, so that no single temperature is favoured. If no recipe meets rule 2, the recipe that
-   meets rule 1 with the flattest curves (the smallest worst :func:`flatness`) is taken, and the
-   book says its curves had not levelled off.
-
-All recipes use the width-16 ResNet-18 (``arch="resnet18_w16"``, 1/16 of the paper's network's
-compute): at width 32 (4x the compute) a 12-minute run would get a quarter of the epochs. The training step runs under bfloat16
-autocast where the CPU has bfloat16 instructions (``models.cpu_bf16_fast``: 4.75 s instead of
-8.2 s per epoch of 5,000 images, measured over three epochs on the pilot's machine); evaluation is
-in float32 everywhere.
-
-The pilot ran in two rounds, under the same rules; only the compute of the recipes changed between
-them, for rule 1, before any result of round 2 existed. Round 1 had three recipes of equal compute:
-5,000 images x 100 epochs (``5k-100ep``), 10,000 x 50 and 5,000 x 100 at lr 0.06, with ten curve
-points a run. Its first recipe took 12.9 minutes a run with the machine otherwise idle (15.3 with
-other work beside it): over rule 1, and so, at equal compute, were the other two, which were not
-run. Two costs had been underestimated: epochs took 5.5-6 s rather than 4.75 s, and each curve
-point (kNN, uniformity and tolerance on all 10,000 test images) about 14 s. A first try at round 2
-with 80 % of that compute was stopped in its first run, without a record, when the same machine
-slowed to 7-9.5 s per epoch of 5,000 images (the same three epochs measured again in a fresh
-process; the shared machine's speed varies by that much). Round 2 therefore has 60 % of round 1's
-compute, so that a run stays within 12 minutes at that slower speed, and five curve points a run,
-with the same three trade-offs: images against epochs at equal compute (5,000 x 60 against
-10,000 x 30) and a doubled learning rate. The records of both rounds are kept, and the verdict is
-taken over all of them.
-
-    python -m contrastive.pilot --data path/to/cifar10-jpeg.npz --out data/pilot
+    python -m contrastive.pilot --pilot second --data path/to/cifar10-jpeg.npz --out data/pilot
 """
 
 from __future__ import annotations
@@ -149,7 +122,8 @@ def assess(record: results.Record, rules: Mapping[str, Any] = FIRST.rules) -> di
 
 def verdict(runs: Mapping[str, Sequence[results.Record]], pilot: Pilot = FIRST) -> dict[str, Any]:
     """``pilot``'s rules over the records of every recipe (``{recipe: [record, ...]}``, one per τ):
-    ``{"chosen": recipe or None, "flat": whether it meets rule 2, "rows": one row per recipe,
+    ``{"chosen": recipe or None, "flat": whether it meets rule 2, "complete": whether every recipe has run
+    at every τ, "rows": one row per recipe,
     "runs": {recipe: [assess(record), ...]}}``. A recipe missing a τ of ``pilot.taus`` cannot be chosen;
     where no recipe meets rule 2, the flattest within budget is chosen only if ``rules["fallback"]``."""
     rows, judged = [], {recipe: [assess(r, pilot.rules) for r in records] for recipe, records in runs.items()}
@@ -167,7 +141,8 @@ def verdict(runs: Mapping[str, Sequence[results.Record]], pilot: Pilot = FIRST) 
     else:
         fallback = pilot.rules["fallback"] and fast
         chosen, flat = (min(fast, key=lambda r: r["worst_flatness"])["recipe"] if fallback else None), False
-    return {"chosen": chosen, "flat": flat, "rows": rows, "runs": judged}
+    complete = len(rows) == len(pilot.recipes) and all(r["complete"] for r in rows)
+    return {"chosen": chosen, "flat": flat, "complete": complete, "rows": rows, "runs": judged}
 
 
 def load(pilot: Pilot = FIRST, root: str | Path = DEFAULT_ROOT) -> dict[str, list[results.Record]]:

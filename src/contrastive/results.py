@@ -14,7 +14,7 @@ the file and what is wrong); :func:`load` skips bad files with a warning.
 Records live at ``<root>/<dataset>/<name>.json`` where ``name`` comes from :func:`record_name`.
 
 - where: :func:`root` (where the book reads and runs write), :func:`record_path` (one run's file);
-- writing: :func:`write_record` (atomic, with :func:`atomic_write`); a record's provenance comes from
+- writing: :func:`write_record` (atomic: ``contrastive.atomic``); a record's provenance comes from
   ``contrastive.provenance``;
 - reading: :func:`read_record`, :func:`read_arrays`, :func:`load`, :func:`load_benchmarks`, and
   :func:`load_records`, the records under :func:`root` as the book reads them;
@@ -30,15 +30,14 @@ import json
 import math
 import os
 import reprlib
-import tempfile
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .atomic import clean_temps, temp_file
 from .losses import USES_TAU, loss_fn
 
 REQUIRED = ("config", "results", "curves", "provenance")
@@ -143,55 +142,8 @@ class RecordWarning(UserWarning):
 ARRAYS_KEY = "arrays_sha256"
 """Top-level key that :func:`write_record` sets: the sha256 (hex) of the record's ``<stem>.npz``, or
 None where it has no arrays. :func:`read_arrays` checks it."""
-TEMP_MAX_AGE = 3600.0
-"""Seconds after which a temporary file of :func:`atomic_write` counts as left by an interrupted write."""
 BENCHMARK_NUMBERS = ("batch_size", "engine_s_per_epoch", "baseline_s_per_epoch", "speedup")
 """The numbers of an epoch-time benchmark that the book shows (besides its ``device``)."""
-
-
-def _temp_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:
-    """``write(f)`` into a new temporary file ``.<name>.<random>.tmp`` beside ``path``, flushed to
-    disk; on any failure (KeyboardInterrupt included) the temporary file is removed again."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
-    """Write a file through ``write(f)`` into a temporary file beside it, then rename it into place.
-
-    An interrupted write leaves the old file (or none), never a partial one, and no temporary file.
-    """
-    path = Path(path)
-    tmp = _temp_file(path, write)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def clean_temps(folder: str | os.PathLike, max_age: float = TEMP_MAX_AGE) -> list[Path]:
-    """Remove the temporary files of :func:`atomic_write` (``.<name>.*.tmp``) under ``folder`` that are
-    older than ``max_age`` seconds, left by writes that were killed; returns the removed paths."""
-    removed, cutoff = [], time.time() - max_age
-    for tmp in Path(folder).rglob(".*.tmp"):
-        try:
-            if tmp.stat().st_mtime < cutoff:
-                tmp.unlink()
-                removed.append(tmp)
-        except FileNotFoundError:  # removed meanwhile by another reader
-            continue
-    return removed
 
 
 def _is_number(value: Any) -> bool:
@@ -292,8 +244,8 @@ def _publish(path: Path, text: bytes, blob: bytes | None) -> None:
     npz, temps = path.with_suffix(".npz"), []
     try:
         if blob is not None:
-            temps.append(_temp_file(npz, lambda f: f.write(blob)))
-        temps.append(_temp_file(path, lambda f: f.write(text)))
+            temps.append(temp_file(npz, lambda f: f.write(blob)))
+        temps.append(temp_file(path, lambda f: f.write(text)))
         if blob is None:
             npz.unlink(missing_ok=True)
         else:

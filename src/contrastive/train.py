@@ -37,7 +37,7 @@ from typing import Iterator
 import torch
 from tqdm import tqdm
 
-from . import evaluate, memory, models, provenance, results
+from . import atomic, evaluate, memory, models, provenance, results
 from .augment import Augment
 from .config import BOOKKEEPING, Config, ConfigError, deviations, differences
 from .data import Dataset, load, normalize
@@ -167,7 +167,7 @@ and the per-epoch training seconds."""
 def save_checkpoint(config: Config, engine: Engine, progress: dict) -> None:
     """Write the engine's state and ``progress`` atomically (temporary file, then rename)."""
     state = {"config": asdict(config), **{k: progress[k] for k in PROGRESS}, **engine.state_dict()}
-    results.atomic_write(checkpoint_path(config), lambda f: torch.save(state, f))
+    atomic.atomic_write(checkpoint_path(config), lambda f: torch.save(state, f))
 
 
 def load_checkpoint(config: Config, engine: Engine) -> dict | None:

@@ -16,6 +16,7 @@ weighs) and ``experiments`` (run records).
 
 from __future__ import annotations
 
+import ast
 import html
 import inspect
 import os
@@ -46,10 +47,16 @@ def show(item) -> None:
         item.show()
 
 
+def source(obj) -> str:
+    """The source of a function or class of ``contrastive`` from its ``def`` or ``class`` line, without decorators
+    (an equation shows as its body, not the checks that ``checks.validated`` runs before it)."""
+    text = textwrap.dedent(inspect.getsource(obj))
+    return "\n".join(text.splitlines()[ast.parse(text).body[0].lineno - 1:]).rstrip()
+
+
 def show_source(obj) -> None:
-    """Display the source code of a function or class of ``contrastive`` (the book shows the code it
-    explains, read from the package itself rather than copied into the page)."""
-    display(Markdown(f"```python\n{textwrap.dedent(inspect.getsource(obj)).rstrip()}\n```"))
+    """Display :func:`source`: the book shows the code it explains, read from the package, not copied."""
+    display(Markdown(f"```python\n{source(obj)}\n```"))
 
 
 class Html(str):

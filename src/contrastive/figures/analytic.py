@@ -18,7 +18,8 @@ from torch import Tensor
 
 from contrastive.examples import autograd_gradients, random_similarities, similarity_grid
 from contrastive.figures import class_colour, html_table, tau_slider
-from contrastive.losses import contrastive_loss, gradients, penalty_entropy, relative_penalty, simple_limit, triplet_limit
+from contrastive.losses import (LABELS, contrastive_loss, gradients, penalty_entropy, relative_penalty, simple_limit,
+                                triplet_limit)
 from contrastive.metrics import tolerance, uniformity
 from contrastive.toy import ToyResult
 
@@ -26,7 +27,8 @@ PENALTY_TAUS = (0.05, 0.07, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 """The temperatures of the Fig. 3 slider."""
 
 FAINT = "rgba(110, 110, 110, 0.35)"
-LOSS_NAMES = {"contrastive": "contrastive (Eq. 1)", "hard": "hard contrastive (Eq. 9)"}
+LIMIT_WIDTH, LIMIT_OPACITY, CURVE_WIDTH = 9, 0.3, 2
+"""A limit line is wide and translucent, beneath the thin curve that reaches it, so that both stay visible."""
 TAU_AXIS = dict(type="log", title="temperature τ")
 """The log temperature axis of every figure against τ."""
 
@@ -153,18 +155,20 @@ def _limit_layout(fig: go.Figure, title: str, yaxis: dict) -> go.Figure:
 
 
 def triplet_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | None = None) -> go.Figure:
-    """Eq. 6: τ·L(τ) against τ (log axis) per anchor; it tends to max(s_max - s_ii, 0) (dashed) as τ -> 0."""
+    """Eq. 6: τ·L(τ) against τ (log axis) per anchor; it tends to max(s_max - s_ii, 0) as τ -> 0. Each limit is
+    drawn first, wide and translucent, and its curve thin on top of it, so both show where they meet."""
     taus = log_taus(-3, 0, 61) if taus is None else list(taus)
     scaled = _per_anchor(lambda tau: tau * contrastive_loss(s_pos, s_neg, tau), taus)
     limit = triplet_limit(s_pos, s_neg, 1.0) + 0.0  # + 0.0 turns relu's -0.0 into 0.0
     fig = go.Figure()
     for i in range(s_pos.shape[0]):
         colour, name = class_colour(i), anchor_name(s_pos, s_neg, i)
-        fig.add_scatter(x=taus, y=scaled[:, i].tolist(), mode="lines", line=dict(color=colour), name=f"τ·L, {name}")
         fig.add_scatter(
-            x=[taus[0], taus[-1]], y=[limit[i].item()] * 2, mode="lines", line=dict(color=colour, dash="dash"),
-            name=f"τ·Eq. 6 = max(s_max − s_ii, 0) = {limit[i].item():.3f}",
+            x=[taus[0], taus[-1]], y=[limit[i].item()] * 2, mode="lines", line=dict(color=colour, width=LIMIT_WIDTH),
+            opacity=LIMIT_OPACITY, name=f"τ·Eq. 6 = max(s_max − s_ii, 0) = {limit[i].item():.3f}",
         )
+        fig.add_scatter(x=taus, y=scaled[:, i].tolist(), mode="lines", line=dict(color=colour, width=CURVE_WIDTH),
+                        name=f"τ·L, {name}")
     yaxis = dict(title="τ · loss", range=[-0.05, max(1.0, 3 * limit.max().item())])  # τ·L grows like τ log N
     return _limit_layout(fig, "τ → 0: τ times the loss becomes a margin-0 triplet loss (Eq. 6)", yaxis)
 
@@ -218,9 +222,8 @@ def toy_sphere_figure(results: Sequence[ToyResult], active: int = 0) -> go.Figur
     if not results:
         raise ValueError("results must hold at least one ToyResult")
     frames = [(r.tau, class_traces(r.z, r.labels)) for r in results]
-    loss = LOSS_NAMES.get(results[0].loss, results[0].loss)
     return tau_slider(
-        frames, active=active, title=f"Toy embeddings on S², {loss}", scene=SPHERE_SCENE,
+        frames, active=active, title=f"Toy embeddings on S², {LABELS[results[0].loss]} loss", scene=SPHERE_SCENE,
         template="plotly_white", height=560, uirevision="sphere",
     )
 
@@ -232,7 +235,7 @@ def toy_metrics_figure(sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | No
     fig = make_subplots(rows=1, cols=2, subplot_titles=("uniformity −L_uniformity", "tolerance T"))
     for i, (loss, results) in enumerate(sweeps.items()):
         taus, colour = [r.tau for r in results], class_colour(i)
-        name = LOSS_NAMES.get(loss, loss)
+        name = f"{LABELS[loss]} loss"
         for col, values in ((1, [r.uniformity for r in results]), (2, [r.tolerance for r in results])):
             fig.add_scatter(
                 x=taus, y=values, mode="lines+markers", line=dict(color=colour), name=name,
@@ -252,7 +255,7 @@ def toy_metrics_figure(sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | No
 def toy_table(sweeps: Mapping[str, Sequence[ToyResult]]) -> str:
     """Uniformity and tolerance per τ (rows) for each loss (column pairs), as an HTML table."""
     losses = list(sweeps)
-    columns = ["τ"] + [f"{m}, {LOSS_NAMES.get(loss, loss)}" for loss in losses for m in ("uniformity", "tolerance")]
+    columns = ["τ"] + [f"{m}, {LABELS[loss]} loss" for loss in losses for m in ("uniformity", "tolerance")]
     taus = [r.tau for r in sweeps[losses[0]]]
     by_tau = {loss: {r.tau: r for r in results} for loss, results in sweeps.items()}
     rows = [
@@ -262,15 +265,11 @@ def toy_table(sweeps: Mapping[str, Sequence[ToyResult]]) -> str:
     return html_table(columns, rows)
 
 
-def toy_summary(results: Sequence[ToyResult]) -> str:
-    """One sentence on a toy sweep (Markdown): uniformity and tolerance at the ends of the τ grid, and the
-    τ of the most uniform embedding."""
+def toy_numbers(results: Sequence[ToyResult]) -> dict[str, float]:
+    """What the dilemma chapter quotes of a toy sweep: τ, uniformity (−L_uniformity, Eq. 10) and tolerance
+    (Eq. 11) at the first and the last τ of the grid, and the τ of the most uniform embedding."""
     if not results:
         raise ValueError("results must hold at least one ToyResult")
-    first, last = results[0], results[-1]
-    peak = max(results, key=lambda r: r.uniformity)
-    return (
-        f"With the loss {LOSS_NAMES.get(first.loss, first.loss)}, from τ = {first.tau:g} to τ = {last.tau:g} the uniformity "
-        f"goes from {first.uniformity:.3f} to {last.uniformity:.3f} and the tolerance from {first.tolerance:.3f} to "
-        f"{last.tolerance:.3f}; the most uniform embedding of the grid is the one at τ = {peak.tau:g}."
-    )
+    ends = {f"{key}_{end}": getattr(r, key) for end, r in (("first", results[0]), ("last", results[-1]))
+            for key in ("tau", "uniformity", "tolerance")}
+    return {**ends, "tau_peak": max(results, key=lambda r: r.uniformity).tau}

@@ -6,7 +6,7 @@ curves are the mean over the B anchors). Two sources fill it:
 
 - :func:`sphere_model` — the uniform-sphere MODEL (:func:`contrastive.penalty.sphere_similarities`), no data;
 - :func:`measured_figures` — the negative-similarity histograms stored with run records, drawn only
-  when records exist; otherwise a :class:`~contrastive.figures.experiments.NotYetRun` note.
+  when records exist; otherwise a :class:`~contrastive.figures.records.NotYetRun` note.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..config import PROTOCOLS, config_label, describe
 from ..results import by_tau, of_protocol, with_arrays
 from . import class_colour, html_table, tau_slider
 from .analytic import PENALTY_TAUS, TAU_AXIS, log_taus
-from .experiments import TAU_LOSSES, NotYetRun, absent, missing_note, run_text
+from .records import TAU_LOSSES, NotYetRun, absent, missing_note, run_text
 
 MODEL_DIMS = (16, FEATURE_DIM, 512)
 """The dimensions d of the uniform-sphere model drawn in the figures; d = 128 is the paper's."""
@@ -172,26 +172,20 @@ def penalty_table(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: i
     return html_table(columns, rows)
 
 
-def penalty_summary(
-    s_neg: Tensor, source: str, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K, small: float = 0.01
-) -> str:
-    """Sentences (Markdown) on ``s_neg`` (B, M), which come from ``source`` (named in the text): the summaries at the
-    first and last τ, the τ at which exp H(r_i) = k, and the τ below which Eq. 9 drops less than ``small``."""
+def penalty_numbers(
+    s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K, small: float = 0.01
+) -> dict[str, float]:
+    """What the chapter quotes of ``s_neg`` (B, M): M, B, k and ``small``; the :func:`penalty_rows` summaries
+    at the first and the last τ; ``tau_k``, the τ at which exp H(r_i) of Eq. 5, mean over the anchors, equals k; and ``tau_small``,
+    the τ below which Eq. 9 drops less than ``small`` of the penalty."""
     rows = penalty_rows(s_neg, taus, k)
-    first, last = rows[0], rows[-1]
-    tau_k = solve_tau(lambda tau: effective_negatives(s_neg, tau).mean().item(), k)
-    tau_small = solve_tau(lambda tau: dropped(k)(s_neg, tau).mean().item(), small)
-
-    def at_tau(r: dict[str, float]) -> str:
-        """What the summaries of one row say."""
-        return (f"τ = {r['tau']:g}, about {r['effective']:,.0f} negatives ({r['fraction']:.1%} of M) effectively share "
-                f"the penalty and the hard loss drops {r['dropped']:.1%} of it")
-
-    return (
-        f"On {source} ({s_neg.shape[-1]:,} negatives per anchor, mean over {s_neg.shape[0]} anchors): at {at_tau(first)}; "
-        f"at {at_tau(last)}. The effective number equals the k = {k:,} negatives that Eq. 9 keeps at "
-        f"τ ≈ {tau_k:.3g}, and Eq. 9 drops less than {small:.0%} of the penalty only below τ ≈ {tau_small:.3g}."
-    )
+    ends = {f"{key}_{end}": row[key] for end, row in (("first", rows[0]), ("last", rows[-1]))
+            for key in ("tau", "effective", "fraction", "dropped")}
+    return {
+        "m": s_neg.shape[-1], "anchors": s_neg.shape[0], "k": k, "small": small, **ends,
+        "tau_k": solve_tau(lambda tau: effective_negatives(s_neg, tau).mean().item(), k),
+        "tau_small": solve_tau(lambda tau: dropped(k)(s_neg, tau).mean().item(), small),
+    }
 
 
 # --- measured: run records -----------------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""Atomic file writes: a file is written to a temporary file beside it, flushed to disk and renamed into
+place, so that an interrupted write leaves the old file (or none), never a partial one; the temporary files
+of writes that were killed are cleaned up later (:func:`clean_temps`)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+TEMP_MAX_AGE = 3600.0
+"""Seconds after which a temporary file of :func:`atomic_write` counts as left by an interrupted write."""
+
+
+def temp_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """``write(f)`` into a new temporary file ``.<name>.<random>.tmp`` beside ``path``, flushed to
+    disk; on any failure (KeyboardInterrupt included) the temporary file is removed again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file through ``write(f)`` into a temporary file beside it, then rename it into place.
+
+    An interrupted write leaves the old file (or none), never a partial one, and no temporary file.
+    """
+    path = Path(path)
+    tmp = temp_file(path, write)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def clean_temps(folder: str | os.PathLike, max_age: float = TEMP_MAX_AGE) -> list[Path]:
+    """Remove the temporary files of :func:`atomic_write` (``.<name>.*.tmp``) under ``folder`` that are
+    older than ``max_age`` seconds, left by writes that were killed; returns the removed paths."""
+    removed, cutoff = [], time.time() - max_age
+    for tmp in Path(folder).rglob(".*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # removed meanwhile by another reader
+            continue
+    return removed

@@ -1,0 +1,241 @@
+"""A run's curves and diagnostics, from run records: the training dynamics of each temperature, whether
+each run had levelled off or collapsed by its end, the short trials that diagnose the hard loss's collapse,
+one record's curves and summary (the run notebook), and how long runs and sweeps took.
+
+Builders return a plotly figure, an :class:`~contrastive.figures.records.HtmlTable` or a
+:class:`~contrastive.figures.records.NotYetRun` note; the ``*_numbers`` functions return the numbers a
+chapter's sentences glue in.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .. import paper, pilot, results
+from ..config import config_label, describe, deviations
+from ..losses import LABELS, USES_TAU
+from ..results import Record, by_tau, of_protocol
+from ..sweep import configurations
+from . import html_table
+from .records import (COLOURS, CURVE_LABELS, CURVE_PANELS, METRIC_FORMATS, METRIC_LABELS, TAU_LOSSES, HtmlTable,
+                      NotYetRun, _fmt, _off, _slider, collapsed, loss_at_collapse, protocol_text, run_text)
+
+ESCAPED = 1.0
+"""The test-set uniformity at or above which a run has left the collapse (the chapter says why). Fixed before
+any trial of ``data/trials/hard-collapse`` but ``lr0.03`` and ``fp32`` ran."""
+RULE_2 = pilot.FIRST.rules
+"""The yardstick of "levelled off": the pilots' rule 2, written before the first pilot ran."""
+
+
+# --- training dynamics ----------------------------------------------------------------------
+
+
+def _curve_grid() -> dict[str, Any]:
+    """The layout of the 2 × 2 panels of ``CURVE_PANELS`` against the epoch."""
+    layout = make_subplots(rows=2, cols=2, subplot_titles=[CURVE_LABELS[c] for c in CURVE_PANELS]).layout.to_plotly_json()
+    layout.pop("template", None)
+    for i in range(1, len(CURVE_PANELS) + 1):
+        layout[f"xaxis{'' if i == 1 else i}"]["title"] = {"text": "epoch"}
+    return layout
+
+
+def _curve_traces(record: dict[str, Any], colour: str, name: str) -> list[go.Scatter]:
+    """One line per panel of ``CURVE_PANELS`` that the record's curves hold, one legend entry ``name``."""
+    curves = record.curves
+    return [
+        go.Scatter(
+            x=curves["epoch"], y=curves[c], mode="lines+markers", name=name, showlegend=i == 0, legendgroup=name,
+            line={"color": colour}, xaxis=f"x{'' if i == 0 else i + 1}", yaxis=f"y{'' if i == 0 else i + 1}",
+            hovertemplate=f"epoch %{{x}}<br>{CURVE_LABELS[c]} %{{y:.4g}}<extra></extra>",
+        )
+        for i, c in enumerate(CURVE_PANELS)
+        if c in curves
+    ]
+
+
+def dynamics(records: Sequence[Record], dataset: str = "cifar10", loss: str = "contrastive",
+             protocol: str = "paper") -> go.Figure | NotYetRun:
+    """Training dynamics of one tau-loss: loss, kNN top-1, uniformity and tolerance (the last three on the
+    test set) per evaluated epoch, a tau slider."""
+    if not USES_TAU[loss]:
+        raise ValueError(f"loss must be one of {TAU_LOSSES} (a loss with a temperature), got {loss!r}")
+    runs = [(t, r) for t, r in by_tau(of_protocol(records, protocol), dataset, loss) if all(c in r.curves for c in CURVE_PANELS)]
+    frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({run_text([r])})")) for t, r in runs]
+    return _slider("Training dynamics", dataset, loss, protocol, frames, height=680, **_curve_grid())
+
+
+# --- levelled off, collapsed ----------------------------------------------------------------
+
+
+def _judged(records: Sequence[Record], dataset: str, protocol: str) -> list[tuple[Record, dict[str, float]]]:
+    """The valid runs of ``protocol`` on ``dataset`` in Table 1's order, each with how far its curves of
+    rule 2 moved over the last stretch of training (``contrastive.pilot.flatness``)."""
+    runs = [r for r in of_protocol(records, protocol) if r.config["dataset"] == dataset and not r.invalid]
+    order = {loss: i for i, loss in enumerate(LABELS)}
+    runs.sort(key=lambda r: (order[r.config["loss"]], r.config["tau"] if USES_TAU[r.config["loss"]] else 0))
+    return [(r, {n: pilot.flatness(r.curves, n, RULE_2["last_fraction"]) for n in RULE_2["flat_curves"]}) for r in runs]
+
+
+def levelled_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> dict[str, int]:
+    """How many runs of ``protocol`` there are, how many levelled off by rule 2 and how many ended collapsed."""
+    judged = _judged(records, dataset, protocol)
+    return {"runs": len(judged), "levelled": sum(max(m.values()) <= RULE_2["max_flatness"] for _, m in judged),
+            "collapsed": sum(collapsed(r) for r, _ in judged)}
+
+
+def levelled_off(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> HtmlTable | NotYetRun:
+    """Whether each run of ``protocol`` had levelled off by its end: per configuration, the test-set kNN
+    top-1 and uniformity at the first curve point of the last 20 % of training and at the end, and how
+    far each moved in between as a fraction of its range over the run, judged by the pilots' rule 2
+    (:data:`RULE_2`); and its last epoch's training loss beside the loss's value for a collapsed embedding
+    (``losses.collapsed_loss``), where a run has stopped learning."""
+    judged, last, limit = _judged(records, dataset, protocol), RULE_2["last_fraction"], RULE_2["max_flatness"]
+    what = f"How far each run had levelled off, {dataset}, {describe(protocol)}"
+    if not judged:
+        return NotYetRun(what, tuple(config_label(loss, t) for loss, t in paper.COLUMNS))
+    rows = []
+    for r, moved in judged:
+        curves, start = r.curves, pilot.last_stretch(r.curves["epoch"], last)
+        rows.append([config_label(r.config["loss"], r.config["tau"]), *(f"{curves[n][start]:.3g} → {curves[n][-1]:.3g}" for n in moved),
+                     *(f"{v:.3f}" for v in moved.values()), "yes" if max(moved.values()) <= limit else "no",
+                     f"{curves['loss'][-1]:.4f} / {loss_at_collapse(r):.4f}"])
+    short = {"uniformity": "uniformity", "knn_top1": "kNN"}
+    columns = ("run", *(f"{CURVE_LABELS[n]}, at {1 - last:.0%} of training → end" for n in RULE_2["flat_curves"]),
+               *(f"moved: {short[n]}" for n in RULE_2["flat_curves"]), f"levelled off (≤ {limit:.0%})",
+               "last epoch's loss / its value at a collapse")
+    return HtmlTable(f"<p><strong>{html.escape(what)}</strong></p>" + html_table(columns, rows))
+
+
+# --- the collapse trials --------------------------------------------------------------------
+
+
+def _collapse_runs(trials: Sequence[Record], records: Sequence[Record], dataset: str,
+                   protocol: str) -> tuple[int, list[str], list[tuple[str, str | None, dict[str, Any]]]]:
+    """The trials' last epoch, the deviations from ``protocol`` that every trial shares (their shortening), and
+    ``(name, what else differs or None for a protocol run, record)`` per run: first the protocol's runs of
+    the trials' losses and temperatures and of the ordinary loss at those temperatures, then each trial."""
+    trials = sorted((r for r in trials if r.config["dataset"] == dataset and not r.invalid),
+                    key=lambda r: r.path)
+    changes = [[str(d) for d in deviations(r.config, protocol)] for r in trials]
+    shared = [d for d in changes[0] if all(d in c for c in changes)] if changes else []
+    at = [r for r in of_protocol(records, protocol) if r.config["dataset"] == dataset and not _off(r)]
+    wanted = dict.fromkeys([(r.config["loss"], r.config["tau"]) for r in trials]
+                           + [("contrastive", r.config["tau"]) for r in trials])
+    runs = [(f"{config_label(loss, tau)}, {protocol} protocol", None, r)
+            for loss, tau in wanted if (r := results.find(at, dataset, loss, tau))]
+    runs += [(f"{config_label(r.config['loss'], r.config['tau'])}, trial {Path(r.path).parents[2].name}",
+              ", ".join(d for d in c if d not in shared) or "nothing else", r) for r, c in zip(trials, changes)]
+    return max((r.config["epochs"] for r in trials), default=0), shared, runs
+
+
+
+
+def trial_numbers(trials: Sequence[Record], records: Sequence[Record], dataset: str = "cifar10",
+                  protocol: str = "cpu-short") -> dict[str, Any]:
+    """The collapse trials in numbers: how many, their length in epochs, the changes they share, how many
+    escaped the collapse (test uniformity at least :data:`ESCAPED` at their last epoch) and which."""
+    horizon, shared, runs = _collapse_runs(trials, records, dataset, protocol)
+    escaped = [name for name, changed, r in runs if changed is not None and _uniformity_at(r, horizon) >= ESCAPED]
+    return {"trials": sum(changed is not None for _, changed, _ in runs), "epochs": horizon, "shared": ", ".join(shared),
+            "escaped": len(escaped), "escaped_names": "; ".join(escaped) or "none", "escaped_at": ESCAPED}
+
+
+def _uniformity_at(record: Record, horizon: int) -> float:
+    """The test-set uniformity of ``record`` at its last curve point up to epoch ``horizon``."""
+    curves = record.curves
+    return curves["uniformity"][max(i for i, e in enumerate(curves["epoch"]) if e <= horizon)]
+
+
+def collapse_trials(trials: Sequence[Record], records: Sequence[Record], dataset: str = "cifar10",
+                    protocol: str = "cpu-short") -> HtmlTable | NotYetRun:
+    """The diagnostics of the hard loss's collapse (``results.TRIALS_ROOT / "hard-collapse"``): short runs of
+    protocol ``protocol`` with one setting changed each, beside the protocol's own runs over the same first
+    epochs. Per run: what differs from the protocol beyond the trials' shared shortening, whether its steps
+    ran in bfloat16, the test uniformity at each curve point up to the trials' last epoch, the training loss
+    there beside its value at a collapse (``losses.collapsed_loss``) and whether the run had escaped the
+    collapse by then (test uniformity at least :data:`ESCAPED`)."""
+    what = f"Why the hard loss collapses: off-protocol trials, {dataset}, {describe(protocol)}"
+    horizon, _, runs = _collapse_runs(trials, records, dataset, protocol)
+    if not horizon:
+        return NotYetRun(what, ("any trial",), str(results.TRIALS_ROOT.relative_to(results.DEFAULT_ROOT.parents[1]) / "hard-collapse"))
+    rows = []
+    for name, changed, r in runs:
+        curves = r.curves
+        points = [i for i, e in enumerate(curves["epoch"]) if e <= horizon]
+        last = points[-1]
+        rows.append([name, "nothing: its first epochs" if changed is None else changed,
+                     "bfloat16" if r.provenance.get("bf16") else "float32",
+                     ", ".join(f"{curves['epoch'][i]}: {curves['uniformity'][i]:.3f}" for i in points),
+                     f"{curves['loss'][last]:.4f} / {loss_at_collapse(r):.4f} (epoch {curves['epoch'][last]})",
+                     "yes" if curves["uniformity"][last] >= ESCAPED else "no"])
+    columns = ("run", "what else differs from the protocol", "steps in", "uniformity −L_unif, test set (epoch: value)",
+               "training loss / its value at a collapse", f"escaped (≥ {ESCAPED:g})")
+    return HtmlTable(f"<p><strong>{html.escape(what)}</strong></p>" + html_table(columns, rows))
+
+
+# --- one run, and how long runs take --------------------------------------------------------
+
+
+def run_curves(record: dict[str, Any]) -> go.Figure:
+    """The per-epoch curves of one record (the run notebook's last figure)."""
+    c = record.config
+    label = config_label(c["loss"], c.get("tau"))
+    fig = go.Figure(data=_curve_traces(record, COLOURS.get(c["loss"], COLOURS["paper"]), label), layout=_curve_grid())
+    fig.update_layout(title=f"{c['dataset']}, {label}, {run_text([record])}", height=620)
+    return fig
+
+
+def run_summary(record: dict[str, Any]) -> HtmlTable:
+    """The final numbers and provenance of one record, beside the paper's where Table 1 has them."""
+    c, res, prov = record.config, record.results, record.provenance
+    rows: list[list[object]] = []
+    for key, value in res.items():
+        theirs = paper.table1(c["dataset"], key, c["loss"], c.get("tau")) if c["dataset"] in paper.DATASETS and key in paper.METRICS else None
+        rows.append([METRIC_LABELS.get(key, key), format(value, METRIC_FORMATS.get(key, ".4g")), _fmt(theirs, "g", "")])
+    data = prov.get("data", {})
+    facts = {
+        "protocol": protocol_text(record), "epochs": c["epochs"], "concurrent runs on the device": prov.get("concurrent_runs"),
+        "device": prov.get("device"), "data": data.get("source"), "data note": data.get("note"),
+        "seconds per epoch": prov.get("seconds_per_epoch"), "wall seconds (total)": prov.get("wall_seconds", {}).get("total"),
+        "commit": prov.get("commit"), "record": str(record.path),
+    }
+    rows += [[k, str(v)] for k, v in facts.items() if v not in (None, "")]  # the value spans both columns
+    return HtmlTable(html_table(("", "ours", "paper"), rows))
+
+
+def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTable | NotYetRun:
+    """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline) and
+    the seconds per epoch and total wall time of each run record, with its protocol and device."""
+    if not benchmarks and not records:
+        return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark", "any training run"))
+    rows = [
+        [f"benchmark, {b.get('protocol', 'paper')} protocol, batch {b['batch_size']}", b["device"], f"{b['engine_s_per_epoch']:.2f}",
+         f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})", b.get("measured", "")]
+        for b in benchmarks
+    ]
+    for r in records:
+        c, prov = r.config, r.provenance
+        shared = prov.get("concurrent_runs", 1)
+        total = prov.get("wall_seconds", {}).get("total")
+        rows.append([
+            f"{r.protocol} protocol: {c['dataset']} {config_label(c['loss'], c.get('tau'))}, {c['epochs']} epochs"
+            + (f" ({shared} runs sharing the device)" if shared > 1 else ""),
+            prov.get("device"), _fmt(prov.get("seconds_per_epoch"), ".2f"),
+            f"{total / 60:.1f} min in all" if total else "", prov.get("finished", ""),
+        ])
+    return HtmlTable(html_table(("what", "device", "s / epoch", "other", "when"), rows))
+
+
+def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:
+    """The measured time of the sweep at ``protocol``: its title, how many of its planned runs are recorded,
+    their wall hours added up (the runs ran one after another), and the fastest and slowest run in minutes
+    (None where no run is recorded)."""
+    done = [r for r in of_protocol(records, protocol) if not _off(r) and "total" in r.provenance.get("wall_seconds", {})]
+    minutes = sorted(r.provenance["wall_seconds"]["total"] / 60 for r in done)
+    return {"title": describe(protocol), "recorded": len(done), "planned": len(configurations(paper.TABLE1_LOSSES)),
+            "hours": sum(minutes) / 60, "fastest": minutes[0] if minutes else None, "slowest": minutes[-1] if minutes else None}
