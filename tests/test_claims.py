@@ -12,6 +12,7 @@ import torch
 
 from contrastive import claims, config, losses, paper, results
 from contrastive.config import JUDGED, Config
+from contrastive.figures import status as grid
 
 ROOT = Path(__file__).resolve().parents[1]
 TAUS = paper.TABLE1_TAUS
@@ -221,13 +222,13 @@ def test_fig_2_from_the_embedding_samples(tmp_path):
 def test_the_table_is_myst_with_doc_links_and_a_column_per_scale():
     rows = claims.status_table([], keys=["claim 1", "Table 1"])
     assert [r.key for r in rows] == ["claim 1", "Table 1"]
-    md = claims.to_markdown(rows)
+    md = grid.to_markdown(rows)
     assert md.splitlines()[0] == "| | the paper says | where | paper scale | CPU scale | evidence |"
     assert md.splitlines()[2].startswith("| claim 1 | The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$")
-    ok, dash, not_here = (claims.status_cell(s) for s in (claims.REPRODUCED, claims.NOT_YET_RUN, claims.NOT_APPLICABLE))
+    ok, dash, not_here = (grid.status_cell(s) for s in (claims.REPRODUCED, claims.NOT_YET_RUN, claims.NOT_APPLICABLE))
     assert f"| {{doc}}`/book/hardness` | {ok} | {ok} |" in md
     assert f"| {dash} | {not_here} |" in md.splitlines()[3]  # Table 1: its closeness at paper scale only
-    assert claims.status([], keys=["claim 1"])._repr_markdown_() == claims.to_markdown(claims.status_table([], keys=["claim 1"]))
+    assert grid.table([], keys=["claim 1"])._repr_markdown_() == grid.to_markdown(claims.status_table([], keys=["claim 1"]))
 
 
 def background(cell):
@@ -246,14 +247,14 @@ def contrast(a, b):
 
 def test_status_cells_are_coloured_by_status_and_keep_their_marks():
     outcomes = dict(zip(JUDGED, (claims.Outcome(claims.REPRODUCED, ""), claims.Outcome(claims.NOT_REPRODUCED, ""))))
-    md = claims.to_markdown([claims.Row("claim 1", "says", ("book/hardness",), outcomes)], evidence_column=False)
+    md = grid.to_markdown([claims.Row("claim 1", "says", ("book/hardness",), outcomes)], evidence_column=False)
     ok, bad = re.findall(r"<span [^>]*>[^<]*</span>", md.splitlines()[2])
     assert ok.endswith(">✓ reproduced</span>") and bad.endswith(">✗ not reproduced</span>")
     assert background(ok) != background(bad)
     statuses = (claims.REPRODUCED, claims.NOT_REPRODUCED, claims.NOT_YET_RUN, claims.INVALID)
-    assert len({background(claims.status_cell(s)) for s in statuses}) == len(statuses)
-    for status in claims.GRID:  # dark text on a pale cell: WCAG AA in the light theme
-        cell = claims.status_cell(status)
+    assert len({background(grid.status_cell(s)) for s in statuses}) == len(statuses)
+    for status in grid.GRID:  # dark text on a pale cell: WCAG AA in the light theme
+        cell = grid.status_cell(status)
         assert contrast(re.search(r";color:(#[0-9a-f]{6})", cell).group(1), background(cell)) >= 4.5, status
 
 
@@ -267,12 +268,12 @@ def test_every_chapter_a_claim_names_exists_and_the_compound_claims_come_in_part
 
 def test_status_rejects_unknown_rows():
     with pytest.raises(ValueError, match="keys must be among"):
-        claims.status([], keys=["claim 8"])
-    shown = claims.status([], keys=["claim 3"])._repr_markdown_()
-    dash = claims.status_cell(claims.NOT_YET_RUN)
+        grid.table([], keys=["claim 8"])
+    shown = grid.table([], keys=["claim 3"])._repr_markdown_()
+    dash = grid.status_cell(claims.NOT_YET_RUN)
     assert f"| {dash} | {dash} |" in shown and "cifar10: needs ordinary τ=0.07" in shown and "not yet run" not in shown
-    grid = claims.status([])._repr_markdown_()
-    assert "evidence" not in grid.splitlines()[0] and grid.count("\n— : ") == 1
+    compact = grid.table([])._repr_markdown_()
+    assert "evidence" not in compact.splitlines()[0] and compact.count("\n— : ") == 1
 
 
 def test_twin_rows_share_one_outcome_and_each_npz_is_read_once(tmp_path, monkeypatch):

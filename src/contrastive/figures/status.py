@@ -1,0 +1,70 @@
+"""The status of every claim as the book shows it (``contrastive.claims`` judges them): a compact claim ×
+scale grid on the landing page, and each chapter's rows with their evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..claims import INVALID, KEYS, NOT_APPLICABLE, NOT_REPRODUCED, REPRODUCED, Row, status_table
+from ..config import JUDGED, NOT_YET_RUN, TITLES
+from ..results import Record
+
+
+def evidence(row: Row) -> str:
+    """A row's evidence: once where it is the same at every protocol (an analytic row), else per protocol."""
+    details = list(dict.fromkeys(o.detail for o in row.outcomes.values()))
+    if len(details) == 1:
+        return details[0]
+    return " ‖ ".join(f"{TITLES[n]}: {o.detail}" for n, o in row.outcomes.items())
+
+
+GRID = {REPRODUCED: ("✓ reproduced", "#d3f0da"), NOT_REPRODUCED: ("✗ not reproduced", "#f8d4d4"),
+        NOT_YET_RUN: ("—", "#e4e6e9"), NOT_APPLICABLE: ("not judged here", "#e4e6e9"), INVALID: ("invalid record", "#fde8a6")}
+"""How the compact grid shows each status (the chapters' tables spell it out, with the evidence): a mark, on a
+pale background under dark text, legible in the light theme and the dark one. Colour is never the only signal."""
+
+
+def status_cell(status: str) -> str:
+    """A status cell: its mark on its colour, as inline HTML (MyST passes it through into the table's cell)."""
+    mark, colour = GRID[status]
+    return f'<span style="display:block;padding:0 0.3em;border-radius:3px;color:#1f2328;background-color:{colour}">{mark}</span>'
+
+
+def to_markdown(rows: Sequence[Row], evidence_column: bool = True) -> str:
+    """The status table as MyST Markdown, one status column per protocol, statuses marked and coloured
+    (:func:`status_cell`: a dash, explained once, where no run counts yet); the chapters as ``{doc}`` links,
+    which Sphinx resolves to their titles and checks (``-n``); the evidence in a last column unless
+    ``evidence_column`` is False."""
+    heads = [TITLES[n] for n in JUDGED]
+    tail = " evidence |" if evidence_column else ""
+    lines = ["| | the paper says | where | " + " | ".join(heads) + " |" + tail,
+             "|---|---|---|" + "---|" * len(heads) + ("---|" if evidence_column else "")]
+    for r in rows:
+        links = ", ".join(f"{{doc}}`/{c}`" for c in r.chapters)
+        marks = (status_cell(o.status) for o in r.outcomes.values())
+        cells = (r.key, r.statement, links, *marks, *([evidence(r).replace("|", "\\|")] if evidence_column else []))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("\n— : no record of the runs the row needs counts at that scale yet.")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StatusTable:
+    """The status table as a displayable object: MyST Markdown (the book renders it, links checked);
+    the compact grid where it holds every row, the evidence where it holds a chapter's rows."""
+
+    rows: tuple[Row, ...]
+    evidence_column: bool = True
+
+    def _repr_markdown_(self) -> str:
+        return to_markdown(self.rows, self.evidence_column)
+
+    __repr__ = _repr_markdown_
+
+
+def table(records: Sequence[Record], keys: Sequence[str] | None = None) -> StatusTable:
+    """:func:`contrastive.claims.status_table` (only the rows ``keys``, if given) ready to display."""
+    if keys is not None and (unknown := [k for k in keys if k not in KEYS]):
+        raise ValueError(f"keys must be among {list(KEYS)}, got {unknown}")
+    return StatusTable(tuple(status_table(records, keys)), evidence_column=keys is not None)
