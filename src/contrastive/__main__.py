@@ -33,9 +33,8 @@ def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint) -> No
     names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
     default = f.default_factory() if f.default is dataclasses.MISSING else f.default
     kw: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": f"default: {default}"}
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    base = args[0] if optional else hint
+    base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
     if base is bool:
         kw["action"] = argparse.BooleanOptionalAction
     elif typing.get_origin(base) is tuple:

@@ -1,16 +1,12 @@
 """The paper's training augmentation (the paper's experimental setup and the authors' code), batched and per sample, as tensor ops on the device.
 
-Random resized crop to 32 (scale 0.2-1, ratio 3/4-4/3), colour jitter (0.4, 0.4, 0.4, 0.4), random
-grayscale (p 0.2), horizontal flip, normalisation. Every sample of a batch gets its own parameters,
-drawn from one ``torch.Generator`` on the batch's device as one tensor of uniforms
-(:meth:`Augment.draw`) that a pure function turns into the augmented batch (:meth:`Augment.apply`):
-no loop over samples, no PIL, no host synchronisation, no data-dependent Python control flow, fixed
-shapes, so ``apply`` traces as one graph under ``torch.compile`` and can be captured in a CUDA graph.
-Each step is a function of its own so it can be tested alone.
-
-The operations follow torchvision's (``RandomResizedCrop``, ``ColorJitter``, ``RandomGrayscale``,
-``RandomHorizontalFlip``) on float images in [0, 1]; the authors' code [code] ran them on PIL images,
-which round to uint8 after each step.
+Every sample of a batch gets its own parameters, drawn from one ``torch.Generator`` on the batch's device as
+one tensor of uniforms (:meth:`Augment.draw`) that a pure function turns into the augmented batch
+(:meth:`Augment.apply`): no loop over samples, no PIL, no host synchronisation, no data-dependent Python
+control flow, fixed shapes, so ``apply`` traces as one graph under ``torch.compile`` and can be captured in a
+CUDA graph. The operations follow torchvision's (``RandomResizedCrop``, ``ColorJitter``, ``RandomGrayscale``,
+``RandomHorizontalFlip``) on float images in [0, 1]; the authors' code [code] ran them on PIL images, which
+round to uint8 after each step.
 """
 
 from __future__ import annotations
@@ -209,10 +205,8 @@ class Augment:
         self._hi = (1 + b, 1 + c, 1 + s, h)
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        """x: uint8 (B, 3, H, W) on any device -> float32 (B, 3, size, size) normalised, same device.
-
-        All randomness comes from ``generator`` (on x's device), drawn by :meth:`draw`.
-        """
+        """x: uint8 (B, 3, H, W) -> float32 (B, 3, size, size) normalised, all randomness from ``generator``
+        (on x's device)."""
         return self.apply(x, self.draw(x.shape[0], generator, x.device))
 
     def draw(self, batch: int, generator: torch.Generator, device: torch.device | str) -> Tensor:
@@ -220,12 +214,9 @@ class Augment:
         return torch.rand(batch, N_UNIFORM, generator=generator, device=device)
 
     def apply(self, x: Tensor, u: Tensor) -> Tensor:
-        """Augment uint8 x (B, 3, H, W) with the uniforms u (B, 32) of :meth:`draw`; deterministic.
-
-        A pure tensor function with fixed shapes: ``torch.compile(fullgraph=True)`` traces it and a
-        CUDA graph can capture it (draw u outside, since torch.compile does not take generators).
-        Columns of u: 0-21 the crop (:func:`crop_boxes`), 22 flip, 23-26 jitter factors, 27-30 the
-        jitter order, 31 grayscale.
+        """Augment uint8 x (B, 3, H, W) with the uniforms u (B, 32) of :meth:`draw`, a pure tensor function (u is
+        drawn outside, since torch.compile does not take generators). Columns of u: 0-21 the crop
+        (:func:`crop_boxes`), 22 flip, 23-26 jitter factors, 27-30 the jitter order, 31 grayscale.
         """
         if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"x must be uint8 of shape (B, 3, H, W), got {x.dtype} {tuple(x.shape)}")

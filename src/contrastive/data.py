@@ -1,14 +1,10 @@
 """The paper's data sets (the paper's experiments: CIFAR-10, CIFAR-100, SVHN) as uint8 tensors on a device.
 
-Two sources:
-
-- ``data=None``: the real data set, downloaded by torchvision into ``root`` (needs internet);
-- ``data=path/to/cifar10-jpeg.npz``: the offline CIFAR-10 copy (format: :func:`decode_npz`), whose
-  pixels are a JPEG re-encoding. It is decoded once with Pillow and cached, decoded, in ``root``.
-
-Every :class:`Dataset` carries ``source`` for a run record's provenance. ``MEAN``/``STD`` and
-:func:`normalize` turn pixels into network input (evaluation without augmentation; ``augment``
-uses the same constants).
+Two sources: ``data=None``, the real data set, downloaded by torchvision into ``root`` (needs internet); or
+``data=path/to/cifar10-jpeg.npz``, the offline CIFAR-10 copy (:func:`decode_npz`), whose pixels are a JPEG
+re-encoding, decoded once with Pillow and cached, decoded, in ``root``. Every :class:`Dataset` carries
+``source`` for a run record's provenance. :func:`normalize` turns pixels into network input with
+``MEAN``/``STD`` (``augment`` uses the same constants).
 """
 
 from __future__ import annotations
@@ -74,11 +70,8 @@ class Dataset:
 
 def load(dataset: str, split: str = "train", data: str | Path | None = None, subset: int | None = None,
          device: str | torch.device = "cpu", root: str | Path = DEFAULT_ROOT) -> Dataset:
-    """``split`` of ``dataset`` (the class-balanced :func:`balanced` ``subset`` if given) as tensors on ``device``.
-
-    ``data`` is the offline CIFAR-10 npz (only with ``dataset="cifar10"``); without it torchvision
-    downloads the data set into ``root``.
-    """
+    """``split`` of ``dataset`` (the class-balanced :func:`balanced` ``subset`` if given) as tensors on ``device``,
+    from ``data``, the offline CIFAR-10 npz (only with ``dataset="cifar10"``), else downloaded into ``root``."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     if data is not None and dataset != "cifar10":
@@ -140,12 +133,9 @@ def _offline(path: Path, split: str, root: Path) -> tuple[np.ndarray, np.ndarray
 
 
 def decode_npz(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Decode every JPEG of ``split`` in the offline npz with Pillow (``.convert("RGB")``).
-
-    The format: ``jpeg_<split>`` the concatenated files,
-    ``offsets_<split>`` (N+1,) their boundaries, ``y_<split>`` the labels, ``classes`` the names.
-    Returns uint8 images (N, 3, 32, 32), int64 labels (N,) and the class names. The file is
-    checked first (:func:`check_npz`).
+    """Decode every JPEG of ``split`` in the offline npz (checked first, :func:`check_npz`) with Pillow:
+    uint8 images (N, 3, 32, 32), int64 labels (N,) and the class names. The format: ``jpeg_<split>`` the
+    concatenated files, ``offsets_<split>`` (N+1,) their boundaries, ``y_<split>`` the labels, ``classes`` the names.
     """
     if split not in OFFLINE_SPLITS:
         raise ValueError(f"split must be one of {OFFLINE_SPLITS} for the offline npz, got {split!r}")
@@ -159,12 +149,8 @@ def decode_npz(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, tu
 
 
 def check_npz(path: str | Path) -> None:
-    """Check the offline CIFAR-10 npz (``--data``) before any work is done with it.
-
-    ``ValueError`` with one line ``data: <path>: <what is wrong>`` if the file is missing, is not an
-    npz (zip) or is cut short, lacks a key of :data:`OFFLINE_KEYS`, has offsets that do not cut its
-    JPEG bytes into one file per label, labels outside ``0..len(classes)-1``, or a first image of a
-    split that does not decode to 32x32 pixels (only the first image of each split is decoded).
+    """Check the offline CIFAR-10 npz (``--data``) before any work is done with it: ``ValueError`` with one
+    line ``data: <path>: <what is wrong>`` (:func:`_npz_problem`; only the first image of each split is decoded).
     """
     path = Path(path)
     if problem := _npz_problem(path):

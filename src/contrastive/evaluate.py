@@ -1,14 +1,10 @@
 """Evaluation of a trained encoder: the kNN monitor, the linear probe and the record's measurements.
 
-- :func:`knn_predict`: the weighted kNN classifier of Wu et al. (2018), the authors' monitor [code],
-  with K = 200 neighbours in the bank and weights exp(s / sigma), sigma = 0.07.
+- :func:`knn_predict`: the weighted kNN classifier of Wu et al. (2018), the authors' monitor [code] (K = 200, sigma = 0.07).
 - :func:`linear_probe`: the paper's linear evaluation protocol: one linear layer on frozen
   global-pooled features, 100 epochs, batch 256, lr 30 x0.2 at 40/60/80, momentum 0.9, no weight
   decay, horizontal-flip augmentation. The features of every image and of its mirror image are
-  extracted once, and each epoch picks one of the two per sample at random, so the whole probe is a
-  few thousand small matrix products on the device.
-- :func:`anchor_similarities`: s_ii and the 10 nearest negatives of fixed anchors against the bank
-  (Fig. 8), and histograms of positive and negative similarities.
+  extracted once, so the whole probe is a few thousand small matrix products on the device.
 - :func:`evaluate`: everything a run record's ``results`` and arrays hold, via ``contrastive.metrics``.
 """
 
@@ -24,7 +20,7 @@ from torch import Tensor
 from . import metrics
 from .checks import check_int
 from .data import Dataset, normalize
-from .memory import MemoryBank, drop_own_entry
+from .memory import MemoryBank, bank_similarities
 from .models import Encoder, encode
 
 PROBE_MILESTONES = (0.4, 0.6, 0.8)
@@ -37,11 +33,8 @@ HIST_BINS = 50
 
 def knn_predict(z: Tensor, bank: Tensor, bank_labels: Tensor, k: int = 200, sigma: float = 0.07,
                 num_classes: int | None = None, batch_size: int = 1024) -> Tensor:
-    """Weighted kNN labels of queries z (Q, d) against bank (N, d) with labels (N,), shape (Q,).
-
-    Each query's k most similar bank entries (s = z^T v) vote for their label with weight
-    exp(s / sigma); the label with the largest summed weight wins (Wu et al. 2018).
-    """
+    """Weighted kNN labels (Q,) of queries z (Q, d) against bank (N, d) with labels (N,): each query's k most
+    similar entries (s = z^T v) vote for their label with weight exp(s / sigma) (Wu et al. 2018)."""
     if not 1 <= k <= bank.shape[0]:
         raise ValueError(f"knn_k must satisfy 1 <= k <= {bank.shape[0]} (the bank size), got {k!r}")
     if not sigma > 0:
@@ -113,9 +106,7 @@ def anchor_similarities(z: Tensor, idx: Tensor, bank: MemoryBank) -> dict[str, n
     hist_pos, hist_neg (50,) of the positive and of all negative similarities of the anchors.
     """
     with torch.no_grad():
-        s_all = bank.row_similarities(z)
-        s_pos = s_all.gather(1, idx[:, None]).squeeze(1)
-        s_neg = drop_own_entry(s_all, idx)
+        s_pos, s_neg = bank_similarities(z, idx, bank.vectors)
         top = s_neg.topk(min(N_NEAREST, s_neg.shape[1]), dim=1).values
     edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)
     return {
@@ -151,10 +142,7 @@ def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, da
 
     Uniformity and tolerance (Table 1) are measured on the un-augmented training embeddings, as the
     authors' code does for tolerance ("the mean over all training samples of its class"); the test
-    embeddings give kNN, ``uniformity_test`` / ``tolerance_test`` (the curves' last point) and the
-    2,000-point embedding sample; two augmented views of every test image give the alignment; augmented views of 1,000
-    fixed training anchors give pos_sim / neg_top10 against the bank; the pooled features of the
-    training images, their mirror images and the test images feed the linear probe. Every random
+    embeddings give kNN and ``uniformity_test`` / ``tolerance_test`` (the curves' last point). Every random
     choice comes from a generator seeded with ``seed`` (the anchors and the embedding sample are drawn
     first, so they are the same for every run on the same data); training RNG is not touched.
     """

@@ -73,10 +73,6 @@ class MemoryBank:
     def __len__(self) -> int:
         return self.vectors.shape[0]
 
-    def row_similarities(self, z: Tensor) -> Tensor:
-        """z^T v_j against every entry, (B, N), float32 (outside any autocast)."""
-        return _rows(z, self.vectors)
-
     @torch.no_grad()
     def update(self, z: Tensor, idx: Tensor) -> None:
         """v_i <- normalize(m v_i + (1 - m) z_i) for the images ``idx`` (distinct) of the batch."""

@@ -6,10 +6,8 @@ probe sees. The head maps ``h`` to the 128-d embedding ``z = f(x)`` on the unit 
 similarities s_ij = f(x_i)^T g(x_j) of Eq. 1-9 are taken. The paper's head is one linear layer
 [code]; a two-layer MLP head is an option.
 
-Not from the paper: ``arch="resnet18_w16"`` is the same ResNet-18 (CIFAR stem, 2-2-2-2 basic blocks,
-torchvision's blocks) at a quarter of the width, 16-32-64-128 channels (128-d
-pooled feature, 1/16 of the compute): the network of the CPU-scale protocol
-(``contrastive.protocol``). ``arch="tiny"`` is a two-convolution network that exists only so that
+Not from the paper: ``arch="resnet18_w16"``, ResNet-18 at a quarter of the width (1/16 of the compute),
+the network of the CPU-scale protocol (``contrastive.config``); ``arch="tiny"``, two convolutions, so that
 tests and CPU smoke runs of the whole engine take seconds.
 """
 
@@ -64,12 +62,8 @@ def _initialise(net: nn.Module, init: str) -> None:
 
 
 def backbone(arch: str = "resnet18", init: str = "pytorch") -> tuple[nn.Module, int]:
-    """A backbone mapping (B, 3, 32, 32) images to (B, width) pooled features, and its width.
-
-    ResNets get the CIFAR stem: conv1 becomes 3x3 stride 1 padding 1, the max-pool is removed, and
-    the classifier ``fc`` is dropped so the output is the global-average-pooled feature. Convolutions
-    start as ``init`` says (:data:`INITS`; the paper's protocol: PyTorch's default, as the authors' code).
-    """
+    """A backbone mapping (B, 3, 32, 32) images to (B, width) pooled features, and its width: a ResNet with the
+    CIFAR stem and no classifier, its convolutions started as ``init`` says (:data:`INITS`)."""
     _check_choice("arch", arch, ARCHS)
     _check_choice("init", init, INITS)
     if arch == "tiny":  # two conv-BN-ReLU layers and global pooling, 64-d: for tests only, not the paper's network
@@ -97,12 +91,9 @@ def head(kind: str, width: int, feature_dim: int) -> nn.Module:
 
 
 class Encoder(nn.Module):
-    """f: images -> (h, z), h the pooled backbone feature (B, width), z = normalize(head(h)) (B, feature_dim).
-    The defaults are the paper's encoder: ResNet-18 with the CIFAR stem and a linear 512 -> 128 head.
-
-    ``z`` is L2-normalised in float32 whatever the autocast dtype, so the similarities built from it
-    are accurate to float32.
-    """
+    """f: images -> (h, z), h the pooled backbone feature (B, width), z = normalize(head(h)) (B, feature_dim)
+    in float32 whatever the autocast dtype, so the similarities built from it are accurate to float32.
+    The defaults are the paper's encoder: ResNet-18 with the CIFAR stem and a linear 512 -> 128 head."""
 
     def __init__(self, arch: str = "resnet18", head_kind: str = "linear", feature_dim: int = 128,
                  init: str = "pytorch") -> None:
@@ -110,7 +101,6 @@ class Encoder(nn.Module):
         check_int("feature_dim", feature_dim, 1)
         self.backbone, self.width = backbone(arch, init)
         self.head = head(head_kind, self.width, feature_dim)
-        self.feature_dim = feature_dim
 
     def features(self, x: Tensor) -> Tensor:
         """The global-pooled backbone feature h, (B, width); what the linear probe is trained on."""
@@ -127,12 +117,9 @@ class Encoder(nn.Module):
 
 @torch.no_grad()
 def encode(model: Encoder, images: Tensor, transform, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
-    """(h, z) of every image of ``images`` (uint8, (N, 3, H, W)) in eval mode, batched, no gradients.
-
-    ``transform`` maps a uint8 batch to the float input of the network (normalisation, or an
-    augmentation bound to its generator). Evaluation runs in float32, without the training step's
-    bfloat16 autocast, so h and z (normalised) keep full precision for the probe and the metrics.
-    The model's train/eval mode is restored afterwards.
+    """(h, z) of every image of ``images`` (uint8, (N, 3, H, W)) in eval mode, batched, no gradients, in
+    float32 (no autocast: full precision for the probe and the metrics); the model's mode is restored after.
+    ``transform`` maps a uint8 batch to the network's input (normalisation, or an augmentation bound to its generator).
     """
     was_training = model.training
     model.eval()

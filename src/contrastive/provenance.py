@@ -30,11 +30,8 @@ COMMIT_ENV = "CONTRASTIVE_COMMIT"
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The commit of the checkout and whether it had uncommitted changes.
-
-    Without git or a repository, the commit named by ``$CONTRASTIVE_COMMIT`` (``dirty`` then unknown,
-    None), else None.
-    """
+    """The commit of the checkout and whether it had uncommitted changes; without git or a repository, the
+    commit named by ``$CONTRASTIVE_COMMIT`` (else None) and ``dirty`` None (unknown)."""
     cwd = cwd or Path(__file__).resolve().parent
 
     def git(*args: str) -> str | None:

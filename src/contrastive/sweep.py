@@ -1,24 +1,17 @@
 """``make sweep``: one papermill execution of the run notebook per configuration, resumable.
 
-For every loss and temperature of a protocol (``--protocol paper`` or ``cpu``; the τ-free losses
-once; by default each loss on its grid of ``contrastive.paper.GRIDS``, Table 1's ten configurations
-first) the run notebook ``book/experiments/train.ipynb`` is executed with papermill (kernel
-``python3``, a per-cell ``execution_timeout``), leaving
+For every loss and temperature of a protocol (by default each loss on its grid of ``contrastive.paper.GRIDS``,
+Table 1's ten configurations first; the τ-free losses once) the run notebook ``book/experiments/train.ipynb``
+is executed with papermill, leaving the executed notebook (its injected parameters cell tagged ``hide-input``)
+at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb`` and the run record, written by
+``contrastive.train.run``, at ``<out>/results/<protocol>/<dataset>/<record name>.json``; checkpoints go to
+``<out>/checkpoints``. Without ``out`` the records go where the book reads them (``contrastive.results.root``)
+and the notebooks and checkpoints beside that folder.
 
-- the executed notebook at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb`` (its
-  papermill-injected parameters cell tagged ``hide-input``, so a rendered copy shows it folded), and
-- the run record at ``<out>/results/<protocol>/<dataset>/<record name>.json`` (+ ``.npz``), written
-  by the engine (``contrastive.train.run``); checkpoints go to ``<out>/checkpoints``. Without ``out``
-  the records go where the book reads them (``contrastive.results.root``: ``$CONTRASTIVE_RESULTS``,
-  else ``data/results``) and the notebooks and checkpoints beside that folder.
-
-A configuration whose record already exists is skipped when the record covers it (:func:`shortfall`:
-the same protocol, the same value in every field that protocol fixes and the same seed), so an
-interrupted sweep resumes; a record that does not cover it
-(a smoke run with a tiny backbone, say) is replaced, except that an off-protocol run never replaces
-a record at its protocol (``contrastive.train.check_replaces``): the sweep then stops before
-running anything (exit status 2). One failing run does not stop the others; failures are listed at
-the end and the exit status is 1.
+A configuration whose record covers it (:func:`shortfall`) is skipped, so an interrupted sweep resumes; a
+record that does not is replaced, except that an off-protocol run never replaces a record at its protocol
+(``contrastive.train.check_replaces``): the sweep then stops before running anything (exit status 2). One
+failing run does not stop the others; failures are listed at the end (exit status 1).
 
     python -m contrastive.sweep --protocol cpu --data path/to/cifar10-jpeg.npz --out data
 """
@@ -27,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 import sys
 import time
 import traceback
@@ -127,7 +121,7 @@ def shard_of(jobs: list[Any], shard: tuple[int, int]) -> list[Any]:
 
 def _shard(text: str) -> tuple[int, int]:
     """``--shard i/n`` as ``(i, n)``."""
-    i, sep, n = text.partition("/")
+    i, _, n = text.partition("/")
     try:
         return int(i), int(n)
     except ValueError:
@@ -164,15 +158,11 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
           log_output: bool = False, protocol: str = "paper", seeds: Sequence[int] = (0,),
           shard: tuple[int, int] = (0, 1)) -> Report:
     """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet
-    covered by a record (module docstring). ``epochs``, ``subset``, ``device`` and ``data`` None: the
-    protocol's values and the engine's defaults. ``shard`` ``(i, n)``: only the jobs i, i + n, i + 2n, ...
-    of the sweep's deterministic list (:func:`shard_of`), so n processes or machines sharing one
-    records folder run one sweep between them.
-
-    ``parameters`` are further run-notebook parameters (e.g. ``{"knn_k": 8}``, any Config field); every
-    configuration is checked with its Config and ``contrastive.train.check_replaces``
-    (an off-protocol run never replaces a record at its protocol) before anything runs, so a bad value
-    stops the sweep with a ``ValueError`` naming it.
+    covered by a record (module docstring); None: the protocol's values and the engine's defaults.
+    ``shard`` ``(i, n)``: only every n-th job from the i-th (:func:`shard_of`), so n processes sharing one
+    records folder run one sweep between them. ``parameters``: further run-notebook parameters (any Config
+    field, e.g. ``{"knn_k": 8}``). Every job's Config and ``check_replaces`` run before anything does, so
+    a bad value stops the sweep with a ``ValueError`` naming it.
     """
     records = (Path(out) / "results" if out is not None else results.root()).resolve()
     out, notebook = records.parent, Path(notebook).resolve()
@@ -191,12 +181,11 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
     jobs = shard_of([{**base, "loss": loss, **({"tau": tau} if tau is not None else {}), "seed": seed}
                      for seed in seeds for loss, tau in configurations(losses, taus)], shard)
     configs = [run_config(**job) for job in jobs]
-    paths = [record_path(config) for config in configs]
     for config in configs:
         check_replaces(config)
     report = Report()
-    for i, (job, config, record) in enumerate(zip(jobs, configs, paths), start=1):
-        name = config.stem
+    for i, (job, config) in enumerate(zip(jobs, configs), start=1):
+        name, record = config.stem, record_path(config)
         head = f"[{i}/{len(jobs)}] {dataset} {name}:"
         if record.is_file():
             if (reason := shortfall(results.read_record(record), config)) is None:
@@ -265,8 +254,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.log_output:
-        import logging
-
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         report = sweep(**{**vars(args), "parameters": dict(args.parameters)})  # each flag's dest is a parameter of sweep

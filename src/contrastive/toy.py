@@ -1,15 +1,13 @@
 """The dilemma in miniature: contrastive learning of a clustered data set on the sphere S², on the CPU.
 
-The data are ``classes`` clusters of ``per_class`` instances on S² (von Mises-Fisher-like blobs
-around well-separated centres). A tiny MLP f: S² -> S² is trained by instance discrimination: each
-step draws two augmented views of every instance (input noise, renormalised), the positive s_ii is
-f(view1_i)·f(view2_i) and the negatives s_ij are f(view1_i)·f(view2_j) for all j != i, fed to one of
-the losses of :mod:`contrastive.losses` at a temperature tau. Afterwards the embeddings of the clean
-inputs are measured with :func:`contrastive.metrics.uniformity` (Eq. 10) and
+The data are ``classes`` clusters of ``per_class`` instances on S² (von Mises-Fisher-like blobs around
+well-separated centres). A tiny MLP f: S² -> S² is trained by instance discrimination: each step draws two
+augmented views of every instance (input noise, renormalised) and feeds their similarities
+(:func:`pair_similarities`) to one of the losses of :mod:`contrastive.losses` at a temperature tau. The
+embeddings of the clean inputs are then measured with :func:`contrastive.metrics.uniformity` (Eq. 10) and
 :func:`contrastive.metrics.tolerance` (Eq. 11), the two sides of the uniformity-tolerance dilemma.
 
-Labels are never seen in training; they are used only to measure tolerance.
-Everything is seeded and runs on one CPU thread, so a run is deterministic.
+Labels are used only to measure tolerance. Everything is seeded and runs on one CPU thread, so a run is deterministic.
 """
 
 from __future__ import annotations

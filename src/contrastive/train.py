@@ -4,19 +4,15 @@
 in-batch views) with SGD, monitors kNN accuracy, uniformity and tolerance every ``knn_every``
 epochs, evaluates (``contrastive.evaluate``) and writes one record with ``contrastive.results``.
 
-Speed: images live on the device as uint8 and are augmented there (``contrastive.augment``); on
-CUDA the step runs under bfloat16 autocast in channels-last layout with a fused SGD, and the
-augmentation + forward + loss is ``torch.compile``d (``Config.compile``; a compile failure stops the
-run, and the record's ``provenance.compiled`` names the mode used, None for eager). Nothing inside an epoch waits for the device: the loss is summed on the device
-and read once per epoch.
+Speed: images live on the device as uint8 and are augmented there (``contrastive.augment``); on CUDA the
+step runs under bfloat16 autocast in channels-last layout with a fused SGD, and the augmentation + forward +
+loss is ``torch.compile``d. Nothing inside an epoch waits for the device: the loss is read once per epoch.
 
-Checkpoints: every ``checkpoint_every`` epochs and after the last,
-``<checkpoint_dir>/<dataset>/<record stem>/last.pt`` (written atomically) holds the model, optimiser,
-bank, every RNG state and the curves so far. A run whose checkpoint exists (with the same
-configuration) resumes after its last checkpointed epoch; on the CPU the resumed run ends bitwise
-identical to an uninterrupted one. The last checkpoint is kept after the record is
-written (it is the trained model); running the same configuration again then only re-evaluates it.
-``resume=False`` trains afresh and overwrites it.
+Checkpoints (:func:`checkpoint_path`, every ``checkpoint_every`` epochs and after the last) hold the model,
+optimiser, bank, every RNG state and the curves so far; a run of the same configuration resumes after its last
+checkpointed epoch (on the CPU bitwise identical to an uninterrupted one). The last one is kept after the
+record is written (it is the trained model): running the same configuration again only re-evaluates it;
+``resume=False`` trains afresh.
 """
 
 from __future__ import annotations
@@ -160,8 +156,7 @@ def record_path(config: Config) -> Path:
 
 
 PROGRESS = ("epoch", "curves", "train_seconds", "epoch_seconds")
-"""What a checkpoint holds besides the engine's state: the epochs done, curves so far, seconds spent
-and the per-epoch training seconds."""
+"""What a checkpoint holds besides the engine's state (:func:`_train` keeps them up to date)."""
 
 
 def save_checkpoint(config: Config, engine: Engine, progress: dict) -> None:
@@ -172,16 +167,12 @@ def save_checkpoint(config: Config, engine: Engine, progress: dict) -> None:
 
 def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     """Restore ``engine`` from this config's checkpoint; its progress, or None where there is none.
-
-    ``ConfigError`` (field ``resume``) if the checkpoint cannot be read or was made with a different
-    configuration; the message names the file and ``--no-resume``.
-    """
+    ``ConfigError`` (``resume``) naming the file and ``--no-resume`` if the checkpoint does not fit."""
     path = checkpoint_path(config)
     if not config.resume or not path.is_file():
         return None
 
     def refused(problem: str) -> ConfigError:
-        """The error refusing this checkpoint: what is wrong with it, then how to train afresh."""
         return ConfigError("resume", f"checkpoint {path} {problem}; delete it or pass resume=False (--no-resume) to train afresh")
 
     try:
@@ -189,8 +180,7 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
         raise refused(f"cannot be read ({str(e).split('. ')[0]})") from None
     names = tuple(f.name for f in dataclasses.fields(Config) if f.name not in BOOKKEEPING)  # bookkeeping may change
-    found = differences(asdict(config), state["config"], names, reference="checkpoint")
-    if found:
+    if found := differences(asdict(config), state["config"], names, reference="checkpoint"):
         raise refused(f"was made with a different configuration ({', '.join(map(str, found))})")
     if state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1) if evaluated(config, e)]:
         raise refused(f"holds curves that do not match its {state['epoch']} epochs (made by an older version?)")
