@@ -23,13 +23,14 @@ JPEG_DATA = {"source": "offline npz", "path": "cifar10-jpeg.npz", "sha256": "", 
 
 
 def write_synthetic(root, dataset, loss, tau=None, epochs=200, subset=None, k=4095, arrays=None, config=None,
-                    data=SYNTHETIC_DATA, **values):
+                    data=SYNTHETIC_DATA, seed=0, **values):
     """A SYNTHETIC TEST FIXTURE record (never under data/): the engine's default config (the paper's
     protocol) with the given fields, ``config`` overriding any other field; results from ``values``, others 0;
     ``data`` its provenance's data source."""
     final = {m: 0.0 for m in ("linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean")}
     final.update(values)
-    fields = {"dataset": dataset, "loss": loss, "tau": 0.07 if tau is None else tau, "k": k, "epochs": epochs, "subset": subset}
+    fields = {"dataset": dataset, "loss": loss, "tau": 0.07 if tau is None else tau, "k": k, "epochs": epochs, "subset": subset,
+              "seed": seed}
     record = {
         "config": {**asdict(Config(device="cpu")), **fields, **(config or {})},
         "results": final,
@@ -37,7 +38,7 @@ def write_synthetic(root, dataset, loss, tau=None, epochs=200, subset=None, k=40
                    "uniformity": [1.0, final["uniformity"]], "tolerance": [0.9, final["tolerance"]], "lr": [0.03, 0.0003]},
         "provenance": {"device": "synthetic test fixture", "data": data},
     }
-    return results.write_record(results.record_path(root, dataset, loss, tau), record, arrays)
+    return results.write_record(results.record_path(root, dataset, loss, tau, seed), record, arrays)
 
 
 def paper_records(root, dataset="cifar10", overrides=None):
@@ -105,6 +106,19 @@ def test_claim_3_reversed_trend_is_not_reproduced(tmp_path):
     for tau, u, t in zip(TAUS, (2.9, 3.2, 3.6, 3.9), (0.4, 0.3, 0.2, 0.1)):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
     assert status(results.load(tmp_path), "claim 3").status == claims.NOT_REPRODUCED
+
+
+def test_a_claim_compares_the_means_over_seeds(tmp_path):
+    """Seed 0 alone reverses the trend at τ = 1; with seeds 1 and 2 the means are monotone."""
+    for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
+        write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
+    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, uniformity=3.3, tolerance=0.4)  # seed 0 above τ = 0.7's 3.2
+    assert status(results.load(tmp_path), "claim 3").status == claims.NOT_REPRODUCED
+    for seed in (1, 2):
+        write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, seed=seed, uniformity=2.7, tolerance=0.4)
+    row = status(results.load(tmp_path), "claim 3")
+    assert row.status == claims.REPRODUCED and "uniformity 3.900, 3.600, 3.200, 2.900" in row.detail  # (3.3 + 2 x 2.7) / 3
+    assert "(means over up to 3 seeds)" in row.detail
 
 
 def test_claim_3_monotone_trend_is_reproduced(tmp_path):

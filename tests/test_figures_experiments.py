@@ -356,3 +356,20 @@ def test_a_collapsed_run_is_marked_where_it_is_drawn(tmp_path):
     assert list(ordinary.marker.symbol) == ["circle"] and "collapsed" not in ordinary.name
     html = ex.table1(records, "cifar10")._repr_html_()
     assert f"{rec.COLLAPSED_MARK} Ended collapsed" in html and "hard τ=0.3." in html
+
+
+def test_several_seeds_are_drawn_as_their_mean_and_spread(tmp_path):
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, linear_top1=40.0)
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, linear_top1=38.0)
+    one = next(t for t in ex.accuracy(results.load(tmp_path), "cifar10").data if t.name.startswith("ours"))
+    assert list(one.y) == [40.0, 38.0] and not one.error_y.visible and "seeds" not in one.name
+    for seed, value in ((1, 42.0), (2, 44.0)):
+        write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, seed=seed, linear_top1=value)
+    records = results.load(tmp_path)
+    assert [r.seed for r in results.seeds(records, "cifar10", "contrastive", 0.3)] == [0, 1, 2]
+    ours = next(t for t in ex.accuracy(records, "cifar10").data if t.name.startswith("ours"))
+    assert list(ours.y) == [42.0, 38.0] and ours.error_y.visible and list(ours.error_y.array) == [2.0, 0.0]
+    assert "mean ± sd over seeds" in ours.name and "mean of 3 seeds: 40, 42, 44" in ours.customdata[0][2]
+    row = next(r for r in ex.table1_rows(records, "cifar10") if (r["loss"], r["tau"]) == ("contrastive", 0.3))
+    assert (row["linear_top1"]["ours"], row["linear_top1"]["sd"], row["linear_top1"]["seeds"]) == (42.0, 2.0, 3)
+    assert "42.00 ± 2.00 (3 seeds)" in ex.table1(records, "cifar10")._repr_html_()

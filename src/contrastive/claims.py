@@ -10,7 +10,8 @@ Every status is computed when the book is built, never typed:
   protocol (``contrastive.config.deviations``: every setting the protocol fixes has the
   protocol's value). Each row names the configurations it needs; with one missing or off the
   protocol its status at that protocol is "not yet run". Otherwise the row's criterion (each one's
-  docstring says it exactly) decides "reproduced" or "not reproduced". The criteria are the same at
+  docstring says it exactly) decides "reproduced" or "not reproduced", on the means over the seeds of
+  each configuration where it has several (seed 0 must exist; :meth:`Lookup.value`). The criteria are the same at
   both scales, except that Table 1's closeness to the paper's numbers is judged at the paper's scale
   only (:data:`Criterion.protocols`). Runs on the offline JPEG copy of CIFAR-10 count; the evidence
   says so (:data:`JPEG_COPY`).
@@ -179,6 +180,8 @@ class Lookup:
         self.records, self.dataset, self.read, self.protocol = results.of_protocol(records, name), dataset, read, name
         self.used: list[results.Record] = []
         """The records :meth:`get` has returned (those a check counted)."""
+        self.most_seeds = 1
+        """The most seeds that one of the means of :meth:`value` averaged."""
 
     def get(self, loss: str, tau: float | None = None) -> results.Record | None:
         """The record of (loss, tau) if it exists and is at the protocol, else None."""
@@ -189,7 +192,11 @@ class Lookup:
         return r
 
     def value(self, loss: str, tau: float | None, metric: str) -> float:
-        return float(self.get(loss, tau).results[metric])
+        """The mean of ``metric`` over the seeds of (loss, tau) at the protocol (seed 0 is required: :meth:`get`)."""
+        self.get(loss, tau)
+        runs = [r for r in results.seeds(self.records, self.dataset, loss, tau) if not deviations(r.config, self.protocol)]
+        self.most_seeds = max(self.most_seeds, len(runs))
+        return float(np.mean([r.results[metric] for r in runs]))
 
     def series(self, loss: str, metric: str, taus: Sequence[float] = paper.TABLE1_TAUS) -> list[float]:
         return [self.value(loss, t, metric) for t in taus]
@@ -258,7 +265,8 @@ def judge(records: Sequence[results.Record], criterion: Criterion, read: ArrayRe
         ok, evidence = criterion.check(look)
         verdicts[d] = REPRODUCED if ok else NOT_REPRODUCED
         jpeg = f" {JPEG_COPY}" if any(r.provenance.get("data", {}).get("source") == OFFLINE_SOURCE for r in look.used) else ""
-        details.append(f"{d}: {verdicts[d]}; {evidence}{jpeg}")
+        seeds = f" (means over up to {look.most_seeds} seeds)" if look.most_seeds > 1 else ""
+        details.append(f"{d}: {verdicts[d]}; {evidence}{seeds}{jpeg}")
     found = set(verdicts.values())
     status = next((s for s in (INVALID, NOT_REPRODUCED, REPRODUCED) if s in found), NOT_YET_RUN)
     return Outcome(status, " — ".join(details), verdicts)

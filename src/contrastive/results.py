@@ -393,6 +393,13 @@ def by_tau(records: Iterable[Record], dataset: str, loss: str, seed: int = 0) ->
     return sorted(found, key=lambda pair: pair[0])
 
 
+def seeds(records: Iterable[Record], dataset: str, loss: str, tau: float | None = None) -> list[Record]:
+    """The valid records of (dataset, loss, tau), one per seed, by seed (an invalid record is left out)."""
+    name = record_name(loss, tau)
+    found = [r for r in records if r.dataset == dataset and record_name(r.loss, r.tau) == name and not r.invalid]
+    return sorted(found, key=lambda r: r.seed)
+
+
 def with_arrays(runs: Iterable[tuple[float, Record]], keys: Sequence[str]) -> list[tuple[float, dict[str, np.ndarray], Record]]:
     """``(tau, arrays, record)`` for each ``(tau, record)`` of ``runs`` whose stored arrays hold all of ``keys``."""
     read = [(t, r.arrays(), r) for t, r in runs]

@@ -26,7 +26,7 @@ from .. import paper, results
 from ..config import config_label, describe
 from ..losses import LABELS
 from ..metrics import sample_metrics
-from ..results import Record, by_tau, of_protocol, with_arrays
+from ..results import Record, by_tau, of_protocol, seeds, with_arrays
 from . import Html, class_colour, html_table
 from .records import (COLLAPSED_MARK, COLOURS, METRIC_FORMATS, METRIC_LABELS, OFF_MARK, TAU_LOSSES, HtmlTable, NotYetRun,
                       _finish, _fmt, _off, _slider, absent, collapsed, protocol_text, run_text)
@@ -67,7 +67,8 @@ def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: s
 
     Each row has ``loss``, ``tau``, ``record`` (or None), ``off_protocol`` (what differs from the
     paper's protocol, or None), ``epochs``, ``data``, ``data_note``, ``device`` and, for each metric
-    ``m`` of ``paper.METRICS``, ``m`` -> ``{"paper", "ours", "diff"}``.
+    ``m`` of ``paper.METRICS``, ``m`` -> ``{"paper", "ours", "diff", "sd", "seeds"}``: ours is the mean over the
+    seeds of the configuration with the same settings as seed 0, sd their standard deviation (None for one seed).
     """
     rows, records = [], of_protocol(records, protocol)
     for loss, tau in paper.COLUMNS:
@@ -80,10 +81,13 @@ def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: s
             "epochs": r.config["epochs"] if r else None,
             "data": data.get("source"), "data_note": data.get("note") or "", "device": prov.get("device"),
         }
+        runs = [s for s in seeds(records, dataset, loss, tau) if _off(s) == row["off_protocol"]] if r else []
         for m in paper.METRICS:
             theirs = paper.table1(dataset, m, loss, tau)
-            ours = r.results[m] if r else None
-            row[m] = {"paper": theirs, "ours": ours, "diff": None if ours is None or theirs is None else ours - theirs}
+            values = [s.results[m] for s in runs]
+            ours = float(np.mean(values)) if values else None
+            row[m] = {"paper": theirs, "ours": ours, "diff": None if ours is None or theirs is None else ours - theirs,
+                      "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None, "seeds": len(values)}
         rows.append(row)
     return rows
 
@@ -108,7 +112,8 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
         cells = [LABELS[row["loss"]], "" if row["tau"] is None else format(row["tau"], "g")]
         for m in paper.METRICS:
             v, spec = row[m], METRIC_FORMATS[m]
-            ours = _fmt(v["ours"], spec) + (mark if v["ours"] is not None else "")
+            spread = f" ± {v['sd']:{spec}} ({v['seeds']} seeds)" if v["sd"] is not None else ""
+            ours = _fmt(v["ours"], spec) + spread + (mark if v["ours"] is not None else "")
             delta = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
             cells += [_fmt(v["paper"], "g"), ours, delta][:per]
         data = row["data"] or ""
@@ -138,7 +143,8 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
 
 
 def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], what: str, protocol: str) -> go.Figure:
-    """One panel per metric vs tau: ours per loss (lines; open circles off the protocol) and, where Table 1
+    """One panel per metric vs tau: ours per loss (lines; open circles off the protocol; the mean ± sd where a
+    configuration has several seeds, every seed on hover) and, where Table 1
     has the metric, the paper's (crosses), on an axis of their own (right) at any scale but the paper's.
     Without records the paper's values are drawn alone, titled as what the paper reports."""
     records = of_protocol(records, protocol)
@@ -154,13 +160,18 @@ def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], wha
     for col, metric in enumerate(metrics, start=1):
         for loss, ours in runs.items():
             if ours:
+                values = [[s.results[metric] for s in seeds(records, dataset, loss, t)] for t, _ in ours]
+                spread = any(len(v) > 1 for v in values)
                 fig.add_trace(go.Scatter(
-                    x=[t for t, _ in ours], y=[r.results[metric] for _, r in ours], mode="lines+markers",
-                    name=f"ours: {LABELS[loss]} ({run_text(r for _, r in ours)}{_collapsed_text(ours)})",
+                    x=[t for t, _ in ours], y=[float(np.mean(v)) for v in values], mode="lines+markers",
+                    error_y={"type": "data", "array": [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in values],
+                             "visible": spread},
+                    name=f"ours: {LABELS[loss]} ({run_text(r for _, r in ours)}{_collapsed_text(ours)}"
+                         + ("; mean ± sd over seeds" if spread else "") + ")",
                     legendgroup=f"ours-{loss}", showlegend=col == 1, line={"color": COLOURS[loss]},
                     marker={"symbol": [_symbol(r) for _, r in ours], "size": 8},
-                    customdata=[[r.config["epochs"], protocol_text(r)] for _, r in ours],
-                    hovertemplate="τ=%{x}<br>%{y:.4g}<br>%{customdata[0]} epochs<br>%{customdata[1]}<extra>ours</extra>",
+                    customdata=[[r.config["epochs"], protocol_text(r), _per_seed(v)] for (_, r), v in zip(ours, values)],
+                    hovertemplate="τ=%{x}<br>%{y:.4g}%{customdata[2]}<br>%{customdata[0]} epochs<br>%{customdata[1]}<extra>ours</extra>",
                 ), row=1, col=col)
             if metric in paper.METRICS and dataset in paper.DATASETS:
                 fig.add_trace(_paper_trace(dataset, metric, loss, col == 1, opacity=0.6),
@@ -170,6 +181,11 @@ def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], wha
         fig.update_yaxes(title_text="ours", secondary_y=False)
         fig.update_yaxes(title_text="the paper's (paper scale)", secondary_y=True, showgrid=False)
     return _finish(fig, f"{what}, {dataset}, {describe(protocol)}", missing, height=480)
+
+
+def _per_seed(values: Sequence[float]) -> str:
+    """The hover line of a point drawn as the mean of several seeds: every seed's value ("" for one seed)."""
+    return "" if len(values) < 2 else f" (mean of {len(values)} seeds: {', '.join(f'{v:.4g}' for v in values)})"
 
 
 def _symbol(record: Record) -> str:
