@@ -78,7 +78,7 @@ def test_table1_difference_is_ours_minus_paper(tmp_path):
     records = results.load(tmp_path)
     rows = {(r["loss"], r["tau"]): r for r in ex.table1_rows(records, "cifar10")}
     row = rows[("hard", 0.7)]
-    assert row["linear_top1"] == {"paper": 84.19, "ours": 80.0, "diff": pytest.approx(80.0 - 84.19)}
+    assert row["linear_top1"] == {"paper": 84.19, "ours": 80.0, "diff": pytest.approx(80.0 - 84.19), "sd": None, "seeds": 1}
     assert row["tolerance"]["diff"] == pytest.approx(0.1 - 0.030)
     assert row["epochs"] == 200 and row["device"] == "synthetic test fixture"
     assert rows[("simple", None)]["record"] is None
