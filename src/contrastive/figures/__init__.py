@@ -11,7 +11,9 @@
   the figure vanish from Jupyter Book pages. Live in Jupyter it uses plotly's own renderer.
 
 Chapter figures live in ``analytic`` (the no-GPU chapters), ``negatives`` (how many negatives τ
-weighs) and ``experiments`` (run records).
+weighs), ``experiments`` (Table 1 and the paper's figures of trained networks), ``runs`` (a run's curves
+and diagnostics), ``pilots`` (the protocols and their pilots) and ``status`` (the claims' status); what the
+figures drawn from run records share is in ``records``.
 """
 
 from __future__ import annotations
