@@ -54,6 +54,7 @@ def test_scaled_keeps_the_papers_fractions_and_replaces_what_it_is_given():
     v = PAPER.scaled(arch="resnet18_w16", subset=10_000, epochs=50, lr=0.05, batch_size=32)
     assert (v.milestones, v.k, v.lr, v.arch, v.subset, v.batch_size, v.knn_every) == ((40, 48), 819, 0.05, "resnet18_w16", 10_000, 32, 10)
     assert v.negatives == "bank" and v.init == "pytorch"
+    assert PAPER.scaled("resnet18_w16", 5_000, 120, 0.03, knn_every=12).knn_every == 12  # ten curve points, not five
     with pytest.raises(TypeError, match="batchsize"):
         PAPER.scaled("resnet18_w16", 5_000, 60, 0.03, batchsize=32)
 

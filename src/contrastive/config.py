@@ -65,12 +65,12 @@ class Protocol:
         """This protocol scaled down: network ``arch``, a class-balanced training subset of ``subset``
         images, ``epochs`` epochs at learning rate ``lr``; the lr milestones at the same fractions of
         training (the paper's 160/200 and 190/200), k at the same fraction of the bank (the paper's
-        4095 of 50,000), five curve points a run; any other value replaced by ``replaced``."""
+        4095 of 50,000), five curve points a run; any other value (``knn_every`` too) replaced by ``replaced``."""
         fractions = [m / self.epochs for m in self.milestones]
         bank = self.subset or paper.TRAIN_IMAGES
-        return dataclasses.replace(self, arch=arch, subset=subset, epochs=epochs, lr=lr, knn_every=epochs // 5,
+        return dataclasses.replace(self, arch=arch, subset=subset, epochs=epochs, lr=lr,
                                    milestones=tuple(round(f * epochs) for f in fractions),
-                                   k=round(self.k * subset / bank), **replaced)
+                                   k=round(self.k * subset / bank), **{"knn_every": epochs // 5, **replaced})
 
 
 PAPER = Protocol()
