@@ -172,7 +172,7 @@ def collapse_trials(trials: Sequence[Record], records: Sequence[Record], dataset
                      "bfloat16" if r.provenance.get("bf16") else "float32",
                      ", ".join(f"{curves['epoch'][i]}: {curves['uniformity'][i]:.3f}" for i in points),
                      f"{curves['loss'][last]:.4f} / {loss_at_collapse(r):.4f} (epoch {curves['epoch'][last]})",
-                     "yes" if curves["uniformity"][last] >= ESCAPED else "no"])
+                     "yes" if _uniformity_at(r, horizon) >= ESCAPED else "no"])
     columns = ("run", "what else differs from the protocol", "steps in", "uniformity −L_unif, test set (epoch: value)",
                "training loss / its value at a collapse", f"escaped (≥ {ESCAPED:g})")
     return HtmlTable(f"<p><strong>{html.escape(what)}</strong></p>" + html_table(columns, rows))
