@@ -2,9 +2,8 @@
 
 Every status is computed when the book is built, never typed:
 
-- the analytic rows (claims 1-2, Figs. 1 and 3) run a check with ``contrastive.losses`` on fixed
-  random similarities in float64 (:func:`check_gradients`, :func:`check_entropy_and_limits`,
-  :func:`check_equal_loss`, :func:`check_penalty_concentration`);
+- the analytic rows (claims 1-2, Figs. 1 and 3) run a check of ``contrastive.derivations`` on fixed
+  random similarities in float64;
 - the experimental rows read run records, once per protocol (``contrastive.config.JUDGED``:
   the paper's scale and the CPU scale). At each protocol a record counts only when it is at that
   protocol (``contrastive.config.deviations``: every setting the protocol fixes has the
@@ -25,18 +24,14 @@ that the paper's own Table 1 passes every criterion (``tests/test_claims.py`` ch
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
-import torch
 
-from . import losses, metrics, paper, results
+from . import derivations, metrics, paper, results
 from .config import JUDGED, NOT_YET_RUN, TITLES, config_label, deviations
 from .data import OFFLINE_SOURCE
-from .examples import autograd_gradients, random_similarities, similarity_grid
-from .toy import pair_similarities
 
 REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = "reproduced", "not reproduced", "not judged at this scale"
 INVALID = "invalid record"
@@ -45,8 +40,6 @@ that are not its own) is :data:`INVALID`, never judged."""
 PRIMARY_DATASET = "cifar10"
 JPEG_COPY = "(offline JPEG copy of CIFAR-10)"
 """Ends the evidence of a data set judged on records trained on that copy (they count as the protocol)."""
-ANCHORS, NEGATIVES = 64, 255
-"""The random similarities of the analytic checks: anchors × negatives per anchor."""
 
 FLAT_UNIFORMITY = 0.1
 """Hard loss: the largest spread (max − min over tau) of uniformity still called "τ-independent" (paper: ≤ 0.03)."""
@@ -87,72 +80,6 @@ class Row:
     outcomes: dict[str, Outcome]
 
 
-# --- analytic checks ------------------------------------------------------------------------
-
-
-def check_gradients(taus: Sequence[float] = (0.07, 0.2, 1.0)) -> Outcome:
-    """Claim 1 (Eq. 4): autograd's dL/ds_ij of Eq. 1 is proportional to exp(s_ij/τ) within each anchor,
-    and the negative gradients sum to |dL/ds_ii|; both to a relative 1e-9 in float64."""
-    s_pos, s_neg = random_similarities(ANCHORS, NEGATIVES)
-    worst_ratio, worst_sum = 0.0, 0.0
-    for tau in taus:
-        g_pos, g_neg = autograd_gradients(s_pos, s_neg, tau)
-        ratio = g_neg / torch.exp(s_neg / tau)
-        worst_ratio = max(worst_ratio, ((ratio.max(1).values - ratio.min(1).values) / ratio.mean(1)).max().item())
-        worst_sum = max(worst_sum, ((g_neg.sum(1) + g_pos).abs() / g_pos.abs()).max().item())
-    ok = worst_ratio < 1e-9 and worst_sum < 1e-9
-    detail = (
-        f"autograd on Eq. 1, {ANCHORS} anchors × {NEGATIVES} negatives, τ ∈ {list(taus)}: largest relative spread of "
-        f"(∂L/∂s_ij)/exp(s_ij/τ) within an anchor {worst_ratio:.1e}; largest |Σ_j ∂L/∂s_ij + ∂L/∂s_ii|/|∂L/∂s_ii| {worst_sum:.1e}"
-    )
-    return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
-
-
-def check_entropy_and_limits() -> Outcome:
-    """Claim 2: H(r_i) (Eq. 5) strictly increases with τ on a grid of 40 τ in [0.01, 10] for every anchor;
-    τ·|L − L_triplet| < 1e-3 at τ = 1e-4 (Eq. 6) and |L − L_simple-limit| < 1e-5 at τ = 1e3 (Eq. 7)."""
-    s_pos, s_neg = random_similarities(ANCHORS, NEGATIVES)
-    taus = np.geomspace(0.01, 10, 40)
-    h = torch.stack([losses.penalty_entropy(s_neg, float(t)) for t in taus], dim=1)
-    monotone = bool((h.diff(dim=1) > 0).all())
-    small, large = 1e-4, 1e3
-    err_small = (small * (losses.contrastive_loss(s_pos, s_neg, small) - losses.triplet_limit(s_pos, s_neg, small)).abs().max()).item()
-    err_large = (losses.contrastive_loss(s_pos, s_neg, large) - losses.simple_limit(s_pos, s_neg, large)).abs().max().item()
-    ok = monotone and err_small < 1e-3 and err_large < 1e-5
-    detail = (
-        f"{ANCHORS} anchors × {NEGATIVES} negatives: H(r_i) strictly increasing in τ on 40 τ in [0.01, 10]: {monotone}; "
-        f"τ·max|L − L_triplet| at τ = 1e-4: {err_small:.1e}; max|L − L_simple-limit| at τ = 1e3: {err_large:.1e}"
-    )
-    return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
-
-
-def check_equal_loss(tau: float = 0.2) -> Outcome:
-    """Fig. 1: four instances of two classes (a, a, b, b) placed on the corners of a square on the
-    circle in two ways: classes side by side, or interleaved. The loss (Eq. 1) of the two embeddings
-    agrees to 1e-12 while their tolerance (Eq. 11) differs by more than 0.5: the loss does not see
-    the labels."""
-    angles = torch.tensor([0.0, 0.5, 1.0, 1.5], dtype=torch.float64) * math.pi
-    corners = torch.stack([angles.cos(), angles.sin()], dim=1)
-    labels = torch.tensor([0, 0, 1, 1])
-    side_by_side, interleaved = corners, corners[[0, 2, 1, 3]]
-    # Eq. 1 averaged over instances: each one's positive is its own point, the others its negatives
-    l_a, l_b = (losses.contrastive_loss(*pair_similarities(z, z), tau).mean().item() for z in (side_by_side, interleaved))
-    t_a, t_b = metrics.tolerance(side_by_side, labels), metrics.tolerance(interleaved, labels)
-    ok = abs(l_a - l_b) < 1e-12 and abs(t_a - t_b) > 0.5
-    detail = f"τ = {tau:g}: loss {l_a:.4f} vs {l_b:.4f}; tolerance {t_a:.2f} (classes side by side) vs {t_b:.2f} (interleaved)"
-    return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
-
-
-def check_penalty_concentration(taus: Sequence[float] = (0.07, 0.2, 0.5, 1.0)) -> Outcome:
-    """Fig. 3: with the negatives of its grid (``examples.similarity_grid()``, spread evenly over [−1, 1]),
-    the share of the relative penalty (Eq. 5) on the hardest tenth (s_ij ≥ 0.8) strictly decreases as τ grows."""
-    s_neg = similarity_grid()
-    shares = [losses.relative_penalty(s_neg, t)[s_neg >= 0.8].sum().item() for t in taus]
-    ok = all(a > b for a, b in zip(shares, shares[1:]))
-    detail = "share of the penalty on s_ij ≥ 0.8: " + ", ".join(f"τ={t:g}: {v:.3f}" for t, v in zip(taus, shares))
-    return Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
-
-
 # --- records at a protocol ------------------------------------------------------------------
 
 
@@ -184,7 +111,7 @@ class Lookup:
         """The most seeds that one of the means of :meth:`value` averaged."""
 
     def get(self, loss: str, tau: float | None = None) -> results.Record | None:
-        """The record of (loss, tau) if it exists and is at the protocol, else None."""
+        """The record of (loss, tau) (seed 0) if it exists and is at the protocol, else None."""
         r = results.find(self.records, self.dataset, loss, tau)
         if r is None or deviations(r.config, self.protocol):
             return None
@@ -192,9 +119,10 @@ class Lookup:
         return r
 
     def value(self, loss: str, tau: float | None, metric: str) -> float:
-        """The mean of ``metric`` over the seeds of (loss, tau) at the protocol (seed 0 is required: :meth:`get`)."""
-        self.get(loss, tau)
+        """The mean of ``metric`` over the seeds of (loss, tau) at the protocol (:func:`judge` runs a
+        check only where seed 0 of each configuration it needs exists)."""
         runs = [r for r in results.seeds(self.records, self.dataset, loss, tau) if not deviations(r.config, self.protocol)]
+        self.used += runs
         self.most_seeds = max(self.most_seeds, len(runs))
         return float(np.mean([r.results[metric] for r in runs]))
 
@@ -385,19 +313,19 @@ SAMPLES = ("pos_sim", "neg_top10")
 class Claim:
     """One row of the status table: a claim, Table 1 or a figure of the paper (``key``), what the
     paper says (MyST Markdown), the chapters (docnames) where the book reproduces it, and its check:
-    an analytic function, or a :class:`Criterion` on records."""
+    an analytic computation (``contrastive.derivations``), or a :class:`Criterion` on records."""
 
     key: str
     statement: str
     chapters: tuple[str, ...]
-    check: Callable[[], Outcome] | Criterion
+    check: Callable[[], tuple[bool, str]] | Criterion
 
 
 CLAIMS: tuple[Claim, ...] = (
     Claim("claim 1", "The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$; the negative gradients sum to the positive one.",
-          ("book/hardness",), check_gradients),
+          ("book/hardness",), derivations.check_gradients),
     Claim("claim 2", "The entropy of the relative penalty decreases strictly as $\\tau$ decreases; $\\tau \\to 0$ gives a triplet loss "
-          "with margin 0, $\\tau \\to \\infty$ the simple loss.", ("book/hardness", "book/limits"), check_entropy_and_limits),
+          "with margin 0, $\\tau \\to \\infty$ the simple loss.", ("book/hardness", "book/limits"), derivations.check_entropy_and_limits),
     Claim("claim 3", "Ordinary loss: uniformity decreases and tolerance increases as $\\tau$ increases.",
           ("book/experiments/uniformity_tolerance",), TREND),
     Claim("claim 4", "Ordinary loss: accuracy is best at an intermediate $\\tau$ (0.2–0.3).", ("book/experiments/accuracy",),
@@ -416,11 +344,11 @@ CLAIMS: tuple[Claim, ...] = (
           Criterion(ENDS, positive_alignment, SAMPLES)),
     Claim("Table 1", "Linear top-1, uniformity and tolerance of the four losses at $\\tau$ = 0.07, 0.3, 0.7, 1.0.",
           ("book/experiments/table1",), Criterion(tuple(paper.COLUMNS), table1_close, protocols=("paper",))),
-    Claim("Fig. 1", "Two embeddings with equal loss: the loss does not see semantic structure.", ("book/dilemma",), check_equal_loss),
+    Claim("Fig. 1", "Two embeddings with equal loss: the loss does not see semantic structure.", ("book/dilemma",), derivations.check_equal_loss),
     Claim("Fig. 2", "t-SNE at $\\tau$ = 0.07 (uniform, intolerant) vs $\\tau$ = 0.2 (locally clustered).", ("book/experiments/embeddings",),
           Criterion(tuple(("contrastive", t) for t in paper.FIG2_TAUS), embedding_contrast, ("embedding", "embedding_labels"))),
     Claim("Fig. 3", "The relative penalty vs $s_{ij}$: a small $\\tau$ concentrates it on the hardest negatives.", ("book/hardness",),
-          check_penalty_concentration),
+          derivations.check_penalty_concentration),
     Claim("Figs. 4–5", "Ordinary loss: uniformity falls and tolerance rises with $\\tau$.", ("book/experiments/uniformity_tolerance",), TREND),
     Claim("Figs. 6–7", "Hard loss: uniformity high and flat in $\\tau$; tolerance lower than the ordinary loss's.",
           ("book/experiments/uniformity_tolerance",), Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_tolerance))),
@@ -446,6 +374,7 @@ def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None =
             if isinstance(check, Criterion):
                 outcomes[check] = {name: judge(records, check, read, name) for name in JUDGED}
             else:  # an analytic check: the same outcome at every protocol
-                outcomes[check] = dict.fromkeys(JUDGED, check())
+                ok, detail = check()
+                outcomes[check] = dict.fromkeys(JUDGED, Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail))
         rows.append(Row(claim.key, claim.statement, claim.chapters, outcomes[check]))
     return rows
