@@ -373,3 +373,31 @@ def test_several_seeds_are_drawn_as_their_mean_and_spread(tmp_path):
     row = next(r for r in ex.table1_rows(records, "cifar10") if (r["loss"], r["tau"]) == ("contrastive", 0.3))
     assert (row["linear_top1"]["ours"], row["linear_top1"]["sd"], row["linear_top1"]["seeds"]) == (42.0, 2.0, 3)
     assert "42.00 ± 2.00 (3 seeds)" in ex.table1(records, "cifar10")._repr_html_()
+
+
+def test_leaving_the_collapse_puts_our_hard_runs_and_the_authors_log_on_sgd_steps(tmp_path):
+    from dataclasses import asdict
+
+    from contrastive.config import Config
+
+    cpu = {k: v for k, v in asdict(Config.at("cpu-short", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
+    write_synthetic(tmp_path, "cifar10", "hard", 0.3, config=cpu)
+    write_synthetic(tmp_path, "cifar10", "hard", 0.7, config={**cpu, "lr": 0.03})  # off the protocol: not drawn
+    records = results.load(tmp_path)
+    for r in records:
+        r.provenance["train_images"] = 5000
+        r.curves.update({"epoch": [1, 30, 60], "uniformity": [0.1, 0.0, 2.0]})
+    fig = runs.leaving_the_collapse(records, "cifar10", protocols=("cpu-short",))
+    ours, theirs = fig.data
+    assert list(ours.x) == [40, 1200, 2400] and list(ours.y) == [0.1, 0.0, 2.0]  # ceil(5,000 / 128) = 40 steps an epoch
+    assert "τ=0.3" in ours.name and ours.xaxis == "x"
+    log = paper.AUTHORS_HARD_LOG
+    assert list(theirs.x) == [e * 391 for e in log["epoch"]] and list(theirs.y) == list(log["mean_s_ii"])
+    assert "authors" in theirs.name and theirs.xaxis == "x2"
+    assert (fig.layout.shapes[0].x0, fig.layout.shapes[0].x1) == (3910, 11730)
+    assert "hard τ=0.07 (cpu-short)" in fig.layout.title.text and "hard τ=0.7 (cpu-short)" in fig.layout.title.text
+
+
+def test_steps_of_a_run_at_each_protocol():
+    steps = runs.steps_numbers(("paper", "cpu-short"))
+    assert steps == {"paper": 391 * 200, "cpu_short": 40 * 60, "exit_from": 3910, "exit_by": 11730}

@@ -52,3 +52,15 @@ def table1(dataset: str, metric: str, loss: str, tau: float | None = None) -> fl
         raise ValueError(f"dataset must be one of {DATASETS} and metric one of {METRICS}, got {dataset!r}, {metric!r}")
     key = (loss, None if loss in ("simple", "hard_simple") else float(tau))
     return dict(zip(COLUMNS, _ROWS[(dataset, metric)])).get(key)
+
+
+AUTHORS_HARD_LOG = {
+    "dataset": "cifar100", "loss": "hard", "tau": 0.07, "steps_per_epoch": 391,
+    "epoch": (10, 20, 30, 190),
+    "mean_s_ii": (0.992, 0.848, 0.796, 0.849),
+    "p_positive": (3.0e-5, 9.4e-4, 0.023, 0.434),
+}
+"""The authors' own log of their hard loss (Eq. 9) at τ = 0.07 on CIFAR-100 at the paper's scale (391 SGD
+steps an epoch), from their public notebook (WangFeng18/InvariancePropagation, ``CLS/Lab.ipynb``): the mean
+positive similarity s_ii and the probability of the positive, P(positive) at τ over all 50,000 bank entries
+(1/N = 2e-5). Near a collapse at epoch 10 (every bank entry next to the positive), out of it by epoch 30."""

@@ -57,6 +57,12 @@ def evaluated(config: Config, epoch: int) -> bool:
     return epoch == 1 or epoch % config.knn_every == 0 or epoch == config.epochs
 
 
+def steps_per_epoch(images: int, batch_size: int, negatives: str) -> int:
+    """SGD steps an epoch over ``images`` training images: the bank mode keeps the last, smaller batch
+    (as the authors' DataLoader); in-batch mode drops it."""
+    return math.ceil(images / batch_size) if negatives == "bank" else images // batch_size
+
+
 class Engine:
     """The model, bank, optimiser, augmentation and generator of one run, and its training step."""
 
@@ -106,10 +112,8 @@ class Engine:
 
     @property
     def steps_per_epoch(self) -> int:
-        """Batches per epoch: the bank mode keeps the last, smaller batch (as the authors' DataLoader);
-        in-batch mode drops it."""
-        n, b = len(self.train), self.config.batch_size
-        return math.ceil(n / b) if self.config.negatives == "bank" else n // b
+        """Batches per epoch (:func:`steps_per_epoch`)."""
+        return steps_per_epoch(len(self.train), self.config.batch_size, self.config.negatives)
 
     def batches(self) -> list[torch.Tensor]:
         """This epoch's batches of indices: a random permutation cut into :attr:`steps_per_epoch` pieces."""

@@ -17,13 +17,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import paper, pilot, results
-from ..config import config_label, describe, deviations
+from ..config import PROTOCOLS, TITLES, config_label, describe, deviations
 from ..losses import LABELS, USES_TAU
 from ..results import Record, by_tau, of_protocol
 from ..sweep import configurations
-from . import html_table
+from ..train import steps_per_epoch
+from . import class_colour, html_table
 from .records import (COLOURS, CURVE_LABELS, CURVE_PANELS, METRIC_FORMATS, METRIC_LABELS, TAU_LOSSES, HtmlTable,
-                      NotYetRun, _fmt, _off, _slider, collapsed, loss_at_collapse, protocol_text, run_text)
+                      NotYetRun, _finish, _fmt, _off, _slider, collapsed, loss_at_collapse, protocol_text, run_text)
 
 ESCAPED = 1.0
 """The test-set uniformity at or above which a run has left the collapse (the chapter says why). Fixed before
@@ -67,6 +68,60 @@ def dynamics(records: Sequence[Record], dataset: str = "cifar10", loss: str = "c
     runs = [(t, r) for t, r in by_tau(of_protocol(records, protocol), dataset, loss) if all(c in r.curves for c in CURVE_PANELS)]
     frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({run_text([r])})")) for t, r in runs]
     return _slider("Training dynamics", dataset, loss, protocol, frames, height=680, **_curve_grid())
+
+
+def _authors_exit() -> tuple[int, int]:
+    """The SGD steps between which the authors' logged hard run left its collapse: its epochs 10 and 30."""
+    log = paper.AUTHORS_HARD_LOG
+    return log["epoch"][0] * log["steps_per_epoch"], log["epoch"][2] * log["steps_per_epoch"]
+
+
+def _steps(record: Record) -> int:
+    """The SGD steps an epoch of ``record``'s run."""
+    c = record.config
+    return steps_per_epoch(record.provenance["train_images"], c["batch_size"], c["negatives"])
+
+
+def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
+                         protocols: Sequence[str] = ("cpu-short", "cpu")) -> go.Figure:
+    """The hard loss (Eq. 9) against SGD steps (log axis): left, our runs' test-set uniformity at Table 1's
+    τ at each of ``protocols`` (a line style each; 0 at a collapse); right, the authors' logged mean s_ii
+    (``paper.AUTHORS_HARD_LOG``; 1 at a collapse). The stretch where the authors' run left its collapse
+    is shaded in both."""
+    log = paper.AUTHORS_HARD_LOG
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
+        f"ours: hard loss, {dataset},<br>uniformity −L_unif (test set)",
+        f"the authors' log: hard loss τ={log['tau']:g},<br>{log['dataset']}, mean s_ii"))
+    missing = []
+    for protocol, dash in zip(protocols, ("dot", "solid", "dash")):
+        for i, tau in enumerate(paper.TABLE1_TAUS):
+            r = results.find([r for r in of_protocol(records, protocol) if not _off(r)], dataset, "hard", tau)
+            if r is None:
+                missing.append(f"{config_label('hard', tau)} ({protocol})")
+                continue
+            steps = [e * _steps(r) for e in r.curves["epoch"]]
+            fig.add_scatter(x=steps, y=r.curves["uniformity"], mode="lines+markers", line={"dash": dash, "color": class_colour(i)},
+                            name=f"τ={tau:g}, {TITLES[protocol]}", row=1, col=1,
+                            hovertemplate=f"τ={tau:g}, {TITLES[protocol]}<br>step %{{x:,}}<br>uniformity %{{y:.3f}}<extra></extra>")
+    steps = [e * log["steps_per_epoch"] for e in log["epoch"]]
+    fig.add_scatter(x=steps, y=log["mean_s_ii"], customdata=list(zip(log["epoch"], log["p_positive"])), mode="lines+markers",
+                    marker={"symbol": "x", "size": 9, "color": COLOURS["paper"]}, line={"dash": "dot", "color": COLOURS["paper"]},
+                    name=f"the authors' run (paper's scale, {log['steps_per_epoch']} steps an epoch)", row=1, col=2,
+                    hovertemplate="epoch %{customdata[0]} (step %{x:,})<br>mean s_ii %{y:.3f}<br>P(positive) %{customdata[1]:.1e}<extra></extra>")
+    for col in (1, 2):
+        fig.add_vrect(*_authors_exit(), fillcolor=COLOURS["paper"], opacity=0.12, line_width=0, row=1, col=col)
+        fig.update_xaxes(type="log", range=[1.4, 5], title_text="SGD steps (log)", row=1, col=col)  # 25 to 100,000 steps
+    fig.update_yaxes(title_text="uniformity (0: collapsed)", row=1, col=1)
+    fig.update_yaxes(title_text="mean s_ii (1: collapsed)", row=1, col=2)
+    return _finish(fig, "Leaving the collapse: the hard loss against SGD steps, ours and the authors'", missing, height=560, panel_lines=2)
+
+
+def steps_numbers(protocols: Sequence[str] = tuple(PROTOCOLS)) -> dict[str, int]:
+    """The SGD steps of a run at each of ``protocols`` (by name, "-" as "_"), and the steps of the authors'
+    logged run where it was still near its collapse (``exit_from``) and where it had left it (``exit_by``)."""
+    steps = {name.replace("-", "_"): v.epochs * steps_per_epoch(v.subset or paper.TRAIN_IMAGES, v.batch_size, v.negatives)
+             for name, v in ((name, PROTOCOLS[name]) for name in protocols)}
+    return {**steps, **dict(zip(("exit_from", "exit_by"), _authors_exit()))}
 
 
 # --- levelled off, collapsed ----------------------------------------------------------------
