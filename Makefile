@@ -46,7 +46,8 @@ clean:
 	rm -rf _build
 
 ## sweep: one run-notebook execution per configuration of a protocol (skips those with a record); see book/reproduce.ipynb.
-## PROTOCOL=paper the paper's scale (a GPU); PROTOCOL=cpu-short the 60-epoch CPU scale (8-11 min a run on two cores).
+## PROTOCOL=paper the paper's scale (a GPU); PROTOCOL=cpu the converged CPU scale (50-75 min a run on two cores in
+## its pilot); PROTOCOL=cpu-short the 60-epoch CPU scale (8-11 min a run).
 ## DATA=file.npz trains on a CIFAR-10 file (data/README.md) instead of torchvision's download; SEEDS="0 1 2" runs
 ## each configuration with each seed; SHARD=i/n runs the i-th of n disjoint shares (one per machine or Slurm task).
 PROTOCOL ?= paper

@@ -401,3 +401,16 @@ def test_leaving_the_collapse_puts_our_hard_runs_and_the_authors_log_on_sgd_step
 def test_steps_of_a_run_at_each_protocol():
     steps = runs.steps_numbers(("paper", "cpu-short"))
     assert steps == {"paper": 391 * 200, "cpu_short": 40 * 60, "exit_from": 3910, "exit_by": 11730}
+
+
+def test_sweep_numbers_count_configurations_and_runs_with_their_seeds(tmp_path):
+    minutes = {("contrastive", 0.3, 0): 10, ("contrastive", 0.3, 1): 20, ("contrastive", 0.7, 0): 30, ("hard", 0.3, 0): 40}
+    for loss, tau, seed in minutes:
+        write_synthetic(tmp_path, "cifar10", loss, tau, seed=seed, epochs=10 if loss == "hard" else 200)  # hard: off the protocol
+    records = results.load(tmp_path)
+    for r in records:
+        r.provenance["wall_seconds"] = {"total": 60.0 * minutes[(r.loss, r.tau, r.config["seed"])]}
+    n = runs.sweep_numbers(records, "paper")
+    assert (n["configurations"], n["runs"], n["planned"]) == (2, 3, 20)
+    assert (n["hours"], n["fastest"], n["slowest"]) == (1.0, 10.0, 30.0)
+    assert runs.sweep_numbers([], "paper")["runs"] == 0

@@ -92,3 +92,12 @@ def test_second_pilot_recipes_fit_its_budget_at_the_papers_initialisation():
 
 def test_the_short_cpu_protocol_is_the_first_pilots_choice():
     assert PAPER.scaled(**pilot.FIRST.recipes["5k-60ep-lr0.06"]) == PROTOCOLS["cpu-short"]
+
+
+def test_the_cpu_protocol_is_the_second_pilots_choice():
+    """The committed records of the second pilot, judged by its rules, choose exactly ``cpu``."""
+    verdict = pilot.verdict(pilot.load(pilot.SECOND), pilot.SECOND)
+    assert verdict["complete"] and verdict["flat"], verdict["rows"]
+    cpu = PROTOCOLS["cpu"]
+    assert PAPER.scaled(**pilot.SECOND.recipes[verdict["chosen"]]) == cpu
+    assert cpu.epochs // cpu.knn_every == pilot.SECOND.curve_points
