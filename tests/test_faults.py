@@ -299,6 +299,14 @@ def check_fails(path, *named):
     assert all(name in message for name in named), message
 
 
+def test_an_npz_with_fewer_training_images_than_the_subset(tmp_path):
+    path = offline_npz(tmp_path / "c.npz")
+    n = len(np.load(path)["y_train"])
+    assert D.check_npz(path, subset=n) is None
+    with pytest.raises(ValueError, match=f"^data: {re.escape(str(path))}: holds {n} training images, fewer than the subset of {n + 1} "):
+        D.check_npz(path, subset=n + 1)
+
+
 def test_a_missing_npz(tmp_path):
     check_fails(tmp_path / "nowhere.npz", "no such file")
 

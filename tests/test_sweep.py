@@ -225,6 +225,14 @@ def test_papermill_with_a_misspelt_parameter_stops_before_training(tmp_path):
     assert not (tmp_path / "paper").exists()
 
 
+def test_a_data_file_smaller_than_the_protocols_subset_stops_the_sweep_before_any_run(tmp_path, capsys):
+    data = tiny_npz(tmp_path / "tiny.npz")  # 64 training images; cpu-short takes 5,000
+    argv = ["--protocol", "cpu-short", "--device", "cpu", "--data", str(data), "--out", str(tmp_path / "out"), "--losses", "simple"]
+    assert sweep.main(argv) == 2
+    assert f"data: {data}: holds 64 training images, fewer than the subset of 5000" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "runs").exists()
+
+
 def test_runs_write_where_the_book_reads(tmp_path, monkeypatch):
     monkeypatch.setenv(results.ROOT_ENV, str(tmp_path / "store" / "records"))
     config = Config(device="cpu")

@@ -148,13 +148,18 @@ def decode_npz(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, tu
     return images.transpose(0, 3, 1, 2).copy(), labels.astype(np.int64), tuple(str(c) for c in classes)
 
 
-def check_npz(path: str | Path) -> None:
-    """Check the offline CIFAR-10 npz (``--data``) before any work is done with it: ``ValueError`` with one
-    line ``data: <path>: <what is wrong>`` (:func:`_npz_problem`; only the first image of each split is decoded).
+def check_npz(path: str | Path, subset: int | None = None) -> None:
+    """Check the offline CIFAR-10 npz (``--data``) before any work is done with it, and that its training split
+    holds the ``subset`` a run takes: ``ValueError`` with one line ``data: <path>: <what is wrong>``
+    (:func:`_npz_problem`; only the first image of each split is decoded).
     """
     path = Path(path)
     if problem := _npz_problem(path):
         raise ValueError(f"data: {path}: {problem}")
+    if subset is not None:
+        with np.load(path) as f:
+            if subset > (n := len(f["y_train"])):
+                raise ValueError(f"data: {path}: holds {n} training images, fewer than the subset of {subset} a run takes")
 
 
 def _npz_problem(path: Path) -> str | None:

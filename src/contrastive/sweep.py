@@ -173,14 +173,14 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
         raise ValueError(f"parameters {unknown} are not parameters of the run notebook {notebook}")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
-    if data is not None:
-        check_npz(data)  # once, before any run starts a kernel
     base = {"protocol": protocol, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
             "subset": subset, "epochs": epochs, "device": device, "out": str(records), "checkpoint_dir": str(out / "checkpoints"),
             **extra}
     jobs = shard_of([{**base, "loss": loss, **({"tau": tau} if tau is not None else {}), "seed": seed}
                      for seed in seeds for loss, tau in configurations(losses, taus)], shard)
     configs = [run_config(**job) for job in jobs]
+    if data is not None:  # once, before any run starts a kernel
+        check_npz(data, max((c.subset or 0 for c in configs), default=None) or None)
     for config in configs:
         check_replaces(config)
     report = Report()
