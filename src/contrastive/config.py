@@ -81,7 +81,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "paper": PAPER,
     # the first pilot's choice (its recipe 5k-60ep-lr0.06): 2,400 SGD steps, too few to level off
     "cpu-short": PAPER.scaled(arch="resnet18_w16", subset=5_000, epochs=60, lr=0.06, init="torchvision"),
-    # the second pilot's choice (its recipe b128-180ep): 7,020 SGD steps, levelled off at both of its τ; ten curve points
+    # the second pilot's choice (its recipe b128-180ep): 7,200 SGD steps, levelled off at both of its τ; ten curve points
     "cpu": PAPER.scaled(arch="resnet18_w16", subset=5_000, epochs=180, lr=0.03, knn_every=18),
 }
 """Every protocol by name."""

@@ -63,9 +63,9 @@ FIRST = Pilot(
 
 SECOND = Pilot(
     recipes={  # the paper's lr 0.03 at every batch size; more SGD steps per image as the batch shrinks
-        "b128-180ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 180, "lr": 0.03},  # 7,020 steps
-        "b64-120ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 120, "lr": 0.03, "batch_size": 64},  # 9,360
-        "b32-80ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 80, "lr": 0.03, "batch_size": 32},  # 12,480
+        "b128-180ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 180, "lr": 0.03},  # 40 x 180 = 7,200 steps
+        "b64-120ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 120, "lr": 0.03, "batch_size": 64},  # 79 x 120 = 9,480
+        "b32-80ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 80, "lr": 0.03, "batch_size": 32},  # 157 x 80 = 12,560
     },
     rules={
         "max_images": 900_000,  # R1: training images seen by a run (3x the first pilot's 5,000 x 60)
