@@ -180,7 +180,7 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
                      for seed in seeds for loss, tau in configurations(losses, taus)], shard)
     configs = [run_config(**job) for job in jobs]
     if data is not None:  # once, before any run starts a kernel
-        check_npz(data, max((c.subset or 0 for c in configs), default=None) or None)
+        check_npz(data, max((c.subset for c in configs if c.subset is not None), default=None))
     for config in configs:
         check_replaces(config)
     report = Report()

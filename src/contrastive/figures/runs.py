@@ -70,10 +70,16 @@ def dynamics(records: Sequence[Record], dataset: str = "cifar10", loss: str = "c
     return _slider("Training dynamics", dataset, loss, protocol, frames, height=680, **_curve_grid())
 
 
+def _authors_steps() -> list[int]:
+    """The SGD step of each logged epoch of the authors' hard run (``paper.AUTHORS_HARD_LOG``)."""
+    log = paper.AUTHORS_HARD_LOG
+    return [e * log["steps_per_epoch"] for e in log["epoch"]]
+
+
 def _authors_exit() -> tuple[int, int]:
     """The SGD steps between which the authors' logged hard run left its collapse: its epochs 10 and 30."""
-    log = paper.AUTHORS_HARD_LOG
-    return log["epoch"][0] * log["steps_per_epoch"], log["epoch"][2] * log["steps_per_epoch"]
+    steps = _authors_steps()
+    return steps[0], steps[2]
 
 
 def _steps(record: Record) -> int:
@@ -103,8 +109,7 @@ def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
             fig.add_scatter(x=steps, y=r.curves["uniformity"], mode="lines+markers", line={"dash": dash, "color": class_colour(i)},
                             name=f"τ={tau:g}, {TITLES[protocol]}", row=1, col=1,
                             hovertemplate=f"τ={tau:g}, {TITLES[protocol]}<br>step %{{x:,}}<br>uniformity %{{y:.3f}}<extra></extra>")
-    steps = [e * log["steps_per_epoch"] for e in log["epoch"]]
-    fig.add_scatter(x=steps, y=log["mean_s_ii"], customdata=list(zip(log["epoch"], log["p_positive"])), mode="lines+markers",
+    fig.add_scatter(x=_authors_steps(), y=log["mean_s_ii"], customdata=list(zip(log["epoch"], log["p_positive"])), mode="lines+markers",
                     marker={"symbol": "x", "size": 9, "color": COLOURS["paper"]}, line={"dash": "dot", "color": COLOURS["paper"]},
                     name=f"the authors' run (paper's scale, {log['steps_per_epoch']} steps an epoch)", row=1, col=2,
                     hovertemplate="epoch %{customdata[0]} (step %{x:,})<br>mean s_ii %{y:.3f}<br>P(positive) %{customdata[1]:.1e}<extra></extra>")
