@@ -73,3 +73,13 @@ def test_table1_chapter_types_none_of_the_papers_cifar10_numbers():
     numbers = {format(paper.table1("cifar10", m, loss, tau), "g") for m in paper.METRICS for loss, tau in paper.COLUMNS}
     numbers -= {format(t, "g") for t in paper.TABLE1_TAUS}  # the temperatures are the table's columns
     assert not [n for n in numbers if re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", text)]
+
+
+def test_every_analytic_check_is_shown_by_a_chapter():
+    """The evidence of each analytic claim's status is on the page of the chapter that derives it."""
+    from contrastive import derivations
+
+    code = "\n".join(c.source for p in NOTEBOOKS for c in cells(p) if c.cell_type == "code")
+    checks = [name for name in vars(derivations) if name.startswith("check_")]
+    assert len(checks) == 4
+    assert not [name for name in checks if f"derivations.{name}(" not in code]
