@@ -158,6 +158,13 @@ LAYOUT_JS = """
     overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
     legends: Array.from(document.querySelectorAll('.plotly-graph-div')).map(
         gd => gd.querySelectorAll('g.legend g.traces').length),
+    cut: Array.from(document.querySelectorAll('.plotly-graph-div')).flatMap(gd => {
+        const box = gd.getBoundingClientRect();
+        return Array.from(gd.querySelectorAll('text.gtitle, g.annotation-text-g text, .g-xtitle text, .g-ytitle text'))
+            .filter(t => { const r = t.getBoundingClientRect();
+                           return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1); })
+            .map(t => t.textContent.slice(0, 60));
+    }),
 })
 """
 
@@ -166,7 +173,7 @@ LAYOUT_JS = """
 @pytest.mark.parametrize("page_path", book_pages())
 def test_page_is_legible_at_width(browser, page_path: str, width: int) -> None:
     """At a narrow and a wide window: the page body never scrolls sideways (a table may scroll in its
-    own box) and no figure's legend holds more than 12 entries."""
+    own box), no figure's legend holds more than 12 entries, and no title runs past its figure's edge."""
     if not BOOK.is_dir():
         pytest.fail(f"no built book at {BOOK}: run `make book` first (or set BOOK_HTML)")
     page = browser.new_page(viewport={"width": width, "height": 1000})
@@ -181,6 +188,7 @@ def test_page_is_legible_at_width(browser, page_path: str, width: int) -> None:
         assert layout["overflow"] <= 1, f"{page_path} at {width} px: the page scrolls sideways by {layout['overflow']} px"
         crowded = [(i, n) for i, n in enumerate(layout["legends"]) if n > 12]
         assert not crowded, f"{page_path} at {width} px: legends over 12 entries (figure, entries): {crowded}"
+        assert not layout["cut"], f"{page_path} at {width} px: titles cut at the figure's edge: {layout['cut']}"
     finally:
         page.close()
 

@@ -100,7 +100,7 @@ def test_config_label_and_describe():
     assert config.config_label("contrastive", 0.07) == "ordinary τ=0.07"
     assert config.config_label("hard", 1) == "hard τ=1"
     assert config.config_label("hard_simple") == "HardSimple"
-    assert config.describe("cpu-short") == "CPU scale, 60 epochs: ResNet-18 at width 16, 5,000 images, 60 epochs"
+    assert config.describe("cpu-short") == "short CPU scale: ResNet-18 at width 16, 5,000 images, 60 epochs"
     assert config.describe("paper") == f"paper scale: ResNet-18, all training images, {paper.PAPER_EPOCHS} epochs"
 
 

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 from test_claims import anchors, embedding_arrays, paper_records, write_synthetic
 
-from contrastive import paper, results
+from contrastive import config, paper, results
 from contrastive.figures import experiments as ex
 from contrastive.figures import pilots, runs, show
 from contrastive.figures import records as rec
@@ -173,6 +173,15 @@ def test_similarities_one_slider_step_per_tau_with_arrays(tmp_path):
     assert fig.data[0].median[0] == pytest.approx(np.median(a["pos_sim"]))
     assert fig.data[1].q3[0] == pytest.approx(np.percentile(a["neg_top10"][:, 0], 75))
     assert "ordinary τ=0.3" in fig.layout.title.text
+
+
+def test_a_slider_title_names_the_runs_epochs_only_where_the_protocol_does_not(tmp_path):
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.07, arrays=anchors(0.8, 0.3))  # the paper's 200 epochs
+    scale = ex.similarities(results.load(tmp_path), "cifar10").layout.title.text.split("<br>")[1]
+    assert scale == config.describe("paper")
+    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, epochs=20, arrays=anchors(0.95, 0.9))
+    scale = ex.similarities(results.load(tmp_path), "cifar10").layout.title.text.split("<br>")[1]
+    assert scale == f"{config.describe('paper')} (20–200 epochs; off protocol: epochs)"
 
 
 def test_histograms_draw_the_stored_densities(tmp_path):

@@ -85,7 +85,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "cpu": PAPER.scaled(arch="resnet18_w16", subset=5_000, epochs=180, lr=0.03, knn_every=18),
 }
 """Every protocol by name."""
-TITLES = {"paper": "paper scale", "cpu-short": "CPU scale, 60 epochs", "cpu": "CPU scale"}
+TITLES = {"paper": "paper scale", "cpu-short": "short CPU scale", "cpu": "CPU scale"}
 """Each protocol in a few words (the claims table's column headings)."""
 JUDGED = ("paper", "cpu")
 """The protocols whose records are judged for the claims (never ``cpu-short``, whose runs had not levelled off)."""
@@ -290,7 +290,7 @@ def config_label(loss: str, tau: float | None = None) -> str:
 
 
 def describe(name: str) -> str:
-    """A protocol in a few words, for titles: e.g. ``CPU scale, 60 epochs: ResNet-18 at width 16, 5,000 images, 60 epochs``."""
+    """A protocol in a few words, for titles: e.g. ``short CPU scale: ResNet-18 at width 16, 5,000 images, 60 epochs``."""
     v = PROTOCOLS[name]
     arch = {"resnet18": "ResNet-18", "resnet18_w16": "ResNet-18 at width 16"}.get(v.arch, v.arch)
     images = "all training images" if v.subset is None else f"{v.subset:,} images"

@@ -180,7 +180,7 @@ def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], wha
     if apart:
         fig.update_yaxes(title_text="ours", secondary_y=False)
         fig.update_yaxes(title_text="the paper's (paper scale)", secondary_y=True, showgrid=False)
-    return _finish(fig, f"{what}, {dataset}, {describe(protocol)}", missing, height=480)
+    return _finish(fig, f"{what}, {dataset}<br>{describe(protocol)}", missing, height=480)
 
 
 def _per_seed(values: Sequence[float]) -> str:

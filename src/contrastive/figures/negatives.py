@@ -229,7 +229,8 @@ def measured_figures(
     note = missing_note(missing)
     samples = {**samples, **(reference or {})}
     k = PROTOCOLS[protocol].k
+    scale = f"{dataset}<br>{describe(protocol)}{note}"
     return [
-        effective_figure(samples, marks, k=k, title=f"{what}: exp H(r_i){note}"),
-        dropped_figure(samples, marks, k=k, title=f"{what}: share dropped by Eq. 9{note}"),
+        effective_figure(samples, marks, k=k, title=f"Measured similarities: how many negatives share the penalty, {scale}"),
+        dropped_figure(samples, marks, k=k, title=f"Measured similarities: the share Eq. 9 drops, {scale}"),
     ]

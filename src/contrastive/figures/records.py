@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 import plotly.graph_objects as go
 
 from .. import paper, results
-from ..config import NOT_YET_RUN, SETTINGS, config_label, describe, deviations
+from ..config import NOT_YET_RUN, PROTOCOLS, SETTINGS, config_label, describe, deviations
 from ..losses import LABELS, collapsed_loss
 from ..memory import negatives_per_anchor
 from ..results import Record, record_name
@@ -149,12 +149,15 @@ def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bo
 def _slider(name: str, dataset: str, loss: str, protocol: str, frames: list[tuple[float, list[Any]]],
             drawn: Sequence[Record] = (), height: int = 500, **layout) -> go.Figure | NotYetRun:
     """``frames`` (one per tau of ``loss`` with a record) on a tau slider titled ``name``, or a
-    :class:`NotYetRun` note when there is none; the runs ``drawn`` are summarised in the title."""
+    :class:`NotYetRun` note when there is none; the runs ``drawn`` are summarised in the title where
+    they differ from the protocol's description (other epochs, off protocol)."""
     what = f"{name} ({LABELS[loss]} loss)"
     missing = absent(loss, paper.TABLE1_TAUS, [t for t, _ in frames])
     if not frames:
         return NotYetRun(f"{what}, {describe(protocol)}, {dataset}", tuple(missing))
-    title = f"{what}, {dataset}<br>{describe(protocol)}" + (f" ({run_text(drawn)})" if drawn else "")
+    runs = run_text(drawn) if drawn else ""
+    title = f"{what}, {dataset}<br>{describe(protocol)}"
+    title += f" ({runs})" if runs and runs != f"{PROTOCOLS[protocol].epochs} epochs" else ""
     return _finish(tau_slider(frames, **layout), title, missing, legend_below=False, height=height)
 
 
