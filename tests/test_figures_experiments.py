@@ -407,6 +407,24 @@ def test_leaving_the_collapse_puts_our_hard_runs_and_the_authors_log_on_sgd_step
     assert "hard τ=0.07 (cpu-short)" in fig.layout.title.text and "hard τ=0.7 (cpu-short)" in fig.layout.title.text
 
 
+def test_exit_numbers_count_the_hard_runs_that_left_the_collapse_and_when(tmp_path):
+    from dataclasses import asdict
+
+    from contrastive.config import Config
+
+    cpu = {k: v for k, v in asdict(Config.at("cpu", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
+    for tau in (0.07, 0.3, 0.7):
+        write_synthetic(tmp_path, "cifar10", "hard", tau, config={**cpu, "lr": 0.06} if tau == 0.7 else cpu)  # 0.7: off
+    records = results.load(tmp_path)
+    curves = {0.07: [0.1, 0.0, 1.0, 3.0], 0.3: [0.1, 0.0, 0.5, 0.9], 0.7: [0.1, 2.0, 3.0, 3.0]}
+    for r in records:
+        r.provenance["train_images"] = 5000
+        r.curves.update({"epoch": [1, 18, 36, 180], "uniformity": curves[r.tau]})
+    assert runs.exit_numbers(records, "cifar10", "cpu") == {"runs": 2, "left": 1, "bar": runs.ESCAPED,
+                                                            "steps": "τ = 0.07 by step 1,440"}  # 36 epochs × 40 steps
+    assert runs.exit_numbers([], "cifar10", "cpu") == {"runs": 0, "left": 0, "bar": runs.ESCAPED, "steps": "none"}
+
+
 def test_steps_of_a_run_at_each_protocol():
     steps = runs.steps_numbers(("paper", "cpu-short"))
     assert steps == {"paper": 391 * 200, "cpu_short": 40 * 60, "exit_from": 3910, "exit_by": 11730}

@@ -88,6 +88,12 @@ def _steps(record: Record) -> int:
     return steps_per_epoch(record.provenance["train_images"], c["batch_size"], c["negatives"])
 
 
+def _hard_runs(records: Sequence[Record], dataset: str, protocol: str) -> list[tuple[float, Record | None]]:
+    """``(tau, record)`` of the hard loss at each of Table 1's τ at ``protocol`` (None where no run is at it)."""
+    at = [r for r in of_protocol(records, protocol) if not _off(r)]
+    return [(tau, results.find(at, dataset, "hard", tau)) for tau in paper.TABLE1_TAUS]
+
+
 def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
                          protocols: Sequence[str] = ("cpu-short", "cpu")) -> go.Figure:
     """The hard loss (Eq. 9) against SGD steps (log axis): left, our runs' test-set uniformity at Table 1's
@@ -100,8 +106,7 @@ def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
         f"the authors' log: hard loss τ={log['tau']:g},<br>{log['dataset']}, mean s_ii"))
     missing = []
     for protocol, dash in zip(protocols, ("dot", "solid", "dash")):
-        for i, tau in enumerate(paper.TABLE1_TAUS):
-            r = results.find([r for r in of_protocol(records, protocol) if not _off(r)], dataset, "hard", tau)
+        for i, (tau, r) in enumerate(_hard_runs(records, dataset, protocol)):
             if r is None:
                 missing.append(f"{config_label('hard', tau)} ({protocol})")
                 continue
@@ -127,6 +132,18 @@ def steps_numbers(protocols: Sequence[str] = tuple(PROTOCOLS)) -> dict[str, int]
     steps = {name.replace("-", "_"): v.epochs * steps_per_epoch(v.subset or paper.TRAIN_IMAGES, v.batch_size, v.negatives)
              for name, v in ((name, PROTOCOLS[name]) for name in protocols)}
     return {**steps, **dict(zip(("exit_from", "exit_by"), _authors_exit()))}
+
+
+def exit_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, Any]:
+    """For the chapter's sentence on the hard runs of ``protocol`` (Table 1's τ): how many are recorded
+    (``runs``), how many ended with a test uniformity of at least :data:`ESCAPED` (``left``), and for each
+    of those the SGD step of its first curve point at or above it (``steps``, "none" without one)."""
+    done = [(tau, r) for tau, r in _hard_runs(records, dataset, protocol) if r is not None]
+    left = [(tau, r) for tau, r in done if r.curves["uniformity"][-1] >= ESCAPED]
+    first = [(tau, next(e for e, u in zip(r.curves["epoch"], r.curves["uniformity"]) if u >= ESCAPED) * _steps(r))
+             for tau, r in left]
+    steps = ", ".join(f"τ = {tau:g} by step {step:,}" for tau, step in first) or "none"
+    return {"runs": len(done), "left": len(left), "bar": ESCAPED, "steps": steps}
 
 
 # --- levelled off, collapsed ----------------------------------------------------------------
