@@ -133,6 +133,16 @@ def test_claim_3_monotone_trend_is_reproduced(tmp_path):
     )
 
 
+def test_evidence_names_the_counted_runs_that_had_not_levelled_off(tmp_path):
+    for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
+        write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
+    records = results.load(tmp_path)
+    records[0].curves.update({"epoch": [1, 100, 160, 200], "uniformity": [1.0, 2.0, 2.5, 3.9]})  # τ = 0.07: 1.4 of 2.9 late
+    row = status(records, "claim 3")
+    assert row.status == claims.REPRODUCED  # the verdict is the criterion's
+    assert row.detail.endswith("; not levelled off by the pilots' rule 2: ordinary τ=0.07")
+
+
 def test_claim_3_a_missing_temperature_is_not_yet_run(tmp_path):
     for tau, u, t in zip(TAUS[:3], (3.9, 3.6, 3.2), (0.1, 0.2, 0.3)):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)

@@ -13,7 +13,9 @@ Every status is computed when the book is built, never typed:
   each configuration where it has several (seed 0 must exist; :meth:`Lookup.value`). The criteria are the same at
   both scales, except that Table 1's closeness to the paper's numbers is judged at the paper's scale
   only (:data:`Criterion.protocols`). Runs on the offline JPEG copy of CIFAR-10 count; the evidence
-  says so (:data:`JPEG_COPY`).
+  says so (:data:`JPEG_COPY`). The evidence also names each counted run whose curves had not levelled
+  off by the pilots' rule 2 (``contrastive.pilot.levelled``): the verdict stands, as the criteria are
+  fixed, and the reader sees that it rests on an unfinished run.
 
 A claim is judged on every data set of the paper that has records, and always on CIFAR-10 (the data
 set the engine runs offline). It is "not reproduced" if it fails on any data set with all its
@@ -29,7 +31,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import derivations, metrics, paper, results
+from . import derivations, metrics, paper, pilot, results
 from .config import JUDGED, NOT_YET_RUN, TITLES, config_label, deviations
 from .data import OFFLINE_SOURCE
 
@@ -194,7 +196,9 @@ def judge(records: Sequence[results.Record], criterion: Criterion, read: ArrayRe
         verdicts[d] = REPRODUCED if ok else NOT_REPRODUCED
         jpeg = f" {JPEG_COPY}" if any(r.provenance.get("data", {}).get("source") == OFFLINE_SOURCE for r in look.used) else ""
         seeds = f" (means over up to {look.most_seeds} seeds)" if look.most_seeds > 1 else ""
-        details.append(f"{d}: {verdicts[d]}; {evidence}{seeds}{jpeg}")
+        unfinished = sorted({config_label(r.loss, r.tau) for r in look.used if not pilot.levelled(r.curves)})
+        unfinished_note = f"; not levelled off by the pilots' rule 2: {', '.join(unfinished)}" if unfinished else ""
+        details.append(f"{d}: {verdicts[d]}; {evidence}{seeds}{jpeg}{unfinished_note}")
     found = set(verdicts.values())
     status = next((s for s in (INVALID, NOT_REPRODUCED, REPRODUCED) if s in found), NOT_YET_RUN)
     return Outcome(status, " — ".join(details), verdicts)

@@ -104,6 +104,13 @@ def flatness(curves: Mapping[str, Sequence[float]], name: str, last_fraction: fl
     return abs(values[-1] - values[start]) / span if span > 0 else 0.0
 
 
+def levelled(curves: Mapping[str, Sequence[float]], rules: Mapping[str, Any] = FIRST.rules) -> bool:
+    """Rule 2: each curve of ``rules["flat_curves"]`` moved by at most ``rules["max_flatness"]`` of its range
+    over the last ``rules["last_fraction"]`` of training (:func:`flatness`); False where a curve is missing."""
+    return all(name in curves and flatness(curves, name, rules["last_fraction"]) <= rules["max_flatness"]
+               for name in rules["flat_curves"])
+
+
 def within_budget(record: results.Record, rules: Mapping[str, Any]) -> bool:
     """Rule 1: the run's wall seconds (first pilot) or its training images, subset x epochs (second)."""
     if "max_seconds" in rules:
@@ -117,7 +124,7 @@ def assess(record: results.Record, rules: Mapping[str, Any] = FIRST.rules) -> di
     flat = {name: flatness(record.curves, name, rules["last_fraction"]) for name in rules["flat_curves"]}
     return {"tau": record.config["tau"], "seconds": record.provenance["wall_seconds"]["total"],
             "knn_top1": record.results["knn_top1"], "linear_top1": record.results["linear_top1"],
-            "flatness": flat, "fast": within_budget(record, rules), "flat": max(flat.values()) <= rules["max_flatness"]}
+            "flatness": flat, "fast": within_budget(record, rules), "flat": levelled(record.curves, rules)}
 
 
 def verdict(runs: Mapping[str, Sequence[results.Record]], pilot: Pilot = FIRST) -> dict[str, Any]:

@@ -161,7 +161,7 @@ def _judged(records: Sequence[Record], dataset: str, protocol: str) -> list[tupl
 def levelled_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> dict[str, int]:
     """How many runs of ``protocol`` there are, how many levelled off by rule 2 and how many ended collapsed."""
     judged = _judged(records, dataset, protocol)
-    return {"runs": len(judged), "levelled": sum(max(m.values()) <= RULE_2["max_flatness"] for _, m in judged),
+    return {"runs": len(judged), "levelled": sum(pilot.levelled(r.curves, RULE_2) for r, _ in judged),
             "collapsed": sum(collapsed(r) for r, _ in judged)}
 
 
@@ -179,7 +179,7 @@ def levelled_off(records: Sequence[Record], dataset: str = "cifar10", protocol: 
     for r, moved in judged:
         curves, start = r.curves, pilot.last_stretch(r.curves["epoch"], last)
         rows.append([config_label(r.config["loss"], r.config["tau"]), *(f"{curves[n][start]:.3g} → {curves[n][-1]:.3g}" for n in moved),
-                     *(f"{v:.3f}" for v in moved.values()), "yes" if max(moved.values()) <= limit else "no",
+                     *(f"{v:.3f}" for v in moved.values()), "yes" if pilot.levelled(curves, RULE_2) else "no",
                      f"{curves['loss'][-1]:.4f} / {loss_at_collapse(r):.4f}"])
     short = {"uniformity": "uniformity", "knn_top1": "kNN"}
     columns = ("run", *(f"{CURVE_LABELS[n]}, at {1 - last:.0%} of training → end" for n in RULE_2["flat_curves"]),
