@@ -1,7 +1,7 @@
 """Time per training epoch of a protocol: our engine vs a conventional pipeline, and vs the bare model.
 
 Both pipelines train the protocol's model (``--protocol paper``: ResNet-18 on all 50,000 CIFAR-10
-training images; ``--protocol cpu-short``: the width-16 ResNet-18 on 5,000 class-balanced images; see
+training images; ``--protocol cpu``: the width-16 ResNet-18 on 5,000 class-balanced images; see
 ``contrastive.config``) with the same loss, memory bank, batch size and SGD, in the same process,
 on the same device:
 
@@ -31,11 +31,11 @@ on the CPU the slug is its model name). The paper protocol on a GPU (``benchmark
 
 The CPU protocol on the CPU, a real measurement (whole epochs; the machine otherwise idle)::
 
-    python benchmarks/epoch_time.py --protocol cpu-short --device cpu --data /work/shared/data/cifar10-jpeg.npz
+    python benchmarks/epoch_time.py --protocol cpu --device cpu --data /work/shared/data/cifar10-jpeg.npz
 
 A smoke check (a few steps; ``--out`` elsewhere, so that no measurement is replaced)::
 
-    python benchmarks/epoch_time.py --protocol cpu-short --device cpu --data /work/shared/data/cifar10-jpeg.npz \\
+    python benchmarks/epoch_time.py --protocol cpu --device cpu --data /work/shared/data/cifar10-jpeg.npz \\
         --steps 2 --warmup 1 --out /tmp/bench
 """
 
