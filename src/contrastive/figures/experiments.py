@@ -326,6 +326,3 @@ def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequen
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     return _finish(fig, f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}", missing, panel_lines=2, height=600)
-
-
-# --- training dynamics ----------------------------------------------------------------------
