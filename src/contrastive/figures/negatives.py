@@ -222,10 +222,8 @@ def measured_figures(
     what = f"Penalty summaries from measured similarities, {dataset}, {describe(protocol)}"
     if not samples:
         return [NotYetRun(what, tuple(missing))]
-    note = missing_note(missing)
-    samples = {**samples, **(reference or {})}
-    k = PROTOCOLS[protocol].k
-    scale = f"{dataset}<br>{describe(protocol)}{note}"
+    samples, k = {**samples, **(reference or {})}, PROTOCOLS[protocol].k
+    scale = f"{dataset}<br>{describe(protocol)}{missing_note(missing)}"
     return [
         effective_figure(samples, marks, k=k, title=f"Measured similarities: how many negatives share the penalty, {scale}"),
         dropped_figure(samples, marks, k=k, title=f"Measured similarities: the share Eq. 9 drops, {scale}"),
