@@ -69,9 +69,8 @@ SECOND = Pilot(
     },
     rules={
         "max_images": 900_000,  # R1: training images seen by a run (3x the first pilot's 5,000 x 60)
-        "last_fraction": FIRST.rules["last_fraction"],  # R2: the first pilot's rule 2, unchanged
-        "max_flatness": FIRST.rules["max_flatness"],
-        "flat_curves": FIRST.rules["flat_curves"],
+        # R2: the first pilot's rule 2, unchanged
+        **{k: FIRST.rules[k] for k in ("last_fraction", "max_flatness", "flat_curves")},
         "fallback": False,  # no recipe meets R2: none is chosen; a next round at twice the budget
     },
     curve_points=10,  # a point every 10 % of training: the last stretch holds three
