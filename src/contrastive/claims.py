@@ -199,8 +199,7 @@ def judge(records: Sequence[results.Record], criterion: Criterion, read: ArrayRe
         unfinished = sorted({config_label(r.loss, r.tau) for r in look.used if not pilot.levelled(r.curves)})
         unfinished_note = f"; not levelled off by the pilots' rule 2: {', '.join(unfinished)}" if unfinished else ""
         details.append(f"{d}: {verdicts[d]}; {evidence}{seeds}{jpeg}{unfinished_note}")
-    found = set(verdicts.values())
-    status = next((s for s in (INVALID, NOT_REPRODUCED, REPRODUCED) if s in found), NOT_YET_RUN)
+    status = next((s for s in (INVALID, NOT_REPRODUCED, REPRODUCED) if s in verdicts.values()), NOT_YET_RUN)
     return Outcome(status, " — ".join(details), verdicts)
 
 

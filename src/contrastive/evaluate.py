@@ -52,8 +52,7 @@ def knn_predict(z: Tensor, bank: Tensor, bank_labels: Tensor, k: int = 200, sigm
 def knn_top1(z: Tensor, labels: Tensor, bank: Tensor, bank_labels: Tensor, k: int = 200, sigma: float = 0.07,
              num_classes: int | None = None) -> float:
     """Top-1 accuracy (%) of :func:`knn_predict` on queries z with true ``labels``."""
-    pred = knn_predict(z, bank, bank_labels, k, sigma, num_classes)
-    return 100.0 * (pred == labels).double().mean().item()
+    return 100.0 * (knn_predict(z, bank, bank_labels, k, sigma, num_classes) == labels).double().mean().item()
 
 
 def probe_milestones(epochs: int) -> list[int]:

@@ -41,18 +41,14 @@ def drop_own_entry(s_all: Tensor, idx: Tensor) -> Tensor:
     return s_all.scatter(1, idx[:, None], s_all[:, :1])[:, 1:]
 
 
-def _rows(z: Tensor, vectors: Tensor) -> Tensor:
-    with torch.autocast(z.device.type, enabled=False):
-        return z.float() @ vectors.T
-
-
 def bank_similarities(z: Tensor, idx: Tensor, vectors: Tensor) -> tuple[Tensor, Tensor]:
     """(s_pos, s_neg) of anchors z (B, d) of images ``idx`` (B,) against bank ``vectors`` (N, d), float32.
 
     s_pos[b] = z_b^T v_idx[b] (B,); s_neg[b] = z_b^T v_j for all j != idx[b], (B, N - 1). A pure
     function of its tensors, so a compiled training step can take the bank as an input.
     """
-    s_all = _rows(z, vectors)
+    with torch.autocast(z.device.type, enabled=False):
+        s_all = z.float() @ vectors.T
     return s_all.gather(1, idx[:, None]).squeeze(1), drop_own_entry(s_all, idx)
 
 

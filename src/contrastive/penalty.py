@@ -109,8 +109,7 @@ def histogram_similarities(edges: np.ndarray | Tensor, density: np.ndarray | Ten
     each bin, so the same histogram always gives the same similarities. A record's histogram pools the
     negatives of many anchors: these similarities describe a typical anchor, not any one of them.
     """
-    edges = torch.as_tensor(edges, dtype=torch.float64)
-    density = torch.as_tensor(density, dtype=torch.float64)
+    edges, density = (torch.as_tensor(a, dtype=torch.float64) for a in (edges, density))
     if edges.dim() != 1 or density.shape != (edges.shape[0] - 1,) or density.shape[0] < 1:
         raise ValueError(f"edges must have shape (n + 1,) and density shape (n,), n >= 1, "
                          f"got {tuple(edges.shape)} and {tuple(density.shape)}")

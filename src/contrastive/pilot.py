@@ -69,9 +69,8 @@ SECOND = Pilot(
     },
     rules={
         "max_images": 900_000,  # R1: training images seen by a run (3x the first pilot's 5,000 x 60)
-        "last_fraction": FIRST.rules["last_fraction"],  # R2: the first pilot's rule 2, unchanged
-        "max_flatness": FIRST.rules["max_flatness"],
-        "flat_curves": FIRST.rules["flat_curves"],
+        # R2: the first pilot's rule 2, unchanged
+        **{k: FIRST.rules[k] for k in ("last_fraction", "max_flatness", "flat_curves")},
         "fallback": False,  # no recipe meets R2: none is chosen; a next round at twice the budget
     },
     curve_points=10,  # a point every 10 % of training: the last stretch holds three
@@ -141,15 +140,13 @@ def verdict(runs: Mapping[str, Sequence[results.Record]], pilot: Pilot = FIRST) 
                      "flat": complete and all(a["flat"] for a in assessed),
                      "mean_knn_top1": sum(a["knn_top1"] for a in assessed) / len(assessed) if complete else None,
                      "worst_flatness": max(max(a["flatness"].values()) for a in assessed) if assessed else None})
-    qualified = [r for r in rows if r["fast"] and r["flat"]]
-    fast = [r for r in rows if r["fast"]]
+    qualified, fast = [r for r in rows if r["fast"] and r["flat"]], [r for r in rows if r["fast"]]
     if qualified:
-        chosen, flat = max(qualified, key=lambda r: r["mean_knn_top1"])["recipe"], True
+        chosen = max(qualified, key=lambda r: r["mean_knn_top1"])["recipe"]
     else:
-        fallback = pilot.rules["fallback"] and fast
-        chosen, flat = (min(fast, key=lambda r: r["worst_flatness"])["recipe"] if fallback else None), False
+        chosen = min(fast, key=lambda r: r["worst_flatness"])["recipe"] if pilot.rules["fallback"] and fast else None
     complete = len(rows) == len(pilot.recipes) and all(r["complete"] for r in rows)
-    return {"chosen": chosen, "flat": flat, "complete": complete, "rows": rows, "runs": judged}
+    return {"chosen": chosen, "flat": bool(qualified), "complete": complete, "rows": rows, "runs": judged}
 
 
 def load(pilot: Pilot = FIRST, root: str | Path = DEFAULT_ROOT) -> dict[str, list[results.Record]]:

@@ -171,8 +171,6 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
     extra = dict(parameters or {})
     if unknown := sorted(set(extra) - notebook_parameters(notebook)):
         raise ValueError(f"parameters {unknown} are not parameters of the run notebook {notebook}")
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
     base = {"protocol": protocol, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
             "subset": subset, "epochs": epochs, "device": device, "out": str(records), "checkpoint_dir": str(out / "checkpoints"),
             **extra}

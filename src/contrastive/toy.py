@@ -101,8 +101,7 @@ def perturb(x: Tensor, scale: float, generator: torch.Generator) -> Tensor:
 def sphere_clusters(config: ToyConfig, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """The data: ``classes`` clusters on S² around Fibonacci-lattice centres; (x (N, 3), labels (N,))."""
     labels = torch.arange(config.classes).repeat_interleave(config.per_class)
-    x = perturb(fibonacci_sphere(config.classes)[labels], config.spread, generator)
-    return x, labels
+    return perturb(fibonacci_sphere(config.classes)[labels], config.spread, generator), labels
 
 
 def encoder(hidden: int) -> nn.Module:

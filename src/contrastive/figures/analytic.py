@@ -131,9 +131,7 @@ def limit_example(m: int = 255, d: int = 16, seed: int = 0) -> tuple[Tensor, Ten
     generator = torch.Generator().manual_seed(seed)
     v = torch.nn.functional.normalize(torch.randn(1 + m, d, generator=generator, dtype=torch.float64), dim=1)
     s_neg = (v[1:] @ v[0]).expand(2, m).contiguous()
-    s_max = s_neg[0].max()
-    s_pos = torch.stack([(1 + s_max) / 2, s_neg[0].quantile(0.9)])
-    return s_pos, s_neg
+    return torch.stack([(1 + s_neg[0].max()) / 2, s_neg[0].quantile(0.9)]), s_neg
 
 
 def anchor_name(s_pos: Tensor, s_neg: Tensor, i: int) -> str:
@@ -148,9 +146,10 @@ def _per_anchor(fn: Callable[[float], Tensor], taus: Sequence[float]) -> Tensor:
     return torch.stack([fn(tau) for tau in taus])
 
 
-def _limit_layout(fig: go.Figure, title: str, yaxis: dict) -> go.Figure:
-    """Title a figure of a limit of Eq. 1, on a log τ axis with the legend below."""
-    fig.update_layout(title=title, xaxis=TAU_AXIS, yaxis=yaxis, template="plotly_white", legend=dict(orientation="h", y=-0.25))
+def tau_layout(fig: go.Figure, title: str, yaxis: dict, **layout) -> go.Figure:
+    """Title a figure against τ, on a log τ axis with the legend below; ``layout`` adds to or replaces that."""
+    fig.update_layout(title=title, xaxis=TAU_AXIS, yaxis=yaxis, template="plotly_white",
+                      **{"legend": dict(orientation="h", y=-0.25), **layout})
     return fig
 
 
@@ -170,7 +169,7 @@ def triplet_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | N
         fig.add_scatter(x=taus, y=scaled[:, i].tolist(), mode="lines", line=dict(color=colour, width=CURVE_WIDTH),
                         name=f"τ·L, {name}")
     yaxis = dict(title="τ · loss", range=[-0.05, max(1.0, 3 * limit.max().item())])  # τ·L grows like τ log N
-    return _limit_layout(fig, "τ → 0: τ times the loss becomes a margin-0 triplet loss (Eq. 6)", yaxis)
+    return tau_layout(fig, "τ → 0: τ times the loss becomes a margin-0 triplet loss (Eq. 6)", yaxis)
 
 
 def simple_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | None = None) -> go.Figure:
@@ -185,7 +184,7 @@ def simple_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | No
         for gap, dash, label in ((loss[:, i] - eq7[:, i], "solid", "|L − Eq. 7|"), (loss[:, i] - log_n, "dot", "|L − log N|")):
             fig.add_scatter(x=taus, y=gap.abs().tolist(), mode="lines", line=dict(color=colour, dash=dash), name=f"{label}, {name}")
     yaxis = dict(type="log", title="absolute difference", exponentformat="power")
-    return _limit_layout(fig, "τ → ∞: the loss becomes the simple loss (Eq. 7)", yaxis)
+    return tau_layout(fig, "τ → ∞: the loss becomes the simple loss (Eq. 7)", yaxis)
 
 
 # --- the dilemma in miniature ---------------------------------------------------------------------

@@ -150,10 +150,8 @@ def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], wha
     records = of_protocol(records, protocol)
     runs = {loss: by_tau(records, dataset, loss) for loss in TAU_LOSSES}
     missing = [m for loss, ours in runs.items() for m in absent(loss, paper.GRIDS[loss], [t for t, _ in ours])]
-    drawn = any(runs.values())
-    if not drawn:
-        metrics = [m for m in metrics if m in paper.METRICS]
-        return _paper_only(dataset, metrics, what)
+    if not any(runs.values()):
+        return _paper_only(dataset, [m for m in metrics if m in paper.METRICS], what)
     apart = protocol != "paper"
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics],
                         specs=[[{"secondary_y": apart}] * len(metrics)])
@@ -326,6 +324,3 @@ def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequen
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     return _finish(fig, f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}", missing, panel_lines=2, height=600)
-
-
-# --- training dynamics ----------------------------------------------------------------------

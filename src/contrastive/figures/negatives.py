@@ -24,7 +24,7 @@ from ..penalty import (CIFAR_NEGATIVES, FEATURE_DIM, dropped_share, effective_ne
 from ..config import PROTOCOLS, config_label, describe
 from ..results import by_tau, of_protocol, with_arrays
 from . import class_colour, html_table, tau_slider
-from .analytic import PENALTY_TAUS, TAU_AXIS, log_taus
+from .analytic import PENALTY_TAUS, log_taus, tau_layout
 from .records import TAU_LOSSES, NotYetRun, absent, missing_note, run_text
 
 MODEL_DIMS = (16, FEATURE_DIM, 512)
@@ -32,6 +32,8 @@ MODEL_DIMS = (16, FEATURE_DIM, 512)
 DROPPED_FLOOR = -8
 """log10 of the smallest dropped share :func:`dropped_figure` shows (smaller ones lie below its axis)."""
 Summary = Callable[[Tensor, float], Tensor]
+BELOW = dict(height=500, margin=dict(b=130), legend=dict(orientation="h", yanchor="top", y=-0.25))
+"""The layout of the figures against τ here (``analytic.tau_layout``): room for the legend below."""
 
 
 def model_label(d: int) -> str:
@@ -80,13 +82,6 @@ def _hline(fig: go.Figure, y: float, name: str, dash: str) -> None:
     fig.add_scatter(x=[x[0], x[-1]], y=[y, y], mode="lines", line=dict(color="grey", dash=dash), name=name)
 
 
-def _layout(fig: go.Figure, title: str, yaxis: dict[str, Any]) -> go.Figure:
-    """Title the figure, on a log τ axis with the legend below."""
-    fig.update_layout(title=title, xaxis=TAU_AXIS, yaxis=yaxis, template="plotly_white", height=500, margin=dict(b=130),
-                      legend=dict(orientation="h", yanchor="top", y=-0.25))
-    return fig
-
-
 def effective_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence[float]] | None = None,
                      taus: Sequence[float] | None = None, k: int = paper.HARD_K,
                      title: str = "How many negatives share the penalty: exp H(r_i)") -> go.Figure:
@@ -96,7 +91,8 @@ def effective_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence
     for m in sorted({s.shape[-1] for s in samples.values()}):
         _hline(fig, m, f"M = {m:,} (every negative)", "dash")
     _hline(fig, k, f"k = {k:,} (the nearest negatives Eq. 9 keeps)", "dot")
-    return _layout(fig, title, dict(type="log", title="effective number of negatives exp H(r_i)", exponentformat="power"))
+    yaxis = dict(type="log", title="effective number of negatives exp H(r_i)", exponentformat="power")
+    return tau_layout(fig, title, yaxis, **BELOW)
 
 
 def dropped_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence[float]] | None = None,
@@ -108,7 +104,7 @@ def dropped_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence[f
         _hline(fig, (m - k) / m, f"τ → ∞: (M − k)/M, M = {m:,}", "dash")
     title = title or f"What the hard loss drops: the share of the penalty outside the {k:,} nearest negatives"
     yaxis = dict(type="log", title="share of the penalty dropped by Eq. 9", exponentformat="power", range=[DROPPED_FLOOR, 0.2])
-    return _layout(fig, title, yaxis)
+    return tau_layout(fig, title, yaxis, **BELOW)
 
 
 def log_ranks(m: int, n: int = 300) -> list[int]:
@@ -226,10 +222,8 @@ def measured_figures(
     what = f"Penalty summaries from measured similarities, {dataset}, {describe(protocol)}"
     if not samples:
         return [NotYetRun(what, tuple(missing))]
-    note = missing_note(missing)
-    samples = {**samples, **(reference or {})}
-    k = PROTOCOLS[protocol].k
-    scale = f"{dataset}<br>{describe(protocol)}{note}"
+    samples, k = {**samples, **(reference or {})}, PROTOCOLS[protocol].k
+    scale = f"{dataset}<br>{describe(protocol)}{missing_note(missing)}"
     return [
         effective_figure(samples, marks, k=k, title=f"Measured similarities: how many negatives share the penalty, {scale}"),
         dropped_figure(samples, marks, k=k, title=f"Measured similarities: the share Eq. 9 drops, {scale}"),

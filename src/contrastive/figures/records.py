@@ -61,11 +61,9 @@ class NotYetRun:
     looked_in: str = ""
     """The folder searched, shown as given; "" for the records root (:func:`contrastive.results.shown_root`)."""
 
-    def where(self) -> str:
-        return self.looked_in or results.shown_root()
-
     def text(self) -> str:
-        return f"{self.what}: {NOT_YET_RUN} — no run record for {', '.join(self.missing)} (looked in {self.where()})."
+        where = self.looked_in or results.shown_root()
+        return f"{self.what}: {NOT_YET_RUN} — no run record for {', '.join(self.missing)} (looked in {where})."
 
     def _repr_html_(self) -> str:
         """The note on a page: what would be drawn and the runs it needs (the page says once how to make them)."""
@@ -159,10 +157,6 @@ def _slider(name: str, dataset: str, loss: str, protocol: str, frames: list[tupl
     title = f"{what}, {dataset}<br>{describe(protocol)}"
     title += f" ({runs})" if runs and runs != f"{PROTOCOLS[protocol].epochs} epochs" else ""
     return _finish(tau_slider(frames, **layout), title, missing, legend_below=False, height=height)
-
-
-# --- Table 1 --------------------------------------------------------------------------------
-
 
 
 # --- collapse ---------------------------------------------------------------------------

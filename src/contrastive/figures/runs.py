@@ -210,8 +210,6 @@ def _collapse_runs(trials: Sequence[Record], records: Sequence[Record], dataset:
     return max((r.config["epochs"] for r in trials), default=0), shared, runs
 
 
-
-
 def trial_numbers(trials: Sequence[Record], records: Sequence[Record], dataset: str = "cifar10",
                   protocol: str = "cpu-short") -> dict[str, Any]:
     """The collapse trials in numbers: how many, their length in epochs, the changes they share, how many
