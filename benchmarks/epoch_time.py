@@ -45,7 +45,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import re
 import time
 from dataclasses import dataclass
@@ -225,27 +224,9 @@ def forward_flops_per_image(config: Config) -> float:
     return counter.get_total_flops() / x.shape[0]
 
 
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), e.g. ``Intel(R) Xeon(R) Processor``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
-
-
-def device_name(device: torch.device) -> str:
-    """What the book shows as the benchmark's device: the GPU's name, or the CPU's model and threads."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({cpu_model()}, {torch.get_num_threads()} threads)"
-
-
 def device_slug(device: torch.device) -> str:
     """The GPU's or CPU's name in lower case, ``(R)``/``(TM)`` dropped, runs of other characters as ``-``."""
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else provenance.cpu_model()
     name = re.sub(r"\((r|tm)\)", " ", name.lower())
     return re.sub(r"[^a-z0-9]+", "-", name).strip("-") or "cpu"
 
@@ -357,7 +338,7 @@ def main(argv: list[str] | None = None) -> Path:
           f"model, {numbers['engine_gflop_s']:.1f} GFLOP/s ({numbers['gflop_per_image_fwd_bwd']:.3f} GFLOP/image fwd+bwd)")
     env = provenance.environment(device)
     record = {
-        "device": device_name(device),
+        "device": provenance.device_name(device),
         **numbers,
         "batch_size": config.batch_size,
         "protocol": config.protocol,
@@ -377,7 +358,7 @@ def main(argv: list[str] | None = None) -> Path:
         "niceness": os.nice(0) if hasattr(os, "nice") else None,
         "load_average_before": load_before,
         "pipelines": {"engine": ENGINE, "baseline": BASELINE, "model": MODEL},
-        "provenance": {**env, "cpu": cpu_model(), "data": train_set.source},
+        "provenance": {**env, "cpu": provenance.cpu_model(), "data": train_set.source},
         "measured": provenance.now(),
     }
     path = output_path(args.out, config.protocol, device)

@@ -33,7 +33,7 @@ NUMBERS = ("engine_s_per_epoch", "baseline_s_per_epoch", "speedup", "engine_img_
 
 
 def test_output_names(monkeypatch):
-    monkeypatch.setattr(epoch_time, "cpu_model", lambda: "Intel(R) Xeon(R) Processor")
+    monkeypatch.setattr(epoch_time.provenance, "cpu_model", lambda: "Intel(R) Xeon(R) Processor")
     cpu = torch.device("cpu")
     assert epoch_time.device_slug(cpu) == "intel-xeon-processor"
     assert epoch_time.output_path("out", "cpu-short", cpu) == Path("out/cpu-short-intel-xeon-processor.json")

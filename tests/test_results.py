@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from contrastive import paper, provenance, results
 
@@ -123,6 +124,11 @@ def test_environment_names_versions_and_commit():
     assert {"torch", "torchvision", "device", "commit", "dirty"} <= env.keys()
     assert len(env["commit"]) == 40 and isinstance(env["dirty"], bool)
     assert provenance.environment("cpu")["device"].startswith("cpu")
+
+
+def test_a_cpu_is_named_by_its_model_and_threads(monkeypatch):
+    monkeypatch.setattr(provenance, "cpu_model", lambda: "AMD EPYC")
+    assert provenance.environment("cpu")["device"] == f"cpu (AMD EPYC, {torch.get_num_threads()} threads)"
 
 
 def test_commit_outside_a_repository_comes_from_the_environment(tmp_path, monkeypatch):

@@ -51,6 +51,26 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), e.g. ``Intel(R) Xeon(R) Processor``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def device_name(device: torch.device) -> str:
+    """The device as records and benchmarks name it: the GPU's name, or the CPU's model and torch's threads."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({cpu_model()}, {torch.get_num_threads()} threads)"
+
+
 def environment(device: str | torch.device | None = None) -> dict[str, Any]:
     """Versions and the machine, for a record's provenance; ``device`` names what the run used
     (default: the first GPU where there is one, else the CPU)."""
@@ -58,13 +78,12 @@ def environment(device: str | torch.device | None = None) -> dict[str, Any]:
     import torchvision
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
-        "device": name,
+        "device": device_name(device),
         "host": platform.node(),
         **git_commit(),
     }
