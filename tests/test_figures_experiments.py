@@ -440,4 +440,6 @@ def test_sweep_numbers_count_configurations_and_runs_with_their_seeds(tmp_path):
     n = runs.sweep_numbers(records, "paper")
     assert (n["configurations"], n["runs"], n["planned"]) == (2, 3, 20)
     assert (n["hours"], n["fastest"], n["slowest"]) == (1.0, 10.0, 30.0)
+    records[0].provenance["device"] = "cpu (AMD EPYC, 2 threads)"
+    assert runs.sweep_numbers(records, "paper")["devices"] == f"cpu (AMD EPYC, 2 threads), {records[1].provenance['device']}"
     assert runs.sweep_numbers([], "paper")["runs"] == 0

@@ -309,9 +309,11 @@ def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTa
 def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:
     """The measured time of the sweep at ``protocol``: its title, how many of its planned configurations
     (one seed) have a record, how many runs are recorded (every seed), their wall hours added up (the runs
-    ran one after another), and the fastest and slowest run in minutes (None where no run is recorded)."""
+    ran one after another), the fastest and slowest run in minutes (None where no run is recorded) and the
+    devices they ran on."""
     done = [r for r in of_protocol(records, protocol) if not _off(r) and "total" in r.provenance.get("wall_seconds", {})]
     minutes = sorted(r.provenance["wall_seconds"]["total"] / 60 for r in done)
     return {"title": describe(protocol), "configurations": len({(r.dataset, r.loss, r.tau) for r in done}),
             "planned": len(configurations(paper.TABLE1_LOSSES)), "runs": len(done),
-            "hours": sum(minutes) / 60, "fastest": minutes[0] if minutes else None, "slowest": minutes[-1] if minutes else None}
+            "hours": sum(minutes) / 60, "fastest": minutes[0] if minutes else None, "slowest": minutes[-1] if minutes else None,
+            "devices": ", ".join(sorted({str(r.provenance.get("device")) for r in done}))}
