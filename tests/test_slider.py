@@ -20,6 +20,14 @@ def test_steps_show_one_group():
     assert fig.layout.sliders[0].active == 1 and fig.layout.title.text == "t"
 
 
+def test_one_group_has_no_slider_and_names_its_tau():
+    fig = tau_slider(frames()[:1], title="t")
+    assert not fig.layout.sliders and [tr.visible for tr in fig.data] == [True, True]
+    assert [a.text for a in fig.layout.annotations] == ["τ = 0.1"] and fig.layout.title.text == "t"
+    panels = tau_slider(frames()[:1], annotations=[{"text": "panel 1"}, {"text": "panel 2"}])  # subplot titles kept
+    assert [a.text for a in panels.layout.annotations] == ["panel 1", "panel 2", "τ = 0.1"]
+
+
 def test_bad_frames():
     with pytest.raises(ValueError, match="at least one"):
         tau_slider([])

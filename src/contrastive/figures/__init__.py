@@ -90,7 +90,8 @@ def tau_slider(frames: Sequence[tuple[float, Sequence[BaseTraceType]]], active: 
     """A figure with one group of traces per tau and a slider that shows one group at a time.
 
     ``frames`` is a sequence of ``(tau, traces)``; every group must hold the same number of traces.
-    ``active`` is the index of the group shown first; ``layout`` goes to ``fig.update_layout``.
+    ``active`` is the index of the group shown first; ``layout`` goes to ``fig.update_layout``. A single
+    group gets no slider (plotly draws none for one step), only a note below the axes naming its tau.
     """
     if not frames:
         raise ValueError("frames must hold at least one (tau, traces) group")
@@ -105,6 +106,10 @@ def tau_slider(frames: Sequence[tuple[float, Sequence[BaseTraceType]]], active: 
         for trace in traces:
             trace.visible = i == active
             fig.add_trace(trace)
+    if len(frames) == 1:
+        fig.update_layout(margin={"b": 110}, **layout)  # the layout first: it may hold annotations (subplot titles)
+        return fig.add_annotation(text=f"τ = {frames[0][0]:g}", xref="paper", yref="paper", x=0, y=0, yshift=-70,
+                                  xanchor="left", yanchor="top", showarrow=False, font={"size": 14})  # where a slider would be
     steps = [{"method": "update", "label": f"{tau:g}", "args": [{"visible": [j // per == i for j in range(per * len(frames))]}]}
              for i, (tau, _) in enumerate(frames)]
     fig.update_layout(sliders=[{"active": active, "currentvalue": {"prefix": "τ = "}, "pad": {"t": 40}, "steps": steps}], **layout)
