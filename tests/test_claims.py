@@ -352,3 +352,12 @@ def test_a_record_with_nan_is_invalid_not_judged(tmp_path):
     assert row.status == claims.INVALID and "ordinary τ=0.3 (non-finite results.uniformity = nan)" in row.detail
     for key in ("claim 4", "claim 6a", "claim 6b", "Fig. 9"):
         assert status(results.load(tmp_path), key).status in (claims.INVALID, claims.NOT_YET_RUN)
+
+
+def test_the_landing_page_counts_the_experimental_claim_parts_by_status(tmp_path):
+    assert grid.EXPERIMENTAL == ("claim 3", "claim 4", "claim 5a", "claim 5b", "claim 6a", "claim 6b", "claim 7a", "claim 7b")
+    assert grid.numbers(claims.status_table([]), "cpu") == {"parts": 8, "reproduced": 0, "not_reproduced": 0, "waiting": 8}
+    for tau, u, t in zip(TAUS, (2.9, 3.2, 3.6, 3.9), (0.4, 0.3, 0.2, 0.1)):  # claim 3 reversed; claim 4 has its taus
+        write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t, linear_top1=80 - tau)
+    counts = grid.numbers(claims.status_table(results.load(tmp_path)), "paper")
+    assert counts == {"parts": 8, "reproduced": 0, "not_reproduced": 2, "waiting": 6}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..claims import INVALID, KEYS, NOT_APPLICABLE, NOT_REPRODUCED, REPRODUCED, Row, status_table
+from ..claims import CLAIMS, INVALID, KEYS, NOT_APPLICABLE, NOT_REPRODUCED, REPRODUCED, Criterion, Row, status_table
 from ..config import JUDGED, NOT_YET_RUN, TITLES
 from ..results import Record
 
@@ -68,3 +68,16 @@ def table(records: Sequence[Record], keys: Sequence[str] | None = None) -> Statu
     if keys is not None and (unknown := [k for k in keys if k not in KEYS]):
         raise ValueError(f"keys must be among {list(KEYS)}, got {unknown}")
     return StatusTable(tuple(status_table(records, keys)), evidence_column=keys is not None)
+
+
+EXPERIMENTAL = tuple(c.key for c in CLAIMS if c.key.startswith("claim") and isinstance(c.check, Criterion))
+"""The claims judged on run records, in their parts (claims 3-7): what the landing page counts per scale."""
+
+
+def numbers(rows: Sequence[Row], protocol: str) -> dict[str, int]:
+    """How many of the experimental claim parts among ``rows`` have each status at ``protocol``, for the
+    text: ``parts``, ``reproduced``, ``not_reproduced`` and ``waiting`` (no verdict yet: runs missing or invalid)."""
+    statuses = [r.outcomes[protocol].status for r in rows if r.key in EXPERIMENTAL]
+    reproduced, failed = statuses.count(REPRODUCED), statuses.count(NOT_REPRODUCED)
+    return {"parts": len(statuses), "reproduced": reproduced, "not_reproduced": failed,
+            "waiting": len(statuses) - reproduced - failed}
