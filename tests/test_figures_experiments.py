@@ -298,7 +298,8 @@ def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
     flat.curves.update({"epoch": epochs, "uniformity": [0.5, 2, 2.5, 2.9, 3.0, 3.05], "knn_top1": [10, 20, 30, 35, 40, 40]})
     climbing.curves.update({"epoch": epochs, "uniformity": [0.5, 1, 1.5, 2, 2.5, 3.0], "knn_top1": [10, 20, 30, 35, 40, 40]})
     html = runs.levelled_off([flat, climbing], "cifar10", protocol="cpu-short")._repr_html_()
-    assert runs.levelled_numbers([flat, climbing], "cifar10", "cpu-short") == {"runs": 2, "levelled": 1, "collapsed": 0}
+    assert runs.levelled_numbers([flat, climbing], "cifar10", "cpu-short") == {"runs": 2, "levelled": 1, "collapsed": 0,
+                                                                         "window": 48, "milestone": 48}
     assert "CPU scale" in html  # the table names its protocol
     # ordinary: uniformity 3.0 -> 3.05 of a 2.55 range = 0.020; hard: 2.5 -> 3.0 of 2.5 = 0.200; kNN flat in both
     assert "<td>ordinary τ=0.3</td><td>3 → 3.05</td><td>40 → 40</td><td>0.020</td><td>0.000</td><td>yes</td>" in html

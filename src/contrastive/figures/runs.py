@@ -159,10 +159,12 @@ def _judged(records: Sequence[Record], dataset: str, protocol: str) -> list[tupl
 
 
 def levelled_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> dict[str, int]:
-    """How many runs of ``protocol`` there are, how many levelled off by rule 2 and how many ended collapsed."""
-    judged = _judged(records, dataset, protocol)
+    """How many runs of ``protocol`` there are, how many levelled off by rule 2 and how many ended collapsed;
+    the epoch where rule 2's last stretch opens and the protocol's first learning-rate milestone."""
+    judged, values = _judged(records, dataset, protocol), PROTOCOLS[protocol]
     return {"runs": len(judged), "levelled": sum(pilot.levelled(r.curves, RULE_2) for r, _ in judged),
-            "collapsed": sum(collapsed(r) for r, _ in judged)}
+            "collapsed": sum(collapsed(r) for r, _ in judged),
+            "window": round((1 - RULE_2["last_fraction"]) * values.epochs), "milestone": values.milestones[0]}
 
 
 def levelled_off(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> HtmlTable | NotYetRun:
