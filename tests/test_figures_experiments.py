@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -444,3 +445,37 @@ def test_sweep_numbers_count_configurations_and_runs_with_their_seeds(tmp_path):
     records[0].provenance["device"] = "cpu (AMD EPYC, 2 threads)"
     assert runs.sweep_numbers(records, "paper")["devices"] == f"cpu (AMD EPYC, 2 threads), {records[1].provenance['device']}"
     assert runs.sweep_numbers([], "paper")["runs"] == 0
+
+
+def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_exit_from_the_collapse(tmp_path):
+    records = paper_records(tmp_path)
+    uniformity = {0.07: [0.0, 2.0, 3.0, 3.0], 0.3: [2.0, 3.0, 3.0, 3.0], 0.7: [0.0, 0.5, 0.5, 3.0], 1.0: [0.0, 2.0, 2.0, 0.5]}  # τ = 1: fell back
+    for r in records:
+        r.provenance["train_images"] = 50000  # 391 steps an epoch at the paper's protocol
+        if r.loss == "hard":
+            r.curves.update({"epoch": [1, 100, 160, 200], "uniformity": uniformity[r.tau], "knn_top1": [10.0, 20.0, 20.0, 30.0]})
+    taus = paper.TABLE1_TAUS
+    hard = {t: paper.table1("cifar10", "uniformity", "hard", t) for t in taus}
+    linear = {(loss, t): paper.table1("cifar10", "linear_top1", loss, t) for loss in ("contrastive", "hard") for t in taus}
+    n = runs.hard_numbers(records, "cifar10", "paper")
+    assert (n["late_tau"], n["late_step"], n["late_steps"]) == ("0.7", f"{200 * 391:,}", f"{200 * 391:,}")  # latest exit: τ = 0.7
+    assert n["late_share"] == "100" and n["late_hard"] == f"{hard[0.7]:.3f}"
+    assert n["late_ordinary"] == f"{paper.table1('cifar10', 'uniformity', 'contrastive', 0.7):.3f}"
+    assert n["spread"] == f"{max(hard.values()) - min(hard.values()):.2f}"
+    rest = [hard[t] for t in taus if t != 0.7]
+    assert n["spread_rest"] == f"{max(rest) - min(rest):.2f}"
+    assert n["high_gap"] == f"{linear[('hard', 1.0)] - linear[('contrastive', 1.0)]:+.2f}" and n["seeds"] == "1"
+    ordinary = [linear[("contrastive", t)] for t in taus]
+    assert n["ordinary_range"] == n["paper_range"] == f"{max(ordinary) - min(ordinary):.1f}"  # ours are the paper's here
+    rows = re.findall(r"<tr>(.*?)</tr>", runs.hard_beside_ordinary(records, "cifar10", "paper")._repr_html_())[1:]
+    cells = [re.findall(r"<td>(.*?)</td>", row) for row in rows]
+    assert [c[0] for c in cells] == [f"{t:g}" for t in taus]
+    assert [c[4] for c in cells] == [f"{100 * 391:,} of {200 * 391:,}", f"{391:,} of {200 * 391:,}", f"{200 * 391:,} of {200 * 391:,}", "no"]
+    assert cells[0][1] == f"{linear[('contrastive', 0.07)]:.2f} / {linear[('hard', 0.07)]:.2f}"
+    assert {c[5] for c in cells} == {"yes / no"}  # each hard run's kNN rose by half its range over its last stretch
+
+
+def test_hard_numbers_wait_for_every_run_of_table_1(tmp_path):
+    records = [r for r in paper_records(tmp_path) if not (r.loss == "hard" and r.tau == 1.0)]
+    assert set(runs.hard_numbers(records, "cifar10", "paper").values()) == {"—"}
+    assert isinstance(runs.hard_beside_ordinary([], "cifar10", "paper"), rec.NotYetRun)
