@@ -479,3 +479,19 @@ def test_hard_numbers_wait_for_every_run_of_table_1(tmp_path):
     records = [r for r in paper_records(tmp_path) if not (r.loss == "hard" and r.tau == 1.0)]
     assert set(runs.hard_numbers(records, "cifar10", "paper").values()) == {"—"}
     assert isinstance(runs.hard_beside_ordinary([], "cifar10", "paper"), rec.NotYetRun)
+
+
+def test_simple_numbers_set_claim_5s_differences_beside_the_papers(tmp_path):
+    records = paper_records(tmp_path)
+    n = ex.simple_numbers(records, "cifar10", "paper")
+    linear = {c: paper.table1("cifar10", "linear_top1", *c) for c in paper.COLUMNS}
+    best = max(paper.TABLE1_TAUS, key=lambda t: linear[("contrastive", t)])
+    for who in ("ours", "paper"):  # the records hold the paper's own numbers
+        assert n[f"{who}_best_tau"] == f"{best:g}" and n[f"{who}_columns"] == "10"
+        assert n[f"{who}_simple_diff"] == f"{linear[('simple', None)] - linear[('contrastive', best)]:+.2f}"
+        assert n[f"{who}_hard_simple_diff"] == f"{linear[('hard_simple', None)] - linear[('contrastive', best)]:+.2f}"
+        assert n[f"{who}_span"] == f"{max(linear.values()) - min(linear.values()):.1f}"
+    assert (n["simple_bound"], n["hard_simple_bound"]) == ("5", "2")
+    without = [r for r in records if r.loss != "simple"]
+    n = ex.simple_numbers(without, "cifar10", "paper")
+    assert n["ours_simple"] == n["ours_simple_diff"] == "—" and n["ours_columns"] == "9" and n["paper_simple"] != "—"
