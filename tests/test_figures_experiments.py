@@ -12,7 +12,7 @@ from test_claims import anchors, embedding_arrays, paper_records, write_syntheti
 
 from contrastive import config, paper, results
 from contrastive.figures import experiments as ex
-from contrastive.figures import pilots, runs, show
+from contrastive.figures import pilots, runs, show, verdicts
 from contrastive.figures import records as rec
 
 BUILDERS = {
@@ -457,7 +457,7 @@ def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_ex
     taus = paper.TABLE1_TAUS
     hard = {t: paper.table1("cifar10", "uniformity", "hard", t) for t in taus}
     linear = {(loss, t): paper.table1("cifar10", "linear_top1", loss, t) for loss in ("contrastive", "hard") for t in taus}
-    n = runs.hard_numbers(records, "cifar10", "paper")
+    n = verdicts.hard_numbers(records, "cifar10", "paper")
     assert (n["late_tau"], n["late_step"], n["late_steps"]) == ("0.7", f"{200 * 391:,}", f"{200 * 391:,}")  # latest exit: τ = 0.7
     assert n["late_share"] == "100" and n["late_hard"] == f"{hard[0.7]:.3f}"
     assert n["late_ordinary"] == f"{paper.table1('cifar10', 'uniformity', 'contrastive', 0.7):.3f}"
@@ -467,7 +467,7 @@ def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_ex
     assert n["high_gap"] == f"{linear[('hard', 1.0)] - linear[('contrastive', 1.0)]:+.2f}" and n["seeds"] == "1"
     ordinary = [linear[("contrastive", t)] for t in taus]
     assert n["ordinary_range"] == n["paper_range"] == f"{max(ordinary) - min(ordinary):.1f}"  # ours are the paper's here
-    rows = re.findall(r"<tr>(.*?)</tr>", runs.hard_beside_ordinary(records, "cifar10", "paper")._repr_html_())[1:]
+    rows = re.findall(r"<tr>(.*?)</tr>", verdicts.hard_beside_ordinary(records, "cifar10", "paper")._repr_html_())[1:]
     cells = [re.findall(r"<td>(.*?)</td>", row) for row in rows]
     assert [c[0] for c in cells] == [f"{t:g}" for t in taus]
     assert [c[4] for c in cells] == [f"{100 * 391:,} of {200 * 391:,}", f"{391:,} of {200 * 391:,}", f"{200 * 391:,} of {200 * 391:,}", "no"]
@@ -477,13 +477,13 @@ def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_ex
 
 def test_hard_numbers_wait_for_every_run_of_table_1(tmp_path):
     records = [r for r in paper_records(tmp_path) if not (r.loss == "hard" and r.tau == 1.0)]
-    assert set(runs.hard_numbers(records, "cifar10", "paper").values()) == {"—"}
-    assert isinstance(runs.hard_beside_ordinary([], "cifar10", "paper"), rec.NotYetRun)
+    assert set(verdicts.hard_numbers(records, "cifar10", "paper").values()) == {"—"}
+    assert isinstance(verdicts.hard_beside_ordinary([], "cifar10", "paper"), rec.NotYetRun)
 
 
 def test_simple_numbers_set_claim_5s_differences_beside_the_papers(tmp_path):
     records = paper_records(tmp_path)
-    n = ex.simple_numbers(records, "cifar10", "paper")
+    n = verdicts.simple_numbers(records, "cifar10", "paper")
     linear = {c: paper.table1("cifar10", "linear_top1", *c) for c in paper.COLUMNS}
     best = max(paper.TABLE1_TAUS, key=lambda t: linear[("contrastive", t)])
     for who in ("ours", "paper"):  # the records hold the paper's own numbers
@@ -493,5 +493,5 @@ def test_simple_numbers_set_claim_5s_differences_beside_the_papers(tmp_path):
         assert n[f"{who}_span"] == f"{max(linear.values()) - min(linear.values()):.1f}"
     assert (n["simple_bound"], n["hard_simple_bound"]) == ("5", "2")
     without = [r for r in records if r.loss != "simple"]
-    n = ex.simple_numbers(without, "cifar10", "paper")
+    n = verdicts.simple_numbers(without, "cifar10", "paper")
     assert n["ours_simple"] == n["ours_simple_diff"] == "—" and n["ours_columns"] == "9" and n["paper_simple"] != "—"

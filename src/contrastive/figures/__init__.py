@@ -12,8 +12,9 @@
 
 Chapter figures live in ``analytic`` (the no-GPU chapters), ``negatives`` (how many negatives τ
 weighs), ``experiments`` (Table 1 and the paper's figures of trained networks), ``runs`` (a run's curves
-and diagnostics), ``pilots`` (the protocols and their pilots) and ``status`` (the claims' status); what the
-figures drawn from run records share is in ``records``.
+and diagnostics), ``pilots`` (the protocols and their pilots), ``status`` (the claims' status) and
+``verdicts`` (the runs behind the verdicts of claims 5 and 6); what the figures drawn from run records
+share is in ``records``.
 """
 
 from __future__ import annotations

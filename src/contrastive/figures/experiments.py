@@ -23,7 +23,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import paper, results
-from ..claims import HARD_SIMPLE_SLACK, SIMPLE_GAP, Lookup
 from ..config import config_label, describe
 from ..losses import LABELS
 from ..metrics import sample_metrics
@@ -60,35 +59,6 @@ def table1_findings(dataset: str = "cifar10") -> dict[str, Any]:
         "hard_k": paper.HARD_K, "top_column": config_label(*top), "acc_top": value("linear_top1", *top),
         "hard_unif_min": min(hard_u), "hard_unif_max": max(hard_u), "acc_hard_high": value("linear_top1", "hard", high),
     }
-
-
-def simple_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, str]:
-    """The numbers of the chapter's discussion of claim 5 at ``protocol``, formatted, ours beside the paper's
-    Table 1: the best ordinary linear top-1 over Table 1's τ and its τ, Simple's and HardSimple's linear
-    top-1 less that best (claims 5a and 5b, as the claims take them: means over seeds; a dash where a run
-    is missing) and the criteria's bounds, and how far the linear top-1 of Table 1's columns spreads (ours
-    over those recorded, and how many)."""
-    look = Lookup(records, dataset, name=protocol)
-    def ours(loss: str, tau: float | None) -> float | None:
-        r = look.get(loss, tau)
-        return None if r is None or r.invalid else look.value(loss, tau, "linear_top1")
-
-    def theirs(loss: str, tau: float | None) -> float | None:
-        return paper.table1(dataset, "linear_top1", loss, tau)
-
-    numbers = {"simple_bound": f"{SIMPLE_GAP:g}", "hard_simple_bound": f"{HARD_SIMPLE_SLACK:g}"}
-    for who, value in (("ours", ours), ("paper", theirs)):
-        linear = {column: value(*column) for column in paper.COLUMNS}
-        have = [v for v in linear.values() if v is not None]
-        ordinary = {t: linear[("contrastive", t)] for t in paper.TABLE1_TAUS}
-        best = None if None in ordinary.values() else max(ordinary, key=ordinary.get)
-        for loss in ("simple", "hard_simple"):
-            diff = None if best is None or linear[(loss, None)] is None else linear[(loss, None)] - ordinary[best]
-            numbers[f"{who}_{loss}"] = _fmt(linear[(loss, None)], ".2f")
-            numbers[f"{who}_{loss}_diff"] = _fmt(diff, "+.2f")
-        numbers.update({f"{who}_best": _fmt(None if best is None else ordinary[best], ".2f"), f"{who}_best_tau": _fmt(best, "g"),
-                        f"{who}_span": _fmt(max(have) - min(have) if have else None, ".1f"), f"{who}_columns": str(len(have))})
-    return numbers
 
 
 def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> list[dict[str, Any]]:

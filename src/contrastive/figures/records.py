@@ -5,7 +5,8 @@ drawn and at which protocol, and whether a run ended collapsed.
 Records that started from a protocol but are off it (``contrastive.config.deviations``: fewer epochs,
 another backbone, …) are still drawn, marked "off protocol" with what differs; they count for no claim.
 The builders are in ``experiments`` (Table 1 and the paper's figures), ``runs`` (a run's curves and
-diagnostics) and ``pilots`` (the protocols and the pilots that chose them).
+diagnostics), ``pilots`` (the protocols and the pilots that chose them) and ``verdicts`` (the runs behind the
+verdicts of claims 5 and 6).
 """
 
 from __future__ import annotations

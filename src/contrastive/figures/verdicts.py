@@ -1,0 +1,120 @@
+"""The runs behind the verdicts of claims 5 and 6 at a protocol, set beside the paper's numbers: the tables and
+the numbers that the chapters' discussions of those claims glue in (their sentences live in the chapters). The
+claims themselves are judged in ``contrastive.claims``; these read the records the same way (:class:`Lookup`:
+seed 0 at the protocol, means over seeds)."""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+from .. import paper, pilot
+from ..claims import FLAT_UNIFORMITY, HARD_ACCURACY_SLACK, HARD_SIMPLE_SLACK, SIMPLE_GAP, Lookup
+from ..config import config_label, describe
+from ..results import Record
+from . import html_table
+from .records import METRIC_FORMATS, METRIC_LABELS, TAU_LOSSES, HtmlTable, NotYetRun, _fmt
+from .runs import ESCAPED, RULE_2, _exit_step, _steps
+
+
+def _run(look: Lookup, loss: str, tau: float | None) -> Record | None:
+    """The run of (loss, tau) as the claims count it: seed 0, at the protocol, valid; else None."""
+    r = look.get(loss, tau)
+    return None if r is None or r.invalid else r
+
+
+# --- claim 5: Simple and HardSimple ---------------------------------------------------------
+
+
+def simple_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, str]:
+    """The numbers of the chapter's discussion of claim 5 at ``protocol``, formatted, ours beside the paper's
+    Table 1: the best ordinary linear top-1 over Table 1's τ and its τ, Simple's and HardSimple's linear
+    top-1 less that best (claims 5a and 5b, as the claims take them: means over seeds; a dash where a run
+    is missing) and the criteria's bounds, and how far the linear top-1 of Table 1's columns spreads (ours
+    over those recorded, and how many)."""
+    look = Lookup(records, dataset, name=protocol)
+
+    def ours(loss: str, tau: float | None) -> float | None:
+        return None if _run(look, loss, tau) is None else look.value(loss, tau, "linear_top1")
+
+    def theirs(loss: str, tau: float | None) -> float | None:
+        return paper.table1(dataset, "linear_top1", loss, tau)
+
+    numbers = {"simple_bound": f"{SIMPLE_GAP:g}", "hard_simple_bound": f"{HARD_SIMPLE_SLACK:g}"}
+    for who, value in (("ours", ours), ("paper", theirs)):
+        linear = {column: value(*column) for column in paper.COLUMNS}
+        have = [v for v in linear.values() if v is not None]
+        ordinary = {t: linear[("contrastive", t)] for t in paper.TABLE1_TAUS}
+        best = None if None in ordinary.values() else max(ordinary, key=ordinary.get)
+        for loss in ("simple", "hard_simple"):
+            diff = None if best is None or linear[(loss, None)] is None else linear[(loss, None)] - ordinary[best]
+            numbers[f"{who}_{loss}"] = _fmt(linear[(loss, None)], ".2f")
+            numbers[f"{who}_{loss}_diff"] = _fmt(diff, "+.2f")
+        numbers.update({f"{who}_best": _fmt(None if best is None else ordinary[best], ".2f"), f"{who}_best_tau": _fmt(best, "g"),
+                        f"{who}_span": _fmt(max(have) - min(have) if have else None, ".1f"), f"{who}_columns": str(len(have))})
+    return numbers
+
+
+# --- claims 6a and 6b: the hard loss beside the ordinary loss -------------------------------
+
+
+def _pairs(look: Lookup) -> list[tuple[float, Record | None, Record | None]]:
+    """``(tau, ordinary run, hard run)`` at each of Table 1's τ, as the claims count them (seed 0 at the
+    protocol, valid; None where there is none)."""
+    return [(tau, _run(look, "contrastive", tau), _run(look, "hard", tau)) for tau in paper.TABLE1_TAUS]
+
+
+def hard_beside_ordinary(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> HtmlTable | NotYetRun:
+    """Claims 6a and 6b run by run: at each of Table 1's τ, the ordinary and the hard loss's linear top-1,
+    uniformity and tolerance at ``protocol`` (means over seeds, as the claims take them), the SGD step by
+    which the hard run had left the collapse (:func:`_exit_step`, of its steps in all) and whether each run
+    had levelled off by rule 2."""
+    look = Lookup(records, dataset, name=protocol)
+    what = f"The hard loss beside the ordinary loss, {dataset}, {describe(protocol)}"
+    pairs = _pairs(look)
+    if not any(o or h for _, o, h in pairs):
+        return NotYetRun(what, tuple(config_label(loss, t) for loss in TAU_LOSSES for t in paper.TABLE1_TAUS))
+    rows = []
+    for tau, *runs in pairs:
+        cells = [" / ".join(_fmt(look.value(r.loss, tau, m) if r else None, METRIC_FORMATS[m]) for r in runs) for m in paper.METRICS]
+        hard = runs[1]
+        left = "—" if hard is None else "no" if (step := _exit_step(hard)) is None else f"{step:,} of {hard.config['epochs'] * _steps(hard):,}"
+        levelled = " / ".join("—" if r is None else "yes" if pilot.levelled(r.curves, RULE_2) else "no" for r in runs)
+        rows.append([f"{tau:g}", *cells, left, levelled])
+    columns = ("τ", *(f"{METRIC_LABELS[m]}: ordinary / hard" for m in paper.METRICS),
+               f"hard run out of the collapse (test uniformity ≥ {ESCAPED:g}) by step", "levelled off by rule 2: ordinary / hard")
+    return HtmlTable(f"<p><strong>{html.escape(what)}</strong></p>" + html_table(columns, rows))
+
+
+def hard_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, str]:
+    """The numbers of the chapters' discussion of claims 4, 6a and 6b at ``protocol``, formatted (a dash
+    each until Table 1's ordinary and hard runs are all recorded; the ``late_*`` ones also until a hard
+    run has left the collapse): the spread of the hard loss's uniformity over τ and the criterion's bound;
+    the hard run that left the collapse last, its τ, step, steps in all, the share of them it spent
+    collapsed, its uniformity and the ordinary loss's at that τ, and the spread over the other τ; the two
+    losses' linear top-1 at the largest τ, their difference and claim 6b's slack; how far the ordinary loss's linear top-1
+    spreads over τ, ours and the paper's; the most seeds a mean averaged."""
+    look = Lookup(records, dataset, name=protocol)
+    pairs = _pairs(look)
+    keys = ("spread", "bound", "late_tau", "late_step", "late_steps", "late_share", "late_hard", "late_ordinary",
+            "spread_rest", "high_tau", "slack", "high_hard", "high_ordinary", "high_gap", "ordinary_range", "paper_range", "seeds")
+    numbers = dict.fromkeys(keys, "—")
+    if not all(o and h for _, o, h in pairs):
+        return numbers
+    unif = {loss: look.series(loss, "uniformity") for loss in TAU_LOSSES}
+    linear = {loss: look.series(loss, "linear_top1") for loss in TAU_LOSSES}
+    theirs = [paper.table1(dataset, "linear_top1", "contrastive", t) for t in paper.TABLE1_TAUS]
+    numbers.update(spread=f"{max(unif['hard']) - min(unif['hard']):.2f}", bound=f"{FLAT_UNIFORMITY:g}",
+                   high_tau=f"{paper.TABLE1_TAUS[-1]:g}", slack=f"{HARD_ACCURACY_SLACK:g}", high_hard=f"{linear['hard'][-1]:.2f}",
+                   high_ordinary=f"{linear['contrastive'][-1]:.2f}", high_gap=f"{linear['hard'][-1] - linear['contrastive'][-1]:+.2f}",
+                   ordinary_range=f"{max(linear['contrastive']) - min(linear['contrastive']):.1f}",
+                   paper_range=_fmt(None if None in theirs else max(theirs) - min(theirs), ".1f"), seeds=str(look.most_seeds))
+    exits = [(i, step, hard) for i, (_, _, hard) in enumerate(pairs) if (step := _exit_step(hard)) is not None]
+    if exits:
+        i, step, hard = max(exits, key=lambda e: e[1])
+        steps = hard.config["epochs"] * _steps(hard)
+        rest = [u for j, u in enumerate(unif["hard"]) if j != i]
+        numbers.update(late_tau=f"{pairs[i][0]:g}", late_step=f"{step:,}", late_steps=f"{steps:,}", late_share=f"{100 * step / steps:.0f}",
+                       late_hard=f"{unif['hard'][i]:.3f}", late_ordinary=f"{unif['contrastive'][i]:.3f}",
+                       spread_rest=f"{max(rest) - min(rest):.2f}")
+    return numbers
