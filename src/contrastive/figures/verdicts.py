@@ -23,6 +23,11 @@ def _run(look: Lookup, loss: str, tau: float | None) -> Record | None:
     return None if r is None or r.invalid else r
 
 
+def _total_steps(record: Record) -> int:
+    """The SGD steps of ``record``'s whole run."""
+    return record.config["epochs"] * _steps(record)
+
+
 # --- claim 5: Simple and HardSimple ---------------------------------------------------------
 
 
@@ -78,7 +83,7 @@ def hard_beside_ordinary(records: Sequence[Record], dataset: str = "cifar10", pr
     for tau, *runs in pairs:
         cells = [" / ".join(_fmt(look.value(r.loss, tau, m) if r else None, METRIC_FORMATS[m]) for r in runs) for m in paper.METRICS]
         hard = runs[1]
-        left = "—" if hard is None else "no" if (step := _exit_step(hard)) is None else f"{step:,} of {hard.config['epochs'] * _steps(hard):,}"
+        left = "—" if hard is None else "no" if (step := _exit_step(hard)) is None else f"{step:,} of {_total_steps(hard):,}"
         levelled = " / ".join("—" if r is None else "yes" if pilot.levelled(r.curves, RULE_2) else "no" for r in runs)
         rows.append([f"{tau:g}", *cells, left, levelled])
     columns = ("τ", *(f"{METRIC_LABELS[m]}: ordinary / hard" for m in paper.METRICS),
@@ -112,7 +117,7 @@ def hard_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: 
     exits = [(i, step, hard) for i, (_, _, hard) in enumerate(pairs) if (step := _exit_step(hard)) is not None]
     if exits:
         i, step, hard = max(exits, key=lambda e: e[1])
-        steps = hard.config["epochs"] * _steps(hard)
+        steps = _total_steps(hard)
         rest = [u for j, u in enumerate(unif["hard"]) if j != i]
         numbers.update(late_tau=f"{pairs[i][0]:g}", late_step=f"{step:,}", late_steps=f"{steps:,}", late_share=f"{100 * step / steps:.0f}",
                        late_hard=f"{unif['hard'][i]:.3f}", late_ordinary=f"{unif['contrastive'][i]:.3f}",
