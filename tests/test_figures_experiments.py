@@ -418,13 +418,37 @@ def test_exit_numbers_count_the_hard_runs_that_left_the_collapse_and_when(tmp_pa
     for tau in (0.07, 0.3, 0.7):
         write_synthetic(tmp_path, "cifar10", "hard", tau, config={**cpu, "lr": 0.06} if tau == 0.7 else cpu)  # 0.7: off
     records = results.load(tmp_path)
-    curves = {0.07: [0.1, 0.0, 1.0, 3.0], 0.3: [0.1, 0.0, 0.5, 0.9], 0.7: [0.1, 2.0, 3.0, 3.0]}
+    curves = {0.07: [1.2, 0.0, 1.0, 3.0], 0.3: [0.1, 0.0, 0.5, 0.9], 0.7: [0.1, 2.0, 3.0, 3.0]}  # 0.07 fell back after epoch 1
     for r in records:
         r.provenance["train_images"] = 5000
         r.curves.update({"epoch": [1, 18, 36, 180], "uniformity": curves[r.tau]})
     assert runs.exit_numbers(records, "cifar10", "cpu") == {"runs": 2, "left": 1, "bar": runs.ESCAPED,
                                                             "steps": "τ = 0.07 by step 1,440"}  # 36 epochs × 40 steps
     assert runs.exit_numbers([], "cifar10", "cpu") == {"runs": 0, "left": 0, "bar": runs.ESCAPED, "steps": "none"}
+
+
+def test_the_first_epochs_at_the_paper_scale_are_drawn_dash_dot_and_counted(tmp_path):
+    from dataclasses import asdict
+
+    from contrastive.config import Config
+
+    first = {k: v for k, v in asdict(Config.at("paper", device="cpu", epochs=30)).items() if k not in ("dataset", "loss", "tau")}
+    for loss, tau in (("hard", 0.07), ("hard", 0.3), ("contrastive", 0.3)):
+        write_synthetic(tmp_path, "cifar10", loss, tau, config=first)
+    early = results.load(tmp_path)
+    curves = {0.07: [0.8, 1.2, 0.46, 0.9, 1.4, 3.4], 0.3: [0.59, 1.2, 2.0, 2.5, 3.0, 3.4]}
+    for r in early:
+        r.provenance["train_images"] = 50_000
+        r.curves.update({"epoch": [1, 4, 7, 10, 12, 30], "uniformity": curves[r.tau]})
+    fig = runs.leaving_the_collapse([], "cifar10", protocols=(), early=early)
+    ours = [t for t in fig.data if t.xaxis == "x"]
+    assert [t.name for t in ours] == ["τ=0.07, paper scale, its first 30 epochs", "τ=0.3, paper scale, its first 30 epochs"]
+    assert {t.line.dash for t in ours} == {"dashdot"} and list(ours[0].x) == [391, 1564, 2737, 3910, 4692, 11730]
+    assert runs.early_numbers(early, "cifar10") == {
+        "runs": 2, "epochs": 30, "taus": "0.07 and 0.3",
+        "lowest": "0.46 at step 2,737 (τ = 0.07); 0.59 at step 391 (τ = 0.3)",
+        "left": "τ = 0.07 from step 4,692; τ = 0.3 from step 1,564"}  # 0.07 rose past the bar at epoch 4 and fell back
+    assert runs.early_numbers([], "cifar10")["left"] == "none"
 
 
 def test_steps_of_a_run_at_each_protocol():

@@ -94,10 +94,23 @@ def _hard_runs(records: Sequence[Record], dataset: str, protocol: str) -> list[t
     return [(tau, results.find(at, dataset, "hard", tau)) for tau in paper.TABLE1_TAUS]
 
 
+def _early_hard(early: Sequence[Record], dataset: str) -> list[Record]:
+    """The valid hard runs among ``early`` (diagnostics over a protocol's first epochs) on ``dataset``, by τ."""
+    return sorted((r for r in early if r.dataset == dataset and r.loss == "hard" and not r.invalid), key=lambda r: r.tau)
+
+
+def _add_uniformity(fig: go.Figure, record: Record, colour: int, dash: str, name: str) -> None:
+    """``record``'s test-set uniformity against SGD steps, in the left panel of :func:`leaving_the_collapse`."""
+    steps = [e * _steps(record) for e in record.curves["epoch"]]
+    fig.add_scatter(x=steps, y=record.curves["uniformity"], mode="lines+markers", line={"dash": dash, "color": class_colour(colour)},
+                    name=name, row=1, col=1, hovertemplate=f"{name}<br>step %{{x:,}}<br>uniformity %{{y:.3f}}<extra></extra>")
+
+
 def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
-                         protocols: Sequence[str] = ("cpu-short", "cpu")) -> go.Figure:
+                         protocols: Sequence[str] = ("cpu-short", "cpu"), early: Sequence[Record] = ()) -> go.Figure:
     """The hard loss (Eq. 9) against SGD steps (log axis): left, our runs' test-set uniformity at Table 1's
-    τ at each of ``protocols`` (a line style each; 0 at a collapse); right, the authors' logged mean s_ii
+    τ at each of ``protocols`` (a line style each; 0 at a collapse) and the hard runs among ``early``
+    (dash-dot: off-protocol diagnostics over a protocol's first epochs); right, the authors' logged mean s_ii
     (``paper.AUTHORS_HARD_LOG``; 1 at a collapse). The stretch where the authors' run left its collapse
     is shaded in both."""
     log = paper.AUTHORS_HARD_LOG
@@ -109,11 +122,11 @@ def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
         for i, (tau, r) in enumerate(_hard_runs(records, dataset, protocol)):
             if r is None:
                 missing.append(f"{config_label('hard', tau)} ({protocol})")
-                continue
-            steps = [e * _steps(r) for e in r.curves["epoch"]]
-            fig.add_scatter(x=steps, y=r.curves["uniformity"], mode="lines+markers", line={"dash": dash, "color": class_colour(i)},
-                            name=f"τ={tau:g}, {TITLES[protocol]}", row=1, col=1,
-                            hovertemplate=f"τ={tau:g}, {TITLES[protocol]}<br>step %{{x:,}}<br>uniformity %{{y:.3f}}<extra></extra>")
+            else:
+                _add_uniformity(fig, r, i, dash, f"τ={tau:g}, {TITLES[protocol]}")
+    for r in _early_hard(early, dataset):
+        colour = paper.TABLE1_TAUS.index(r.tau) if r.tau in paper.TABLE1_TAUS else len(paper.TABLE1_TAUS)
+        _add_uniformity(fig, r, colour, "dashdot", f"τ={r.tau:g}, {TITLES[r.protocol]}, its first {r.config['epochs']} epochs")
     fig.add_scatter(x=_authors_steps(), y=log["mean_s_ii"], customdata=list(zip(log["epoch"], log["p_positive"])), mode="lines+markers",
                     marker={"symbol": "x", "size": 9, "color": COLOURS["paper"]}, line={"dash": "dot", "color": COLOURS["paper"]},
                     name=f"the authors' run (paper's scale, {log['steps_per_epoch']} steps an epoch)", row=1, col=2,
@@ -135,21 +148,40 @@ def steps_numbers(protocols: Sequence[str] = tuple(PROTOCOLS)) -> dict[str, int]
 
 
 def _exit_step(record: Record) -> int | None:
-    """The SGD step of a hard run's first curve point with a test uniformity of at least :data:`ESCAPED`,
-    where it ended out of the collapse (its last point at or above it), else None."""
-    curves = record.curves
-    if curves["uniformity"][-1] < ESCAPED:
+    """The SGD step of a hard run's first curve point from which on its test uniformity stays at or above
+    :data:`ESCAPED` (where it left the collapse and did not fall back), or None where it ended below it."""
+    u = record.curves["uniformity"]
+    if u[-1] < ESCAPED:
         return None
-    return next(e for e, u in zip(curves["epoch"], curves["uniformity"]) if u >= ESCAPED) * _steps(record)
+    first = max((i for i, v in enumerate(u) if v < ESCAPED), default=-1) + 1
+    return record.curves["epoch"][first] * _steps(record)
 
 
 def exit_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, Any]:
     """For the chapter's sentence on the hard runs of ``protocol`` (Table 1's τ): how many are recorded
     (``runs``), how many ended with a test uniformity of at least :data:`ESCAPED` (``left``), and for each
-    of those the SGD step of its first curve point at or above it (``steps``, "none" without one)."""
+    of those the SGD step from which on it stayed at or above it (``steps``, "none" without one)."""
     done = [(tau, _exit_step(r)) for tau, r in _hard_runs(records, dataset, protocol) if r is not None]
     steps = ", ".join(f"τ = {tau:g} by step {step:,}" for tau, step in done if step is not None) or "none"
     return {"runs": len(done), "left": sum(step is not None for _, step in done), "bar": ESCAPED, "steps": steps}
+
+
+def early_numbers(early: Sequence[Record], dataset: str = "cifar10") -> dict[str, Any]:
+    """For the chapter's sentence on the hard runs among ``early`` (diagnostics over a protocol's first
+    epochs): how many, their epochs and τ, each one's lowest test uniformity with its SGD step (``lowest``)
+    and the step from which on it stayed at or above :data:`ESCAPED` (``left``, :func:`_exit_step`)."""
+    hard = _early_hard(early, dataset)
+
+    def lowest(r: Record) -> str:
+        u = r.curves["uniformity"]
+        i = min(range(len(u)), key=u.__getitem__)
+        return f"{u[i]:.2f} at step {r.curves['epoch'][i] * _steps(r):,} (τ = {r.tau:g})"
+
+    left = [f"τ = {r.tau:g} from step {step:,}" if (step := _exit_step(r)) is not None else f"τ = {r.tau:g} not by its end"
+            for r in hard]
+    return {"runs": len(hard), "epochs": max((r.config["epochs"] for r in hard), default=0),
+            "taus": " and ".join(f"{r.tau:g}" for r in hard) or "none",
+            "lowest": "; ".join(map(lowest, hard)) or "none", "left": "; ".join(left) or "none"}
 
 
 # --- levelled off, collapsed ----------------------------------------------------------------
