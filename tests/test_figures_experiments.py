@@ -423,7 +423,7 @@ def test_exit_numbers_count_the_hard_runs_that_left_the_collapse_and_when(tmp_pa
         r.provenance["train_images"] = 5000
         r.curves.update({"epoch": [1, 18, 36, 180], "uniformity": curves[r.tau]})
     assert runs.exit_numbers(records, "cifar10", "cpu") == {"runs": 2, "left": 1, "bar": runs.ESCAPED,
-                                                            "steps": "τ = 0.07 by step 1,440"}  # 36 epochs × 40 steps
+                                                            "steps": "τ = 0.07 from step 1,440"}  # 36 epochs × 40 steps
     assert runs.exit_numbers([], "cifar10", "cpu") == {"runs": 0, "left": 0, "bar": runs.ESCAPED, "steps": "none"}
 
 

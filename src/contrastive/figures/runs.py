@@ -162,7 +162,7 @@ def exit_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: 
     (``runs``), how many ended with a test uniformity of at least :data:`ESCAPED` (``left``), and for each
     of those the SGD step from which on it stayed at or above it (``steps``, "none" without one)."""
     done = [(tau, _exit_step(r)) for tau, r in _hard_runs(records, dataset, protocol) if r is not None]
-    steps = ", ".join(f"τ = {tau:g} by step {step:,}" for tau, step in done if step is not None) or "none"
+    steps = ", ".join(f"τ = {tau:g} from step {step:,}" for tau, step in done if step is not None) or "none"
     return {"runs": len(done), "left": sum(step is not None for _, step in done), "bar": ESCAPED, "steps": steps}
 
 

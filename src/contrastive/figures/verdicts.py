@@ -87,7 +87,7 @@ def hard_beside_ordinary(records: Sequence[Record], dataset: str = "cifar10", pr
         levelled = " / ".join("—" if r is None else "yes" if pilot.levelled(r.curves, RULE_2) else "no" for r in runs)
         rows.append([f"{tau:g}", *cells, left, levelled])
     columns = ("τ", *(f"{METRIC_LABELS[m]}: ordinary / hard" for m in paper.METRICS),
-               f"hard run out of the collapse (test uniformity ≥ {ESCAPED:g}) by step", "levelled off by rule 2: ordinary / hard")
+               f"hard run out of the collapse for good (test uniformity ≥ {ESCAPED:g} from then on) from step", "levelled off by rule 2: ordinary / hard")
     return HtmlTable(f"<p><strong>{html.escape(what)}</strong></p>" + html_table(columns, rows))
 
 
