@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -259,6 +260,11 @@ def test_run_times_from_benchmarks_and_records(tmp_path):
     html = runs.run_times([record], [bench])._repr_html_()
     assert "1.25" in html and "5.00 (conventional; ×4.0)" in html and "H100" in html
     assert "paper protocol: cifar10 hard τ=0.3" in html and "s / epoch" in html
+    assert "eager steps" not in html  # a CPU run: no GPU step to compile
+    gpu = dataclasses.replace(record, config={**record.config, "device": "cuda"}, provenance={**record.provenance, "compiled": None})
+    assert "eager steps" in runs.run_times([gpu], [])._repr_html_()
+    compiled = dataclasses.replace(gpu, provenance={**gpu.provenance, "compiled": "reduce-overhead"})
+    assert "eager steps" not in runs.run_times([compiled], [])._repr_html_()
 
 
 def test_load_benchmarks_reads_the_json_files(tmp_path):

@@ -325,7 +325,8 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
 
 def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTable | NotYetRun:
     """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline) and
-    the seconds per epoch and total wall time of each run record, with its protocol and device."""
+    the seconds per epoch and total wall time of each run record, with its protocol and device (and, on a
+    GPU, whether its step ran uncompiled)."""
     if not benchmarks and not records:
         return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark", "any training run"))
     rows = [
@@ -339,7 +340,8 @@ def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTa
         total = prov.get("wall_seconds", {}).get("total")
         rows.append([
             f"{r.protocol} protocol: {c['dataset']} {config_label(c['loss'], c.get('tau'))}, {c['epochs']} epochs"
-            + (f" ({shared} runs sharing the device)" if shared > 1 else ""),
+            + (f" ({shared} runs sharing the device)" if shared > 1 else "")
+            + (", eager steps" if str(c.get("device")).startswith("cuda") and not prov.get("compiled") else ""),
             prov.get("device"), _fmt(prov.get("seconds_per_epoch"), ".2f"),
             f"{total / 60:.1f} min in all" if total else "", prov.get("finished", ""),
         ])
