@@ -29,6 +29,9 @@ from .records import (COLOURS, CURVE_LABELS, CURVE_PANELS, METRIC_FORMATS, METRI
 ESCAPED = 1.0
 """The test-set uniformity at or above which a run has left the collapse (the chapter says why). Fixed before
 any trial of ``data/trials/hard-collapse`` but ``lr0.03`` and ``fp32`` ran."""
+EARLY_ROOT = results.TRIALS_ROOT / "paper-early"
+"""The diagnostic runs of the paper protocol's first epochs (``data/trials/paper-early``, its README says how
+they were made): ``early`` of :func:`leaving_the_collapse` and :func:`early_numbers`."""
 RULE_2 = pilot.FIRST.rules
 """The yardstick of "levelled off": the pilots' rule 2, written before the first pilot ran."""
 
