@@ -7,8 +7,9 @@
 #
 # Environment: DATA, a CIFAR-10 npz file (data/README.md; default: none, torchvision downloads CIFAR-10
 # into data/datasets), DEVICE (default cuda), OUT (default ./gpu-out), CHECK=0 skips the self-check,
-# BENCH=0 the benchmark, PARALLEL=1 starts all runs at once, and CONTRASTIVE_COMMIT names the commit
-# the checkout was copied from (where it has no .git), so that the records name it.
+# BENCH=0 the benchmark, PARALLEL=1 starts all runs at once, PACK=1 packs every file of $OUT but the log
+# into one $OUT/out.tar (for a machine that returns only a few files), and CONTRASTIVE_COMMIT names the
+# commit the checkout was copied from (where it has no .git), so that the records name it.
 # The machine's own torch/torchvision/numpy/pillow/tqdm are used: the training path needs nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,11 @@ if [ "${PARALLEL:-0}" = 1 ]; then  # all runs at once on the one GPU (batch 128 
     for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 else
     for args in "$@"; do train "$args" || status=1; done
+fi
+find "$OUT" -name '.*.lock' -delete  # the runs' write locks, empty once each run has ended
+if [ "${PACK:-0}" = 1 ]; then
+    (cd "$OUT" && find . -type f ! -name session.log ! -name out.tar -print0 | sort -z \
+        | tar --null -cf out.tar -T - --remove-files) || status=1
 fi
 find "$OUT" -type f | sort
 [ "$status" = 0 ] || echo "at least one step failed" >&2
