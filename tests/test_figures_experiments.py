@@ -505,6 +505,24 @@ def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_ex
     assert {c[5] for c in cells} == {"yes / no"}  # each hard run's kNN rose by half its range over its last stretch
 
 
+def test_hard_numbers_give_the_largest_difference_between_two_seeds(tmp_path):
+    def numbers():
+        records = results.load(tmp_path)
+        for r in records:
+            r.provenance["train_images"] = 50000
+        return verdicts.hard_numbers(records, "cifar10", "paper")
+
+    paper_records(tmp_path)
+    assert numbers()["seed_gap"] == "—"  # one seed each
+    top1 = paper.table1("cifar10", "linear_top1", "contrastive", 0.7)
+    for seed, shift in ((1, 1.5), (2, -0.5)):  # at τ = 0.7: seeds 2 points apart; at τ = 0.3 a smaller gap
+        write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, seed=seed, linear_top1=top1 + shift)
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, seed=1, linear_top1=paper.table1("cifar10", "linear_top1", "contrastive", 0.3) + 1.0)
+    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, seed=1, epochs=20, linear_top1=0.0)  # off the protocol: not counted
+    n = numbers()
+    assert (n["seed_gap"], n["seed_gap_tau"], n["seeds"]) == ("2.0", "0.7", "3")
+
+
 def test_hard_numbers_wait_for_every_run_of_table_1(tmp_path):
     records = [r for r in paper_records(tmp_path) if not (r.loss == "hard" and r.tau == 1.0)]
     assert set(verdicts.hard_numbers(records, "cifar10", "paper").values()) == {"—"}

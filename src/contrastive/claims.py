@@ -120,10 +120,14 @@ class Lookup:
         self.used.append(r)
         return r
 
+    def runs(self, loss: str, tau: float | None) -> list[results.Record]:
+        """Every seed's record of (loss, tau) at the protocol."""
+        return [r for r in results.seeds(self.records, self.dataset, loss, tau) if not deviations(r.config, self.protocol)]
+
     def value(self, loss: str, tau: float | None, metric: str) -> float:
         """The mean of ``metric`` over the seeds of (loss, tau) at the protocol (:func:`judge` runs a
         check only where seed 0 of each configuration it needs exists)."""
-        runs = [r for r in results.seeds(self.records, self.dataset, loss, tau) if not deviations(r.config, self.protocol)]
+        runs = self.runs(loss, tau)
         self.used += runs
         self.most_seeds = max(self.most_seeds, len(runs))
         return float(np.mean([r.results[metric] for r in runs]))

@@ -98,11 +98,13 @@ def hard_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: 
     the hard run that left the collapse last, its τ, step, steps in all, the share of them it spent
     collapsed, its uniformity and the ordinary loss's at that τ, and the spread over the other τ; the two
     losses' linear top-1 at the largest τ, their difference and claim 6b's slack; how far the ordinary loss's linear top-1
-    spreads over τ, ours and the paper's; the most seeds a mean averaged."""
+    spreads over τ, ours and the paper's; the most seeds a mean averaged, and the largest difference in linear top-1
+    between two seeds of one ordinary configuration and its τ (a dash while none has two seeds)."""
     look = Lookup(records, dataset, name=protocol)
     pairs = _pairs(look)
     keys = ("spread", "bound", "late_tau", "late_step", "late_steps", "late_share", "late_hard", "late_ordinary",
-            "spread_rest", "high_tau", "slack", "high_hard", "high_ordinary", "high_gap", "ordinary_range", "paper_range", "seeds")
+            "spread_rest", "high_tau", "slack", "high_hard", "high_ordinary", "high_gap", "ordinary_range", "paper_range", "seeds",
+            "seed_gap", "seed_gap_tau")
     numbers = dict.fromkeys(keys, "—")
     if not all(o and h for _, o, h in pairs):
         return numbers
@@ -114,6 +116,11 @@ def hard_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: 
                    high_ordinary=f"{linear['contrastive'][-1]:.2f}", high_gap=f"{linear['hard'][-1] - linear['contrastive'][-1]:+.2f}",
                    ordinary_range=f"{max(linear['contrastive']) - min(linear['contrastive']):.1f}",
                    paper_range=_fmt(None if None in theirs else max(theirs) - min(theirs), ".1f"), seeds=str(look.most_seeds))
+    gaps = [(max(top1) - min(top1), tau) for tau in paper.TABLE1_TAUS
+            if len(top1 := [r.results["linear_top1"] for r in look.runs("contrastive", tau)]) > 1]
+    if gaps:
+        gap, tau = max(gaps)
+        numbers.update(seed_gap=f"{gap:.1f}", seed_gap_tau=f"{tau:g}")
     exits = [(i, step, hard) for i, (_, _, hard) in enumerate(pairs) if (step := _exit_step(hard)) is not None]
     if exits:
         i, step, hard = max(exits, key=lambda e: e[1])
