@@ -1,9 +1,8 @@
 """The command line: ``python -m contrastive train --dataset cifar10 --loss hard --tau 0.7 ...``.
 
-Every field of :class:`contrastive.config.Config` is a flag of ``train`` (``--batch-size`` or
-``--batch_size``), generated from the dataclass, so the two cannot drift apart. Flags not given keep
-the values of the protocol named by ``--protocol`` (default: the paper's). Bad values stop with an
-argparse error naming the flag.
+Every field of :class:`contrastive.config.Config` is a flag of ``train`` (``--batch-size`` or ``--batch_size``),
+generated from the dataclass, so the two cannot drift apart. Flags not given keep the values of the protocol named by
+``--protocol`` (default: the paper's).
 """
 
 from __future__ import annotations
@@ -63,8 +62,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``train``; a bad value or file ends in one line and exit status 2 (before any training), a
-    diverged run in one line and status 1, Ctrl-C in how to resume and status 130."""
+    """Run ``train``; a bad value or file ends in one line and exit status 2 (before any training), a diverged run in
+    one line and status 1, Ctrl-C in how to resume and status 130."""
     args = vars(parser().parse_args(argv))
     args.pop("command")
     config = None

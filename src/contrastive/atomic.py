@@ -1,6 +1,6 @@
-"""Atomic file writes: a file is written to a temporary file beside it, flushed to disk and renamed into
-place, so that an interrupted write leaves the old file (or none), never a partial one; the temporary files
-of writes that were killed are cleaned up later (:func:`clean_temps`)."""
+"""Atomic file writes: a file is written to a temporary file beside it, flushed to disk and renamed into place, so that
+an interrupted write leaves the old file (or none), never a partial one, and no temporary file; the temporary files of
+writes that were killed are cleaned up later (:func:`clean_temps`)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ TEMP_MAX_AGE = 3600.0
 
 
 def temp_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:
-    """``write(f)`` into a new temporary file ``.<name>.<random>.tmp`` beside ``path``, flushed to
-    disk; on any failure (KeyboardInterrupt included) the temporary file is removed again."""
+    """``write(f)`` into a new temporary file ``.<name>.<random>.tmp`` beside ``path``, flushed to disk; on any failure
+    (KeyboardInterrupt included) the temporary file is removed again."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -32,10 +32,7 @@ def temp_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
-    """Write a file through ``write(f)`` into a temporary file beside it, then rename it into place.
-
-    An interrupted write leaves the old file (or none), never a partial one, and no temporary file.
-    """
+    """Write ``path`` through ``write(f)`` into a temporary file beside it, then rename it into place."""
     path = Path(path)
     tmp = temp_file(path, write)
     try:
@@ -46,8 +43,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
 
 
 def clean_temps(folder: str | os.PathLike, max_age: float = TEMP_MAX_AGE) -> list[Path]:
-    """Remove the temporary files of :func:`atomic_write` (``.<name>.*.tmp``) under ``folder`` that are
-    older than ``max_age`` seconds, left by writes that were killed; returns the removed paths."""
+    """Remove the temporary files of :func:`atomic_write` (``.<name>.*.tmp``) under ``folder`` older than ``max_age``
+    seconds, left by writes that were killed; returns the removed paths."""
     removed, cutoff = [], time.time() - max_age
     for tmp in Path(folder).rglob(".*.tmp"):
         try:

@@ -1,12 +1,10 @@
-"""The paper's training augmentation (the paper's experimental setup and the authors' code), batched and per sample, as tensor ops on the device.
+"""The paper's training augmentation (its experimental setup and the authors' code) as batched tensor ops on the device.
 
-Every sample of a batch gets its own parameters, drawn from one ``torch.Generator`` on the batch's device as
-one tensor of uniforms (:meth:`Augment.draw`) that a pure function turns into the augmented batch
-(:meth:`Augment.apply`): no loop over samples, no PIL, no host synchronisation, no data-dependent Python
-control flow, fixed shapes, so ``apply`` traces as one graph under ``torch.compile`` and can be captured in a
-CUDA graph. The operations follow torchvision's (``RandomResizedCrop``, ``ColorJitter``, ``RandomGrayscale``,
-``RandomHorizontalFlip``) on float images in [0, 1]; the authors' code [code] ran them on PIL images, which
-round to uint8 after each step.
+Each sample gets its own parameters, one row of uniforms drawn on the device (:meth:`Augment.draw`) that a pure
+function turns into the augmented batch (:meth:`Augment.apply`): no per-sample loop, no PIL, no host synchronisation,
+no data-dependent control flow and fixed shapes, so ``apply`` traces as one graph under ``torch.compile`` and can be
+captured in a CUDA graph. The operations follow torchvision's on float images in [0, 1]; the authors' code [code] ran
+them on PIL images, which round to uint8 after each step.
 """
 
 from __future__ import annotations
@@ -28,14 +26,11 @@ N_UNIFORM = _CROP + 1 + 4 + 4 + 1
 def crop_boxes(
     u: Tensor, height: int, width: int, scale: tuple[float, float] = (0.2, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Crop boxes (top i, left j, height h, width w), int64 (B,) each, as RandomResizedCrop draws them.
-
-    ``u`` (B, 22) holds uniforms in [0, 1): per sample, 10 tries of area ~ U(scale) * height * width
-    (columns 0-9) and log aspect ratio ~ U(log ratio) (columns 10-19), w = round(sqrt(area * aspect)),
-    h = round(sqrt(area / aspect)); the first try that fits is placed uniformly at random (columns 20,
-    21); if none fits, torchvision's fallback centre crop. Evaluating all tries at once and keeping
-    the first fitting one gives exactly torchvision's distribution.
-    """
+    """Crop boxes (top i, left j, height h, width w), int64 (B,) each, as RandomResizedCrop draws them from the
+    uniforms ``u`` (B, 22): per sample, 10 tries of area ~ U(scale) * height * width (columns 0-9) and log aspect
+    ratio ~ U(log ratio) (columns 10-19); the first try that fits is placed uniformly at random (columns 20, 21),
+    else torchvision's fallback centre crop. Evaluating all tries at once and keeping the first fitting one gives
+    exactly torchvision's distribution."""
     area = height * width
     log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
     target_area = area * (scale[0] + (scale[1] - scale[0]) * u[:, :_TRIES])
@@ -66,14 +61,11 @@ def _fallback(height: int, width: int, ratio: tuple[float, float]) -> tuple[int,
 
 
 def resized_crop(x: Tensor, i: Tensor, j: Tensor, h: Tensor, w: Tensor, size: int, flip: Tensor | None = None) -> Tensor:
-    """Crop box (i, j, h, w) of each float image in x (B, C, H, W), resized bilinearly to (size, size).
-
-    Output pixel u samples the crop at j + (u + 0.5) w / size - 0.5, clamped to the crop's edge
-    pixels (``interpolate(mode="bilinear", align_corners=False)`` on the crop; the same as
-    torchvision's antialiased resize whenever size >= the crop, as always for 32 -> 32; no
-    antialiasing when shrinking). ``flip`` (bool (B,)) mirrors those images left-right.
-    Separable: two batched gathers, exact in float32.
-    """
+    """Crop box (i, j, h, w) of each float image in x (B, C, H, W), resized bilinearly to (size, size): output pixel u
+    samples the crop at j + (u + 0.5) w / size - 0.5, clamped to its edge pixels, as ``interpolate(mode="bilinear",
+    align_corners=False)``: torchvision's antialiased resize whenever size >= the crop, as always for 32 -> 32 (no
+    antialiasing when shrinking). ``flip`` (bool (B,)) mirrors those images left-right. Separable: two batched
+    gathers, exact in float32."""
     y0, y1, fy = _taps(i, h, size, x.shape[2])
     x0, x1, fx = _taps(j, w, size, x.shape[3])
     if flip is not None:
@@ -159,12 +151,9 @@ _JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue
 
 
 def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
-    """ColorJitter with per-image factors (B, 4) = (brightness, contrast, saturation, hue shift),
-    applied in per-image order (B, 4), a permutation of 0..3 indexing those four operations.
-
-    Step t applies to image b the operation ``order[b, t]``: all four are computed on the batch
-    and each image keeps its own (fixed shapes, no indexing by data).
-    """
+    """ColorJitter with per-image factors (B, 4) = (brightness, contrast, saturation, hue shift), applied in
+    per-image order (B, 4), a permutation of 0..3. Step t computes all four operations on the batch and each
+    image b keeps ``order[b, t]`` (fixed shapes, no indexing by data)."""
     for t in range(4):
         outs = torch.stack([op(x, factors[:, k]) for k, op in enumerate(_JITTER_OPS)])
         x = outs.gather(0, order[:, t].view(1, -1, 1, 1, 1).expand(1, *x.shape)).squeeze(0)
@@ -174,13 +163,11 @@ def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
 class Augment:
     """The paper's augmentation of a uint8 batch, each image with its own random parameters.
 
-    In order: random resized crop to ``size`` (``scale``, ``ratio`` as torchvision's
-    RandomResizedCrop, bilinear), colour jitter (brightness, contrast, saturation, hue = ``jitter``,
-    as torchvision's ColorJitter, in a random order per image as ColorJitter draws it), random
-    grayscale (probability ``gray_p``), horizontal flip with probability 1/2 (``hflip``), then
-    normalisation with ``dataset``'s MEAN/STD. Flip is on by default because the paper's text says
-    flip; the authors' code [code] has it commented out (``hflip=False`` reproduces the code).
-    The colour jitter is always applied (no RandomApply), as in the authors' code.
+    In order, as torchvision's transforms: RandomResizedCrop to ``size`` (bilinear), ColorJitter (``jitter``, in a
+    random order per image), RandomGrayscale (``gray_p``), horizontal flip with probability 1/2 (``hflip``), then
+    normalisation with ``dataset``'s MEAN/STD. Flip is on by default because the paper's text says flip; the
+    authors' code [code] has it commented out (``hflip=False`` reproduces the code). The colour jitter is always
+    applied (no RandomApply), as in the authors' code.
     """
 
     def __init__(self, dataset: str = "cifar10", hflip: bool = True, size: int = 32,
@@ -205,19 +192,16 @@ class Augment:
         self._hi = (1 + b, 1 + c, 1 + s, h)
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        """x: uint8 (B, 3, H, W) -> float32 (B, 3, size, size) normalised, all randomness from ``generator``
-        (on x's device)."""
+        """Augment uint8 x (B, 3, H, W) to normalised float32 (B, 3, size, size) with ``generator`` (on x's device)."""
         return self.apply(x, self.draw(x.shape[0], generator, x.device))
 
     def draw(self, batch: int, generator: torch.Generator, device: torch.device | str) -> Tensor:
-        """The uniforms in [0, 1) that :meth:`apply` turns into one augmentation per image, (batch, 32)."""
+        """The uniforms (batch, 32) that :meth:`apply` turns into one augmentation per image."""
         return torch.rand(batch, N_UNIFORM, generator=generator, device=device)
 
     def apply(self, x: Tensor, u: Tensor) -> Tensor:
-        """Augment uint8 x (B, 3, H, W) with the uniforms u (B, 32) of :meth:`draw`, a pure tensor function (u is
-        drawn outside, since torch.compile does not take generators). Columns of u: 0-21 the crop
-        (:func:`crop_boxes`), 22 flip, 23-26 jitter factors, 27-30 the jitter order, 31 grayscale.
-        """
+        """Augment uint8 x (B, 3, H, W) with the uniforms u (B, 32) of :meth:`draw` (drawn outside: torch.compile does
+        not take generators). Columns of u: 0-21 the crop, 22 flip, 23-26 jitter factors, 27-30 the order, 31 grayscale."""
         if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"x must be uint8 of shape (B, 3, H, W), got {x.dtype} {tuple(x.shape)}")
         if u.shape != (x.shape[0], N_UNIFORM):

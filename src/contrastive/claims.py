@@ -1,27 +1,19 @@
 """The paper's claims (Eq. 4-5, Table 1, Figs. 4-9), its Table 1 and Figs. 1-9: where the book reproduces each, and a status.
 
-Every status is computed when the book is built, never typed:
+Every status is computed when the book is built, never typed. An analytic row runs a check of
+``contrastive.derivations`` on fixed random similarities in float64. An experimental row reads run records once
+per protocol of ``contrastive.config.JUDGED`` (the paper's scale and the CPU scale), counting only records at that
+protocol (``contrastive.config.deviations``): with a configuration it needs missing or off the protocol, its status
+there is "not yet run"; else its criterion (each one's docstring says it exactly) decides, on the means over the
+seeds of each configuration (seed 0 must exist). The criteria are the same at both scales, except Table 1's
+closeness to the paper's numbers (:data:`Criterion.protocols`). Runs on the offline JPEG copy of CIFAR-10 count,
+and the evidence says so; it also names each counted run whose curves had not levelled off by the pilots' rule 2
+(``contrastive.pilot.levelled``): the verdict stands, as the criteria are fixed, but rests on an unfinished run.
 
-- the analytic rows (claims 1-2, Figs. 1 and 3) run a check of ``contrastive.derivations`` on fixed
-  random similarities in float64;
-- the experimental rows read run records, once per protocol (``contrastive.config.JUDGED``:
-  the paper's scale and the CPU scale). At each protocol a record counts only when it is at that
-  protocol (``contrastive.config.deviations``: every setting the protocol fixes has the
-  protocol's value). Each row names the configurations it needs; with one missing or off the
-  protocol its status at that protocol is "not yet run". Otherwise the row's criterion (each one's
-  docstring says it exactly) decides "reproduced" or "not reproduced", on the means over the seeds of
-  each configuration where it has several (seed 0 must exist; :meth:`Lookup.value`). The criteria are the same at
-  both scales, except that Table 1's closeness to the paper's numbers is judged at the paper's scale
-  only (:data:`Criterion.protocols`). Runs on the offline JPEG copy of CIFAR-10 count; the evidence
-  says so (:data:`JPEG_COPY`). The evidence also names each counted run whose curves had not levelled
-  off by the pilots' rule 2 (``contrastive.pilot.levelled``): the verdict stands, as the criteria are
-  fixed, and the reader sees that it rests on an unfinished run.
-
-A claim is judged on every data set of the paper that has records, and always on CIFAR-10 (the data
-set the engine runs offline). It is "not reproduced" if it fails on any data set with all its
-records, "reproduced" if it holds on at least one and fails on none, else "not yet run"; the
-detail column gives the verdict and the numbers per data set. The thresholds below are ours, set so
-that the paper's own Table 1 passes every criterion (``tests/test_claims.py`` checks that).
+A claim is judged on CIFAR-10 and on every other data set of the paper that has records: "not reproduced" if it
+fails on any data set with all its records, "reproduced" if it holds on at least one and fails on none, else "not
+yet run". The thresholds below are ours, set so that the paper's own Table 1 passes every criterion
+(``tests/test_claims.py`` checks that).
 """
 
 from __future__ import annotations
@@ -37,8 +29,7 @@ from .data import OFFLINE_SOURCE
 
 REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = "reproduced", "not reproduced", "not judged at this scale"
 INVALID = "invalid record"
-"""The statuses besides ``NOT_YET_RUN``. A row that needs a record holding NaN or inf (or arrays
-that are not its own) is :data:`INVALID`, never judged."""
+"""The statuses besides ``NOT_YET_RUN``; a row needing a record with NaN or inf (or arrays not its own) is INVALID."""
 PRIMARY_DATASET = "cifar10"
 JPEG_COPY = "(offline JPEG copy of CIFAR-10)"
 """Ends the evidence of a data set judged on records trained on that copy (they count as the protocol)."""
@@ -73,8 +64,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the status table: a claim, Table 1 or a figure, and its outcome at each protocol
-    (an analytic row has the same outcome at every protocol: it reads no record)."""
+    """One line of the status table and its outcome at each protocol (an analytic row's is the same at every one)."""
 
     key: str
     statement: str
@@ -125,8 +115,7 @@ class Lookup:
         return [r for r in results.seeds(self.records, self.dataset, loss, tau) if not deviations(r.config, self.protocol)]
 
     def value(self, loss: str, tau: float | None, metric: str) -> float:
-        """The mean of ``metric`` over the seeds of (loss, tau) at the protocol (:func:`judge` runs a
-        check only where seed 0 of each configuration it needs exists)."""
+        """The mean of ``metric`` over the seeds of (loss, tau) at the protocol (:func:`judge` checks seed 0 exists)."""
         runs = self.runs(loss, tau)
         self.used += runs
         self.most_seeds = max(self.most_seeds, len(runs))
@@ -154,9 +143,8 @@ class Criterion:
 
 
 def _unusable(look: Lookup, criterion: Criterion) -> tuple[list[str], list[str]]:
-    """The configurations of ``criterion`` without a usable record in ``look``: (missing or off the
-    protocol or without the arrays it reads, invalid: NaN or inf in its numbers, or arrays that do not
-    belong to it)."""
+    """The configurations of ``criterion`` without a usable record in ``look``: (missing, off the protocol or
+    without the arrays it reads; invalid: NaN or inf in its numbers, or arrays that are not its own)."""
     missing, invalid = [], []
     for loss, tau in criterion.configs:
         r = results.find(look.records, look.dataset, loss, tau)
@@ -184,8 +172,7 @@ def datasets(records: Iterable[results.Record]) -> list[str]:
 
 def judge(records: Sequence[results.Record], criterion: Criterion, read: ArrayReader = results.read_arrays,
           name: str = "paper") -> Outcome:
-    """Judge ``criterion`` at protocol ``name`` on every data set of :func:`datasets` and combine (module
-    docstring); a data set's evidence ends in :data:`JPEG_COPY` where a record it counted was trained on that copy."""
+    """Judge ``criterion`` at protocol ``name`` on every data set of :func:`datasets` and combine (module docstring)."""
     if name not in criterion.protocols:
         return Outcome(NOT_APPLICABLE, f"judged at {', '.join(TITLES[p] for p in criterion.protocols)} only")
     verdicts, details = {}, []
@@ -302,10 +289,8 @@ def embedding_contrast(look: Lookup) -> tuple[bool, str]:
 
 def table1_close(look: Lookup) -> tuple[bool, str]:
     """Table 1: every cell within TABLE1_TOLERANCE of the paper's (2 points, 0.1, 0.05)."""
-    worst = {}
-    for m in paper.METRICS:
-        diffs = [look.value(loss, tau, m) - paper.table1(look.dataset, m, loss, tau) for loss, tau in paper.COLUMNS]
-        worst[m] = max(diffs, key=abs)
+    worst = {m: max([look.value(loss, tau, m) - paper.table1(look.dataset, m, loss, tau) for loss, tau in paper.COLUMNS],
+                    key=abs) for m in paper.METRICS}
     ok = all(abs(worst[m]) <= TABLE1_TOLERANCE[m] for m in paper.METRICS)
     return ok, "largest ours − paper: " + ", ".join(f"{m} {worst[m]:+.3f} (allowed ±{TABLE1_TOLERANCE[m]:g})" for m in paper.METRICS)
 
@@ -318,9 +303,8 @@ SAMPLES = ("pos_sim", "neg_top10")
 
 @dataclass(frozen=True)
 class Claim:
-    """One row of the status table: a claim, Table 1 or a figure of the paper (``key``), what the
-    paper says (MyST Markdown), the chapters (docnames) where the book reproduces it, and its check:
-    an analytic computation (``contrastive.derivations``), or a :class:`Criterion` on records."""
+    """One row of the status table: what the paper says (MyST Markdown), the chapters (docnames) where the book
+    reproduces it, and its check: an analytic computation (``contrastive.derivations``) or a :class:`Criterion`."""
 
     key: str
     statement: str
@@ -370,12 +354,9 @@ KEYS = tuple(c.key for c in CLAIMS)
 
 
 def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> list[Row]:
-    """Every claim, Table 1 and every figure of the paper (or the rows ``keys``) with its chapters and
-    computed status at each protocol."""
+    """Every row of :data:`CLAIMS` (or the rows ``keys``) with its computed outcome at each protocol."""
     rows, outcomes, read = [], {}, cached_reader()
-    for claim in CLAIMS:
-        if keys is not None and claim.key not in keys:
-            continue
+    for claim in (c for c in CLAIMS if keys is None or c.key in keys):
         check = claim.check
         if check not in outcomes:  # twin rows (a claim and its figure) share a criterion: each is judged once
             if isinstance(check, Criterion):

@@ -1,23 +1,14 @@
 """The run configuration and the protocols, as data.
 
-A :class:`Protocol` holds every setting that decides what a run measures; its defaults are the
-paper's experimental setup, with the authors' public code where the paper is silent. Each other
-protocol is the paper's with some values replaced (:meth:`Protocol.scaled`). :data:`PROTOCOLS`
-names them:
+A :class:`Protocol` holds every setting that decides what a run measures; its defaults are the paper's experimental
+setup, with the authors' public code where the paper is silent. :data:`PROTOCOLS` names it ``paper`` (ResNet-18, all
+50,000 training images, 200 epochs: a GPU) and its CPU scales (:meth:`Protocol.scaled`), each chosen by a pilot
+(``contrastive.pilot.FIRST``, ``SECOND``): a width-16 ResNet-18 on 5,000 class-balanced images.
 
-- ``paper``: the paper's (ResNet-18, all 50,000 training images, 200 epochs: a GPU);
-- ``cpu-short``: the first CPU scale, chosen by the first pilot (``contrastive.pilot.FIRST``): a
-  width-16 ResNet-18 on 5,000 class-balanced images for 60 epochs at lr 0.06, with torchvision's
-  initialisation. Its runs had not levelled off; they are kept as their own protocol, out of the claims;
-- ``cpu``: the converged CPU scale, chosen by the second pilot (``contrastive.pilot.SECOND``, its recipe
-  b128-180ep): the same network and images at the paper's lr 0.03 and initialisation, 180 epochs,
-  curves levelled off at both of the pilot's temperatures.
-
-A :class:`Config` is one run: a protocol's values plus what is run (data set, loss, τ, seed) and
-where files go. :meth:`Config.at` starts from a named protocol; the run is *at* that protocol while
-every setting equals the protocol's (:func:`deviations` lists those that differ). Any setting can be
-overridden: the record is then off its protocol, marked so wherever it is shown, and never counted
-for a claim.
+A :class:`Config` is one run: a protocol's values plus what is run (data set, loss, τ, seed) and where files go. The
+run is *at* its protocol (:meth:`Config.at`) while every setting equals the protocol's (:func:`deviations` lists
+those that differ); any setting can be overridden, and the record is then off its protocol, marked so wherever it is
+shown and never counted for a claim.
 """
 
 from __future__ import annotations
@@ -105,13 +96,12 @@ class ConfigError(ValueError):
 class Config(Protocol):
     """One run: a protocol's values (the defaults: the paper's), what is run and where files go.
 
-    ``protocol`` names the protocol the run starts from (:meth:`at`) and so the folder of its record.
-    ``data``: a CIFAR-10 file (``contrastive.data``; None: torchvision's download into ``datasets``).
-    ``out``: the records root (default: where the book reads, ``results.root()``); ``checkpoint_dir``
-    beside it, a checkpoint every ``checkpoint_every`` epochs; ``resume`` continues from the last one.
-    ``compile`` (torch.compile the step; None: on for CUDA), ``compile_mode`` (one of
-    ``COMPILE_MODES``) and ``bf16`` (bfloat16 autocast in the training step; None: on for CUDA and for a
-    CPU with bfloat16 instructions, ``models.cpu_bf16_fast``) change how fast a run is, not what it measures.
+    ``protocol`` names the protocol the run starts from (:meth:`at`) and so the folder of its record. ``data``: a
+    CIFAR-10 file (``contrastive.data``; None: torchvision's download into ``datasets``). ``out``: the records root
+    (default: where the book reads, ``results.root()``); ``checkpoint_dir`` beside it, a checkpoint every
+    ``checkpoint_every`` epochs; ``resume`` continues from the last one. ``compile`` (torch.compile the step; None: on
+    for CUDA), ``compile_mode`` and ``bf16`` (bfloat16 autocast in the training step; None: on for CUDA and for a CPU
+    with bfloat16 instructions) change how fast a run is, not what it measures.
     """
 
     protocol: str = "paper"
@@ -138,16 +128,14 @@ class Config(Protocol):
 
     @classmethod
     def at(cls, name: str, **overrides: Any) -> Config:
-        """A run at protocol ``name`` (:data:`PROTOCOLS`), then ``overrides`` (a protocol's setting
-        overridden takes the run off the protocol; the record says so)."""
+        """A run at protocol ``name`` (:data:`PROTOCOLS`), then ``overrides`` (which take the run off the protocol)."""
         if name not in PROTOCOLS:
             raise ConfigError("protocol", f"must be one of {list(PROTOCOLS)}, got {name!r}")
         return cls(**{**dataclasses.asdict(PROTOCOLS[name]), "protocol": name, **overrides})
 
     def check_size(self, n: int | None, largest_class: int | None = None) -> None:
-        """Raise ``ConfigError`` unless a training set of n images, the largest class of
-        ``largest_class`` images, suits this config (k, knn_k, batch_size, subset); with None (not yet
-        known), check what does not depend on it."""
+        """Raise ``ConfigError`` unless a training set of n images, the largest class of ``largest_class`` images, suits
+        this config (k, knn_k, batch_size, subset); with None (not yet known), check what does not depend on it."""
         bank = self.negatives == "bank"
         m = memory.negatives_per_anchor(self.negatives, n, self.batch_size)
         if losses.USES_K[self.loss] and m is not None and self.k > m:
@@ -200,9 +188,7 @@ class Config(Protocol):
     @property
     def use_bf16(self) -> bool:
         """Whether the training step runs under bfloat16 autocast (``bf16``; None: where it is fast)."""
-        if self.bf16 is not None:
-            return self.bf16
-        return torch.device(self.device).type == "cuda" or models.cpu_bf16_fast()
+        return (torch.device(self.device).type == "cuda" or models.cpu_bf16_fast()) if self.bf16 is None else self.bf16
 
     @property
     def use_compile(self) -> bool:
@@ -265,17 +251,15 @@ class Deviation:
         return f"{self.field} {shown(self.field, self.have)} ({self.reference}: {shown(self.field, self.want)})"
 
 
-def differences(have: Mapping[str, Any], want: Mapping[str, Any], names: tuple[str, ...],
-                reference: str) -> list[Deviation]:
-    """The fields ``names`` whose values differ between two configs (tuples equal lists; absent differs);
-    ``reference`` names ``want`` in the text of each :class:`Deviation`."""
+def differences(have: Mapping[str, Any], want: Mapping[str, Any], names: tuple[str, ...], reference: str) -> list[Deviation]:
+    """The fields ``names`` whose values differ between two configs (tuples equal lists; absent differs); ``reference``
+    names ``want`` in the text of each :class:`Deviation`."""
     pairs = ((name, have.get(name, MISSING), want.get(name, MISSING)) for name in names)
     return [Deviation(name, value, wanted, reference) for name, value, wanted in pairs if _plain(value) != _plain(wanted)]
 
 
 def judged(loss: str) -> tuple[str, ...]:
-    """The settings a protocol fixes for a run of ``loss``: every compared field of :class:`Protocol`,
-    ``k`` only where the loss uses it."""
+    """The compared :class:`Protocol` fields a run of ``loss`` is judged on (``k`` only where ``loss`` uses it)."""
     return tuple(f.name for f in dataclasses.fields(Protocol) if f.compare and (f.name != "k" or losses.USES_K[loss]))
 
 

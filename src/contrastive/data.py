@@ -1,10 +1,8 @@
 """The paper's data sets (the paper's experiments: CIFAR-10, CIFAR-100, SVHN) as uint8 tensors on a device.
 
 Two sources: ``data=None``, the real data set, downloaded by torchvision into ``root`` (needs internet); or
-``data=path/to/cifar10-jpeg.npz``, the offline CIFAR-10 copy (:func:`decode_npz`), whose pixels are a JPEG
-re-encoding, decoded once with Pillow and cached, decoded, in ``root``. Every :class:`Dataset` carries
-``source`` for a run record's provenance. :func:`normalize` turns pixels into network input with
-``MEAN``/``STD`` (``augment`` uses the same constants).
+``data=path/to/cifar10-jpeg.npz``, the offline CIFAR-10 copy, whose pixels are a JPEG re-encoding (``JPEG_NOTE``),
+decoded once with Pillow and cached, decoded, in ``root``. ``augment`` normalises with the same ``MEAN``/``STD``.
 """
 
 from __future__ import annotations
@@ -31,28 +29,18 @@ OFFLINE_KEYS = tuple(f"{key}_{split}" for split in OFFLINE_SPLITS for key in ("j
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "datasets"
 """``data/datasets`` of the checkout (git-ignored): downloads and the decoded offline copy."""
 
-MEAN = {
-    "cifar10": (0.4914, 0.4822, 0.4465),
-    "cifar100": (0.5071, 0.4865, 0.4409),
-    "svhn": (0.4377, 0.4438, 0.4728),
-}
+MEAN = {"cifar10": (0.4914, 0.4822, 0.4465), "cifar100": (0.5071, 0.4865, 0.4409), "svhn": (0.4377, 0.4438, 0.4728)}
 """Per-channel RGB mean of each training set, in [0, 1]."""
-STD = {
-    "cifar10": (0.2470, 0.2435, 0.2616),
-    "cifar100": (0.2673, 0.2564, 0.2762),
-    "svhn": (0.1980, 0.2010, 0.1970),
-}
-"""Per-channel RGB standard deviation of each training set. (The authors' code [code] normalises
-every data set with CIFAR-10's mean and the often-quoted std (0.2023, 0.1994, 0.2010); before a
-batch-normalised network only the scale of the input differs.)"""
+STD = {"cifar10": (0.2470, 0.2435, 0.2616), "cifar100": (0.2673, 0.2564, 0.2762), "svhn": (0.1980, 0.2010, 0.1970)}
+"""Per-channel RGB standard deviation of each training set. (The authors' code [code] normalises every data set with
+CIFAR-10's mean and the often-quoted std (0.2023, 0.1994, 0.2010); before a batch-normalised network only the scale of
+the input differs.)"""
 
 OFFLINE_SOURCE = "offline npz"
 """``source["source"]`` of data decoded from the offline npz (a JPEG re-encoding of CIFAR-10)."""
-JPEG_NOTE = (
-    "offline CIFAR-10 copy: the pixels are a JPEG re-encoding (quality 75, 4:2:0 chroma subsampling) "
-    "of the CIFAR-10 images, not the original pixels (mean absolute error 5.8/255); results can differ "
-    "a little from published CIFAR-10 numbers"
-)
+JPEG_NOTE = ("offline CIFAR-10 copy: the pixels are a JPEG re-encoding (quality 75, 4:2:0 chroma subsampling) of the "
+             "CIFAR-10 images, not the original pixels (mean absolute error 5.8/255); results can differ a little from "
+             "published CIFAR-10 numbers")
 
 
 @dataclass(frozen=True)
@@ -92,9 +80,9 @@ def load(dataset: str, split: str = "train", data: str | Path | None = None, sub
 
 
 def balanced(labels: np.ndarray, n: int) -> np.ndarray:
-    """The indices of a fixed, class-balanced subset of ``n`` images, in the split's order: the first
-    images of every class in turn (round robin over the classes), so each class has ``n / C`` images
-    (within one) whenever the split has that many of each; ``n`` = the split size keeps all of them."""
+    """The indices of a fixed, class-balanced subset of ``n`` images, in the split's order: the first images of every
+    class in turn (round robin over the classes), so each class has ``n / C`` images (within one) whenever the split
+    has that many of each; ``n`` = the split size keeps all of them."""
     labels = np.asarray(labels)
     rank = np.empty(len(labels), dtype=np.int64)  # how many earlier images share this image's class
     for c in np.unique(labels):
@@ -105,11 +93,8 @@ def balanced(labels: np.ndarray, n: int) -> np.ndarray:
 
 
 def normalize(x: Tensor, dataset: str) -> Tensor:
-    """Pixels (B, 3, H, W) -> float32 ``(x - MEAN) / STD`` per channel.
-
-    uint8 input is scaled by 1/255 first; floating input is taken to be in [0, 1] already. The
-    constants stay Python floats (no host-to-device copy), so this is safe inside CUDA graphs.
-    """
+    """Pixels (B, 3, H, W) -> float32 ``(x - MEAN) / STD`` per channel; uint8 input is scaled by 1/255 first, floating
+    input is taken to be in [0, 1]. The constants stay Python floats (no host-to-device copy): safe in CUDA graphs."""
     if dataset not in MEAN:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     if x.dim() != 4 or x.shape[1] != 3:
@@ -133,10 +118,9 @@ def _offline(path: Path, split: str, root: Path) -> tuple[np.ndarray, np.ndarray
 
 
 def decode_npz(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Decode every JPEG of ``split`` in the offline npz (checked first, :func:`check_npz`) with Pillow:
-    uint8 images (N, 3, 32, 32), int64 labels (N,) and the class names. The format: ``jpeg_<split>`` the
-    concatenated files, ``offsets_<split>`` (N+1,) their boundaries, ``y_<split>`` the labels, ``classes`` the names.
-    """
+    """Decode every JPEG of ``split`` in the offline npz (checked first) with Pillow: uint8 images (N, 3, 32, 32), int64
+    labels (N,) and the class names. The format: ``jpeg_<split>`` the concatenated files, ``offsets_<split>`` (N+1,)
+    their boundaries, ``y_<split>`` the labels, ``classes`` the names."""
     if split not in OFFLINE_SPLITS:
         raise ValueError(f"split must be one of {OFFLINE_SPLITS} for the offline npz, got {split!r}")
     check_npz(path)
@@ -149,10 +133,8 @@ def decode_npz(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, tu
 
 
 def check_npz(path: str | Path, subset: int | None = None) -> None:
-    """Check the offline CIFAR-10 npz (``--data``) before any work is done with it, and that its training split
-    holds the ``subset`` a run takes: ``ValueError`` with one line ``data: <path>: <what is wrong>``
-    (:func:`_npz_problem`; only the first image of each split is decoded).
-    """
+    """``ValueError`` ``data: <path>: <what is wrong>`` unless the offline CIFAR-10 npz (``--data``) is sound and its
+    training split holds the ``subset`` a run takes; checked before any work (decoding each split's first image only)."""
     path = Path(path)
     if problem := _npz_problem(path):
         raise ValueError(f"data: {path}: {problem}")
@@ -215,10 +197,8 @@ def _download(dataset: str, split: str, root: Path) -> tuple[np.ndarray, np.ndar
             ds = cls(str(root), train=split == "train", download=True)
             images, labels, classes = ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets), tuple(ds.classes)
     except (OSError, RuntimeError) as e:
-        raise RuntimeError(
-            f"could not download {dataset} into {root} (no network?): {e}. Offline, use the CIFAR-10 copy: "
-            f"--data path/to/cifar10-jpeg.npz (load(..., data=...))"
-        ) from e
+        raise RuntimeError(f"could not download {dataset} into {root} (no network?): {e}. Offline, use the CIFAR-10 "
+                           f"copy: --data path/to/cifar10-jpeg.npz (load(..., data=...))") from e
     archive = root / ds.filename
     kept = archive.is_file()
     source = {"source": "torchvision download", "path": str(archive), "sha256": sha256(archive) if kept else None,

@@ -1,8 +1,6 @@
-"""The paper's analytic claims (claims 1-2, Figs. 1 and 3), checked by computation.
+"""The paper's analytic claims (claims 1-2, Figs. 1 and 3), checked by computation in float64 on fixed similarities.
 
-Each check runs ``contrastive.losses`` on fixed random similarities (or a fixed grid) in float64 and
-returns whether the statement holds and the numbers that show it; ``contrastive.claims`` turns them
-into the status table's rows.
+Each check returns whether the statement holds and the numbers that show it, for ``contrastive.claims``'s table.
 """
 
 from __future__ import annotations
@@ -58,10 +56,8 @@ def check_entropy_and_limits() -> tuple[bool, str]:
 
 
 def check_equal_loss(tau: float = 0.2) -> tuple[bool, str]:
-    """Fig. 1: four instances of two classes (a, a, b, b) placed on the corners of a square on the
-    circle in two ways: classes side by side, or interleaved. The loss (Eq. 1) of the two embeddings
-    agrees to 1e-12 while their tolerance (Eq. 11) differs by more than 0.5: the loss does not see
-    the labels."""
+    """Fig. 1: four instances of classes (a, a, b, b) on the corners of a square, classes side by side or interleaved:
+    the loss (Eq. 1) agrees to 1e-12, tolerance (Eq. 11) differs by more than 0.5; the loss does not see the labels."""
     angles = torch.tensor([0.0, 0.5, 1.0, 1.5], dtype=torch.float64) * math.pi
     corners = torch.stack([angles.cos(), angles.sin()], dim=1)
     labels = torch.tensor([0, 0, 1, 1])

@@ -1,11 +1,8 @@
-"""Evaluation of a trained encoder: the kNN monitor, the linear probe and the record's measurements.
+"""Evaluation of a trained encoder: the authors' kNN monitor [code], the paper's linear probe, a record's measurements.
 
-- :func:`knn_predict`: the weighted kNN classifier of Wu et al. (2018), the authors' monitor [code] (K = 200, sigma = 0.07).
-- :func:`linear_probe`: the paper's linear evaluation protocol: one linear layer on frozen
-  global-pooled features, 100 epochs, batch 256, lr 30 x0.2 at 40/60/80, momentum 0.9, no weight
-  decay, horizontal-flip augmentation. The features of every image and of its mirror image are
-  extracted once, so the whole probe is a few thousand small matrix products on the device.
-- :func:`evaluate`: everything a run record's ``results`` and arrays hold, via ``contrastive.metrics``.
+The probe is the paper's linear evaluation protocol: one linear layer on frozen global-pooled features, 100 epochs,
+batch 256, lr 30 x0.2 at 40/60/80, momentum 0.9, no weight decay, horizontal-flip augmentation. The features of every
+image and of its mirror image are extracted once, so the whole probe is a few thousand small matrix products.
 """
 
 from __future__ import annotations
@@ -33,8 +30,8 @@ HIST_BINS = 50
 
 def knn_predict(z: Tensor, bank: Tensor, bank_labels: Tensor, k: int = 200, sigma: float = 0.07,
                 num_classes: int | None = None, batch_size: int = 1024) -> Tensor:
-    """Weighted kNN labels (Q,) of queries z (Q, d) against bank (N, d) with labels (N,): each query's k most
-    similar entries (s = z^T v) vote for their label with weight exp(s / sigma) (Wu et al. 2018)."""
+    """Weighted kNN labels (Q,) of queries z (Q, d) against bank (N, d) with labels (N,): each query's k most similar
+    entries (s = z^T v) vote for their label with weight exp(s / sigma) (Wu et al. 2018)."""
     if not 1 <= k <= bank.shape[0]:
         raise ValueError(f"knn_k must satisfy 1 <= k <= {bank.shape[0]} (the bank size), got {k!r}")
     if not sigma > 0:
@@ -65,10 +62,8 @@ def linear_probe(h_train: Tensor, y_train: Tensor, h_test: Tensor, y_test: Tenso
                  num_classes: int | None = None, seed: int = 0) -> float:
     """Top-1 test accuracy (%) of one linear layer trained by SGD on frozen features (the paper's probe).
 
-    ``h_train_flip`` holds the features of the mirrored training images; each epoch, every sample
-    takes its mirrored or plain feature with probability 1/2 (the flip augmentation). The layer
-    starts at zero (the problem is convex); the lr is multiplied by ``gamma`` at
-    :func:`probe_milestones`. Shuffling and flips come from a generator seeded with ``seed``.
+    ``h_train_flip`` holds the features of the mirrored training images; each epoch, every sample takes its mirrored
+    or plain feature with probability 1/2 (the flip augmentation). The layer starts at zero (the problem is convex).
     """
     check_int("probe_epochs", epochs, 1)
     device = h_train.device
@@ -98,23 +93,15 @@ def linear_probe(h_train: Tensor, y_train: Tensor, h_test: Tensor, y_test: Tenso
 
 
 def anchor_similarities(z: Tensor, idx: Tensor, bank: MemoryBank) -> dict[str, np.ndarray]:
-    """Fig. 8 and the similarity histograms for anchors z (A, d) of training images ``idx`` (A,).
-
-    pos_sim (A,): s_ii = z_i^T v_i against the anchor's own bank entry; neg_top10 (A, 10): its 10
-    largest negative similarities, descending; hist_edges (51,) over [-1, 1] and the densities
-    hist_pos, hist_neg (50,) of the positive and of all negative similarities of the anchors.
-    """
+    """Fig. 8 and the similarity histograms for anchors z (A, d) of training images ``idx`` (A,): pos_sim (A,), s_ii =
+    z_i^T v_i against the anchor's own bank entry; neg_top10 (A, 10), its 10 largest negative similarities, descending;
+    hist_edges (51,) over [-1, 1] and the densities hist_pos, hist_neg (50,) of the positive and all negative ones."""
     with torch.no_grad():
         s_pos, s_neg = bank_similarities(z, idx, bank.vectors)
         top = s_neg.topk(min(N_NEAREST, s_neg.shape[1]), dim=1).values
-    edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)
-    return {
-        "pos_sim": s_pos.cpu().numpy().astype(np.float32),
-        "neg_top10": top.cpu().numpy().astype(np.float32),
-        "hist_edges": edges,
-        "hist_pos": _density(s_pos),
-        "hist_neg": _density(s_neg),
-    }
+    return {"pos_sim": s_pos.cpu().numpy().astype(np.float32), "neg_top10": top.cpu().numpy().astype(np.float32),
+            "hist_edges": np.linspace(-1.0, 1.0, HIST_BINS + 1), "hist_pos": _density(s_pos),
+            "hist_neg": _density(s_neg)}
 
 
 def _density(s: Tensor) -> np.ndarray:
@@ -125,8 +112,8 @@ def _density(s: Tensor) -> np.ndarray:
 
 def monitor(z_test: Tensor, test_labels: Tensor, bank: MemoryBank, train_labels: Tensor, knn_k: int, knn_sigma: float,
             num_classes: int) -> dict[str, float]:
-    """One point of the training curves: kNN top-1 (%) against the bank, uniformity and tolerance of
-    the un-augmented test embeddings (Eq. 10-11; the test set keeps the monitor cheap)."""
+    """One point of the training curves: kNN top-1 (%) against the bank, uniformity and tolerance of the un-augmented
+    test embeddings (Eq. 10-11; the test set keeps the monitor cheap)."""
     return {
         "knn_top1": knn_top1(z_test, test_labels, bank.vectors, train_labels, knn_k, knn_sigma, num_classes),
         "uniformity": metrics.uniformity(z_test),
@@ -139,11 +126,11 @@ def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, da
              probe_epochs: int = 100, seed: int = 0) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """The ``results`` of a run record and its arrays (``contrastive.results``), from the final model and bank.
 
-    Uniformity and tolerance (Table 1) are measured on the un-augmented training embeddings, as the
-    authors' code does for tolerance ("the mean over all training samples of its class"); the test
-    embeddings give kNN and ``uniformity_test`` / ``tolerance_test`` (the curves' last point). Every random
-    choice comes from a generator seeded with ``seed`` (the anchors and the embedding sample are drawn
-    first, so they are the same for every run on the same data); training RNG is not touched.
+    Uniformity and tolerance (Table 1) are measured on the un-augmented training embeddings, as the authors' code does
+    for tolerance ("the mean over all training samples of its class"); the test embeddings give kNN and
+    ``uniformity_test`` / ``tolerance_test`` (the curves' last point). Every random choice comes from a generator seeded
+    with ``seed``, never the training RNG; the anchors and the embedding sample are drawn first, so they are the same
+    for every run on the same data.
     """
     device = test.images.device
     num_classes = len(train.classes)

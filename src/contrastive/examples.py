@@ -1,7 +1,5 @@
-"""Fixed similarities for the analytic chapters and their checks (Eqs. 1-5), in float64.
-
-Shared by ``contrastive.figures.analytic`` (which plots them) and ``contrastive.claims`` (which
-checks the paper's claims 1-2 and Fig. 3 on them), so both look at the same numbers.
+"""Fixed float64 similarities for the analytic chapters (Eqs. 1-5), shared by their figures and the checks of the
+paper's claims 1-2 and Fig. 3, so both look at the same numbers.
 """
 
 from __future__ import annotations

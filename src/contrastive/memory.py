@@ -1,16 +1,8 @@
-"""Where the negatives come from: the memory bank of the paper, or the other views of the batch.
+"""Where the negatives of Eq. 1 come from: the paper's memory bank (Wu et al. 2018 [code]; s_ii = f(x_i)^T v_i,
+M = N - 1), or the other views of the batch (SimCLR style, M = 2B - 2). Both give ``s_pos`` (B,) and ``s_neg`` (B, M).
 
-Both produce the similarities of the loss functions (``contrastive.losses``): ``s_pos`` (B,) the
-positive similarity s_ii and ``s_neg`` (B, M) the negative ones s_ij, j != i (Eq. 1).
-
-- :class:`MemoryBank` (the paper's protocol, Wu et al. 2018 [code]): one entry v_i per training
-  image, an exponential moving average of its embedding, v_i <- normalize(m v_i + (1 - m) f(x_i)),
-  m = 0.5. s_ii = f(x_i)^T v_i, and the N - 1 other entries are the negatives (M = N - 1).
-- :func:`batch_similarities` (SimCLR style): two augmented views of B images; each view's positive
-  is the other view of its image and its negatives are the other 2B - 2 views (M = 2B - 2).
-
-The order of the negatives within a row is not the image order: every loss of ``contrastive.losses``
-is a symmetric function of a row of s_neg (sums, log-sum-exp, top-k), so it does not matter.
+The order of the negatives within a row is not the image order: every loss of ``contrastive.losses`` is a
+symmetric function of a row of s_neg (sums, log-sum-exp, top-k), so it does not matter.
 """
 
 from __future__ import annotations
@@ -24,20 +16,16 @@ from .checks import check_int, check_real, check_views, validated
 
 
 def negatives_per_anchor(negatives: str, n: int | None, batch_size: int) -> int | None:
-    """M, the negatives of each anchor: the N - 1 other bank entries of ``n`` training images
-    (``negatives="bank"``; None while ``n`` is unknown) or the 2B - 2 other views of a batch (``"batch"``)."""
+    """M, the negatives of each anchor: N - 1 for the bank (None while ``n`` is unknown), 2B - 2 for ``"batch"``."""
     if negatives == "batch":
         return 2 * batch_size - 2
     return None if n is None else n - 1
 
 
 def drop_own_entry(s_all: Tensor, idx: Tensor) -> Tensor:
-    """s_neg (B, N - 1): each row of ``s_all`` (B, N) without its own column ``idx[b]``.
-
-    Column idx[b] is overwritten with column 0 and column 0 is dropped, so row b keeps exactly the
-    N - 1 entries j != idx[b] (in another order) with one (B, N) copy and no index tensor.
-    Gradients flow to every kept entry.
-    """
+    """s_neg (B, N - 1): each row of ``s_all`` (B, N) without its own column ``idx[b]``. Column idx[b] is
+    overwritten with column 0 and column 0 dropped: the N - 1 entries j != idx[b] (in another order), with one
+    (B, N) copy and no index tensor. Gradients flow to every kept entry."""
     return s_all.scatter(1, idx[:, None], s_all[:, :1])[:, 1:]
 
 
@@ -53,11 +41,8 @@ def bank_similarities(z: Tensor, idx: Tensor, vectors: Tensor) -> tuple[Tensor, 
 
 
 class MemoryBank:
-    """The memory bank of the paper: N unit vectors v_i of dimension d, one per training image.
-
-    Initialised as random unit vectors (normalised Gaussian samples from ``generator``), as the
-    authors' and Wu et al.'s banks start from random vectors.
-    """
+    """The memory bank of the paper: N unit vectors v_i of dimension d, one per training image, an exponential moving
+    average of its embedding (the paper's ``momentum`` is 0.5); random at first, as the authors' and Wu et al.'s."""
 
     def __init__(self, n: int, dim: int, momentum: float = 0.5, device: str | torch.device = "cpu",
                  generator: torch.Generator | None = None) -> None:
@@ -99,11 +84,8 @@ def _partners_and_others(b: int, device: torch.device) -> tuple[Tensor, Tensor]:
 
 @validated(check_views)
 def batch_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
-    """In-batch (SimCLR) similarities of two views z1, z2 (B, d) of the same B images.
-
-    Returns s_pos (2B,), the similarity of each view to the other view of its image, and s_neg
-    (2B, 2B - 2), its similarities to the views of the other images. Float32.
-    """
+    """In-batch (SimCLR) similarities of two views z1, z2 (B, d) of B images, float32: s_pos (2B,), each view's to
+    the other view of its image, and s_neg (2B, 2B - 2), its similarities to the views of the other images."""
     with torch.autocast(z1.device.type, enabled=False):
         z = torch.cat([z1, z2]).float()
         s = z @ z.T

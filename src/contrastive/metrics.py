@@ -33,8 +33,8 @@ def check_labels(z: Tensor, labels: Tensor) -> None:
 
 
 def pair_logsumexp(z: Tensor, t: float) -> float:
-    """log sum_{i<j} exp(-t ||z_i - z_j||^2) over the distinct pairs of z, exact, in float64 and over row
-    chunks so that N = 50,000 fits in a few hundred MB whatever the device."""
+    """log sum_{i<j} exp(-t ||z_i - z_j||^2), exact, in float64 and over row chunks so that N = 50,000 fits in a few
+    hundred MB whatever the device."""
     n, z = z.shape[0], z.double()
     rows = max(1, _PAIRS_PER_CHUNK // n)
     parts = []
@@ -79,8 +79,7 @@ def alignment(z1: Tensor, z2: Tensor, alpha: float = 2.0) -> float:
 
 
 def sample_metrics(z: ArrayLike, labels: ArrayLike) -> tuple[float, float]:
-    """:func:`uniformity` (−L_uniformity, Eq. 10) and :func:`tolerance` (Eq. 11) of an embedding sample
-    given as arrays, e.g. a run record's stored float16 test-feature sample and its labels."""
+    """:func:`uniformity` and :func:`tolerance` of arrays, e.g. a run record's float16 test-feature sample and labels."""
     z, labels = torch.as_tensor(np.asarray(z)), torch.as_tensor(np.asarray(labels))
     t = tolerance(z, labels)  # checks z and labels, before the pairs of uniformity
     return uniformity.__wrapped__(z), t

@@ -1,14 +1,9 @@
 """The encoder f of the paper (its experimental setup): a ResNet backbone with a projection head.
 
-The backbone is torchvision's ResNet with the CIFAR stem (a 3x3 stride-1 first convolution and no
-max-pool, for 32x32 input); its global-pooled output ``h`` (512-d for ResNet-18) is what the linear
-probe sees. The head maps ``h`` to the 128-d embedding ``z = f(x)`` on the unit sphere, on which all
-similarities s_ij = f(x_i)^T g(x_j) of Eq. 1-9 are taken. The paper's head is one linear layer
-[code]; a two-layer MLP head is an option.
-
-Not from the paper: ``arch="resnet18_w16"``, ResNet-18 at a quarter of the width (1/16 of the compute),
-the network of the CPU-scale protocol (``contrastive.config``); ``arch="tiny"``, two convolutions, so that
-tests and CPU smoke runs of the whole engine take seconds.
+The backbone is torchvision's ResNet with the CIFAR stem (a 3x3 stride-1 first convolution and no max-pool, for
+32x32 input); the head maps its pooled output ``h`` to the 128-d embedding ``z = f(x)`` on the unit sphere, on which
+all similarities s_ij of Eq. 1-9 are taken. Not from the paper: ``arch="resnet18_w16"``, ResNet-18 at a quarter of
+the width (1/16 of the compute), the network of the CPU-scale protocol; ``arch="tiny"``, for tests and smoke runs.
 """
 
 from __future__ import annotations
@@ -38,8 +33,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 class _NarrowResNet18(torchvision.models.ResNet):
-    """torchvision's ResNet-18 with base width ``width`` instead of 64: the stages have width,
-    2 width, 4 width and 8 width channels; blocks, strides and initialisation are torchvision's."""
+    """torchvision's ResNet-18 with base width ``width`` instead of 64 (stages of 1, 2, 4 and 8 times ``width``)."""
 
     def __init__(self, width: int) -> None:
         super().__init__(torchvision.models.resnet.BasicBlock, [2, 2, 2, 2])
@@ -49,16 +43,6 @@ class _NarrowResNet18(torchvision.models.ResNet):
         for i in (2, 3, 4):
             setattr(self, f"layer{i}", self._make_layer(torchvision.models.resnet.BasicBlock, width * 2 ** (i - 1), 2, stride=2))
         self.fc = nn.Linear(8 * width, 1000)
-
-
-def _initialise(net: nn.Module, init: str) -> None:
-    """Start every convolution of ``net`` as ``init`` says (:data:`INITS`); BatchNorm starts at weight 1,
-    bias 0 either way."""
-    for m in net.modules():
-        if isinstance(m, nn.Conv2d) and init == "pytorch":
-            m.reset_parameters()
-        elif isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
 
 def backbone(arch: str = "resnet18", init: str = "pytorch") -> tuple[nn.Module, int]:
@@ -77,13 +61,16 @@ def backbone(arch: str = "resnet18", init: str = "pytorch") -> tuple[nn.Module, 
     net.maxpool = nn.Identity()
     width = net.fc.in_features
     net.fc = nn.Identity()
-    _initialise(net, init)
+    for m in net.modules():  # BatchNorm starts at weight 1, bias 0 either way
+        if isinstance(m, nn.Conv2d) and init == "pytorch":
+            m.reset_parameters()
+        elif isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
     return net, width
 
 
 def head(kind: str, width: int, feature_dim: int) -> nn.Module:
-    """The projection head: ``linear`` (width -> feature_dim, the paper's [code]) or ``mlp``
-    (width -> width -> ReLU -> feature_dim, SimCLR style)."""
+    """The projection head: ``linear``, the paper's [code], or ``mlp``, width -> width -> ReLU -> feature_dim (SimCLR)."""
     _check_choice("head", kind, HEADS)
     if kind == "linear":
         return nn.Linear(width, feature_dim)
@@ -91,9 +78,8 @@ def head(kind: str, width: int, feature_dim: int) -> nn.Module:
 
 
 class Encoder(nn.Module):
-    """f: images -> (h, z), h the pooled backbone feature (B, width), z = normalize(head(h)) (B, feature_dim)
-    in float32 whatever the autocast dtype, so the similarities built from it are accurate to float32.
-    The defaults are the paper's encoder: ResNet-18 with the CIFAR stem and a linear 512 -> 128 head."""
+    """f: images -> (h, z), h the pooled backbone feature (B, width), z = normalize(head(h)) (B, feature_dim) in
+    float32 whatever the autocast dtype. The defaults are the paper's: ResNet-18 and a linear 512 -> 128 head."""
 
     def __init__(self, arch: str = "resnet18", head_kind: str = "linear", feature_dim: int = 128,
                  init: str = "pytorch") -> None:
@@ -117,10 +103,8 @@ class Encoder(nn.Module):
 
 @torch.no_grad()
 def encode(model: Encoder, images: Tensor, transform, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
-    """(h, z) of every image of ``images`` (uint8, (N, 3, H, W)) in eval mode, batched, no gradients, in
-    float32 (no autocast: full precision for the probe and the metrics); the model's mode is restored after.
-    ``transform`` maps a uint8 batch to the network's input (normalisation, or an augmentation bound to its generator).
-    """
+    """(h, z) of every uint8 image (N, 3, H, W) in eval mode (restored after), in float32 without autocast: full
+    precision for the probe and the metrics. ``transform`` maps a uint8 batch to the network's input."""
     was_training = model.training
     model.eval()
     hs, zs = [], []

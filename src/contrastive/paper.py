@@ -1,7 +1,5 @@
-"""The paper's own numbers (Wang & Liu 2021, Table 1), shown beside ours and always labelled as the paper's.
-
-Transcribed from the paper's Table 1 (Wang & Liu, CVPR 2021). Columns are (loss, tau); tau is None for the
-simple losses. Accuracy is linear top-1 in percent, uniformity is -L_uniformity, tolerance is T.
+"""The paper's own numbers (Wang & Liu, CVPR 2021, Table 1), shown beside ours and always labelled as the paper's.
+Columns are (loss, tau), tau None for the simple losses; accuracy is linear top-1 in %, uniformity is -L_uniformity.
 """
 
 from __future__ import annotations
@@ -41,8 +39,8 @@ GRIDS: dict[str, tuple[float, ...]] = {
     "contrastive": (0.05, 0.07, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
     "hard": (0.07, 0.2, 0.3, 0.5, 0.7, 1.0),
 }
-"""The temperatures a sweep runs by default: the ordinary loss on the authors' grid of τ (their
-Figs. 4-5 and 9), the hard loss on a coarser one that holds Table 1's four; the simple losses once."""
+"""The temperatures a sweep runs by default: the ordinary loss on the authors' grid (their Figs. 4-5 and 9), the
+hard loss on a coarser one that holds Table 1's four; the simple losses once."""
 FIG2_TAUS = (0.07, 0.2)
 """The two temperatures of Fig. 2 (t-SNE of the embeddings)."""
 

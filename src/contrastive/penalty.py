@@ -1,17 +1,8 @@
-"""Summaries of the relative penalty of Eq. 5: how many negatives the temperature listens to.
+"""Summaries of the relative penalty of Eq. 5, a Boltzmann distribution over anchor i's M negatives: how many
+negatives the temperature listens to, and how much of the penalty the hard loss of Eq. 9 keeps.
 
-The relative penalty r_i(s_ij) = exp(s_ij/tau) / sum_k exp(s_ik/tau) (Eq. 5, ``losses.relative_penalty``)
-is a Boltzmann distribution over anchor i's M negatives. Two numbers summarise it:
-
-- :func:`effective_negatives`, exp H(r_i), its perplexity: how many negatives effectively share the push
-  (M when every negative is penalised alike, 1 when only the nearest one is);
-- :func:`top_k_share` and :func:`dropped_share`: the share of the penalty carried by the k nearest
-  negatives, which the hard loss of Eq. 9 keeps, and the share it drops.
-
-Without a run record, negative similarities come from a *model*, not from data:
-:func:`sphere_similarities` samples the similarity of an anchor to embeddings spread uniformly on the unit
-sphere S^{d-1}, the limit that the paper's small-tau runs approach (uniformity close to 4).
-:func:`histogram_similarities` turns a run record's measured histogram into similarities instead.
+Without a run record, negative similarities come from a *model*, not from data: embeddings spread uniformly on the
+unit sphere S^{d-1}, the limit that the paper's small-tau runs approach (uniformity close to 4).
 """
 
 from __future__ import annotations
@@ -35,11 +26,8 @@ SAMPLE_BLOCK = 2**22
 
 
 def effective_negatives(s_neg: Tensor, tau: float) -> Tensor:
-    """exp H(r_i), the perplexity of the relative penalty of Eq. 5, one value per row of ``s_neg`` (..., M).
-
-    It is M when all negatives are penalised alike (tau -> inf) and tends to 1 as tau -> 0 when the
-    nearest negative is unique: the number of negatives that effectively receive gradient.
-    """
+    """exp H(r_i), the perplexity of the Eq. 5 penalty per row of ``s_neg``: the number of negatives that effectively
+    receive gradient, M when all are penalised alike (tau -> inf), tending to 1 as tau -> 0 when the nearest is unique."""
     return penalty_entropy(s_neg, tau).exp()
 
 
@@ -61,15 +49,14 @@ def top_k_share(s_neg: Tensor, tau: float, k: int) -> Tensor:
 
 @validated(check_negatives, check_tau, check_k)
 def dropped_share(s_neg: Tensor, tau: float, k: int) -> Tensor:
-    """1 - :func:`top_k_share`: the share of the Eq. 5 penalty on the M - k negatives that the hard loss of
-    Eq. 9 drops, computed directly (a log-sum-exp ratio) so that tiny shares keep their precision; 0 when k = M."""
+    """1 - :func:`top_k_share`, the share that Eq. 9 drops, computed directly so that tiny shares keep their
+    precision; 0 when k = M."""
     return _log_shares(s_neg, tau, k)[1].exp()
 
 
 def solve_tau(summary: Callable[[float], float], target: float, low: float = 1e-3, high: float = 1e3, steps: int = 60) -> float:
-    """The tau in [low, high] at which ``summary(tau)``, a summary of the Eq. 5 penalty that increases with
-    tau (such as :func:`effective_negatives` or :func:`dropped_share`, averaged over anchors), equals
-    ``target``: bisection in log tau, ``steps`` halvings."""
+    """The tau in [low, high] at which ``summary(tau)``, an Eq. 5 penalty summary increasing with tau (such as the
+    anchors' mean :func:`effective_negatives` or :func:`dropped_share`), equals ``target``: bisection in log tau."""
     if not (0 < low < high < math.inf):
         raise ValueError(f"low and high must satisfy 0 < low < high < inf, got low={low!r}, high={high!r}")
     at_low, at_high = summary(low), summary(high)
@@ -82,14 +69,10 @@ def solve_tau(summary: Callable[[float], float], target: float, low: float = 1e-
 
 
 def sphere_similarities(m: int, d: int = FEATURE_DIM, b: int = 1, seed: int = 0) -> Tensor:
-    """A MODEL, not data: the similarities s = z_i . z_j of b anchors to m embeddings z_j drawn uniformly
-    on the unit sphere S^{d-1}, shape (b, m), seeded with a ``torch.Generator``.
-
-    By symmetry the anchor can be the first basis vector, so s is the first coordinate of a uniform
-    point on S^{d-1}: a standard normal vector in R^d divided by its norm. This samples the known density
-    proportional to (1 - s^2)^((d-3)/2) on [-1, 1] exactly (up to float32 rounding: the normals are
-    drawn in float32, a block at a time, and s is returned in float64); its mean is 0 and its variance 1/d.
-    """
+    """A MODEL, not data: the similarities s = z_i . z_j (b, m) of b anchors to m embeddings z_j drawn uniformly on
+    the unit sphere S^{d-1}, seeded. By symmetry the anchor can be the first basis vector, so s is the first coordinate
+    of a standard normal vector in R^d divided by its norm: exactly the density proportional to (1 - s^2)^((d-3)/2) on
+    [-1, 1], mean 0, variance 1/d (up to float32 rounding: the normals are drawn in float32, s returned in float64)."""
     check_int("m (the number of negatives)", m, 1)
     check_int("d (the dimension of the embedding space)", d, 2)
     check_int("b (the number of anchors)", b, 1)
@@ -103,12 +86,9 @@ def sphere_similarities(m: int, d: int = FEATURE_DIM, b: int = 1, seed: int = 0)
 
 
 def histogram_similarities(edges: np.ndarray | Tensor, density: np.ndarray | Tensor, m: int) -> Tensor:
-    """m negative similarities that follow a histogram (a run record's ``hist_edges``, ``hist_neg``), shape (1, m).
-
-    They are the midpoint quantiles (i + 1/2)/m, i = 0..m-1, of the distribution that is uniform within
-    each bin, so the same histogram always gives the same similarities. A record's histogram pools the
-    negatives of many anchors: these similarities describe a typical anchor, not any one of them.
-    """
+    """m negative similarities (1, m) that follow a histogram (a run record's ``hist_edges``, ``hist_neg``): the
+    midpoint quantiles (i + 1/2)/m of the distribution uniform within each bin, so deterministic. A record's
+    histogram pools many anchors' negatives: these describe a typical anchor, not any one of them."""
     edges, density = (torch.as_tensor(a, dtype=torch.float64) for a in (edges, density))
     if edges.dim() != 1 or density.shape != (edges.shape[0] - 1,) or density.shape[0] < 1:
         raise ValueError(f"edges must have shape (n + 1,) and density shape (n,), n >= 1, "

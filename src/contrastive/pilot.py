@@ -1,17 +1,13 @@
 """The pilots that chose the CPU-scale protocols: their recipes, rules and verdicts, each fixed before its runs.
 
-The paper's protocol (ResNet-18, 50,000 images, 200 epochs) takes about 33 hours on a 2-core CPU. A CPU
-scale keeps the paper's experiment wherever that costs no compute (the memory bank over every training
-image, the four losses, the augmentation, SGD with momentum, the linear probe, the kNN monitor, all
-10,000 test images) and scales what it must (``contrastive.config.Protocol.scaled``): the network's width,
-a class-balanced training subset, the epochs, and with them the lr milestones and the hard losses' k.
-
-Each recipe of a :class:`Pilot` is trained with the ordinary loss at the pilot's two temperatures, and
-:func:`verdict` applies its rules: (1) a budget per run, (2) curves levelled off (:func:`flatness`),
-(3) among the recipes meeting both, the best mean final kNN accuracy over the two temperatures, so that no
-temperature is favoured. :data:`FIRST` chose the 60-epoch ``cpu-short`` (none of its recipes levelled off,
-so by its fallback the flattest); :data:`SECOND`, with no fallback, chooses the converged ``cpu``. The
-book's chapter on the two scales tells both pilots' history.
+The paper's protocol (ResNet-18, 50,000 images, 200 epochs) takes about 33 hours on a 2-core CPU. A CPU scale keeps
+the paper's experiment wherever that costs no compute (the memory bank over every training image, the four losses,
+the augmentation, SGD with momentum, the linear probe, the kNN monitor, all 10,000 test images) and scales what it
+must (``contrastive.config.Protocol.scaled``): the network's width, a class-balanced training subset, the epochs,
+and with them the lr milestones and the hard losses' k. Each recipe of a :class:`Pilot` is trained with the ordinary
+loss at the pilot's two temperatures, and :func:`verdict` applies its rules: (1) a budget per run, (2) curves
+levelled off (:func:`flatness`), (3) among the recipes meeting both, the best mean final kNN accuracy over the two
+temperatures, so that no temperature is favoured. The book's chapter on the two scales tells both pilots' history.
 
     python -m contrastive.pilot --pilot second --data path/to/cifar10-jpeg.npz --out data/pilot
 """
@@ -59,7 +55,7 @@ FIRST = Pilot(
     },
     curve_points=5,  # round 1 had 10; one point falls at 80 %
 )
-"""The first pilot (module docstring), which chose the 60-epoch protocol now called ``cpu-short``."""
+"""The first pilot, which chose the 60-epoch ``cpu-short`` (no recipe levelled off: by its fallback, the flattest)."""
 
 SECOND = Pilot(
     recipes={  # the paper's lr 0.03 at every batch size; more SGD steps per image as the batch shrinks
@@ -75,7 +71,7 @@ SECOND = Pilot(
     },
     curve_points=10,  # a point every 10 % of training: the last stretch holds three
 )
-"""The second pilot (module docstring), for the converged ``cpu`` protocol."""
+"""The second pilot, with no fallback, which chooses the converged ``cpu`` protocol."""
 
 PILOTS = {"first": FIRST, "second": SECOND}
 
@@ -94,9 +90,8 @@ def last_stretch(epochs: Sequence[int], last_fraction: float = FIRST.rules["last
 
 
 def flatness(curves: Mapping[str, Sequence[float]], name: str, last_fraction: float = FIRST.rules["last_fraction"]) -> float:
-    """How far curve ``name`` moved over the last ``last_fraction`` of training, as a fraction of its
-    range over the whole run: |value at the end - value at the first point at or after (1 -
-    last_fraction) x epochs| / (max - min). 0 is flat; a constant curve counts as flat."""
+    """How far curve ``name`` moved over the last ``last_fraction`` of training (from :func:`last_stretch` to the
+    end), as a fraction of its range over the whole run: 0 is flat; a constant curve counts as flat."""
     values = list(curves[name])
     start = last_stretch(curves["epoch"], last_fraction)
     span = max(values) - min(values)
@@ -114,8 +109,7 @@ def within_budget(record: results.Record, rules: Mapping[str, Any]) -> bool:
     """Rule 1: the run's wall seconds (first pilot) or its training images, subset x epochs (second)."""
     if "max_seconds" in rules:
         return record.provenance["wall_seconds"]["total"] <= rules["max_seconds"]
-    c = record.config
-    return c["subset"] * c["epochs"] <= rules["max_images"]
+    return record.config["subset"] * record.config["epochs"] <= rules["max_images"]
 
 
 def assess(record: results.Record, rules: Mapping[str, Any] = FIRST.rules) -> dict[str, Any]:

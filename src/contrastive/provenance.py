@@ -78,12 +78,5 @@ def environment(device: str | torch.device | None = None) -> dict[str, Any]:
     import torchvision
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": np.__version__,
-        "device": device_name(device),
-        "host": platform.node(),
-        **git_commit(),
-    }
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "numpy": np.__version__, "device": device_name(device), "host": platform.node(), **git_commit()}

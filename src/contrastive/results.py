@@ -1,25 +1,11 @@
 """Run records: one JSON file per training run, written atomically, read back as a table.
 
-A record is a dict with four required parts:
-
-- ``config``: what was run (dataset, loss, tau, k, epochs, batch_size, negatives, seed, ...);
-- ``results``: final numbers (linear_top1 and knn_top1 in percent, uniformity, tolerance, alignment,
-  pos_sim_mean, ...);
-- ``curves``: per-epoch series, ``{"epoch": [...], "loss": [...], ...}``;
-- ``provenance``: commit, versions, device, data source and its sha256, wall seconds per phase, times.
-
-Larger arrays (embedding samples, similarity samples) go beside the JSON in ``<name>.npz``, whose
-sha256 the JSON holds (``arrays_sha256``). Reading checks a record (:class:`BadRecordError` names
-the file and what is wrong); :func:`load` skips bad files with a warning.
-Records live at ``<root>/<dataset>/<name>.json`` where ``name`` comes from :func:`record_name`.
-
-- where: :func:`root` (where the book reads and runs write), :func:`record_path` (one run's file);
-- writing: :func:`write_record` (atomic: ``contrastive.atomic``); a record's provenance comes from
-  ``contrastive.provenance``;
-- reading: :func:`read_record`, :func:`read_arrays`, :func:`load`, :func:`load_benchmarks`, and
-  :func:`load_records`, the records under :func:`root` as the book reads them;
-- queries over records read: :func:`find` (one run), :func:`by_tau` (one loss's runs by tau),
-  :func:`with_arrays` (those with given arrays), :func:`absent` (the temperatures not run).
+A record, what the book's experimental chapters draw and judge, is a dict with four required parts: ``config``
+(what was run: dataset, loss, tau, k, epochs, batch_size, negatives, seed, ...), ``results`` (final numbers:
+linear_top1 and knn_top1 in percent, uniformity, tolerance, alignment, pos_sim_mean, ...), ``curves`` (per-epoch
+series, ``{"epoch": [...], "loss": [...], ...}``) and ``provenance`` (commit, versions, device, data source and its
+sha256, wall seconds per phase, times). Larger arrays (embedding and similarity samples) go beside the JSON in
+``<name>.npz``, whose sha256 the JSON holds. Records live at ``<root>/<dataset>/<name>.json`` (:func:`record_name`).
 """
 
 from __future__ import annotations
@@ -47,12 +33,11 @@ TRIALS_ROOT = DEFAULT_ROOT.parent / "trials"
 """``data/trials`` of the checkout: off-protocol diagnostic runs, ``<question>/<trial>/<protocol>/<dataset>/``;
 the book shows them as diagnostics and never counts them for a claim."""
 ROOT_ENV = "CONTRASTIVE_RESULTS"
-"""Environment variable naming another records root (tests, other stores), read by :func:`root`."""
+"""Environment variable naming another records root (tests, other stores)."""
 
 
 def root() -> Path:
-    """Where the book reads records and runs write them (``Config.out``, the sweep's default):
-    ``$CONTRASTIVE_RESULTS`` if set, else :data:`DEFAULT_ROOT`."""
+    """Where the book reads records and runs write them: ``$CONTRASTIVE_RESULTS`` if set, else :data:`DEFAULT_ROOT`."""
     return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
@@ -84,8 +69,7 @@ def record_path(root: str | os.PathLike, dataset: str, loss: str, tau: float | N
 
 @dataclass(frozen=True)
 class Record:
-    """One run record as read back and checked (:func:`read_record`): its four parts, its file, and
-    ``invalid`` saying where it holds NaN or inf (written by another tool; never drawn or counted)."""
+    """One run record as read back and checked; ``invalid`` says where it holds NaN or inf (never drawn or counted)."""
 
     config: dict[str, Any]
     results: dict[str, float]
@@ -127,8 +111,7 @@ class Record:
 
 
 class BadRecordError(ValueError):
-    """A record file (or the arrays beside it) that cannot be used. The message is one line: the
-    file's path, then what is wrong; ``path`` and ``problem`` hold the two parts."""
+    """A record file (or the arrays beside it) that cannot be used: ``"<path>: <problem>"``, both kept as attributes."""
 
     def __init__(self, path: str | os.PathLike, problem: str):
         super().__init__(f"{path}: {problem}")
@@ -136,12 +119,11 @@ class BadRecordError(ValueError):
 
 
 class RecordWarning(UserWarning):
-    """A record file was skipped (:func:`load`) or its arrays read unchecked (:func:`read_arrays`)."""
+    """A record file was skipped (:func:`load`) or holds NaN or inf (:func:`load_records`)."""
 
 
 ARRAYS_KEY = "arrays_sha256"
-"""Top-level key that :func:`write_record` sets: the sha256 (hex) of the record's ``<stem>.npz``, or
-None where it has no arrays. :func:`read_arrays` checks it."""
+"""Top-level key that :func:`write_record` sets: the sha256 (hex) of the record's ``<stem>.npz``, or None."""
 BENCHMARK_NUMBERS = ("batch_size", "engine_s_per_epoch", "baseline_s_per_epoch", "speedup")
 """The numbers of an epoch-time benchmark that the book shows (besides its ``device``)."""
 
@@ -162,17 +144,12 @@ def _present(part: dict[str, Any], key: str) -> str:
 
 
 def record_problem(record: Any) -> str | None:
-    """What makes ``record`` unusable by the readers of records, in a few words, or None: a part of
-    :data:`REQUIRED` missing, or of the wrong type (``config`` an object with string ``protocol``,
-    ``dataset`` and ``loss``, an integer ``seed`` and a number or null ``tau``; ``results`` names to
-    numbers; ``curves`` names to lists; ``provenance`` an object; :data:`ARRAYS_KEY` a string or null)."""
+    """What makes ``record`` unusable by the readers of records (a part missing or of the wrong type), or None."""
     if not isinstance(record, dict):
         return f"a record must be a JSON object, got {reprlib.repr(record)}"
-    missing = [k for k in REQUIRED if k not in record]
-    if missing:
+    if missing := [k for k in REQUIRED if k not in record]:
         return f"lacks the required parts {missing} (required: {list(REQUIRED)})"
-    wrong = [k for k in REQUIRED if not isinstance(record[k], dict)]
-    if wrong:
+    if wrong := [k for k in REQUIRED if not isinstance(record[k], dict)]:
         return f"{wrong[0]} must be an object (dict), got {_present(record, wrong[0])}"
     config = record["config"]
     for key in ("protocol", "dataset", "loss"):
@@ -184,11 +161,9 @@ def record_problem(record: Any) -> str | None:
         return f"config.seed must be an integer, got {_present(config, 'seed')}"
     if config.get("tau") is not None and not _is_number(config["tau"]):
         return f"config.tau must be a number or null, got {_present(config, 'tau')}"
-    bad = {k: v for k, v in record["results"].items() if not (isinstance(k, str) and _is_number(v))}
-    if bad:
+    if bad := {k: v for k, v in record["results"].items() if not (isinstance(k, str) and _is_number(v))}:
         return f"results must map names to numbers, got {reprlib.repr(bad)}"
-    bad = {k: v for k, v in record["curves"].items() if not (isinstance(k, str) and isinstance(v, list))}
-    if bad:
+    if bad := {k: v for k, v in record["curves"].items() if not (isinstance(k, str) and isinstance(v, list))}:
         return f"curves must map names to lists, got {reprlib.repr(bad)}"
     if not isinstance(record.get(ARRAYS_KEY, 0), (str, type(None))):
         return f"{ARRAYS_KEY} must be a string or null, got {_present(record, ARRAYS_KEY)}"
@@ -206,14 +181,15 @@ def _nonfinite(record: dict[str, Any]) -> str | None:
 def write_record(path: str | os.PathLike, record: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> Path:
     """Write ``record`` as JSON and ``arrays`` as ``<stem>.npz`` beside it, so that both become visible or neither.
 
-    Before anything is written, ``record`` is checked (:func:`record_problem`, no NaN or inf in its
-    results and curves, JSON-serialisable: else ``ValueError`` naming the path and what is wrong) and
-    the npz is built in memory; the JSON holds its sha256 under :data:`ARRAYS_KEY` (None without
-    arrays). Then :func:`_publish` writes both. Temporary files of killed writes (:func:`clean_temps`)
-    in the folder are removed.
+    ``ValueError`` naming the path, before anything is written, where ``record`` is malformed (:func:`record_problem`),
+    holds NaN or inf, or is not JSON. Temporary files of killed writes in the folder are removed.
     """
     path = Path(path)
-    blob = _npz_bytes(arrays) if arrays else None
+    blob = None
+    if arrays:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        blob = buffer.getvalue()
     record = {**record, ARRAYS_KEY: hashlib.sha256(blob).hexdigest() if blob else None}
     problem = record_problem(record)
     if problem is None and (found := _nonfinite(record)):
@@ -229,18 +205,9 @@ def write_record(path: str | os.PathLike, record: dict[str, Any], arrays: dict[s
     return path
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """``arrays`` as the bytes of a compressed npz file."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
-
-
 def _publish(path: Path, text: bytes, blob: bytes | None) -> None:
-    """Write the JSON ``text`` to ``path`` and the npz ``blob`` beside it: both to temporary files,
-    then the npz renamed into place (or, where ``blob`` is None, a stale npz removed), then the JSON.
-    A write killed between the two leaves the old JSON beside another npz, which :func:`read_arrays`
-    refuses; on any failure the temporary files are removed."""
+    """Write both to temporary files, then rename the npz into place (or remove a stale one), then the JSON. A
+    write killed between the two leaves the old JSON beside another npz, which :func:`read_arrays` refuses."""
     npz, temps = path.with_suffix(".npz"), []
     try:
         if blob is not None:
@@ -272,13 +239,8 @@ def _read_json(path: Path) -> Any:
 
 
 def read_record(path: str | os.PathLike) -> Record:
-    """Read and check one record.
-
-    ``MissingRecordError`` naming the path if it does not exist; ``BadRecordError`` (the path, then
-    what is wrong) if it is empty, not JSON, or lacks a part or has one of the wrong type
-    (:func:`record_problem`). A record holding NaN or inf (JSON written by another tool) is read, with
-    ``invalid`` saying where.
-    """
+    """Read and check one record: ``MissingRecordError`` if it does not exist, ``BadRecordError`` if it is empty,
+    not JSON or malformed (:func:`record_problem`). One holding NaN or inf is read, with ``invalid`` saying where."""
     path = Path(path)
     if not path.is_file():
         raise MissingRecordError(f"no run record at {path}: that run has not been made yet")
@@ -290,12 +252,8 @@ def read_record(path: str | os.PathLike) -> Record:
 
 
 def read_arrays(record: Record) -> dict[str, np.ndarray]:
-    """The arrays stored beside a record (empty if it has none), checked against its :data:`ARRAYS_KEY`.
-
-    ``BadRecordError`` naming the npz where it does not belong to the record: its sha256 is not the
-    record's (arrays of another write, e.g. one killed between its two renames), the record lists
-    arrays that are absent, or it lists none and an npz lies beside it.
-    """
+    """The arrays stored beside a record (empty if it has none). ``BadRecordError`` naming the npz where it does
+    not belong to the record: absent though listed, or its sha256 not the record's (e.g. left by a killed write)."""
     npz, want = record.path.with_suffix(".npz"), record.arrays_sha256
     if not npz.is_file():
         if want:
@@ -326,13 +284,11 @@ def _read_each(paths: Iterable[Path], read: Callable[[Path], Any],
 
 def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
          problems: list[tuple[str, str]] | None = None) -> list[Record]:
-    """All good records under ``root`` (optionally only those of ``dataset``, in whichever protocol's
-    folder they lie), sorted by path.
+    """All good records under ``root`` (optionally only those of ``dataset``, in any protocol's folder), by path.
 
-    A file that :func:`read_record` rejects is skipped, not raised: each gives a :class:`RecordWarning`
-    ``"<path>: <problem>; skipped"`` and, where ``problems`` is a list, ``(path, problem)`` appended to
-    it. Records holding NaN or inf are kept, marked :func:`invalid`. Temporary files of killed writes
-    under the folder are removed (:func:`clean_temps`).
+    A file that :func:`read_record` rejects is skipped with a :class:`RecordWarning` and, where ``problems`` is a
+    list, ``(path, problem)`` appended to it; records holding NaN or inf are kept. Temporary files of killed
+    writes under the folder are removed.
     """
     base = Path(root)
     if not base.is_dir():
@@ -343,8 +299,7 @@ def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
 
 
 def _read_benchmark(path: Path) -> dict[str, Any]:
-    """One epoch-time measurement; ``BadRecordError`` naming the file if it is not JSON, or its
-    ``device`` is not a string or one of :data:`BENCHMARK_NUMBERS` not a finite number."""
+    """One epoch-time measurement; ``BadRecordError`` naming the file if it is malformed."""
     benchmark = _read_json(path)
     if not isinstance(benchmark, dict):
         raise BadRecordError(path, f"a benchmark must be a JSON object, got {reprlib.repr(benchmark)}")
@@ -376,9 +331,8 @@ def of_protocol(records: Iterable[Record], protocol: str) -> list[Record]:
 
 
 def load_records(dataset: str | None = None) -> list[Record]:
-    """All records under :func:`root` (optionally of one data set). A file that is not a record is
-    skipped by :func:`load` with a warning naming it; a record holding NaN or inf (``invalid``) is
-    kept, with a warning here, and never drawn (:func:`by_tau`, Table 1)."""
+    """All records under :func:`root` (optionally of one data set), as :func:`load` reads them; a record holding
+    NaN or inf is kept, with a warning here, and never drawn (:func:`by_tau`, Table 1)."""
     records = load(root(), dataset)
     for r in records:
         if r.invalid:
@@ -387,14 +341,13 @@ def load_records(dataset: str | None = None) -> list[Record]:
 
 
 def by_tau(records: Iterable[Record], dataset: str, loss: str, seed: int = 0) -> list[tuple[float, Record]]:
-    """The valid records of ``loss`` on ``dataset`` with ``seed`` as ``(tau, record)``, sorted by tau (an
-    invalid record is left out)."""
+    """The valid records of ``loss`` on ``dataset`` with ``seed`` as ``(tau, record)``, sorted by tau."""
     found = [(r.tau, r) for r in records if r.dataset == dataset and r.loss == loss and r.seed == seed and not r.invalid]
     return sorted(found, key=lambda pair: pair[0])
 
 
 def seeds(records: Iterable[Record], dataset: str, loss: str, tau: float | None = None) -> list[Record]:
-    """The valid records of (dataset, loss, tau), one per seed, by seed (an invalid record is left out)."""
+    """The valid records of (dataset, loss, tau), one per seed, by seed."""
     name = record_name(loss, tau)
     found = [r for r in records if r.dataset == dataset and record_name(r.loss, r.tau) == name and not r.invalid]
     return sorted(found, key=lambda r: r.seed)

@@ -1,17 +1,14 @@
 """``make sweep``: one papermill execution of the run notebook per configuration, resumable.
 
-For every loss and temperature of a protocol (by default each loss on its grid of ``contrastive.paper.GRIDS``,
-Table 1's ten configurations first; the τ-free losses once) the run notebook ``book/experiments/train.ipynb``
-is executed with papermill, leaving the executed notebook (its injected parameters cell tagged ``hide-input``)
-at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb`` and the run record, written by
-``contrastive.train.run``, at ``<out>/results/<protocol>/<dataset>/<record name>.json``; checkpoints go to
-``<out>/checkpoints``. Without ``out`` the records go where the book reads them (``contrastive.results.root``)
-and the notebooks and checkpoints beside that folder.
+For every loss and temperature of a protocol the run notebook ``book/experiments/train.ipynb`` is executed, leaving
+the executed notebook at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb``, the run record at
+``<out>/results/<protocol>/<dataset>/<record name>.json`` and checkpoints in ``<out>/checkpoints``. Without ``out``
+the records go where the book reads them (``contrastive.results.root``), the notebooks and checkpoints beside it.
 
-A configuration whose record covers it (:func:`shortfall`) is skipped, so an interrupted sweep resumes; a
-record that does not is replaced, except that an off-protocol run never replaces a record at its protocol
-(``contrastive.train.check_replaces``): the sweep then stops before running anything (exit status 2). One
-failing run does not stop the others; failures are listed at the end (exit status 1).
+A configuration whose record covers it (:func:`shortfall`) is skipped, so an interrupted sweep resumes; a record
+that does not is replaced, except that an off-protocol run never replaces a record at its protocol
+(``contrastive.train.check_replaces``): the sweep then stops before running anything (exit status 2). One failing
+run does not stop the others; failures are listed at the end (exit status 1).
 
     python -m contrastive.sweep --protocol cpu --data path/to/cifar10-jpeg.npz --out data
 """
@@ -55,9 +52,9 @@ def run_config(protocol: str = "paper", **parameters: Any) -> Config:
 def notebook_config(namespace: dict[str, Any]) -> Config:
     """The run notebook's parameters, read from its ``namespace`` (``globals()``), as a Config (:func:`run_config`).
 
-    Papermill only warns about a ``-p`` name the parameters cell lacks, and the run would ignore it (a
-    typo such as ``-p tua 0.3``); so ``ValueError`` naming it if a cell run so far (IPython's ``In``: the
-    parameters cell and papermill's injected one) sets a name that is not a field of Config to a literal.
+    Papermill only warns about a ``-p`` name the parameters cell lacks (a typo such as ``-p tua 0.3``), which the
+    run would ignore; so ``ValueError`` naming each name, not a field of Config, that a cell run so far (IPython's
+    ``In``: the parameters cell and papermill's injected one) sets to a literal.
     """
     names = {f.name for f in fields(Config)}
     if unknown := sorted(literal_assignments(namespace.get("In", ())) - names):
@@ -84,8 +81,7 @@ def literal_assignments(sources: Sequence[str]) -> set[str]:
 
 def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -> list[tuple[str, float | None]]:
     """``(loss, tau)`` for every loss and tau (``taus`` None: each loss's grid, ``paper.GRIDS``), Table 1's
-    configurations first, then Fig. 2's; a loss without a temperature appears once, tau None. The values
-    themselves are checked once, by the Config of each run (:func:`sweep` builds them all first)."""
+    configurations first, then Fig. 2's; a loss without a temperature appears once, tau None."""
     if not losses:
         raise ValueError("losses must name at least one loss")
     if any(USES_TAU.get(loss) for loss in losses) and taus is not None and not taus:
@@ -102,17 +98,15 @@ def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -
 
 
 def shortfall(record: results.Record, wanted: Config) -> str | None:
-    """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary, or None if it does:
-    it must start from the same protocol and have the same value in every setting that protocol fixes
-    for its loss (``config.judged``) and the same seed. The data path is not compared: the same
-    file lies at different paths on different machines."""
+    """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary (a different protocol, seed
+    or setting that protocol fixes for its loss), or None. The data path is not compared: the same file lies at
+    different paths on different machines."""
     found = differences(record.config, asdict(wanted), ("protocol", *judged(wanted.loss), "seed"), reference="requested")
     return ", ".join(map(str, found)) or None
 
 
 def shard_of(jobs: list[Any], shard: tuple[int, int]) -> list[Any]:
-    """Shard ``i`` of ``n`` (``shard = (i, n)``) of ``jobs``: every n-th job from the i-th. The shards of
-    one list are disjoint and together hold every job; ``ValueError`` unless 0 <= i < n."""
+    """Every n-th of ``jobs`` from the i-th (``shard = (i, n)``); ``ValueError`` unless 0 <= i < n."""
     i, n = shard
     if not 0 <= i < n:
         raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
@@ -157,12 +151,11 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
           parameters: dict[str, Any] | None = None, notebook: str | Path = NOTEBOOK, timeout: int = DEFAULT_TIMEOUT,
           log_output: bool = False, protocol: str = "paper", seeds: Sequence[int] = (0,),
           shard: tuple[int, int] = (0, 1)) -> Report:
-    """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet
-    covered by a record (module docstring); None: the protocol's values and the engine's defaults.
-    ``shard`` ``(i, n)``: only every n-th job from the i-th (:func:`shard_of`), so n processes sharing one
-    records folder run one sweep between them. ``parameters``: further run-notebook parameters (any Config
-    field, e.g. ``{"knn_k": 8}``). Every job's Config and ``check_replaces`` run before anything does, so
-    a bad value stops the sweep with a ``ValueError`` naming it.
+    """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet covered by a
+    record (module docstring); None: the protocol's values and the engine's defaults. ``shard``: see :func:`shard_of`
+    (n processes sharing one records folder run one sweep between them); ``parameters``: further Config fields, e.g.
+    ``{"knn_k": 8}``. Every job's Config and ``check_replaces`` run first, so a bad value stops the sweep with a
+    ``ValueError`` naming it before anything runs.
     """
     records = (Path(out) / "results" if out is not None else results.root()).resolve()
     out, notebook = records.parent, Path(notebook).resolve()

@@ -1,13 +1,8 @@
-"""The dilemma in miniature: contrastive learning of a clustered data set on the sphere S², on the CPU.
+"""The dilemma in miniature: contrastive learning of clusters of points on the sphere S², on the CPU.
 
-The data are ``classes`` clusters of ``per_class`` instances on S² (von Mises-Fisher-like blobs around
-well-separated centres). A tiny MLP f: S² -> S² is trained by instance discrimination: each step draws two
-augmented views of every instance (input noise, renormalised) and feeds their similarities
-(:func:`pair_similarities`) to one of the losses of :mod:`contrastive.losses` at a temperature tau. The
-embeddings of the clean inputs are then measured with :func:`contrastive.metrics.uniformity` (Eq. 10) and
-:func:`contrastive.metrics.tolerance` (Eq. 11), the two sides of the uniformity-tolerance dilemma.
-
-Labels are used only to measure tolerance. Everything is seeded and runs on one CPU thread, so a run is deterministic.
+A tiny MLP f: S² -> S² is trained by instance discrimination (two noisy views of every point, one of the losses of
+:mod:`contrastive.losses`) and its embeddings measured by uniformity (Eq. 10) and tolerance (Eq. 11), the two sides
+of the dilemma. Labels serve only tolerance. Everything is seeded and runs on one CPU thread, so runs are deterministic.
 """
 
 from __future__ import annotations
@@ -31,13 +26,9 @@ TAUS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 @dataclass(frozen=True)
 class ToyConfig:
-    """The toy's data, model and optimiser. The defaults run a whole tau grid in a few seconds.
-
-    ``classes`` clusters of ``per_class`` points, each point the cluster centre moved by Gaussian noise
-    of std ``spread``; augmented views move a point by noise of std ``noise``. ``k`` is the number of
-    nearest negatives of the hard loss: 26 of a class of 32 is the paper's ratio 4095 / 5000 (its k over
-    the size of a CIFAR-10 class).
-    """
+    """The toy's data, model and optimiser; the defaults run a whole tau grid in a few seconds. Points are cluster
+    centres moved by Gaussian noise of std ``spread``, views move them by noise of std ``noise``. ``k``, the hard
+    loss's nearest negatives: 26 of a class of 32 is the paper's ratio 4095 / 5000 (its k over a CIFAR-10 class)."""
 
     classes: int = 4
     per_class: int = 32

@@ -1,18 +1,13 @@
 """One training run of the paper's protocol (its experimental setup), from a :class:`Config` to a run record.
 
-:func:`run` loads the data onto the device, trains the encoder against the memory bank (or the
-in-batch views) with SGD, monitors kNN accuracy, uniformity and tolerance every ``knn_every``
-epochs, evaluates (``contrastive.evaluate``) and writes one record with ``contrastive.results``.
+Speed: images live on the device as uint8 and are augmented there (``contrastive.augment``); on CUDA the step runs
+under bfloat16 autocast in channels-last layout with a fused SGD, and augmentation + forward + loss is
+``torch.compile``d. Nothing inside an epoch waits for the device: the loss is read once per epoch.
 
-Speed: images live on the device as uint8 and are augmented there (``contrastive.augment``); on CUDA the
-step runs under bfloat16 autocast in channels-last layout with a fused SGD, and the augmentation + forward +
-loss is ``torch.compile``d. Nothing inside an epoch waits for the device: the loss is read once per epoch.
-
-Checkpoints (:func:`checkpoint_path`, every ``checkpoint_every`` epochs and after the last) hold the model,
-optimiser, bank, every RNG state and the curves so far; a run of the same configuration resumes after its last
-checkpointed epoch (on the CPU bitwise identical to an uninterrupted one). The last one is kept after the
-record is written (it is the trained model): running the same configuration again only re-evaluates it;
-``resume=False`` trains afresh.
+Checkpoints (every ``checkpoint_every`` epochs and after the last) hold the model, optimiser, bank, every RNG state
+and the curves so far; a run of the same configuration resumes after its last checkpointed epoch (on the CPU bitwise
+identical to an uninterrupted one). The last one is kept after the record is written (it is the trained model):
+running the same configuration again only re-evaluates it; ``resume=False`` trains afresh.
 """
 
 from __future__ import annotations
@@ -58,8 +53,8 @@ def evaluated(config: Config, epoch: int) -> bool:
 
 
 def steps_per_epoch(images: int, batch_size: int, negatives: str) -> int:
-    """SGD steps an epoch over ``images`` training images: the bank mode keeps the last, smaller batch
-    (as the authors' DataLoader); in-batch mode drops it."""
+    """SGD steps an epoch over ``images`` training images: the bank mode keeps the last, smaller batch (as the
+    authors' DataLoader); in-batch mode drops it."""
     return math.ceil(images / batch_size) if negatives == "bank" else images // batch_size
 
 
@@ -225,10 +220,9 @@ def check_folders(config: Config) -> None:
 
 @contextmanager
 def claimed(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``.<record stem>.lock`` beside the record ``path`` while a run makes it,
-    so that two processes (shards of a sweep on machines sharing the records folder, say) never make
-    one record at once: ``ConfigError`` (``out``) if another process holds it. The kernel releases the
-    lock when its holder ends, however it ends."""
+    """Hold an exclusive lock on ``.<record stem>.lock`` beside the record ``path`` while a run makes it, so that two
+    processes (shards of a sweep on machines sharing the records folder, say) never make one record at once:
+    ``ConfigError`` (``out``) if another process holds it. The kernel releases the lock however its holder ends."""
     lock = path.with_name(f".{path.stem}.lock")
     with open(lock, "a") as f:
         try:

@@ -1,20 +1,6 @@
-"""The book's plotly figures, and the two pieces every figure shares.
-
-- :func:`tau_slider` builds a figure whose traces for each tau are precomputed and a slider that
-  shows one tau at a time: it works in the static HTML, with no kernel.
-- :func:`show_source` displays the source of a function of the package, so a chapter shows the
-  code it explains.
-- :func:`html_table` writes the book's tables (it has no pandas); :class:`Html` marks what is HTML already.
-- :func:`show` displays a figure. In a book build (``CONTRASTIVE_BOOK_BUILD`` set, as ``make book``
-  does) it emits the figure's HTML ``<div>`` only, with plotly.js served once per page from the
-  installed plotly package by ``book/_ext/offline_assets.py``; plotly's default renderer would make
-  the figure vanish from Jupyter Book pages. Live in Jupyter it uses plotly's own renderer.
-
-Chapter figures live in ``analytic`` (the no-GPU chapters), ``negatives`` (how many negatives τ
-weighs), ``experiments`` (Table 1 and the paper's figures of trained networks), ``runs`` (a run's curves
-and diagnostics), ``pilots`` (the protocols and their pilots), ``status`` (the claims' status) and
-``verdicts`` (the runs behind the verdicts of claims 5 and 6); what the figures drawn from run records
-share is in ``records``.
+"""The book's plotly figures, and what every figure shares: a tau slider that works in the static HTML with no
+kernel, the package's own source where a chapter explains it, the book's tables (there is no pandas) and display.
+The chapters' figures are in the submodules; what those drawn from run records share is in ``records``.
 """
 
 from __future__ import annotations
@@ -40,8 +26,10 @@ def class_colour(i: int) -> str:
 
 
 def show(item) -> None:
-    """Display ``item`` so that it renders in the built book (offline) and live in Jupyter: a plotly
-    figure as described above; anything else (a table, a not-yet-run note) through IPython's display."""
+    """Display ``item`` so that it renders in the built book (offline) and live in Jupyter. In a book build
+    (``CONTRASTIVE_BOOK_BUILD`` set, as ``make book`` does) a plotly figure is emitted as its HTML ``<div>`` only,
+    plotly.js being served once per page by ``book/_ext/offline_assets.py``: plotly's default renderer would make the
+    figure vanish from Jupyter Book pages."""
     if not isinstance(item, go.Figure):
         display(item)
     elif os.environ.get(BOOK_BUILD_ENV):
@@ -88,12 +76,9 @@ def html_table(columns: Sequence[str] | Html, rows: Sequence[Sequence[object]], 
 
 
 def tau_slider(frames: Sequence[tuple[float, Sequence[BaseTraceType]]], active: int = 0, **layout) -> go.Figure:
-    """A figure with one group of traces per tau and a slider that shows one group at a time.
-
-    ``frames`` is a sequence of ``(tau, traces)``; every group must hold the same number of traces.
-    ``active`` is the index of the group shown first; ``layout`` goes to ``fig.update_layout``. A single
-    group gets no slider (plotly draws none for one step), only a note below the axes naming its tau.
-    """
+    """A figure with one group of traces per tau (``frames`` of ``(tau, traces)``, every group as many traces) and a
+    slider that shows one group at a time, ``active`` first. A single group gets no slider (plotly draws none for one
+    step), only a note below the axes naming its tau."""
     if not frames:
         raise ValueError("frames must hold at least one (tau, traces) group")
     sizes = {len(traces) for _, traces in frames}

@@ -1,15 +1,12 @@
-"""Figures of the analytic chapters: hardness-awareness (Eq. 1-5, Fig. 3), the two limits (Eq. 6-7)
-and the dilemma in miniature (the toy of :mod:`contrastive.toy`).
-
-Every number plotted here is computed by :mod:`contrastive.losses`, :mod:`contrastive.metrics` or
-:mod:`contrastive.toy`; the figures only arrange them. Figures with a temperature slider are built
-with :func:`contrastive.figures.tau_slider`, so the slider works in the static HTML book.
+"""Figures of the analytic chapters: hardness-awareness (Eq. 1-5, Fig. 3), the two limits (Eq. 6-7) and the
+dilemma in miniature (:mod:`contrastive.toy`). Every number plotted is computed by ``losses``, ``metrics`` or
+``toy``; the figures only arrange them. Temperature sliders use ``figures.tau_slider``, so they work in the static book.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 import torch
@@ -30,7 +27,6 @@ FAINT = "rgba(110, 110, 110, 0.35)"
 LIMIT_WIDTH, LIMIT_OPACITY, CURVE_WIDTH = 9, 0.3, 2
 """A limit line is wide and translucent, beneath the thin curve that reaches it, so that both stay visible."""
 TAU_AXIS = dict(type="log", title="temperature τ")
-"""The log temperature axis of every figure against τ."""
 
 
 def log_taus(low: float, high: float, n: int) -> list[float]:
@@ -100,7 +96,7 @@ def gradient_check(taus: Sequence[float] = PENALTY_TAUS, b: int = 8, m: int = 64
 
 
 def gradient_table(rows: Sequence[dict]) -> str:
-    """The rows of :func:`gradient_check` as an HTML table."""
+    """:func:`gradient_check`'s rows as an HTML table."""
     columns = ["τ", "max |Eq. 4 − autograd|, ∂L/∂s_ii", "max |Eq. 4 − autograd|, ∂L/∂s_ij", "max |∂L/∂s_ii + Σ_j ∂L/∂s_ij|"]
     return html_table(columns, [[f"{r['tau']:g}", r["positive"], r["negative"], r["sum"]] for r in rows], fmt=".1e")
 
@@ -141,11 +137,6 @@ def anchor_name(s_pos: Tensor, s_neg: Tensor, i: int) -> str:
     return f"anchor {i}, hard (s_ii ≤ max s_ij)"
 
 
-def _per_anchor(fn: Callable[[float], Tensor], taus: Sequence[float]) -> Tensor:
-    """fn(tau) for each tau, stacked to shape (len(taus), B)."""
-    return torch.stack([fn(tau) for tau in taus])
-
-
 def tau_layout(fig: go.Figure, title: str, yaxis: dict, **layout) -> go.Figure:
     """Title a figure against τ, on a log τ axis with the legend below; ``layout`` adds to or replaces that."""
     fig.update_layout(title=title, xaxis=TAU_AXIS, yaxis=yaxis, template="plotly_white",
@@ -154,10 +145,9 @@ def tau_layout(fig: go.Figure, title: str, yaxis: dict, **layout) -> go.Figure:
 
 
 def triplet_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | None = None) -> go.Figure:
-    """Eq. 6: τ·L(τ) against τ (log axis) per anchor; it tends to max(s_max - s_ii, 0) as τ -> 0. Each limit is
-    drawn first, wide and translucent, and its curve thin on top of it, so both show where they meet."""
+    """Eq. 6: τ·L(τ) against τ (log axis) per anchor, which tends to max(s_max - s_ii, 0) as τ -> 0."""
     taus = log_taus(-3, 0, 61) if taus is None else list(taus)
-    scaled = _per_anchor(lambda tau: tau * contrastive_loss(s_pos, s_neg, tau), taus)
+    scaled = torch.stack([tau * contrastive_loss(s_pos, s_neg, tau) for tau in taus])  # (len(taus), B)
     limit = triplet_limit(s_pos, s_neg, 1.0) + 0.0  # + 0.0 turns relu's -0.0 into 0.0
     fig = go.Figure()
     for i in range(s_pos.shape[0]):
@@ -175,8 +165,8 @@ def triplet_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | N
 def simple_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | None = None) -> go.Figure:
     """Eq. 7 on log-log axes: |L - Eq. 7| (shrinks like 1/τ²) next to |L - log N| (only like 1/τ)."""
     taus = log_taus(-1, 3, 81) if taus is None else list(taus)
-    loss = _per_anchor(lambda tau: contrastive_loss(s_pos, s_neg, tau), taus)
-    eq7 = _per_anchor(lambda tau: simple_limit(s_pos, s_neg, tau), taus)
+    loss = torch.stack([contrastive_loss(s_pos, s_neg, tau) for tau in taus])
+    eq7 = torch.stack([simple_limit(s_pos, s_neg, tau) for tau in taus])
     log_n = math.log(s_neg.shape[1] + 1)
     fig = go.Figure()
     for i in range(s_pos.shape[0]):
@@ -193,20 +183,14 @@ def simple_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | No
 def class_traces(z: Tensor, labels: Tensor) -> list[go.Scatter3d]:
     """One 3-D scatter trace per class of points ``z`` on S², coloured consistently by class."""
     return [
-        go.Scatter3d(
-            x=z[labels == c, 0].tolist(), y=z[labels == c, 1].tolist(), z=z[labels == c, 2].tolist(),
-            mode="markers", marker=dict(size=3, color=class_colour(i)), name=f"class {c}",
-        )
+        go.Scatter3d(x=z[labels == c, 0].tolist(), y=z[labels == c, 1].tolist(), z=z[labels == c, 2].tolist(),
+                     mode="markers", marker=dict(size=3, color=class_colour(i)), name=f"class {c}")
         for i, c in enumerate(torch.unique(labels).tolist())
     ]
 
 
-SPHERE_SCENE = dict(
-    aspectmode="cube",
-    xaxis=dict(range=[-1.05, 1.05], title="z₁"),
-    yaxis=dict(range=[-1.05, 1.05], title="z₂"),
-    zaxis=dict(range=[-1.05, 1.05], title="z₃"),
-)
+SPHERE_SCENE = dict(aspectmode="cube", xaxis=dict(range=[-1.05, 1.05], title="z₁"),
+                    yaxis=dict(range=[-1.05, 1.05], title="z₂"), zaxis=dict(range=[-1.05, 1.05], title="z₃"))
 
 
 def sphere_figure(z: Tensor, labels: Tensor, title: str) -> go.Figure:
@@ -221,10 +205,8 @@ def toy_sphere_figure(results: Sequence[ToyResult], active: int = 0) -> go.Figur
     if not results:
         raise ValueError("results must hold at least one ToyResult")
     frames = [(r.tau, class_traces(r.z, r.labels)) for r in results]
-    return tau_slider(
-        frames, active=active, title=f"Toy embeddings on S², {LABELS[results[0].loss]} loss", scene=SPHERE_SCENE,
-        template="plotly_white", height=560, uirevision="sphere",
-    )
+    return tau_slider(frames, active=active, title=f"Toy embeddings on S², {LABELS[results[0].loss]} loss",
+                      scene=SPHERE_SCENE, template="plotly_white", height=560, uirevision="sphere")
 
 
 def toy_metrics_figure(sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | None = None,
@@ -234,33 +216,25 @@ def toy_metrics_figure(sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | No
     fig = make_subplots(rows=1, cols=2, subplot_titles=("uniformity −L_uniformity", "tolerance T"))
     for i, (loss, results) in enumerate(sweeps.items()):
         taus, colour = [r.tau for r in results], class_colour(i)
-        name = f"{LABELS[loss]} loss"
         for col, values in ((1, [r.uniformity for r in results]), (2, [r.tolerance for r in results])):
-            fig.add_scatter(
-                x=taus, y=values, mode="lines+markers", line=dict(color=colour), name=name,
-                legendgroup=loss, showlegend=col == 1, row=1, col=col,
-            )
+            fig.add_scatter(x=taus, y=values, mode="lines+markers", line=dict(color=colour), name=f"{LABELS[loss]} loss",
+                            legendgroup=loss, showlegend=col == 1, row=1, col=col)
     if x is not None and labels is not None:
         for col, value in ((1, uniformity(x)), (2, tolerance(x, labels))):
             fig.add_hline(y=value, line=dict(color="grey", dash="dash"), annotation_text="input data", row=1, col=col)
     fig.update_xaxes(**TAU_AXIS)
-    fig.update_layout(
-        title="The dilemma in miniature", template="plotly_white", height=500, margin=dict(b=130),
-        legend=dict(orientation="h", yanchor="top", y=-0.3),  # below the x-axis titles, not on them
-    )
+    fig.update_layout(title="The dilemma in miniature", template="plotly_white", height=500, margin=dict(b=130),
+                      legend=dict(orientation="h", yanchor="top", y=-0.3))  # below the x-axis titles, not on them
     return fig
 
 
 def toy_table(sweeps: Mapping[str, Sequence[ToyResult]]) -> str:
     """Uniformity and tolerance per τ (rows) for each loss (column pairs), as an HTML table."""
-    losses = list(sweeps)
-    columns = ["τ"] + [f"{m}, {LABELS[loss]} loss" for loss in losses for m in ("uniformity", "tolerance")]
-    taus = [r.tau for r in sweeps[losses[0]]]
+    losses, metrics = list(sweeps), ("uniformity", "tolerance")
+    columns = ["τ"] + [f"{m}, {LABELS[loss]} loss" for loss in losses for m in metrics]
     by_tau = {loss: {r.tau: r for r in results} for loss, results in sweeps.items()}
-    rows = [
-        [f"{tau:g}"] + [v for loss in losses for v in (by_tau[loss][tau].uniformity, by_tau[loss][tau].tolerance)]
-        for tau in taus
-    ]
+    rows = [[f"{r.tau:g}"] + [getattr(by_tau[loss][r.tau], m) for loss in losses for m in metrics]
+            for r in sweeps[losses[0]]]
     return html_table(columns, rows)
 
 

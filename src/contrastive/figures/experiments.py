@@ -1,16 +1,8 @@
-"""Table 1 and the paper's figures of trained networks, from run records only.
+"""Table 1 and the paper's figures of trained networks (Figs. 2, 4-9), from run records only.
 
-Every builder takes the records (:func:`contrastive.results.load_records`) and returns a plotly figure, an
-:class:`~contrastive.figures.records.HtmlTable`, or a :class:`~contrastive.figures.records.NotYetRun` note
-naming the configurations whose records are missing; none of them draws empty axes. The paper's numbers
-(``contrastive.paper``) are overlaid and always labelled "paper". Every builder shows the records of one
-protocol (``protocol``: ``paper``, ``cpu``, ..., ``contrastive.config.PROTOCOLS``) and says which in its title.
-
-- :func:`table1` — Table 1, ours beside the paper's, with the difference (ours − paper) at the paper's scale;
-- :func:`uniformity_tolerance` — Figs. 4-7, uniformity and tolerance vs tau, ordinary and hard loss;
-- :func:`accuracy` — Fig. 9, linear and kNN top-1 vs tau;
-- :func:`similarities` — Fig. 8, the positive vs the 10 nearest negatives, one box plot per tau;
-- :func:`embeddings` — Fig. 2, t-SNE of the stored embedding sample at two temperatures.
+Where records are missing a builder returns a :class:`~contrastive.figures.records.NotYetRun` note naming them; none
+draws empty axes. The paper's numbers (``contrastive.paper``) are overlaid and always labelled "paper". Every builder
+shows the records of one protocol (``contrastive.config.PROTOCOLS``) and says which in its title.
 """
 
 from __future__ import annotations
@@ -38,10 +30,9 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 
 def table1_findings(dataset: str = "cifar10") -> dict[str, Any]:
-    """The numbers behind what the paper's Table 1 reports on ``dataset`` (the chapter's sentences glue
-    them in), read from :mod:`contrastive.paper`: the ordinary loss's best τ and its accuracy there and at
-    the ends, its uniformity and tolerance at the ends, Simple, HardSimple and the most accurate column,
-    the hard loss's range of uniformity and its accuracy at the largest τ."""
+    """The numbers behind what the paper's Table 1 reports on ``dataset`` (the chapter's sentences glue them in): the
+    ordinary loss's best τ and its accuracy there and at the ends, its uniformity and tolerance at the ends, Simple,
+    HardSimple and the most accurate column, the hard loss's range of uniformity and its accuracy at the largest τ."""
     def value(metric: str, loss: str, tau: float | None = None) -> float:
         return paper.table1(dataset, metric, loss, tau)
 
@@ -62,14 +53,9 @@ def table1_findings(dataset: str = "cifar10") -> dict[str, Any]:
 
 
 def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> list[dict[str, Any]]:
-    """One row per column of the paper's Table 1: paper, ours (the records of protocol ``protocol``) and
-    ours − paper for each metric.
-
-    Each row has ``loss``, ``tau``, ``record`` (or None), ``off_protocol`` (what differs from the
-    paper's protocol, or None), ``epochs``, ``data``, ``data_note``, ``device`` and, for each metric
-    ``m`` of ``paper.METRICS``, ``m`` -> ``{"paper", "ours", "diff", "sd", "seeds"}``: ours is the mean over the
-    seeds of the configuration with the same settings as seed 0, sd their standard deviation (None for one seed).
-    """
+    """One row per column of the paper's Table 1, per metric ``m`` of ``paper.METRICS`` ``row[m] = {"paper", "ours",
+    "diff", "sd", "seeds"}``: ours is the mean over the seeds (at ``protocol``) of the configuration with the same
+    settings as seed 0, sd their standard deviation (None for one seed); ``off_protocol`` is what differs, or None."""
     rows, records = [], of_protocol(records, protocol)
     for loss, tau in paper.COLUMNS:
         r = results.find(records, dataset, loss, tau)
@@ -93,9 +79,8 @@ def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: s
 
 
 def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> HtmlTable:
-    """Table 1 for ``dataset`` at protocol ``protocol``, one row per loss and tau (transposed, to fit a page):
-    per metric the paper's value, ours and, at the paper's scale only, ours − paper (across scales a
-    difference would mislead); then the epochs, data source and device of our run."""
+    """Table 1 for ``dataset`` at ``protocol``, one row per loss and tau (transposed, to fit a page): per metric the
+    paper's value, ours and, at the paper's scale only, ours − paper (across scales a difference would mislead)."""
     rows, diff = table1_rows(records, dataset, protocol), protocol == "paper"
     per = 3 if diff else 2
     missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
@@ -131,11 +116,10 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
     if missing:
         note_html += NotYetRun(f"Table 1, {dataset}, {describe(protocol)}", tuple(missing))._repr_html_()
     table = f'<div style="overflow-x: auto">{html_table(head, body, style="white-space: nowrap; font-size: 0.85em")}</div>'
-    intro = (
-        f"<p>Table 1, {html.escape(dataset)}, <strong>{html.escape(describe(protocol))}</strong>: <em>paper</em> = Wang &amp; Liu (2021) "
-        f"at the paper's scale; <em>ours</em> = our run records at this scale{'; Δ = ours − paper' if diff else ''}. "
-        "Uniformity and tolerance are those of the un-augmented training embeddings.</p>"
-    )
+    intro = (f"<p>Table 1, {html.escape(dataset)}, <strong>{html.escape(describe(protocol))}</strong>: <em>paper</em> = "
+             f"Wang &amp; Liu (2021) at the paper's scale; <em>ours</em> = our run records at this scale"
+             f"{'; Δ = ours − paper' if diff else ''}. Uniformity and tolerance are those of the un-augmented training "
+             "embeddings.</p>")
     return HtmlTable(intro + table + note_html)
 
 
@@ -143,10 +127,9 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
 
 
 def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], what: str, protocol: str) -> go.Figure:
-    """One panel per metric vs tau: ours per loss (lines; open circles off the protocol; the mean ± sd where a
-    configuration has several seeds, every seed on hover) and, where Table 1
-    has the metric, the paper's (crosses), on an axis of their own (right) at any scale but the paper's.
-    Without records the paper's values are drawn alone, titled as what the paper reports."""
+    """One panel per metric vs tau: ours per loss (the mean ± sd where a configuration has several seeds, every seed
+    on hover) and, where Table 1 has the metric, the paper's, on an axis of their own (right) at any scale but the
+    paper's. Without records the paper's values are drawn alone, titled as what the paper reports."""
     records = of_protocol(records, protocol)
     runs = {loss: by_tau(records, dataset, loss) for loss in TAU_LOSSES}
     missing = [m for loss, ours in runs.items() for m in absent(loss, paper.GRIDS[loss], [t for t, _ in ours])]
@@ -198,7 +181,7 @@ def _collapsed_text(runs: Sequence[tuple[float, Record]]) -> str:
 
 
 def _paper_trace(dataset: str, metric: str, loss: str, showlegend: bool, **style: Any) -> go.Scatter:
-    """The paper's Table 1 values of ``metric`` for ``loss`` vs τ: crosses on a dotted line, labelled as the paper's."""
+    """The paper's Table 1 values of ``metric`` for ``loss`` vs τ, labelled as the paper's."""
     return go.Scatter(
         x=list(paper.TABLE1_TAUS), y=[paper.table1(dataset, metric, loss, t) for t in paper.TABLE1_TAUS], mode="markers+lines",
         name=f"paper: {LABELS[loss]} (the paper's Table 1, paper scale)", legendgroup=f"paper-{loss}", showlegend=showlegend,
@@ -217,12 +200,12 @@ def _paper_only(dataset: str, metrics: Sequence[str], what: str) -> go.Figure:
 
 
 def uniformity_tolerance(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> go.Figure:
-    """Figs. 4-7: uniformity (−L_unif) and tolerance T vs tau, ordinary and hard loss, paper overlaid."""
+    """Figs. 4-7: uniformity (−L_unif) and tolerance T vs tau, ordinary and hard loss."""
     return _vs_tau(records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", protocol)
 
 
 def accuracy(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> go.Figure:
-    """Fig. 9: linear and kNN top-1 vs tau, ordinary and hard loss; the paper's linear top-1 overlaid."""
+    """Fig. 9: linear and kNN top-1 vs tau, ordinary and hard loss (Table 1 has only the linear top-1)."""
     return _vs_tau(records, dataset, ("linear_top1", "knn_top1"), "Accuracy vs τ", protocol)
 
 
@@ -234,30 +217,21 @@ def box_stats(x: np.ndarray) -> dict[str, float]:
     x = np.asarray(x, dtype=np.float64)
     q1, median, q3 = np.percentile(x, [25, 50, 75])
     iqr = q3 - q1
-    return {
-        "q1": q1, "median": median, "q3": q3, "mean": float(x.mean()),
-        "lowerfence": float(x[x >= q1 - 1.5 * iqr].min()), "upperfence": float(x[x <= q3 + 1.5 * iqr].max()),
-    }
+    return {"q1": q1, "median": median, "q3": q3, "mean": float(x.mean()),
+            "lowerfence": float(x[x >= q1 - 1.5 * iqr].min()), "upperfence": float(x[x <= q3 + 1.5 * iqr].max())}
 
 
 def _boxes(arrays: dict[str, np.ndarray]) -> list[go.Box]:
     """One precomputed box for the positives s_ii, then one per nearest negative n1..n10."""
     columns = [("positive", arrays["pos_sim"])] + [(f"n{j + 1}", arrays["neg_top10"][:, j]) for j in range(arrays["neg_top10"].shape[1])]
-    return [
-        go.Box(
-            x=[name], **{k: [v] for k, v in box_stats(values).items()}, name=name, showlegend=False,
-            marker={"color": COLOURS["contrastive"] if name == "positive" else COLOURS["paper"]},
-        )
-        for name, values in columns
-    ]
+    return [go.Box(x=[name], **{k: [v] for k, v in box_stats(values).items()}, name=name, showlegend=False,
+                   marker={"color": COLOURS["contrastive"] if name == "positive" else COLOURS["paper"]})
+            for name, values in columns]
 
 
 def similarities(records: Sequence[Record], dataset: str = "cifar10", loss: str = "contrastive",
         protocol: str = "paper") -> go.Figure | NotYetRun:
-    """Fig. 8: box plots of s_ii and of the 10 nearest negatives n1..n10 of 1,000 anchors, a tau slider.
-
-    Boxes are quartiles with Tukey whiskers; outliers are not drawn.
-    """
+    """Fig. 8: box plots of s_ii and of the 10 nearest negatives of 1,000 anchors, a tau slider; outliers not drawn."""
     runs = with_arrays(by_tau(of_protocol(records, protocol), dataset, loss), ("pos_sim", "neg_top10"))
     return _slider("Positive vs nearest negatives", dataset, loss, protocol, [(t, _boxes(a)) for t, a, _ in runs],
                    drawn=[r for _, _, r in runs], yaxis_title="similarity",
@@ -297,10 +271,8 @@ def class_names(dataset: str, n: int) -> list[str]:
 
 def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequence[float] = paper.FIG2_TAUS,
                loss: str = "contrastive", protocol: str = "paper") -> go.Figure | NotYetRun:
-    """Fig. 2: t-SNE of the stored test-feature sample (2,000 points) at each tau, coloured by class.
-
-    Each panel title carries the uniformity and tolerance of the sample itself (``contrastive.metrics.sample_metrics``).
-    """
+    """Fig. 2: t-SNE of the stored test-feature sample (2,000 points) at each tau, coloured by class; each panel's
+    title carries the uniformity and tolerance of the sample itself (``contrastive.metrics.sample_metrics``)."""
     found = [(t, results.find(of_protocol(records, protocol), dataset, loss, t)) for t in taus]
     runs = with_arrays([(t, r) for t, r in found if r is not None and not r.invalid], ("embedding", "embedding_labels"))
     missing = absent(loss, taus, [t for t, _, _ in runs])
@@ -317,10 +289,9 @@ def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequen
         names = class_names(dataset, int(labels.max()) + 1)
         for c in np.unique(labels):
             sel, name = labels == c, names[c]
-            fig.add_trace(go.Scatter(
-                x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name, legendgroup=name, showlegend=col == 1,
-                marker={"size": 3, "color": class_colour(c)}, hoverinfo="name",
-            ), row=1, col=col)
+            fig.add_trace(go.Scatter(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name, legendgroup=name,
+                                     showlegend=col == 1, marker={"size": 3, "color": class_colour(c)}, hoverinfo="name"),
+                          row=1, col=col)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     return _finish(fig, f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}", missing, panel_lines=2, height=600)

@@ -1,12 +1,8 @@
 """Figures of the chapter "How many negatives does τ listen to?": summaries of the Eq. 5 penalty against τ.
 
-Every number plotted is computed by :mod:`contrastive.penalty` on negative similarities passed in as
-``samples``, a mapping from a legend label to a tensor s_neg of shape (B, M) (B anchors, M negatives;
-curves are the mean over the B anchors). Two sources fill it:
-
-- :func:`sphere_model` — the uniform-sphere MODEL (:func:`contrastive.penalty.sphere_similarities`), no data;
-- :func:`measured_figures` — the negative-similarity histograms stored with run records, drawn only
-  when records exist; otherwise a :class:`~contrastive.figures.records.NotYetRun` note.
+Every number plotted is computed by :mod:`contrastive.penalty` on ``samples``, a mapping from a legend label to
+negative similarities s_neg (B anchors, M negatives; curves are the mean over the anchors): those of the
+uniform-sphere MODEL (no data), or those of run records' histograms, drawn only when records exist.
 """
 
 from __future__ import annotations
@@ -37,12 +33,11 @@ BELOW = dict(height=500, margin=dict(b=130), legend=dict(orientation="h", yancho
 
 
 def model_label(d: int) -> str:
-    """The legend label of the uniform-sphere model in dimension d."""
     return f"uniform sphere model, d = {d}"
 
 
 def sphere_model(dims: Sequence[int] = MODEL_DIMS, m: int = CIFAR_NEGATIVES, b: int = 4, seed: int = 0) -> dict[str, Tensor]:
-    """``samples`` of the uniform-sphere MODEL: b anchors with m negatives each, for each dimension d in ``dims``."""
+    """``samples`` of the uniform-sphere MODEL: b anchors with m negatives each, in each dimension d of ``dims``."""
     return {model_label(d): sphere_similarities(m, d, b, seed) for d in dims}
 
 
@@ -113,11 +108,10 @@ def log_ranks(m: int, n: int = 300) -> list[int]:
     return torch.unique(torch.cat([ranks, torch.tensor([1, m])])).tolist()
 
 
-def ranked_penalty_figure(
-    s_neg: Tensor, taus: Sequence[float] = PENALTY_TAUS, k: int = paper.HARD_K, active: int = 1, points: int = 300
-) -> go.Figure:
+def ranked_penalty_figure(s_neg: Tensor, taus: Sequence[float] = PENALTY_TAUS, k: int = paper.HARD_K, active: int = 1,
+                          points: int = 300) -> go.Figure:
     """One anchor's relative penalty r_i (Eq. 5) sorted from the nearest negative down, against rank (log–log),
-    one τ at a time (slider), with the cut of Eq. 9 at rank k. ``s_neg`` has shape (1, M) (row 0 is used)."""
+    one τ at a time (slider), with the cut of Eq. 9 at rank k. Row 0 of ``s_neg`` is used."""
     r_sorted = [relative_penalty(s_neg[:1], tau)[0].sort(descending=True).values for tau in taus]
     ranks = log_ranks(s_neg.shape[-1], points)
     index = torch.tensor(ranks) - 1
@@ -125,10 +119,8 @@ def ranked_penalty_figure(
     high = max(r[0].item() for r in r_sorted)
     frames = [
         (tau, [
-            go.Scatter(
-                x=ranks, y=r[index].tolist(), mode="lines", line=dict(width=3),
-                name=f"r_i sorted; the {k:,} nearest carry {top_k_share(s_neg[:1], tau, k)[0].item():.1%}",
-            ),
+            go.Scatter(x=ranks, y=r[index].tolist(), mode="lines", line=dict(width=3),
+                       name=f"r_i sorted; the {k:,} nearest carry {top_k_share(s_neg[:1], tau, k)[0].item():.1%}"),
             go.Scatter(x=[k, k], y=[low, high], mode="lines", line=dict(color="grey", dash="dash"), name=f"Eq. 9 cut at rank {k:,}"),
         ])
         for tau, r in zip(taus, r_sorted)
@@ -145,13 +137,8 @@ def penalty_rows(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: in
     """Per τ, averaged over anchors: exp H(r_i), exp H(r_i) / M, the top-k share and the dropped share."""
     m = s_neg.shape[-1]
     return [
-        {
-            "tau": tau,
-            "effective": (e := effective_negatives(s_neg, tau).mean().item()),
-            "fraction": e / m,
-            "top_k": top_k_share(s_neg, tau, k).mean().item(),
-            "dropped": dropped_share(s_neg, tau, k).mean().item(),
-        }
+        {"tau": tau, "effective": (e := effective_negatives(s_neg, tau).mean().item()), "fraction": e / m,
+         "top_k": top_k_share(s_neg, tau, k).mean().item(), "dropped": dropped_share(s_neg, tau, k).mean().item()}
         for tau in taus
     ]
 
@@ -161,19 +148,15 @@ def penalty_table(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: i
     m = s_neg.shape[-1]
     columns = ["τ", "effective negatives exp H(r_i)", f"… as a share of M = {m:,}",
                f"penalty on the {k:,} nearest (Eq. 9 keeps)", "penalty dropped by Eq. 9"]
-    rows = [
-        [f"{r['tau']:g}", f"{r['effective']:,.0f}", f"{r['fraction']:.1%}", f"{r['top_k']:.1%}", f"{r['dropped']:.1%}"]
-        for r in penalty_rows(s_neg, taus, k)
-    ]
-    return html_table(columns, rows)
+    return html_table(columns, [[f"{r['tau']:g}", f"{r['effective']:,.0f}", f"{r['fraction']:.1%}", f"{r['top_k']:.1%}",
+                                 f"{r['dropped']:.1%}"] for r in penalty_rows(s_neg, taus, k)])
 
 
-def penalty_numbers(
-    s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K, small: float = 0.01
-) -> dict[str, float]:
-    """What the chapter quotes of ``s_neg`` (B, M): M, B, k and ``small``; the :func:`penalty_rows` summaries
-    at the first and the last τ; ``tau_k``, the τ at which exp H(r_i) of Eq. 5, mean over the anchors, equals k; and ``tau_small``,
-    the τ below which Eq. 9 drops less than ``small`` of the penalty."""
+def penalty_numbers(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K,
+                    small: float = 0.01) -> dict[str, float]:
+    """What the chapter quotes of ``s_neg`` (B, M): M, B, k and ``small``; the :func:`penalty_rows` summaries at the
+    first and the last τ; ``tau_k``, the τ at which the mean exp H(r_i) of Eq. 5 equals k; and ``tau_small``, the τ
+    below which Eq. 9 drops less than ``small`` of the penalty."""
     rows = penalty_rows(s_neg, taus, k)
     ends = {f"{key}_{end}": row[key] for end, row in (("first", rows[0]), ("last", rows[-1]))
             for key in ("tau", "effective", "fraction", "dropped")}
@@ -190,10 +173,9 @@ def penalty_numbers(
 def measured_samples(
     records: Sequence[dict[str, Any]], dataset: str = "cifar10", losses: Sequence[str] = TAU_LOSSES, protocol: str = "paper"
 ) -> tuple[dict[str, Tensor], dict[str, list[float]], list[str]]:
-    """``samples`` from the negative-similarity histograms of the records of protocol ``protocol`` at Table 1's
-    temperatures (one per loss and τ, M = the recorded training images − 1), ``marks`` (each record's own τ
-    on its line), and the labels of the paper's configurations without a usable record (no record, no
-    histogram, or no recorded image count)."""
+    """``samples`` from the negative-similarity histograms of the records at Table 1's temperatures (one per loss
+    and τ, M = the recorded training images − 1), ``marks`` (each record's own τ on its line), and the labels of the
+    paper's configurations without a usable record (no record, no histogram, or no recorded image count)."""
     samples: dict[str, Tensor] = {}
     marks: dict[str, list[float]] = {}
     missing: list[str] = []
@@ -214,10 +196,9 @@ def measured_figures(
     records: Sequence[dict[str, Any]], dataset: str = "cifar10", reference: Mapping[str, Tensor] | None = None,
     protocol: str = "paper",
 ) -> list[go.Figure | NotYetRun]:
-    """:func:`effective_figure` and :func:`dropped_figure` on the measured negative similarities of the
-    records of ``dataset`` at protocol ``protocol`` (each record's own τ marked), the ``reference`` samples
-    (e.g. the model) beside them, with the k of the protocol's hard loss; a single :class:`NotYetRun` note
-    when no record has a histogram."""
+    """:func:`effective_figure` and :func:`dropped_figure` on the records' measured negative similarities, the
+    ``reference`` samples (e.g. the model) beside them, with the k of the protocol's hard loss; a single
+    :class:`NotYetRun` note when no record has a histogram."""
     samples, marks, missing = measured_samples(records, dataset, protocol=protocol)
     what = f"Penalty summaries from measured similarities, {dataset}, {describe(protocol)}"
     if not samples:

@@ -17,8 +17,7 @@ from .records import COLOURS, CURVE_LABELS, HtmlTable, NotYetRun, _finish, _fmt
 
 
 def protocols_table() -> HtmlTable:
-    """Every setting a protocol fixes, one column per protocol (``contrastive.config.PROTOCOLS``),
-    the settings where they differ first."""
+    """Every setting a protocol fixes, one column per protocol, the settings where they differ first."""
     names = list(PROTOCOLS)
     values = {n: asdict(PROTOCOLS[n]) for n in names}
     differ = [f for f in SETTINGS if len({repr(values[n][f]) for n in names}) > 1]
@@ -27,15 +26,9 @@ def protocols_table() -> HtmlTable:
     return HtmlTable(html_table(("setting", *(describe(n) for n in names)), rows))
 
 
-def _budget(rules: dict[str, Any]) -> str:
-    """Rule 1 of a pilot in a few words: its minutes or its training images."""
-    return f"≤ {rules['max_seconds'] // 60} min" if "max_seconds" in rules else f"≤ {rules['max_images']:,} images"
-
-
 def pilot_table(verdict: dict[str, Any], which: pilot.Pilot = pilot.FIRST) -> HtmlTable | NotYetRun:
-    """A pilot (``contrastive.pilot.verdict``): per recipe and τ, the run's minutes, final kNN and
-    linear top-1, the flatness of its curves over the last 20 %; per recipe whether it meets the
-    rules; the chosen one."""
+    """A pilot (``contrastive.pilot.verdict``): per recipe and τ, the run's minutes, final kNN and linear top-1, the
+    flatness of its curves over the last stretch; per recipe whether it meets the rules; the chosen one."""
     if not verdict["runs"]:
         return NotYetRun("The pilot", tuple(f"{r} at τ = {t:g}" for r in which.recipes for t in which.taus))
     summary = {row["recipe"]: row for row in verdict["rows"]}
@@ -43,21 +36,20 @@ def pilot_table(verdict: dict[str, Any], which: pilot.Pilot = pilot.FIRST) -> Ht
     for recipe, assessed in verdict["runs"].items():
         row = summary[recipe]
         for a in sorted(assessed, key=lambda a: a["tau"]):
-            rows.append([
-                recipe + (" (chosen)" if recipe == verdict["chosen"] else ""), f"{a['tau']:g}", f"{a['seconds'] / 60:.1f}",
-                f"{a['knn_top1']:.2f}", f"{a['linear_top1']:.2f}",
-                *(f"{a['flatness'][c]:.2f}" for c in which.rules["flat_curves"]),
-                "yes" if row["fast"] else "no", "yes" if row["flat"] else "no",
-                _fmt(row["mean_knn_top1"], ".2f", ""),
-            ])
+            rows.append([recipe + (" (chosen)" if recipe == verdict["chosen"] else ""), f"{a['tau']:g}",
+                         f"{a['seconds'] / 60:.1f}", f"{a['knn_top1']:.2f}", f"{a['linear_top1']:.2f}",
+                         *(f"{a['flatness'][c]:.2f}" for c in which.rules["flat_curves"]),
+                         "yes" if row["fast"] else "no", "yes" if row["flat"] else "no",
+                         _fmt(row["mean_knn_top1"], ".2f", "")])
+    rules = which.rules  # rule 1 in a few words: its minutes or its training images
+    budget = f"≤ {rules['max_seconds'] // 60} min" if "max_seconds" in rules else f"≤ {rules['max_images']:,} images"
     columns = ("recipe", "τ", "minutes", "kNN top-1", "linear top-1", "flatness: uniformity", "flatness: kNN",
-               f"rule 1 ({_budget(which.rules)})", "rule 2 (flat)", "mean kNN over τ")
+               f"rule 1 ({budget})", "rule 2 (flat)", "mean kNN over τ")
     return HtmlTable(html_table(columns, rows))
 
 
 def pilot_curves(runs: dict[str, list[Record]], which: pilot.Pilot = pilot.FIRST) -> go.Figure | NotYetRun:
-    """A pilot's test-set kNN top-1 and uniformity against the fraction of training, one line per
-    recipe and τ, with the start of the last 20 % marked."""
+    """A pilot's test-set kNN top-1 and uniformity against the fraction of training, the last stretch's start marked."""
     if not runs:
         return NotYetRun("The pilot's curves", tuple(which.recipes))
     panels = which.rules["flat_curves"]

@@ -1,12 +1,9 @@
-"""What every figure and table drawn from run records shares: the labels, colours and marks, the note that
-stands in for a figure whose records are missing (:class:`NotYetRun`), the titles that say which runs are
-drawn and at which protocol, and whether a run ended collapsed.
+"""What every figure and table drawn from run records shares: the labels, colours and marks, the note that stands in
+for a figure whose records are missing, the titles that say which runs are drawn and at which protocol, and whether
+a run ended collapsed.
 
-Records that started from a protocol but are off it (``contrastive.config.deviations``: fewer epochs,
-another backbone, …) are still drawn, marked "off protocol" with what differs; they count for no claim.
-The builders are in ``experiments`` (Table 1 and the paper's figures), ``runs`` (a run's curves and
-diagnostics), ``pilots`` (the protocols and the pilots that chose them) and ``verdicts`` (the runs behind the
-verdicts of claims 5 and 6).
+Records that started from a protocol but are off it (``contrastive.config.deviations``: fewer epochs, another
+backbone, …) are still drawn, marked "off protocol" with what differs; they count for no claim.
 """
 
 from __future__ import annotations
@@ -26,17 +23,12 @@ from . import tau_slider
 
 TAU_LOSSES = ("contrastive", "hard")
 METRIC_LABELS = {
-    "linear_top1": "linear top-1 (%)",
-    "knn_top1": "kNN top-1 (%), test set",
-    "uniformity": "uniformity −L_unif, training set",
-    "tolerance": "tolerance T, training set",
-    "uniformity_test": "uniformity −L_unif, test set",
-    "tolerance_test": "tolerance T, test set",
-    "loss": "training loss",
-    "lr": "learning rate",
+    "linear_top1": "linear top-1 (%)", "knn_top1": "kNN top-1 (%), test set",
+    "uniformity": "uniformity −L_unif, training set", "tolerance": "tolerance T, training set",
+    "uniformity_test": "uniformity −L_unif, test set", "tolerance_test": "tolerance T, test set",
+    "loss": "training loss", "lr": "learning rate",
 }
-"""Axis and row labels. Table 1's uniformity and tolerance are on the un-augmented training embeddings
-(``results`` keys ``uniformity``, ``tolerance``); the per-epoch curves are on the test set."""
+"""Axis and row labels: Table 1's uniformity and tolerance are on the un-augmented training embeddings."""
 CURVE_LABELS = {
     "loss": "training loss", "knn_top1": "kNN top-1 (%), test set",
     "uniformity": "uniformity −L_unif, test set", "tolerance": "tolerance T, test set",
@@ -71,8 +63,7 @@ class NotYetRun:
         return (f'<div class="admonition note"><p class="admonition-title">{html.escape(self.what)}</p>'
                 f"<p>No run record yet for {html.escape(', '.join(self.missing))}.</p></div>")
 
-    def __repr__(self) -> str:
-        return self.text()
+    __repr__ = text
 
 
 @dataclass(frozen=True)
@@ -89,8 +80,8 @@ class HtmlTable:
 
 
 def run_text(recs: Iterable[Record]) -> str:
-    """The epochs of the records drawn in one trace (``200 epochs``, ``1 epoch``, ``1–200 epochs``), then
-    ``; off protocol: <fields>`` if any of them is off the paper's protocol."""
+    """The epochs of the records drawn in one trace (``200 epochs``, ``1–200 epochs``), then ``; off protocol:
+    <fields>`` if any of them is off its protocol."""
     recs = list(recs)
     epochs = sorted({int(r.config["epochs"]) for r in recs})
     text = f"{epochs[0]}–{epochs[-1]} epochs" if len(epochs) > 1 else f"{epochs[0]} epoch{'' if epochs[0] == 1 else 's'}"
@@ -135,9 +126,8 @@ def _fmt(value: float | None, spec: str, none: str = "—") -> str:
 
 def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bool = True, panel_lines: int = 1,
             **layout) -> go.Figure:
-    """Title the figure, naming the configurations not yet run; the legend goes below the axes unless
-    a slider is there (``legend_below=False``). The top margin has room for each line of the title and
-    for panel titles of ``panel_lines`` lines."""
+    """Title the figure, naming the configurations not yet run; the legend goes below the axes unless a slider is
+    there. The top margin has room for each line of the title and for panel titles of ``panel_lines`` lines."""
     if legend_below:
         layout["legend"] = {"orientation": "h", "y": -0.2}
     text = title + missing_note(missing)
@@ -147,9 +137,8 @@ def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bo
 
 def _slider(name: str, dataset: str, loss: str, protocol: str, frames: list[tuple[float, list[Any]]],
             drawn: Sequence[Record] = (), height: int = 500, **layout) -> go.Figure | NotYetRun:
-    """``frames`` (one per tau of ``loss`` with a record) on a tau slider titled ``name``, or a
-    :class:`NotYetRun` note when there is none; the runs ``drawn`` are summarised in the title where
-    they differ from the protocol's description (other epochs, off protocol)."""
+    """``frames`` (one per tau of ``loss`` with a record) on a tau slider, or a :class:`NotYetRun` note when there is
+    none; the runs ``drawn`` are summarised in the title where they differ from the protocol's description."""
     what = f"{name} ({LABELS[loss]} loss)"
     missing = absent(loss, paper.TABLE1_TAUS, [t for t, _ in frames])
     if not frames:
@@ -165,15 +154,14 @@ def _slider(name: str, dataset: str, loss: str, protocol: str, frames: list[tupl
 
 def collapsed(record: Record) -> bool:
     """Whether ``record``'s run ended collapsed: its last training loss within :data:`COLLAPSED` of
-    the loss's value at a collapse (``losses.collapsed_loss``); False where the record cannot say."""
+    :func:`loss_at_collapse`; False where the record cannot say."""
     if "train_images" not in record.provenance or not record.curves.get("loss"):
         return False
     return abs(record.curves["loss"][-1] - loss_at_collapse(record)) <= COLLAPSED
 
 
 def loss_at_collapse(record: Record) -> float:
-    """The value the training loss of ``record``'s run takes at a collapse (``losses.collapsed_loss``), with
-    M from its negatives and training images."""
+    """The training loss of ``record``'s run at a collapse (``losses.collapsed_loss``, M from its negatives and images)."""
     c = record.config
     m = negatives_per_anchor(c["negatives"], record.provenance["train_images"], c["batch_size"])
     return collapsed_loss(c["loss"], m, c["k"])

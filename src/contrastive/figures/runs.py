@@ -1,11 +1,7 @@
-"""A run's curves and diagnostics, from run records: the training dynamics of each temperature, whether
-each run had levelled off or collapsed by its end, the short trials that diagnose the hard loss's collapse,
-one record's curves and summary (the run notebook), and how long runs and sweeps took.
-
-Builders return a plotly figure, an :class:`~contrastive.figures.records.HtmlTable` or a
-:class:`~contrastive.figures.records.NotYetRun` note; the ``*_numbers`` functions return the numbers a
-chapter's sentences glue in.
-"""
+"""A run's curves and diagnostics, from run records: the training dynamics of each temperature, whether each run had
+levelled off or collapsed by its end, the short trials that diagnose the hard loss's collapse (Eq. 9), one record's
+curves and summary (the run notebook), and how long runs and sweeps took. The ``*_numbers`` functions return the
+numbers a chapter's sentences glue in."""
 
 from __future__ import annotations
 
@@ -27,11 +23,11 @@ from .records import (COLOURS, CURVE_LABELS, CURVE_PANELS, METRIC_FORMATS, METRI
                       NotYetRun, _finish, _fmt, _off, _slider, collapsed, loss_at_collapse, protocol_text, run_text)
 
 ESCAPED = 1.0
-"""The test-set uniformity at or above which a run has left the collapse (the chapter says why). Fixed before
-any trial of ``data/trials/hard-collapse`` but ``lr0.03`` and ``fp32`` ran."""
+"""The test-set uniformity at or above which a run has left the collapse (the chapter says why). Fixed before any
+trial of ``data/trials/hard-collapse`` but ``lr0.03`` and ``fp32`` ran."""
 EARLY_ROOT = results.TRIALS_ROOT / "paper-early"
-"""The diagnostic runs of the paper protocol's first epochs (``data/trials/paper-early``, its README says how
-they were made): ``early`` of :func:`leaving_the_collapse` and :func:`early_numbers`."""
+"""The diagnostic runs of the paper protocol's first epochs (its README says how they were made): ``early`` of
+:func:`leaving_the_collapse` and :func:`early_numbers`."""
 RULE_2 = pilot.FIRST.rules
 """The yardstick of "levelled off": the pilots' rule 2, written before the first pilot ran."""
 
@@ -51,21 +47,16 @@ def _curve_grid() -> dict[str, Any]:
 def _curve_traces(record: dict[str, Any], colour: str, name: str) -> list[go.Scatter]:
     """One line per panel of ``CURVE_PANELS`` that the record's curves hold, one legend entry ``name``."""
     curves = record.curves
-    return [
-        go.Scatter(
-            x=curves["epoch"], y=curves[c], mode="lines+markers", name=name, showlegend=i == 0, legendgroup=name,
-            line={"color": colour}, xaxis=f"x{'' if i == 0 else i + 1}", yaxis=f"y{'' if i == 0 else i + 1}",
-            hovertemplate=f"epoch %{{x}}<br>{CURVE_LABELS[c]} %{{y:.4g}}<extra></extra>",
-        )
-        for i, c in enumerate(CURVE_PANELS)
-        if c in curves
-    ]
+    return [go.Scatter(x=curves["epoch"], y=curves[c], mode="lines+markers", name=name, showlegend=i == 0,
+                       legendgroup=name, line={"color": colour}, xaxis=f"x{'' if i == 0 else i + 1}",
+                       yaxis=f"y{'' if i == 0 else i + 1}",
+                       hovertemplate=f"epoch %{{x}}<br>{CURVE_LABELS[c]} %{{y:.4g}}<extra></extra>")
+            for i, c in enumerate(CURVE_PANELS) if c in curves]
 
 
 def dynamics(records: Sequence[Record], dataset: str = "cifar10", loss: str = "contrastive",
              protocol: str = "paper") -> go.Figure | NotYetRun:
-    """Training dynamics of one tau-loss: loss, kNN top-1, uniformity and tolerance (the last three on the
-    test set) per evaluated epoch, a tau slider."""
+    """Training dynamics of one tau-loss, the panels of ``CURVE_PANELS`` per evaluated epoch, a tau slider."""
     if not USES_TAU[loss]:
         raise ValueError(f"loss must be one of {TAU_LOSSES} (a loss with a temperature), got {loss!r}")
     runs = [(t, r) for t, r in by_tau(of_protocol(records, protocol), dataset, loss) if all(c in r.curves for c in CURVE_PANELS)]
@@ -111,11 +102,10 @@ def _add_uniformity(fig: go.Figure, record: Record, colour: int, dash: str, name
 
 def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
                          protocols: Sequence[str] = ("cpu-short", "cpu"), early: Sequence[Record] = ()) -> go.Figure:
-    """The hard loss (Eq. 9) against SGD steps (log axis): left, our runs' test-set uniformity at Table 1's
-    τ at each of ``protocols`` (a line style each; 0 at a collapse) and the hard runs among ``early``
-    (dash-dot: off-protocol diagnostics over a protocol's first epochs); right, the authors' logged mean s_ii
-    (``paper.AUTHORS_HARD_LOG``; 1 at a collapse). The stretch where the authors' run left its collapse
-    is shaded in both."""
+    """The hard loss (Eq. 9) against SGD steps: left, our runs' test-set uniformity at Table 1's τ at each of
+    ``protocols`` (a line style each) and the hard runs among ``early`` (dash-dot: off-protocol diagnostics over a
+    protocol's first epochs); right, the authors' logged mean s_ii (``paper.AUTHORS_HARD_LOG``). The stretch where
+    the authors' run left its collapse is shaded in both."""
     log = paper.AUTHORS_HARD_LOG
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
         f"ours: hard loss, {dataset},<br>uniformity −L_unif (test set)",
@@ -143,8 +133,8 @@ def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
 
 
 def steps_numbers(protocols: Sequence[str] = tuple(PROTOCOLS)) -> dict[str, int]:
-    """The SGD steps of a run at each of ``protocols`` (by name, "-" as "_"), and the steps of the authors'
-    logged run where it was still near its collapse (``exit_from``) and where it had left it (``exit_by``)."""
+    """The SGD steps of a run at each of ``protocols`` (by name, "-" as "_"), and the steps of the authors' logged
+    run where it was still near its collapse (``exit_from``) and where it had left it (``exit_by``)."""
     steps = {name.replace("-", "_"): v.epochs * steps_per_epoch(v.subset or paper.TRAIN_IMAGES, v.batch_size, v.negatives)
              for name, v in ((name, PROTOCOLS[name]) for name in protocols)}
     return {**steps, **dict(zip(("exit_from", "exit_by"), _authors_exit()))}
@@ -152,7 +142,7 @@ def steps_numbers(protocols: Sequence[str] = tuple(PROTOCOLS)) -> dict[str, int]
 
 def _exit_step(record: Record) -> int | None:
     """The SGD step of a hard run's first curve point from which on its test uniformity stays at or above
-    :data:`ESCAPED` (where it left the collapse and did not fall back), or None where it ended below it."""
+    :data:`ESCAPED` (it left the collapse and did not fall back), or None where it ended below it."""
     u = record.curves["uniformity"]
     if u[-1] < ESCAPED:
         return None
@@ -161,18 +151,16 @@ def _exit_step(record: Record) -> int | None:
 
 
 def exit_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, Any]:
-    """For the chapter's sentence on the hard runs of ``protocol`` (Table 1's τ): how many are recorded
-    (``runs``), how many ended with a test uniformity of at least :data:`ESCAPED` (``left``), and for each
-    of those the SGD step from which on it stayed at or above it (``steps``, "none" without one)."""
+    """For the chapter's sentence on the hard runs of ``protocol`` (Table 1's τ): how many are recorded, how many
+    ended with a test uniformity of at least :data:`ESCAPED` (``left``), and for each of those :func:`_exit_step`."""
     done = [(tau, _exit_step(r)) for tau, r in _hard_runs(records, dataset, protocol) if r is not None]
     steps = ", ".join(f"τ = {tau:g} from step {step:,}" for tau, step in done if step is not None) or "none"
     return {"runs": len(done), "left": sum(step is not None for _, step in done), "bar": ESCAPED, "steps": steps}
 
 
 def early_numbers(early: Sequence[Record], dataset: str = "cifar10") -> dict[str, Any]:
-    """For the chapter's sentence on the hard runs among ``early`` (diagnostics over a protocol's first
-    epochs): how many, their epochs and τ, each one's lowest test uniformity with its SGD step (``lowest``)
-    and the step from which on it stayed at or above :data:`ESCAPED` (``left``, :func:`_exit_step`)."""
+    """For the chapter's sentence on the hard runs among ``early``: how many, their epochs and τ, each one's lowest
+    test uniformity with its SGD step (``lowest``) and its :func:`_exit_step` (``left``)."""
     hard = _early_hard(early, dataset)
 
     def lowest(r: Record) -> str:
@@ -191,8 +179,8 @@ def early_numbers(early: Sequence[Record], dataset: str = "cifar10") -> dict[str
 
 
 def _judged(records: Sequence[Record], dataset: str, protocol: str) -> list[tuple[Record, dict[str, float]]]:
-    """The valid runs of ``protocol`` on ``dataset`` in Table 1's order, each with how far its curves of
-    rule 2 moved over the last stretch of training (``contrastive.pilot.flatness``)."""
+    """The valid runs of ``protocol`` on ``dataset`` in Table 1's order, each with how far its curves of rule 2
+    moved over the last stretch of training (``contrastive.pilot.flatness``)."""
     runs = [r for r in of_protocol(records, protocol) if r.config["dataset"] == dataset and not r.invalid]
     order = {loss: i for i, loss in enumerate(LABELS)}
     runs.sort(key=lambda r: (order[r.config["loss"]], r.config["tau"] if USES_TAU[r.config["loss"]] else 0))
@@ -200,8 +188,8 @@ def _judged(records: Sequence[Record], dataset: str, protocol: str) -> list[tupl
 
 
 def levelled_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> dict[str, int]:
-    """How many runs of ``protocol`` there are, how many levelled off by rule 2 and how many ended collapsed;
-    the epoch where rule 2's last stretch opens and the protocol's first learning-rate milestone."""
+    """How many runs of ``protocol`` there are, how many levelled off by rule 2 and how many ended collapsed; the
+    epoch where rule 2's last stretch opens and the protocol's first learning-rate milestone."""
     judged, values = _judged(records, dataset, protocol), PROTOCOLS[protocol]
     return {"runs": len(judged), "levelled": sum(pilot.levelled(r.curves, RULE_2) for r, _ in judged),
             "collapsed": sum(collapsed(r) for r, _ in judged),
@@ -209,11 +197,9 @@ def levelled_numbers(records: Sequence[Record], dataset: str = "cifar10", protoc
 
 
 def levelled_off(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> HtmlTable | NotYetRun:
-    """Whether each run of ``protocol`` had levelled off by its end: per configuration, the test-set kNN
-    top-1 and uniformity at the first curve point of the last 20 % of training and at the end, and how
-    far each moved in between as a fraction of its range over the run, judged by the pilots' rule 2
-    (:data:`RULE_2`); and its last epoch's training loss beside the loss's value for a collapsed embedding
-    (``losses.collapsed_loss``), where a run has stopped learning."""
+    """Whether each run of ``protocol`` had levelled off by its end (:data:`RULE_2`): per configuration, the test-set
+    kNN top-1 and uniformity where rule 2's last stretch opens and at the end, how far each moved in between as a
+    fraction of its range over the run, and the last epoch's training loss beside its value at a collapse."""
     judged, last, limit = _judged(records, dataset, protocol), RULE_2["last_fraction"], RULE_2["max_flatness"]
     what = f"How far each run had levelled off, {dataset}, {describe(protocol)}"
     if not judged:
@@ -237,10 +223,9 @@ def levelled_off(records: Sequence[Record], dataset: str = "cifar10", protocol: 
 def _collapse_runs(trials: Sequence[Record], records: Sequence[Record], dataset: str,
                    protocol: str) -> tuple[int, list[str], list[tuple[str, str | None, dict[str, Any]]]]:
     """The trials' last epoch, the deviations from ``protocol`` that every trial shares (their shortening), and
-    ``(name, what else differs or None for a protocol run, record)`` per run: first the protocol's runs of
-    the trials' losses and temperatures and of the ordinary loss at those temperatures, then each trial."""
-    trials = sorted((r for r in trials if r.config["dataset"] == dataset and not r.invalid),
-                    key=lambda r: r.path)
+    ``(name, what else differs or None for a protocol run, record)`` per run: first the protocol's runs of the
+    trials' losses and temperatures and of the ordinary loss at those temperatures, then each trial."""
+    trials = sorted((r for r in trials if r.config["dataset"] == dataset and not r.invalid), key=lambda r: r.path)
     changes = [[str(d) for d in deviations(r.config, protocol)] for r in trials]
     shared = [d for d in changes[0] if all(d in c for c in changes)] if changes else []
     at = [r for r in of_protocol(records, protocol) if r.config["dataset"] == dataset and not _off(r)]
@@ -255,8 +240,8 @@ def _collapse_runs(trials: Sequence[Record], records: Sequence[Record], dataset:
 
 def trial_numbers(trials: Sequence[Record], records: Sequence[Record], dataset: str = "cifar10",
                   protocol: str = "cpu-short") -> dict[str, Any]:
-    """The collapse trials in numbers: how many, their length in epochs, the changes they share, how many
-    escaped the collapse (test uniformity at least :data:`ESCAPED` at their last epoch) and which."""
+    """The collapse trials in numbers: how many, their length in epochs, the changes they share, how many escaped
+    the collapse (test uniformity at least :data:`ESCAPED` at their last epoch) and which."""
     horizon, shared, runs = _collapse_runs(trials, records, dataset, protocol)
     escaped = [name for name, changed, r in runs if changed is not None and _uniformity_at(r, horizon) >= ESCAPED]
     return {"trials": sum(changed is not None for _, changed, _ in runs), "epochs": horizon, "shared": ", ".join(shared),
@@ -271,12 +256,10 @@ def _uniformity_at(record: Record, horizon: int) -> float:
 
 def collapse_trials(trials: Sequence[Record], records: Sequence[Record], dataset: str = "cifar10",
                     protocol: str = "cpu-short") -> HtmlTable | NotYetRun:
-    """The diagnostics of the hard loss's collapse (``results.TRIALS_ROOT / "hard-collapse"``): short runs of
-    protocol ``protocol`` with one setting changed each, beside the protocol's own runs over the same first
-    epochs. Per run: what differs from the protocol beyond the trials' shared shortening, whether its steps
-    ran in bfloat16, the test uniformity at each curve point up to the trials' last epoch, the training loss
-    there beside its value at a collapse (``losses.collapsed_loss``) and whether the run had escaped the
-    collapse by then (test uniformity at least :data:`ESCAPED`)."""
+    """The diagnostics of the hard loss's collapse: short runs of ``protocol`` with one setting changed each, beside
+    the protocol's own runs over the same first epochs. Per run: what else differs (:func:`_collapse_runs`), whether
+    its steps ran in bfloat16, the test uniformity at each curve point up to the trials' last epoch, the training loss
+    there beside its value at a collapse and whether the run had escaped the collapse by then."""
     what = f"Why the hard loss collapses: off-protocol trials, {dataset}, {describe(protocol)}"
     horizon, _, runs = _collapse_runs(trials, records, dataset, protocol)
     if not horizon:
@@ -304,8 +287,7 @@ def run_curves(record: dict[str, Any]) -> go.Figure:
     c = record.config
     label = config_label(c["loss"], c.get("tau"))
     fig = go.Figure(data=_curve_traces(record, COLOURS.get(c["loss"], COLOURS["paper"]), label), layout=_curve_grid())
-    fig.update_layout(title=f"{c['dataset']}, {label}, {run_text([record])}", height=620)
-    return fig
+    return fig.update_layout(title=f"{c['dataset']}, {label}, {run_text([record])}", height=620)
 
 
 def run_summary(record: dict[str, Any]) -> HtmlTable:
@@ -327,16 +309,13 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
 
 
 def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTable | NotYetRun:
-    """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline) and
-    the seconds per epoch and total wall time of each run record, with its protocol and device (and, on a
-    GPU, whether its step ran uncompiled)."""
+    """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline) and the seconds
+    per epoch and total wall time of each run record, with its protocol and device (on a GPU, whether it compiled)."""
     if not benchmarks and not records:
         return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark", "any training run"))
-    rows = [
-        [f"benchmark, {b.get('protocol', 'paper')} protocol, batch {b['batch_size']}", b["device"], f"{b['engine_s_per_epoch']:.2f}",
-         f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})", b.get("measured", "")]
-        for b in benchmarks
-    ]
+    rows = [[f"benchmark, {b.get('protocol', 'paper')} protocol, batch {b['batch_size']}", b["device"],
+             f"{b['engine_s_per_epoch']:.2f}", f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})",
+             b.get("measured", "")] for b in benchmarks]
     for r in records:
         c, prov = r.config, r.provenance
         shared = prov.get("concurrent_runs", 1)
@@ -346,16 +325,14 @@ def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTa
             + (f" ({shared} runs sharing the device)" if shared > 1 else "")
             + (", eager steps" if str(c.get("device")).startswith("cuda") and not prov.get("compiled") else ""),
             prov.get("device"), _fmt(prov.get("seconds_per_epoch"), ".2f"),
-            f"{total / 60:.1f} min in all" if total else "", prov.get("finished", ""),
-        ])
+            f"{total / 60:.1f} min in all" if total else "", prov.get("finished", "")])
     return HtmlTable(html_table(("what", "device", "s / epoch", "other", "when"), rows))
 
 
 def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:
-    """The measured time of the sweep at ``protocol``: its title, how many of its planned configurations
-    (one seed) have a record, how many runs are recorded (every seed), their wall hours added up (the runs
-    ran one after another), the fastest and slowest run in minutes (None where no run is recorded) and the
-    devices they ran on."""
+    """The measured time of the sweep at ``protocol``: how many of its planned configurations (one seed) have a
+    record, how many runs are recorded (every seed), their wall hours added up (the runs ran one after another), the
+    fastest and slowest run in minutes (None where no run is recorded) and the devices they ran on."""
     done = [r for r in of_protocol(records, protocol) if not _off(r) and "total" in r.provenance.get("wall_seconds", {})]
     minutes = sorted(r.provenance["wall_seconds"]["total"] / 60 for r in done)
     return {"title": describe(protocol), "configurations": len({(r.dataset, r.loss, r.tau) for r in done}),

@@ -32,10 +32,8 @@ def status_cell(status: str) -> str:
 
 
 def to_markdown(rows: Sequence[Row], evidence_column: bool = True) -> str:
-    """The status table as MyST Markdown, one status column per protocol, statuses marked and coloured
-    (:func:`status_cell`: a dash, explained once, where no run counts yet); the chapters as ``{doc}`` links,
-    which Sphinx resolves to their titles and checks (``-n``); the evidence in a last column unless
-    ``evidence_column`` is False."""
+    """The status table as MyST Markdown, one status column per protocol (:func:`status_cell`; a dash, explained
+    once, where no run counts yet), the chapters as ``{doc}`` links that Sphinx resolves to titles and checks (``-n``)."""
     heads = [TITLES[n] for n in JUDGED]
     tail = " evidence |" if evidence_column else ""
     lines = ["| | the paper says | where | " + " | ".join(heads) + " |" + tail,
@@ -51,8 +49,8 @@ def to_markdown(rows: Sequence[Row], evidence_column: bool = True) -> str:
 
 @dataclass(frozen=True)
 class StatusTable:
-    """The status table as a displayable object: MyST Markdown (the book renders it, links checked);
-    the compact grid where it holds every row, the evidence where it holds a chapter's rows."""
+    """The status table as MyST Markdown (the book renders it, links checked): the compact grid where it holds
+    every row, the evidence where it holds a chapter's rows."""
 
     rows: tuple[Row, ...]
     evidence_column: bool = True
@@ -75,8 +73,8 @@ EXPERIMENTAL = tuple(c.key for c in CLAIMS if c.key.startswith("claim") and isin
 
 
 def numbers(rows: Sequence[Row], protocol: str) -> dict[str, int]:
-    """How many of the experimental claim parts among ``rows`` have each status at ``protocol``, for the
-    text: ``parts``, ``reproduced``, ``not_reproduced`` and ``waiting`` (no verdict yet: runs missing or invalid)."""
+    """How many experimental claim parts among ``rows`` have each status at ``protocol`` (``waiting``: runs missing
+    or invalid)."""
     statuses = [r.outcomes[protocol].status for r in rows if r.key in EXPERIMENTAL]
     reproduced, failed = statuses.count(REPRODUCED), statuses.count(NOT_REPRODUCED)
     return {"parts": len(statuses), "reproduced": reproduced, "not_reproduced": failed,

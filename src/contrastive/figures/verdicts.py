@@ -1,11 +1,11 @@
-"""The runs behind the verdicts of claims 5 and 6 at a protocol, set beside the paper's numbers: the tables and
-the numbers that the chapters' discussions of those claims glue in (their sentences live in the chapters). The
-claims themselves are judged in ``contrastive.claims``; these read the records the same way (:class:`Lookup`:
-seed 0 at the protocol, means over seeds)."""
+"""The runs behind the verdicts of claims 5 and 6 at a protocol, beside the paper's numbers: the tables and numbers
+the chapters' discussions of those claims glue in. The claims are judged in ``contrastive.claims``; these read the
+records the same way (:class:`Lookup`: seed 0 at the protocol, means over seeds)."""
 
 from __future__ import annotations
 
 import html
+from functools import partial
 from typing import Sequence
 
 from .. import paper, pilot
@@ -32,21 +32,17 @@ def _total_steps(record: Record) -> int:
 
 
 def simple_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, str]:
-    """The numbers of the chapter's discussion of claim 5 at ``protocol``, formatted, ours beside the paper's
-    Table 1: the best ordinary linear top-1 over Table 1's τ and its τ, Simple's and HardSimple's linear
-    top-1 less that best (claims 5a and 5b, as the claims take them: means over seeds; a dash where a run
-    is missing) and the criteria's bounds, and how far the linear top-1 of Table 1's columns spreads (ours
-    over those recorded, and how many)."""
+    """The numbers of the chapter's discussion of claim 5 at ``protocol``, formatted, ours beside the paper's Table 1:
+    the best ordinary linear top-1 over Table 1's τ and its τ, Simple's and HardSimple's linear top-1 less that best
+    (claims 5a and 5b, means over seeds; a dash where a run is missing) and the criteria's bounds, and how far the
+    linear top-1 of Table 1's columns spreads (ours over those recorded, and how many)."""
     look = Lookup(records, dataset, name=protocol)
 
     def ours(loss: str, tau: float | None) -> float | None:
         return None if _run(look, loss, tau) is None else look.value(loss, tau, "linear_top1")
 
-    def theirs(loss: str, tau: float | None) -> float | None:
-        return paper.table1(dataset, "linear_top1", loss, tau)
-
     numbers = {"simple_bound": f"{SIMPLE_GAP:g}", "hard_simple_bound": f"{HARD_SIMPLE_SLACK:g}"}
-    for who, value in (("ours", ours), ("paper", theirs)):
+    for who, value in (("ours", ours), ("paper", partial(paper.table1, dataset, "linear_top1"))):
         linear = {column: value(*column) for column in paper.COLUMNS}
         have = [v for v in linear.values() if v is not None]
         ordinary = {t: linear[("contrastive", t)] for t in paper.TABLE1_TAUS}
@@ -64,16 +60,14 @@ def simple_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol
 
 
 def _pairs(look: Lookup) -> list[tuple[float, Record | None, Record | None]]:
-    """``(tau, ordinary run, hard run)`` at each of Table 1's τ, as the claims count them (seed 0 at the
-    protocol, valid; None where there is none)."""
+    """``(tau, ordinary run, hard run)`` at each of Table 1's τ, as :func:`_run` counts them."""
     return [(tau, _run(look, "contrastive", tau), _run(look, "hard", tau)) for tau in paper.TABLE1_TAUS]
 
 
 def hard_beside_ordinary(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> HtmlTable | NotYetRun:
-    """Claims 6a and 6b run by run: at each of Table 1's τ, the ordinary and the hard loss's linear top-1,
-    uniformity and tolerance at ``protocol`` (means over seeds, as the claims take them), the SGD step by
-    which the hard run had left the collapse (:func:`_exit_step`, of its steps in all) and whether each run
-    had levelled off by rule 2."""
+    """Claims 6a and 6b run by run: at each of Table 1's τ, the ordinary and the hard loss's linear top-1, uniformity
+    and tolerance at ``protocol`` (means over seeds), the SGD step by which the hard run had left the collapse
+    (:func:`_exit_step`, of its steps in all) and whether each run had levelled off by rule 2."""
     look = Lookup(records, dataset, name=protocol)
     what = f"The hard loss beside the ordinary loss, {dataset}, {describe(protocol)}"
     pairs = _pairs(look)
@@ -92,20 +86,19 @@ def hard_beside_ordinary(records: Sequence[Record], dataset: str = "cifar10", pr
 
 
 def hard_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, str]:
-    """The numbers of the chapters' discussion of claims 4, 6a and 6b at ``protocol``, formatted (a dash
-    each until Table 1's ordinary and hard runs are all recorded; the ``late_*`` ones also until a hard
-    run has left the collapse): the spread of the hard loss's uniformity over τ and the criterion's bound;
-    the hard run that left the collapse last, its τ, step, steps in all, the share of them it spent
-    collapsed, its uniformity and the ordinary loss's at that τ, and the spread over the other τ; the two
-    losses' linear top-1 at the largest τ, their difference and claim 6b's slack; how far the ordinary loss's linear top-1
-    spreads over τ, ours and the paper's; the most seeds a mean averaged, and the largest difference in linear top-1
-    between two seeds of one ordinary configuration and its τ (a dash while none has two seeds)."""
+    """The numbers of the chapters' discussion of claims 4, 6a and 6b at ``protocol``, formatted (a dash each until
+    Table 1's ordinary and hard runs are all recorded; the ``late_*`` ones also until a hard run has left the
+    collapse): the spread of the hard loss's uniformity over τ and the criterion's bound; the hard run that left the
+    collapse last, its τ, step, steps in all, the share of them it spent collapsed, its uniformity and the ordinary
+    loss's at that τ, and the spread over the other τ; the two losses' linear top-1 at the largest τ, their difference
+    and claim 6b's slack; how far the ordinary loss's linear top-1 spreads over τ, ours and the paper's; the most
+    seeds a mean averaged, and the largest difference in linear top-1 between two seeds of one ordinary
+    configuration and its τ (a dash while none has two seeds)."""
     look = Lookup(records, dataset, name=protocol)
     pairs = _pairs(look)
-    keys = ("spread", "bound", "late_tau", "late_step", "late_steps", "late_share", "late_hard", "late_ordinary",
-            "spread_rest", "high_tau", "slack", "high_hard", "high_ordinary", "high_gap", "ordinary_range", "paper_range", "seeds",
-            "seed_gap", "seed_gap_tau")
-    numbers = dict.fromkeys(keys, "—")
+    numbers = dict.fromkeys(("spread", "bound", "late_tau", "late_step", "late_steps", "late_share", "late_hard",
+                             "late_ordinary", "spread_rest", "high_tau", "slack", "high_hard", "high_ordinary", "high_gap",
+                             "ordinary_range", "paper_range", "seeds", "seed_gap", "seed_gap_tau"), "—")
     if not all(o and h for _, o, h in pairs):
         return numbers
     unif = {loss: look.series(loss, "uniformity") for loss in TAU_LOSSES}
