@@ -290,6 +290,19 @@ def test_pilot_table_and_finding(tmp_path):
     assert isinstance(pilots.pilot_curves(runs), go.Figure)
 
 
+def test_repeat_numbers_pairs_one_computation_made_twice(tmp_path):
+    arrays = {"pos_sim": np.ones(3)}
+    for side, knn in (("first", 50.0), ("again", 50.0 * (1 + 1e-12))):
+        write_synthetic(tmp_path / side, "cifar10", "contrastive", 0.1, knn_top1=knn, arrays=arrays)
+        write_synthetic(tmp_path / side, "cifar10", "contrastive", 0.7, seed={"first": 0, "again": 1}[side])  # seeds differ
+        write_synthetic(tmp_path / side, "cifar10", "hard", 0.3, config={"k": {"first": 4095, "again": 409}[side]})
+    first, again = results.load(tmp_path / "first"), results.load(tmp_path / "again")
+    n = runs.repeat_numbers(first, again)
+    assert n["pairs"] == 1 and n["names"] == "ordinary τ=0.1" and n["same_arrays"] == 1
+    assert n["largest"] == pytest.approx(1e-12, rel=1e-3) and n["precision"] == "float32"
+    assert runs.repeat_numbers(first, [])["pairs"] == 0
+
+
 def test_protocols_table_lists_every_fixed_setting():
     html = pilots.protocols_table()._repr_html_()
     assert "resnet18_w16" in html and "paper scale" in html and "CPU scale" in html

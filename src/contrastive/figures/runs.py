@@ -6,6 +6,7 @@ numbers a chapter's sentences glue in."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import paper, pilot, results
-from ..config import PROTOCOLS, TITLES, config_label, describe, deviations
+from ..config import PROTOCOLS, TITLES, config_label, describe, deviations, judged
 from ..losses import LABELS, USES_TAU
 from ..results import Record, by_tau, of_protocol
 from ..sweep import configurations
@@ -339,3 +340,38 @@ def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:
             "planned": len(configurations(paper.TABLE1_LOSSES)), "runs": len(done),
             "hours": sum(minutes) / 60, "fastest": minutes[0] if minutes else None, "slowest": minutes[-1] if minutes else None,
             "devices": ", ".join(sorted({str(r.provenance.get("device")) for r in done}))}
+
+
+def _computation(record: Record) -> tuple[str, ...]:
+    """What decides a run's numbers: its name and data set, every setting a protocol fixes, the data file (sha256)
+    and whether its steps ran in bfloat16. Two records with the same are one run made twice."""
+    c = record.config
+    settings = json.dumps({f: c.get(f) for f in judged(record.loss)}, sort_keys=True)
+    data, bf16 = record.provenance.get("data", {}).get("sha256"), record.provenance.get("bf16")
+    return record.name, record.dataset, str(data), str(bf16), settings
+
+
+def _largest_difference(a: Record, b: Record) -> float:
+    """The largest relative difference between two records over every final number and curve point they share."""
+    pairs = [(a.results[k], b.results[k]) for k in a.results.keys() & b.results.keys()]
+    pairs += [p for k in a.curves.keys() & b.curves.keys() for p in zip(a.curves[k], b.curves[k])]
+    return max((abs(x - y) / max(abs(x), abs(y)) for x, y in pairs if x != y), default=0.0)
+
+
+def repeat_numbers(first: Sequence[Record], again: Sequence[Record]) -> dict[str, Any]:
+    """Runs made twice: the records of ``first`` (e.g. a pilot's) that a record of ``again`` repeats
+    (:func:`_computation`). For the chapter's sentence: how many, which, the largest relative difference within a
+    pair over every final number and curve point, how many pairs stored byte-identical arrays, the commits and
+    devices of each side, and the precision of their steps."""
+    made = {_computation(r): r for r in again if not r.invalid}
+    pairs = [(r, made[key]) for r in first if not r.invalid and (key := _computation(r)) in made]
+
+    def listed(side: int, key: str) -> str:  # a provenance entry of one side of the pairs, commits shortened
+        return ", ".join(sorted({str(pair[side].provenance.get(key))[:7 if key == "commit" else None] for pair in pairs}))
+
+    return {"pairs": len(pairs), "names": ", ".join(config_label(a.loss, a.tau) for a, _ in pairs),
+            "largest": max((_largest_difference(a, b) for a, b in pairs), default=0.0),
+            "same_arrays": sum(a.arrays_sha256 == b.arrays_sha256 for a, b in pairs),
+            "commits": listed(0, "commit"), "commits_again": listed(1, "commit"),
+            "devices": listed(0, "device"), "devices_again": listed(1, "device"),
+            "precision": ", ".join(sorted({"bfloat16" if a.provenance.get("bf16") else "float32" for a, _ in pairs}))}
