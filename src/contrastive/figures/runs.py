@@ -6,7 +6,6 @@ numbers a chapter's sentences glue in."""
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import paper, pilot, results
-from ..config import PROTOCOLS, TITLES, config_label, describe, deviations, judged
+from ..config import PROTOCOLS, TITLES, config_label, describe, deviations, differences, judged
 from ..losses import LABELS, USES_TAU
 from ..results import Record, by_tau, of_protocol
 from ..sweep import configurations
@@ -342,13 +341,13 @@ def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:
             "devices": ", ".join(sorted({str(r.provenance.get("device")) for r in done}))}
 
 
-def _computation(record: Record) -> tuple[str, ...]:
-    """What decides a run's numbers: its name and data set, every setting a protocol fixes, the data file (sha256)
-    and whether its steps ran in bfloat16. Two records with the same are one run made twice."""
-    c = record.config
-    settings = json.dumps({f: c.get(f) for f in judged(record.loss)}, sort_keys=True)
-    data, bf16 = record.provenance.get("data", {}).get("sha256"), record.provenance.get("bf16")
-    return record.name, record.dataset, str(data), str(bf16), settings
+def _same_run(a: Record, b: Record) -> bool:
+    """Whether two records are one run made twice: the same name (loss, τ, seed) and data set, every setting a protocol
+    fixes (:func:`contrastive.config.differences`), the same data file (sha256) and precision of the training step."""
+    def identity(r: Record) -> tuple:
+        return r.name, r.dataset, r.provenance.get("data", {}).get("sha256"), r.provenance.get("bf16")
+
+    return identity(a) == identity(b) and not differences(a.config, b.config, judged(a.loss), reference="again")
 
 
 def _largest_difference(a: Record, b: Record) -> float:
@@ -360,18 +359,18 @@ def _largest_difference(a: Record, b: Record) -> float:
 
 def repeat_numbers(first: Sequence[Record], again: Sequence[Record]) -> dict[str, Any]:
     """Runs made twice: the records of ``first`` (e.g. a pilot's) that a record of ``again`` repeats
-    (:func:`_computation`). For the chapter's sentence: how many, which, the largest relative difference within a
+    (:func:`_same_run`). For the chapter's sentence: how many, which, the largest relative difference within a
     pair over every final number and curve point, how many pairs stored byte-identical arrays, the commits and
     devices of each side, and the precision of their steps."""
-    made = {_computation(r): r for r in again if not r.invalid}
-    pairs = [(r, made[key]) for r in first if not r.invalid and (key := _computation(r)) in made]
+    matches = ((a, next((b for b in again if not b.invalid and _same_run(a, b)), None)) for a in first if not a.invalid)
+    pairs = [(a, b) for a, b in matches if b is not None]
 
-    def listed(side: int, key: str) -> str:  # a provenance entry of one side of the pairs, commits shortened
-        return ", ".join(sorted({str(pair[side].provenance.get(key))[:7 if key == "commit" else None] for pair in pairs}))
+    def listed(side: int, key: str, width: int | None = None) -> str:  # a provenance entry of one side of the pairs
+        return ", ".join(sorted({str(pair[side].provenance.get(key))[:width] for pair in pairs}))
 
     return {"pairs": len(pairs), "names": ", ".join(config_label(a.loss, a.tau) for a, _ in pairs),
             "largest": max((_largest_difference(a, b) for a, b in pairs), default=0.0),
             "same_arrays": sum(a.arrays_sha256 == b.arrays_sha256 for a, b in pairs),
-            "commits": listed(0, "commit"), "commits_again": listed(1, "commit"),
+            "commits": listed(0, "commit", 7), "commits_again": listed(1, "commit", 7),
             "devices": listed(0, "device"), "devices_again": listed(1, "device"),
             "precision": ", ".join(sorted({"bfloat16" if a.provenance.get("bf16") else "float32" for a, _ in pairs}))}
