@@ -230,6 +230,9 @@ def test_run_curves_and_summary_of_one_record(tmp_path):
     html = runs.run_summary(record)._repr_html_()
     assert "<td>linear top-1 (%)</td><td>81.50</td><td>83.63</td>" in html and "synthetic test fixture" in html
     assert '<td>protocol</td><td colspan="2">at the paper protocol</td>' in html
+    assert '<td>training steps in</td><td colspan="2">float32</td>' in html
+    record.provenance["bf16"] = True
+    assert '<td>training steps in</td><td colspan="2">bfloat16</td>' in runs.run_summary(record)._repr_html_()
 
 
 def test_show_displays_every_kind(monkeypatch, capsys):
@@ -258,7 +261,9 @@ def test_run_times_from_benchmarks_and_records(tmp_path):
              "speedup": 4.0, "batch_size": 128, "measured": "2026-12-01T00:00:00+00:00"}
     record = results.read_record(write_synthetic(tmp_path, "cifar10", "hard", 0.3))
     html = runs.run_times([record], [bench])._repr_html_()
-    assert "1.25" in html and "5.00 (conventional; ×4.0)" in html and "H100" in html
+    assert "1.25" in html and "5.00 (conventional; ×4.0)" in html and "H100 80GB HBM3, float32" in html
+    assert f"{record.provenance['device']}, float32" in html
+    assert "H100 80GB HBM3, bfloat16" in runs.run_times([], [{**bench, "bf16": True}])._repr_html_()
     assert "paper protocol: cifar10 hard τ=0.3" in html and "s / epoch" in html
     assert "eager steps" not in html  # a CPU run: no GPU step to compile
     gpu = dataclasses.replace(record, config={**record.config, "device": "cuda"}, provenance={**record.provenance, "compiled": None})
@@ -487,6 +492,9 @@ def test_sweep_numbers_count_configurations_and_runs_with_their_seeds(tmp_path):
     assert (n["hours"], n["fastest"], n["slowest"]) == (1.0, 10.0, 30.0)
     records[0].provenance["device"] = "cpu (AMD EPYC, 2 threads)"
     assert runs.sweep_numbers(records, "paper")["devices"] == f"cpu (AMD EPYC, 2 threads), {records[1].provenance['device']}"
+    assert runs.sweep_numbers(records, "paper")["precisions"] == "float32 in 3 runs"
+    records[2].provenance["bf16"] = True
+    assert runs.sweep_numbers(records, "paper")["precisions"] == "bfloat16 in 1 run, float32 in 2 runs"
     assert runs.sweep_numbers([], "paper")["runs"] == 0
 
 

@@ -270,7 +270,7 @@ def collapse_trials(trials: Sequence[Record], records: Sequence[Record], dataset
         points = [i for i, e in enumerate(curves["epoch"]) if e <= horizon]
         last = points[-1]
         rows.append([name, "nothing: its first epochs" if changed is None else changed,
-                     "bfloat16" if r.provenance.get("bf16") else "float32",
+                     precision(r),
                      ", ".join(f"{curves['epoch'][i]}: {curves['uniformity'][i]:.3f}" for i in points),
                      f"{curves['loss'][last]:.4f} / {loss_at_collapse(r):.4f} (epoch {curves['epoch'][last]})",
                      "yes" if _uniformity_at(r, horizon) >= ESCAPED else "no"])
@@ -280,6 +280,13 @@ def collapse_trials(trials: Sequence[Record], records: Sequence[Record], dataset
 
 
 # --- one run, and how long runs take --------------------------------------------------------
+
+
+def precision(record: Record | dict[str, Any]) -> str:
+    """The number format of a run's training steps (``bf16`` of its provenance, or of a benchmark): "bfloat16"
+    (autocast) or "float32". Evaluation is float32 in both; a bfloat16 run rounds differently from a float32 one."""
+    prov = record.provenance if isinstance(record, Record) else record
+    return "bfloat16" if prov.get("bf16") else "float32"
 
 
 def run_curves(record: dict[str, Any]) -> go.Figure:
@@ -300,7 +307,7 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
     data = prov.get("data", {})
     facts = {
         "protocol": protocol_text(record), "epochs": c["epochs"], "concurrent runs on the device": prov.get("concurrent_runs"),
-        "device": prov.get("device"), "data": data.get("source"), "data note": data.get("note"),
+        "device": prov.get("device"), "training steps in": precision(record), "data": data.get("source"), "data note": data.get("note"),
         "seconds per epoch": prov.get("seconds_per_epoch"), "wall seconds (total)": prov.get("wall_seconds", {}).get("total"),
         "commit": prov.get("commit"), "record": str(record.path),
     }
@@ -310,10 +317,11 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
 
 def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTable | NotYetRun:
     """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline) and the seconds
-    per epoch and total wall time of each run record, with its protocol and device (on a GPU, whether it compiled)."""
+    per epoch and total wall time of each run record, with its protocol, device and the number format of its steps
+    (:func:`precision`; on a GPU, whether it compiled)."""
     if not benchmarks and not records:
         return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark", "any training run"))
-    rows = [[f"benchmark, {b.get('protocol', 'paper')} protocol, batch {b['batch_size']}", b["device"],
+    rows = [[f"benchmark, {b.get('protocol', 'paper')} protocol, batch {b['batch_size']}", f"{b['device']}, {precision(b)}",
              f"{b['engine_s_per_epoch']:.2f}", f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})",
              b.get("measured", "")] for b in benchmarks]
     for r in records:
@@ -324,7 +332,7 @@ def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTa
             f"{r.protocol} protocol: {c['dataset']} {config_label(c['loss'], c.get('tau'))}, {c['epochs']} epochs"
             + (f" ({shared} runs sharing the device)" if shared > 1 else "")
             + (", eager steps" if str(c.get("device")).startswith("cuda") and not prov.get("compiled") else ""),
-            prov.get("device"), _fmt(prov.get("seconds_per_epoch"), ".2f"),
+            f"{prov.get('device')}, {precision(r)}", _fmt(prov.get("seconds_per_epoch"), ".2f"),
             f"{total / 60:.1f} min in all" if total else "", prov.get("finished", "")])
     return HtmlTable(html_table(("what", "device", "s / epoch", "other", "when"), rows))
 
@@ -332,20 +340,28 @@ def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTa
 def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:
     """The measured time of the sweep at ``protocol``: how many of its planned configurations (one seed) have a
     record, how many runs are recorded (every seed), their wall hours added up (the runs ran one after another), the
-    fastest and slowest run in minutes (None where no run is recorded) and the devices they ran on."""
+    fastest and slowest run in minutes (None where no run is recorded), the devices they ran on and how many ran
+    their steps in each number format (:func:`precision`)."""
     done = [r for r in of_protocol(records, protocol) if not _off(r) and "total" in r.provenance.get("wall_seconds", {})]
     minutes = sorted(r.provenance["wall_seconds"]["total"] / 60 for r in done)
     return {"title": describe(protocol), "configurations": len({(r.dataset, r.loss, r.tau) for r in done}),
             "planned": len(configurations(paper.TABLE1_LOSSES)), "runs": len(done),
             "hours": sum(minutes) / 60, "fastest": minutes[0] if minutes else None, "slowest": minutes[-1] if minutes else None,
-            "devices": ", ".join(sorted({str(r.provenance.get("device")) for r in done}))}
+            "devices": ", ".join(sorted({str(r.provenance.get("device")) for r in done})),
+            "precisions": ", ".join(f"{p} in {_runs(sum(precision(r) == p for r in done))}"
+                                  for p in sorted({precision(r) for r in done}))}
+
+
+def _runs(n: int) -> str:
+    """``1 run``, ``3 runs``."""
+    return f"{n} run{'' if n == 1 else 's'}"
 
 
 def _same_run(a: Record, b: Record) -> bool:
     """Whether two records are one run made twice: the same name (loss, τ, seed) and data set, every setting a protocol
     fixes (:func:`contrastive.config.differences`), the same data file (sha256) and precision of the training step."""
     def identity(r: Record) -> tuple:
-        return r.name, r.dataset, r.provenance.get("data", {}).get("sha256"), r.provenance.get("bf16")
+        return r.name, r.dataset, r.provenance.get("data", {}).get("sha256"), precision(r)
 
     return identity(a) == identity(b) and not differences(a.config, b.config, judged(a.loss), reference="again")
 
@@ -373,4 +389,4 @@ def repeat_numbers(first: Sequence[Record], again: Sequence[Record]) -> dict[str
             "same_arrays": sum(a.arrays_sha256 == b.arrays_sha256 for a, b in pairs),
             "commits": listed(0, "commit", 7), "commits_again": listed(1, "commit", 7),
             "devices": listed(0, "device"), "devices_again": listed(1, "device"),
-            "precision": ", ".join(sorted({"bfloat16" if a.provenance.get("bf16") else "float32" for a, _ in pairs}))}
+            "precision": ", ".join(sorted({precision(a) for a, _ in pairs}))}
