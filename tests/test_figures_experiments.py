@@ -564,3 +564,19 @@ def test_simple_numbers_set_claim_5s_differences_beside_the_papers(tmp_path):
     without = [r for r in records if r.loss != "simple"]
     n = verdicts.simple_numbers(without, "cifar10", "paper")
     assert n["ours_simple"] == n["ours_simple_diff"] == "—" and n["ours_columns"] == "9" and n["paper_simple"] != "—"
+
+
+def test_grid_trends_find_where_claim_3s_trends_start_and_turn_back_over_the_whole_grid(tmp_path):
+    unif = {0.05: 3.0, 0.1: 3.6, 0.3: 3.3, 0.7: 2.8, 1.0: 2.9}  # highest at 0.1, lower at 0.05, turns back at 0.7 → 1
+    tol = {0.05: 0.2, 0.1: 0.1, 0.3: 0.15, 0.7: 0.2, 1.0: 0.25}  # lowest at 0.1, rising at every step above it
+    for t in unif:
+        write_synthetic(tmp_path, "cifar10", "contrastive", t, uniformity=unif[t], tolerance=tol[t])
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, seed=1, uniformity=3.5, tolerance=0.15)  # mean 3.4 at τ = 0.3
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.2, epochs=10, uniformity=9.0)  # off the protocol: not read
+    trends = verdicts.grid_trends(results.load(tmp_path), "cifar10", protocol="paper")
+    assert trends["taus"] == [0.05, 0.1, 0.3, 0.7, 1.0]
+    u, t = trends["uniformity"], trends["tolerance"]
+    assert u["start"] == (0.1, 3.6) and u["below"] == [(0.05, 3.0)]
+    assert u["turns"] == [(0.7, 1.0, 2.8, 2.9)] and u["seed_spread"] == (pytest.approx(0.2), 0.3)
+    assert t["start"] == (0.1, 0.1) and t["below"] == [(0.05, 0.2)] and t["turns"] == []
+    assert verdicts.grid_trends(results.load(tmp_path), "cifar10", protocol="cpu") is None  # none at cpu

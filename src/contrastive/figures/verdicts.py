@@ -1,4 +1,4 @@
-"""The runs behind the verdicts of claims 5 and 6 at a protocol, beside the paper's numbers: the tables and numbers
+"""The runs behind the verdicts of claims 3, 5 and 6 at a protocol, beside the paper's numbers: the tables and numbers
 the chapters' discussions of those claims glue in. The claims are judged in ``contrastive.claims``; these read the
 records the same way (:class:`Lookup`: seed 0 at the protocol, means over seeds)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 from functools import partial
-from typing import Sequence
+from typing import Any, Sequence
 
 from .. import paper, pilot
 from ..claims import FLAT_UNIFORMITY, HARD_ACCURACY_SLACK, HARD_SIMPLE_SLACK, SIMPLE_GAP, Lookup
@@ -26,6 +26,40 @@ def _run(look: Lookup, loss: str, tau: float | None) -> Record | None:
 def _total_steps(record: Record) -> int:
     """The SGD steps of ``record``'s whole run."""
     return record.config["epochs"] * _steps(record)
+
+
+# --- claim 3 over the whole grid of τ ---------------------------------------------------------
+
+
+CLAIM3_SIGNS = {"uniformity": -1, "tolerance": +1}
+"""The direction claim 3 gives each metric as τ grows (Figs. 4-5): uniformity falls, tolerance rises."""
+
+
+def _trend(taus: Sequence[float], values: Sequence[float], sign: int) -> dict[str, Any]:
+    """Where ``values`` over ``taus`` (ascending) follow ``sign`` (+1 rising with τ, -1 falling): the τ and value
+    at which the trend starts (the extreme against it), the (τ, value) pairs below it, and the neighbouring pairs
+    (τ, τ', value, value') above it where the values move against the trend."""
+    start = max(range(len(values)), key=lambda i: -sign * values[i])
+    turns = [(taus[i], taus[i + 1], values[i], values[i + 1]) for i in range(start, len(values) - 1)
+             if sign * (values[i + 1] - values[i]) < 0]
+    return {"start": (taus[start], values[start]), "below": list(zip(taus[:start], values[:start])), "turns": turns}
+
+
+def grid_trends(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, Any] | None:
+    """Claim 3's two trends over the ordinary loss's whole grid of τ (``paper.GRIDS``, the τ of it recorded at
+    ``protocol``; means over seeds), beyond Table 1's four τ that judge the claim: per metric of
+    :data:`CLAIM3_SIGNS` its :func:`_trend` and the largest difference between two seeds of one τ with that τ
+    (None while no τ has two seeds); ``taus`` the τ it read. None while fewer than three τ are recorded."""
+    look = Lookup(records, dataset, name=protocol)
+    taus = [t for t in paper.GRIDS["contrastive"] if look.runs("contrastive", t)]
+    if len(taus) < 3:
+        return None
+    trends: dict[str, Any] = {"taus": taus}
+    for metric, sign in CLAIM3_SIGNS.items():
+        spreads = [(max(v) - min(v), t) for t in taus
+                   if len(v := [r.results[metric] for r in look.runs("contrastive", t)]) > 1]
+        trends[metric] = {**_trend(taus, look.series("contrastive", metric, taus), sign), "seed_spread": max(spreads, default=None)}
+    return trends
 
 
 # --- claim 5: Simple and HardSimple ---------------------------------------------------------
