@@ -580,3 +580,10 @@ def test_grid_trends_find_where_claim_3s_trends_start_and_turn_back_over_the_who
     assert u["turns"] == [(0.7, 1.0, 2.8, 2.9)] and u["seed_spread"] == (pytest.approx(0.2), 0.3)
     assert t["start"] == (0.1, 0.1) and t["below"] == [(0.05, 0.2)] and t["turns"] == []
     assert verdicts.grid_trends(results.load(tmp_path), "cifar10", protocol="cpu") is None  # none at cpu
+    n = verdicts.grid_numbers(results.load(tmp_path), "cifar10", protocol="paper")
+    assert (n["taus"], n["uniformity_start_tau"], n["uniformity_start"]) == ("5", "0.1", "3.600")
+    assert n["uniformity_turns"] == "τ = 0.7 → 1: 2.800 → 2.900" and n["tolerance_turns"] == "none"
+    assert n["uniformity_below"] == "3.000 at τ = 0.05" and (n["uniformity_seed_spread"], n["uniformity_seed_tau"]) == ("0.200", "0.3")
+    accuracy = verdicts.grid_numbers(results.load(tmp_path), "cifar10", "paper", signs={"linear_top1": -1})
+    assert accuracy["linear_top1_start"] == "0.00" and "uniformity_start" not in accuracy
+    assert set(verdicts.grid_numbers([], "cifar10", "paper").values()) == {"—"}

@@ -1,4 +1,4 @@
-"""The runs behind the verdicts of claims 3, 5 and 6 at a protocol, beside the paper's numbers: the tables and numbers
+"""The runs behind the verdicts of claims 3 to 6 at a protocol, beside the paper's numbers: the tables and numbers
 the chapters' discussions of those claims glue in. The claims are judged in ``contrastive.claims``; these read the
 records the same way (:class:`Lookup`: seed 0 at the protocol, means over seeds)."""
 
@@ -28,11 +28,13 @@ def _total_steps(record: Record) -> int:
     return record.config["epochs"] * _steps(record)
 
 
-# --- claim 3 over the whole grid of τ ---------------------------------------------------------
+# --- claims 3 and 4 over the whole grid of τ ------------------------------------------------
 
 
 CLAIM3_SIGNS = {"uniformity": -1, "tolerance": +1}
 """The direction claim 3 gives each metric as τ grows (Figs. 4-5): uniformity falls, tolerance rises."""
+ACCURACY_SIGNS = {"linear_top1": -1, "knn_top1": -1}
+"""Accuracy above its best τ: claim 4's reversed U (Fig. 9) falls on that side."""
 
 
 def _trend(taus: Sequence[float], values: Sequence[float], sign: int) -> dict[str, Any]:
@@ -45,21 +47,45 @@ def _trend(taus: Sequence[float], values: Sequence[float], sign: int) -> dict[st
     return {"start": (taus[start], values[start]), "below": list(zip(taus[:start], values[:start])), "turns": turns}
 
 
-def grid_trends(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, Any] | None:
-    """Claim 3's two trends over the ordinary loss's whole grid of τ (``paper.GRIDS``, the τ of it recorded at
-    ``protocol``; means over seeds), beyond Table 1's four τ that judge the claim: per metric of
-    :data:`CLAIM3_SIGNS` its :func:`_trend` and the largest difference between two seeds of one τ with that τ
-    (None while no τ has two seeds); ``taus`` the τ it read. None while fewer than three τ are recorded."""
+def grid_trends(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu",
+                signs: dict[str, int] = CLAIM3_SIGNS) -> dict[str, Any] | None:
+    """Trends of the ordinary loss over its whole grid of τ (``paper.GRIDS``, the τ of it recorded at ``protocol``;
+    means over seeds), beyond Table 1's four τ that judge the claims: per metric of ``signs`` its :func:`_trend`
+    and the largest difference between two seeds of one τ with that τ (None while no τ has two seeds); ``taus``
+    the τ it read. None while fewer than three τ are recorded."""
     look = Lookup(records, dataset, name=protocol)
     taus = [t for t in paper.GRIDS["contrastive"] if look.runs("contrastive", t)]
     if len(taus) < 3:
         return None
     trends: dict[str, Any] = {"taus": taus}
-    for metric, sign in CLAIM3_SIGNS.items():
+    for metric, sign in signs.items():
         spreads = [(max(v) - min(v), t) for t in taus
                    if len(v := [r.results[metric] for r in look.runs("contrastive", t)]) > 1]
         trends[metric] = {**_trend(taus, look.series("contrastive", metric, taus), sign), "seed_spread": max(spreads, default=None)}
     return trends
+
+
+def grid_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu",
+                 signs: dict[str, int] = CLAIM3_SIGNS) -> dict[str, str]:
+    """:func:`grid_trends` formatted for a chapter, per metric ``m`` of ``signs``: ``m_start_tau`` and ``m_start``,
+    ``m_turns`` (the pairs against the trend above the start, "none" if it holds at every step), ``m_below`` (the
+    values below the start, "none"), ``m_seed_spread`` and ``m_seed_tau``; ``taus``, how many τ were read. A dash
+    each while fewer than three τ are recorded, and for the seed spread while no τ has two seeds."""
+    keys = [f"{m}_{k}" for m in signs for k in ("start_tau", "start", "turns", "below", "seed_spread", "seed_tau")]
+    numbers = dict.fromkeys(["taus", *keys], "—")
+    trends = grid_trends(records, dataset, protocol, signs)
+    if trends is None:
+        return numbers
+    numbers["taus"] = str(len(trends["taus"]))
+    for m in signs:
+        t, spec = trends[m], METRIC_FORMATS[m]
+        numbers.update({f"{m}_start_tau": f"{t['start'][0]:g}", f"{m}_start": format(t["start"][1], spec),
+                        f"{m}_turns": "; ".join(f"τ = {a:g} → {b:g}: {format(u, spec)} → {format(w, spec)}"
+                                                for a, b, u, w in t["turns"]) or "none",
+                        f"{m}_below": ", ".join(f"{format(v, spec)} at τ = {tau:g}" for tau, v in t["below"]) or "none"})
+        if t["seed_spread"] is not None:
+            numbers.update({f"{m}_seed_spread": format(t["seed_spread"][0], spec), f"{m}_seed_tau": f"{t['seed_spread'][1]:g}"})
+    return numbers
 
 
 # --- claim 5: Simple and HardSimple ---------------------------------------------------------
