@@ -439,15 +439,17 @@ def test_exit_numbers_count_the_hard_runs_that_left_the_collapse_and_when(tmp_pa
     from contrastive.config import Config
 
     cpu = {k: v for k, v in asdict(Config.at("cpu", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
-    for tau in (0.07, 0.3, 0.7):
+    for tau in (0.07, 0.3, 0.5, 0.7):
         write_synthetic(tmp_path, "cifar10", "hard", tau, config={**cpu, "lr": 0.06} if tau == 0.7 else cpu)  # 0.7: off
     records = results.load(tmp_path)
-    curves = {0.07: [1.2, 0.0, 1.0, 3.0], 0.3: [0.1, 0.0, 0.5, 0.9], 0.7: [0.1, 2.0, 3.0, 3.0]}  # 0.07 fell back after epoch 1
+    curves = {0.07: [1.2, 0.0, 1.0, 3.0], 0.3: [0.1, 0.0, 0.5, 0.9], 0.5: [0.1, 0.1, 2.0, 3.0],  # 0.07 fell back after epoch 1
+              0.7: [0.1, 2.0, 3.0, 3.0]}
     for r in records:
         r.provenance["train_images"] = 5000
         r.curves.update({"epoch": [1, 18, 36, 180], "uniformity": curves[r.tau]})
-    assert runs.exit_numbers(records, "cifar10", "cpu") == {"runs": 2, "left": 1, "bar": runs.ESCAPED,
-                                                            "steps": "τ = 0.07 from step 1,440"}  # 36 epochs × 40 steps
+    assert runs.exit_numbers(records, "cifar10", "cpu") == {"runs": 3, "left": 2, "bar": runs.ESCAPED,  # 36 epochs × 40 steps
+                                                            "steps": "τ = 0.07 from step 1,440, τ = 0.5 from step 1,440"}
+    assert runs.exit_numbers(records, "cifar10", "cpu", taus=paper.TABLE1_TAUS)["steps"] == "τ = 0.07 from step 1,440"  # not 0.5
     assert runs.exit_numbers([], "cifar10", "cpu") == {"runs": 0, "left": 0, "bar": runs.ESCAPED, "steps": "none"}
 
 

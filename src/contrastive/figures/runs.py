@@ -82,10 +82,11 @@ def _steps(record: Record) -> int:
     return steps_per_epoch(record.provenance["train_images"], c["batch_size"], c["negatives"])
 
 
-def _hard_runs(records: Sequence[Record], dataset: str, protocol: str) -> list[tuple[float, Record | None]]:
-    """``(tau, record)`` of the hard loss at each of Table 1's τ at ``protocol`` (None where no run is at it)."""
+def _hard_runs(records: Sequence[Record], dataset: str, protocol: str,
+               taus: Sequence[float] = paper.TABLE1_TAUS) -> list[tuple[float, Record | None]]:
+    """``(tau, record)`` of the hard loss at each τ of ``taus`` at ``protocol`` (None where no run is at it)."""
     at = [r for r in of_protocol(records, protocol) if not _off(r)]
-    return [(tau, results.find(at, dataset, "hard", tau)) for tau in paper.TABLE1_TAUS]
+    return [(tau, results.find(at, dataset, "hard", tau)) for tau in taus]
 
 
 def _early_hard(early: Sequence[Record], dataset: str) -> list[Record]:
@@ -150,10 +151,12 @@ def _exit_step(record: Record) -> int | None:
     return record.curves["epoch"][first] * _steps(record)
 
 
-def exit_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, Any]:
-    """For the chapter's sentence on the hard runs of ``protocol`` (Table 1's τ): how many are recorded, how many
-    ended with a test uniformity of at least :data:`ESCAPED` (``left``), and for each of those :func:`_exit_step`."""
-    done = [(tau, _exit_step(r)) for tau, r in _hard_runs(records, dataset, protocol) if r is not None]
+def exit_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu",
+                 taus: Sequence[float] = paper.GRIDS["hard"]) -> dict[str, Any]:
+    """For the chapters' sentences on the hard runs of ``protocol`` at ``taus`` (the sweep's grid): how many are
+    recorded, how many ended with a test uniformity of at least :data:`ESCAPED` (``left``), and for each of those
+    :func:`_exit_step`."""
+    done = [(tau, _exit_step(r)) for tau, r in _hard_runs(records, dataset, protocol, taus) if r is not None]
     steps = ", ".join(f"τ = {tau:g} from step {step:,}" for tau, step in done if step is not None) or "none"
     return {"runs": len(done), "left": sum(step is not None for _, step in done), "bar": ESCAPED, "steps": steps}
 
