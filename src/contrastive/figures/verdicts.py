@@ -37,6 +37,13 @@ ACCURACY_SIGNS = {"linear_top1": -1, "knn_top1": -1}
 """Accuracy above its best τ: claim 4's reversed U (Fig. 9) falls on that side."""
 
 
+def _seed_spread(look: Lookup, metric: str, taus: Sequence[float]) -> tuple[float, float] | None:
+    """The largest difference in ``metric`` between two seeds of one ordinary configuration among ``taus``, and
+    its τ; None while no τ has two seeds."""
+    spreads = [(max(v) - min(v), t) for t in taus if len(v := [r.results[metric] for r in look.runs("contrastive", t)]) > 1]
+    return max(spreads, default=None)
+
+
 def _trend(taus: Sequence[float], values: Sequence[float], sign: int) -> dict[str, Any]:
     """Where ``values`` over ``taus`` (ascending) follow ``sign`` (+1 rising with τ, -1 falling): the τ and value
     at which the trend starts (the extreme against it), the (τ, value) pairs below it, and the neighbouring pairs
@@ -59,9 +66,8 @@ def grid_trends(records: Sequence[Record], dataset: str = "cifar10", protocol: s
         return None
     trends: dict[str, Any] = {"taus": taus}
     for metric, sign in signs.items():
-        spreads = [(max(v) - min(v), t) for t in taus
-                   if len(v := [r.results[metric] for r in look.runs("contrastive", t)]) > 1]
-        trends[metric] = {**_trend(taus, look.series("contrastive", metric, taus), sign), "seed_spread": max(spreads, default=None)}
+        trends[metric] = {**_trend(taus, look.series("contrastive", metric, taus), sign),
+                          "seed_spread": _seed_spread(look, metric, taus)}
     return trends
 
 
@@ -169,10 +175,8 @@ def hard_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: 
                    high_ordinary=f"{linear['contrastive'][-1]:.2f}", high_gap=f"{linear['hard'][-1] - linear['contrastive'][-1]:+.2f}",
                    ordinary_range=f"{max(linear['contrastive']) - min(linear['contrastive']):.1f}",
                    paper_range=_fmt(None if None in theirs else max(theirs) - min(theirs), ".1f"), seeds=str(look.most_seeds))
-    gaps = [(max(top1) - min(top1), tau) for tau in paper.TABLE1_TAUS
-            if len(top1 := [r.results["linear_top1"] for r in look.runs("contrastive", tau)]) > 1]
-    if gaps:
-        gap, tau = max(gaps)
+    if (spread := _seed_spread(look, "linear_top1", paper.TABLE1_TAUS)) is not None:
+        gap, tau = spread
         numbers.update(seed_gap=f"{gap:.1f}", seed_gap_tau=f"{tau:g}")
     exits = [(i, step, hard) for i, (_, _, hard) in enumerate(pairs) if (step := _exit_step(hard)) is not None]
     if exits:
