@@ -27,7 +27,8 @@ def test_the_settings_are_the_protocols_fields_and_the_rest_bookkeeping_or_the_r
     settings = {f.name for f in dataclasses.fields(Protocol)}
     assert set(OFF) | {"k", "knn_every"} == settings == set(config.SETTINGS)
     rest = {f.name for f in dataclasses.fields(Config)} - settings
-    assert rest == set(config.BOOKKEEPING) | {"dataset", "loss", "tau", "seed", "data", "device"}
+    schedule = {name for names in config.SCHEDULE_FIELDS.values() for name in names}
+    assert rest == set(config.BOOKKEEPING) | {"dataset", "loss", "tau", "seed", "data", "device"} | schedule
 
 
 def test_the_engines_defaults_are_the_papers_protocol():

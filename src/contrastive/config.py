@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import torch
 
-from . import losses, memory, models, paper, results
+from . import losses, memory, models, paper, results, schedules
 from .data import DATASETS, DEFAULT_ROOT as DATA_ROOT
 from .checks import check_int, check_real
 
@@ -109,6 +109,12 @@ class Config(Protocol):
     loss: str = "contrastive"
     tau: float = 0.07
     seed: int = 0
+    schedule: str = "constant"  # τ over training (contrastive.schedules): constant (the paper's), cosine, macl, learned
+    tau_max: float = 1.0  # cosine: τ⁺, the top of the cosine (its bottom τ⁻ is tau); learned: τ's upper bound
+    tau_floor: float = 0.01  # learned: τ's lower bound (CLIP's: a logit scale of at most 100)
+    tau_period: int | None = None  # cosine: its period T in epochs; None: Kukleva et al.'s 400 of 2,000, scaled
+    macl_alpha: float = 0.5  # macl: α of τ_A = τ0 [1 + α (A − A0)]
+    macl_a0: float = 0.0  # macl: A0, the alignment at which τ_A = τ0
     data: str | None = None
     datasets: str = str(DATA_ROOT)
     device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
@@ -124,6 +130,7 @@ class Config(Protocol):
         object.__setattr__(self, "milestones", tuple(self.milestones))
         self._check_choices()
         self._check_numbers()
+        self._check_schedule()
         self.check_size(self.subset)
 
     @classmethod
@@ -185,6 +192,31 @@ class Config(Protocol):
         if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in m) or list(m) != sorted(set(m)):
             raise ConfigError("milestones", f"must be strictly increasing integers >= 1, got {m!r}")
 
+    def _check_schedule(self) -> None:
+        if self.schedule == "constant":
+            return
+        if not losses.USES_TAU[self.loss] or (self.schedule == "macl" and self.loss != "contrastive"):
+            allowed = "contrastive" if self.schedule == "macl" else "contrastive or hard"
+            raise ConfigError("schedule", f"{self.schedule!r} moves the temperature of loss {allowed}, "
+                                          f"not of {self.loss!r}")
+        _check(check_real, "tau_max", self.tau_max, f"> tau ({self.tau:g})", lambda v: v > self.tau)
+        _check(check_real, "tau_floor", self.tau_floor, f"in (0, tau ({self.tau:g})]", lambda v: 0 < v <= self.tau)
+        if self.tau_period is not None:
+            _check(check_int, "tau_period", self.tau_period, 1)
+        _check(check_real, "macl_a0", self.macl_a0, "in [-1, 1]", lambda v: -1 <= v <= 1)
+        _check(check_real, "macl_alpha", self.macl_alpha, f"in [0, 1 / (1 + macl_a0)) so that τ_A > 0",
+               lambda v: 0 <= v * (1 + self.macl_a0) < 1)
+
+    @property
+    def period(self) -> int:
+        """The cosine schedule's period T in epochs (``tau_period``, or :func:`contrastive.schedules.cosine_period`)."""
+        return self.tau_period or schedules.cosine_period(self.epochs)
+
+    def temperature(self) -> schedules.Temperature:
+        """This run's τ, step by step (:class:`contrastive.schedules.Temperature`)."""
+        return schedules.Temperature(self.schedule, self.tau, self.tau_max, self.tau_floor, self.period,
+                                     self.macl_alpha, self.macl_a0)
+
     @property
     def use_bf16(self) -> bool:
         """Whether the training step runs under bfloat16 autocast (``bf16``; None: where it is fast)."""
@@ -197,12 +229,12 @@ class Config(Protocol):
     @property
     def stem(self) -> str:
         """The record's file stem, e.g. ``hard-tau0.7-seed0`` or ``simple-seed1``."""
-        return results.record_name(self.loss, self.tau, self.seed)
+        return results.record_name(self.loss, self.tau, self.seed, self.schedule)
 
 
 CHOICES = {"protocol": tuple(PROTOCOLS), "dataset": DATASETS, "loss": tuple(sorted(losses.LOSSES)),
            "negatives": NEGATIVES, "arch": models.ARCHS, "head": models.HEADS, "init": models.INITS,
-           "compile_mode": COMPILE_MODES}
+           "compile_mode": COMPILE_MODES, "schedule": schedules.SCHEDULES}
 """The Config fields with a fixed set of values, and those values (also the CLI's choices)."""
 SETTINGS = tuple(f.name for f in dataclasses.fields(Protocol))
 """The fields a protocol sets, in order (``knn_every`` among them, though not compared)."""
@@ -256,6 +288,11 @@ def differences(have: Mapping[str, Any], want: Mapping[str, Any], names: tuple[s
     names ``want`` in the text of each :class:`Deviation`."""
     pairs = ((name, have.get(name, MISSING), want.get(name, MISSING)) for name in names)
     return [Deviation(name, value, wanted, reference) for name, value, wanted in pairs if _plain(value) != _plain(wanted)]
+
+
+SCHEDULE_FIELDS = {"constant": (), "cosine": ("schedule", "tau_max", "tau_period"),
+                   "macl": ("schedule", "macl_alpha", "macl_a0"), "learned": ("schedule", "tau_max", "tau_floor")}
+"""The run fields that each schedule of τ reads (a record of the paper's constant τ may lack them all)."""
 
 
 def judged(loss: str) -> tuple[str, ...]:

@@ -7,6 +7,8 @@ symmetric function of a row of s_neg (sums, log-sum-exp, top-k), so it does not 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -93,7 +95,9 @@ def batch_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
     return s.gather(1, partner[:, None]).squeeze(1), s.gather(1, others)
 
 
-def objective(loss: str, s_pos: Tensor, s_neg: Tensor, tau: float, k: int) -> Tensor:
-    """The mean over anchors of the named loss of ``contrastive.losses`` (Eq. 1, 3 or 9), unchecked: the training
-    step calls it every step, its run's ``Config`` having checked loss, tau and k against M once."""
-    return losses.LOSSES[loss].fn(s_pos, s_neg, tau, k).mean()
+def objective(loss: str, s_pos: Tensor, s_neg: Tensor, tau: float | Tensor, k: int,
+              reweight: Callable[[Tensor], Tensor] = lambda per_anchor: per_anchor) -> Tensor:
+    """The mean over anchors of the named loss of ``contrastive.losses`` (Eq. 1, 3 or 9), each anchor's loss first
+    ``reweight``ed (MACL's weights, ``contrastive.schedules``); unchecked: the training step calls it every step,
+    its run's ``Config`` having checked loss, tau and k against M once. ``tau``: a number, or a tensor where τ moves."""
+    return reweight(losses.LOSSES[loss].fn(s_pos, s_neg, tau, k)).mean()

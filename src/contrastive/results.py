@@ -52,19 +52,22 @@ class MissingRecordError(FileNotFoundError):
     """A record that a chapter or command asked for has not been written (the run was not made)."""
 
 
-def record_name(loss: str, tau: float | None, seed: int = 0) -> str:
-    """``<loss>-tau<tau>-seed<seed>`` for losses with a temperature, ``<loss>-seed<seed>`` for simple and hard_simple."""
+def record_name(loss: str, tau: float | None, seed: int = 0, schedule: str = "constant") -> str:
+    """``<loss>-tau<tau>-seed<seed>`` for losses with a temperature, ``<loss>-seed<seed>`` for simple and hard_simple;
+    a τ that moves (``contrastive.schedules``) is named after the loss: ``contrastive-cosine-tau0.1-seed0``."""
     loss_fn(loss)
     if not USES_TAU[loss]:
         return f"{loss}-seed{seed}"
     if tau is None:
         raise ValueError(f"tau is required for loss {loss!r}")
-    return f"{loss}-tau{float(tau):g}-seed{seed}"
+    moving = "" if schedule == "constant" else f"-{schedule}"
+    return f"{loss}{moving}-tau{float(tau):g}-seed{seed}"
 
 
-def record_path(root: str | os.PathLike, dataset: str, loss: str, tau: float | None, seed: int = 0) -> Path:
-    """Where the record of (dataset, loss, tau, seed) lives under ``root``."""
-    return Path(root) / dataset / f"{record_name(loss, tau, seed)}.json"
+def record_path(root: str | os.PathLike, dataset: str, loss: str, tau: float | None, seed: int = 0,
+                schedule: str = "constant") -> Path:
+    """Where the record of (dataset, loss, tau, seed, schedule) lives under ``root``."""
+    return Path(root) / dataset / f"{record_name(loss, tau, seed, schedule)}.json"
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,13 @@ class Record:
         return self.config["seed"]
 
     @property
+    def schedule(self) -> str:
+        """How τ moved during the run (``contrastive.schedules``); records made before schedules existed: constant."""
+        return self.config.get("schedule", "constant")
+
+    @property
     def name(self) -> str:
-        return record_name(self.loss, self.tau, self.seed)
+        return record_name(self.loss, self.tau, self.seed, self.schedule)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays stored beside the record (:func:`read_arrays`)."""
@@ -342,14 +350,16 @@ def load_records(dataset: str | None = None) -> list[Record]:
 
 def by_tau(records: Iterable[Record], dataset: str, loss: str, seed: int = 0) -> list[tuple[float, Record]]:
     """The valid records of ``loss`` on ``dataset`` with ``seed`` as ``(tau, record)``, sorted by tau."""
-    found = [(r.tau, r) for r in records if r.dataset == dataset and r.loss == loss and r.seed == seed and not r.invalid]
+    found = [(r.tau, r) for r in records if r.dataset == dataset and r.loss == loss and r.seed == seed and not r.invalid
+             and r.schedule == "constant"]
     return sorted(found, key=lambda pair: pair[0])
 
 
 def seeds(records: Iterable[Record], dataset: str, loss: str, tau: float | None = None) -> list[Record]:
     """The valid records of (dataset, loss, tau), one per seed, by seed."""
     name = record_name(loss, tau)
-    found = [r for r in records if r.dataset == dataset and record_name(r.loss, r.tau) == name and not r.invalid]
+    found = [r for r in records if r.dataset == dataset and record_name(r.loss, r.tau, 0, r.schedule) == name
+             and not r.invalid]
     return sorted(found, key=lambda r: r.seed)
 
 

@@ -30,9 +30,10 @@ import nbformat
 import papermill
 
 from . import paper, results
-from .config import PROTOCOLS, Config, differences, judged
+from .config import PROTOCOLS, SCHEDULE_FIELDS, Config, differences, judged
 from .data import check_npz
 from .losses import USES_TAU, loss_fn
+from .schedules import BASE_TAU, SCHEDULES
 from .train import check_replaces, record_path
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "book" / "experiments" / "train.ipynb"
@@ -97,11 +98,28 @@ def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -
     return sorted(dict.fromkeys(configs), key=lambda c: [c not in s for s in first])  # stable: Table 1's, then Fig. 2's
 
 
+def scheduled(losses: Sequence[str], schedules: Sequence[str], taus: Sequence[float] | None = None
+              ) -> list[tuple[str, float | None, str]]:
+    """``(loss, tau, schedule)``: :func:`configurations` for the paper's constant τ, and for each τ that moves
+    (``contrastive.schedules``) every loss it can move with ``taus`` (None: the schedule's base value in its paper)."""
+    jobs: list[tuple[str, float | None, str]] = []
+    for schedule in schedules:
+        if schedule == "constant":
+            jobs += [(loss, tau, schedule) for loss, tau in configurations(losses, taus)]
+            continue
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedules must be among {list(SCHEDULES)}, got {schedule!r}")
+        movable = [loss for loss in losses if USES_TAU[loss] and (schedule != "macl" or loss == "contrastive")]
+        jobs += [(loss, float(tau), schedule) for loss in movable for tau in (taus or [BASE_TAU[schedule]])]
+    return jobs
+
+
 def shortfall(record: results.Record, wanted: Config) -> str | None:
     """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary (a different protocol, seed
-    or setting that protocol fixes for its loss), or None. The data path is not compared: the same file lies at
-    different paths on different machines."""
-    found = differences(record.config, asdict(wanted), ("protocol", *judged(wanted.loss), "seed"), reference="requested")
+    or setting that protocol fixes for its loss, or of its τ's schedule), or None. The data path is not compared: the
+    same file lies at different paths on different machines."""
+    names = ("protocol", *judged(wanted.loss), "seed", *SCHEDULE_FIELDS[wanted.schedule])
+    found = differences(record.config, asdict(wanted), names, reference="requested")
     return ", ".join(map(str, found)) or None
 
 
@@ -150,10 +168,11 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
           out: str | Path | None = None, data: str | Path | None = None, subset: int | None = None, device: str | None = None,
           parameters: dict[str, Any] | None = None, notebook: str | Path = NOTEBOOK, timeout: int = DEFAULT_TIMEOUT,
           log_output: bool = False, protocol: str = "paper", seeds: Sequence[int] = (0,),
-          shard: tuple[int, int] = (0, 1)) -> Report:
+          shard: tuple[int, int] = (0, 1), schedules: Sequence[str] = ("constant",)) -> Report:
     """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet covered by a
     record (module docstring); None: the protocol's values and the engine's defaults. ``shard``: see :func:`shard_of`
-    (n processes sharing one records folder run one sweep between them); ``parameters``: further Config fields, e.g.
+    (n processes sharing one records folder run one sweep between them); ``schedules``: how τ moves (:func:`scheduled`);
+    ``parameters``: further Config fields, e.g.
     ``{"knn_k": 8}``. Every job's Config and ``check_replaces`` run first, so a bad value stops the sweep with a
     ``ValueError`` naming it before anything runs.
     """
@@ -167,8 +186,9 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
     base = {"protocol": protocol, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
             "subset": subset, "epochs": epochs, "device": device, "out": str(records), "checkpoint_dir": str(out / "checkpoints"),
             **extra}
-    jobs = shard_of([{**base, "loss": loss, **({"tau": tau} if tau is not None else {}), "seed": seed}
-                     for seed in seeds for loss, tau in configurations(losses, taus)], shard)
+    jobs = shard_of([{**base, "loss": loss, **({"tau": tau} if tau is not None else {}), "seed": seed,
+                      **({"schedule": schedule} if schedule != "constant" else {})}
+                     for seed in seeds for loss, tau, schedule in scheduled(losses, schedules, taus)], shard)
     configs = [run_config(**job) for job in jobs]
     if data is not None:  # once, before any run starts a kernel
         check_npz(data, max((c.subset for c in configs if c.subset is not None), default=None))
@@ -234,6 +254,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="parameters", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
                    help="another run-notebook parameter, e.g. --set knn_k=8 (repeatable)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0], help="the seeds of every configuration (default: 0)")
+    p.add_argument("--schedules", nargs="+", default=["constant"], choices=SCHEDULES,
+                   help="how tau moves during a run (default: constant, the paper's; Beyond the paper: cosine, macl, "
+                        "learned, each from its paper's base tau unless --taus)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                    help="run only shard I of N of the configurations (e.g. a Slurm array task: "
                         "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")

@@ -38,6 +38,11 @@ CONCURRENT_ENV = "CONTRASTIVE_CONCURRENT_RUNS"
 """Set by benchmarks/gpu_session.sh when runs share one GPU; recorded, since it slows each run."""
 
 
+def curve_keys(config: Config) -> tuple[str, ...]:
+    """What each curve point holds: :data:`CURVES`, and ``tau`` (the mean τ of the epoch's steps) where τ moves."""
+    return CURVES if config.schedule == "constant" else (*CURVES, "tau")
+
+
 class Diverged(RuntimeError):
     """Training produced a non-finite loss; nothing of that epoch is checkpointed or recorded."""
 
@@ -71,16 +76,21 @@ class Engine:
             self.device, memory_format=torch.channels_last)
         self.bank = memory.MemoryBank(len(train), config.feature_dim, config.bank_momentum, self.device,
                                       torch.Generator().manual_seed(config.seed))
+        self.temperature = config.temperature().to(self.device)
         fused = {"fused": True} if self.device.type == "cuda" else {}
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
+        groups = [{"params": list(self.model.parameters())}]
+        if learned := list(self.temperature.parameters()):  # a learned τ: no weight decay on its logit scale (CLIP)
+            groups.append({"params": learned, "weight_decay": 0.0})
+        self.optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay, **fused)
+        self.tau_sum = torch.zeros((), device=self.device)
         self.augment = Augment(config.dataset, hflip=config.hflip)
         self.generator = torch.Generator(self.device).manual_seed(config.seed)
         # a compile failure is raised, not hidden: the record says the step was compiled
         self.loss_of = torch.compile(self._loss, dynamic=False, mode=config.compile_mode) if config.use_compile else self._loss
 
     def _loss(self, images: torch.Tensor, u: torch.Tensor, idx: torch.Tensor, vectors: torch.Tensor):
-        """Augment, embed and score one batch: (mean loss, anchor embeddings z). Pure tensor code."""
+        """Augment, embed and score one batch: (mean loss, anchor embeddings z, the τ it used). Pure tensor code."""
         x = self.augment.apply(images, u).contiguous(memory_format=torch.channels_last)
         c = self.config
         with models.autocast(self.device, c.use_bf16):
@@ -90,7 +100,8 @@ class Engine:
         else:
             z, z2 = z.chunk(2)
             s_pos, s_neg = memory.batch_similarities(z, z2)
-        return memory.objective(c.loss, s_pos, s_neg, c.tau, c.k), z
+        tau = self.temperature(s_pos)
+        return memory.objective(c.loss, s_pos, s_neg, tau, c.k, self.temperature.reweight), z, tau
 
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         """One SGD step on the images ``idx``; updates the bank; returns the loss (on the device)."""
@@ -98,11 +109,13 @@ class Engine:
         if self.config.negatives == "batch":
             images = torch.cat([images, images])
         u = self.augment.draw(images.shape[0], self.generator, self.device)
-        loss, z = self.loss_of(images, u, idx, self.bank.vectors)
+        loss, z, tau = self.loss_of(images, u, idx, self.bank.vectors)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        self.temperature.clip()
         self.bank.update(z, idx)
+        self.tau_sum += tau.detach() if isinstance(tau, torch.Tensor) else tau
         return loss.detach().clone()  # with CUDA graphs, the next step's replay overwrites ``loss``
 
     @property
@@ -117,25 +130,31 @@ class Engine:
         return [perm[a * b:(a + 1) * b] for a in range(self.steps_per_epoch)]
 
     def train_epoch(self, epoch: int, bar=None) -> float:
-        """One epoch at ``lr_at(epoch)``; returns the mean loss over its anchors."""
+        """One epoch at ``lr_at(epoch)``; returns the mean loss over its anchors (and sets :attr:`epoch_tau`, the
+        mean τ of its steps)."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.config, epoch)
         self.model.train()
+        self.temperature.at_epoch(epoch, self.device)
+        self.tau_sum.zero_()
         total, count = torch.zeros((), device=self.device), 0
         for idx in self.batches():
             total += self.step(idx) * idx.shape[0]
             count += idx.shape[0]
             if bar is not None:
                 bar.update(1)
+        self.epoch_tau = self.tau_sum.item() / self.steps_per_epoch
         return total.item() / count
 
     def state_dict(self) -> dict:
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "bank": self.bank.state_dict(),
-                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(), "cuda_rng": cuda}
+                "temperature": self.temperature.state_dict(), "generator": self.generator.get_state(),
+                "torch_rng": torch.get_rng_state(), "cuda_rng": cuda}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
+        self.temperature.load_state_dict(state.get("temperature", {}))
         self.optimizer.load_state_dict(state["optimizer"])
         self.bank.load_state_dict(state["bank"])
         self.generator.set_state(state["generator"])
@@ -151,7 +170,7 @@ def checkpoint_path(config: Config) -> Path:
 
 def record_path(config: Config) -> Path:
     """``<out>/<protocol>/<dataset>/<record stem>.json``: one folder of records per protocol."""
-    return results.record_path(Path(config.out) / config.protocol, config.dataset, config.loss, config.tau, config.seed)
+    return Path(config.out) / config.protocol / config.dataset / f"{config.stem}.json"
 
 
 PROGRESS = ("epoch", "curves", "train_seconds", "epoch_seconds")
@@ -250,7 +269,7 @@ def _run(config: Config, path: Path) -> Path:
     test = _test_split(config, device)
     config.check_size(len(train), int(train.labels.bincount().max()))
     engine = Engine(config, train)
-    progress = load_checkpoint(config, engine) or {"epoch": 0, "curves": {k: [] for k in CURVES},
+    progress = load_checkpoint(config, engine) or {"epoch": 0, "curves": {k: [] for k in curve_keys(config)},
                                                    "train_seconds": 0.0, "epoch_seconds": []}
     resumed_from, earlier_seconds = progress["epoch"], progress["train_seconds"]
     _train(config, engine, test, progress)
@@ -287,7 +306,8 @@ def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> Non
     with tqdm(total=total, desc=f"{config.dataset} {config.stem}", disable=None) as bar:
         for epoch in range(first, config.epochs + 1):
             t = time.perf_counter()
-            point = {"epoch": epoch, "loss": engine.train_epoch(epoch, bar), "lr": lr_at(config, epoch)}
+            point = {"epoch": epoch, "loss": engine.train_epoch(epoch, bar), "lr": lr_at(config, epoch),
+                     "tau": engine.epoch_tau}
             if not math.isfinite(point["loss"]):  # before any checkpoint of it: the last good one stays
                 raise Diverged(f"epoch {epoch}: the mean training loss is {point['loss']}; the run diverged "
                                f"(lr {point['lr']:g}, tau {config.tau:g}): lower lr or raise tau. The last good "
@@ -297,7 +317,7 @@ def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> Non
                 z = models.encode(engine.model, test.images, lambda x: normalize(x, config.dataset))[1]
                 point |= evaluate.monitor(z, test.labels, engine.bank, engine.train.labels, config.knn_k,
                                             config.knn_sigma, len(engine.train.classes))
-                for key in CURVES:
+                for key in curve_keys(config):
                     progress["curves"][key].append(point[key])
                 bar.set_postfix(epoch=epoch, loss=f"{point['loss']:.4f}", knn=f"{point['knn_top1']:.2f}")
             progress["epoch"], progress["train_seconds"] = epoch, before + time.perf_counter() - t_train
