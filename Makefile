@@ -22,8 +22,9 @@ $(STAMP): requirements.txt pyproject.toml
 ## (_build/.jupyter_cache, keyed by each notebook's code); the cache (and Sphinx's environment) is dropped whenever what the
 ## chapters compute from changes: the package's code, the book's configuration and table of contents
 ## (every page's sidebar), or the run records (data/results, or the folder named by $CONTRASTIVE_RESULTS),
-## the pilot's records (data/pilot), the diagnostic trials (data/trials) or the benchmarks (data/benchmarks).
-INPUTS_HASH = $$(find src/contrastive _toc.yml _config.yml "$${CONTRASTIVE_RESULTS:-data/results}" data/pilot data/trials data/benchmarks -type f ! -name '*.pyc' -print0 2>/dev/null \
+## the pilot's records (data/pilot), the diagnostic trials (data/trials), the benchmarks (data/benchmarks) or the
+## records of the moving temperatures (data/beyond/results).
+INPUTS_HASH = $$(find src/contrastive _toc.yml _config.yml "$${CONTRASTIVE_RESULTS:-data/results}" data/pilot data/trials data/benchmarks data/beyond/results -type f ! -name '*.pyc' -print0 2>/dev/null \
 	| sort -z | xargs -0 -r sha256sum | sha256sum)
 book: $(STAMP)
 	@mkdir -p _build; h="$(INPUTS_HASH)"; \

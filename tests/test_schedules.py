@@ -120,7 +120,8 @@ def test_the_sweep_grid_of_schedules():
 def record(tau, seed, uniformity, tolerance, linear, knn, schedule="constant", protocol="cpu"):
     config = {**Config.at(protocol, tau=tau, seed=seed, device="cpu").__dict__, "schedule": schedule}
     return results.Record(config, {"linear_top1": linear, "knn_top1": knn},
-                          {"uniformity": [0.0, uniformity], "tolerance": [0.0, tolerance]}, {}, path=None)
+                          {"epoch": [1, 180], "uniformity": [0.0, uniformity], "tolerance": [0.0, tolerance],
+                           "knn_top1": [10.0, knn]}, {}, path=None)
 
 
 def fixed_grid():
@@ -149,3 +150,19 @@ def test_the_criteria_hold_only_beyond_the_seed_noise():
     assert found["knn_top1"]["gap"] == pytest.approx(0.5) and not found["knn_top1"]["holds"]  # within 1.0 of noise
     inside = moving.Point("macl", (record(0.1, 0, 3.35, 0.14, 48.0, 49.0, "macl"),))
     assert not any(v["holds"] for v in moving.judge(inside, fixed).values())
+
+
+def test_the_chapter_reads_each_moving_tau_at_its_protocol():
+    from contrastive.figures import moving as chapter
+
+    cosine = [record(0.1, s, 3.35, 0.16, 50.0, 50.5, "cosine") for s in (0, 1)]
+    off = record(0.1, 0, 3.0, 0.3, 60.0, 60.0, "macl", protocol="cpu-short")  # another protocol: not read
+    found = chapter.verdicts(fixed_grid(), cosine + [off])
+    assert list(found["methods"]) == ["cosine"] and found["methods"]["cosine"]["seeds"] == 2
+    table = chapter.verdict_table(found)
+    assert "✓ +0.030 (margin 0.020)" in table and "✗ +0.50 (margin 1.00)" in table
+    numbers = chapter.glue_numbers(found)
+    assert numbers["runs"] == 2 and numbers["best_linear_top1_tau"] == "τ = 0.3"
+    assert "not yet run" in chapter.verdict_table(chapter.verdicts(fixed_grid(), [off]))
+    for draw in (chapter.plane_figure, chapter.trajectory_figure, chapter.training_figure, chapter.accuracy_figure):
+        assert draw(found).data  # every figure draws from the same numbers

@@ -4,13 +4,13 @@ The paper (Sec. 5) ends on the uniformity-tolerance dilemma of a fixed τ. Three
 authors state it, with the run's ``tau`` as the schedule's base value:
 
 * ``constant`` — the paper's: τ = ``tau`` at every step (the default; runs are bit-identical to a fixed τ).
-* ``cosine`` — Kukleva et al. (ICLR 2023), Sec. 4: τ(t) = τ⁻ + ½ (τ⁺ − τ⁻)(1 + cos(2π t / T)), t the epoch,
+* ``cosine`` — Kukleva et al. (ICLR 2023), their cosine schedule: τ(t) = τ⁻ + ½ (τ⁺ − τ⁻)(1 + cos(2π t / T)), t the epoch,
   τ⁻ = ``tau``, τ⁺ = ``tau_max``; their CIFAR runs use τ⁻ = 0.1, τ⁺ = 1 and T = 400 of 2,000 epochs (five periods,
   their code's ``t_max`` = T/2 = 200), which :func:`cosine_period` scales to the run's epochs.
 * ``macl`` — Huang et al. (ICML 2023), Model-Aware Contrastive Learning: τ_A = τ₀ [1 + α (A − A₀)], A the batch's
   mean positive similarity (the magnitude of alignment, no gradient), τ₀ = ``tau``; and the gradient reweighting,
   each anchor's loss times sg[1 / (1 − P_ii)] (Eq. 2's P_ii). α = 0.5 and A₀ = 0 as in their released settings.
-* ``learned`` — CLIP (Radford et al. 2021, Sec. 2.5): τ is trained with the network as the logit scale log(1/τ),
+* ``learned`` — CLIP (Radford et al. 2021): τ is trained with the network as the logit scale log(1/τ),
   starting at ``tau`` (CLIP: 0.07) and clipped after each step to [``tau_floor``, ``tau_max``] (CLIP's floor 0.01:
   a logit scale of at most 100).
 """
@@ -37,7 +37,7 @@ def cosine_period(epochs: int) -> int:
 
 
 def cosine_tau(epoch: int, tau_min: float, tau_max: float, period: int) -> float:
-    """Kukleva et al., Sec. 4: τ of (1-based) ``epoch``, τ⁻ + ½ (τ⁺ − τ⁻)(1 + cos(2π epoch / T))."""
+    """Kukleva et al.'s cosine schedule: τ of (1-based) ``epoch``, τ⁻ + ½ (τ⁺ − τ⁻)(1 + cos(2π epoch / T))."""
     return tau_min + 0.5 * (tau_max - tau_min) * (1 + math.cos(2 * math.pi * epoch / period))
 
 
