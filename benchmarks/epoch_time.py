@@ -57,7 +57,7 @@ import torchvision.transforms as T
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from contrastive import atomic, data, memory, models, provenance, train
+from contrastive import atomic, data, losses, memory, models, provenance, train
 from contrastive.config import COMPILE_MODES, PROTOCOLS, Config, Deviation, describe, deviations
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,6 +145,7 @@ def time_baseline(config: Config, images: np.ndarray, steps: int | None, warmup:
     model = models.Encoder(config.arch, config.head, config.feature_dim).to(device)
     bank = memory.MemoryBank(len(images), config.feature_dim, config.bank_momentum, device)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    loss_fn = losses.make(config.loss, config.k)
     loader = torch.utils.data.DataLoader(PILImages(images, conventional_transform(config.dataset)),
                                          batch_size=config.batch_size, shuffle=True, num_workers=workers,
                                          pin_memory=device.type == "cuda", persistent_workers=workers > 0)
@@ -152,7 +153,7 @@ def time_baseline(config: Config, images: np.ndarray, steps: int | None, warmup:
     def step(idx: torch.Tensor, x: torch.Tensor) -> None:
         idx, x = idx.to(device, non_blocking=True), x.to(device, non_blocking=True)
         z = model(x)[1]
-        loss = memory.objective(config.loss, *memory.bank_similarities(z, idx, bank.vectors), config.tau, config.k)
+        loss = loss_fn(*memory.bank_similarities(z, idx, bank.vectors), config.tau).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -33,7 +33,7 @@ def test_the_learned_tau_gradient_is_the_analytic_one():
     g = torch.Generator().manual_seed(0)
     s_pos, s_neg = torch.rand(6, generator=g) * 2 - 1, torch.rand(6, 40, generator=g) * 2 - 1
     temperature = Config(device="cpu", schedule="learned", tau=0.07).temperature()
-    loss = losses.LOSSES["contrastive"].fn(s_pos, s_neg, temperature(s_pos), 0).mean()  # as the training step calls it
+    loss = losses.make("contrastive")(s_pos, s_neg, temperature(s_pos)).mean()  # as _loss does
     loss.backward()
     # τ = exp(-t): dL/dt = e^t (Σ_j P_j s_j - s_ii), averaged over anchors (Eq. 2's P over [s_ii, s_ij...])
     s = torch.cat([s_pos[:, None], s_neg], 1)
@@ -77,7 +77,8 @@ def old_objective(self, images, u, idx, vectors):
     x = self.augment.apply(images, u).contiguous(memory_format=torch.channels_last)
     z = self.model(x)[1]
     s_pos, s_neg = memory.bank_similarities(z, idx, vectors)
-    return losses.LOSSES[self.config.loss].fn(s_pos, s_neg, self.config.tau, self.config.k).mean(), z, self.config.tau
+    loss = losses.make(self.config.loss, self.config.k)(s_pos, s_neg, self.config.tau)
+    return loss.mean(), z, self.config.tau
 
 
 def test_a_constant_schedule_is_bit_identical_to_a_fixed_tau(tmp_path):

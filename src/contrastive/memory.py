@@ -7,14 +7,11 @@ symmetric function of a row of s_neg (sums, log-sum-exp, top-k), so it does not 
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import losses
-from .checks import check_int, check_real, check_views, validated
+from .checks import check_int, check_real
 
 
 def negatives_per_anchor(negatives: str, n: int | None, batch_size: int) -> int | None:
@@ -84,7 +81,6 @@ def _partners_and_others(b: int, device: torch.device) -> tuple[Tensor, Tensor]:
     return partner, j + (j >= hi).long()
 
 
-@validated(check_views)
 def batch_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
     """In-batch (SimCLR) similarities of two views z1, z2 (B, d) of B images, float32: s_pos (2B,), each view's to
     the other view of its image, and s_neg (2B, 2B - 2), its similarities to the views of the other images."""
@@ -93,11 +89,3 @@ def batch_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
         s = z @ z.T
     partner, others = _partners_and_others(z1.shape[0], z.device)
     return s.gather(1, partner[:, None]).squeeze(1), s.gather(1, others)
-
-
-def objective(loss: str, s_pos: Tensor, s_neg: Tensor, tau: float | Tensor, k: int,
-              reweight: Callable[[Tensor], Tensor] = lambda per_anchor: per_anchor) -> Tensor:
-    """The mean over anchors of the named loss of ``contrastive.losses`` (Eq. 1, 3 or 9), each anchor's loss first
-    ``reweight``ed (MACL's weights, ``contrastive.schedules``); unchecked: the training step calls it every step,
-    its run's ``Config`` having checked loss, tau and k against M once. ``tau``: a number, or a tensor where τ moves."""
-    return reweight(losses.LOSSES[loss].fn(s_pos, s_neg, tau, k)).mean()

@@ -1,7 +1,8 @@
 """Uniformity, tolerance and alignment of embeddings on the unit sphere (Wang & Liu 2021, Eq. 10-11).
 
-``z`` is an (N, d) tensor of embeddings, normally L2-normalised. Each metric checks its arguments once,
-before any work (``checks.validated``); the sums over pairs are exact and chunked (:func:`pair_logsumexp`).
+``z`` is an (N, d) tensor of embeddings, normally L2-normalised. The metrics are pure functions;
+embeddings that come from outside (a record's sample) are checked once, :func:`check_embeddings`.
+The sums over pairs are exact and chunked (:func:`pair_logsumexp`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,14 @@ import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
-from .checks import check_real, check_views, validated
-
 _PAIRS_PER_CHUNK = 1 << 24
 
 
-def check_embeddings(z: Tensor) -> None:
-    """``ValueError`` unless z has shape (N, d) with N >= 2."""
+def check_embeddings(z: Tensor, labels: Tensor) -> None:
+    """``ValueError`` unless z has shape (N, d) with N >= 2 and labels shape (N,), one per row of z,
+    with some class of two or more samples (what :func:`uniformity` and :func:`tolerance` need)."""
     if z.dim() != 2 or z.shape[0] < 2:
         raise ValueError(f"z must have shape (N, d) with N >= 2, got {tuple(z.shape)}")
-
-
-def check_labels(z: Tensor, labels: Tensor) -> None:
-    """``ValueError`` unless labels has shape (N,), one per row of z, with some class of two or more samples."""
     if labels.shape != (z.shape[0],):
         raise ValueError(f"labels must have shape ({z.shape[0]},) to match z, got {tuple(labels.shape)}")
     if not (torch.unique(labels, return_counts=True)[1] >= 2).any():
@@ -45,7 +41,6 @@ def pair_logsumexp(z: Tensor, t: float) -> float:
     return torch.logsumexp(torch.stack(parts), dim=0).item()
 
 
-@validated(check_embeddings, lambda t: check_real("t", t))
 def uniformity(z: Tensor, t: float = 2.0) -> float:
     """Eq. 10 negated: -L_uniformity = -log mean_{i<j} exp(-t ||z_i - z_j||^2) over the N(N-1)/2 distinct pairs.
 
@@ -56,7 +51,6 @@ def uniformity(z: Tensor, t: float = 2.0) -> float:
     return math.log(n * (n - 1) / 2) - pair_logsumexp(z, t)
 
 
-@validated(check_embeddings, check_labels)
 def tolerance(z: Tensor, labels: Tensor) -> float:
     """Eq. 11 as the authors' code computes it: T = mean_i (1/(n_c - 1)) sum_{j != i, y_j = y_i} z_i . z_j, the
     mean similarity of each anchor i to the other n_c - 1 samples of its class c, averaged over anchors.
@@ -72,7 +66,6 @@ def tolerance(z: Tensor, labels: Tensor) -> float:
     return (same_class[paired] / (n_c[paired] - 1)).mean().item()
 
 
-@validated(check_views, lambda alpha: check_real("alpha", alpha))
 def alignment(z1: Tensor, z2: Tensor, alpha: float = 2.0) -> float:
     """Wang & Isola's alignment: the mean ||z1_i - z2_i||^alpha over positive pairs (smaller is better)."""
     return (z1.double() - z2.double()).norm(dim=1).pow(alpha).mean().item()
@@ -81,5 +74,5 @@ def alignment(z1: Tensor, z2: Tensor, alpha: float = 2.0) -> float:
 def sample_metrics(z: ArrayLike, labels: ArrayLike) -> tuple[float, float]:
     """:func:`uniformity` and :func:`tolerance` of arrays, e.g. a run record's float16 test-feature sample and labels."""
     z, labels = torch.as_tensor(np.asarray(z)), torch.as_tensor(np.asarray(labels))
-    t = tolerance(z, labels)  # checks z and labels, before the pairs of uniformity
-    return uniformity.__wrapped__(z), t
+    check_embeddings(z, labels)
+    return uniformity(z), tolerance(z, labels)

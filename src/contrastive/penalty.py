@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .checks import check_int, validated
-from .losses import check_k, check_negatives, check_tau, nearest_negatives, penalty_entropy, upcast
+from .checks import check_int
+from .losses import nearest_negatives, penalty_entropy, upcast
 
 FEATURE_DIM = 128
 """The paper's feature dimension d (the 128-d normalised output of the head)."""
@@ -35,19 +35,17 @@ def _log_shares(s_neg: Tensor, tau: float, k: int) -> tuple[Tensor, Tensor]:
     """log of the Eq. 5 penalty mass on the k nearest negatives and on the other M - k, per row."""
     x = upcast(s_neg) / tau
     log_all = torch.logsumexp(x, dim=-1)
-    top = nearest_negatives.__wrapped__(x, k)  # dividing by tau > 0 keeps the order
+    top = nearest_negatives(x, k)  # dividing by tau > 0 keeps the order
     rest = torch.topk(x, x.shape[-1] - k, dim=-1, largest=False).values  # empty when k = M: logsumexp gives -inf
     return torch.logsumexp(top, dim=-1) - log_all, torch.logsumexp(rest, dim=-1) - log_all
 
 
-@validated(check_negatives, check_tau, check_k)
 def top_k_share(s_neg: Tensor, tau: float, k: int) -> Tensor:
     """The share sum_{top k} r_i(s_ij) of the Eq. 5 penalty carried by the k nearest negatives of each row:
     what the hard loss of Eq. 9 keeps. A log-sum-exp ratio, finite at tau = 0.01 in float32."""
     return _log_shares(s_neg, tau, k)[0].exp()
 
 
-@validated(check_negatives, check_tau, check_k)
 def dropped_share(s_neg: Tensor, tau: float, k: int) -> Tensor:
     """1 - :func:`top_k_share`, the share that Eq. 9 drops, computed directly so that tiny shares keep their
     precision; 0 when k = M."""

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .atomic import clean_temps, temp_file
-from .losses import USES_TAU, loss_fn
+from .losses import USES_TAU, check_loss
 
 REQUIRED = ("config", "results", "curves", "provenance")
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "results"
@@ -55,7 +55,7 @@ class MissingRecordError(FileNotFoundError):
 def record_name(loss: str, tau: float | None, seed: int = 0, schedule: str = "constant") -> str:
     """``<loss>-tau<tau>-seed<seed>`` for losses with a temperature, ``<loss>-seed<seed>`` for simple and hard_simple;
     a τ that moves (``contrastive.schedules``) is named after the loss: ``contrastive-cosine-tau0.1-seed0``."""
-    loss_fn(loss)
+    check_loss(loss)
     if not USES_TAU[loss]:
         return f"{loss}-seed{seed}"
     if tau is None:

@@ -32,7 +32,7 @@ import papermill
 from . import paper, results
 from .config import PROTOCOLS, SCHEDULE_FIELDS, Config, differences, judged
 from .data import check_npz
-from .losses import USES_TAU, loss_fn
+from .losses import USES_TAU, check_loss
 from .schedules import BASE_TAU, SCHEDULES
 from .train import check_replaces, record_path
 
@@ -89,7 +89,7 @@ def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -
         raise ValueError("taus must hold at least one temperature for the losses with one")
     configs: list[tuple[str, float | None]] = []
     for loss in losses:
-        loss_fn(loss)
+        check_loss(loss)
         if USES_TAU[loss]:
             configs += [(loss, float(tau)) for tau in (paper.GRIDS.get(loss, paper.TABLE1_TAUS) if taus is None else taus)]
         else:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from contrastive.checks import check_int, check_real
-from contrastive.losses import check_tau, loss_fn
+from contrastive.losses import make
 from contrastive.metrics import tolerance, uniformity
 
 TAUS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -114,8 +114,8 @@ def pair_similarities(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
 
 def train(tau: float, loss: str = "contrastive", config: ToyConfig = ToyConfig()) -> ToyResult:
     """Train the toy with ``loss`` (a name in :data:`contrastive.losses.LOSSES`) at temperature ``tau``."""
-    check_tau(tau)
-    fn = loss_fn(loss)
+    check_real("tau", tau)
+    fn = make(loss, config.k)
     with one_thread():
         generator = torch.Generator().manual_seed(config.seed)
         x, labels = sphere_clusters(config, generator)
@@ -125,7 +125,7 @@ def train(tau: float, loss: str = "contrastive", config: ToyConfig = ToyConfig()
         optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
         for _ in range(config.steps):
             z1, z2 = (embed(model, perturb(x, config.noise, generator)) for _ in range(2))  # two augmented views
-            value = fn(*pair_similarities(z1, z2), tau, config.k).mean()
+            value = fn(*pair_similarities(z1, z2), tau).mean()
             optimiser.zero_grad()
             value.backward()
             optimiser.step()

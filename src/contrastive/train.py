@@ -28,7 +28,7 @@ from typing import Iterator
 import torch
 from tqdm import tqdm
 
-from . import atomic, evaluate, memory, models, provenance, results
+from . import atomic, evaluate, losses, memory, models, provenance, results
 from .augment import Augment
 from .config import BOOKKEEPING, Config, ConfigError, deviations, differences
 from .data import Dataset, load, normalize
@@ -86,6 +86,7 @@ class Engine:
         self.tau_sum = torch.zeros((), device=self.device)
         self.augment = Augment(config.dataset, hflip=config.hflip)
         self.generator = torch.Generator(self.device).manual_seed(config.seed)
+        self.loss = losses.make(config.loss, config.k)  # built once, called every step by _loss
         # a compile failure is raised, not hidden: the record says the step was compiled
         self.loss_of = torch.compile(self._loss, dynamic=False, mode=config.compile_mode) if config.use_compile else self._loss
 
@@ -101,7 +102,7 @@ class Engine:
             z, z2 = z.chunk(2)
             s_pos, s_neg = memory.batch_similarities(z, z2)
         tau = self.temperature(s_pos)
-        return memory.objective(c.loss, s_pos, s_neg, tau, c.k, self.temperature.reweight), z, tau
+        return self.temperature.reweight(self.loss(s_pos, s_neg, tau)).mean(), z, tau
 
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         """One SGD step on the images ``idx``; updates the bank; returns the loss (on the device)."""

@@ -39,8 +39,8 @@ def show(item) -> None:
 
 
 def source(obj) -> str:
-    """The source of a function or class of ``contrastive`` from its ``def`` or ``class`` line, without decorators
-    (an equation shows as its body, not the checks that ``checks.validated`` runs before it)."""
+    """The source of a function or class of ``contrastive`` from its ``def`` or ``class`` line,
+    without decorators (``@torch.no_grad()`` is no part of what a chapter explains)."""
     text = textwrap.dedent(inspect.getsource(obj))
     return "\n".join(text.splitlines()[ast.parse(text).body[0].lineno - 1:]).rstrip()
 
