@@ -162,8 +162,10 @@ def test_the_chapter_reads_each_moving_tau_at_its_protocol():
     assert list(found["methods"]) == ["cosine"] and found["methods"]["cosine"]["seeds"] == 2
     table = chapter.verdict_table(found)
     assert "✓ +0.030 (margin 0.020)" in table and "✗ +0.50 (margin 1.00)" in table
-    numbers = chapter.glue_numbers(found)
-    assert numbers["runs"] == 2 and numbers["best_linear_top1_tau"] == "τ = 0.3"
+    assert chapter.answer(found) == {"run": 1, "planned": 3, "seeds": 2, "escapes": ("cosine schedule",),
+                                     "escapes_count": 1, "linear_top1": ("cosine schedule",), "linear_top1_count": 1,
+                                     "knn_top1": (), "knn_top1_count": 0}
+    assert found["methods"]["cosine"]["judged"]["linear_top1"]["best_label"] == "τ = 0.3"
     assert "not yet run" in chapter.verdict_table(chapter.verdicts(fixed_grid(), [off]))
     for draw in (chapter.plane_figure, chapter.trajectory_figure, chapter.training_figure, chapter.accuracy_figure):
         assert draw(found).data  # every figure draws from the same numbers

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from .. import pilot, results
 from ..config import NOT_YET_RUN, deviations
-from ..moving import ACCURACIES, Point, fixed_points, frontier, judge
+from ..moving import ACCURACIES, CRITERIA, Point, fixed_points, frontier, judge
 from ..results import Record
 from . import Html, class_colour, html_table
 from .records import CURVE_LABELS, METRIC_LABELS
@@ -199,20 +199,13 @@ def accuracy_figure(found: dict[str, Any]) -> go.Figure:
     return fig
 
 
-def glue_numbers(found: dict[str, Any]) -> dict[str, Any]:
-    """The chapter's glued numbers: margins, the best fixed τ, and per moving τ (prefix ``<schedule>_``) its seeds,
-    levelled runs, means and verdict gaps; ``runs`` how many moving runs were read."""
-    fixed, out = found["fixed"], {"fixed_taus": found["fixed_taus"]}
-    if found["methods"]:
-        any_judged = next(iter(found["methods"].values()))["judged"]
-        out |= {f"margin_{k}": v["margin"] for k, v in any_judged.items()}
-        out |= {f"best_{m}": any_judged[m]["best"] for m in ACCURACIES}
-        out |= {f"best_{m}_tau": any_judged[m]["best_label"] for m in ACCURACIES}
-    out["runs"] = sum(m["seeds"] for m in found["methods"].values())
-    out["fixed_runs"] = sum(len(p.runs) for p in fixed)
-    for schedule, m in found["methods"].items():
-        out |= {f"{schedule}_{k}": m[k] for k in ("seeds", "levelled", "uniformity", "tolerance", *ACCURACIES)}
-        out |= {f"{schedule}_{k}_gap": v["gap"] for k, v in m["judged"].items()}
-        out |= {f"{schedule}_{k}_holds": "holds" if v["holds"] else "does not hold" for k, v in m["judged"].items()}
+def answer(found: dict[str, Any]) -> dict[str, Any]:
+    """The chapter's answer in counts, for the landing page: how many moving τ were run (``run``, of ``planned``),
+    and per criterion of :data:`contrastive.moving.CRITERIA` the names of those for which it holds (``<criterion>``,
+    a tuple) and how many (``<criterion>_count``)."""
+    out: dict[str, Any] = {"run": len(found["methods"]), "planned": len(ORDER),
+                           "seeds": sum(m["seeds"] for m in found["methods"].values())}
+    for criterion in CRITERIA:
+        holds = tuple(NAMES[s] for s, m in found["methods"].items() if m["judged"][criterion]["holds"])
+        out |= {criterion: holds, f"{criterion}_count": len(holds)}
     return out
-
