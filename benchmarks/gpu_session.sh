@@ -8,15 +8,16 @@
 #
 #   MINUTES=9.5 DATA=.carry/cifar10-jpeg.npz OUT=/some/out bash benchmarks/gpu_session.sh
 #
-# Environment: MINUTES, what the whole call may take (default 9.5, for a 10-minute command); DATA, a
-# CIFAR-10 npz file (data/README.md; default: none, torchvision downloads CIFAR-10 into data/datasets);
-# DEVICE (default cuda); OUT (default ./gpu-out); CHECK=0 skips the check, BENCH=0 the benchmark
-# (each is cut off after CHECK_MINUTES / BENCH_MINUTES, default 4 and 3); PLAN=1 only prints the plan;
-# CONTRASTIVE_COMMIT names the commit the checkout was copied from (where it has no .git), so that the
-# records name it. Everything is written inside the checkout, but the three files of $OUT.
-# Given quoted argument groups instead ("--loss hard --tau 0.7" ...), it makes one training run per
-# group, as before (PARALLEL=1: all at once on the one GPU), into $OUT, and PACK=1 tars them.
-# The machine's own torch/torchvision/numpy/pillow/tqdm are used: the training path needs nothing else.
+# Environment: MINUTES, what the whole call may take (default 9.5, for a 10-minute command);
+# DATA, a CIFAR-10 npz file (data/README.md; default: none, torchvision downloads CIFAR-10 into
+# data/datasets); DEVICE (default cuda); OUT (default ./gpu-out); CHECK=0 skips the check and
+# BENCH=0 the benchmark (each is cut off after CHECK_S / BENCH_S seconds, default 240 and 180);
+# PLAN=1 only prints the plan; CONTRASTIVE_COMMIT names the commit the checkout was copied from
+# (where it has no .git), so that the records name it. It writes inside the checkout only, but for
+# the three files of $OUT.
+# Given quoted argument groups ("--loss hard --tau 0.7" ...), it makes one training run per group
+# instead, as before (PARALLEL=1: all at once on the one GPU), into $OUT; PACK=1 tars them.
+# The machine's own torch/torchvision/numpy/pillow/tqdm are used: the training path needs no more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 START=$(date +%s)
@@ -35,22 +36,23 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available())"
 
 status=0  # each step runs even if an earlier one failed; the script exits 1 if any did
-if [ "${CHECK:-1}" != 0 ]; then  # CUDA graphs over a whole short run: fails on a recompile after warm-up
-    timeout "$(( ${CHECK_MINUTES:-4} * 60 ))" python3 benchmarks/gpu_check.py "${DATA_ARGS[@]}" \
+if [ "${CHECK:-1}" != 0 ]; then  # CUDA graphs over a whole short run: no recompile after warm-up
+    timeout "${CHECK_S:-240}" python3 benchmarks/gpu_check.py "${DATA_ARGS[@]}" \
         --device "$DEVICE" --out data/checks || status=1
 fi
 if [ "${BENCH:-1}" != 0 ]; then
-    timeout "$(( ${BENCH_MINUTES:-3} * 60 ))" python3 benchmarks/epoch_time.py "${DATA_ARGS[@]}" \
+    timeout "${BENCH_S:-180}" python3 benchmarks/epoch_time.py "${DATA_ARGS[@]}" \
         --device "$DEVICE" --out data/benchmarks || status=1
 fi
 train() {
     # shellcheck disable=SC2086  # each argument group is split into CLI flags on purpose
-    python3 -m contrastive train --dataset cifar10 "${DATA_ARGS[@]}" --device "$DEVICE" --out "$OUT" $1
+    python3 -m contrastive train --dataset cifar10 "${DATA_ARGS[@]}" --device "$DEVICE" \
+        --out "$OUT" $1
 }
 if [ $# = 0 ]; then  # the slot's records: what the minutes left allow
     left=$(python3 -c "print($MINUTES - ($(date +%s) - $START) / 60)")
-    python3 -m contrastive.session --minutes "$left" --since "$START" "${DATA_ARGS[@]}" --device "$DEVICE" \
-        --out "$OUT" || status=1
+    python3 -m contrastive.session --minutes "$left" --since "$START" "${DATA_ARGS[@]}" \
+        --device "$DEVICE" --out "$OUT" || status=1
 elif [ "${PARALLEL:-0}" = 1 ]; then  # all runs at once on the one GPU
     pids=()
     export CONTRASTIVE_CONCURRENT_RUNS=$#  # recorded in each run's provenance: the runs share the GPU

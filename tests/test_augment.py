@@ -252,21 +252,23 @@ def jitter_inputs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.
     aug, x = A.Augment(), images(n, seed)
     u = aug.draw(n, gen(seed), "cpu")
     i, j, h, w = A.crop_boxes(u[:, :22], 32, 32)
-    factors = torch.stack([lo + (hi - lo) * u[:, 23 + k] for k, (lo, hi) in enumerate(zip(aug._lo, aug._hi))], 1)
+    bounds = enumerate(zip(aug._lo, aug._hi))
+    factors = torch.stack([lo + (hi - lo) * u[:, 23 + k] for k, (lo, hi) in bounds], 1)
     return A.resized_crop(x.float() / 255, i, j, h, w, 32), factors, u[:, 27:31].argsort(dim=1)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_selected_jitter_is_bitwise_the_fixed_shape_one(seed):
-    x, factors, order = jitter_inputs(128 if seed < 3 else 5, seed)  # 5: some op drawn by no image at a step
+    x, factors, order = jitter_inputs(128 if seed < 3 else 5, seed)  # 5: some op drawn by none
     before = x.clone()
-    assert torch.equal(A.jitter_selected(x, factors, order), A.jitter_fixed_shape(x, factors, order))
+    selected = A.jitter_selected(x, factors, order)
+    assert torch.equal(selected, A.jitter_fixed_shape(x, factors, order))
     assert torch.equal(x, before)  # the input is left alone
 
 
 @pytest.mark.parametrize("seed", [0, 7])
 def test_cpu_augment_is_bitwise_the_fixed_shape_pipeline(seed, monkeypatch):
-    """The whole augmentation on the CPU: the pixels of the 28 CPU records' runs, whichever form runs."""
+    """The whole augmentation on the CPU: the pixels of the 28 CPU records' runs, either form."""
     x, aug = images(256, seed), A.Augment()
     fast = aug(x, gen(seed))
     monkeypatch.setattr(A, "color_jitter", A.jitter_fixed_shape)
@@ -274,7 +276,7 @@ def test_cpu_augment_is_bitwise_the_fixed_shape_pipeline(seed, monkeypatch):
 
 
 def test_cpu_eager_jitter_takes_the_selected_form(monkeypatch):
-    """(Under torch.compile the fixed-shape form runs: test_apply_is_deterministic_in_u_and_traces_as_one_graph.)"""
+    """(Compiled, the fixed-shape form runs: see test_apply_is_deterministic_in_u_and_traces...)"""
     used = []
     monkeypatch.setattr(A, "jitter_selected", lambda *a: used.append("selected"))
     monkeypatch.setattr(A, "jitter_fixed_shape", lambda *a: used.append("fixed"))

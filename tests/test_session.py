@@ -1,9 +1,10 @@
-"""The prepared GPU slot (contrastive.session): its plan, on the CPU; the runs themselves need a GPU."""
+"""The prepared GPU slot (contrastive.session): its plan, on the CPU; its runs need a GPU."""
 
 import dataclasses
 import json
 import os
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -15,59 +16,72 @@ TABLE1_STEMS = [results.record_name(loss, tau) for loss, tau in paper.COLUMNS]
 
 
 def write_record(out: Path, **config) -> Path:
-    """A record of the paper protocol (JSON round trip), ``config`` overriding the engine's values."""
-    c = Config.at("paper", device="cpu", out=str(out), **{k: config[k] for k in ("loss", "tau") if k in config})
+    """A record of the paper protocol (JSON round trip), ``config`` over the engine's values."""
+    run = {k: config[k] for k in ("loss", "tau") if k in config}
+    c = Config.at("paper", device="cpu", out=str(out), **run)
+    record = {"config": {**dataclasses.asdict(c), **config}, "results": {}, "curves": {},
+              "provenance": {}}
     path = train.record_path(c)
-    record = {"config": {**dataclasses.asdict(c), **config}, "results": {}, "curves": {}, "provenance": {}}
     results.write_record(path, json.loads(json.dumps(record)))
     return path
 
 
+def stems(planned: session.Plan) -> list[str]:
+    return [r["stem"] for r in planned.runs]
+
+
 def test_the_order_is_the_sweeps():
-    assert session.table1() == [c for c in sweep.configurations(list(paper.TABLE1_LOSSES)) if c in paper.COLUMNS]
+    configurations = sweep.configurations(list(paper.TABLE1_LOSSES))
+    assert session.table1() == [c for c in configurations if c in paper.COLUMNS]
+
+
+ESTIMATES = [session.Estimate(), session.Estimate(start_s=5, compile_s=0, step_ms=1),
+             session.Estimate(step_ms=13.5, margin=1.0)]
 
 
 @pytest.mark.parametrize("minutes", [0.5, 1, 3, 8, 9.5, 10, 17, 25, 60, 600])
-@pytest.mark.parametrize("estimate", [session.Estimate(), session.Estimate(start_s=5, compile_s=0, step_ms=1),
-                                      session.Estimate(step_ms=13.5, margin=1.0)])
+@pytest.mark.parametrize("estimate", ESTIMATES)
 def test_never_plans_a_run_that_cannot_finish_in_the_minutes(tmp_path, minutes, estimate):
     planned = session.plan(minutes, estimate, out=str(tmp_path))
     one = estimate.run_seconds(session.run_config("contrastive", 0.07))
-    assert len(planned.runs) == min(10, max(0, int((60 * minutes - estimate.start_s) // one)))  # as many as fit
+    fit = int((60 * minutes - estimate.start_s) // one)
+    assert len(planned.runs) == min(10, max(0, fit))  # as many as fit
     ends = estimate.start_s
     for run, config in zip(planned.runs, planned.configs):
         ends += estimate.run_seconds(config)
         assert run["ends_s"] == pytest.approx(ends) and ends <= 60 * minutes
-    assert [r["stem"] for r in planned.runs] + planned.left == TABLE1_STEMS  # in order, nothing skipped
+    assert stems(planned) + planned.left == TABLE1_STEMS  # in order, nothing skipped
 
 
 def test_a_paper_run_takes_its_estimate():
     """200 epochs of 391 steps (the last one partial), 21 curve points, compile and evaluation."""
     e = session.Estimate()
-    expected = e.compile_s + e.margin * 200 * 391 * e.step_ms / 1000 + 21 * e.point_s + e.evaluate_s
+    train_s = e.margin * 200 * 391 * e.step_ms / 1000
+    expected = e.compile_s + train_s + 21 * e.point_s + e.evaluate_s
     assert e.run_seconds(session.run_config("hard", 0.7)) == pytest.approx(expected)
 
 
 def test_skips_recorded_configurations_and_keeps_the_order(tmp_path):
     write_record(tmp_path, loss="contrastive", tau=0.07)
     write_record(tmp_path, loss="simple")
-    write_record(tmp_path, loss="contrastive", tau=0.3, epochs=30)  # an off-protocol record covers nothing
+    write_record(tmp_path, loss="contrastive", tau=0.3, epochs=30)  # off protocol: covers nothing
     planned = session.plan(60, out=str(tmp_path))
     assert planned.recorded == ["contrastive-tau0.07-seed0", "simple-seed0"]
-    stems = [r["stem"] for r in planned.runs] + planned.left
-    assert stems == [s for s in TABLE1_STEMS if s not in planned.recorded]
-    assert stems[0] == "contrastive-tau0.3-seed0"
+    assert stems(planned) + planned.left == [s for s in TABLE1_STEMS if s not in planned.recorded]
+    assert stems(planned)[0] == "contrastive-tau0.3-seed0"
 
 
-def test_every_planned_run_is_table1_at_the_paper_protocol_without_checkpoints_before_its_end(tmp_path):
+def test_planned_runs_are_table1_at_the_paper_protocol_checkpointed_at_their_end(tmp_path):
     planned = session.plan(600, out=str(tmp_path))
     assert len(planned.configs) == 10
     for config in planned.configs:
-        assert (config.protocol, config.seed, config.checkpoint_every) == ("paper", 0, config.epochs)
+        assert (config.protocol, config.seed) == ("paper", 0)
+        assert config.checkpoint_every == config.epochs
         assert not train.deviations(dataclasses.asdict(config), "paper")
 
 
-@pytest.mark.parametrize("have", [{}, {"epochs": 30}, {"seed": 1}, {"arch": "tiny"}, {"device": "cuda"}])
+@pytest.mark.parametrize("have", [{}, {"epochs": 30}, {"seed": 1}, {"arch": "tiny"},
+                                  {"device": "x"}])
 def test_covers_is_the_sweeps_shortfall(tmp_path, have):
     wanted = session.run_config("contrastive", 0.07, device="cpu", out=str(tmp_path))
     record = results.read_record(write_record(tmp_path, loss="contrastive", tau=0.07, **have))
@@ -78,7 +92,8 @@ def test_the_plan_writes_nothing_and_says_what_it_would_run(tmp_path, monkeypatc
     monkeypatch.setattr(session, "ROOT", tmp_path)
     assert session.main(["--minutes", "9.5", "--plan"]) == 0
     out = capsys.readouterr().out
-    assert "run contrastive-tau0.07-seed0" in out and "left for another slot: contrastive-tau0.3-seed0" in out
+    assert "run contrastive-tau0.07-seed0" in out
+    assert "left for another slot: contrastive-tau0.3-seed0" in out
     assert not list(tmp_path.iterdir())
 
 
@@ -94,7 +109,7 @@ def test_bad_input_is_one_line_naming_the_flag(argv, flag, capsys):
 def test_a_run_the_clock_no_longer_leaves_is_not_started(tmp_path, monkeypatch):
     planned = session.plan(10, out=str(tmp_path))
     monkeypatch.setattr(session, "execute", lambda config, root: pytest.fail("started"))
-    done = session.run_plan(planned, session.Estimate(), tmp_path, started=0.0)  # the minutes are long gone
+    done = session.run_plan(planned, tmp_path, started=0.0)  # the minutes are long gone
     assert [d["status"].split(":")[0] for d in done] == ["not started"] * len(planned.runs)
 
 
@@ -107,17 +122,18 @@ def test_a_failing_run_does_not_stop_the_next(tmp_path, monkeypatch):
         return root / f"{config.stem}.json"
 
     monkeypatch.setattr(session, "execute", execute)
-    import time
-    done = session.run_plan(planned, session.Estimate(), tmp_path, started=time.time())
-    assert [d["status"].split(":")[0] for d in done] == ["recorded"] * 4 + ["failed"] + ["recorded"] * 5
+    done = session.run_plan(planned, tmp_path, started=time.time())
+    statuses = [d["status"].split(":")[0] for d in done]
+    assert statuses == ["recorded"] * 4 + ["failed"] + ["recorded"] * 5
 
 
 def test_packs_what_the_call_made_in_at_most_eight_files(tmp_path):
     root, out = tmp_path / "checkout", tmp_path / "out"
-    made = ["data/results/paper/cifar10/hard-tau0.7-seed0.json", "data/results/paper/cifar10/hard-tau0.7-seed0.npz",
+    records = "data/results/paper/cifar10"
+    made = [f"{records}/hard-tau0.7-seed0.json", f"{records}/hard-tau0.7-seed0.npz",
             "data/runs/paper/cifar10/hard-tau0.7-seed0.ipynb", "data/checks/nvidia-h200.json",
-            "data/benchmarks/nvidia-h200.json"] + [f"data/results/paper/cifar10/r{i}.json" for i in range(20)]
-    old = ["data/results/paper/cifar10/old.json", "data/results/cpu/cifar10/x.json"]
+            "data/benchmarks/nvidia-h200.json", *(f"{records}/r{i}.json" for i in range(20))]
+    old = [f"{records}/old.json", "data/results/cpu/cifar10/x.json", f"{records}/.x.lock"]
     for name in made + old:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(name)
@@ -127,4 +143,5 @@ def test_packs_what_the_call_made_in_at_most_eight_files(tmp_path):
     assert len(list(out.iterdir())) == len(written) <= session.MAX_FILES - 1  # and the log
     with tarfile.open(out / session.ARCHIVE) as tar:
         assert sorted(tar.getnames()) == sorted(made)
-    assert json.loads((out / session.SUMMARY).read_text())["archive"] == [str(f.relative_to(root)) for f in files]
+    summary = json.loads((out / session.SUMMARY).read_text())
+    assert summary["archive"] == [str(f.relative_to(root)) for f in files]
