@@ -11,10 +11,11 @@
 # Environment: MINUTES, what the whole call may take (default 9.5, for a 10-minute command);
 # DATA, a CIFAR-10 npz file (data/README.md; default: none, torchvision downloads CIFAR-10 into
 # data/datasets); DEVICE (default cuda); OUT (default ./gpu-out); CHECK=0 skips the check and
-# BENCH=0 the benchmark (each is cut off after CHECK_S / BENCH_S seconds, default 240 and 180);
-# PLAN=1 only prints the plan; CONTRASTIVE_COMMIT names the commit the checkout was copied from
-# (where it has no .git), so that the records name it. It writes inside the checkout only, but for
-# the three files of $OUT.
+# BENCH=0 the benchmark (each is cut off after CHECK_S / BENCH_S seconds, default 240 and 240);
+# PLAN=1 only prints the plan; SESSION_ARGS, further flags of python -m contrastive.session (the
+# estimate's, e.g. "--step-ms 2.9 --compile-s 60" once a check has measured them);
+# CONTRASTIVE_COMMIT names the commit the checkout was copied from (where it has no .git), so that
+# the records name it. It writes inside the checkout only, but for the three files of $OUT.
 # Given quoted argument groups ("--loss hard --tau 0.7" ...), it makes one training run per group
 # instead, as before (PARALLEL=1: all at once on the one GPU), into $OUT; PACK=1 tars them.
 # The machine's own torch/torchvision/numpy/pillow/tqdm are used: the training path needs no more.
@@ -26,8 +27,14 @@ DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-$PWD/gpu-out}
 MINUTES=${MINUTES:-9.5}
 export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
+# compiled kernels, shared by every process of the call, inside the checkout (git-ignored)
+export TORCHINDUCTOR_CACHE_DIR=$PWD/data/checkpoints/inductor
+export TRITON_CACHE_DIR=$PWD/data/checkpoints/triton
+# shellcheck disable=SC2206  # the estimate's flags are split on purpose
+SESSION_FLAGS=(${SESSION_ARGS:-})
 if [ "${PLAN:-0}" = 1 ]; then  # what the call would run, nothing written
-    exec python3 -m contrastive.session --minutes "$MINUTES" --plan "${DATA_ARGS[@]}"
+    exec python3 -m contrastive.session --minutes "$MINUTES" --plan "${DATA_ARGS[@]}" \
+        "${SESSION_FLAGS[@]}"
 fi
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/session.log") 2>&1
@@ -41,7 +48,7 @@ if [ "${CHECK:-1}" != 0 ]; then  # CUDA graphs over a whole short run: no recomp
         --device "$DEVICE" --out data/checks || status=1
 fi
 if [ "${BENCH:-1}" != 0 ]; then
-    timeout "${BENCH_S:-180}" python3 benchmarks/epoch_time.py "${DATA_ARGS[@]}" \
+    timeout "${BENCH_S:-240}" python3 benchmarks/epoch_time.py "${DATA_ARGS[@]}" \
         --device "$DEVICE" --out data/benchmarks || status=1
 fi
 train() {
@@ -52,7 +59,7 @@ train() {
 if [ $# = 0 ]; then  # the slot's records: what the minutes left allow
     left=$(python3 -c "print($MINUTES - ($(date +%s) - $START) / 60)")
     python3 -m contrastive.session --minutes "$left" --since "$START" "${DATA_ARGS[@]}" \
-        --device "$DEVICE" --out "$OUT" || status=1
+        --device "$DEVICE" --out "$OUT" "${SESSION_FLAGS[@]}" || status=1
 elif [ "${PARALLEL:-0}" = 1 ]; then  # all runs at once on the one GPU
     pids=()
     export CONTRASTIVE_CONCURRENT_RUNS=$#  # recorded in each run's provenance: the runs share the GPU
