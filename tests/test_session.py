@@ -145,3 +145,27 @@ def test_packs_what_the_call_made_in_at_most_eight_files(tmp_path):
         assert sorted(tar.getnames()) == sorted(made)
     summary = json.loads((out / session.SUMMARY).read_text())
     assert summary["archive"] == [str(f.relative_to(root)) for f in files]
+
+
+def test_a_call_runs_the_plan_and_packs_its_records(tmp_path, monkeypatch, capsys):
+    """The whole call on the CPU, each run replaced by writing its record (the runs need a GPU)."""
+    root, out = tmp_path / "checkout", tmp_path / "out"
+    monkeypatch.setattr(session, "ROOT", root)
+
+    def execute(config, where):
+        assert where == root and Path(config.out) == root / "data" / "results"
+        assert Path(config.checkpoint_dir) == root / "data" / "checkpoints"
+        return write_record(Path(config.out), loss=config.loss, tau=config.tau)
+
+    monkeypatch.setattr(session, "execute", execute)
+    argv = ["--minutes", "30", "--device", "cpu", "--out", str(out), "--compile-s", "0"]
+    assert session.main(argv) == 0
+    summary = json.loads((out / session.SUMMARY).read_text())
+    made = [r["stem"] for r in summary["runs"] if r["status"].startswith("recorded")]
+    assert made == TABLE1_STEMS[:len(made)] and len(made) >= 1
+    with tarfile.open(out / session.ARCHIVE) as tar:
+        assert sorted(tar.getnames()) == sorted(
+            f"data/results/paper/cifar10/{stem}.json" for stem in made)
+    assert sorted(p.name for p in out.iterdir()) == sorted([session.ARCHIVE, session.SUMMARY])
+    assert session.main(["--minutes", "30", "--plan"]) == 0  # what was made is skipped next time
+    assert f"recorded already, skipped: {', '.join(made)}" in capsys.readouterr().out
