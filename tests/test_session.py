@@ -169,3 +169,27 @@ def test_a_call_runs_the_plan_and_packs_its_records(tmp_path, monkeypatch, capsy
     assert sorted(p.name for p in out.iterdir()) == sorted([session.ARCHIVE, session.SUMMARY])
     assert session.main(["--minutes", "30", "--plan"]) == 0  # what was made is skipped next time
     assert f"recorded already, skipped: {', '.join(made)}" in capsys.readouterr().out
+
+
+def slot(tmp_path: Path, **env: str) -> "subprocess.CompletedProcess[str]":
+    """``bash benchmarks/gpu_session.sh`` with ``env``, this Python first on the PATH."""
+    import subprocess
+    import sys
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(["bash", str(session.ROOT / "benchmarks" / "gpu_session.sh")],
+                          env={**os.environ, "PATH": path, **env}, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_slot_command_plans_on_any_machine(tmp_path):
+    done = slot(tmp_path, PLAN="1", MINUTES="9.5", SESSION_ARGS="--step-ms 1 --compile-s 0")
+    assert done.returncode == 0, done.stderr
+    assert "plan for 9.5 min" in done.stdout and "run contrastive-tau0.07-seed0" in done.stdout
+
+
+def test_the_slot_command_without_time_for_a_run_returns_three_files(tmp_path):
+    out = tmp_path / "out"
+    done = slot(tmp_path, CHECK="0", BENCH="0", MINUTES="0.2", DEVICE="cpu", OUT=str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["session.json", "session.log", "session.tar"]
+    assert json.loads((out / "session.json").read_text())["runs"] == []
