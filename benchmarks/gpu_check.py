@@ -1,13 +1,6 @@
 """CUDA self-check of the engine's fast paths, which the CPU tests cannot reach; ms/step per mode.
 
-1. For each loss (ordinary and hard) and each mode -- eager and ``reduce-overhead`` (CUDA graphs,
-   the CUDA default; ``--modes default`` adds plain ``torch.compile``) -- an engine with the same
-   seed takes the same steps on the same synthetic images at the paper's batch and bank size. The
-   bank rows those steps wrote must agree with eager's (mean cosine >= ``MIN_COSINE``: bfloat16
-   differs a little, a wrong step a lot); an eager engine with another seed must fail that test (the
-   control). Compile errors are not suppressed here, so a mode that does not compile fails instead
-   of running eagerly. Each mode's ms/step after a warm-up is printed.
-2. A whole short run on CIFAR-10 in the CUDA default mode (:func:`check_run`): the paper's network
+1. A whole short run on CIFAR-10 in the CUDA default mode (:func:`check_run`): the paper's network
    on ``--subset`` images (the last batch partial), an lr milestone, a curve point every epoch (the
    train/eval switches), killed in an epoch and resumed from its checkpoint, then evaluated and
    recorded. Dynamo's compilations and the CUDA-graph recordings are counted epoch by epoch
@@ -15,9 +8,17 @@
    shapes compiled, then recorded) fails the check, and so does a step that skipped CUDA graphs.
    Its data come from torchvision's download into ``data/datasets``, or from the CIFAR-10 npz file
    named by ``--data`` (data/README.md); ``--no-run-check`` skips it.
+2. For each loss (ordinary and hard) and each mode -- eager and ``reduce-overhead`` (CUDA graphs,
+   the CUDA default; ``--modes default`` adds plain ``torch.compile``) -- an engine with the same
+   seed takes the same steps on the same synthetic images at the paper's batch and bank size. The
+   bank rows those steps wrote must agree with eager's (mean cosine >= ``MIN_COSINE``: bfloat16
+   differs a little, a wrong step a lot); an eager engine with another seed must fail that test (the
+   control). Compile errors are not suppressed here, so a mode that does not compile fails instead
+   of running eagerly. Each mode's ms/step after a warm-up is printed.
 
-Writes ``<out>/<device-slug>.json`` (``data/checks/nvidia-h200.json``, say) and exits 1 if any
-check fails. Run on a machine with a CUDA GPU (``benchmarks/gpu_session.sh`` does):
+Writes ``<out>/<device-slug>.json`` (``data/checks/nvidia-h200.json``, say), once after the run
+check too, with ``complete`` false, in case a time limit ends the rest; exits 1 if any check fails.
+Run on a machine with a CUDA GPU (``benchmarks/gpu_session.sh`` does):
 
     python3 benchmarks/gpu_check.py --data path/to/cifar10-jpeg.npz --out data/checks
 """
@@ -158,7 +159,8 @@ def judge_run(config: Config, epochs: list[dict], record: results.Record) -> dic
     trained = [e for e in epochs if not e.get("killed")]
     late = [e["epoch"] for e in trained
             if not e["warmup"] and (e["graphs"] or e["cudagraph_recordings"])]
-    graphs = config.use_compile and config.compile_mode == "reduce-overhead" and "cuda" in config.device
+    graphs = config.use_compile and config.compile_mode == "reduce-overhead"
+    graphs = graphs and "cuda" in config.device
     skipped = sum(e["cudagraph_skips"] for e in trained) if graphs else 0
     resumed = record.provenance["resumed_from_epoch"]
     partial = (config.subset or 0) % config.batch_size
@@ -197,23 +199,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-run-check", action="store_true",
                    help="skip the whole short run (it needs CIFAR-10)")
     p.add_argument("--n", type=int, default=50_000, help="synthetic training images (the bank size)")
-    p.add_argument("--steps", type=int, default=5, help="steps compared across modes (the first compiles)")
+    p.add_argument("--steps", type=int, default=5,
+                   help="steps compared across modes (the first compiles)")
     p.add_argument("--timed", type=int, default=50, help="steps timed per mode after those")
     p.add_argument("--modes", nargs="+", default=list(DEFAULT_MODES), choices=list(MODES))
     p.add_argument("--subset", type=int, default=2000,
                    help="the run check's images (not a multiple of 128)")
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)
-    report = {"environment": provenance.environment(args.device), "checked": provenance.now(),
-              "min_cosine": MIN_COSINE, "modes": check_modes(args.device, args.n, args.steps, args.timed, args.modes)}
-    if not args.no_run_check:
-        report["run"] = check_run(args.device, args.data, args.subset)
-    report["failed"] = failures(report)
     path = Path(args.out) / f"{device_slug(torch.device(args.device))}.json"
-    atomic.atomic_write(path, lambda f: f.write((json.dumps(report, indent=1) + "\n").encode()))
+    report = {"environment": provenance.environment(args.device), "checked": provenance.now(),
+              "min_cosine": MIN_COSINE, "modes": {}}
+    if not args.no_run_check:  # first: what a slot's runs depend on
+        report["run"] = check_run(args.device, args.data, args.subset)
+        save(report, path, complete=False)  # kept if a time limit ends the rest
+    report["modes"] = check_modes(args.device, args.n, args.steps, args.timed, args.modes)
+    save(report, path, complete=True)
     print(f"written to {path}; failed: {report['failed'] or 'none'}")
     return 1 if report["failed"] else 0
 
+
+def save(report: dict, path: Path, complete: bool) -> None:
+    """Write ``report`` with its failures and whether every check of the call ran."""
+    report.update(failed=failures(report), complete=complete)
+    atomic.atomic_write(path, lambda f: f.write((json.dumps(report, indent=1) + "\n").encode()))
 
 if __name__ == "__main__":
     sys.exit(main())
