@@ -1,42 +1,47 @@
 """Time per training epoch of a protocol: our engine vs a conventional pipeline, and vs the bare model.
 
-Both pipelines train the protocol's model (``--protocol paper``: ResNet-18 on all 50,000 CIFAR-10
+Every pipeline trains the protocol's model (``--protocol paper``: ResNet-18 on all 50,000 CIFAR-10
 training images; ``--protocol cpu``: the width-16 ResNet-18 on 5,000 class-balanced images; see
-``contrastive.config``) with the same loss, memory bank, batch size and SGD, in the same process,
-on the same device:
+``contrastive.config``) with the same loss, memory bank and batch size, in the same process, on the
+same device; each difference between two of them is its own column:
 
 - engine: ``contrastive.train.Engine`` (uint8 images on the device, batched augmentation there,
   channels-last, bfloat16 autocast where ``Config.use_bf16`` says so: on CUDA and on a CPU with
-  bfloat16 instructions; fused SGD + torch.compile on CUDA; no host syncs in the step);
-- baseline: torchvision transforms on PIL images in a DataLoader with ``--workers`` worker
-  processes, float32, eager model, the default SGD (what a straightforward PyTorch implementation
-  of the paper does);
-- bare model: the same network at the same batch size, channels-last, at the engine's precision
-  (and also in float32 where the engine uses bfloat16), timed on one fixed random batch: forward,
-  backward and SGD step only (no data, no augmentation, no bank): the most the engine could reach.
+  bfloat16 instructions; fused SGD and the compiled step in CUDA graphs on CUDA);
+- conventional_matched: torchvision transforms on PIL images in a DataLoader with ``--workers``
+  worker processes, the model, loss and SGD run exactly as the engine runs them: the data path is
+  the only difference (``speedup_same_precision``);
+- baseline: the same data path with a float32, eager model and the default SGD (what a
+  straightforward PyTorch implementation of the paper does; ``speedup``);
+- bare model: the same network at the same batch size, channels-last, compiled as the engine, at
+  the engine's precision (and also in float32 where the engine uses bfloat16), on one fixed random
+  batch: forward, backward and SGD step only, the most the engine could reach.
 
 Each runs ``--warmup`` untimed steps (the engine also its epoch's last, smaller batch, so that no
-compilation is timed), then ``--epochs`` whole timed epochs, or with ``--steps`` that many timed
-steps scaled to an epoch (ceil(N / batch) steps). The bare model runs ``--model-steps`` timed steps.
-Reported: images per second and seconds per epoch of each pipeline, their ratio (``speedup``), the
-forward FLOPs per image (``torch.utils.flop_counter.FlopCounterMode``, one batch; forward+backward
-taken as 3x forward) and from them the GFLOP/s the engine achieves, and the engine's fraction of
-the bare model's images per second (``engine_fraction_of_model``).
+compilation is timed); then the pipelines take turns, ``--blocks`` blocks of ``--block-steps``
+steps each, the order reversed every other round, so that a drift of the machine falls on all
+alike (a DataLoader's block starts with untimed steps that use up what its workers prefetched
+meanwhile). Reported: the median, least and most images per second of each pipeline over its
+blocks and its seconds per epoch from the median, the ratios above, the forward FLOPs per image
+(``torch.utils.flop_counter.FlopCounterMode``, one batch; forward+backward taken as 3x forward)
+and the GFLOP/s, and the engine's fraction of the bare model's images per second, block by block
+(``engine_fraction_of_model``, the median, and its range). ``--note`` records the conditions.
 
-Writes ``data/benchmarks/<device-slug>.json`` at the paper protocol (e.g. ``nvidia-h100-80gb-hbm3.json``)
-and ``data/benchmarks/<protocol>-<device-slug>.json`` at another (e.g. ``cpu-intel-xeon-processor.json``;
-on the CPU the slug is its model name). The paper protocol on a GPU (``benchmarks/gpu_session.sh``)::
+Writes ``data/benchmarks/<device-slug>.json`` at the paper protocol (``nvidia-h200.json``, say)
+and ``data/benchmarks/<protocol>-<device-slug>.json`` at another (``cpu-amd-epyc.json``; on the
+CPU the slug is its model name). The paper protocol on a GPU (``benchmarks/gpu_session.sh``)::
 
     python benchmarks/epoch_time.py --data /work/shared/data/cifar10-jpeg.npz
 
-The CPU protocol on the CPU, a real measurement (whole epochs; the machine otherwise idle)::
+The CPU protocol on the CPU, one thread, the machine otherwise idle::
 
-    python benchmarks/epoch_time.py --protocol cpu --device cpu --data /work/shared/data/cifar10-jpeg.npz
+    OMP_NUM_THREADS=1 python benchmarks/epoch_time.py --protocol cpu --device cpu \
+        --data /work/shared/data/cifar10-jpeg.npz --workers 1
 
 A smoke check (a few steps; ``--out`` elsewhere, so that no measurement is replaced)::
 
-    python benchmarks/epoch_time.py --protocol cpu --device cpu --data /work/shared/data/cifar10-jpeg.npz \\
-        --steps 2 --warmup 1 --out /tmp/bench
+    python benchmarks/epoch_time.py --protocol cpu --device cpu \
+        --data /work/shared/data/cifar10-jpeg.npz --blocks 2 --block-steps 1 --warmup 1 --out /tmp/b
 """
 
 from __future__ import annotations
@@ -46,10 +51,11 @@ import dataclasses
 import json
 import os
 import re
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -68,24 +74,11 @@ FLOP_NOTE = ("forward FLOPs counted with torch.utils.flop_counter.FlopCounterMod
 ENGINE = "contrastive.train.Engine: uint8 images on the device, batched augmentation there, channels-last"
 BASELINE = "torchvision PIL transforms in a DataLoader with worker processes, float32, eager model, default SGD"
 MODEL = "bare model: forward+backward+SGD on one fixed random batch, channels-last, no augmentation, no bank"
-
-
-@dataclass(frozen=True)
-class Timing:
-    """``steps`` timed steps over ``images`` images in ``seconds``, of a pipeline whose epoch has ``steps_per_epoch`` steps."""
-
-    seconds: float
-    steps: int
-    images: int
-    steps_per_epoch: int
-
-    @property
-    def img_s(self) -> float:
-        return self.images / self.seconds
-
-    @property
-    def s_per_epoch(self) -> float:
-        return self.seconds / self.steps * self.steps_per_epoch
+PREFETCH = 2
+"""The DataLoader's ``prefetch_factor``: batches each worker has ready ahead."""
+MATCHED = ("torchvision PIL transforms in a DataLoader with worker processes; the model, loss "
+           "and SGD as the engine runs them (its precision, channels-last, compile mode, "
+           "fused SGD on CUDA)")
 
 
 class PILImages(torch.utils.data.Dataset):
@@ -114,66 +107,101 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_engine(config: Config, train_set: data.Dataset, steps: int | None, warmup: int, epochs: int = 1) -> Timing:
-    """Our engine: ``steps`` timed steps, or (None) ``epochs`` whole timed epochs, after ``warmup``
-    steps and the epoch's last, smaller batch (so that no compilation is timed)."""
+@dataclass
+class Pipeline:
+    """One pipeline to time: ``step()`` makes one training step and returns its images; its
+    ``precision`` and ``compiled`` mode (None: eager) name what it differs in."""
+
+    name: str
+    step: Callable[[], int]
+    precision: str
+    compiled: str | None
+    description: str
+    lead_in: int = 0
+    """Untimed steps at the start of each block: a DataLoader's batches prefetched while the other
+    pipelines ran would otherwise come for free."""
+
+
+def cycle(make: Callable[[], Iterable[Any]]) -> Iterator[Any]:
+    """The items of ``make()`` (an epoch's batches) again and again: the next epoch after one."""
+    while True:
+        yield from make()
+
+
+def engine_pipeline(config: Config, train_set: data.Dataset, warmup: int) -> Pipeline:
+    """Our engine, after ``warmup`` steps and the epoch's last, smaller batch (so that no
+    compilation is timed); its steps walk through epochs of batches (the partial one included) at
+    a fixed lr."""
     engine = train.Engine(config, train_set)
     batches = engine.batches()
     extra = [batches[-1]] if batches[-1].shape[0] != config.batch_size else []
     for idx in batches[:warmup] + extra:
         engine.step(idx)
     sync(engine.device)
-    if steps is None:
-        t = time.perf_counter()
-        for epoch in range(1, epochs + 1):
-            engine.train_epoch(epoch)  # reads the epoch's loss: one sync per epoch
-        seconds = time.perf_counter() - t
-        return Timing(seconds, epochs * engine.steps_per_epoch, epochs * len(train_set), engine.steps_per_epoch)
-    timed = engine.batches()[:steps]
-    t = time.perf_counter()
-    for idx in timed:
+    order = cycle(engine.batches)
+
+    def step() -> int:
+        idx = next(order)
         engine.step(idx)
-    sync(engine.device)
-    return Timing(time.perf_counter() - t, len(timed), sum(i.shape[0] for i in timed), engine.steps_per_epoch)
+        return idx.shape[0]
+
+    return Pipeline("engine", step, precision(config.use_bf16), compiled(config), ENGINE)
 
 
-def time_baseline(config: Config, images: np.ndarray, steps: int | None, warmup: int, workers: int,
-                  epochs: int = 1) -> Timing:
-    """The conventional pipeline, timed as :func:`time_engine` (after ``warmup`` steps)."""
+def conventional_pipeline(config: Config, images: np.ndarray, warmup: int, workers: int,
+                          matched: bool) -> Pipeline:
+    """The conventional data path (PIL transforms in a DataLoader, copied to the device). Plain
+    (``matched`` False): float32, eager model, the default SGD, as a straightforward implementation
+    of the paper. ``matched``: the model, loss and SGD exactly as the engine runs them (its
+    precision, channels-last, its compile mode, fused SGD on CUDA), so only the data path differs.
+    Full batches only (no recompilation for a smaller last one)."""
     device = torch.device(config.device)
     torch.manual_seed(config.seed)
     model = models.Encoder(config.arch, config.head, config.feature_dim).to(device)
     bank = memory.MemoryBank(len(images), config.feature_dim, config.bank_momentum, device)
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    loss_fn = losses.make(config.loss, config.k)
-    loader = torch.utils.data.DataLoader(PILImages(images, conventional_transform(config.dataset)),
-                                         batch_size=config.batch_size, shuffle=True, num_workers=workers,
-                                         pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    fused = {"fused": True} if matched and device.type == "cuda" else {}
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                          weight_decay=config.weight_decay, **fused)
+    loader = torch.utils.data.DataLoader(
+        PILImages(images, conventional_transform(config.dataset)), batch_size=config.batch_size,
+        shuffle=True, num_workers=workers, pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0, drop_last=True,
+        **({"prefetch_factor": PREFETCH} if workers > 0 else {}))
+    bf16 = matched and config.use_bf16
+    if matched:
+        model = model.to(memory_format=torch.channels_last)
 
-    def step(idx: torch.Tensor, x: torch.Tensor) -> None:
+    def loss_of(x: torch.Tensor, idx: torch.Tensor, vectors: torch.Tensor):
+        with models.autocast(device, bf16):
+            z = model(x)[1]
+        s_pos, s_neg = memory.bank_similarities(z, idx, vectors)
+        return objective(s_pos, s_neg, config.tau).mean(), z
+
+    objective = losses.make(config.loss, config.k)
+    graphs = matched and config.use_compile
+    loss_fn = torch.compile(loss_of, dynamic=False, mode=config.compile_mode) if graphs else loss_of
+    batches = cycle(lambda: loader)
+
+    def step() -> int:
+        idx, x = next(batches)
         idx, x = idx.to(device, non_blocking=True), x.to(device, non_blocking=True)
-        z = model(x)[1]
-        loss = loss_fn(*memory.bank_similarities(z, idx, bank.vectors), config.tau).mean()
-        opt.zero_grad()
+        if matched:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        loss, z = loss_fn(x, idx, bank.vectors)
+        opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         bank.update(z, idx)
+        return idx.shape[0]
 
-    for _, (idx, x) in zip(range(warmup), loader):
-        step(idx, x)
+    for _ in range(max(warmup, 1 if graphs else 0)):
+        step()
     sync(device)
-    timed, count = 0, 0
-    t = time.perf_counter()
-    for _ in range(1 if steps else epochs):
-        for idx, x in loader:  # each epoch starts a fresh pass (the workers persist), as in training
-            step(idx, x)
-            timed, count = timed + 1, count + idx.shape[0]
-            if timed == steps:
-                break
-    sync(device)
-    seconds, per_epoch = time.perf_counter() - t, len(loader)  # the loader keeps the last, smaller batch
-    del loader  # shut its workers down before anything else is timed
-    return Timing(seconds, timed, count, per_epoch)
+    name = "conventional_matched" if matched else "baseline"
+    return Pipeline(name, step, precision(bf16), compiled(config) if matched else None,
+                    MATCHED if matched else BASELINE, lead_in=PREFETCH * max(workers, 1) + 1)
 
 
 def _bare_model(config: Config, device: torch.device) -> torch.nn.Module:
@@ -187,9 +215,10 @@ def _random_batch(config: Config, device: torch.device) -> torch.Tensor:
     return x.to(device).contiguous(memory_format=torch.channels_last)
 
 
-def time_model(config: Config, bf16: bool, steps: int, warmup: int, steps_per_epoch: int) -> Timing:
-    """The bare model's forward + backward + SGD step on one fixed random batch (channels-last, under
-    bfloat16 autocast if ``bf16``, compiled where the engine compiles): ``steps`` timed after ``warmup``."""
+def model_pipeline(config: Config, bf16: bool, warmup: int) -> Pipeline:
+    """The bare model's forward + backward + SGD step on one fixed random batch (channels-last,
+    under bfloat16 autocast if ``bf16``, compiled as the engine compiles), after ``warmup``
+    steps."""
     device = torch.device(config.device)
     model = _bare_model(config, device)
     fused = {"fused": True} if device.type == "cuda" else {}
@@ -198,21 +227,47 @@ def time_model(config: Config, bf16: bool, steps: int, warmup: int, steps_per_ep
     forward = torch.compile(model, dynamic=False, mode=config.compile_mode) if config.use_compile else model
     x = _random_batch(config, device)
 
-    def step() -> None:
+    def step() -> int:
+        if config.use_compile:
+            torch.compiler.cudagraph_mark_step_begin()
         with models.autocast(device, bf16):
             z = forward(x)[1]
         opt.zero_grad(set_to_none=True)
         z.sum().backward()
         opt.step()
+        return x.shape[0]
 
     for _ in range(max(warmup, 1 if config.use_compile else 0)):
         step()
     sync(device)
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    return Timing(time.perf_counter() - t, steps, steps * config.batch_size, steps_per_epoch)
+    name = "model" if bf16 == config.use_bf16 else f"model_{precision(bf16)}"
+    return Pipeline(name, step, precision(bf16), compiled(config), MODEL)
+
+
+def interleave(pipelines: list[Pipeline], blocks: int, steps: int, device: torch.device
+               ) -> dict[str, list[float]]:
+    """Images per second of each pipeline in each of ``blocks`` blocks of ``steps`` steps, the
+    pipelines taking turns block by block (the order reversed every other round), so that a drift
+    of the machine (other load, clocks, heat) falls on all of them alike."""
+    rates: dict[str, list[float]] = {p.name: [] for p in pipelines}
+    for block in range(blocks):
+        for p in pipelines if block % 2 == 0 else pipelines[::-1]:
+            for _ in range(p.lead_in):
+                p.step()
+            sync(device)
+            t, images = time.perf_counter(), 0
+            for _ in range(steps):
+                images += p.step()
+            sync(device)
+            rates[p.name].append(images / (time.perf_counter() - t))
+    return rates
+
+
+def spread(rates: list[float], images_per_epoch: int) -> dict[str, Any]:
+    """The median and range of a pipeline's images per second over its blocks, and its s/epoch."""
+    median = statistics.median(rates)
+    return {"img_s_median": median, "img_s_min": min(rates), "img_s_max": max(rates),
+            "s_per_epoch": images_per_epoch / median, "img_s_blocks": rates}
 
 
 def forward_flops_per_image(config: Config) -> float:
@@ -250,18 +305,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=None, help="default: the protocol's (off protocol otherwise)")
     p.add_argument("--subset", type=int, default=None,
                    help="train on N class-balanced images instead of the protocol's (a smoke check, off protocol)")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per pipeline (default: whole epochs)")
-    p.add_argument("--epochs", type=int, default=1, help="timed whole epochs per pipeline (without --steps)")
+    p.add_argument("--blocks", type=int, default=5, help="timed blocks per pipeline, interleaved")
+    p.add_argument("--block-steps", type=int, default=None,
+                   help="steps per block (default: 40 on CUDA, 4 on the CPU)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 20 on CUDA, 5 on the CPU)")
-    p.add_argument("--model-steps", type=int, default=None, help="timed steps of the bare model (default: --steps, or 20)")
+    p.add_argument("--note", default=None,
+                   help="the conditions of the measurement, recorded (other load, say)")
     p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="the baseline's DataLoader workers")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--compile-mode", default="default", choices=COMPILE_MODES)
+    p.add_argument("--compile-mode", default=Config.compile_mode, choices=COMPILE_MODES)
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="the engine's bfloat16 autocast (default: Config.use_bf16)")
     p.add_argument("--out", default=str(ROOT / "data" / "benchmarks"))
     args = p.parse_args(argv)
-    for name in ("steps", "epochs", "model_steps", "subset", "batch_size"):
+    for name in ("blocks", "block_steps", "subset", "batch_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -291,39 +348,59 @@ def precision(bf16: bool) -> str:
     return "bfloat16" if bf16 else "float32"
 
 
+def compiled(config: Config) -> str | None:
+    """The engine's compile mode, or None where it runs eagerly."""
+    return config.compile_mode if config.use_compile else None
+
+
 def measure(config: Config, train_set: data.Dataset, args: argparse.Namespace) -> dict[str, Any]:
-    """Time the engine, the bare model and the baseline; their numbers as the record's fields."""
+    """Time the engine, the bare model (the engine's precision, and float32) and the conventional
+    pipeline (as the engine runs the model, and plain) in interleaved blocks: the record's
+    numbers."""
     device = torch.device(config.device)
     warmup = args.warmup if args.warmup is not None else (20 if device.type == "cuda" else 5)
-    engine = time_engine(config, train_set, args.steps, warmup, args.epochs)
-    print(f"engine:     {engine.s_per_epoch:8.3f} s/epoch  {engine.img_s:9.1f} img/s  (bf16 {config.use_bf16})")
-    model_steps = args.model_steps or args.steps or 20
-    models_img_s = {precision(bf16): time_model(config, bf16, model_steps, warmup, engine.steps_per_epoch).img_s
-                    for bf16 in dict.fromkeys((config.use_bf16, False))}  # the engine's precision, and float32
-    model_img_s = models_img_s[precision(config.use_bf16)]
-    print(f"bare model: {model_img_s:30.1f} img/s  (" + ", ".join(f"{k} {v:.1f}" for k, v in models_img_s.items()) + ")")
-    baseline = time_baseline(config, train_set.images.cpu().numpy(), args.steps, warmup, args.workers, args.epochs)
-    print(f"baseline:   {baseline.s_per_epoch:8.3f} s/epoch  {baseline.img_s:9.1f} img/s  ({args.workers} workers, float32)")
+    block_steps = args.block_steps or (40 if device.type == "cuda" else 4)
+    images = train_set.images.cpu().numpy()
+    pipelines = [engine_pipeline(config, train_set, warmup),
+                 *(model_pipeline(config, bf16, warmup)
+                   for bf16 in dict.fromkeys((config.use_bf16, False))),
+                 conventional_pipeline(config, images, warmup, args.workers, matched=True),
+                 conventional_pipeline(config, images, warmup, args.workers, matched=False)]
+    rates = interleave(pipelines, args.blocks, block_steps, device)
+    timings = {p.name: {**spread(rates[p.name], len(train_set)), "precision": p.precision,
+                        "compiled": p.compiled, "pipeline": p.description} for p in pipelines}
+    for name, t in timings.items():
+        print(f"{name:22s} {t['s_per_epoch']:8.3f} s/epoch  {t['img_s_median']:9.1f} img/s "
+              f"(blocks {t['img_s_min']:.1f}-{t['img_s_max']:.1f}; {t['precision']}, "
+              f"{t['compiled'] or 'eager'})")
+    engine, model, baseline = timings["engine"], timings["model"], timings["baseline"]
+    matched = timings["conventional_matched"]
+    fractions = [e / m for e, m in zip(rates["engine"], rates["model"])]  # block by block
     gflop = FWD_BWD_FACTOR * forward_flops_per_image(config) / 1e9
+    steps_per_epoch = train.steps_per_epoch(len(train_set), config.batch_size, config.negatives)
     return {
-        "engine_s_per_epoch": engine.s_per_epoch,
-        "baseline_s_per_epoch": baseline.s_per_epoch,
-        "speedup": baseline.s_per_epoch / engine.s_per_epoch,
-        "engine_img_s": engine.img_s,
-        "baseline_img_s": baseline.img_s,
-        "model_img_s": model_img_s,
-        "model_img_s_by_precision": models_img_s,
-        "engine_fraction_of_model": engine.img_s / model_img_s,
+        "engine_s_per_epoch": engine["s_per_epoch"],
+        "baseline_s_per_epoch": baseline["s_per_epoch"],
+        "speedup": baseline["s_per_epoch"] / engine["s_per_epoch"],
+        "conventional_matched_s_per_epoch": matched["s_per_epoch"],
+        "speedup_same_precision": matched["s_per_epoch"] / engine["s_per_epoch"],
+        "engine_img_s": engine["img_s_median"],
+        "baseline_img_s": baseline["img_s_median"],
+        "model_img_s": model["img_s_median"],
+        "model_img_s_by_precision": {t["precision"]: t["img_s_median"]
+                                     for name, t in timings.items() if name.startswith("model")},
+        "engine_fraction_of_model": statistics.median(fractions),
+        "engine_fraction_of_model_range": [min(fractions), max(fractions)],
         "gflop_per_image_fwd_bwd": gflop,
-        "engine_gflop_s": engine.img_s * gflop,
-        "model_gflop_s": model_img_s * gflop,
-        "baseline_gflop_s": baseline.img_s * gflop,
+        "engine_gflop_s": engine["img_s_median"] * gflop,
+        "model_gflop_s": model["img_s_median"] * gflop,
+        "baseline_gflop_s": baseline["img_s_median"] * gflop,
         "flops_note": FLOP_NOTE,
-        "steps_per_epoch": engine.steps_per_epoch,
-        "epochs_timed": None if args.steps else args.epochs,
-        "steps_timed": engine.steps,
-        "baseline_steps_timed": baseline.steps,
-        "model_steps_timed": model_steps,
+        "timings": timings,
+        "interleaved": True,
+        "blocks": args.blocks,
+        "block_steps": block_steps,
+        "steps_per_epoch": steps_per_epoch,
         "warmup_steps": warmup,
     }
 
@@ -335,8 +412,11 @@ def main(argv: list[str] | None = None) -> Path:
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     train_set = data.load(config.dataset, "train", config.data, args.subset or config.subset, device, config.datasets)
     numbers = measure(config, train_set, args)
-    print(f"speed-up:   {numbers['speedup']:.2f}x; engine at {numbers['engine_fraction_of_model']:.0%} of the bare "
-          f"model, {numbers['engine_gflop_s']:.1f} GFLOP/s ({numbers['gflop_per_image_fwd_bwd']:.3f} GFLOP/image fwd+bwd)")
+    low, high = numbers["engine_fraction_of_model_range"]
+    print(f"speed-up: {numbers['speedup']:.2f}x, {numbers['speedup_same_precision']:.2f}x in the "
+          f"same precision and compile mode; engine at {numbers['engine_fraction_of_model']:.0%} "
+          f"of the bare model (blocks {low:.0%}-{high:.0%}), "
+          f"{numbers['engine_gflop_s']:.1f} GFLOP/s")
     env = provenance.environment(device)
     record = {
         "device": provenance.device_name(device),
@@ -358,7 +438,9 @@ def main(argv: list[str] | None = None) -> Path:
         "cpu_count": os.cpu_count(),
         "niceness": os.nice(0) if hasattr(os, "nice") else None,
         "load_average_before": load_before,
-        "pipelines": {"engine": ENGINE, "baseline": BASELINE, "model": MODEL},
+        "pipelines": {"engine": ENGINE, "baseline": BASELINE, "conventional_matched": MATCHED,
+                      "model": MODEL},
+        "conditions": args.note,
         "provenance": {**env, "cpu": provenance.cpu_model(), "data": train_set.source},
         "measured": provenance.now(),
     }

@@ -243,3 +243,42 @@ def test_bad_input_raises():
         aug(images(2)[:, :1], gen(0))
     with pytest.raises(ValueError, match="u must"):
         aug.apply(images(2), torch.rand(2, 5))
+
+
+# --- the CPU path of the colour jitter ----------------------------------------------------------
+
+def jitter_inputs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A batch after the crop and the jitter factors and orders that Augment draws for it."""
+    aug, x = A.Augment(), images(n, seed)
+    u = aug.draw(n, gen(seed), "cpu")
+    i, j, h, w = A.crop_boxes(u[:, :22], 32, 32)
+    bounds = enumerate(zip(aug._lo, aug._hi))
+    factors = torch.stack([lo + (hi - lo) * u[:, 23 + k] for k, (lo, hi) in bounds], 1)
+    return A.resized_crop(x.float() / 255, i, j, h, w, 32), factors, u[:, 27:31].argsort(dim=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_selected_jitter_is_bitwise_the_fixed_shape_one(seed):
+    x, factors, order = jitter_inputs(128 if seed < 3 else 5, seed)  # 5: some op drawn by none
+    before = x.clone()
+    selected = A.jitter_selected(x, factors, order)
+    assert torch.equal(selected, A.jitter_fixed_shape(x, factors, order))
+    assert torch.equal(x, before)  # the input is left alone
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_cpu_augment_is_bitwise_the_fixed_shape_pipeline(seed, monkeypatch):
+    """The whole augmentation on the CPU: the pixels of the 28 CPU records' runs, either form."""
+    x, aug = images(256, seed), A.Augment()
+    fast = aug(x, gen(seed))
+    monkeypatch.setattr(A, "color_jitter", A.jitter_fixed_shape)
+    assert torch.equal(fast, aug(x, gen(seed)))
+
+
+def test_cpu_eager_jitter_takes_the_selected_form(monkeypatch):
+    """(Compiled, the fixed-shape form runs: see test_apply_is_deterministic_in_u_and_traces...)"""
+    used = []
+    monkeypatch.setattr(A, "jitter_selected", lambda *a: used.append("selected"))
+    monkeypatch.setattr(A, "jitter_fixed_shape", lambda *a: used.append("fixed"))
+    A.color_jitter(*jitter_inputs(8, 0))
+    assert used == ["selected"]

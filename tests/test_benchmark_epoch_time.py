@@ -55,25 +55,55 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def test_whole_epoch_record(tmp_path, one_thread):
+def test_interleaved_record(tmp_path, one_thread):
     data = tiny_npz(tmp_path / "tiny.npz", n_train=32, n_test=8)
-    path = epoch_time.main(["--protocol", "cpu-short", "--device", "cpu", "--data", str(data), "--datasets", str(tmp_path / "ds"),
-                            "--subset", "32", "--batch-size", "16", "--warmup", "0", "--model-steps", "1",
-                            "--workers", "0", "--out", str(tmp_path / "bench")])
+    path = epoch_time.main([
+        "--protocol", "cpu-short", "--device", "cpu", "--data", str(data), "--datasets",
+        str(tmp_path / "ds"), "--subset", "32", "--batch-size", "16", "--warmup", "0", "--blocks",
+        "3", "--block-steps", "1", "--workers", "0", "--note", "a test",
+        "--out", str(tmp_path / "bench")])
     assert path.name.startswith("cpu-short-") and path.parent == tmp_path / "bench"
     record = json.loads(path.read_text())
     assert results.load_benchmarks(tmp_path / "bench") == [record]  # what the book reads
     for key in NUMBERS:
         assert math.isfinite(record[key]) and record[key] > 0, key
     assert record["speedup"] == pytest.approx(record["baseline_s_per_epoch"] / record["engine_s_per_epoch"])
-    assert record["engine_fraction_of_model"] == pytest.approx(record["engine_img_s"] / record["model_img_s"])
+    matched = record["conventional_matched_s_per_epoch"] / record["engine_s_per_epoch"]
+    assert record["speedup_same_precision"] == pytest.approx(matched)
     assert record["engine_gflop_s"] == pytest.approx(record["engine_img_s"] * record["gflop_per_image_fwd_bwd"])
     assert (record["protocol"], record["arch"], record["train_images"], record["batch_size"]) == ("cpu-short", "resnet18_w16", 32, 16)
     assert record["protocol_description"] == describe("cpu-short")
-    assert (record["steps_per_epoch"], record["steps_timed"], record["epochs_timed"]) == (2, 2, 1)
+    assert (record["steps_per_epoch"], record["blocks"], record["block_steps"]) == (2, 3, 1)
+    assert record["interleaved"] and record["conditions"] == "a test"
     assert record["off_protocol"] and "subset 32" in record["off_protocol"]
-    assert isinstance(record["bf16"], bool) and record["baseline_precision"] == "float32"
+    timings = record["timings"]
+    precision = "bfloat16" if record["bf16"] else "float32"
+    names = {"engine", "model", "conventional_matched", "baseline"}
+    assert set(timings) == names | ({"model_float32"} if record["bf16"] else set())
+    for t in timings.values():  # median and range of three blocks, the epoch from the median
+        assert len(t["img_s_blocks"]) == 3 and t["img_s_min"] <= t["img_s_median"] <= t["img_s_max"]
+        assert t["s_per_epoch"] == pytest.approx(32 / t["img_s_median"])
+    # each difference its own column: the matched pipeline differs in its data path only
+    matched, engine = timings["conventional_matched"], timings["engine"]
+    assert matched["precision"] == engine["precision"] == precision
+    assert matched["compiled"] == engine["compiled"]
+    assert (timings["baseline"]["precision"], timings["baseline"]["compiled"]) == ("float32", None)
+    low, high = record["engine_fraction_of_model_range"]
+    assert low <= record["engine_fraction_of_model"] <= high
     assert set(record["model_img_s_by_precision"]) == ({"bfloat16", "float32"} if record["bf16"] else {"float32"})
     assert (record["threads"], record["workers"]) == (1, 0)
     assert "3x forward" in record["flops_note"]
     assert {"commit", "torch", "device", "data"} <= set(record["provenance"]) and record["measured"]
+
+
+def test_interleave_alternates_the_order_and_skips_lead_in_steps():
+    calls = []
+
+    def pipeline(name, lead_in=0):
+        step = lambda: calls.append(name) or 2  # noqa: E731 -- two images a step
+        return epoch_time.Pipeline(name, step, "float32", None, "", lead_in)
+
+    pipelines = [pipeline("a"), pipeline("b", lead_in=1)]
+    rates = epoch_time.interleave(pipelines, 2, 1, torch.device("cpu"))
+    assert calls == ["a", "b", "b", "b", "b", "a"]  # b's first step of a block is its lead-in
+    assert {k: len(v) for k, v in rates.items()} == {"a": 2, "b": 2}

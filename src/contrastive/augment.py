@@ -5,6 +5,9 @@ function turns into the augmented batch (:meth:`Augment.apply`): no per-sample l
 no data-dependent control flow and fixed shapes, so ``apply`` traces as one graph under ``torch.compile`` and can be
 captured in a CUDA graph. The operations follow torchvision's on float images in [0, 1]; the authors' code [code] ran
 them on PIL images, which round to uint8 after each step.
+
+One exception: in eager mode on the CPU, the colour jitter applies each operation only to the images
+that drew it (:func:`color_jitter`), the same pixels with a quarter of the work.
 """
 
 from __future__ import annotations
@@ -152,11 +155,33 @@ _JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue
 
 def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
     """ColorJitter with per-image factors (B, 4) = (brightness, contrast, saturation, hue shift), applied in
-    per-image order (B, 4), a permutation of 0..3. Step t computes all four operations on the batch and each
-    image b keeps ``order[b, t]`` (fixed shapes, no indexing by data)."""
+    per-image order (B, 4), a permutation of 0..3: :func:`jitter_selected` in eager mode on the CPU,
+    else :func:`jitter_fixed_shape` (on CUDA, where selecting images waits for the device, and under
+    ``torch.compile``, which needs fixed shapes). Both give the same pixels, bit for bit: each
+    operation works image by image."""
+    if x.device.type == "cpu" and not torch.compiler.is_compiling():
+        return jitter_selected(x, factors, order)
+    return jitter_fixed_shape(x, factors, order)
+
+
+def jitter_fixed_shape(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
+    """Step t computes all four operations on the batch and each image b keeps ``order[b, t]``:
+    fixed shapes, no indexing by data, 16 op applications where 4 are needed."""
     for t in range(4):
         outs = torch.stack([op(x, factors[:, k]) for k, op in enumerate(_JITTER_OPS)])
         x = outs.gather(0, order[:, t].view(1, -1, 1, 1, 1).expand(1, *x.shape)).squeeze(0)
+    return x
+
+
+def jitter_selected(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
+    """Step t applies each operation once, to the images that drew it at step t (their rows of x):
+    4 op applications on B images in all. Shapes depend on the draws (a host sync on CUDA)."""
+    x = x.clone()
+    for t in range(4):
+        for k, op in enumerate(_JITTER_OPS):
+            rows = (order[:, t] == k).nonzero().squeeze(1)
+            if rows.numel():
+                x[rows] = op(x[rows], factors[rows, k])  # disjoint rows: none reads another's
     return x
 
 

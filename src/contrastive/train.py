@@ -109,7 +109,9 @@ class Engine:
         images = self.train.images[idx]
         if self.config.negatives == "batch":
             images = torch.cat([images, images])
-        u = self.augment.draw(images.shape[0], self.generator, self.device)
+        u = self.augment.draw(images.shape[0], self.generator, self.device)  # outside the graph
+        if self.config.use_compile:  # a new step: CUDA graphs may overwrite the last step's outputs
+            torch.compiler.cudagraph_mark_step_begin()
         loss, z, tau = self.loss_of(images, u, idx, self.bank.vectors)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
