@@ -16,7 +16,12 @@ from contrastive.figures import experiments as ex
 from contrastive.figures import pilots, runs, show, verdicts
 from contrastive.figures import records as rec
 
+CPU = {k: v for k, v in dataclasses.asdict(config.Config.at("cpu", device="cpu")).items()
+       if k not in ("dataset", "loss", "tau")}
+"""The run configuration of the cpu protocol, less what each record sets."""
 BUILDERS = {
+    "uniformity_tolerance": ex.uniformity_tolerance,
+    "accuracy": ex.accuracy,
     "similarities": ex.similarities,
     "histograms": ex.histograms,
     "embeddings": ex.embeddings,
@@ -43,13 +48,36 @@ def test_every_figure_with_no_records_says_not_yet_run(name, scale):
     assert ("CPU scale" if scale == "cpu-short" else "paper scale") in note.what
 
 
+def test_the_authors_sweep_agrees_with_table_1_where_both_have_a_value():
+    for (dataset, loss, metric), values in paper.AUTHORS_SWEEP.items():
+        assert len(values) == len(paper.SWEEP_TAUS)
+        for tau, value in paper.authors_sweep(dataset, loss, metric):
+            if tau in paper.TABLE1_TAUS and metric in paper.METRICS:
+                assert value == pytest.approx(paper.table1(dataset, metric, loss, tau), abs=0.01)
+    assert paper.authors_sweep("cifar10", "hard", "uniformity") == []
+
+
 @pytest.mark.parametrize("builder", [ex.uniformity_tolerance, ex.accuracy])
-def test_curves_vs_tau_without_records_show_the_papers_values_alone(builder):
-    fig = builder([], "cifar10", protocol="cpu-short")
-    assert {t.name.split(":")[0] for t in fig.data} == {"paper"}
-    assert fig.layout.title.text.startswith("What the paper reports:") and "not yet run" not in fig.layout.title.text
-    assert all("the paper's Table 1, paper scale" in t.name for t in fig.data)
-    assert len(fig.layout.annotations) == (1 if builder is ex.accuracy else 2)  # no empty kNN panel: the paper has none
+def test_curves_vs_tau_at_a_cpu_scale_put_the_paper_in_panels_of_their_own(tmp_path, builder):
+    """No rescaled second axis: ours in the top row, the paper's scale below on the same τ axis."""
+    for tau in (0.07, 0.3, 0.7, 1.0):
+        write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", tau, config=CPU, uniformity=3.0,
+                        tolerance=0.2, linear_top1=48.0, knn_top1=45.0)
+        write_synthetic(tmp_path / "cpu", "cifar10", "hard", tau, config=CPU, uniformity=3.5,
+                        tolerance=0.1, linear_top1=47.0, knn_top1=47.0)
+    fig = builder(results.load(tmp_path), "cifar10", protocol="cpu")
+    assert not [a for a in fig.select_yaxes() if a.overlaying]  # no second axis on any panel
+    ours = {(t.xaxis, t.yaxis) for t in fig.data if t.name.startswith("ours")}
+    theirs = {(t.xaxis, t.yaxis) for t in fig.data if not t.name.startswith("ours")}
+    assert ours and theirs and not ours & theirs  # panels of their own
+    shared = {fig.layout[f"xaxis{x[1:]}"].matches for x, _ in ours}
+    assert shared == {x for x, _ in theirs}  # one τ axis per column
+    names = [t.name for t in fig.data if t.showlegend]
+    assert len(names) <= 8 and len(set(names)) == len(names)
+    assert "authors' notebook: ordinary" in names
+    assert fig.layout.legend.yanchor == "top"  # several lines of legend grow off the axis title
+    dashes = {t.line.dash for t in fig.data if t.name.startswith("ours: hard")}
+    assert dashes == {rec.DASHES["hard"]} != {rec.DASHES["contrastive"]}
 
 
 def test_builders_show_the_records_of_their_protocol_only(tmp_path):
@@ -102,10 +130,14 @@ def test_uniformity_tolerance_draws_ours_and_the_paper_labelled(tmp_path):
     fig = ex.uniformity_tolerance(records, "cifar10")
     assert isinstance(fig, go.Figure)
     ours = [t for t in fig.data if t.name.startswith("ours: ordinary")]
-    theirs = [t for t in fig.data if t.name.startswith("paper: ordinary")]
-    assert len(ours) == 2 and len(theirs) == 2  # one per panel
+    theirs = [t for t in fig.data if t.name.startswith("authors' notebook: ordinary")]
+    hard = [t for t in fig.data if t.name.startswith("paper: hard (Table 1)")]  # no sweep of it
+    assert len(ours) == 2 and len(theirs) == 2 and len(hard) == 2  # one per panel
     assert list(ours[0].x) == list(paper.TABLE1_TAUS) and ours[0].y[1] == 3.0 and "200 epochs" in ours[0].name
-    assert list(theirs[0].y) == [paper.table1("cifar10", "uniformity", "contrastive", t) for t in paper.TABLE1_TAUS]
+    assert list(theirs[0].x) == list(paper.SWEEP_TAUS)
+    assert list(theirs[0].y) == list(paper.AUTHORS_SWEEP[("cifar10", "contrastive", "uniformity")])
+    table1 = [paper.table1("cifar10", "uniformity", "hard", t) for t in paper.TABLE1_TAUS]
+    assert list(hard[0].y) == table1
     missing = fig.layout.title.text.split("no run record yet: ")[1]  # the grid's other temperatures, counted
     assert missing.startswith(f"{len(paper.GRIDS['contrastive']) + len(paper.GRIDS['hard']) - 8} of its configurations")
 
@@ -147,11 +179,38 @@ def test_figures_mark_points_off_the_protocol(tmp_path):
     assert ordinary.name == "ours: ordinary (200 epochs)"
 
 
-def test_accuracy_overlays_the_paper_on_linear_only(tmp_path):
+def test_accuracy_at_the_papers_scale_shares_the_axes_with_the_authors_sweep(tmp_path):
     fig = ex.accuracy(paper_records(tmp_path), "cifar10")
-    paper_axes = {t.xaxis for t in fig.data if t.name.startswith("paper")}
-    assert paper_axes == {"x"}  # the kNN panel (x2) has no paper values
+    assert {t.xaxis for t in fig.data if t.name.startswith("authors")} == {"x", "x2"}  # kNN too
     assert {t.xaxis for t in fig.data if t.name.startswith("ours")} == {"x", "x2"}
+
+
+def test_spearman_ranks_with_ties():
+    assert ex.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert ex.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert ex.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    tied = np.corrcoef([1.5, 1.5, 3, 4], [1, 2, 3, 4])[0, 1]  # the tie shares ranks 1 and 2
+    assert ex.spearman([1, 1, 2, 3], [5, 6, 7, 8]) == pytest.approx(tied)
+
+
+def test_sweep_agreement_and_the_knn_linear_split(tmp_path):
+    """Ours ordered as the authors' sweep in uniformity and against it in tolerance; the hard loss
+    ahead in kNN but behind in linear top-1 at τ = 0.7 and 1."""
+    theirs = dict(paper.authors_sweep("cifar10", "contrastive", "uniformity"))
+    for tau in (0.07, 0.3, 0.7, 1.0):
+        write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", tau, config=CPU,
+                        uniformity=theirs[tau], tolerance=-tau, knn_top1=40.0, linear_top1=50.0)
+        write_synthetic(tmp_path / "cpu", "cifar10", "hard", tau, config=CPU,
+                        knn_top1=40.0 + (tau > 0.5), linear_top1=50.0 - (tau > 0.5))
+    records = results.load(tmp_path)
+    found = ex.sweep_agreement(records, "cifar10", "cpu")
+    assert found[("contrastive", "uniformity")] == (pytest.approx(1.0), 4)
+    assert found[("contrastive", "tolerance")][0] == pytest.approx(-1.0)
+    assert ("hard", "uniformity") not in found  # the authors' notebook has no such sweep
+    assert math.isnan(found[("contrastive", "knn_top1")][0])  # ours constant: no ranking
+    split = ex.knn_linear_split(records, "cifar10", "cpu")
+    assert split["ours"] == [(0.7, 1.0, -1.0), (1.0, 1.0, -1.0)]
+    assert split["theirs"] and all(knn * linear < 0 for _, knn, linear in split["theirs"])
 
 
 def test_box_stats_match_numpy():
@@ -215,7 +274,9 @@ def test_dynamics_slider_and_curves(tmp_path):
     fig = runs.dynamics(results.load(tmp_path), "cifar10")
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0.07", "0.7"]
     assert len(fig.data) == 2 * len(rec.CURVE_PANELS)
-    assert [a.text for a in fig.layout.annotations] == [rec.CURVE_LABELS[c] for c in rec.CURVE_PANELS]
+    labels = [rec.math_text(rec.CURVE_LABELS[c]) for c in rec.CURVE_PANELS]
+    assert [a.text for a in fig.layout.annotations] == labels
+    assert "−ℒ<sub>unif</sub>" in fig.layout.annotations[2].text
     assert all(a.text.endswith("test set") for a in fig.layout.annotations[1:])
     uniformity = [t for t in fig.data if t.yaxis == "y3"]
     assert [list(t.y) for t in uniformity] == [[1.0, 3.8], [1.0, 3.1]]

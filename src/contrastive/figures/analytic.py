@@ -15,6 +15,7 @@ from torch import Tensor
 
 from contrastive.examples import autograd_gradients, random_similarities, similarity_grid
 from contrastive.figures import class_colour, html_table, tau_slider
+from contrastive.figures.records import subscripts
 from contrastive.losses import (LABELS, contrastive_loss, gradients, penalty_entropy, relative_penalty, simple_limit,
                                 triplet_limit)
 from contrastive.metrics import tolerance, uniformity
@@ -52,14 +53,15 @@ def penalty_figure(taus: Sequence[float] = PENALTY_TAUS, n: int = 201, active: i
     s_neg = similarity_grid(n)
     behind = [penalty_trace(t, s_neg, line=dict(color=FAINT, width=1), hoverinfo="skip") for t in taus]
     frames = [(tau, [go.Scatter(trace) for trace in behind] + [penalty_trace(tau, s_neg, line=dict(width=3))]) for tau in taus]
-    return tau_slider(frames, active=active, title=f"Relative penalty (Eq. 5) over {n} negatives", **PENALTY_LAYOUT)
+    title = f"Relative penalty (Eq. 5) over {n} negatives"
+    return subscripts(tau_slider(frames, active=active, title=title, **PENALTY_LAYOUT))
 
 
 def penalty_snapshot(tau: float, n: int = 201) -> go.Figure:
     """Fig. 3 at a single τ, no slider (for the live ipywidgets explorer)."""
     fig = go.Figure([penalty_trace(tau, similarity_grid(n), line=dict(width=3))])
     fig.update_layout(title=f"Relative penalty (Eq. 5), τ = {tau:.3g}", **PENALTY_LAYOUT)
-    return fig
+    return subscripts(fig)
 
 
 def entropy_figure(taus: Sequence[float] | None = None, n: int = 201) -> go.Figure:
@@ -72,7 +74,7 @@ def entropy_figure(taus: Sequence[float] | None = None, n: int = 201) -> go.Figu
                    name=f"log M = log {n}"),
     ])
     fig.update_layout(title="Entropy of the relative penalty", xaxis=TAU_AXIS, yaxis_title="H(r_i) (nats)", template="plotly_white")
-    return fig
+    return subscripts(fig)
 
 
 # --- Eq. 4 against autograd -----------------------------------------------------------------------
@@ -115,7 +117,7 @@ def gradient_figure(tau: float = 0.1, b: int = 8, m: int = 64, seed: int = 0) ->
     ])
     fig.update_layout(title=f"Eq. 4 against autograd (τ = {tau:g}, {b} anchors × {m} negatives)", xaxis_title="autograd",
                       yaxis_title="Eq. 4", template="plotly_white")
-    return fig
+    return subscripts(fig)
 
 
 # --- Eq. 6-7: the two limits ----------------------------------------------------------------------
@@ -141,7 +143,7 @@ def tau_layout(fig: go.Figure, title: str, yaxis: dict, **layout) -> go.Figure:
     """Title a figure against τ, on a log τ axis with the legend below; ``layout`` adds to or replaces that."""
     fig.update_layout(title=title, xaxis=TAU_AXIS, yaxis=yaxis, template="plotly_white",
                       **{"legend": dict(orientation="h", y=-0.25), **layout})
-    return fig
+    return subscripts(fig)
 
 
 def triplet_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | None = None) -> go.Figure:
@@ -197,7 +199,7 @@ def sphere_figure(z: Tensor, labels: Tensor, title: str) -> go.Figure:
     """Points on S² coloured by class, one figure."""
     fig = go.Figure(class_traces(z, labels))
     fig.update_layout(title=title, scene=SPHERE_SCENE, template="plotly_white", height=520)
-    return fig
+    return subscripts(fig)
 
 
 def toy_sphere_figure(results: Sequence[ToyResult], active: int = 0) -> go.Figure:
@@ -225,7 +227,7 @@ def toy_metrics_figure(sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | No
     fig.update_xaxes(**TAU_AXIS)
     fig.update_layout(title="The dilemma in miniature", template="plotly_white", height=500, margin=dict(b=130),
                       legend=dict(orientation="h", yanchor="top", y=-0.3))  # below the x-axis titles, not on them
-    return fig
+    return subscripts(fig)
 
 
 def toy_table(sweeps: Mapping[str, Sequence[ToyResult]]) -> str:
