@@ -650,3 +650,21 @@ def test_grid_trends_find_where_claim_3s_trends_start_and_turn_back_over_the_who
     accuracy = verdicts.grid_numbers(results.load(tmp_path), "cifar10", "paper", signs={"linear_top1": -1})
     assert accuracy["linear_top1_start"] == "0.00" and "uniformity_start" not in accuracy
     assert set(verdicts.grid_numbers([], "cifar10", "paper").values()) == {"—"}
+
+
+def test_after_the_drop_reads_the_second_half_of_rule_2s_window_of_the_runs_it_does_not_level(
+        tmp_path):
+    import json
+
+    epochs = list(range(10, 201, 10))  # rule 2's window opens at 160; τ = 0.3 steps at 170
+    step = [1.0 + e / 200 if e < 170 else 3.0 for e in epochs]
+    for tau, curve in ((0.3, step), (0.7, [min(1.0 + e / 200, 1.5) for e in epochs])):
+        path = write_synthetic(tmp_path, "cifar10", "contrastive", tau)
+        record = json.loads(path.read_text())
+        record["curves"] = {"epoch": epochs, "loss": [5.0] * 20, "uniformity": curve,
+                            "knn_top1": curve, "tolerance": [0.1] * 20, "lr": [0.03] * 20}
+        results.write_record(path, record)
+    drop = runs.after_the_drop(results.load(tmp_path), "cifar10", protocol="paper")
+    assert (drop["from"], drop["to"], drop["limit"]) == (180, 200, runs.RULE_2["max_flatness"])
+    (name, seed, moved), = drop["runs"]  # τ = 0.7 levelled off by rule 2: not read
+    assert (name, seed) == ("ordinary τ=0.3", 0) and moved == {"uniformity": 0.0, "knn_top1": 0.0}

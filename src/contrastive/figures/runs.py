@@ -199,6 +199,23 @@ def levelled_numbers(records: Sequence[Record], dataset: str = "cifar10", protoc
             "window": round((1 - RULE_2["last_fraction"]) * values.epochs), "milestone": values.milestones[0]}
 
 
+def after_the_drop(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu",
+                   loss: str = "contrastive") -> dict[str, Any]:
+    """A reading made after the runs, not a rule: rule 2's window opens on the first learning-rate
+    drop, so a curve still settling from it counts as moving. For each run of ``loss`` that rule 2
+    does not level off, how far each of its curves moved over the second half of that window
+    (``from`` the epoch it opens to the end), as a fraction of the curve's range over the run, as
+    rule 2 measures it; ``limit`` is rule 2's bound."""
+    half = RULE_2["last_fraction"] / 2
+    runs = [(r, {n: pilot.flatness(r.curves, n, half) for n in RULE_2["flat_curves"]})
+            for r, _ in _judged(records, dataset, protocol)
+            if r.config["loss"] == loss and not pilot.levelled(r.curves, RULE_2)]
+    start = {r.curves["epoch"][pilot.last_stretch(r.curves["epoch"], half)] for r, _ in runs}
+    named = [(config_label(r.config["loss"], r.config["tau"]), r.seed, moved) for r, moved in runs]
+    return {"runs": named, "from": min(start, default=None), "to": PROTOCOLS[protocol].epochs,
+            "limit": RULE_2["max_flatness"]}
+
+
 def levelled_off(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> HtmlTable | NotYetRun:
     """Whether each run of ``protocol`` had levelled off by its end (:data:`RULE_2`): per configuration, the test-set
     kNN top-1 and uniformity where rule 2's last stretch opens and at the end, how far each moved in between as a
