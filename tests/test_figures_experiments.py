@@ -484,7 +484,9 @@ def test_leaving_the_collapse_puts_our_hard_runs_and_the_authors_log_on_sgd_step
         r.provenance["train_images"] = 5000
         r.curves.update({"epoch": [1, 30, 60], "uniformity": [0.1, 0.0, 2.0]})
     fig = runs.leaving_the_collapse(records, "cifar10", protocols=("cpu-short",))
-    ours, theirs = fig.data
+    ours, theirs = (t for t in fig.data if t.x != (None,))
+    keys = [t.name for t in fig.data if t.x == (None,)]  # τ by colour, scale by dash: an entry each
+    assert keys == ["τ=0.3", "short CPU scale"] and not ours.showlegend
     assert list(ours.x) == [40, 1200, 2400] and list(ours.y) == [0.1, 0.0, 2.0]  # ceil(5,000 / 128) = 40 steps an epoch
     assert "τ=0.3" in ours.name and ours.xaxis == "x"
     log = paper.AUTHORS_HARD_LOG
@@ -528,8 +530,9 @@ def test_the_first_epochs_at_the_paper_scale_are_drawn_dash_dot_and_counted(tmp_
         r.provenance["train_images"] = 50_000
         r.curves.update({"epoch": [1, 4, 7, 10, 12, 30], "uniformity": curves[r.tau]})
     fig = runs.leaving_the_collapse([], "cifar10", protocols=(), early=early)
-    ours = [t for t in fig.data if t.xaxis == "x"]
-    assert [t.name for t in ours] == ["τ=0.07, paper scale, its first 30 epochs", "τ=0.3, paper scale, its first 30 epochs"]
+    ours = [t for t in fig.data if t.xaxis == "x" and t.x != (None,)]
+    names = ["τ=0.07, paper scale, first epochs (30)", "τ=0.3, paper scale, first epochs (30)"]
+    assert [t.name for t in ours] == names
     assert {t.line.dash for t in ours} == {"dashdot"} and list(ours[0].x) == [391, 1564, 2737, 3910, 4692, 11730]
     assert runs.early_numbers(early, "cifar10") == {
         "runs": 2, "epochs": 30, "taus": "0.07 and 0.3",
@@ -668,3 +671,11 @@ def test_after_the_drop_reads_the_second_half_of_rule_2s_window_of_the_runs_it_d
     assert (drop["from"], drop["to"], drop["limit"]) == (180, 200, runs.RULE_2["max_flatness"])
     (name, seed, moved), = drop["runs"]  # τ = 0.7 levelled off by rule 2: not read
     assert (name, seed) == ("ordinary τ=0.3", 0) and moved == {"uniformity": 0.0, "knn_top1": 0.0}
+
+
+def test_the_two_pilots_figures_have_titles_of_their_own():
+    from contrastive import pilot
+
+    titles = [pilots.pilot_curves(pilot.load(which), which).layout.title.text
+              for which in (pilot.FIRST, pilot.SECOND)]
+    assert titles[0] != titles[1] and "first" in titles[0] and "second" in titles[1]

@@ -198,7 +198,8 @@ SPHERE_SCENE = dict(aspectmode="cube", xaxis=dict(range=[-1.05, 1.05], title="z�
 def sphere_figure(z: Tensor, labels: Tensor, title: str) -> go.Figure:
     """Points on S² coloured by class, one figure."""
     fig = go.Figure(class_traces(z, labels))
-    fig.update_layout(title=title, scene=SPHERE_SCENE, template="plotly_white", height=520)
+    fig.update_layout(title=title, scene=SPHERE_SCENE, template="plotly_white", height=520,
+                      legend_itemsizing="constant")  # legible legend dots, whatever the markers
     return subscripts(fig)
 
 
@@ -208,7 +209,8 @@ def toy_sphere_figure(results: Sequence[ToyResult], active: int = 0) -> go.Figur
         raise ValueError("results must hold at least one ToyResult")
     frames = [(r.tau, class_traces(r.z, r.labels)) for r in results]
     return tau_slider(frames, active=active, title=f"Toy embeddings on S², {LABELS[results[0].loss]} loss",
-                      scene=SPHERE_SCENE, template="plotly_white", height=560, uirevision="sphere")
+                      scene=SPHERE_SCENE, template="plotly_white", height=560, uirevision="sphere",
+                      legend_itemsizing="constant")
 
 
 def toy_metrics_figure(sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | None = None,

@@ -379,4 +379,6 @@ def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequen
                           row=1, col=col)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
-    return _finish(fig, f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}", missing, panel_lines=2, height=600)
+    fig.update_layout(legend_itemsizing="constant")  # legend dots legible beside 3 px markers
+    return _finish(fig, f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}", missing,
+                   panel_lines=2, height=600)

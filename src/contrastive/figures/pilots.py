@@ -67,4 +67,6 @@ def pilot_curves(runs: dict[str, list[Record]], which: pilot.Pilot = pilot.FIRST
     for col in range(1, len(panels) + 1):
         fig.add_vline(x=1 - which.rules["last_fraction"], line_dash="dot", line_color=COLOURS["paper"], row=1, col=col)
     fig.update_xaxes(title_text="fraction of training")
-    return _finish(fig, "The pilot's curves (CPU scale, ordinary loss)", [], height=480)
+    which_one = "first" if which is pilot.FIRST else "second"
+    return _finish(fig, f"The {which_one} pilot's curves (CPU scale, ordinary loss)", [],
+                   height=480)

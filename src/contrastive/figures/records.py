@@ -140,7 +140,8 @@ def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bo
 
 MATH = (("−L_uniformity", "−ℒ<sub>unif</sub>"), ("−L_unif", "−ℒ<sub>unif</sub>"),
         ("s_ij", "s<sub>ij</sub>"), ("s_ii", "s<sub>ii</sub>"), ("s_max", "s<sub>max</sub>"),
-        ("r_i(", "r<sub>i</sub>("), ("H(r_i)", "H(r<sub>i</sub>)"), ("∂L/∂", "∂ℒ/∂"))
+        ("r_i(", "r<sub>i</sub>("), ("H(r_i)", "H(r<sub>i</sub>)"), ("∂L/∂", "∂ℒ/∂"),
+        ("r_i", "r<sub>i</sub>"))
 """The plain-text math of labels and what a figure writes instead (plotly draws HTML subscripts)."""
 
 

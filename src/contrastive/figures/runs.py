@@ -97,8 +97,17 @@ def _early_hard(early: Sequence[Record], dataset: str) -> list[Record]:
 def _add_uniformity(fig: go.Figure, record: Record, colour: int, dash: str, name: str) -> None:
     """``record``'s test-set uniformity against SGD steps, in the left panel of :func:`leaving_the_collapse`."""
     steps = [e * _steps(record) for e in record.curves["epoch"]]
-    fig.add_scatter(x=steps, y=record.curves["uniformity"], mode="lines+markers", line={"dash": dash, "color": class_colour(colour)},
-                    name=name, row=1, col=1, hovertemplate=f"{name}<br>step %{{x:,}}<br>uniformity %{{y:.3f}}<extra></extra>")
+    fig.add_scatter(x=steps, y=record.curves["uniformity"], mode="lines+markers", showlegend=False,
+                    line={"dash": dash, "color": class_colour(colour)}, name=name, row=1, col=1,
+                    hovertemplate=f"{name}<br>step %{{x:,}}<br>uniformity %{{y:.3f}}"
+                                  "<extra></extra>")
+
+
+def _legend_key(fig: go.Figure, name: str, line: dict[str, str]) -> None:
+    """A legend entry alone (no data): the figures whose curves cross τ and scale say once which
+    colour is which τ and which dash is which scale, instead of one entry per curve."""
+    fig.add_scatter(x=[None], y=[None], mode="lines", line=line, name=name, row=1, col=1,
+                    hoverinfo="skip")
 
 
 def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
@@ -111,16 +120,23 @@ def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
         f"ours: hard loss, {dataset},<br>uniformity −L_unif (test set)",
         f"the authors' log: hard loss τ={log['tau']:g},<br>{log['dataset']}, mean s_ii"))
-    missing = []
+    missing, taus, scales = [], {}, {}
     for protocol, dash in zip(protocols, ("dot", "solid", "dash")):
         for i, (tau, r) in enumerate(_hard_runs(records, dataset, protocol)):
             if r is None:
                 missing.append(f"{config_label('hard', tau)} ({protocol})")
             else:
                 _add_uniformity(fig, r, i, dash, f"τ={tau:g}, {TITLES[protocol]}")
+                taus[tau], scales[TITLES[protocol]] = i, dash
     for r in _early_hard(early, dataset):
         colour = paper.TABLE1_TAUS.index(r.tau) if r.tau in paper.TABLE1_TAUS else len(paper.TABLE1_TAUS)
-        _add_uniformity(fig, r, colour, "dashdot", f"τ={r.tau:g}, {TITLES[r.protocol]}, its first {r.config['epochs']} epochs")
+        scale = f"{TITLES[r.protocol]}, first epochs"
+        _add_uniformity(fig, r, colour, "dashdot", f"τ={r.tau:g}, {scale} ({r.config['epochs']})")
+        taus[r.tau], scales[scale] = colour, "dashdot"
+    for tau, colour in sorted(taus.items()):  # τ by colour, scale by dash: one entry each
+        _legend_key(fig, f"τ={tau:g}", {"color": class_colour(colour)})
+    for scale, dash in scales.items():
+        _legend_key(fig, scale, {"color": "#444444", "dash": dash})
     fig.add_scatter(x=_authors_steps(), y=log["mean_s_ii"], customdata=list(zip(log["epoch"], log["p_positive"])), mode="lines+markers",
                     marker={"symbol": "x", "size": 9, "color": COLOURS["paper"]}, line={"dash": "dot", "color": COLOURS["paper"]},
                     name=f"the authors' run (paper's scale, {log['steps_per_epoch']} steps an epoch)", row=1, col=2,
