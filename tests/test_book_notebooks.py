@@ -95,6 +95,7 @@ PARAMETERISED = {
     **{f"experiments/{name}.ipynb": ["protocol", "dataset", "results_dir"]
        for name in ("table1", "uniformity_tolerance", "accuracy", "similarities", "embeddings",
                     "dynamics")},
+    "experiments/cpu_scale.ipynb": ["dataset", "results_dir"],
 }
 """The chapters that compute, and their knobs."""
 

@@ -373,6 +373,8 @@ def test_protocols_table_lists_every_fixed_setting():
     html = pilots.protocols_table()._repr_html_()
     assert "resnet18_w16" in html and "paper scale" in html and "CPU scale" in html
     assert html.index("arch") < html.index("momentum")  # the settings that differ come first
+    assert "&#x27;" not in html and "True" not in html and "[" not in html  # no Python reprs
+    assert "(cpu-short)" in html  # the protocol's name, once, in its column's head
 
 
 def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
