@@ -97,9 +97,10 @@ def test_builders_show_the_records_of_their_protocol_only(tmp_path):
     assert "Δ" in ex.table1(records, "cifar10", protocol="paper")._repr_html_()
 
 
-def test_table1_with_no_records_shows_the_paper_and_not_yet_run():
-    html = ex.table1([], "cifar10")._repr_html_()
-    assert "No run record yet for" in html and "79.75" in html and "84.84" in html and "not yet run" not in html
+def test_table1_with_no_records_is_one_sentence():
+    note = ex.table1([], "cifar10")
+    assert isinstance(note, rec.NotYetRun) and "<table" not in note._repr_html_()
+    assert "No run record yet for any of its ten columns." in note._repr_html_()
     assert all(r["record"] is None and r["linear_top1"]["diff"] is None for r in ex.table1_rows([], "cifar10"))
 
 
@@ -164,7 +165,9 @@ def test_table1_marks_records_off_the_protocol(tmp_path):
     html = ex.table1(records, "cifar10")._repr_html_()
     assert "<td>60.00 †</td><td>-23.27 †</td>" in html and "<td>80.00</td><td>-4.19</td>" in html
     assert "<li>ordinary τ=0.3: epochs 20 (paper: 200), arch &#x27;tiny&#x27; (paper: &#x27;resnet18&#x27;), subset 5000 (paper: all)</li>" in html
-    assert "hard τ=0.7:" not in html
+    assert "<li>hard τ=0.7" not in html
+    assert "<p>hard τ=0.7: 200 epochs, data synthetic, on synthetic test fixture.</p>" in html  # a note
+    assert "<th>device</th>" not in html  # the machine is named in the note, not per row
 
 
 def test_figures_mark_points_off_the_protocol(tmp_path):
@@ -470,7 +473,8 @@ def test_several_seeds_are_drawn_as_their_mean_and_spread(tmp_path):
     assert "mean ± sd over seeds" in ours.name and "mean of 3 seeds: 40, 42, 44" in ours.customdata[0][2]
     row = next(r for r in ex.table1_rows(records, "cifar10") if (r["loss"], r["tau"]) == ("contrastive", 0.3))
     assert (row["linear_top1"]["ours"], row["linear_top1"]["sd"], row["linear_top1"]["seeds"]) == (42.0, 2.0, 3)
-    assert "42.00 ± 2.00 (3 seeds)" in ex.table1(records, "cifar10")._repr_html_()
+    html = ex.table1(records, "cifar10")._repr_html_()
+    assert "42.00 ± 2.00 (3)" in html and "mean ± sd (how many seeds)" in html
 
 
 def test_leaving_the_collapse_puts_our_hard_runs_and_the_authors_log_on_sgd_steps(tmp_path):

@@ -79,17 +79,22 @@ def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: s
     return rows
 
 
-def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> HtmlTable:
-    """Table 1 for ``dataset`` at ``protocol``, one row per loss and tau (transposed, to fit a page): per metric the
-    paper's value, ours and, at the paper's scale only, ours − paper (across scales a difference would mislead)."""
+def table1(records: Sequence[Record], dataset: str = "cifar10",
+           protocol: str = "paper") -> HtmlTable | NotYetRun:
+    """Table 1 for ``dataset`` at ``protocol``, one row per loss and tau (transposed, to fit the
+    column): per metric the paper's value, ours and, at the paper's scale only, ours − paper (across
+    scales a difference would mislead); the runs' epochs, data and machine in a note below it, once
+    for the runs that share them. Without any record, one sentence (:class:`NotYetRun`)."""
     rows, diff = table1_rows(records, dataset, protocol), protocol == "paper"
+    if all(r["record"] is None for r in rows):
+        return NotYetRun(f"Table 1, {dataset}, {describe(protocol)}", ("any of its ten columns",))
     per = 3 if diff else 2
     missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
     off = [(config_label(r["loss"], r["tau"]), r["off_protocol"]) for r in rows if r["off_protocol"]]
     head = Html(
         '<tr><th rowspan="2">loss</th><th rowspan="2">τ</th>'
         + "".join(f'<th colspan="{per}">{METRIC_LABELS[m]}</th>' for m in paper.METRICS)
-        + '<th rowspan="2">epochs</th><th rowspan="2">data</th><th rowspan="2">device</th></tr>'
+        + "</tr>"
         + "<tr>" + ("<th>paper</th><th>ours</th>" + ("<th>Δ</th>" if diff else "")) * len(paper.METRICS) + "</tr>"
     )
     body = []
@@ -98,16 +103,22 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
         cells = [LABELS[row["loss"]], "" if row["tau"] is None else format(row["tau"], "g")]
         for m in paper.METRICS:
             v, spec = row[m], METRIC_FORMATS[m]
-            spread = f" ± {v['sd']:{spec}} ({v['seeds']} seeds)" if v["sd"] is not None else ""
+            spread = f" ± {v['sd']:{spec}} ({v['seeds']})" if v["sd"] is not None else ""
             ours = _fmt(v["ours"], spec) + spread + (mark if v["ours"] is not None else "")
             delta = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
             cells += [_fmt(v["paper"], "g"), ours, delta][:per]
-        data = row["data"] or ""
-        if row["data_note"]:
-            data = Html(f'<span title="{html.escape(row["data_note"])}">{html.escape(data)} *</span>')
-        body.append([*cells, row["epochs"] or "", data, row["device"] or ""])
+        body.append(cells)
+    runs: dict[tuple[Any, ...], list[str]] = {}  # the runs' epochs, data and machine: once per group
+    for row in (r for r in rows if r["record"] is not None):
+        data = (row["data"] or "") + (" *" if row["data_note"] else "")
+        runs.setdefault((row["epochs"], data, row["device"] or ""), []).append(config_label(row["loss"], row["tau"]))
+    note_html = "".join(
+        f"<p>{'Every run' if len(labels) == len(body) else html.escape(', '.join(labels))}: {epochs} epochs, "
+        f"data {html.escape(data)}, on {html.escape(device)}.</p>" for (epochs, data, device), labels in runs.items())
+    if any(v["sd"] is not None for r in rows for v in (r[m] for m in paper.METRICS)):
+        note_html += "<p>Where a configuration has several seeds: their mean ± sd (how many seeds).</p>"
     notes = sorted({r["data_note"] for r in rows if r["data_note"]})
-    note_html = "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
+    note_html += "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
     if off:
         items = "".join(f"<li>{html.escape(label)}: {html.escape(why)}</li>" for label, why in off)
         note_html += f"<p>{OFF_MARK} Off the {protocol} protocol, so not counted for the claims:</p><ul>{items}</ul>"
@@ -116,7 +127,7 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
                       f"embeddings at one point): {html.escape(', '.join(ended))}.</p>")
     if missing:
         note_html += NotYetRun(f"Table 1, {dataset}, {describe(protocol)}", tuple(missing))._repr_html_()
-    table = f'<div style="overflow-x: auto">{html_table(head, body, style="white-space: nowrap; font-size: 0.85em")}</div>'
+    table = f'<div style="overflow-x: auto">{html_table(head, body, style="font-size: 0.85em")}</div>'
     intro = (f"<p>Table 1, {html.escape(dataset)}, <strong>{html.escape(describe(protocol))}</strong>: <em>paper</em> = "
              f"Wang &amp; Liu (2021) at the paper's scale; <em>ours</em> = our run records at this scale"
              f"{'; Δ = ours − paper' if diff else ''}. Uniformity and tolerance are those of the un-augmented training "
