@@ -328,7 +328,11 @@ def test_run_times_from_benchmarks_and_records(tmp_path):
     assert "1.25" in html and "5.00 (conventional; ×4.0)" in html and "H100 80GB HBM3, float32" in html
     assert f"{record.provenance['device']}, float32" in html
     assert "H100 80GB HBM3, bfloat16" in runs.run_times([], [{**bench, "bf16": True}])._repr_html_()
-    assert "paper protocol: cifar10 hard τ=0.3" in html and "s / epoch" in html
+    assert "paper protocol: cifar10, 200 epochs, hard τ=0.3" in html and "s / epoch" in html
+    again = results.read_record(write_synthetic(tmp_path, "cifar10", "hard", 0.7))
+    both = runs.run_times([record, again], [])._repr_html_()  # one machine: one row, named once
+    assert both.count("<tr>") == 2 and "2 runs" in both
+    assert both.count(record.provenance["device"]) == 1
     assert "eager steps" not in html  # a CPU run: no GPU step to compile
     gpu = dataclasses.replace(record, config={**record.config, "device": "cuda"}, provenance={**record.provenance, "compiled": None})
     assert "eager steps" in runs.run_times([gpu], [])._repr_html_()

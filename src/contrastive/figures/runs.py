@@ -352,25 +352,41 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
 
 
 def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTable | NotYetRun:
-    """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline) and the seconds
-    per epoch and total wall time of each run record, with its protocol, device and the number format of its steps
-    (:func:`precision`; on a GPU, whether it compiled)."""
+    """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline),
+    then the runs, one row per protocol, epochs and machine (named once), with how many runs, their
+    seconds per epoch and minutes a run (fewest to most) and the days they finished; the machine
+    with the number format of its steps (:func:`precision`; on a GPU, whether it compiled)."""
     if not benchmarks and not records:
         return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark", "any training run"))
-    rows = [[f"benchmark, {b.get('protocol', 'paper')} protocol, batch {b['batch_size']}", f"{b['device']}, {precision(b)}",
-             f"{b['engine_s_per_epoch']:.2f}", f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})",
-             b.get("measured", "")] for b in benchmarks]
+    rows = [[f"benchmark, {b.get('protocol', 'paper')} protocol, batch {b['batch_size']}",
+             f"{b['device']}, {precision(b)}", f"{b['engine_s_per_epoch']:.2f}",
+             f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})",
+             str(b.get("measured", ""))[:10]] for b in benchmarks]
+    groups: dict[tuple[str, ...], list[Record]] = {}
     for r in records:
         c, prov = r.config, r.provenance
         shared = prov.get("concurrent_runs", 1)
-        total = prov.get("wall_seconds", {}).get("total")
-        rows.append([
-            f"{r.protocol} protocol: {c['dataset']} {config_label(c['loss'], c.get('tau'))}, {c['epochs']} epochs"
-            + (f" ({shared} runs sharing the device)" if shared > 1 else "")
-            + (", eager steps" if str(c.get("device")).startswith("cuda") and not prov.get("compiled") else ""),
-            f"{prov.get('device')}, {precision(r)}", _fmt(prov.get("seconds_per_epoch"), ".2f"),
-            f"{total / 60:.1f} min in all" if total else "", prov.get("finished", "")])
-    return HtmlTable(html_table(("what", "device", "s / epoch", "other", "when"), rows))
+        eager = str(c.get("device")).startswith("cuda") and not prov.get("compiled")
+        what = (f"{r.protocol} protocol: {c['dataset']}, {c['epochs']} epochs"
+                + (f" ({shared} runs sharing the device)" if shared > 1 else "")
+                + (", eager steps" if eager else ""))
+        groups.setdefault((what, f"{prov.get('device')}, {precision(r)}"), []).append(r)
+
+    def span(values: list[Any], spec: str) -> str:
+        low, high = format(min(values), spec), format(max(values), spec)
+        return low if low == high else f"{low}–{high}"
+
+    for (what, device), group in groups.items():
+        first = group[0].config
+        names = config_label(first["loss"], first.get("tau")) if len(group) == 1 else f"{len(group)} runs"
+        prov = [r.provenance for r in group]
+        per_epoch = [p["seconds_per_epoch"] for p in prov if p.get("seconds_per_epoch")]
+        minutes = [t / 60 for p in prov if (t := p.get("wall_seconds", {}).get("total"))]
+        days = [str(p["finished"])[:10] for p in prov if p.get("finished")]
+        rows.append([f"{what}, {names}", device, span(per_epoch, ".2f") if per_epoch else "",
+                     f"{span(minutes, '.1f')} min a run" if minutes else "",
+                     span(days, "") if days else ""])
+    return HtmlTable(html_table(("what", "machine, steps in", "s / epoch", "other", "when"), rows))
 
 
 def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:
