@@ -378,7 +378,8 @@ def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTa
 
     for (what, device), group in groups.items():
         first = group[0].config
-        names = config_label(first["loss"], first.get("tau")) if len(group) == 1 else f"{len(group)} runs"
+        one = config_label(first["loss"], first.get("tau"))
+        names = one if len(group) == 1 else f"{len(group)} runs"
         prov = [r.provenance for r in group]
         per_epoch = [p["seconds_per_epoch"] for p in prov if p.get("seconds_per_epoch")]
         minutes = [t / 60 for p in prov if (t := p.get("wall_seconds", {}).get("total"))]
