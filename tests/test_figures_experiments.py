@@ -264,6 +264,15 @@ def test_embeddings_project_each_tau(tmp_path):
     assert "tolerance" in fig.layout.annotations[0].text
     lines = fig.layout.title.text.count("<br>") + 1 + fig.layout.annotations[0].text.count("<br>") + 1
     assert fig.layout.margin.t >= 80 + 25 * (lines - 2)  # room above the panels for the title's and the panels' lines
+    assert fig.layout.legend.itemsizing == "constant"  # legible legend dots beside 3 px markers
+
+
+def test_cat_and_dog_do_not_share_a_look_alike_colour():
+    from contrastive.figures import class_colour
+
+    cat, dog = (class_colour(ex.SWAPPED_COLOURS.get(c, c)) for c in (3, 5))
+    assert ex.CIFAR10_CLASSES[3] == "cat" and ex.CIFAR10_CLASSES[5] == "dog"
+    assert dog == class_colour(8) and cat != dog
 
 
 def test_project_is_a_2d_map_of_every_point():

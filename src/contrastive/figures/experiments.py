@@ -25,6 +25,9 @@ from .records import (COLLAPSED_MARK, COLOURS, DASHES, METRIC_FORMATS, METRIC_LA
                       collapsed, protocol_text, run_text)
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+SWAPPED_COLOURS = {5: 8, 8: 5}
+"""The embedding maps give dog (5) the colour of series 8 and ship (8) that of 5: in the book's
+palette the colours of 3 and 5 (cat, dog) are a red and a brown that look alike at 3 px."""
 
 
 # --- Table 1 --------------------------------------------------------------------------------
@@ -385,9 +388,10 @@ def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequen
         names = class_names(dataset, int(labels.max()) + 1)
         for c in np.unique(labels):
             sel, name = labels == c, names[c]
-            fig.add_trace(go.Scatter(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name, legendgroup=name,
-                                     showlegend=col == 1, marker={"size": 3, "color": class_colour(c)}, hoverinfo="name"),
-                          row=1, col=col)
+            colour = class_colour(SWAPPED_COLOURS.get(int(c), int(c)))
+            fig.add_trace(go.Scatter(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name,
+                                     legendgroup=name, showlegend=col == 1, hoverinfo="name",
+                                     marker={"size": 3, "color": colour}), row=1, col=col)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     fig.update_layout(legend_itemsizing="constant")  # legend dots legible beside 3 px markers
