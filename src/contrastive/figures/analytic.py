@@ -171,10 +171,19 @@ def simple_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | No
     eq7 = torch.stack([simple_limit(s_pos, s_neg, tau) for tau in taus])
     log_n = math.log(s_neg.shape[1] + 1)
     fig = go.Figure()
+    quantities = (("|L − Eq. 7|", "solid"), ("|L − log N|", "dot"))
     for i in range(s_pos.shape[0]):
         colour, name = class_colour(i), anchor_name(s_pos, s_neg, i)
-        for gap, dash, label in ((loss[:, i] - eq7[:, i], "solid", "|L − Eq. 7|"), (loss[:, i] - log_n, "dot", "|L − log N|")):
-            fig.add_scatter(x=taus, y=gap.abs().tolist(), mode="lines", line=dict(color=colour, dash=dash), name=f"{label}, {name}")
+        for gap, (label, dash) in zip((loss[:, i] - eq7[:, i], loss[:, i] - log_n), quantities):
+            fig.add_scatter(x=taus, y=gap.abs().tolist(), mode="lines", showlegend=False,
+                            line=dict(color=colour, dash=dash), name=f"{label}, {name}")
+    # the legend: an anchor by colour, a difference by dash (curves that meet stay named)
+    for i in range(s_pos.shape[0]):
+        fig.add_scatter(x=[None], y=[None], mode="lines", line=dict(color=class_colour(i)),
+                        name=anchor_name(s_pos, s_neg, i))
+    for label, dash in quantities:
+        fig.add_scatter(x=[None], y=[None], mode="lines", name=label,
+                        line=dict(color="#444444", dash=dash))
     yaxis = dict(type="log", title="absolute difference", exponentformat="power")
     return tau_layout(fig, "τ → ∞: the loss becomes the simple loss (Eq. 7)", yaxis)
 
