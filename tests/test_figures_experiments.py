@@ -13,7 +13,7 @@ from test_claims import anchors, embedding_arrays, paper_records, write_syntheti
 
 from contrastive import config, paper, results
 from contrastive.figures import experiments as ex
-from contrastive.figures import pilots, runs, show, verdicts
+from contrastive.figures import class_colour, pilots, runs, show, verdicts
 from contrastive.figures import records as rec
 
 CPU = {k: v for k, v in dataclasses.asdict(config.Config.at("cpu", device="cpu")).items()
@@ -698,3 +698,21 @@ def test_the_two_pilots_figures_have_titles_of_their_own():
     titles = [pilots.pilot_curves(pilot.load(which), which).layout.title.text
               for which in (pilot.FIRST, pilot.SECOND)]
     assert titles[0] != titles[1] and "first" in titles[0] and "second" in titles[1]
+
+
+def test_the_measured_penalty_figures_key_tau_by_colour_and_loss_by_dash(tmp_path):
+    from test_penalty import hist_record
+
+    from contrastive.figures import negatives
+
+    for loss in ("contrastive", "hard"):
+        for tau in paper.TABLE1_TAUS:
+            hist_record(tmp_path, loss, tau)
+    figures = negatives.measured_figures(results.load(tmp_path))
+    assert [a.text.split(" ")[0] for a in figures[0].layout.annotations] == ["M", "k"]
+    for fig in figures:
+        keys = [t.name for t in fig.data if t.showlegend is not False]
+        assert keys == [f"τ = {t:g}" for t in paper.TABLE1_TAUS] + [
+            "measured, ordinary loss", "measured, hard loss"]  # 6 entries, not one per run
+        drawn = [t for t in fig.data if t.name and t.name.startswith("measured: hard τ=0.3")]
+        assert drawn[0].line.dash == rec.DASHES["hard"] and drawn[0].line.color == class_colour(1)
