@@ -4,6 +4,7 @@ no visible input cell that only fetches and displays."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -83,3 +84,79 @@ def test_every_analytic_check_is_shown_by_a_chapter():
     checks = [name for name in vars(derivations) if name.startswith("check_")]
     assert len(checks) == 4
     assert not [name for name in checks if f"derivations.{name}(" not in code]
+
+
+# --- re-executing a chapter with papermill -p ------------------------------------------------
+
+PARAMETERISED = {
+    "hardness.ipynb": ["taus", "anchors", "negatives", "points"],
+    "limits.ipynb": ["negatives", "d"],
+    "dilemma.ipynb": ["taus", "classes", "per_class", "steps", "seed"],
+    **{f"experiments/{name}.ipynb": ["protocol", "dataset", "results_dir"]
+       for name in ("table1", "uniformity_tolerance", "accuracy", "similarities", "embeddings",
+                    "dynamics")},
+    "experiments/cpu_scale.ipynb": ["dataset", "results_dir"],
+}
+"""The chapters that compute, and their knobs."""
+
+
+@pytest.mark.parametrize("chapter", sorted(PARAMETERISED))
+def test_a_chapter_that_computes_takes_its_knobs_from_a_parameters_cell_it_checks(chapter):
+    from contrastive.sweep import literal_assignments
+
+    code = [c for c in cells(ROOT / "book" / chapter) if c.cell_type == "code"]
+    first = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
+    assert sorted(literal_assignments([code[first].source])) == sorted(PARAMETERISED[chapter])
+    assert "remove-cell" in code[first].metadata.tags
+    assert code[first + 1].source.startswith("from contrastive.figures import parameters")
+    call = f"parameters.check(globals(), {PARAMETERISED[chapter]!r}".replace("'", '"')
+    assert call in code[first + 1].source
+    assert not any("parameters" in c.metadata.get("tags", []) for c in code[first + 1:])
+    assert not [c.source for c in code[:first] if c.source.strip()]  # nothing computes before them
+
+
+def test_the_check_names_each_unknown_parameter_in_one_line():
+    from contrastive.figures import parameters
+
+    parameters.check({"In": ["", "d = 16", "d = 8"]}, ["d", "negatives"])
+    with pytest.raises(parameters.UnknownParameterError) as error:
+        parameters.check({"In": ["", "d = 16", "dd = 8\nnegative = 3"]}, ["d", "negatives"])
+    assert str(error.value) == ("unknown parameter dd, negative: this chapter's parameters are "
+                                "d, negatives")
+    assert "\n" not in str(error.value)
+
+
+def execute(chapter: str, target: Path, **parameters) -> nbformat.NotebookNode:
+    import papermill
+
+    book = ROOT / "book" / chapter
+    papermill.execute_notebook(str(book), str(target), kernel_name="python3", progress_bar=False,
+                               parameters=parameters, cwd=str(book.parent))
+    return nbformat.read(target, as_version=4)
+
+
+def test_papermill_refuses_an_unknown_parameter(tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError, match="unknown parameter dd: this"):
+        execute("limits.ipynb", tmp_path / "out.ipynb", dd=8)
+
+
+@pytest.mark.slow
+def test_papermill_re_executes_an_analytic_chapter_with_other_values(tmp_path):
+    nb = execute("hardness.ipynb", tmp_path / "out.ipynb", taus=[0.1, 1.0], negatives=16)
+    table = next(o for c in nb.cells for o in c.get("outputs", [])
+                 if "max |Eq. 4 − autograd|" in str(o.get("data", {}).get("text/html", "")))
+    rows = re.findall(r"<tr><td>([^<]*)</td>", table["data"]["text/html"])
+    assert rows == ["0.1", "1"]  # one row per τ of the grid given
+
+
+@pytest.mark.slow
+def test_papermill_re_executes_an_experiment_chapter_on_other_records(tmp_path):
+    from test_claims import write_synthetic
+
+    write_synthetic(tmp_path / "records", "cifar10", "simple", linear_top1=12.34)
+    nb = execute("experiments/table1.ipynb", tmp_path / "out.ipynb", protocol="paper",
+                 results_dir=str(tmp_path / "records"))
+    text = json.dumps([c.get("outputs", []) for c in nb.cells], ensure_ascii=False)
+    assert "12.34" in text  # the record given, at the protocol given

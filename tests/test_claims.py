@@ -250,7 +250,8 @@ def test_the_table_is_myst_with_doc_links_and_a_column_per_scale():
     md = grid.to_markdown(rows)
     assert md.splitlines()[0] == "| | the paper says | where | paper scale | CPU scale | evidence |"
     assert md.splitlines()[2].startswith("| claim 1 | The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$")
-    ok, dash, not_here = (grid.status_cell(s) for s in (claims.REPRODUCED, claims.NOT_YET_RUN, claims.NOT_APPLICABLE))
+    dash, not_here = (grid.status_cell(s) for s in (claims.NOT_YET_RUN, claims.NOT_APPLICABLE))
+    ok = grid.status_cell(claims.REPRODUCED, analytic=True)
     assert f"| {{doc}}`/book/hardness` | {ok} | {ok} |" in md
     assert f"| {dash} | {not_here} |" in md.splitlines()[3]  # Table 1: its closeness at paper scale only
     assert grid.table([], keys=["claim 1"])._repr_markdown_() == grid.to_markdown(claims.status_table([], keys=["claim 1"]))
@@ -272,7 +273,7 @@ def contrast(a, b):
 
 def test_status_cells_are_coloured_by_status_and_keep_their_marks():
     outcomes = dict(zip(JUDGED, (claims.Outcome(claims.REPRODUCED, ""), claims.Outcome(claims.NOT_REPRODUCED, ""))))
-    md = grid.to_markdown([claims.Row("claim 1", "says", ("book/hardness",), outcomes)], evidence_column=False)
+    md = grid.to_markdown([claims.Row("claim 3", "says", ("book/hardness",), outcomes)], evidence_column=False)
     ok, bad = re.findall(r"<span [^>]*>[^<]*</span>", md.splitlines()[2])
     assert ok.endswith(">✓ reproduced</span>") and bad.endswith(">✗ not reproduced</span>")
     assert background(ok) != background(bad)
@@ -281,6 +282,13 @@ def test_status_cells_are_coloured_by_status_and_keep_their_marks():
     for status in grid.GRID:  # dark text on a pale cell: WCAG AA in the light theme
         cell = grid.status_cell(status)
         assert contrast(re.search(r";color:(#[0-9a-f]{6})", cell).group(1), background(cell)) >= 4.5, status
+
+
+def test_analytic_rows_say_no_run_was_needed_at_any_scale():
+    md = grid.to_markdown(claims.status_table([], ["claim 1", "claim 3"]), evidence_column=False)
+    analytic, judged = md.splitlines()[2:4]
+    assert analytic.count(">✓ analytic (no run needed)</span>") == len(JUDGED)
+    assert "analytic" not in judged
 
 
 def test_every_chapter_a_claim_names_exists_and_the_compound_claims_come_in_parts():
@@ -361,3 +369,64 @@ def test_the_landing_page_counts_the_experimental_claim_parts_by_status(tmp_path
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t, linear_top1=80 - tau)
     counts = grid.numbers(claims.status_table(results.load(tmp_path)), "paper")
     assert counts == {"parts": 8, "reproduced": 0, "not_reproduced": 2, "waiting": 6}
+
+
+# --- results at a glance: the deciding numbers, their margins and seed noise -----------------
+
+
+def test_the_glance_reads_the_papers_table_1_and_its_margins_pass(tmp_path):
+    """On records holding the paper's own Table 1, ours at the paper's scale equal the paper's,
+    and every margin of a passing criterion is positive; claim 5a's is the distance to its bound."""
+    lines = {g.key: g for g in claims.glance(paper_records(tmp_path))}
+    assert list(lines) == list(claims.GLANCE_KEYS)
+    assert lines["claim 1"].analytic and lines["claim 1"].ours == dict.fromkeys(JUDGED)
+    for key in ("claim 3", "claim 4", "claim 5a", "claim 5b", "claim 6a", "claim 6b"):
+        line = lines[key]
+        assert line.status["paper"] == claims.REPRODUCED and line.ours["cpu"] is None
+        assert line.ours["paper"] == line.theirs and all(m.value > 0 for m in line.theirs.margins)
+        assert line.spread["paper"] == {m.metric: None for m in line.theirs.margins}
+        assert line.noise == dict.fromkeys(JUDGED, False)
+    simple = lines["claim 5a"].theirs
+    best = max(paper.table1("cifar10", "linear_top1", "contrastive", t) for t in TAUS)
+    assert simple.numbers["best"] == best and simple.numbers["below"] == pytest.approx(best - 74.83)
+    assert simple.margins[0].value == pytest.approx(best - 74.83 - claims.SIMPLE_GAP)
+    assert lines["claim 7a"].theirs is None and lines["Fig. 2"].theirs is None  # figures only
+
+
+def test_a_failing_margin_is_negative_by_how_much_it_misses(tmp_path):
+    overrides = {("simple", None): {"linear_top1": 80.0}}  # 3.27 under 83.27: misses 5 by 1.73
+    records = paper_records(tmp_path, overrides=overrides)
+    line = {g.key: g for g in claims.glance(records)}["claim 5a"]
+    assert line.status["paper"] == claims.NOT_REPRODUCED
+    assert line.ours["paper"].margins[0].value == pytest.approx(-1.73)
+
+
+def test_seed_spread_is_the_largest_difference_between_two_seeds_of_one_configuration(tmp_path):
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, linear_top1=50.0)
+    look = claims.Lookup(results.load(tmp_path), "cifar10")
+    assert claims.seed_spread(look, "linear_top1") is None  # one seed: no spread yet
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, seed=1, linear_top1=51.5)
+    write_synthetic(tmp_path, "cifar10", "hard", 0.3, seed=0, linear_top1=40.0)
+    write_synthetic(tmp_path, "cifar10", "hard", 0.3, seed=1, linear_top1=40.5)
+    write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, linear_top1=20.0)  # one seed only
+    look = claims.Lookup(results.load(tmp_path), "cifar10")
+    assert claims.seed_spread(look, "linear_top1") == pytest.approx(1.5)
+    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.8, 0.3))
+    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, seed=1,
+                    arrays=anchors(0.9, 0.3, seed=1))
+    look = claims.Lookup(results.load(tmp_path), "cifar10")
+    assert claims.seed_spread(look, "s_ii") == pytest.approx(0.1, abs=0.01)
+
+
+@pytest.mark.parametrize("status, margins, noisy", [
+    (claims.REPRODUCED, (0.5,), True),  # holds by less than the seeds differ
+    (claims.REPRODUCED, (3.0,), False),
+    (claims.REPRODUCED, (3.0, 0.5), True),  # one condition could turn
+    (claims.NOT_REPRODUCED, (-0.5, 3.0), True),  # the only failing condition misses by little
+    (claims.NOT_REPRODUCED, (-0.5, -3.0), False),  # another fails beyond the noise
+    (claims.NOT_YET_RUN, (0.5,), False),
+])
+def test_within_seed_noise(status, margins, noisy):
+    reading = claims.Reading({}, tuple(claims.Margin("linear_top1", m) for m in margins))
+    assert claims.within_noise(status, reading, {"linear_top1": 1.9}) is noisy
+    assert not claims.within_noise(status, reading, {"linear_top1": None})  # no second seed

@@ -147,6 +147,8 @@ def test_simple_limit_figure_gap_shrinks_like_one_over_tau_squared():
     assert 50 < eq7_gap[1] / eq7_gap[2] < 200  # ~ 1/tau^2
     assert 5 < log_n_gap[1] / log_n_gap[2] < 20  # ~ 1/tau
     assert eq7_gap[2] < log_n_gap[2] / 100
+    keys = [t.name for t in fig.data if t.showlegend is not False]  # anchor by colour, gap by dash
+    assert len(keys) == s_pos.shape[0] + 2 and keys[-2:] == ["|L − Eq. 7|", "|L − log N|"]
 
 
 def fake_results(loss, taus, n_per_class=3, classes=2):

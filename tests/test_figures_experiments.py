@@ -13,10 +13,15 @@ from test_claims import anchors, embedding_arrays, paper_records, write_syntheti
 
 from contrastive import config, paper, results
 from contrastive.figures import experiments as ex
-from contrastive.figures import pilots, runs, show, verdicts
+from contrastive.figures import class_colour, pilots, runs, show, verdicts
 from contrastive.figures import records as rec
 
+CPU = {k: v for k, v in dataclasses.asdict(config.Config.at("cpu", device="cpu")).items()
+       if k not in ("dataset", "loss", "tau")}
+"""The run configuration of the cpu protocol, less what each record sets."""
 BUILDERS = {
+    "uniformity_tolerance": ex.uniformity_tolerance,
+    "accuracy": ex.accuracy,
     "similarities": ex.similarities,
     "histograms": ex.histograms,
     "embeddings": ex.embeddings,
@@ -43,13 +48,36 @@ def test_every_figure_with_no_records_says_not_yet_run(name, scale):
     assert ("CPU scale" if scale == "cpu-short" else "paper scale") in note.what
 
 
+def test_the_authors_sweep_agrees_with_table_1_where_both_have_a_value():
+    for (dataset, loss, metric), values in paper.AUTHORS_SWEEP.items():
+        assert len(values) == len(paper.SWEEP_TAUS)
+        for tau, value in paper.authors_sweep(dataset, loss, metric):
+            if tau in paper.TABLE1_TAUS and metric in paper.METRICS:
+                assert value == pytest.approx(paper.table1(dataset, metric, loss, tau), abs=0.01)
+    assert paper.authors_sweep("cifar10", "hard", "uniformity") == []
+
+
 @pytest.mark.parametrize("builder", [ex.uniformity_tolerance, ex.accuracy])
-def test_curves_vs_tau_without_records_show_the_papers_values_alone(builder):
-    fig = builder([], "cifar10", protocol="cpu-short")
-    assert {t.name.split(":")[0] for t in fig.data} == {"paper"}
-    assert fig.layout.title.text.startswith("What the paper reports:") and "not yet run" not in fig.layout.title.text
-    assert all("the paper's Table 1, paper scale" in t.name for t in fig.data)
-    assert len(fig.layout.annotations) == (1 if builder is ex.accuracy else 2)  # no empty kNN panel: the paper has none
+def test_curves_vs_tau_at_a_cpu_scale_put_the_paper_in_panels_of_their_own(tmp_path, builder):
+    """No rescaled second axis: ours in the top row, the paper's scale below on the same τ axis."""
+    for tau in (0.07, 0.3, 0.7, 1.0):
+        write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", tau, config=CPU, uniformity=3.0,
+                        tolerance=0.2, linear_top1=48.0, knn_top1=45.0)
+        write_synthetic(tmp_path / "cpu", "cifar10", "hard", tau, config=CPU, uniformity=3.5,
+                        tolerance=0.1, linear_top1=47.0, knn_top1=47.0)
+    fig = builder(results.load(tmp_path), "cifar10", protocol="cpu")
+    assert not [a for a in fig.select_yaxes() if a.overlaying]  # no second axis on any panel
+    ours = {(t.xaxis, t.yaxis) for t in fig.data if t.name.startswith("ours")}
+    theirs = {(t.xaxis, t.yaxis) for t in fig.data if not t.name.startswith("ours")}
+    assert ours and theirs and not ours & theirs  # panels of their own
+    shared = {fig.layout[f"xaxis{x[1:]}"].matches for x, _ in ours}
+    assert shared == {x for x, _ in theirs}  # one τ axis per column
+    names = [t.name for t in fig.data if t.showlegend]
+    assert len(names) <= 8 and len(set(names)) == len(names)
+    assert "authors' notebook: ordinary" in names
+    assert fig.layout.legend.yanchor == "top"  # several lines of legend grow off the axis title
+    dashes = {t.line.dash for t in fig.data if t.name.startswith("ours: hard")}
+    assert dashes == {rec.DASHES["hard"]} != {rec.DASHES["contrastive"]}
 
 
 def test_builders_show_the_records_of_their_protocol_only(tmp_path):
@@ -69,9 +97,10 @@ def test_builders_show_the_records_of_their_protocol_only(tmp_path):
     assert "Δ" in ex.table1(records, "cifar10", protocol="paper")._repr_html_()
 
 
-def test_table1_with_no_records_shows_the_paper_and_not_yet_run():
-    html = ex.table1([], "cifar10")._repr_html_()
-    assert "No run record yet for" in html and "79.75" in html and "84.84" in html and "not yet run" not in html
+def test_table1_with_no_records_is_one_sentence():
+    note = ex.table1([], "cifar10")
+    assert isinstance(note, rec.NotYetRun) and "<table" not in note._repr_html_()
+    assert "No run record yet for any of its ten columns." in note._repr_html_()
     assert all(r["record"] is None and r["linear_top1"]["diff"] is None for r in ex.table1_rows([], "cifar10"))
 
 
@@ -102,10 +131,14 @@ def test_uniformity_tolerance_draws_ours_and_the_paper_labelled(tmp_path):
     fig = ex.uniformity_tolerance(records, "cifar10")
     assert isinstance(fig, go.Figure)
     ours = [t for t in fig.data if t.name.startswith("ours: ordinary")]
-    theirs = [t for t in fig.data if t.name.startswith("paper: ordinary")]
-    assert len(ours) == 2 and len(theirs) == 2  # one per panel
+    theirs = [t for t in fig.data if t.name.startswith("authors' notebook: ordinary")]
+    hard = [t for t in fig.data if t.name.startswith("paper: hard (Table 1)")]  # no sweep of it
+    assert len(ours) == 2 and len(theirs) == 2 and len(hard) == 2  # one per panel
     assert list(ours[0].x) == list(paper.TABLE1_TAUS) and ours[0].y[1] == 3.0 and "200 epochs" in ours[0].name
-    assert list(theirs[0].y) == [paper.table1("cifar10", "uniformity", "contrastive", t) for t in paper.TABLE1_TAUS]
+    assert list(theirs[0].x) == list(paper.SWEEP_TAUS)
+    assert list(theirs[0].y) == list(paper.AUTHORS_SWEEP[("cifar10", "contrastive", "uniformity")])
+    table1 = [paper.table1("cifar10", "uniformity", "hard", t) for t in paper.TABLE1_TAUS]
+    assert list(hard[0].y) == table1
     missing = fig.layout.title.text.split("no run record yet: ")[1]  # the grid's other temperatures, counted
     assert missing.startswith(f"{len(paper.GRIDS['contrastive']) + len(paper.GRIDS['hard']) - 8} of its configurations")
 
@@ -132,7 +165,9 @@ def test_table1_marks_records_off_the_protocol(tmp_path):
     html = ex.table1(records, "cifar10")._repr_html_()
     assert "<td>60.00 †</td><td>-23.27 †</td>" in html and "<td>80.00</td><td>-4.19</td>" in html
     assert "<li>ordinary τ=0.3: epochs 20 (paper: 200), arch &#x27;tiny&#x27; (paper: &#x27;resnet18&#x27;), subset 5000 (paper: all)</li>" in html
-    assert "hard τ=0.7:" not in html
+    assert "<li>hard τ=0.7" not in html
+    assert "<p>hard τ=0.7: 200 epochs, data synthetic, on synthetic test fixture.</p>" in html  # a note
+    assert "<th>device</th>" not in html  # the machine is named in the note, not per row
 
 
 def test_figures_mark_points_off_the_protocol(tmp_path):
@@ -147,11 +182,38 @@ def test_figures_mark_points_off_the_protocol(tmp_path):
     assert ordinary.name == "ours: ordinary (200 epochs)"
 
 
-def test_accuracy_overlays_the_paper_on_linear_only(tmp_path):
+def test_accuracy_at_the_papers_scale_shares_the_axes_with_the_authors_sweep(tmp_path):
     fig = ex.accuracy(paper_records(tmp_path), "cifar10")
-    paper_axes = {t.xaxis for t in fig.data if t.name.startswith("paper")}
-    assert paper_axes == {"x"}  # the kNN panel (x2) has no paper values
+    assert {t.xaxis for t in fig.data if t.name.startswith("authors")} == {"x", "x2"}  # kNN too
     assert {t.xaxis for t in fig.data if t.name.startswith("ours")} == {"x", "x2"}
+
+
+def test_spearman_ranks_with_ties():
+    assert ex.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert ex.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert ex.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    tied = np.corrcoef([1.5, 1.5, 3, 4], [1, 2, 3, 4])[0, 1]  # the tie shares ranks 1 and 2
+    assert ex.spearman([1, 1, 2, 3], [5, 6, 7, 8]) == pytest.approx(tied)
+
+
+def test_sweep_agreement_and_the_knn_linear_split(tmp_path):
+    """Ours ordered as the authors' sweep in uniformity and against it in tolerance; the hard loss
+    ahead in kNN but behind in linear top-1 at τ = 0.7 and 1."""
+    theirs = dict(paper.authors_sweep("cifar10", "contrastive", "uniformity"))
+    for tau in (0.07, 0.3, 0.7, 1.0):
+        write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", tau, config=CPU,
+                        uniformity=theirs[tau], tolerance=-tau, knn_top1=40.0, linear_top1=50.0)
+        write_synthetic(tmp_path / "cpu", "cifar10", "hard", tau, config=CPU,
+                        knn_top1=40.0 + (tau > 0.5), linear_top1=50.0 - (tau > 0.5))
+    records = results.load(tmp_path)
+    found = ex.sweep_agreement(records, "cifar10", "cpu")
+    assert found[("contrastive", "uniformity")] == (pytest.approx(1.0), 4)
+    assert found[("contrastive", "tolerance")][0] == pytest.approx(-1.0)
+    assert ("hard", "uniformity") not in found  # the authors' notebook has no such sweep
+    assert math.isnan(found[("contrastive", "knn_top1")][0])  # ours constant: no ranking
+    split = ex.knn_linear_split(records, "cifar10", "cpu")
+    assert split["ours"] == [(0.7, 1.0, -1.0), (1.0, 1.0, -1.0)]
+    assert split["theirs"] and all(knn * linear < 0 for _, knn, linear in split["theirs"])
 
 
 def test_box_stats_match_numpy():
@@ -202,6 +264,15 @@ def test_embeddings_project_each_tau(tmp_path):
     assert "tolerance" in fig.layout.annotations[0].text
     lines = fig.layout.title.text.count("<br>") + 1 + fig.layout.annotations[0].text.count("<br>") + 1
     assert fig.layout.margin.t >= 80 + 25 * (lines - 2)  # room above the panels for the title's and the panels' lines
+    assert fig.layout.legend.itemsizing == "constant"  # legible legend dots beside 3 px markers
+
+
+def test_cat_and_dog_do_not_share_a_look_alike_colour():
+    from contrastive.figures import class_colour
+
+    cat, dog = (class_colour(ex.SWAPPED_COLOURS.get(c, c)) for c in (3, 5))
+    assert ex.CIFAR10_CLASSES[3] == "cat" and ex.CIFAR10_CLASSES[5] == "dog"
+    assert dog == class_colour(8) and cat != dog
 
 
 def test_project_is_a_2d_map_of_every_point():
@@ -215,7 +286,9 @@ def test_dynamics_slider_and_curves(tmp_path):
     fig = runs.dynamics(results.load(tmp_path), "cifar10")
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0.07", "0.7"]
     assert len(fig.data) == 2 * len(rec.CURVE_PANELS)
-    assert [a.text for a in fig.layout.annotations] == [rec.CURVE_LABELS[c] for c in rec.CURVE_PANELS]
+    labels = [rec.math_text(rec.CURVE_LABELS[c]) for c in rec.CURVE_PANELS]
+    assert [a.text for a in fig.layout.annotations] == labels
+    assert "−ℒ<sub>unif</sub>" in fig.layout.annotations[2].text
     assert all(a.text.endswith("test set") for a in fig.layout.annotations[1:])
     uniformity = [t for t in fig.data if t.yaxis == "y3"]
     assert [list(t.y) for t in uniformity] == [[1.0, 3.8], [1.0, 3.1]]
@@ -264,7 +337,11 @@ def test_run_times_from_benchmarks_and_records(tmp_path):
     assert "1.25" in html and "5.00 (conventional; ×4.0)" in html and "H100 80GB HBM3, float32" in html
     assert f"{record.provenance['device']}, float32" in html
     assert "H100 80GB HBM3, bfloat16" in runs.run_times([], [{**bench, "bf16": True}])._repr_html_()
-    assert "paper protocol: cifar10 hard τ=0.3" in html and "s / epoch" in html
+    assert "paper protocol: cifar10, 200 epochs, hard τ=0.3" in html and "s / epoch" in html
+    again = results.read_record(write_synthetic(tmp_path, "cifar10", "hard", 0.7))
+    both = runs.run_times([record, again], [])._repr_html_()  # one machine: one row, named once
+    assert both.count("<tr>") == 2 and "2 runs" in both
+    assert both.count(record.provenance["device"]) == 1
     assert "eager steps" not in html  # a CPU run: no GPU step to compile
     gpu = dataclasses.replace(record, config={**record.config, "device": "cuda"}, provenance={**record.provenance, "compiled": None})
     assert "eager steps" in runs.run_times([gpu], [])._repr_html_()
@@ -312,6 +389,8 @@ def test_protocols_table_lists_every_fixed_setting():
     html = pilots.protocols_table()._repr_html_()
     assert "resnet18_w16" in html and "paper scale" in html and "CPU scale" in html
     assert html.index("arch") < html.index("momentum")  # the settings that differ come first
+    assert "&#x27;" not in html and "True" not in html and "[" not in html  # no Python reprs
+    assert "(cpu-short)" in html  # the protocol's name, once, in its column's head
 
 
 def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
@@ -407,7 +486,8 @@ def test_several_seeds_are_drawn_as_their_mean_and_spread(tmp_path):
     assert "mean ± sd over seeds" in ours.name and "mean of 3 seeds: 40, 42, 44" in ours.customdata[0][2]
     row = next(r for r in ex.table1_rows(records, "cifar10") if (r["loss"], r["tau"]) == ("contrastive", 0.3))
     assert (row["linear_top1"]["ours"], row["linear_top1"]["sd"], row["linear_top1"]["seeds"]) == (42.0, 2.0, 3)
-    assert "42.00 ± 2.00 (3 seeds)" in ex.table1(records, "cifar10")._repr_html_()
+    html = ex.table1(records, "cifar10")._repr_html_()
+    assert "42.00 ± 2.00 (3)" in html and "mean ± sd (how many seeds)" in html
 
 
 def test_leaving_the_collapse_puts_our_hard_runs_and_the_authors_log_on_sgd_steps(tmp_path):
@@ -423,7 +503,9 @@ def test_leaving_the_collapse_puts_our_hard_runs_and_the_authors_log_on_sgd_step
         r.provenance["train_images"] = 5000
         r.curves.update({"epoch": [1, 30, 60], "uniformity": [0.1, 0.0, 2.0]})
     fig = runs.leaving_the_collapse(records, "cifar10", protocols=("cpu-short",))
-    ours, theirs = fig.data
+    ours, theirs = (t for t in fig.data if t.x != (None,))
+    keys = [t.name for t in fig.data if t.x == (None,)]  # τ by colour, scale by dash: an entry each
+    assert keys == ["τ=0.3", "short CPU scale"] and not ours.showlegend
     assert list(ours.x) == [40, 1200, 2400] and list(ours.y) == [0.1, 0.0, 2.0]  # ceil(5,000 / 128) = 40 steps an epoch
     assert "τ=0.3" in ours.name and ours.xaxis == "x"
     log = paper.AUTHORS_HARD_LOG
@@ -467,8 +549,9 @@ def test_the_first_epochs_at_the_paper_scale_are_drawn_dash_dot_and_counted(tmp_
         r.provenance["train_images"] = 50_000
         r.curves.update({"epoch": [1, 4, 7, 10, 12, 30], "uniformity": curves[r.tau]})
     fig = runs.leaving_the_collapse([], "cifar10", protocols=(), early=early)
-    ours = [t for t in fig.data if t.xaxis == "x"]
-    assert [t.name for t in ours] == ["τ=0.07, paper scale, its first 30 epochs", "τ=0.3, paper scale, its first 30 epochs"]
+    ours = [t for t in fig.data if t.xaxis == "x" and t.x != (None,)]
+    names = ["τ=0.07, paper scale, first epochs (30)", "τ=0.3, paper scale, first epochs (30)"]
+    assert [t.name for t in ours] == names
     assert {t.line.dash for t in ours} == {"dashdot"} and list(ours[0].x) == [391, 1564, 2737, 3910, 4692, 11730]
     assert runs.early_numbers(early, "cifar10") == {
         "runs": 2, "epochs": 30, "taus": "0.07 and 0.3",
@@ -589,3 +672,47 @@ def test_grid_trends_find_where_claim_3s_trends_start_and_turn_back_over_the_who
     accuracy = verdicts.grid_numbers(results.load(tmp_path), "cifar10", "paper", signs={"linear_top1": -1})
     assert accuracy["linear_top1_start"] == "0.00" and "uniformity_start" not in accuracy
     assert set(verdicts.grid_numbers([], "cifar10", "paper").values()) == {"—"}
+
+
+def test_after_the_drop_reads_the_second_half_of_rule_2s_window_of_the_runs_it_does_not_level(
+        tmp_path):
+    import json
+
+    epochs = list(range(10, 201, 10))  # rule 2's window opens at 160; τ = 0.3 steps at 170
+    step = [1.0 + e / 200 if e < 170 else 3.0 for e in epochs]
+    for tau, curve in ((0.3, step), (0.7, [min(1.0 + e / 200, 1.5) for e in epochs])):
+        path = write_synthetic(tmp_path, "cifar10", "contrastive", tau)
+        record = json.loads(path.read_text())
+        record["curves"] = {"epoch": epochs, "loss": [5.0] * 20, "uniformity": curve,
+                            "knn_top1": curve, "tolerance": [0.1] * 20, "lr": [0.03] * 20}
+        results.write_record(path, record)
+    drop = runs.after_the_drop(results.load(tmp_path), "cifar10", protocol="paper")
+    assert (drop["from"], drop["to"], drop["limit"]) == (180, 200, runs.RULE_2["max_flatness"])
+    (name, seed, moved), = drop["runs"]  # τ = 0.7 levelled off by rule 2: not read
+    assert (name, seed) == ("ordinary τ=0.3", 0) and moved == {"uniformity": 0.0, "knn_top1": 0.0}
+
+
+def test_the_two_pilots_figures_have_titles_of_their_own():
+    from contrastive import pilot
+
+    titles = [pilots.pilot_curves(pilot.load(which), which).layout.title.text
+              for which in (pilot.FIRST, pilot.SECOND)]
+    assert titles[0] != titles[1] and "first" in titles[0] and "second" in titles[1]
+
+
+def test_the_measured_penalty_figures_key_tau_by_colour_and_loss_by_dash(tmp_path):
+    from test_penalty import hist_record
+
+    from contrastive.figures import negatives
+
+    for loss in ("contrastive", "hard"):
+        for tau in paper.TABLE1_TAUS:
+            hist_record(tmp_path, loss, tau)
+    figures = negatives.measured_figures(results.load(tmp_path))
+    assert [a.text.split(" ")[0] for a in figures[0].layout.annotations] == ["M", "k"]
+    for fig in figures:
+        keys = [t.name for t in fig.data if t.showlegend is not False]
+        assert keys == [f"τ = {t:g}" for t in paper.TABLE1_TAUS] + [
+            "measured, ordinary loss", "measured, hard loss"]  # 6 entries, not one per run
+        drawn = [t for t in fig.data if t.name and t.name.startswith("measured: hard τ=0.3")]
+        assert drawn[0].line.dash == rec.DASHES["hard"] and drawn[0].line.color == class_colour(1)

@@ -3,7 +3,7 @@
 plotly.js comes from the ``plotly`` package (the same version that wrote the figures), MathJax 3
 from ``django-static-mathjax``. Both are copied into ``_static/`` of the HTML output; no page
 loads anything from a CDN. ``_config.yml`` sets ``mathjax_path`` to the copied file. The extension
-also drops script tags that the theme's extensions register twice (a JavaScript error otherwise).
+also serves ``listings.css`` (code listings wrap within the text column) and drops script tags that the theme's extensions register twice (a JavaScript error otherwise).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from sphinx.application import Sphinx
 from sphinx.util.fileutil import copy_asset
 
 PLOTLY_JS = "plotly.min.js"
+LISTINGS_CSS = Path(__file__).with_name("listings.css")
+"""The book's one style rule of its own: code listings wrap within the column."""
 
 
 def _plotly_js() -> Path:
@@ -34,6 +36,7 @@ def _copy(app: Sphinx, exception: Exception | None) -> None:
     static = Path(app.outdir) / "_static"
     copy_asset(str(_plotly_js()), str(static))
     copy_asset(str(_mathjax_es5()), str(static / "mathjax" / "es5"))
+    copy_asset(str(LISTINGS_CSS), str(static))
 
 
 def _dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -54,6 +57,7 @@ def setup(app: Sphinx) -> dict:
         if not path.exists():
             raise FileNotFoundError(f"offline asset missing: {path} (is the pinned stack installed?)")
     app.add_js_file(PLOTLY_JS, priority=200)
+    app.add_css_file(LISTINGS_CSS.name)
     app.connect("build-finished", _copy)
     app.connect("html-page-context", _dedupe_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -19,6 +19,7 @@ yet run". The thresholds below are ours, set so that the paper's own Table 1 pas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -368,3 +369,226 @@ def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None =
                 outcomes[check] = dict.fromkeys(JUDGED, Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail))
         rows.append(Row(claim.key, claim.statement, claim.chapters, outcomes[check]))
     return rows
+
+
+# --- each claim part's deciding numbers and how far they are from flipping -------------------
+
+
+@dataclass(frozen=True)
+class Margin:
+    """One condition of a criterion: how far it holds (> 0) or fails (< 0), in the units of
+    ``metric`` (a key of :data:`SEED_METRICS`, whose spread between seeds it is set against)."""
+
+    metric: str
+    value: float
+    condition: str = ""
+    """The condition in a word or two, where a criterion has more than one."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The numbers that decide a claim part at one scale (named, for a chapter to put into its
+    sentence) and the margin of each of its conditions."""
+
+    numbers: dict[str, float]
+    margins: tuple[Margin, ...]
+
+
+def _sample(index: int) -> Callable[[dict[str, np.ndarray]], float]:
+    return lambda a: metrics.sample_metrics(a["embedding"], a["embedding_labels"])[index]
+
+
+def _mean_positive(a: dict[str, np.ndarray]) -> float:
+    return float(a["pos_sim"].mean())
+
+
+def _mean_gap(a: dict[str, np.ndarray]) -> float:
+    return float((a["pos_sim"] - a["neg_top10"][:, 0]).mean())
+
+
+SEED_METRICS: dict[str, str | tuple[str, Callable[[dict[str, np.ndarray]], float]]] = {
+    **{m: m for m in ("linear_top1", "knn_top1", "uniformity", "tolerance")},
+    "s_ii": ("pos_sim", _mean_positive),
+    "gap": ("neg_top10", _mean_gap),
+    "sample_uniformity": ("embedding", _sample(0)),
+    "sample_tolerance": ("embedding", _sample(1)),
+}
+"""What a margin is measured in: a key of a record's results, or (an array it needs, the number
+read from its arrays): the mean s_ii of the stored anchors (claim 7b), their mean s_ii less the
+hardest negative (claim 7a), the uniformity and tolerance of the stored test sample (Fig. 2)."""
+
+
+def _trend_reading(look: Lookup) -> Reading:
+    u, t = look.series("contrastive", "uniformity"), look.series("contrastive", "tolerance")
+    numbers = {"tau_first": paper.TABLE1_TAUS[0], "tau_last": paper.TABLE1_TAUS[-1],
+               "u_first": u[0], "u_last": u[-1], "t_first": t[0], "t_last": t[-1]}
+    return Reading(numbers, (Margin("uniformity", min(a - b for a, b in zip(u, u[1:])), "falls"),
+                             Margin("tolerance", min(b - a for a, b in zip(t, t[1:])), "rises")))
+
+
+def _intermediate_reading(look: Lookup) -> Reading:
+    taus = sorted(set(paper.TABLE1_TAUS) | ({0.2} if look.get("contrastive", 0.2) else set()))
+    acc = dict(zip(taus, look.series("contrastive", "linear_top1", taus)))
+    inside = max((t for t in acc if 0.2 <= t <= 0.3), key=acc.get)
+    outside = max((t for t in acc if not 0.2 <= t <= 0.3), key=acc.get)
+    lead = acc[inside] - acc[outside]
+    return Reading({"inside": acc[inside], "inside_tau": inside, "outside": acc[outside],
+                    "outside_tau": outside, "lead": lead}, (Margin("linear_top1", lead),))
+
+
+def _simple_reading(look: Lookup) -> Reading:
+    best = max(look.series("contrastive", "linear_top1"))
+    simple = look.value("simple", None, "linear_top1")
+    return Reading({"simple": simple, "best": best, "below": best - simple, "bound": SIMPLE_GAP},
+                   (Margin("linear_top1", (best - SIMPLE_GAP) - simple),))
+
+
+def _hard_simple_reading(look: Lookup) -> Reading:
+    best = max(look.series("contrastive", "linear_top1"))
+    hard_simple = look.value("hard_simple", None, "linear_top1")
+    return Reading({"hard_simple": hard_simple, "best": best, "diff": hard_simple - best,
+                    "bound": HARD_SIMPLE_SLACK},
+                   (Margin("linear_top1", hard_simple - (best - HARD_SIMPLE_SLACK)),))
+
+
+def _hard_uniformity_reading(look: Lookup) -> Reading:
+    hard, ordinary = look.series("hard", "uniformity"), look.series("contrastive", "uniformity")
+    spread, below = max(hard) - min(hard), min(h - o for h, o in zip(hard, ordinary))
+    return Reading({"hard_spread": spread, "bound": FLAT_UNIFORMITY, "hard_minus_ordinary": below,
+                    "slack": UNIFORMITY_SLACK},
+                   (Margin("uniformity", FLAT_UNIFORMITY - spread, "flat"),
+                    Margin("uniformity", below + UNIFORMITY_SLACK, "higher")))
+
+
+def _hard_accuracy_reading(look: Lookup) -> Reading:
+    hard = look.series("hard", "linear_top1")
+    ordinary = look.series("contrastive", "linear_top1")
+    return Reading({"tau": paper.TABLE1_TAUS[-1], "hard": hard[-1], "ordinary": ordinary[-1],
+                    "hard_best": max(hard), "slack": HARD_ACCURACY_SLACK},
+                   (Margin("linear_top1", hard[-1] - ordinary[-1], "above the ordinary"),
+                    Margin("linear_top1", hard[-1] - (max(hard) - HARD_ACCURACY_SLACK), "high")))
+
+
+def _ends_reading(look: Lookup, metric: str, sign: int) -> Reading:
+    small, large = (SEED_METRICS[metric][1](a) for a in _small_and_large(look))
+    return Reading({"tau_small": paper.TABLE1_TAUS[0], "tau_large": paper.TABLE1_TAUS[-1],
+                    "small": small, "large": large}, (Margin(metric, sign * (small - large)),))
+
+
+def _embedding_reading(look: Lookup) -> Reading:
+    samples = (look.arrays("contrastive", tau) for tau in paper.FIG2_TAUS)
+    (u0, t0), (u1, t1) = (metrics.sample_metrics(a["embedding"], a["embedding_labels"])
+                          for a in samples)
+    return Reading({"tau_small": paper.FIG2_TAUS[0], "tau_large": paper.FIG2_TAUS[1],
+                    "u_small": u0, "u_large": u1, "t_small": t0, "t_large": t1},
+                   (Margin("sample_tolerance", t1 - t0, "tolerance"),
+                    Margin("sample_uniformity", u0 - u1, "uniformity")))
+
+
+READINGS: dict[Check, Callable[[Lookup], Reading]] = {
+    uniformity_tolerance_trend: _trend_reading, best_at_intermediate_tau: _intermediate_reading,
+    simple_far_worse: _simple_reading, hard_simple_competitive: _hard_simple_reading,
+    hard_uniformity: _hard_uniformity_reading, hard_accuracy_at_large_tau: _hard_accuracy_reading,
+    positive_gap: partial(_ends_reading, metric="gap", sign=+1),
+    positive_alignment: partial(_ends_reading, metric="s_ii", sign=-1),
+    embedding_contrast: _embedding_reading,
+}
+"""The deciding numbers of each criterion a claim part (or Fig. 2) is judged by: the numbers its
+check compares and the margin of each condition, positive exactly where the condition holds."""
+
+
+class PaperTable(Lookup):
+    """The paper's Table 1 on ``dataset`` read as if it were records at the paper's scale: the
+    criteria's numbers for the paper's own values; no arrays (Figs. 2 and 8 give no numbers)."""
+
+    def __init__(self, dataset: str = PRIMARY_DATASET):
+        super().__init__([], dataset, name="paper")
+
+    def get(self, loss: str, tau: float | None = None) -> Any:
+        return paper.table1(self.dataset, "linear_top1", loss, tau)
+
+    def value(self, loss: str, tau: float | None, metric: str) -> float:
+        if (found := paper.table1(self.dataset, metric, loss, tau)) is None:
+            raise KeyError(f"the paper's Table 1 has no {config_label(loss, tau)}")
+        return found
+
+    def arrays(self, loss: str, tau: float | None) -> dict[str, np.ndarray]:
+        raise KeyError("the paper's Table 1 has no arrays")
+
+
+def seed_spread(look: Lookup, metric: str) -> float | None:
+    """The largest difference in ``metric`` (:data:`SEED_METRICS`) between two seeds of one
+    configuration (any loss and τ) of ``look``'s data set at its protocol; None while no
+    configuration has two seeds with it."""
+    how, spreads = SEED_METRICS[metric], []
+    configs = dict.fromkeys((r.loss, r.tau) for r in look.records if r.dataset == look.dataset)
+    for loss, tau in configs:
+        runs = [r for r in look.runs(loss, tau) if not r.invalid]
+        if isinstance(how, str):
+            values = [r.results[how] for r in runs if how in r.results]
+        else:
+            values = [how[1](a) for a in map(look.read, runs) if how[0] in a]
+        if len(values) > 1:
+            spreads.append(max(values) - min(values))
+    return max(spreads, default=None)
+
+
+@dataclass(frozen=True)
+class Glance:
+    """One line of the landing page's results at a glance, on CIFAR-10: a claim part's status at
+    each scale, our deciding numbers there (None where no verdict was reached), the paper's from
+    its Table 1 (None where the paper gives a figure only), the largest seed difference in each
+    metric of its margins, and whether the verdict is within seed noise (:func:`within_noise`)."""
+
+    key: str
+    statement: str
+    analytic: bool
+    status: dict[str, str]
+    ours: dict[str, Reading | None]
+    theirs: Reading | None
+    spread: dict[str, dict[str, float | None]]
+    noise: dict[str, bool]
+
+
+def within_noise(status: str, reading: Reading | None, spread: dict[str, float | None]) -> bool:
+    """Whether a verdict could turn on seed noise: a "reproduced" with some margin, or a "not
+    reproduced" whose failing margins all are, smaller than the largest difference between two
+    seeds of one configuration in that margin's metric (the verdict itself stands)."""
+    if reading is None or status not in (REPRODUCED, NOT_REPRODUCED):
+        return False
+    failing = status == NOT_REPRODUCED
+    margins = [m for m in reading.margins if m.value < 0 or not failing]
+    noisy = [spread.get(m.metric) is not None and abs(m.value) < spread[m.metric] for m in margins]
+    return bool(noisy) and all(noisy) if failing else any(noisy)
+
+
+GLANCE_KEYS = tuple(c.key for c in CLAIMS if c.key.startswith("claim")) + ("Fig. 2",)
+"""The rows of the results at a glance: every claim part, and Fig. 2 (the one figure judged by a
+criterion of its own)."""
+
+
+def glance(records: Sequence[results.Record], keys: Sequence[str] = GLANCE_KEYS) -> list[Glance]:
+    """The results at a glance (:class:`Glance`) of the rows ``keys``, on CIFAR-10, at every
+    judged scale."""
+    rows = {r.key: r for r in status_table(records, keys)}
+    read, lines = cached_reader(), []
+    for claim in (c for c in CLAIMS if c.key in keys):
+        row, check = rows[claim.key], claim.check
+        status = {p: o.verdicts.get(PRIMARY_DATASET, o.status) for p, o in row.outcomes.items()}
+        if not isinstance(check, Criterion):
+            lines.append(Glance(claim.key, claim.statement, True, status, dict.fromkeys(JUDGED),
+                                None, {p: {} for p in JUDGED}, dict.fromkeys(JUDGED, False)))
+            continue
+        decide, ours, spread, noise = READINGS[check.check], {}, {}, {}
+        for name in JUDGED:
+            look = Lookup(records, PRIMARY_DATASET, read, name)
+            ours[name] = decide(look) if status[name] in (REPRODUCED, NOT_REPRODUCED) else None
+            metrics_ = dict.fromkeys(m.metric for m in (ours[name].margins if ours[name] else ()))
+            spread[name] = {m: seed_spread(look, m) for m in metrics_}
+            noise[name] = within_noise(status[name], ours[name], spread[name])
+        try:
+            theirs = decide(PaperTable())
+        except KeyError:
+            theirs = None
+        lines.append(Glance(claim.key, claim.statement, False, status, ours, theirs, spread, noise))
+    return lines

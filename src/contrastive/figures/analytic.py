@@ -15,6 +15,7 @@ from torch import Tensor
 
 from contrastive.examples import autograd_gradients, random_similarities, similarity_grid
 from contrastive.figures import class_colour, html_table, tau_slider
+from contrastive.figures.records import subscripts
 from contrastive.losses import (LABELS, contrastive_loss, gradients, penalty_entropy, relative_penalty, simple_limit,
                                 triplet_limit)
 from contrastive.metrics import tolerance, uniformity
@@ -52,14 +53,15 @@ def penalty_figure(taus: Sequence[float] = PENALTY_TAUS, n: int = 201, active: i
     s_neg = similarity_grid(n)
     behind = [penalty_trace(t, s_neg, line=dict(color=FAINT, width=1), hoverinfo="skip") for t in taus]
     frames = [(tau, [go.Scatter(trace) for trace in behind] + [penalty_trace(tau, s_neg, line=dict(width=3))]) for tau in taus]
-    return tau_slider(frames, active=active, title=f"Relative penalty (Eq. 5) over {n} negatives", **PENALTY_LAYOUT)
+    title = f"Relative penalty (Eq. 5) over {n} negatives"
+    return subscripts(tau_slider(frames, active=active, title=title, **PENALTY_LAYOUT))
 
 
 def penalty_snapshot(tau: float, n: int = 201) -> go.Figure:
     """Fig. 3 at a single τ, no slider (for the live ipywidgets explorer)."""
     fig = go.Figure([penalty_trace(tau, similarity_grid(n), line=dict(width=3))])
     fig.update_layout(title=f"Relative penalty (Eq. 5), τ = {tau:.3g}", **PENALTY_LAYOUT)
-    return fig
+    return subscripts(fig)
 
 
 def entropy_figure(taus: Sequence[float] | None = None, n: int = 201) -> go.Figure:
@@ -72,7 +74,7 @@ def entropy_figure(taus: Sequence[float] | None = None, n: int = 201) -> go.Figu
                    name=f"log M = log {n}"),
     ])
     fig.update_layout(title="Entropy of the relative penalty", xaxis=TAU_AXIS, yaxis_title="H(r_i) (nats)", template="plotly_white")
-    return fig
+    return subscripts(fig)
 
 
 # --- Eq. 4 against autograd -----------------------------------------------------------------------
@@ -115,7 +117,7 @@ def gradient_figure(tau: float = 0.1, b: int = 8, m: int = 64, seed: int = 0) ->
     ])
     fig.update_layout(title=f"Eq. 4 against autograd (τ = {tau:g}, {b} anchors × {m} negatives)", xaxis_title="autograd",
                       yaxis_title="Eq. 4", template="plotly_white")
-    return fig
+    return subscripts(fig)
 
 
 # --- Eq. 6-7: the two limits ----------------------------------------------------------------------
@@ -141,7 +143,7 @@ def tau_layout(fig: go.Figure, title: str, yaxis: dict, **layout) -> go.Figure:
     """Title a figure against τ, on a log τ axis with the legend below; ``layout`` adds to or replaces that."""
     fig.update_layout(title=title, xaxis=TAU_AXIS, yaxis=yaxis, template="plotly_white",
                       **{"legend": dict(orientation="h", y=-0.25), **layout})
-    return fig
+    return subscripts(fig)
 
 
 def triplet_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | None = None) -> go.Figure:
@@ -169,10 +171,19 @@ def simple_limit_figure(s_pos: Tensor, s_neg: Tensor, taus: Sequence[float] | No
     eq7 = torch.stack([simple_limit(s_pos, s_neg, tau) for tau in taus])
     log_n = math.log(s_neg.shape[1] + 1)
     fig = go.Figure()
+    quantities = (("|L − Eq. 7|", "solid"), ("|L − log N|", "dot"))
     for i in range(s_pos.shape[0]):
         colour, name = class_colour(i), anchor_name(s_pos, s_neg, i)
-        for gap, dash, label in ((loss[:, i] - eq7[:, i], "solid", "|L − Eq. 7|"), (loss[:, i] - log_n, "dot", "|L − log N|")):
-            fig.add_scatter(x=taus, y=gap.abs().tolist(), mode="lines", line=dict(color=colour, dash=dash), name=f"{label}, {name}")
+        for gap, (label, dash) in zip((loss[:, i] - eq7[:, i], loss[:, i] - log_n), quantities):
+            fig.add_scatter(x=taus, y=gap.abs().tolist(), mode="lines", showlegend=False,
+                            line=dict(color=colour, dash=dash), name=f"{label}, {name}")
+    # the legend: an anchor by colour, a difference by dash (curves that meet stay named)
+    for i in range(s_pos.shape[0]):
+        fig.add_scatter(x=[None], y=[None], mode="lines", line=dict(color=class_colour(i)),
+                        name=anchor_name(s_pos, s_neg, i))
+    for label, dash in quantities:
+        fig.add_scatter(x=[None], y=[None], mode="lines", name=label,
+                        line=dict(color="#444444", dash=dash))
     yaxis = dict(type="log", title="absolute difference", exponentformat="power")
     return tau_layout(fig, "τ → ∞: the loss becomes the simple loss (Eq. 7)", yaxis)
 
@@ -196,8 +207,9 @@ SPHERE_SCENE = dict(aspectmode="cube", xaxis=dict(range=[-1.05, 1.05], title="z�
 def sphere_figure(z: Tensor, labels: Tensor, title: str) -> go.Figure:
     """Points on S² coloured by class, one figure."""
     fig = go.Figure(class_traces(z, labels))
-    fig.update_layout(title=title, scene=SPHERE_SCENE, template="plotly_white", height=520)
-    return fig
+    fig.update_layout(title=title, scene=SPHERE_SCENE, template="plotly_white", height=520,
+                      legend_itemsizing="constant")  # legible legend dots, whatever the markers
+    return subscripts(fig)
 
 
 def toy_sphere_figure(results: Sequence[ToyResult], active: int = 0) -> go.Figure:
@@ -206,7 +218,8 @@ def toy_sphere_figure(results: Sequence[ToyResult], active: int = 0) -> go.Figur
         raise ValueError("results must hold at least one ToyResult")
     frames = [(r.tau, class_traces(r.z, r.labels)) for r in results]
     return tau_slider(frames, active=active, title=f"Toy embeddings on S², {LABELS[results[0].loss]} loss",
-                      scene=SPHERE_SCENE, template="plotly_white", height=560, uirevision="sphere")
+                      scene=SPHERE_SCENE, template="plotly_white", height=560, uirevision="sphere",
+                      legend_itemsizing="constant")
 
 
 def toy_metrics_figure(sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | None = None,
@@ -225,7 +238,7 @@ def toy_metrics_figure(sweeps: Mapping[str, Sequence[ToyResult]], x: Tensor | No
     fig.update_xaxes(**TAU_AXIS)
     fig.update_layout(title="The dilemma in miniature", template="plotly_white", height=500, margin=dict(b=130),
                       legend=dict(orientation="h", yanchor="top", y=-0.3))  # below the x-axis titles, not on them
-    return fig
+    return subscripts(fig)
 
 
 def toy_table(sweeps: Mapping[str, Sequence[ToyResult]]) -> str:

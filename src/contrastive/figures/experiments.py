@@ -20,10 +20,14 @@ from ..losses import LABELS
 from ..metrics import sample_metrics
 from ..results import Record, by_tau, of_protocol, seeds, with_arrays
 from . import Html, class_colour, html_table
-from .records import (COLLAPSED_MARK, COLOURS, METRIC_FORMATS, METRIC_LABELS, OFF_MARK, TAU_LOSSES, HtmlTable, NotYetRun,
-                      _finish, _fmt, _off, _slider, absent, collapsed, protocol_text, run_text)
+from .records import (COLLAPSED_MARK, COLOURS, DASHES, METRIC_FORMATS, METRIC_LABELS, OFF_MARK,
+                      TAU_LOSSES, HtmlTable, NotYetRun, _finish, _fmt, _off, _slider, absent,
+                      collapsed, protocol_text, run_text)
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+SWAPPED_COLOURS = {5: 8, 8: 5}
+"""The embedding maps give dog (5) the colour of series 8 and ship (8) that of 5: in the book's
+palette the colours of 3 and 5 (cat, dog) are a red and a brown that look alike at 3 px."""
 
 
 # --- Table 1 --------------------------------------------------------------------------------
@@ -78,17 +82,22 @@ def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: s
     return rows
 
 
-def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> HtmlTable:
-    """Table 1 for ``dataset`` at ``protocol``, one row per loss and tau (transposed, to fit a page): per metric the
-    paper's value, ours and, at the paper's scale only, ours − paper (across scales a difference would mislead)."""
+def table1(records: Sequence[Record], dataset: str = "cifar10",
+           protocol: str = "paper") -> HtmlTable | NotYetRun:
+    """Table 1 for ``dataset`` at ``protocol``, one row per loss and tau (transposed, to fit the
+    column): per metric the paper's value, ours and, at the paper's scale only, ours − paper (across
+    scales a difference would mislead); the runs' epochs, data and machine in a note below it, once
+    for the runs that share them. Without any record, one sentence (:class:`NotYetRun`)."""
     rows, diff = table1_rows(records, dataset, protocol), protocol == "paper"
+    if all(r["record"] is None for r in rows):
+        return NotYetRun(f"Table 1, {dataset}, {describe(protocol)}", ("any of its ten columns",))
     per = 3 if diff else 2
     missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
     off = [(config_label(r["loss"], r["tau"]), r["off_protocol"]) for r in rows if r["off_protocol"]]
     head = Html(
         '<tr><th rowspan="2">loss</th><th rowspan="2">τ</th>'
         + "".join(f'<th colspan="{per}">{METRIC_LABELS[m]}</th>' for m in paper.METRICS)
-        + '<th rowspan="2">epochs</th><th rowspan="2">data</th><th rowspan="2">device</th></tr>'
+        + "</tr>"
         + "<tr>" + ("<th>paper</th><th>ours</th>" + ("<th>Δ</th>" if diff else "")) * len(paper.METRICS) + "</tr>"
     )
     body = []
@@ -97,16 +106,22 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
         cells = [LABELS[row["loss"]], "" if row["tau"] is None else format(row["tau"], "g")]
         for m in paper.METRICS:
             v, spec = row[m], METRIC_FORMATS[m]
-            spread = f" ± {v['sd']:{spec}} ({v['seeds']} seeds)" if v["sd"] is not None else ""
+            spread = f" ± {v['sd']:{spec}} ({v['seeds']})" if v["sd"] is not None else ""
             ours = _fmt(v["ours"], spec) + spread + (mark if v["ours"] is not None else "")
             delta = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
             cells += [_fmt(v["paper"], "g"), ours, delta][:per]
-        data = row["data"] or ""
-        if row["data_note"]:
-            data = Html(f'<span title="{html.escape(row["data_note"])}">{html.escape(data)} *</span>')
-        body.append([*cells, row["epochs"] or "", data, row["device"] or ""])
+        body.append(cells)
+    runs: dict[tuple[Any, ...], list[str]] = {}  # the runs' epochs, data and machine: once per group
+    for row in (r for r in rows if r["record"] is not None):
+        data = (row["data"] or "") + (" *" if row["data_note"] else "")
+        runs.setdefault((row["epochs"], data, row["device"] or ""), []).append(config_label(row["loss"], row["tau"]))
+    note_html = "".join(
+        f"<p>{'Every run' if len(labels) == len(body) else html.escape(', '.join(labels))}: {epochs} epochs, "
+        f"data {html.escape(data)}, on {html.escape(device)}.</p>" for (epochs, data, device), labels in runs.items())
+    if any(v["sd"] is not None for r in rows for v in (r[m] for m in paper.METRICS)):
+        note_html += "<p>Where a configuration has several seeds: their mean ± sd (how many seeds).</p>"
     notes = sorted({r["data_note"] for r in rows if r["data_note"]})
-    note_html = "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
+    note_html += "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
     if off:
         items = "".join(f"<li>{html.escape(label)}: {html.escape(why)}</li>" for label, why in off)
         note_html += f"<p>{OFF_MARK} Off the {protocol} protocol, so not counted for the claims:</p><ul>{items}</ul>"
@@ -115,7 +130,7 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
                       f"embeddings at one point): {html.escape(', '.join(ended))}.</p>")
     if missing:
         note_html += NotYetRun(f"Table 1, {dataset}, {describe(protocol)}", tuple(missing))._repr_html_()
-    table = f'<div style="overflow-x: auto">{html_table(head, body, style="white-space: nowrap; font-size: 0.85em")}</div>'
+    table = f'<div style="overflow-x: auto">{html_table(head, body, style="font-size: 0.85em")}</div>'
     intro = (f"<p>Table 1, {html.escape(dataset)}, <strong>{html.escape(describe(protocol))}</strong>: <em>paper</em> = "
              f"Wang &amp; Liu (2021) at the paper's scale; <em>ours</em> = our run records at this scale"
              f"{'; Δ = ours − paper' if diff else ''}. Uniformity and tolerance are those of the un-augmented training "
@@ -126,42 +141,62 @@ def table1(records: Sequence[Record], dataset: str = "cifar10", protocol: str = 
 # --- Figs. 4-7 and 9: a metric vs tau -------------------------------------------------------
 
 
-def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], what: str, protocol: str) -> go.Figure:
-    """One panel per metric vs tau: ours per loss (the mean ± sd where a configuration has several seeds, every seed
-    on hover) and, where Table 1 has the metric, the paper's, on an axis of their own (right) at any scale but the
-    paper's. Without records the paper's values are drawn alone, titled as what the paper reports."""
+def _ours(records: Sequence[Record], dataset: str,
+          loss: str) -> list[tuple[float, list[Record], Record]]:
+    """``(tau, every seed's results, seed 0's record)`` of ``loss`` at each τ it has a record."""
+    return [(t, seeds(records, dataset, loss, t), r) for t, r in by_tau(records, dataset, loss)]
+
+
+def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], what: str,
+            protocol: str) -> go.Figure | NotYetRun:
+    """One panel per metric vs tau: ours per loss (the mean ± sd where a configuration has several
+    seeds, every seed on hover) and the paper's scale: the authors' whole sweep (their notebook)
+    where it has the metric, else the paper's Table 1. At the paper's scale both share the axes; at
+    any other, the paper's are in a row of panels of their own below ours, on the same τ axis,
+    never on a rescaled axis. Without records, a note (:class:`NotYetRun`) in place of a figure."""
     records = of_protocol(records, protocol)
-    runs = {loss: by_tau(records, dataset, loss) for loss in TAU_LOSSES}
-    missing = [m for loss, ours in runs.items() for m in absent(loss, paper.GRIDS[loss], [t for t, _ in ours])]
-    if not any(runs.values()):
-        return _paper_only(dataset, [m for m in metrics if m in paper.METRICS], what)
+    runs = {loss: _ours(records, dataset, loss) for loss in TAU_LOSSES}
+    missing = [m for loss, ours in runs.items()
+               for m in absent(loss, paper.GRIDS[loss], [t for t, *_ in ours])]
+    if not any(runs.values()):  # one sentence, the grids named by their ends
+        grids = tuple(f"{LABELS[loss]} τ={paper.GRIDS[loss][0]:g}–{paper.GRIDS[loss][-1]:g} "
+                      f"({len(paper.GRIDS[loss])} temperatures)" for loss in TAU_LOSSES)
+        return NotYetRun(f"{what}, {describe(protocol)}, {dataset}", grids)
     apart = protocol != "paper"
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics],
-                        specs=[[{"secondary_y": apart}] * len(metrics)])
+    titles = [f"{METRIC_LABELS[m]}{': ours' if apart else ''}" for m in metrics]
+    if apart:
+        titles += [f"{METRIC_LABELS[m]}: paper scale" for m in metrics]
+    fig = make_subplots(rows=1 + apart, cols=len(metrics), subplot_titles=titles, shared_xaxes=True,
+                        vertical_spacing=0.14, horizontal_spacing=0.1)
     for col, metric in enumerate(metrics, start=1):
         for loss, ours in runs.items():
             if ours:
-                values = [[s.results[metric] for s in seeds(records, dataset, loss, t)] for t, _ in ours]
+                values = [[s.results[metric] for s in runs_] for _, runs_, _ in ours]
                 spread = any(len(v) > 1 for v in values)
                 fig.add_trace(go.Scatter(
-                    x=[t for t, _ in ours], y=[float(np.mean(v)) for v in values], mode="lines+markers",
-                    error_y={"type": "data", "array": [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in values],
-                             "visible": spread},
-                    name=f"ours: {LABELS[loss]} ({run_text(r for _, r in ours)}{_collapsed_text(ours)}"
-                         + ("; mean ± sd over seeds" if spread else "") + ")",
-                    legendgroup=f"ours-{loss}", showlegend=col == 1, line={"color": COLOURS[loss]},
-                    marker={"symbol": [_symbol(r) for _, r in ours], "size": 8},
-                    customdata=[[r.config["epochs"], protocol_text(r), _per_seed(v)] for (_, r), v in zip(ours, values)],
-                    hovertemplate="τ=%{x}<br>%{y:.4g}%{customdata[2]}<br>%{customdata[0]} epochs<br>%{customdata[1]}<extra>ours</extra>",
+                    x=[t for t, *_ in ours], y=[float(np.mean(v)) for v in values],
+                    mode="lines+markers",
+                    error_y={"type": "data", "visible": spread,
+                             "array": [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+                                       for v in values]},
+                    name=f"ours: {LABELS[loss]} ({run_text(r for *_, r in ours)}"
+                         f"{_collapsed_text(ours)}" + ("; mean ± sd over seeds" if spread else "")
+                         + ")",
+                    legendgroup=f"ours-{loss}", showlegend=col == 1,
+                    line={"color": COLOURS[loss], "dash": DASHES[loss]},
+                    marker={"symbol": [_symbol(r) for *_, r in ours], "size": 8},
+                    customdata=[[r.config["epochs"], protocol_text(r), _per_seed(v)]
+                                for (*_, r), v in zip(ours, values)],
+                    hovertemplate="τ=%{x}<br>%{y:.4g}%{customdata[2]}<br>%{customdata[0]} epochs"
+                                  "<br>%{customdata[1]}<extra>ours</extra>",
                 ), row=1, col=col)
-            if metric in paper.METRICS and dataset in paper.DATASETS:
-                fig.add_trace(_paper_trace(dataset, metric, loss, col == 1, opacity=0.6),
-                              row=1, col=col, **({"secondary_y": True} if apart else {}))
-    fig.update_xaxes(title_text="τ")
-    if apart:
-        fig.update_yaxes(title_text="ours", secondary_y=False)
-        fig.update_yaxes(title_text="the paper's (paper scale)", secondary_y=True, showgrid=False)
-    return _finish(fig, f"{what}, {dataset}<br>{describe(protocol)}", missing, height=480)
+            known = dataset in paper.DATASETS
+            if known and (trace := _paper_trace(dataset, metric, loss, col == 1)):
+                fig.add_trace(trace, row=1 + apart, col=col)
+    fig.update_xaxes(title_text="τ", row=1 + apart)
+    return _finish(fig, f"{what}, {dataset}: {describe(protocol)}"
+                   + (" (top), the paper's scale (bottom)" if apart else ""), missing,
+                   height=720 if apart else 480)
 
 
 def _per_seed(values: Sequence[float]) -> str:
@@ -174,38 +209,102 @@ def _symbol(record: Record) -> str:
     return ("diamond" if collapsed(record) else "circle") + ("-open" if _off(record) else "")
 
 
-def _collapsed_text(runs: Sequence[tuple[float, Record]]) -> str:
-    """``; collapsed at τ = 0.07, 0.3 (diamonds)`` for the runs that ended collapsed, else ""."""
-    taus = [f"{t:g}" for t, r in runs if collapsed(r)]
+def _collapsed_text(runs: Sequence[tuple[Any, ...]]) -> str:
+    """``; collapsed at τ = 0.07, 0.3 (diamonds)`` for the runs (τ first, record last) that ended
+    collapsed, else ""."""
+    taus = [f"{t:g}" for t, *_, r in runs if collapsed(r)]
     return f"; collapsed at τ = {', '.join(taus)} (diamonds)" if taus else ""
 
 
-def _paper_trace(dataset: str, metric: str, loss: str, showlegend: bool, **style: Any) -> go.Scatter:
-    """The paper's Table 1 values of ``metric`` for ``loss`` vs τ, labelled as the paper's."""
+def _paper_trace(dataset: str, metric: str, loss: str, showlegend: bool) -> go.Scatter | None:
+    """The paper's scale for ``metric`` and ``loss`` vs τ: the authors' sweep (their notebook)
+    where it has them, else the paper's Table 1, labelled as which; None where neither has it."""
+    sweep = paper.authors_sweep(dataset, loss, metric)
+    if not sweep and metric not in paper.METRICS:
+        return None
+    if sweep:
+        name, source = f"authors' notebook: {LABELS[loss]}", "the authors' notebook"
+    else:
+        sweep = [(t, paper.table1(dataset, metric, loss, t)) for t in paper.TABLE1_TAUS]
+        name, source = f"paper: {LABELS[loss]} (Table 1)", "the paper's Table 1"
     return go.Scatter(
-        x=list(paper.TABLE1_TAUS), y=[paper.table1(dataset, metric, loss, t) for t in paper.TABLE1_TAUS], mode="markers+lines",
-        name=f"paper: {LABELS[loss]} (the paper's Table 1, paper scale)", legendgroup=f"paper-{loss}", showlegend=showlegend,
-        marker={"symbol": "x", "size": 9, "color": COLOURS[loss]}, line={"dash": "dot", "color": COLOURS[loss]},
-        hovertemplate="τ=%{x}<br>%{y}<extra>paper</extra>", **style)
+        x=[t for t, _ in sweep], y=[v for _, v in sweep], mode="markers+lines", name=name,
+        legendgroup=name, showlegend=showlegend, opacity=0.8,
+        marker={"symbol": "x", "size": 8, "color": COLOURS[loss]},
+        line={"dash": DASHES[loss], "color": COLOURS[loss], "width": 1.5},
+        hovertemplate=f"τ=%{{x}}<br>%{{y}}<extra>{source}, paper scale</extra>")
 
 
-def _paper_only(dataset: str, metrics: Sequence[str], what: str) -> go.Figure:
-    """The paper's Table 1 values of ``metrics`` vs τ, one panel each, titled as what the paper reports."""
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_LABELS[m] for m in metrics])
-    for col, metric in enumerate(metrics, start=1):
-        for loss in TAU_LOSSES:
-            fig.add_trace(_paper_trace(dataset, metric, loss, col == 1), row=1, col=col)
-    fig.update_xaxes(title_text="τ")
-    return _finish(fig, f"What the paper reports: {what}, {dataset}", [], height=480)
+def sweep_agreement(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu",
+                    metrics: Sequence[str] = ("knn_top1", "linear_top1", "uniformity", "tolerance"),
+                    ) -> dict[tuple[str, str], tuple[float, int]]:
+    """How far our sweep at ``protocol`` orders the temperatures as the authors' sweep (their
+    notebook) does: per (loss, metric) with at least three shared τ, Spearman's rank correlation
+    between our means over seeds and their values over the τ both have, and how many τ that is."""
+    records = of_protocol(records, protocol)
+    found = {}
+    for loss in TAU_LOSSES:
+        ours = {t: [s.results for s in runs_] for t, runs_, _ in _ours(records, dataset, loss)}
+        for metric in metrics:
+            theirs = dict(paper.authors_sweep(dataset, loss, metric))
+            shared = [t for t in theirs if t in ours]
+            if len(shared) >= 3:
+                mine = [float(np.mean([r[metric] for r in ours[t]])) for t in shared]
+                found[(loss, metric)] = (spearman(mine, [theirs[t] for t in shared]), len(shared))
+    return found
 
 
-def uniformity_tolerance(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> go.Figure:
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the ranks (ties share their mean rank);
+    NaN where either side is constant."""
+    def ranks(v: Sequence[float]) -> np.ndarray:
+        v = np.asarray(v, dtype=float)
+        order = np.argsort(v, kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v), dtype=float)
+        for value in np.unique(v):
+            r[v == value] = r[v == value].mean()
+        return r
+    rx, ry = ranks(x) - np.mean(ranks(x)), ranks(y) - np.mean(ranks(y))
+    norm = np.sqrt((rx ** 2).sum() * (ry ** 2).sum())
+    return float((rx * ry).sum() / norm) if norm else float("nan")
+
+
+def knn_linear_split(records: Sequence[Record], dataset: str = "cifar10",
+                     protocol: str = "cpu") -> dict[str, list[tuple[float, float, float]]]:
+    """Where kNN and linear top-1 disagree on which loss is better: at each τ with both losses,
+    the hard loss less the ordinary one in kNN and in linear top-1, where the two differ in sign;
+    ``ours`` at ``protocol`` (means over seeds), ``theirs`` the authors' sweep (paper scale)."""
+    records = of_protocol(records, protocol)
+    accuracies = ("knn_top1", "linear_top1")
+    ours = {loss: {t: {m: float(np.mean([s.results[m] for s in runs_])) for m in accuracies}
+                   for t, runs_, _ in _ours(records, dataset, loss)} for loss in TAU_LOSSES}
+    theirs = {loss: {} for loss in TAU_LOSSES}
+    for loss in TAU_LOSSES:
+        for m in accuracies:
+            for t, v in paper.authors_sweep(dataset, loss, m):
+                theirs[loss].setdefault(t, {})[m] = v
+
+    def split(values: dict[str, dict[float, dict[str, float]]]) -> list[tuple[float, float, float]]:
+        found = []
+        for t in sorted(set(values["hard"]) & set(values["contrastive"])):
+            knn, linear = (values["hard"][t][m] - values["contrastive"][t][m] for m in accuracies)
+            if knn * linear < 0:
+                found.append((t, knn, linear))
+        return found
+
+    return {"ours": split(ours), "theirs": split(theirs)}
+
+
+def uniformity_tolerance(records: Sequence[Record], dataset: str = "cifar10",
+                         protocol: str = "paper") -> go.Figure | NotYetRun:
     """Figs. 4-7: uniformity (−L_unif) and tolerance T vs tau, ordinary and hard loss."""
     return _vs_tau(records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", protocol)
 
 
-def accuracy(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> go.Figure:
-    """Fig. 9: linear and kNN top-1 vs tau, ordinary and hard loss (Table 1 has only the linear top-1)."""
+def accuracy(records: Sequence[Record], dataset: str = "cifar10",
+             protocol: str = "paper") -> go.Figure | NotYetRun:
+    """Fig. 9: linear and kNN top-1 vs tau, ordinary and hard loss."""
     return _vs_tau(records, dataset, ("linear_top1", "knn_top1"), "Accuracy vs τ", protocol)
 
 
@@ -289,9 +388,12 @@ def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequen
         names = class_names(dataset, int(labels.max()) + 1)
         for c in np.unique(labels):
             sel, name = labels == c, names[c]
-            fig.add_trace(go.Scatter(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name, legendgroup=name,
-                                     showlegend=col == 1, marker={"size": 3, "color": class_colour(c)}, hoverinfo="name"),
-                          row=1, col=col)
+            colour = class_colour(SWAPPED_COLOURS.get(int(c), int(c)))
+            fig.add_trace(go.Scatter(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name,
+                                     legendgroup=name, showlegend=col == 1, hoverinfo="name",
+                                     marker={"size": 3, "color": colour}), row=1, col=col)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
-    return _finish(fig, f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}", missing, panel_lines=2, height=600)
+    fig.update_layout(legend_itemsizing="constant")  # legend dots legible beside 3 px markers
+    return _finish(fig, f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}", missing,
+                   panel_lines=2, height=600)

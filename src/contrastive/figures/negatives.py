@@ -7,6 +7,7 @@ uniform-sphere MODEL (no data), or those of run records' histograms, drawn only 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping, Sequence
 
 import plotly.graph_objects as go
@@ -14,14 +15,14 @@ import torch
 from torch import Tensor
 
 from .. import paper
-from ..losses import relative_penalty
+from ..losses import LABELS, relative_penalty
 from ..penalty import (CIFAR_NEGATIVES, FEATURE_DIM, dropped_share, effective_negatives, histogram_similarities, solve_tau,
                        sphere_similarities, top_k_share)
 from ..config import PROTOCOLS, config_label, describe
 from ..results import by_tau, of_protocol, with_arrays
 from . import class_colour, html_table, tau_slider
 from .analytic import PENALTY_TAUS, log_taus, tau_layout
-from .records import TAU_LOSSES, NotYetRun, absent, missing_note, run_text
+from .records import DASHES, TAU_LOSSES, NotYetRun, absent, missing_note, run_text, subscripts
 
 MODEL_DIMS = (16, FEATURE_DIM, 512)
 """The dimensions d of the uniform-sphere model drawn in the figures; d = 128 is the paper's."""
@@ -71,10 +72,13 @@ def _vs_tau(samples: Mapping[str, Tensor], summary: Summary, marks: Mapping[str,
     return fig
 
 
-def _hline(fig: go.Figure, y: float, name: str, dash: str) -> None:
-    """A grey horizontal reference line across the τ range of the figure's first trace."""
-    x = fig.data[0].x
-    fig.add_scatter(x=[x[0], x[-1]], y=[y, y], mode="lines", line=dict(color="grey", dash=dash), name=name)
+def _hline(fig: go.Figure, ys: Sequence[float], name: str, dash: str) -> None:
+    """Grey horizontal reference lines at ``ys`` across the τ range of the figure's first trace: one
+    trace, so one legend entry however many lines."""
+    x0, x1 = fig.data[0].x[0], fig.data[0].x[-1]
+    x = [v for _ in ys for v in (x0, x1, None)][:-1]  # a gap between two lines, none after the last
+    y = [v for level in ys for v in (level, level, None)][:-1]
+    fig.add_scatter(x=x, y=y, mode="lines", line=dict(color="grey", dash=dash), name=name)
 
 
 def effective_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence[float]] | None = None,
@@ -83,9 +87,9 @@ def effective_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence
     """The effective number of negatives exp H(r_i) vs τ (log–log), with M (all negatives) and k (what
     Eq. 9 keeps) as dashed lines."""
     fig = _vs_tau(samples, effective_negatives, marks, taus)
-    for m in sorted({s.shape[-1] for s in samples.values()}):
-        _hline(fig, m, f"M = {m:,} (every negative)", "dash")
-    _hline(fig, k, f"k = {k:,} (the nearest negatives Eq. 9 keeps)", "dot")
+    ms = sorted({s.shape[-1] for s in samples.values()})
+    _hline(fig, ms, f"M = {', '.join(f'{m:,}' for m in ms)} (every negative)", "dash")
+    _hline(fig, [k], f"k = {k:,} (the nearest negatives Eq. 9 keeps)", "dot")
     yaxis = dict(type="log", title="effective number of negatives exp H(r_i)", exponentformat="power")
     return tau_layout(fig, title, yaxis, **BELOW)
 
@@ -95,8 +99,9 @@ def dropped_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence[f
     """The share of the Eq. 5 penalty outside the k nearest negatives vs τ (log–log): what the hard loss
     of Eq. 9 removes from the gradient. Its τ → ∞ limit (M − k)/M is dashed; the y axis starts at 10**DROPPED_FLOOR."""
     fig = _vs_tau(samples, dropped(k), marks, taus)
-    for m in sorted({s.shape[-1] for s in samples.values() if s.shape[-1] > k}):
-        _hline(fig, (m - k) / m, f"τ → ∞: (M − k)/M, M = {m:,}", "dash")
+    if ms := sorted({s.shape[-1] for s in samples.values() if s.shape[-1] > k}):
+        name = f"τ → ∞: (M − k)/M, M = {', '.join(f'{m:,}' for m in ms)}"
+        _hline(fig, [(m - k) / m for m in ms], name, "dash")
     title = title or f"What the hard loss drops: the share of the penalty outside the {k:,} nearest negatives"
     yaxis = dict(type="log", title="share of the penalty dropped by Eq. 9", exponentformat="power", range=[DROPPED_FLOOR, 0.2])
     return tau_layout(fig, title, yaxis, **BELOW)
@@ -125,12 +130,13 @@ def ranked_penalty_figure(s_neg: Tensor, taus: Sequence[float] = PENALTY_TAUS, k
         ])
         for tau, r in zip(taus, r_sorted)
     ]
-    return tau_slider(
-        frames, active=active, title=f"The relative penalty (Eq. 5) of one anchor's {s_neg.shape[-1]:,} negatives, by rank",
+    title = f"The relative penalty (Eq. 5) of one anchor's {s_neg.shape[-1]:,} negatives, by rank"
+    return subscripts(tau_slider(
+        frames, active=active, title=title,
         xaxis=dict(type="log", title="rank of the negative (1 = nearest)"),
         yaxis=dict(type="log", title="relative penalty r_i", exponentformat="power"),
         template="plotly_white", height=520, legend=dict(orientation="h", yanchor="bottom", y=1.0),
-    )
+    ))
 
 
 def penalty_rows(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K) -> list[dict[str, float]]:
@@ -203,9 +209,36 @@ def measured_figures(
     what = f"Penalty summaries from measured similarities, {dataset}, {describe(protocol)}"
     if not samples:
         return [NotYetRun(what, tuple(missing))]
-    samples, k = {**samples, **(reference or {})}, PROTOCOLS[protocol].k
+    measured, (samples, k) = dict(marks), ({**samples, **(reference or {})}, PROTOCOLS[protocol].k)
     scale = f"{dataset}<br>{describe(protocol)}{missing_note(missing)}"
-    return [
+    return [_grouped(fig, measured) for fig in (
         effective_figure(samples, marks, k=k, title=f"Measured similarities: how many negatives share the penalty, {scale}"),
         dropped_figure(samples, marks, k=k, title=f"Measured similarities: the share Eq. 9 drops, {scale}"),
-    ]
+    )]
+
+
+def _grouped(fig: go.Figure, measured: Mapping[str, Sequence[float]]) -> go.Figure:
+    """A figure of measured samples with a legend of a few entries: each measured line coloured by
+    its τ and dashed by its loss, keyed once each; the reference lines (M, k) named on the plot, at
+    their right end, instead of in the legend."""
+    taus = sorted({t for marked in measured.values() for t in marked})
+    losses = {}
+    for trace in fig.data:
+        label = trace.legendgroup or trace.name
+        if label in measured:
+            loss = "hard" if " hard τ=" in label else "contrastive"
+            colour, losses[loss] = class_colour(taus.index(measured[label][0])), True
+            trace.update(showlegend=False, line={"color": colour, "dash": DASHES[loss]},
+                         marker={"color": colour})
+        elif trace.name and trace.name.startswith(("M = ", "k = ", "τ → ∞")):
+            trace.showlegend = False
+            fig.add_annotation(x=math.log10(trace.x[1]), y=math.log10(trace.y[0]),
+                               text=trace.name, showarrow=False, xanchor="right", yanchor="bottom",
+                               font={"size": 11})  # log axes: annotations sit at log10 of a value
+    for i, tau in enumerate(taus):
+        fig.add_scatter(x=[None], y=[None], mode="lines", line={"color": class_colour(i)},
+                        name=f"τ = {tau:g}")
+    for loss in losses:
+        fig.add_scatter(x=[None], y=[None], mode="lines", name=f"measured, {LABELS[loss]} loss",
+                        line={"color": "#444444", "dash": DASHES[loss]})
+    return fig

@@ -21,9 +21,20 @@ def protocols_table() -> HtmlTable:
     names = list(PROTOCOLS)
     values = {n: asdict(PROTOCOLS[n]) for n in names}
     differ = [f for f in SETTINGS if len({repr(values[n][f]) for n in names}) > 1]
-    rows = [[f + (" (hard losses)" if f == "k" else ""), *(shown(f, values[n][f]) for n in names)]
+    rows = [[f + (" (hard losses)" if f == "k" else ""), *(_plain(f, values[n][f]) for n in names)]
             for f in differ + [f for f in SETTINGS if f not in differ]]
-    return HtmlTable(html_table(("setting", *(describe(n) for n in names)), rows))
+    return HtmlTable(html_table(("setting", *(f"{describe(n)} ({n})" for n in names)), rows))
+
+
+def _plain(name: str, value: Any) -> str:
+    """A setting as a reader reads it: text without quotes, yes or no for a switch, a list as its items."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(name, v) for v in value)
+    return shown(name, value)
 
 
 def pilot_table(verdict: dict[str, Any], which: pilot.Pilot = pilot.FIRST) -> HtmlTable | NotYetRun:
@@ -67,4 +78,6 @@ def pilot_curves(runs: dict[str, list[Record]], which: pilot.Pilot = pilot.FIRST
     for col in range(1, len(panels) + 1):
         fig.add_vline(x=1 - which.rules["last_fraction"], line_dash="dot", line_color=COLOURS["paper"], row=1, col=col)
     fig.update_xaxes(title_text="fraction of training")
-    return _finish(fig, "The pilot's curves (CPU scale, ordinary loss)", [], height=480)
+    which_one = "first" if which is pilot.FIRST else "second"
+    return _finish(fig, f"The {which_one} pilot's curves (CPU scale, ordinary loss)", [],
+                   height=480)

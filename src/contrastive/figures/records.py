@@ -37,6 +37,8 @@ CURVE_LABELS = {
 CURVE_PANELS = tuple(CURVE_LABELS)
 METRIC_FORMATS = {"linear_top1": ".2f", "knn_top1": ".2f", "uniformity": ".3f", "tolerance": ".3f"}
 COLOURS = {"contrastive": "#1f77b4", "hard": "#d62728", "paper": "#7f7f7f"}
+DASHES = {"contrastive": "solid", "hard": "dash"}
+"""A loss's line in figures vs τ: its colour and its dash (colour is never the only signal)."""
 COLLAPSED = 1e-3
 """How close (absolute) a run's last training loss must be to ``losses.collapsed_loss`` to count as collapsed."""
 OFF_MARK = "†"
@@ -128,10 +130,38 @@ def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bo
             **layout) -> go.Figure:
     """Title the figure, naming the configurations not yet run; the legend goes below the axes unless a slider is
     there. The top margin has room for each line of the title and for panel titles of ``panel_lines`` lines."""
-    if legend_below:
-        layout["legend"] = {"orientation": "h", "y": -0.2}
+    if legend_below:  # hung by its top edge: a legend of several lines grows down, off the x title
+        layout["legend"] = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0,
+                            "xanchor": "left"}
     text = title + missing_note(missing)
     fig.update_layout(title={"text": text}, margin={"t": 80 + 25 * (text.count("<br>") + panel_lines - 1)}, **layout)
+    return subscripts(fig)
+
+
+MATH = (("−L_uniformity", "−ℒ<sub>unif</sub>"), ("−L_unif", "−ℒ<sub>unif</sub>"),
+        ("s_ij", "s<sub>ij</sub>"), ("s_ii", "s<sub>ii</sub>"), ("s_max", "s<sub>max</sub>"),
+        ("r_i(", "r<sub>i</sub>("), ("H(r_i)", "H(r<sub>i</sub>)"), ("∂L/∂", "∂ℒ/∂"),
+        ("r_i", "r<sub>i</sub>"))
+"""The plain-text math of labels and what a figure writes instead (plotly draws HTML subscripts)."""
+
+
+def math_text(text: str) -> str:
+    """``text`` with its plain-text math (:data:`MATH`) as HTML subscripts."""
+    for plain, marked in MATH:
+        text = text.replace(plain, marked)
+    return text
+
+
+def subscripts(fig: go.Figure) -> go.Figure:
+    """``fig`` with :func:`math_text` applied to its title, axis titles, panel titles and legend
+    entries."""
+    if fig.layout.title.text:
+        fig.layout.title.text = math_text(fig.layout.title.text)
+    for note in fig.layout.annotations:
+        note.text = math_text(note.text or "")
+    fig.for_each_xaxis(lambda a: a.title.text and a.update(title_text=math_text(a.title.text)))
+    fig.for_each_yaxis(lambda a: a.title.text and a.update(title_text=math_text(a.title.text)))
+    fig.for_each_trace(lambda t: t.name and t.update(name=math_text(t.name)))
     return fig
 
 

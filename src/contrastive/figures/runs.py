@@ -97,8 +97,17 @@ def _early_hard(early: Sequence[Record], dataset: str) -> list[Record]:
 def _add_uniformity(fig: go.Figure, record: Record, colour: int, dash: str, name: str) -> None:
     """``record``'s test-set uniformity against SGD steps, in the left panel of :func:`leaving_the_collapse`."""
     steps = [e * _steps(record) for e in record.curves["epoch"]]
-    fig.add_scatter(x=steps, y=record.curves["uniformity"], mode="lines+markers", line={"dash": dash, "color": class_colour(colour)},
-                    name=name, row=1, col=1, hovertemplate=f"{name}<br>step %{{x:,}}<br>uniformity %{{y:.3f}}<extra></extra>")
+    fig.add_scatter(x=steps, y=record.curves["uniformity"], mode="lines+markers", showlegend=False,
+                    line={"dash": dash, "color": class_colour(colour)}, name=name, row=1, col=1,
+                    hovertemplate=f"{name}<br>step %{{x:,}}<br>uniformity %{{y:.3f}}"
+                                  "<extra></extra>")
+
+
+def _legend_key(fig: go.Figure, name: str, line: dict[str, str]) -> None:
+    """A legend entry alone (no data): the figures whose curves cross τ and scale say once which
+    colour is which τ and which dash is which scale, instead of one entry per curve."""
+    fig.add_scatter(x=[None], y=[None], mode="lines", line=line, name=name, row=1, col=1,
+                    hoverinfo="skip")
 
 
 def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
@@ -111,16 +120,23 @@ def leaving_the_collapse(records: Sequence[Record], dataset: str = "cifar10",
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
         f"ours: hard loss, {dataset},<br>uniformity −L_unif (test set)",
         f"the authors' log: hard loss τ={log['tau']:g},<br>{log['dataset']}, mean s_ii"))
-    missing = []
+    missing, taus, scales = [], {}, {}
     for protocol, dash in zip(protocols, ("dot", "solid", "dash")):
         for i, (tau, r) in enumerate(_hard_runs(records, dataset, protocol)):
             if r is None:
                 missing.append(f"{config_label('hard', tau)} ({protocol})")
             else:
                 _add_uniformity(fig, r, i, dash, f"τ={tau:g}, {TITLES[protocol]}")
+                taus[tau], scales[TITLES[protocol]] = i, dash
     for r in _early_hard(early, dataset):
         colour = paper.TABLE1_TAUS.index(r.tau) if r.tau in paper.TABLE1_TAUS else len(paper.TABLE1_TAUS)
-        _add_uniformity(fig, r, colour, "dashdot", f"τ={r.tau:g}, {TITLES[r.protocol]}, its first {r.config['epochs']} epochs")
+        scale = f"{TITLES[r.protocol]}, first epochs"
+        _add_uniformity(fig, r, colour, "dashdot", f"τ={r.tau:g}, {scale} ({r.config['epochs']})")
+        taus[r.tau], scales[scale] = colour, "dashdot"
+    for tau, colour in sorted(taus.items()):  # τ by colour, scale by dash: one entry each
+        _legend_key(fig, f"τ={tau:g}", {"color": class_colour(colour)})
+    for scale, dash in scales.items():
+        _legend_key(fig, scale, {"color": "#444444", "dash": dash})
     fig.add_scatter(x=_authors_steps(), y=log["mean_s_ii"], customdata=list(zip(log["epoch"], log["p_positive"])), mode="lines+markers",
                     marker={"symbol": "x", "size": 9, "color": COLOURS["paper"]}, line={"dash": "dot", "color": COLOURS["paper"]},
                     name=f"the authors' run (paper's scale, {log['steps_per_epoch']} steps an epoch)", row=1, col=2,
@@ -197,6 +213,23 @@ def levelled_numbers(records: Sequence[Record], dataset: str = "cifar10", protoc
     return {"runs": len(judged), "levelled": sum(pilot.levelled(r.curves, RULE_2) for r, _ in judged),
             "collapsed": sum(collapsed(r) for r, _ in judged),
             "window": round((1 - RULE_2["last_fraction"]) * values.epochs), "milestone": values.milestones[0]}
+
+
+def after_the_drop(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu",
+                   loss: str = "contrastive") -> dict[str, Any]:
+    """A reading made after the runs, not a rule: rule 2's window opens on the first learning-rate
+    drop, so a curve still settling from it counts as moving. For each run of ``loss`` that rule 2
+    does not level off, how far each of its curves moved over the second half of that window
+    (``from`` the epoch it opens to the end), as a fraction of the curve's range over the run, as
+    rule 2 measures it; ``limit`` is rule 2's bound."""
+    half = RULE_2["last_fraction"] / 2
+    runs = [(r, {n: pilot.flatness(r.curves, n, half) for n in RULE_2["flat_curves"]})
+            for r, _ in _judged(records, dataset, protocol)
+            if r.config["loss"] == loss and not pilot.levelled(r.curves, RULE_2)]
+    start = {r.curves["epoch"][pilot.last_stretch(r.curves["epoch"], half)] for r, _ in runs}
+    named = [(config_label(r.config["loss"], r.config["tau"]), r.seed, moved) for r, moved in runs]
+    return {"runs": named, "from": min(start, default=None), "to": PROTOCOLS[protocol].epochs,
+            "limit": RULE_2["max_flatness"]}
 
 
 def levelled_off(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> HtmlTable | NotYetRun:
@@ -319,25 +352,42 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
 
 
 def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTable | NotYetRun:
-    """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline) and the seconds
-    per epoch and total wall time of each run record, with its protocol, device and the number format of its steps
-    (:func:`precision`; on a GPU, whether it compiled)."""
+    """How long training takes: each epoch-time benchmark (our engine vs a conventional pipeline),
+    then the runs, one row per protocol, epochs and machine (named once), with how many runs, their
+    seconds per epoch and minutes a run (fewest to most) and the days they finished; the machine
+    with the number format of its steps (:func:`precision`; on a GPU, whether it compiled)."""
     if not benchmarks and not records:
         return NotYetRun("Time per epoch and per run", ("an epoch-time benchmark", "any training run"))
-    rows = [[f"benchmark, {b.get('protocol', 'paper')} protocol, batch {b['batch_size']}", f"{b['device']}, {precision(b)}",
-             f"{b['engine_s_per_epoch']:.2f}", f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})",
-             b.get("measured", "")] for b in benchmarks]
+    rows = [[f"benchmark, {b.get('protocol', 'paper')} protocol, batch {b['batch_size']}",
+             f"{b['device']}, {precision(b)}", f"{b['engine_s_per_epoch']:.2f}",
+             f"{b['baseline_s_per_epoch']:.2f} (conventional; ×{b['speedup']:.1f})",
+             str(b.get("measured", ""))[:10]] for b in benchmarks]
+    groups: dict[tuple[str, ...], list[Record]] = {}
     for r in records:
         c, prov = r.config, r.provenance
         shared = prov.get("concurrent_runs", 1)
-        total = prov.get("wall_seconds", {}).get("total")
-        rows.append([
-            f"{r.protocol} protocol: {c['dataset']} {config_label(c['loss'], c.get('tau'))}, {c['epochs']} epochs"
-            + (f" ({shared} runs sharing the device)" if shared > 1 else "")
-            + (", eager steps" if str(c.get("device")).startswith("cuda") and not prov.get("compiled") else ""),
-            f"{prov.get('device')}, {precision(r)}", _fmt(prov.get("seconds_per_epoch"), ".2f"),
-            f"{total / 60:.1f} min in all" if total else "", prov.get("finished", "")])
-    return HtmlTable(html_table(("what", "device", "s / epoch", "other", "when"), rows))
+        eager = str(c.get("device")).startswith("cuda") and not prov.get("compiled")
+        what = (f"{r.protocol} protocol: {c['dataset']}, {c['epochs']} epochs"
+                + (f" ({shared} runs sharing the device)" if shared > 1 else "")
+                + (", eager steps" if eager else ""))
+        groups.setdefault((what, f"{prov.get('device')}, {precision(r)}"), []).append(r)
+
+    def span(values: list[Any], spec: str) -> str:
+        low, high = format(min(values), spec), format(max(values), spec)
+        return low if low == high else f"{low}–{high}"
+
+    for (what, device), group in groups.items():
+        first = group[0].config
+        one = config_label(first["loss"], first.get("tau"))
+        names = one if len(group) == 1 else f"{len(group)} runs"
+        prov = [r.provenance for r in group]
+        per_epoch = [p["seconds_per_epoch"] for p in prov if p.get("seconds_per_epoch")]
+        minutes = [t / 60 for p in prov if (t := p.get("wall_seconds", {}).get("total"))]
+        days = [str(p["finished"])[:10] for p in prov if p.get("finished")]
+        rows.append([f"{what}, {names}", device, span(per_epoch, ".2f") if per_epoch else "",
+                     f"{span(minutes, '.1f')} min a run" if minutes else "",
+                     span(days, "") if days else ""])
+    return HtmlTable(html_table(("what", "machine, steps in", "s / epoch", "other", "when"), rows))
 
 
 def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:

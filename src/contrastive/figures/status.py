@@ -25,9 +25,16 @@ GRID = {REPRODUCED: ("✓ reproduced", "#d3f0da"), NOT_REPRODUCED: ("✗ not rep
 pale background under dark text, legible in the light theme and the dark one. Colour is never the only signal."""
 
 
-def status_cell(status: str) -> str:
-    """A status cell: its mark on its colour, as inline HTML (MyST passes it through into the table's cell)."""
+ANALYTIC = tuple(c.key for c in CLAIMS if not isinstance(c.check, Criterion))
+"""The rows checked by computation: the same at every scale, with no run behind them."""
+
+
+def status_cell(status: str, analytic: bool = False) -> str:
+    """A status cell: its mark on its colour, as inline HTML (MyST passes it through into the table's
+    cell); an ``analytic`` row's mark says it needs no run, not that a run at that scale made it."""
     mark, colour = GRID[status]
+    if analytic:
+        mark = f"{mark.split()[0]} analytic (no run needed)"
     return f'<span style="display:block;padding:0 0.3em;border-radius:3px;color:#1f2328;background-color:{colour}">{mark}</span>'
 
 
@@ -40,7 +47,7 @@ def to_markdown(rows: Sequence[Row], evidence_column: bool = True) -> str:
              "|---|---|---|" + "---|" * len(heads) + ("---|" if evidence_column else "")]
     for r in rows:
         links = ", ".join(f"{{doc}}`/{c}`" for c in r.chapters)
-        marks = (status_cell(o.status) for o in r.outcomes.values())
+        marks = (status_cell(o.status, r.key in ANALYTIC) for o in r.outcomes.values())
         cells = (r.key, r.statement, links, *marks, *([evidence(r).replace("|", "\\|")] if evidence_column else []))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("\n— : no record of the runs the row needs counts at that scale yet.")
