@@ -163,8 +163,7 @@ def test_the_chapter_reads_each_moving_tau_at_its_protocol():
     table = chapter.verdict_table(found)
     assert "✓ +0.030 (margin 0.020)" in table and "✗ +0.50 (margin 1.00)" in table
     assert chapter.answer(found) == {"run": 1, "planned": 3, "seeds": 2, "escapes": ("cosine schedule",),
-                                     "escapes_count": 1, "linear_top1": ("cosine schedule",), "linear_top1_count": 1,
-                                     "knn_top1": (), "knn_top1_count": 0}
+                                     "linear_top1": ("cosine schedule",), "knn_top1": ()}
     assert found["methods"]["cosine"]["judged"]["linear_top1"]["best_label"] == "τ = 0.3"
     assert "not yet run" in chapter.verdict_table(chapter.verdicts(fixed_grid(), [off]))
     for draw in (chapter.plane_figure, chapter.trajectory_figure, chapter.training_figure, chapter.accuracy_figure):

@@ -202,10 +202,10 @@ def accuracy_figure(found: dict[str, Any]) -> go.Figure:
 def answer(found: dict[str, Any]) -> dict[str, Any]:
     """The chapter's answer in counts, for the landing page: how many moving τ were run (``run``, of ``planned``),
     and per criterion of :data:`contrastive.moving.CRITERIA` the names of those for which it holds (``<criterion>``,
-    a tuple) and how many (``<criterion>_count``)."""
+    a tuple)."""
     out: dict[str, Any] = {"run": len(found["methods"]), "planned": len(ORDER),
                            "seeds": sum(m["seeds"] for m in found["methods"].values())}
     for criterion in CRITERIA:
         holds = tuple(NAMES[s] for s, m in found["methods"].items() if m["judged"][criterion]["holds"])
-        out |= {criterion: holds, f"{criterion}_count": len(holds)}
+        out[criterion] = holds
     return out
