@@ -32,8 +32,8 @@ if [ "${BENCH:-1}" != 0 ]; then
 fi
 train() {
     # shellcheck disable=SC2086  # each argument group is split into CLI flags on purpose
-    python3 -m contrastive train --dataset cifar10 "${DATA_ARGS[@]}" --device "$DEVICE" --out "$OUT" \
-        --checkpoint-dir /tmp/checkpoints $1
+    python3 -m contrastive train --dataset cifar10 "${DATA_ARGS[@]}" --device "$DEVICE" \
+        --out "$OUT" $1
 }
 if [ "${PARALLEL:-0}" = 1 ]; then  # all runs at once on the one GPU (batch 128 leaves most of it idle)
     pids=()

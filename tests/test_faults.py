@@ -1,7 +1,7 @@
 """Bad input and faults: bad record files, non-finite numbers, killed writes, bad offline npz files.
 
-Every error names the file and what is wrong with it; ``load`` raises on a bad record, or skips it visibly where
-asked to be tolerant.
+Every error names the file and what is wrong with it; ``load`` raises on a bad record, or skips it
+visibly where asked to be tolerant.
 """
 
 import json
@@ -127,17 +127,20 @@ def test_load_skips_bad_records_with_a_warning_and_reports_them(tmp_path):
 
 
 def test_load_raises_naming_a_bad_record_unless_asked_to_be_tolerant(tmp_path):
-    """Issue 30: a record that exists but cannot be read is an error, never a silent gap in a chapter."""
+    """Issue 30: a record that exists but cannot be read is an error, never a silent gap in a
+    chapter."""
     results.write_record(tmp_path / "cifar10" / "hard-tau0.3.json", record())
     (tmp_path / "cifar10" / "bad.json").write_text("{")
-    with pytest.raises(BadRecordError, match=re.escape(f"{tmp_path / 'cifar10' / 'bad.json'}: not valid JSON")):
+    named = re.escape(f"{tmp_path / 'cifar10' / 'bad.json'}: not valid JSON")
+    with pytest.raises(BadRecordError, match=named):
         results.load(tmp_path)
-    with pytest.warns(RecordWarning, match=re.escape(f"{tmp_path / 'cifar10' / 'bad.json'}: not valid JSON")):
+    with pytest.warns(RecordWarning, match=named):
         assert [r.loss for r in results.load(tmp_path, strict=False)] == ["hard"]
 
 
 def test_the_chapters_reader_fails_on_a_truncated_record_naming_it(tmp_path, monkeypatch):
-    """Issue 30: one truncated seed of a configuration whose other seeds are intact fails load_records."""
+    """Issue 30: one truncated seed of a configuration whose other seeds are intact fails
+    load_records."""
     monkeypatch.setenv(results.ROOT_ENV, str(tmp_path))
     for seed in (0, 1, 2):
         config = {**record()["config"], "seed": seed}

@@ -1,5 +1,5 @@
-"""Issue 30: default paths follow the checkout a command runs in, and records name no machine's absolute path
-(``contrastive.paths``, ``contrastive.migrate``)."""
+"""Issue 30: default paths follow the checkout a command runs in, and records name no machine's
+absolute path (``contrastive.paths``, ``contrastive.migrate``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ SRC = ROOT / "src"
 
 
 def fake_checkout(folder: Path) -> Path:
-    """A folder that is a checkout of this project as :func:`contrastive.paths.checkout` sees one."""
+    """A folder that is a checkout of this project as :func:`contrastive.paths.checkout` sees one.
+    """
     for marker in paths.MARKERS:
         (folder / marker).parent.mkdir(parents=True, exist_ok=True)
         (folder / marker).write_text("")
@@ -27,14 +28,17 @@ def fake_checkout(folder: Path) -> Path:
 
 
 def defaults_seen_from(cwd: Path, **env: str) -> dict[str, str]:
-    """The default folders a fresh ``python`` started in ``cwd`` (the package imported from this checkout) uses."""
-    code = ("import json; from contrastive import data, results, sweep, config; c = config.Config(device='cpu'); "
+    """The default folders a fresh ``python`` started in ``cwd`` (the package imported from this
+    checkout) uses."""
+    code = ("import json; from contrastive import data, results, sweep, config; "
+            "c = config.Config(device='cpu'); "
             "print(json.dumps({'results': str(results.root()), 'datasets': str(data.DEFAULT_ROOT), "
             "'notebook': str(sweep.NOTEBOOK), 'out': c.out, 'config_datasets': c.datasets}))")
-    environment = {k: v for k, v in os.environ.items() if k not in (paths.HOME_ENV, results.ROOT_ENV)}
+    unset = (paths.HOME_ENV, results.ROOT_ENV)
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment |= {"PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1", **env}
-    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=environment, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=environment,
+                          capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
 
@@ -42,11 +46,13 @@ def test_defaults_follow_the_checkout_the_command_runs_in_not_the_package(tmp_pa
     other = fake_checkout(tmp_path / "clone")
     (other / "book" / "experiments").mkdir(parents=True, exist_ok=True)
     seen = defaults_seen_from(other / "book" / "experiments")  # a chapter runs in its own folder
-    assert seen == {"results": str(other / "data" / "results"), "datasets": str(other / "data" / "datasets"),
+    records, datasets = str(other / "data" / "results"), str(other / "data" / "datasets")
+    assert seen == {"results": records, "datasets": datasets, "out": records,
                     "notebook": str(other / "book" / "experiments" / "train.ipynb"),
-                    "out": str(other / "data" / "results"), "config_datasets": str(other / "data" / "datasets")}
+                    "config_datasets": datasets}
     home = tmp_path / "home"
-    assert defaults_seen_from(tmp_path, CONTRASTIVE_HOME=str(home))["results"] == str(home / "data" / "results")
+    from_home = defaults_seen_from(tmp_path, CONTRASTIVE_HOME=str(home))
+    assert from_home["results"] == str(home / "data" / "results")
     assert not str(ROOT) in json.dumps(seen)  # never the checkout the package was imported from
 
 
@@ -62,13 +68,16 @@ def old_record() -> dict:
     """A record as written before issue 30: absolute paths of the machine that ran it."""
     return {
         "arrays_sha256": "ab" * 32,
-        "config": {"checkpoint_dir": "/work/sweep/data/checkpoints", "data": "/work/shared/data/cifar10-jpeg.npz",
-                   "dataset": "cifar10", "datasets": "/work/sweep/data/datasets", "epochs": 180, "loss": "hard",
-                   "milestones": [144, 171], "out": "/root/out", "protocol": "cpu", "seed": 0, "tau": 0.3,
-                   "test_subset": None},
+        "config": {"checkpoint_dir": "/work/sweep/data/checkpoints",
+                   "data": "/work/shared/data/cifar10-jpeg.npz", "dataset": "cifar10",
+                   "datasets": "/work/sweep/data/datasets", "epochs": 180, "loss": "hard",
+                   "milestones": [144, 171], "out": "/root/out", "protocol": "cpu", "seed": 0,
+                   "tau": 0.3, "test_subset": None},
         "curves": {"epoch": [1, 18], "loss": [6.123456789012345, 5.5]},
-        "provenance": {"data": {"path": ".carry/cifar10-jpeg.npz", "sha256": "4e" * 32, "source": "offline npz"},
-                       "device": "cpu (AMD EPYC, 2 threads)", "wall_seconds": {"total": 1234.5678901234}},
+        "provenance": {"data": {"path": ".carry/cifar10-jpeg.npz", "sha256": "4e" * 32,
+                                "source": "offline npz"},
+                       "device": "cpu (AMD EPYC, 2 threads)",
+                       "wall_seconds": {"total": 1234.5678901234}},
         "results": {"knn_top1": 47.99, "uniformity": 3.5712345678901234},
     }
 
@@ -92,12 +101,13 @@ def test_the_migration_rewrites_only_the_paths_and_is_idempotent(tmp_path):
 
     assert migrate.main([str(tmp_path / "beyond" / "results")]) == 0
     after = json.loads(path.read_text())
-    assert without_paths(after) == without_paths(before)  # every number and every other value unchanged
+    assert without_paths(after) == without_paths(before)  # every number, every other value
     c = after["config"]
     assert (c["checkpoint_dir"], c["data"], c["datasets"], c["out"]) == (
         "data/checkpoints", "cifar10-jpeg.npz", "data/datasets", "out")
     assert after["provenance"]["data"]["path"] == "cifar10-jpeg.npz"
-    assert path.read_text() == json.dumps(after, indent=1, sort_keys=True) + "\n"  # the layout of write_record
+    # the layout of write_record
+    assert path.read_text() == json.dumps(after, indent=1, sort_keys=True) + "\n"
     assert (folder / "hard-tau0.3-seed0.npz").read_bytes() == b"arrays"
     text = path.read_text()
     assert migrate.migrate([tmp_path]) == [] and path.read_text() == text  # idempotent
@@ -128,3 +138,24 @@ def test_no_committed_record_holds_an_absolute_path():
     assert len(files) > 70
     found = {str(f.relative_to(ROOT)): absolute_paths(json.loads(f.read_text())) for f in files}
     assert not {f: p for f, p in found.items() if p}
+
+
+@pytest.mark.slow
+def test_a_chapter_fails_naming_a_record_it_cannot_read(tmp_path, monkeypatch):
+    """Issue 30: with one seed's record of ordinary τ = 0.3 truncated, Table 1 fails (not "—")
+    naming the file."""
+    import shutil
+
+    import papermill
+
+    records = tmp_path / "results"
+    shutil.copytree(ROOT / "data" / "results", records)
+    cut = records / "cpu" / "cifar10" / "contrastive-tau0.3-seed0.json"
+    cut.write_bytes(cut.read_bytes()[:500])
+    monkeypatch.setenv(results.ROOT_ENV, str(records))
+    monkeypatch.setenv("CONTRASTIVE_BOOK_BUILD", "1")
+    with pytest.raises(papermill.PapermillExecutionError) as e:
+        chapters = ROOT / "book" / "experiments"
+        papermill.execute_notebook(str(chapters / "table1.ipynb"), str(tmp_path / "t.ipynb"),
+                                   kernel_name="python3", progress_bar=False, cwd=str(chapters))
+    assert e.value.ename == "BadRecordError" and str(cut) in e.value.evalue

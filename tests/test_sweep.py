@@ -237,7 +237,7 @@ def test_runs_write_where_the_book_reads(tmp_path, monkeypatch):
     monkeypatch.setenv(results.ROOT_ENV, str(tmp_path / "store" / "records"))
     config = Config(device="cpu")
     assert config.out == str(tmp_path / "store" / "records")
-    assert config.checkpoint_dir is None  # the run's checkpoints lie inside out (train.checkpoint_path)
+    assert config.checkpoint_dir is None  # the run's checkpoints lie inside out
     assert train.checkpoint_path(config).is_relative_to(tmp_path / "store" / "records")
 
 
@@ -309,8 +309,9 @@ def test_a_stale_record_is_replaced_by_a_run_started_afresh(tmp_path, monkeypatc
 
 
 def test_ctrl_c_of_a_sweep_is_one_line_on_how_to_resume(tmp_path, monkeypatch, capsys):
-    def interrupted(*args, **kwargs):  # Ctrl-C reaches the kernel, which papermill reports as the cell's error
-        raise papermill.PapermillExecutionError(0, 1, "KeyboardInterrupt", "KeyboardInterrupt", "", [])
+    def interrupted(*args, **kwargs):  # Ctrl-C reaches the kernel: papermill reports its error
+        raise papermill.PapermillExecutionError(0, 1, "KeyboardInterrupt", "KeyboardInterrupt", "",
+                                                [])
 
     import papermill
 
@@ -322,13 +323,14 @@ def test_ctrl_c_of_a_sweep_is_one_line_on_how_to_resume(tmp_path, monkeypatch, c
 
 
 def slurm_plan(task: int, count: int, tmp_path: Path, capsys, **env: str) -> list[str]:
-    """The record names task ``task`` of an array of ``count`` runs under benchmarks/sweep.sbatch: the script's
-    command line (caught by a stand-in for python) given to ``sweep.main`` here (a process each would take long)."""
+    """The record names task ``task`` of an array of ``count`` runs under benchmarks/sweep.sbatch:
+    the script's command line (caught by a stand-in for python) given to ``sweep.main`` here (a
+    process each would take long)."""
     shim = tmp_path / "python"
     shim.write_text("#!/bin/sh\nprintf '%s\\0' \"$@\"\n")
     shim.chmod(0o755)
-    environment = {**os.environ, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": str(count),
-                   "PLAN": "1", "PYTHON": str(shim), **env}
+    environment = {**os.environ, "SLURM_ARRAY_TASK_ID": str(task),
+                   "SLURM_ARRAY_TASK_COUNT": str(count), "PLAN": "1", "PYTHON": str(shim), **env}
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "sweep.sbatch")], env=environment,
                           capture_output=True, check=True)
     argv = done.stdout.decode().split("\0")[:-1]
@@ -344,8 +346,9 @@ def test_the_slurm_script_runs_each_configuration_in_exactly_one_task(tmp_path, 
     script = (ROOT / "benchmarks" / "sweep.sbatch").read_text()
     tasks = int(script.split("#SBATCH --array=0-")[1].split()[0]) + 1  # Slurm numbers them 0 .. n-1
     plans = [slurm_plan(i, tasks, tmp_path, capsys) for i in range(tasks)]
-    every = [c.stem for c in (sweep.run_config("cpu", loss=loss, tau=tau, device="cpu")
-                              for loss, tau in sweep.configurations(["contrastive", "hard", "simple", "hard_simple"]))]
+    losses = ["contrastive", "hard", "simple", "hard_simple"]  # the script's default
+    every = [sweep.run_config("cpu", loss=loss, tau=tau, device="cpu").stem
+             for loss, tau in sweep.configurations(losses)]
     assert sorted(n for plan in plans for n in plan) == sorted(every) and len(every) == 20
-    assert plans[0] == every[0::tasks]  # task 0 takes the first configuration: Table 1's first column
+    assert plans[0] == every[0::tasks]  # task 0 takes the first: Table 1's first column
     assert slurm_plan(1, 2, tmp_path, capsys, SEEDS="0 1", LOSSES="simple") == ["simple-seed1"]

@@ -104,7 +104,8 @@ def test_run_writes_a_complete_record(tmp_path):
     assert tiny(tmp_path, loss="hard", tau=0.5, k=10).stem == "hard-tau0.5-seed0"
     # the record written, its checkpoint and lock are gone, and no folder is left for them
     assert not (tmp_path / "results" / train.CHECKPOINTS).exists()
-    assert sorted(p.name for p in path.parent.iterdir()) == ["hard-tau0.5-seed0.json", "hard-tau0.5-seed0.npz"]
+    left = sorted(p.name for p in path.parent.iterdir())
+    assert left == ["hard-tau0.5-seed0.json", "hard-tau0.5-seed0.npz"]
 
 
 def test_in_batch_negatives_run(tmp_path):
@@ -152,7 +153,7 @@ def test_a_killed_run_resumes_bitwise_identical(tmp_path, monkeypatch, capsys):
     assert not train.checkpoint_path(killed).exists()
 
 
-def test_a_checkpoint_of_another_config_is_set_aside_and_the_run_starts_afresh(tmp_path, monkeypatch, capsys):
+def test_a_checkpoint_of_another_config_is_set_aside(tmp_path, monkeypatch, capsys):
     undo = kill_in_epoch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         train.run(tiny(tmp_path, epochs=2, checkpoint_every=1))
@@ -161,13 +162,15 @@ def test_a_checkpoint_of_another_config_is_set_aside_and_the_run_starts_afresh(t
     capsys.readouterr()
     record = results.read_record(train.run(tiny(tmp_path, epochs=3, checkpoint_every=1)))
     said = capsys.readouterr().out
-    assert f"starting afresh: the checkpoint {other} is of another configuration (epochs 3 (checkpoint: 2))" in said
+    assert (f"starting afresh: the checkpoint {other} is of another configuration "
+            "(epochs 3 (checkpoint: 2))") in said
     assert record.provenance["resumed_from_epoch"] == 0 and record.config["epochs"] == 3
     assert other.is_file()  # set aside, not resumed and not removed
 
 
 def test_two_outputs_never_share_a_checkpoint(tmp_path, monkeypatch):
-    """Issue 30: one configuration into two --out folders, even with one --checkpoint-dir, trains twice."""
+    """Issue 30: one configuration into two --out folders, even with one --checkpoint-dir, trains
+    twice."""
     shared = str(tmp_path / "ckpt")
     undo = kill_in_epoch(monkeypatch, 3)
     first = tiny(tmp_path / "one", epochs=3, checkpoint_every=2, checkpoint_dir=shared)
@@ -184,7 +187,8 @@ def test_two_outputs_never_share_a_checkpoint(tmp_path, monkeypatch):
 
 
 def test_a_smoke_run_never_blocks_the_real_run(tmp_path, monkeypatch):
-    """Issue 30: the README's smoke run into --out smoke, then the real one of the same loss and tau."""
+    """Issue 30: the README's smoke run into --out smoke, then the real one of the same loss and
+    tau."""
     undo = kill_in_epoch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         train.run(tiny(tmp_path / "smoke", epochs=2, checkpoint_every=1))
@@ -198,20 +202,21 @@ def test_a_smoke_run_never_blocks_the_real_run(tmp_path, monkeypatch):
 def test_a_second_run_of_a_recorded_configuration_into_one_out_is_refused(tmp_path):
     path = train.run(tiny(tmp_path, epochs=1))
     written = path.read_bytes()
-    with pytest.raises(ValueError, match="^out: .*contrastive-tau0.07-seed0.json already holds the record of this "
-                                         "configuration; delete it") as e:
+    with pytest.raises(ValueError, match="^out: .*contrastive-tau0.07-seed0.json already holds the "
+                                         "record of this configuration; delete it") as e:
         train.run(tiny(tmp_path, epochs=1))
     assert e.value.field == "out" and path.read_bytes() == written
     assert not (tmp_path / "results" / train.CHECKPOINTS).exists()
-    assert results.read_record(train.run(tiny(tmp_path, epochs=2))).config["epochs"] == 2  # another one replaces it
+    another = results.read_record(train.run(tiny(tmp_path, epochs=2)))  # replaces it
+    assert another.config["epochs"] == 2
 
 
 def test_a_record_names_no_absolute_path(tmp_path, monkeypatch):
     monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
-    record = json.loads(train.run(tiny(tmp_path, epochs=1, data=None, datasets=str(tmp_path / "data" / "d"))
-                                  ).read_text())
-    c = record["config"]
-    assert (c["out"], c["datasets"], c["checkpoint_dir"], c["data"]) == ("results", "data/d", None, None)
+    config = tiny(tmp_path, epochs=1, data=None, datasets=str(tmp_path / "data" / "d"))
+    c = json.loads(train.run(config).read_text())["config"]
+    named = (c["out"], c["datasets"], c["checkpoint_dir"], c["data"])
+    assert named == ("results", "data/d", None, None)
     outside = paths.portable("/elsewhere/cifar10-jpeg.npz", file=True)
     assert outside == "cifar10-jpeg.npz" and paths.portable("/elsewhere/results") == "results"
     assert paths.portable(tmp_path / "data" / "x.npz", file=True) == "x.npz"
@@ -247,18 +252,21 @@ def test_an_off_protocol_run_never_replaces_a_protocol_record(tmp_path):
 def test_a_diverging_run_names_what_it_keeps_only_if_it_exists(tmp_path, monkeypatch):
     good = train.run(tiny(tmp_path, epochs=1))
     config = tiny(tmp_path, epochs=2, lr=1e30)
-    with pytest.raises(train.Diverged, match="epoch 1: the mean training loss is (nan|inf).*lower lr or raise tau. "
-                                             "Nothing of it was checkpointed.$"):
+    with pytest.raises(train.Diverged, match="epoch 1: the mean training loss is (nan|inf).*lower "
+                                             "lr or raise tau. Nothing of it was checkpointed.$"):
         train.run(config)
     assert results.read_record(good).config["epochs"] == 1  # no record of the diverged run
     assert not train.checkpoint_path(config).exists()
 
     original = train.Engine.train_epoch
-    monkeypatch.setattr(train.Engine, "train_epoch",
-                        lambda self, epoch, bar=None: float("nan") if epoch == 3 else original(self, epoch, bar))
+    def nan_in_epoch_3(self, epoch, bar=None):
+        return float("nan") if epoch == 3 else original(self, epoch, bar)
+
+    monkeypatch.setattr(train.Engine, "train_epoch", nan_in_epoch_3)
     late = tiny(tmp_path, epochs=3, checkpoint_every=1)
-    with pytest.raises(train.Diverged, match=f"epoch 3: .*Its last good checkpoint \\(epoch 2\\) is kept at "
-                                             f"{re.escape(str(train.checkpoint_path(late)))}"):
+    kept = re.escape(str(train.checkpoint_path(late)))
+    wanted = f"epoch 3: .*Its last good checkpoint \\(epoch 2\\) is kept at {kept}"
+    with pytest.raises(train.Diverged, match=wanted):
         train.run(late)
     assert torch.load(train.checkpoint_path(late), weights_only=True)["epoch"] == 2
 
@@ -272,8 +280,9 @@ def test_config_at_a_protocol_takes_its_values_and_overrides():
         Config(protocol="gpu", device="cpu")
     assert train.record_path(cpu).parts[-3:] == ("cpu-short", "cifar10", "contrastive-tau0.07-seed0.json")
     ckpt = train.checkpoint_path(cpu)
-    assert ckpt.parts[-5:-2] == (train.CHECKPOINTS, "cpu-short", "cifar10") and ckpt.name == "last.pt"
-    assert ckpt.parent.name.startswith("contrastive-tau0.07-seed0-") and ckpt.is_relative_to(cpu.out)
+    assert ckpt.parts[-5:-2] == (train.CHECKPOINTS, "cpu-short", "cifar10")
+    assert ckpt.name == "last.pt" and ckpt.is_relative_to(cpu.out)
+    assert ckpt.parent.name.startswith("contrastive-tau0.07-seed0-")
     assert train.record_path(dataclasses.replace(cpu, seed=2)).name == "contrastive-tau0.07-seed2.json"
 
 
@@ -317,7 +326,8 @@ def test_a_checkpoint_whose_curves_miss_a_point_is_not_resumed(tmp_path, monkeyp
     torch.save(state, path)
     capsys.readouterr()
     assert results.read_record(train.run(config)).provenance["resumed_from_epoch"] == 0
-    assert f"the checkpoint {path} holds curves that do not match its 1 epochs" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"the checkpoint {path} holds curves that do not match its 1 epochs" in said
 
 
 def test_no_resume_starts_afresh_and_says_so(tmp_path, monkeypatch, capsys):
@@ -326,5 +336,29 @@ def test_no_resume_starts_afresh_and_says_so(tmp_path, monkeypatch, capsys):
         train.run(tiny(tmp_path, epochs=2, checkpoint_every=1))
     undo()
     capsys.readouterr()
-    record = results.read_record(train.run(tiny(tmp_path, epochs=2, checkpoint_every=1, resume=False)))
-    assert record.provenance["resumed_from_epoch"] == 0 and "starting afresh (--no-resume)" in capsys.readouterr().out
+    afresh = tiny(tmp_path, epochs=2, checkpoint_every=1, resume=False)
+    record = results.read_record(train.run(afresh))
+    assert record.provenance["resumed_from_epoch"] == 0
+    assert "starting afresh (--no-resume)" in capsys.readouterr().out
+
+
+def test_a_checkpoint_of_the_older_layout_is_adopted_only_by_its_own_run(tmp_path, monkeypatch,
+                                                                        capsys):
+    """A run interrupted under the code before issue 30 resumes under the new one."""
+    config = tiny(tmp_path, epochs=2, checkpoint_every=1)
+    undo = kill_in_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(config)
+    undo()
+    old = train.legacy_path(config)  # <out>/../checkpoints/paper/cifar10/<stem>/last.pt
+    old.parent.mkdir(parents=True)
+    train.checkpoint_path(config).rename(old)
+    other = tiny(tmp_path, epochs=3, checkpoint_every=1)
+    assert train.legacy_path(other) == old
+    train.adopt_legacy(other)  # another configuration's: left alone
+    assert old.is_file()
+    capsys.readouterr()
+    assert results.read_record(train.run(config)).provenance["resumed_from_epoch"] == 1
+    said = capsys.readouterr().out
+    assert f"from the older layout ({old})" in said and "resuming from epoch 1" in said
+    assert not old.exists()

@@ -1,9 +1,10 @@
 """The command line: ``python -m contrastive train --dataset cifar10 --loss hard --tau 0.7 ...``.
 
-Every field of :class:`contrastive.config.Config` is a flag of ``train`` (``--batch-size`` or ``--batch_size``),
-generated from the dataclass, so the two cannot drift apart; its help is the comment after the field
-(``config.field_help``) and the value of the protocol named by ``--protocol`` (``train --protocol cpu --help``).
-Flags not given keep the values of that protocol (default: the paper's).
+Every field of :class:`contrastive.config.Config` is a flag of ``train`` (``--batch-size`` or
+``--batch_size``), generated from the dataclass, so the two cannot drift apart; its help is the
+comment after the field (``config.field_help``) and the value of the protocol named by
+``--protocol`` (``train --protocol cpu --help``). Flags not given keep the values of that protocol
+(default: the paper's).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ def _optional(kind: type):
     return convert
 
 
-def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint, meaning: str, default) -> None:
-    """The flag(s) of Config field ``f`` (type hint ``hint``): ``--batch-size`` and ``--batch_size``; its help is
-    ``meaning`` and the value it takes when not given, ``default``."""
+def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint, meaning: str,
+              default) -> None:
+    """The flag(s) of Config field ``f`` (type hint ``hint``): ``--batch-size`` and
+    ``--batch_size``; its help is ``meaning`` and the value it takes when not given, ``default``."""
     names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
-    shown = "none" if default is None else " ".join(map(str, default)) if isinstance(default, tuple) else default
+    shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+    shown = "none" if default is None else shown
     text = f"{meaning} (default: {shown})".replace("%", "%%")
     kw: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": text}
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
@@ -49,8 +52,8 @@ def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint, meani
 
 
 def defaults(protocol: str) -> dict:
-    """What each Config field is when its flag is not given: the values of ``protocol`` (the paper's where it
-    is not a protocol), the engine's defaults for the rest."""
+    """What each Config field is when its flag is not given: the values of ``protocol`` (the paper's
+    where it is not a protocol), the engine's defaults for the rest."""
     plain = {f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
              for f in dataclasses.fields(Config)}
     chosen = protocol if protocol in PROTOCOLS else "paper"
@@ -58,16 +61,18 @@ def defaults(protocol: str) -> dict:
 
 
 def parser(protocol: str = "paper") -> argparse.ArgumentParser:
-    """``python -m contrastive`` with its ``train`` command, one flag per Config field, its help showing the
-    values of ``protocol``."""
+    """``python -m contrastive`` with its ``train`` command, one flag per Config field, its help
+    showing the values of ``protocol``."""
     top = argparse.ArgumentParser(prog="python -m contrastive", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train, evaluate and write one run record",
                            usage=f"{PROG} [--FLAG VALUE ...]  (--help lists every flag)",
-                           description=f"Train at a protocol (--protocol paper, cpu, cpu-short; the defaults "
-                                       f"below are the {protocol} protocol's) and write OUT/<protocol>/<dataset>/"
-                                       f"<loss>-tau<tau>-seed<seed>.json. Checkpoints lie in OUT/.checkpoints "
-                                       f"until the record is written; the same command resumes an interrupted run.")
+                           description=f"Train at a protocol (--protocol paper, cpu, cpu-short; "
+                                       f"the defaults below are the {protocol} protocol's) and "
+                                       "write OUT/<protocol>/<dataset>/<loss>-tau<tau>-seed<seed>"
+                                       ".json. Checkpoints lie in OUT/.checkpoints until the "
+                                       "record is written; the same command resumes an "
+                                       "interrupted run.")
     hints, meanings, values = typing.get_type_hints(Config), field_help(), defaults(protocol)
     for f in dataclasses.fields(Config):
         _add_flag(train, f, hints[f.name], meanings[f.name], values[f.name])
@@ -75,7 +80,8 @@ def parser(protocol: str = "paper") -> argparse.ArgumentParser:
 
 
 def _protocol(argv: list[str]) -> str:
-    """The value of ``--protocol`` in ``argv`` (default: paper), read before the full parser is built."""
+    """The value of ``--protocol`` in ``argv`` (default: paper), read before the full parser is
+    built."""
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--protocol", default="paper")
     return early.parse_known_args(argv)[0].protocol
@@ -110,7 +116,8 @@ def interrupted(config: Config | None) -> str:
         return "interrupted before the run started"
     path = checkpoint_path(config)
     if path.is_file():
-        return f"interrupted; run the same command again to resume from its last checkpoint ({path})"
+        return (f"interrupted; run the same command again to resume from its last checkpoint "
+                f"({path})")
     return "interrupted before its first checkpoint; run the same command again to start it afresh"
 
 

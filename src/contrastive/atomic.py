@@ -1,7 +1,8 @@
-"""Atomic file writes: a file is written to a temporary file beside it, flushed to disk and renamed into place, so that
-an interrupted write leaves the old file (or none), never a partial one, and no temporary file; the temporary files of
-writes that were killed are cleaned up later (:func:`clean_temps`). Lock files (:func:`lock`) are removed by their
-holder, and those of killed holders by the next run (:func:`clean_locks`)."""
+"""Atomic file writes: a file is written to a temporary file beside it, flushed to disk and renamed
+into place, so that an interrupted write leaves the old file (or none), never a partial one, and no
+temporary file; the temporary files of writes that were killed are cleaned up later
+(:func:`clean_temps`). Lock files (:func:`lock`) are removed by their holder, and those of killed
+holders by the next run (:func:`clean_locks`)."""
 
 from __future__ import annotations
 
@@ -59,9 +60,10 @@ def clean_temps(folder: str | os.PathLike, max_age: float = TEMP_MAX_AGE) -> lis
 
 
 def lock(path: Path) -> TextIO | None:
-    """Take the exclusive lock ``path`` (created if absent) without waiting: its open file, or None where another
-    process holds it. Safe against a holder removing the file meanwhile (:func:`unlock`): a lock taken on a file
-    that is no longer at ``path`` is dropped and taken again on the new one."""
+    """Take the exclusive lock ``path`` (created if absent) without waiting: its open file, or None
+    where another process holds it. Safe against a holder removing the file meanwhile
+    (:func:`unlock`): a lock taken on a file that is no longer at ``path`` is dropped and taken
+    again on the new one."""
     while True:
         f = open(path, "a")
         try:
@@ -80,7 +82,8 @@ def lock(path: Path) -> TextIO | None:
 
 
 def unlock(path: Path, f: TextIO) -> None:
-    """Remove the lock file ``path`` while still holding it (so no one else can hold it then), then release it."""
+    """Remove the lock file ``path`` while still holding it (so no one else can hold it then), then
+    release it."""
     try:
         Path(path).unlink(missing_ok=True)
     finally:
@@ -88,7 +91,8 @@ def unlock(path: Path, f: TextIO) -> None:
 
 
 def clean_locks(folder: str | os.PathLike) -> list[Path]:
-    """Remove the lock files ``.*.lock`` in ``folder`` that no process holds (left by killed runs); returns them."""
+    """Remove the lock files ``.*.lock`` in ``folder`` that no process holds (left by killed runs);
+    returns them."""
     removed = []
     for path in sorted(Path(folder).glob(".*.lock")):
         f = lock(path)

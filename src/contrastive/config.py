@@ -40,12 +40,12 @@ class Protocol:
     weight_decay: float = 5e-4  # L2 weight decay of SGD
     milestones: tuple[int, ...] = (160, 190)  # lr x gamma after these epochs
     gamma: float = 0.1  # the lr factor at each milestone
-    negatives: str = "bank"  # negatives: "bank", every training image's [code]; "batch": SimCLR's views
+    negatives: str = "bank"  # "bank": every training image's [code]; "batch": SimCLR's views
     bank_momentum: float = 0.5  # the bank's momentum m: v <- normalize(m v + (1 - m) f) [code]
     feature_dim: int = 128  # the dimension of the embedding on the unit sphere
-    arch: str = "resnet18"  # the encoder (a CIFAR stem: 3x3 stride-1 first convolution, no max-pool)
+    arch: str = "resnet18"  # the encoder (CIFAR stem: 3x3 stride-1 first conv, no max-pool)
     head: str = "linear"  # the projection head: linear, one layer 512 -> 128 [code]
-    init: str = "pytorch"  # weight initialisation: pytorch, its default (the authors' ResNet sets none) [code]
+    init: str = "pytorch"  # initialisation: pytorch's default (the authors' sets none) [code]
     hflip: bool = True  # random horizontal flips (in the paper's text; commented out in its code)
     knn_k: int = 200  # neighbours of the weighted kNN monitor [code]
     knn_sigma: float = 0.07  # the kNN monitor's temperature
@@ -96,13 +96,15 @@ class ConfigError(ValueError):
 class Config(Protocol):
     """One run: a protocol's values (the defaults: the paper's), what is run and where files go.
 
-    ``protocol`` names the protocol the run starts from (:meth:`at`) and so the folder of its record. ``data``: a
-    CIFAR-10 file (``contrastive.data``; None: torchvision's download into ``datasets``). ``out``: the records root
-    (default: where the book reads, ``results.root()``); the run's checkpoints inside it (``OUT/.checkpoints``, or
-    under ``checkpoint_dir``), one every ``checkpoint_every`` epochs; ``resume`` continues from the run's last one.
-    The comment after each field is its line of ``--help`` (:func:`field_help`). ``compile`` (torch.compile the step; None: on
-    for CUDA), ``compile_mode`` and ``bf16`` (bfloat16 autocast in the training step; None: on for CUDA and for a CPU
-    with bfloat16 instructions) change how fast a run is, not what it measures.
+    ``protocol`` names the protocol the run starts from (:meth:`at`) and so the folder of its
+    record. ``data``: a CIFAR-10 file (``contrastive.data``; None: torchvision's download into
+    ``datasets``). ``out``: the records root (default: where the book reads, ``results.root()``);
+    the run's checkpoints inside it (``OUT/.checkpoints``, or under ``checkpoint_dir``), one every
+    ``checkpoint_every`` epochs; ``resume`` continues from the run's last one. The comment after
+    each field is its line of ``--help`` (:func:`field_help`). ``compile`` (torch.compile the step;
+    None: on for CUDA), ``compile_mode`` and ``bf16`` (bfloat16 autocast in the training step; None:
+    on for CUDA and for a CPU with bfloat16 instructions) change how fast a run is, not what it
+    measures.
     """
 
     protocol: str = "paper"  # the protocol whose values the run starts from (its records' folder)
@@ -116,10 +118,11 @@ class Config(Protocol):
     tau_period: int | None = None  # cosine: its period T in epochs; None: Kukleva et al.'s 400 of 2,000, scaled
     macl_alpha: float = 0.5  # macl: α of τ_A = τ0 [1 + α (A − A0)]
     macl_a0: float = 0.0  # macl: A0, the alignment at which τ_A = τ0
-    data: str | None = None  # the offline CIFAR-10 npz file; None: torchvision downloads into datasets
+    data: str | None = None  # the offline CIFAR-10 npz; None: torchvision's download
     datasets: str = str(DATA_ROOT)  # the folder of downloads and decoded data (data/datasets)
-    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")  # cuda or cpu
-    out: str = field(default_factory=lambda: str(results.root()))  # the records folder (data/results)
+    # cuda or cpu
+    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
+    out: str = field(default_factory=lambda: str(results.root()))  # the records folder
     checkpoint_dir: str | None = None  # the checkpoints' folder; None: OUT/.checkpoints
     checkpoint_every: int = 5  # epochs between checkpoints (also after the last)
     compile: bool | None = None  # torch.compile the step; None: on for CUDA
@@ -177,8 +180,9 @@ class Config(Protocol):
 
     def _check_data(self) -> None:
         if self.data is not None and self.dataset != "cifar10":
-            raise ConfigError("data", f"{self.data}: the offline npz holds CIFAR-10, not {self.dataset!r}; "
-                                      "drop --data to download it, or use --dataset cifar10")
+            raise ConfigError("data", f"{self.data}: the offline npz holds CIFAR-10, not "
+                                      f"{self.dataset!r}; drop --data to download it, or use "
+                                      "--dataset cifar10")
 
     def _check_numbers(self) -> None:
         ints = {"k": 1, "epochs": 1, "batch_size": 2, "feature_dim": 1, "seed": 0, "knn_every": 1, "knn_k": 1,
@@ -250,7 +254,8 @@ BOOKKEEPING = ("protocol", "datasets", "out", "checkpoint_dir", "checkpoint_ever
 
 
 def field_help() -> dict[str, str]:
-    """Each field of :class:`Config` and the comment after it in this file, its one line of meaning (``--help``)."""
+    """Each field of :class:`Config` and the comment after it in this file, its one line of meaning
+    (``--help``)."""
     import inspect
     import io
     import tokenize
@@ -261,9 +266,10 @@ def field_help() -> dict[str, str]:
         for first, second in zip(tokens, tokens[1:]):
             if first.type == tokenize.NAME and first.start[1] == 4 and second.string == ":":
                 line = first.start[0]
-                comment = next((t.string for t in tokens if t.type == tokenize.COMMENT and t.start[0] == line), None)
-                if comment:
-                    found[first.string] = comment.lstrip("# ").strip()
+                comments = [t.string for t in tokens if t.type == tokenize.COMMENT  # after it,
+                            and t.start in ((line, t.start[1]), (line - 1, 4))]  # or a line above
+                if comments:
+                    found[first.string] = comments[-1].lstrip("# ").strip()
     return found
 
 

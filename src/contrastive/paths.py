@@ -1,11 +1,13 @@
-"""Where the project's files go: the checkout a command runs in, never the package's install location.
+"""Where the project's files go: the checkout a command runs in, never the package's install
+location.
 
-:func:`checkout` is ``$CONTRASTIVE_HOME`` where set, else the nearest folder, from the current working directory
-upwards, that holds a checkout of this project (``pyproject.toml`` beside ``book/experiments/train.ipynb``), else the
-current working directory itself. Every default folder (``data/results``, ``data/datasets``, the run notebook) lies
-under it, so a shared or non-editable install writes into the checkout a command runs in, not into another one or
-into ``site-packages``. A record names a path by :func:`portable`: relative to the checkout, never a machine's
-absolute path.
+:func:`checkout` is ``$CONTRASTIVE_HOME`` where set, else the nearest folder, from the current
+working directory upwards, that holds a checkout of this project (``pyproject.toml`` beside
+``book/experiments/train.ipynb``), else the current working directory itself. Every default folder
+(``data/results``, ``data/datasets``, the run notebook) lies under it, so a shared or non-editable
+install writes into the checkout a command runs in, not into another one or into ``site-packages``.
+A record names a path by :func:`portable`: relative to the checkout, never a machine's absolute
+path.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import os
 from pathlib import Path
 
 HOME_ENV = "CONTRASTIVE_HOME"
-"""Environment variable naming the checkout (or any folder) whose ``data/`` and ``book/`` the defaults use."""
+"""Environment variable naming the checkout (or any folder) whose ``data/`` and ``book/`` the
+defaults use."""
 MARKERS = ("pyproject.toml", "book/experiments/train.ipynb")
 """The files that make a folder a checkout of this project."""
 
@@ -25,8 +28,8 @@ def is_checkout(folder: Path) -> bool:
 
 
 def checkout(start: str | os.PathLike | None = None) -> Path:
-    """``$CONTRASTIVE_HOME``, else the nearest checkout from ``start`` (default: the working directory) upwards,
-    else ``start`` itself; absolute."""
+    """``$CONTRASTIVE_HOME``, else the nearest checkout from ``start`` (default: the working
+    directory) upwards, else ``start`` itself; absolute."""
     if home := os.environ.get(HOME_ENV):
         return Path(home).expanduser().resolve()
     here = Path(start or os.getcwd()).resolve()
@@ -34,9 +37,10 @@ def checkout(start: str | os.PathLike | None = None) -> Path:
 
 
 def portable(path: str | os.PathLike | None, file: bool = False) -> str | None:
-    """``path`` as a record names it: relative to :func:`checkout` where it lies inside it; elsewhere only its
-    name (a file is identified by its name and its sha256, which the record holds beside it). ``file``: always
-    the name (a data file lies at different places on different machines)."""
+    """``path`` as a record names it: relative to :func:`checkout` where it lies inside it;
+    elsewhere only its name (a file is identified by its name and its sha256, which the record holds
+    beside it). ``file``: always the name (a data file lies at different places on different
+    machines)."""
     if path is None:
         return None
     resolved = Path(path).expanduser().resolve()

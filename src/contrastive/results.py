@@ -29,8 +29,8 @@ from .losses import USES_TAU, loss_fn
 
 REQUIRED = ("config", "results", "curves", "provenance")
 DEFAULT_ROOT = paths.checkout() / "data" / "results"
-"""``data/results`` of the checkout the command runs in (``contrastive.paths.checkout``), never of the package's
-install location."""
+"""``data/results`` of the checkout the command runs in (``contrastive.paths.checkout``), never of
+the package's install location."""
 TRIALS_ROOT = DEFAULT_ROOT.parent / "trials"
 """``data/trials`` of the checkout: off-protocol diagnostic runs, ``<question>/<trial>/<protocol>/<dataset>/``;
 the book shows them as diagnostics and never counts them for a claim."""
@@ -281,8 +281,9 @@ def read_arrays(record: Record) -> dict[str, np.ndarray]:
 
 def _read_each(paths: Iterable[Path], read: Callable[[Path], Any],
                problems: list[tuple[str, str]] | None, strict: bool) -> list:
-    """``read(p)`` of each path. ``strict``: a ``BadRecordError`` (naming the file) is raised; otherwise the file is
-    skipped with a :class:`RecordWarning` and, where ``problems`` is a list, ``(path, problem)`` appended to it."""
+    """``read(p)`` of each path. ``strict``: a ``BadRecordError`` (naming the file) is raised;
+    otherwise the file is skipped with a :class:`RecordWarning` and, where ``problems`` is a list,
+    ``(path, problem)`` appended to it."""
     good = []
     for path in paths:
         try:
@@ -297,25 +298,28 @@ def _read_each(paths: Iterable[Path], read: Callable[[Path], Any],
 
 
 def _strict(problems: list | None, strict: bool | None) -> bool:
-    """Whether a reader raises on a bad file: unless the caller asked for tolerance, by ``strict=False`` or by
-    passing a ``problems`` list to collect what was skipped."""
+    """Whether a reader raises on a bad file: unless the caller asked for tolerance, by
+    ``strict=False`` or by passing a ``problems`` list to collect what was skipped."""
     return problems is None if strict is None else strict
 
 
 def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
          problems: list[tuple[str, str]] | None = None, strict: bool | None = None) -> list[Record]:
-    """All good records under ``root`` (optionally only those of ``dataset``, in any protocol's folder), by path.
+    """All good records under ``root`` (optionally only those of ``dataset``, in any protocol's
+    folder), by path.
 
-    A file that :func:`read_record` rejects raises its ``BadRecordError`` naming the file: a chapter never drops
-    a record that exists but cannot be read. Only where the caller asks for tolerance (``strict=False``, or a
-    ``problems`` list) is such a file skipped with a :class:`RecordWarning` and ``(path, problem)`` appended to
-    ``problems``. Records holding NaN or inf are kept. Temporary files of killed writes under the folder are removed.
+    A file that :func:`read_record` rejects raises its ``BadRecordError`` naming the file: a chapter
+    never drops a record that exists but cannot be read. Only where the caller asks for tolerance
+    (``strict=False``, or a ``problems`` list) is such a file skipped with a :class:`RecordWarning`
+    and ``(path, problem)`` appended to ``problems``. Records holding NaN or inf are kept. Temporary
+    files of killed writes under the folder are removed.
     """
     base = Path(root)
     if not base.is_dir():
         return []
     clean_temps(base)
-    records = _read_each(sorted(base.rglob("*.json")), read_record, problems, _strict(problems, strict))
+    strict = _strict(problems, strict)
+    records = _read_each(sorted(base.rglob("*.json")), read_record, problems, strict)
     return [r for r in records if dataset is None or r.dataset == dataset]
 
 
@@ -332,14 +336,17 @@ def _read_benchmark(path: Path) -> dict[str, Any]:
     return benchmark
 
 
-def load_benchmarks(root: str | os.PathLike | None = None, problems: list[tuple[str, str]] | None = None,
+def load_benchmarks(root: str | os.PathLike | None = None,
+                    problems: list[tuple[str, str]] | None = None,
                     strict: bool | None = None) -> list[dict[str, Any]]:
-    """The epoch-time measurements that ``benchmarks/epoch_time.py`` wrote (``data/benchmarks/*.json``);
-    a bad file raises, or is skipped where the caller asks for it, as in :func:`load`."""
+    """The epoch-time measurements that ``benchmarks/epoch_time.py`` wrote
+    (``data/benchmarks/*.json``); a bad file raises, or is skipped where the caller asks for it, as
+    in :func:`load`."""
     base = Path(root) if root else DEFAULT_ROOT.parent / "benchmarks"
     if not base.is_dir():
         return []
-    return _read_each(sorted(base.glob("*.json")), _read_benchmark, problems, _strict(problems, strict))
+    strict = _strict(problems, strict)
+    return _read_each(sorted(base.glob("*.json")), _read_benchmark, problems, strict)
 
 
 def find(records: Iterable[Record], dataset: str, loss: str, tau: float | None = None, seed: int = 0) -> Record | None:
@@ -354,9 +361,9 @@ def of_protocol(records: Iterable[Record], protocol: str) -> list[Record]:
 
 
 def load_records(dataset: str | None = None) -> list[Record]:
-    """All records under :func:`root` (optionally of one data set), as :func:`load` reads them: a record that
-    cannot be read raises ``BadRecordError`` naming the file; a record holding NaN or inf is kept, with a warning
-    here, and never drawn (:func:`by_tau`, Table 1)."""
+    """All records under :func:`root` (optionally of one data set), as :func:`load` reads them: a
+    record that cannot be read raises ``BadRecordError`` naming the file; a record holding NaN or
+    inf is kept, with a warning here, and never drawn (:func:`by_tau`, Table 1)."""
     records = load(root(), dataset)
     for r in records:
         if r.invalid:

@@ -1,17 +1,20 @@
 """``make sweep``: one papermill execution of the run notebook per configuration, resumable.
 
-For every loss and temperature of a protocol the run notebook ``book/experiments/train.ipynb`` is executed, leaving
-the executed notebook at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb``, the run record at
-``<out>/results/<protocol>/<dataset>/<record name>.json`` and, until the record is written, the run's checkpoints in
-``<out>/results/.checkpoints`` (``contrastive.train.checkpoint_path``). Without ``out`` the records go where the book
-reads them (``contrastive.results.root``), the notebooks beside them.
+For every loss and temperature of a protocol the run notebook ``book/experiments/train.ipynb`` is
+executed, leaving the executed notebook at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb``,
+the run record at ``<out>/results/<protocol>/<dataset>/<record name>.json`` and, until the record is
+written, the run's checkpoints in ``<out>/results/.checkpoints``
+(``contrastive.train.checkpoint_path``). Without ``out`` the records go where the book reads them
+(``contrastive.results.root``), the notebooks beside them.
 
-A configuration whose record covers it (:func:`shortfall`) is skipped, so an interrupted sweep resumes (Ctrl-C ends
-it in one line, exit status 130); a record that does not is replaced by a run started afresh, except that an
-off-protocol run never replaces a record at its protocol (``contrastive.train.check_replaces``): the sweep then
-stops before running anything (exit status 2). One failing run does not stop the others; failures are listed at the
-end (exit status 1). ``shard`` = (i, n) runs every n-th configuration from the i-th, counted from 0 as Slurm numbers
-the tasks of a job array (``--array=0-<n-1>``, ``benchmarks/sweep.sbatch``); ``plan`` lists them without running.
+A configuration whose record covers it (:func:`shortfall`) is skipped, so an interrupted sweep
+resumes (Ctrl-C ends it in one line, exit status 130); a record that does not is replaced by a run
+started afresh, except that an off-protocol run never replaces a record at its protocol
+(``contrastive.train.check_replaces``): the sweep then stops before running anything (exit status
+2). One failing run does not stop the others; failures are listed at the end (exit status 1).
+``shard`` = (i, n) runs every n-th configuration from the i-th, counted from 0 as Slurm numbers the
+tasks of a job array (``--array=0-<n-1>``, ``benchmarks/sweep.sbatch``); ``plan`` lists them without
+running.
 
     python -m contrastive.sweep --protocol cpu --data path/to/cifar10-jpeg.npz --out data
 """
@@ -134,11 +137,13 @@ def shard_of(jobs: list[Any], shard: tuple[int, int]) -> list[Any]:
     return jobs[i::n]
 
 
-SHARD_RULE = "i/n with 0 <= i < n, counted from 0 as Slurm numbers array tasks: 0/2 and 1/2 split a sweep in two"
+SHARD_RULE = ("i/n with 0 <= i < n, counted from 0 as Slurm numbers array tasks: "
+              "0/2 and 1/2 split a sweep in two")
 
 
 def _shard(text: str) -> tuple[int, int]:
-    """``--shard i/n`` as ``(i, n)``; checked here, so that a bad shard stops the sweep in argparse's one line."""
+    """``--shard i/n`` as ``(i, n)``; checked here, so that a bad shard stops the sweep in
+    argparse's one line."""
     i, _, n = text.partition("/")
     try:
         shard = int(i), int(n)
@@ -178,14 +183,15 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
           out: str | Path | None = None, data: str | Path | None = None, subset: int | None = None, device: str | None = None,
           parameters: dict[str, Any] | None = None, notebook: str | Path = NOTEBOOK, timeout: int = DEFAULT_TIMEOUT,
           log_output: bool = False, protocol: str = "paper", seeds: Sequence[int] = (0,),
-          shard: tuple[int, int] = (0, 1), schedules: Sequence[str] = ("constant",), plan: bool = False) -> Report:
-    """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet covered by a
-    record (module docstring); None: the protocol's values and the engine's defaults. ``shard``: see :func:`shard_of`
-    (n processes sharing one records folder run one sweep between them); ``schedules``: how τ moves (:func:`scheduled`);
-    ``parameters``: further Config fields, e.g.
-    ``{"knn_k": 8}``. Every job's Config and ``check_replaces`` run first, so a bad value stops the sweep with a
-    ``ValueError`` naming it before anything runs. ``plan``: only list this shard's record names
-    (:attr:`Report.planned`), running nothing.
+          shard: tuple[int, int] = (0, 1), schedules: Sequence[str] = ("constant",),
+          plan: bool = False) -> Report:
+    """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet
+    covered by a record (module docstring); None: the protocol's values and the engine's defaults.
+    ``shard``: see :func:`shard_of` (n processes sharing one records folder run one sweep between
+    them); ``schedules``: how τ moves (:func:`scheduled`); ``parameters``: further Config fields,
+    e.g. ``{"knn_k": 8}``. Every job's Config and ``check_replaces`` run first, so a bad value stops
+    the sweep with a ``ValueError`` naming it before anything runs. ``plan``: only list this shard's
+    record names (:attr:`Report.planned`), running nothing.
     """
     records = (Path(out) / "results" if out is not None else results.root()).resolve()
     out, notebook = records.parent, Path(notebook).resolve()
@@ -215,7 +221,8 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
                 print(head, f"skipped, {record} covers it", flush=True)
                 report.skipped.append(name)
                 continue
-            print(head, f"{record} does not cover it ({reason}); a run started afresh replaces it", flush=True)
+            print(head, f"{record} does not cover it ({reason}); a run started afresh replaces it",
+                  flush=True)
         target = out / "runs" / protocol / dataset / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         print(head, f"running -> {target}", flush=True)
@@ -236,20 +243,22 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
     return report
 
 
-def _execute(notebook: Path, target: Path, job: dict[str, Any], timeout: int, log_output: bool) -> None:
-    """One papermill execution of the run notebook; a run interrupted inside its kernel (Ctrl-C reaches the whole
-    process group) is a ``KeyboardInterrupt`` of the sweep, not a failed run."""
+def _execute(notebook: Path, target: Path, job: dict[str, Any], timeout: int,
+             log_output: bool) -> None:
+    """One papermill execution of the run notebook; a run interrupted inside its kernel (Ctrl-C
+    reaches the whole process group) is a ``KeyboardInterrupt`` of the sweep, not a failed run."""
     try:
         papermill.execute_notebook(str(notebook), str(target), parameters=job, kernel_name=KERNEL,
-                                   execution_timeout=timeout, progress_bar=False, log_output=log_output)
+                                   execution_timeout=timeout, progress_bar=False,
+                                   log_output=log_output)
     except papermill.PapermillExecutionError as e:
         if e.ename == "KeyboardInterrupt":
             raise KeyboardInterrupt from None
         raise
 
 
-INTERRUPTED = ("sweep: interrupted; run the same command again to resume: recorded configurations are skipped, "
-               "the interrupted run resumes from its last checkpoint")
+INTERRUPTED = ("sweep: interrupted; run the same command again to resume: recorded configurations "
+               "are skipped, the interrupted run resumes from its last checkpoint")
 
 
 def _assignment(text: str) -> tuple[str, Any]:
@@ -285,16 +294,19 @@ def parser() -> argparse.ArgumentParser:
                    help="how tau moves during a run (default: constant, the paper's; Beyond the paper: cosine, macl, "
                         "learned, each from its paper's base tau unless --taus)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
-                   help="run only shard I of N (I from 0 to N-1, as Slurm numbers the tasks of --array=0-<N-1>: "
-                        "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; benchmarks/sweep.sbatch)")
-    p.add_argument("--plan", action="store_true", help="list the record names this shard would make; run nothing")
+                   help="run only shard I of N (I from 0 to N-1, as Slurm numbers the tasks of "
+                        "--array=0-<N-1>: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; "
+                        "benchmarks/sweep.sbatch)")
+    p.add_argument("--plan", action="store_true",
+                   help="list the record names this shard would make; run nothing")
     p.add_argument("--notebook", default=str(NOTEBOOK))
     p.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The sweep's command line: exit status 0, 1 (a run failed), 2 (a bad value, before any run), 130 (Ctrl-C)."""
+    """The sweep's command line: exit status 0, 1 (a run failed), 2 (a bad value, before any run),
+    130 (Ctrl-C)."""
     args = parser().parse_args(argv)
     if args.log_output:
         logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -4,14 +4,15 @@ Speed: images live on the device as uint8 and are augmented there (``contrastive
 under bfloat16 autocast in channels-last layout with a fused SGD, and augmentation + forward + loss is
 ``torch.compile``d. Nothing inside an epoch waits for the device: the loss is read once per epoch.
 
-Checkpoints (every ``checkpoint_every`` epochs and after the last) hold the model, optimiser, bank, every RNG state
-and the curves so far. A checkpoint belongs to one run: it lies at
-``<out>/.checkpoints/<protocol>/<dataset>/<record stem>-<hash>/last.pt`` (:func:`checkpoint_path`; the hash is of
-the run's whole configuration but its bookkeeping, and of its output folder), it is written and read only while the
-run holds its record's lock (:func:`claimed`), and it is removed once the record is written. A run started again
-after an interruption resumes after its last checkpointed epoch (on the CPU bitwise identical to an uninterrupted
-one) and says so; a run never resumes from a checkpoint of another configuration or output folder. A configuration
-whose record ``out`` already holds is not run again (delete the record to run it again).
+Checkpoints (every ``checkpoint_every`` epochs and after the last) hold the model, optimiser, bank,
+every RNG state and the curves so far. A checkpoint belongs to one run: it lies at
+``<out>/.checkpoints/<protocol>/<dataset>/<record stem>-<hash>/last.pt`` (:func:`checkpoint_path`;
+the hash is of the run's whole configuration but its bookkeeping, and of its output folder), it is
+written and read only while the run holds its record's lock (:func:`claimed`), and it is removed
+once the record is written. A run started again after an interruption resumes after its last
+checkpointed epoch (on the CPU bitwise identical to an uninterrupted one) and says so; a run never
+resumes from a checkpoint of another configuration or output folder. A configuration whose record
+``out`` already holds is not run again (delete the record to run it again).
 """
 
 from __future__ import annotations
@@ -172,9 +173,9 @@ class Engine:
 CHECKPOINTS = ".checkpoints"
 """The folder of checkpoints inside a run's ``out`` (where no ``checkpoint_dir`` is given)."""
 MEASURED = tuple(f.name for f in dataclasses.fields(Config) if f.name not in BOOKKEEPING)
-"""The fields that decide what a run computes: a checkpoint or record is this run's only if they are equal."""
+"""The fields that decide what a run computes: a checkpoint is this run's only if they are equal."""
 SAME_RUN = tuple(name for name in MEASURED if name not in ("data", "device"))
-"""The fields a record must share with a run to cover it (not the data file's path, nor the device)."""
+"""The fields a record must share with a run to cover it (not the data file's path, nor device)."""
 
 
 def say(message: str) -> None:
@@ -183,20 +184,24 @@ def say(message: str) -> None:
 
 
 def run_hash(config: Config) -> str:
-    """12 hex digits that name one run: its :data:`MEASURED` fields and its output folder (resolved)."""
+    """12 hex digits that name one run: its :data:`MEASURED` fields and its output folder
+    (resolved)."""
     named = {name: getattr(config, name) for name in MEASURED}
-    named |= {"out": str(Path(config.out).resolve()), "data": config.data and str(Path(config.data).resolve())}
+    data = config.data and str(Path(config.data).resolve())
+    named |= {"out": str(Path(config.out).resolve()), "data": data}
     return hashlib.sha256(json.dumps(named, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def checkpoint_folder(config: Config) -> Path:
-    """``<out>/.checkpoints/<protocol>/<dataset>`` (``<checkpoint_dir>/<protocol>/<dataset>`` where it is given)."""
+    """``<out>/.checkpoints/<protocol>/<dataset>`` (``<checkpoint_dir>/<protocol>/<dataset>`` where
+    it is given)."""
     base = Path(config.checkpoint_dir) if config.checkpoint_dir else Path(config.out) / CHECKPOINTS
     return base / config.protocol / config.dataset
 
 
 def checkpoint_path(config: Config) -> Path:
-    """``<checkpoint folder>/<record stem>-<run hash>/last.pt``: this run's checkpoint, and no other run's."""
+    """``<checkpoint folder>/<record stem>-<run hash>/last.pt``: this run's checkpoint, and no other
+    run's."""
     return checkpoint_folder(config) / f"{config.stem}-{run_hash(config)}" / "last.pt"
 
 
@@ -216,10 +221,13 @@ def save_checkpoint(config: Config, engine: Engine, progress: dict) -> None:
 
 
 def load_checkpoint(config: Config, engine: Engine) -> dict | None:
-    """Restore ``engine`` from this run's own checkpoint and return its progress (saying "resuming from epoch N");
-    None, saying why in one line, where there is none it can resume from: ``resume`` off, none written, or one
-    that cannot be read or does not fit (the run then starts afresh and overwrites it)."""
+    """Restore ``engine`` from this run's own checkpoint and return its progress (saying "resuming
+    from epoch N"); None, saying why in one line, where there is none it can resume from: ``resume``
+    off, none written, or one that cannot be read or does not fit (the run then starts afresh and
+    overwrites it)."""
     path = checkpoint_path(config)
+    if not path.is_file() and config.resume:
+        adopt_legacy(config)
     if not path.is_file():
         if others := _other_checkpoints(config):
             say(f"starting afresh: {others}")
@@ -231,8 +239,10 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
     if state is not None:
         if found := differences(asdict(config), state["config"], MEASURED, reference="checkpoint"):
             problem = f"was made with a different configuration ({', '.join(map(str, found))})"
-        elif state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1) if evaluated(config, e)]:
-            problem = f"holds curves that do not match its {state['epoch']} epochs (made by an older version?)"
+        elif state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1)
+                                          if evaluated(config, e)]:
+            problem = (f"holds curves that do not match its {state['epoch']} epochs "
+                       "(made by an older version?)")
     if problem:
         say(f"starting afresh: the checkpoint {path} {problem}; it will be overwritten")
         return None
@@ -244,33 +254,68 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
 def _read_checkpoint(path: Path) -> tuple[dict | None, str | None]:
     """The checkpoint at ``path`` (its tensors on the CPU), or None and why it cannot be read."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True), None  # RNG states must stay on the CPU
+        # the RNG states must stay on the CPU
+        return torch.load(path, map_location="cpu", weights_only=True), None
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
         return None, f"cannot be read ({str(e).split('. ')[0]})"
 
 
 def _other_checkpoints(config: Config) -> str | None:
-    """What the checkpoint folder holds of this record's other configurations (never resumed, left in place)."""
+    """What the checkpoint folder holds of this record's other configurations (never resumed, left
+    in place)."""
     mine = checkpoint_path(config).parent
-    others = sorted(p for p in checkpoint_folder(config).glob(f"{config.stem}-*/last.pt") if p.parent != mine)
+    found = checkpoint_folder(config).glob(f"{config.stem}-*/last.pt")
+    others = sorted(p for p in found if p.parent != mine)
     if not others:
         return None
     state, problem = _read_checkpoint(others[-1])
     if state is not None:
-        found = differences(asdict(config), state["config"], (*MEASURED, "out"), reference="checkpoint")
-        problem = f"is of another configuration ({', '.join(map(str, found)) or 'same settings'})"
+        differ = differences(asdict(config), state["config"], (*MEASURED, "out"), "checkpoint")
+        problem = f"is of another configuration ({', '.join(map(str, differ)) or 'same settings'})"
     more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""
     return f"the checkpoint {others[-1]}{more} {problem}; it is set aside, not resumed"
 
 
+def legacy_path(config: Config) -> Path:
+    """Where code before issue 30 kept this record's checkpoint: ``<checkpoint_dir>`` (default: the
+    ``checkpoints`` folder beside ``out``) ``/<protocol>/<dataset>/<record stem>/last.pt``."""
+    beside = Path(config.out).parent / "checkpoints"
+    base = Path(config.checkpoint_dir) if config.checkpoint_dir else beside
+    return base / config.protocol / config.dataset / config.stem / "last.pt"
+
+
+def _resolved(fields: dict) -> dict:
+    """``fields`` with ``out`` and ``data`` as resolved paths (how a checkpoint names them)."""
+    return fields | {k: fields.get(k) and str(Path(fields[k]).resolve()) for k in ("out", "data")}
+
+
+def adopt_legacy(config: Config) -> None:
+    """Move a checkpoint of the layout before issue 30 to :func:`checkpoint_path`, saying so,
+    where it was written by this very run: the same :data:`MEASURED` fields and the same ``out``
+    (a run interrupted under the old code resumes under the new one). Any other is left alone."""
+    old = legacy_path(config)
+    if not old.is_file():
+        return
+    state, _ = _read_checkpoint(old)
+    if state is None or differences(_resolved(asdict(config)), _resolved(state["config"]),
+                                    (*MEASURED, "out"), "checkpoint"):
+        return
+    new = checkpoint_path(config)
+    new.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(old, new)
+    say(f"moved the checkpoint of epoch {state['epoch']} from the older layout ({old}) to {new}")
+
+
 def remove_checkpoint(config: Config) -> None:
-    """Remove this run's checkpoint folder (its record is written), and the folders above it left empty."""
+    """Remove this run's checkpoint folder (its record is written), and the folders above it left
+    empty."""
     shutil.rmtree(checkpoint_path(config).parent, ignore_errors=True)
     prune(config)
 
 
 def prune(config: Config) -> None:
-    """Remove the empty folders on the way to this run's checkpoint (made for it, never filled, or emptied)."""
+    """Remove the empty folders on the way to this run's checkpoint (made for it, never filled, or
+    emptied)."""
     top = Path(config.checkpoint_dir) if config.checkpoint_dir else Path(config.out) / CHECKPOINTS
     folder = checkpoint_path(config).parent
     for parent in (folder, *folder.parents):
@@ -304,21 +349,24 @@ def check_replaces(config: Config) -> None:
 
 
 def check_not_recorded(config: Config) -> None:
-    """``ConfigError`` (``out``) where ``out`` already holds this configuration's record (same :data:`SAME_RUN`
-    fields): a second run of it into the same folder is refused, not trained again over it."""
+    """``ConfigError`` (``out``) where ``out`` already holds this configuration's record (same
+    :data:`SAME_RUN` fields): a second run of it into the same folder is refused, not trained again
+    over it."""
     path = record_path(config)
     if not path.is_file():
         return
     held = results.read_record(path)
     if not differences(asdict(config), held.config, SAME_RUN, reference="record"):
-        raise ConfigError("out", f"{path} already holds the record of this configuration; delete it to run it "
-                                 "again, or write this run elsewhere (another --out)")
+        raise ConfigError("out", f"{path} already holds the record of this configuration; "
+                                 "delete it to run it again, or write this run elsewhere "
+                                 "(another --out)")
 
 
 def check_folders(config: Config) -> None:
     """``ConfigError`` (``out`` or ``checkpoint_dir``) unless the record's and the checkpoint's folders
     can be made and written: checked before any work, not after hours of training."""
-    for name, folder in (("out", record_path(config).parent), ("checkpoint_dir", checkpoint_folder(config))):
+    folders = (("out", record_path(config).parent), ("checkpoint_dir", checkpoint_folder(config)))
+    for name, folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             tempfile.TemporaryFile(dir=folder).close()
@@ -328,15 +376,17 @@ def check_folders(config: Config) -> None:
 
 @contextmanager
 def claimed(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``.<record stem>.lock`` beside the record ``path`` while a run makes it, so that two
-    processes (shards of a sweep on machines sharing the records folder, say) never make one record (nor touch its
-    checkpoint) at once: ``ConfigError`` (``out``) if another process holds it. The lock file is removed when the
-    run ends (one left by a killed run is removed by the next, :func:`contrastive.atomic.clean_locks`)."""
+    """Hold an exclusive lock on ``.<record stem>.lock`` beside the record ``path`` while a run
+    makes it, so that two processes (shards of a sweep on machines sharing the records folder, say)
+    never make one record (nor touch its checkpoint) at once: ``ConfigError`` (``out``) if another
+    process holds it. The lock file is removed when the run ends (one left by a killed run is
+    removed by the next, :func:`contrastive.atomic.clean_locks`)."""
     lock = path.with_name(f".{path.stem}.lock")
     f = atomic.lock(lock)
     if f is None:
-        raise ConfigError("out", f"{path} is being made by another run right now (it holds {lock.name}); "
-                                 "wait for it, or give this run another seed or --out")
+        raise ConfigError("out", f"{path} is being made by another run right now (it holds "
+                                 f"{lock.name}); wait for it, or give this run another seed or "
+                                 "--out")
     try:
         yield
     finally:
@@ -344,8 +394,8 @@ def claimed(path: Path) -> Iterator[None]:
 
 
 def run(config: Config) -> Path:
-    """Train, evaluate and write the run record of ``config`` (while :func:`claimed`), then remove its checkpoint;
-    returns the record's path."""
+    """Train, evaluate and write the run record of ``config`` (while :func:`claimed`), then remove
+    its checkpoint; returns the record's path."""
     path = record_path(config)
     check_replaces(config)
     check_folders(config)
@@ -384,7 +434,7 @@ def _run(config: Config, path: Path) -> Path:
         "bf16": config.use_bf16,
         "compiled": config.compile_mode if config.use_compile else None,
         "concurrent_runs": int(os.environ.get(CONCURRENT_ENV, "1")),
-        "data": {**train.source, "path": paths.portable(train.source.get("path") or None, file=True)},
+        "data": {**train.source, "path": paths.portable(train.source.get("path") or None, True)},
         "train_images": len(train),
         "test_images": len(test),
         "resumed_from_epoch": resumed_from,
@@ -394,18 +444,22 @@ def _run(config: Config, path: Path) -> Path:
         "finished": provenance.now(),
         "seconds_per_epoch": statistics.median(progress["epoch_seconds"]),
     }
-    record = {"config": recorded_config(config), "results": final, "curves": progress["curves"], "provenance": prov}
+    record = {"config": recorded_config(config), "results": final, "curves": progress["curves"],
+              "provenance": prov}
     return results.write_record(path, record, arrays)
 
 
 PATH_FIELDS = {"data": True, "datasets": False, "out": False, "checkpoint_dir": False}
-"""The Config fields that name a path, and whether it is a file: a record names them by ``paths.portable``."""
+"""The Config fields that name a path, and whether it is a file: a record names them by
+``paths.portable``."""
 
 
 def recorded_config(config: Config) -> dict:
-    """``config`` as its record holds it: every path relative to the checkout, a data file by its name (its sha256
-    is in the provenance), never a machine's absolute path."""
-    return asdict(config) | {name: paths.portable(getattr(config, name), file=file) for name, file in PATH_FIELDS.items()}
+    """``config`` as its record holds it: every path relative to the checkout, a data file by its
+    name (its sha256 is in the provenance), never a machine's absolute path."""
+    portable = {name: paths.portable(getattr(config, name), file)
+                for name, file in PATH_FIELDS.items()}
+    return asdict(config) | portable
 
 
 def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> None:
@@ -438,7 +492,8 @@ def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> Non
 
 
 def kept(config: Config, saved: int | None) -> str:
-    """What a run that stopped keeps: its last checkpoint (where ``saved``, its epoch, is not None) or nothing."""
+    """What a run that stopped keeps: its last checkpoint (where ``saved``, its epoch, is not None)
+    or nothing."""
     if saved is None:
         return "Nothing of it was checkpointed."
     return f"Its last good checkpoint (epoch {saved}) is kept at {checkpoint_path(config)}."
