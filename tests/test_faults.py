@@ -381,3 +381,15 @@ def test_loading_checks_the_npz_before_any_work(tmp_path):
     assert not (tmp_path / "cache").exists()  # nothing decoded or cached
     with pytest.raises(ValueError, match=re.escape(f"data: {path}: y_test must lie in 0..9")):
         D.decode_npz(path, "train")
+
+
+def test_a_lock_is_removed_by_its_holder_and_a_stale_one_by_the_next(tmp_path):
+    """Issue 30: a lock file goes with its run; one left by a killed run, with the next."""
+    path = tmp_path / ".run.lock"
+    held = atomic.lock(path)
+    assert held is not None and atomic.lock(path, patience=0.1) is None
+    assert atomic.clean_locks(tmp_path) == [] and path.exists()  # a held lock is never removed
+    atomic.unlock(path, held)
+    assert not path.exists()
+    path.write_text("")  # left by a killed run
+    assert atomic.clean_locks(tmp_path) == [path] and not path.exists()

@@ -59,18 +59,23 @@ def clean_temps(folder: str | os.PathLike, max_age: float = TEMP_MAX_AGE) -> lis
     return removed
 
 
-def lock(path: Path) -> TextIO | None:
-    """Take the exclusive lock ``path`` (created if absent) without waiting: its open file, or None
-    where another process holds it. Safe against a holder removing the file meanwhile
-    (:func:`unlock`): a lock taken on a file that is no longer at ``path`` is dropped and taken
-    again on the new one."""
+def lock(path: Path, patience: float = 0.5) -> TextIO | None:
+    """Take the exclusive lock ``path`` (created if absent): its open file, or None where another
+    process holds it for longer than ``patience`` seconds (a run holds it for its whole length;
+    :func:`clean_locks` of another process only for an instant). Safe against a holder removing the
+    file meanwhile (:func:`unlock`): a lock taken on a file that is no longer at ``path`` is dropped
+    and taken again on the new one."""
+    deadline = time.monotonic() + patience
     while True:
         f = open(path, "a")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.close()
-            return None
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+            continue
         try:
             here = os.stat(path)
         except FileNotFoundError:
@@ -95,7 +100,7 @@ def clean_locks(folder: str | os.PathLike) -> list[Path]:
     returns them."""
     removed = []
     for path in sorted(Path(folder).glob(".*.lock")):
-        f = lock(path)
+        f = lock(path, patience=0)
         if f is not None:
             unlock(path, f)
             removed.append(path)
