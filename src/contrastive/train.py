@@ -237,7 +237,8 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
         return None
     state, problem = _read_checkpoint(path)
     if state is not None:
-        if found := differences(asdict(config), state["config"], MEASURED, reference="checkpoint"):
+        if found := differences(_resolved(asdict(config)), _resolved(state["config"]), MEASURED,
+                                "checkpoint"):
             problem = f"was made with a different configuration ({', '.join(map(str, found))})"
         elif state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1)
                                           if evaluated(config, e)]:
