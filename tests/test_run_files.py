@@ -50,10 +50,14 @@ def test_defaults_follow_the_checkout_the_command_runs_in_not_the_package(tmp_pa
     assert seen == {"results": records, "datasets": datasets, "out": records,
                     "notebook": str(other / "book" / "experiments" / "train.ipynb"),
                     "config_datasets": datasets}
-    home = tmp_path / "home"
-    from_home = defaults_seen_from(tmp_path, CONTRASTIVE_HOME=str(home))
-    assert from_home["results"] == str(home / "data" / "results")
     assert not str(ROOT) in json.dumps(seen)  # never the checkout the package was imported from
+
+
+def test_contrastive_home_names_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "home"))
+    assert paths.checkout(fake_checkout(tmp_path / "clone")) == (tmp_path / "home").resolve()
+    monkeypatch.chdir(tmp_path)
+    assert paths.portable(tmp_path / "home" / "data" / "results") == "data/results"
 
 
 def test_checkout_is_the_nearest_one_upwards_else_the_folder_itself(tmp_path, monkeypatch):
