@@ -50,7 +50,9 @@ clean:
 ## PROTOCOL=paper the paper's scale (a GPU); PROTOCOL=cpu the converged CPU scale (50-75 min a run on two cores in
 ## its pilot); PROTOCOL=cpu-short the 60-epoch CPU scale (8-11 min a run).
 ## DATA=file.npz trains on a CIFAR-10 file (data/README.md) instead of torchvision's download; SEEDS="0 1 2" runs
-## each configuration with each seed; SHARD=i/n runs the i-th of n disjoint shares (one per machine or Slurm task).
+## each configuration with each seed; SHARD=i/n runs shard i of n (0 <= i < n, counted from 0 as
+## Slurm numbers array tasks: SHARD=0/2 and SHARD=1/2 split a sweep; benchmarks/sweep.sbatch);
+## ARGS=--plan lists a shard's runs.
 PROTOCOL ?= paper
 DATASET ?= cifar10
 LOSSES ?= contrastive hard simple hard_simple

@@ -65,8 +65,8 @@ def test_protocol_flag_starts_from_that_protocol(captured):
 
 
 @pytest.mark.parametrize("error, status, text", [
-    (ValueError("data: /x.npz: no such file"), 2, "error: data: /x.npz: no such file"),
-    (KeyboardInterrupt(), 130, "run the same command again to resume"),
+    (ValueError("data: /x.npz: no such file"), 2, "error: argument --data: /x.npz: no such file"),
+    (KeyboardInterrupt(), 130, "interrupted before its first checkpoint; run the same command"),
 ])
 def test_faults_end_in_one_line(monkeypatch, capsys, error, status, text):
     def fail(config):
@@ -86,3 +86,71 @@ def test_ctrl_c_while_the_configuration_is_built_ends_in_one_line(monkeypatch, c
     assert exit_status(["train", "--device", "cpu"]) == 130
     err = capsys.readouterr().err
     assert "interrupted before the run started" in err and len(err.strip().splitlines()) == 1
+
+
+# --- issue 30: help that explains, failures before training in one line -------------------------
+
+def help_text(capsys, *argv):
+    with pytest.raises(SystemExit):
+        cli.main(["train", *argv, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+
+
+def test_help_gives_every_flag_its_meaning_and_the_protocols_values(capsys):
+    meanings = config_module.field_help()
+    assert set(meanings) == {f.name for f in dataclasses.fields(Config)} and all(meanings.values())
+    paper, cpu = help_text(capsys), help_text(capsys, "--protocol", "cpu")
+    assert "epochs of SGD (the paper's 200) (default: 200)" in paper
+    assert "(default: resnet18)" in paper and "(default: resnet18_w16)" in cpu
+    assert "(default: 144 171)" in cpu and "(default: 160 190)" in paper
+    assert "the cpu protocol's" in cpu and "epochs of SGD (the paper's 200) (default: 180)" in cpu
+    assert "the temperature τ (a schedule's base value) (default: 0.07)" in cpu
+    train = cli.parser()._subparsers._group_actions[0].choices["train"]
+    assert all(a.help and not a.help.startswith("default:") for a in train._actions)
+
+
+def test_ctrl_c_names_the_checkpoint_it_resumes_from(monkeypatch, capsys, tmp_path):
+    def interrupted(config):
+        path = cli.checkpoint_path(config)
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run", interrupted)
+    assert exit_status(["train", "--device", "cpu", "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "run the same command again to resume from its last checkpoint (" in err
+
+
+TINY = ["--arch", "tiny", "--subset", "40", "--epochs", "1", "--probe-epochs", "1", "--knn-k", "5",
+        "--device", "cpu"]
+
+
+def test_offline_without_data_is_one_line_saying_what_to_pass(monkeypatch, capsys, tmp_path):
+    import urllib.error
+
+    import torchvision
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    argv = ["train", *TINY, "--out", str(tmp_path / "out"), "--datasets", str(tmp_path / "d")]
+    assert exit_status(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no network?" in err
+    assert "--data path/to/cifar10-jpeg.npz" in err
+
+
+@pytest.mark.parametrize("extra, text", [
+    (["--data", "{tmp}"], "argument --data: {tmp}: a folder, not a file"),
+    (["--dataset", "cifar100", "--data", "x.npz"],
+     "argument --data: x.npz: the offline npz holds CIFAR-10"),
+])
+def test_bad_data_is_one_line_and_exit_2(capsys, tmp_path, extra, text):
+    argv = ["train", *TINY, "--out", str(tmp_path / "out"),
+            *[e.format(tmp=tmp_path) for e in extra]]
+    assert exit_status(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and text.format(tmp=tmp_path) in err

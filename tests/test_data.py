@@ -172,7 +172,8 @@ def test_download_failure_says_no_network_and_suggests_the_offline_copy(tmp_path
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
-    with pytest.raises(RuntimeError, match="no network.*--data path/to/cifar10-jpeg.npz"):
+    wanted = "^data: could not download.*no network.*--data path/to/cifar10-jpeg.npz"
+    with pytest.raises(D.DownloadError, match=wanted):
         D.load("cifar10", root=tmp_path)
 
 

@@ -1,6 +1,7 @@
 """Bad input and faults: bad record files, non-finite numbers, killed writes, bad offline npz files.
 
-Every error names the file and what is wrong with it; ``load`` skips bad records visibly.
+Every error names the file and what is wrong with it; ``load`` raises on a bad record, or skips it
+visibly where asked to be tolerant.
 """
 
 import json
@@ -125,10 +126,30 @@ def test_load_skips_bad_records_with_a_warning_and_reports_them(tmp_path):
     assert [str(w.message) for w in caught] == [f"{p}: {m}; skipped" for p, m in problems]
 
 
-def test_load_without_a_problems_list_still_warns(tmp_path):
-    (tmp_path / "bad.json").write_text("{")
-    with pytest.warns(RecordWarning, match=re.escape(f"{tmp_path / 'bad.json'}: not valid JSON")):
-        assert results.load(tmp_path) == []
+def test_load_raises_naming_a_bad_record_unless_asked_to_be_tolerant(tmp_path):
+    """Issue 30: a record that exists but cannot be read is an error, never a silent gap in a
+    chapter."""
+    results.write_record(tmp_path / "cifar10" / "hard-tau0.3.json", record())
+    (tmp_path / "cifar10" / "bad.json").write_text("{")
+    named = re.escape(f"{tmp_path / 'cifar10' / 'bad.json'}: not valid JSON")
+    with pytest.raises(BadRecordError, match=named):
+        results.load(tmp_path)
+    with pytest.warns(RecordWarning, match=named):
+        assert [r.loss for r in results.load(tmp_path, strict=False)] == ["hard"]
+
+
+def test_the_chapters_reader_fails_on_a_truncated_record_naming_it(tmp_path, monkeypatch):
+    """Issue 30: one truncated seed of a configuration whose other seeds are intact fails
+    load_records."""
+    monkeypatch.setenv(results.ROOT_ENV, str(tmp_path))
+    for seed in (0, 1, 2):
+        config = {**record()["config"], "seed": seed}
+        results.write_record(tmp_path / "paper" / "cifar10" / f"hard-tau0.3-seed{seed}.json",
+                             {**record(), "config": config})
+    cut = tmp_path / "paper" / "cifar10" / "hard-tau0.3-seed0.json"
+    cut.write_bytes(cut.read_bytes()[:-40])
+    with pytest.raises(BadRecordError, match=f"^{re.escape(str(cut))}: not valid JSON"):
+        results.load_records("cifar10")
 
 
 def test_load_benchmarks_skips_bad_files(tmp_path):
@@ -136,6 +157,8 @@ def test_load_benchmarks_skips_bad_files(tmp_path):
     write_json(tmp_path / "a.json", good)
     write_json(tmp_path / "b.json", {**good, "speedup": float("inf")}, allow_nan=True)
     (tmp_path / "c.json").write_text("not json")
+    with pytest.raises(BadRecordError, match="b.json: speedup must be a finite number"):
+        results.load_benchmarks(tmp_path)
     problems = []
     with pytest.warns(RecordWarning, match="skipped"):
         assert results.load_benchmarks(tmp_path, problems=problems) == [good]
@@ -358,3 +381,15 @@ def test_loading_checks_the_npz_before_any_work(tmp_path):
     assert not (tmp_path / "cache").exists()  # nothing decoded or cached
     with pytest.raises(ValueError, match=re.escape(f"data: {path}: y_test must lie in 0..9")):
         D.decode_npz(path, "train")
+
+
+def test_a_lock_is_removed_by_its_holder_and_a_stale_one_by_the_next(tmp_path):
+    """Issue 30: a lock file goes with its run; one left by a killed run, with the next."""
+    path = tmp_path / ".run.lock"
+    held = atomic.lock(path)
+    assert held is not None and atomic.lock(path, patience=0.1) is None
+    assert atomic.clean_locks(tmp_path) == [] and path.exists()  # a held lock is never removed
+    atomic.unlock(path, held)
+    assert not path.exists()
+    path.write_text("")  # left by a killed run
+    assert atomic.clean_locks(tmp_path) == [path] and not path.exists()

@@ -237,7 +237,8 @@ def test_runs_write_where_the_book_reads(tmp_path, monkeypatch):
     monkeypatch.setenv(results.ROOT_ENV, str(tmp_path / "store" / "records"))
     config = Config(device="cpu")
     assert config.out == str(tmp_path / "store" / "records")
-    assert config.checkpoint_dir == str(tmp_path / "store" / "checkpoints")
+    assert config.checkpoint_dir is None  # the run's checkpoints lie inside out
+    assert train.checkpoint_path(config).is_relative_to(tmp_path / "store" / "records")
 
 
 def test_shards_are_disjoint_and_cover_the_sweep():
@@ -247,9 +248,10 @@ def test_shards_are_disjoint_and_cover_the_sweep():
     for bad in ((3, 3), (-1, 2), (0, 0)):
         with pytest.raises(ValueError, match="shard"):
             sweep.shard_of(jobs, bad)
-    assert sweep.main(["--shard", "2/2", "--device", "cpu"]) == 2
-    with pytest.raises(SystemExit):
-        sweep.parser().parse_args(["--shard", "one-of-two"])
+    for bad in ("2/2", "one-of-two", "-1/2"):
+        with pytest.raises(SystemExit) as e:
+            sweep.main(["--shard", bad, "--device", "cpu"])
+        assert e.value.code == 2
 
 
 def test_a_record_being_made_is_claimed_by_one_run_only(tmp_path):
@@ -277,3 +279,76 @@ def test_two_shards_of_one_sweep_at_once_record_each_configuration_once(tmp_path
     assert made == sorted(f"{n}-seed{s}" for n in ("contrastive-tau0.3", "contrastive-tau0.7", "simple") for s in (0, 1))
     ran = [line.split()[2].rstrip(":") for text in printed for line in text.splitlines() if "done in" in line]
     assert sorted(ran) == made  # each configuration ran in exactly one shard
+
+
+# --- issue 30: stale records, Ctrl-C, shards as Slurm numbers them ------------------------------
+
+def in_process(monkeypatch):
+    """Run each job of a sweep in this process (train.run), in place of a papermill execution."""
+    def execute(notebook, target, parameters, **kwargs):
+        train.run(sweep.run_config(**parameters))
+        Path(target).write_text(json.dumps(nbformat.v4.new_notebook()))
+
+    monkeypatch.setattr(sweep.papermill, "execute_notebook", execute)
+
+
+def test_a_stale_record_is_replaced_by_a_run_started_afresh(tmp_path, monkeypatch, capsys):
+    """Issue 30: make sweep ... EPOCHS=2, then EPOCHS=3, replaces the record in one line, exit 0."""
+    in_process(monkeypatch)
+    data, out = tiny_npz(tmp_path / "tiny.npz"), tmp_path / "out"
+    argv = cli(out, data, "--losses", "simple")
+    assert sweep.main(argv) == 0
+    capsys.readouterr()
+    assert sweep.main([*argv, "--epochs", "2"]) == 0
+    said = capsys.readouterr().out
+    assert "does not cover it (epochs 1 (requested: 2)); a run started afresh replaces it" in said
+    assert "Traceback" not in said and "1 ran, 0 skipped, 0 failed" in said
+    record = results.read_record(out / "results" / "paper" / "cifar10" / "simple-seed0.json")
+    assert record.config["epochs"] == 2 and record.provenance["resumed_from_epoch"] == 0
+    assert not (out / "results" / train.CHECKPOINTS).exists()  # no checkpoint outlives its record
+
+
+def test_ctrl_c_of_a_sweep_is_one_line_on_how_to_resume(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):  # Ctrl-C reaches the kernel: papermill reports its error
+        raise papermill.PapermillExecutionError(0, 1, "KeyboardInterrupt", "KeyboardInterrupt", "",
+                                                [])
+
+    import papermill
+
+    monkeypatch.setattr(sweep.papermill, "execute_notebook", interrupted)
+    data = tiny_npz(tmp_path / "tiny.npz")
+    assert sweep.main(cli(tmp_path / "out", data, "--losses", "simple")) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == sweep.INTERRUPTED and "run the same command again to resume" in err
+
+
+def slurm_plan(task: int, count: int, tmp_path: Path, capsys, **env: str) -> list[str]:
+    """The record names task ``task`` of an array of ``count`` runs under benchmarks/sweep.sbatch:
+    the script's command line (caught by a stand-in for python) given to ``sweep.main`` here (a
+    process each would take long)."""
+    shim = tmp_path / "python"
+    shim.write_text("#!/bin/sh\nprintf '%s\\0' \"$@\"\n")
+    shim.chmod(0o755)
+    environment = {**os.environ, "SLURM_ARRAY_TASK_ID": str(task),
+                   "SLURM_ARRAY_TASK_COUNT": str(count), "PLAN": "1", "PYTHON": str(shim), **env}
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "sweep.sbatch")], env=environment,
+                          capture_output=True, check=True)
+    argv = done.stdout.decode().split("\0")[:-1]
+    assert argv[:2] == ["-m", "contrastive.sweep"]
+    capsys.readouterr()
+    assert sweep.main(argv[2:]) == 0
+    head, names = capsys.readouterr().out.strip().split(": ", 1)
+    assert head == f"shard {task}/{count}"
+    return names.split()
+
+
+def test_the_slurm_script_runs_each_configuration_in_exactly_one_task(tmp_path, capsys):
+    script = (ROOT / "benchmarks" / "sweep.sbatch").read_text()
+    tasks = int(script.split("#SBATCH --array=0-")[1].split()[0]) + 1  # Slurm numbers them 0 .. n-1
+    plans = [slurm_plan(i, tasks, tmp_path, capsys) for i in range(tasks)]
+    losses = ["contrastive", "hard", "simple", "hard_simple"]  # the script's default
+    every = [sweep.run_config("cpu", loss=loss, tau=tau, device="cpu").stem
+             for loss, tau in sweep.configurations(losses)]
+    assert sorted(n for plan in plans for n in plan) == sorted(every) and len(every) == 20
+    assert plans[0] == every[0::tasks]  # task 0 takes the first: Table 1's first column
+    assert slurm_plan(1, 2, tmp_path, capsys, SEEDS="0 1", LOSSES="simple") == ["simple-seed1"]

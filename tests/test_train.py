@@ -2,12 +2,13 @@
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from contrastive import results, train
+from contrastive import paths, results, train
 from contrastive.config import Config
 from contrastive.data import Dataset
 
@@ -25,7 +26,7 @@ def synthetic(dataset, split="train", data=None, subset=None, device="cpu", root
 
 def tiny(tmp_path, **kw):
     base = dict(dataset="cifar10", arch="tiny", epochs=2, batch_size=16, knn_k=5, knn_every=1, probe_epochs=2,
-                device="cpu", bf16=False, out=str(tmp_path / "results"), checkpoint_dir=str(tmp_path / "ckpt"))
+                device="cpu", bf16=False, out=str(tmp_path / "results"))
     return Config(**{**base, **kw})
 
 
@@ -100,8 +101,11 @@ def test_run_writes_a_complete_record(tmp_path):
     assert {k: v.shape for k, v in arrays.items()} == {
         "pos_sim": (48,), "neg_top10": (48, 10), "hist_edges": (51,), "hist_pos": (50,), "hist_neg": (50,),
         "embedding": (20, 128), "embedding_labels": (20,)}
-    assert train.checkpoint_path(record_config := tiny(tmp_path, loss="hard", tau=0.5, k=10)).is_file()
-    assert record_config.stem == "hard-tau0.5-seed0"
+    assert tiny(tmp_path, loss="hard", tau=0.5, k=10).stem == "hard-tau0.5-seed0"
+    # the record written, its checkpoint and lock are gone, and no folder is left for them
+    assert not (tmp_path / "results" / train.CHECKPOINTS).exists()
+    left = sorted(p.name for p in path.parent.iterdir())
+    assert left == ["hard-tau0.5-seed0.json", "hard-tau0.5-seed0.npz"]
 
 
 def test_in_batch_negatives_run(tmp_path):
@@ -110,40 +114,121 @@ def test_in_batch_negatives_run(tmp_path):
     assert path.name == "simple-seed0.json" and np.isfinite(record.curves["loss"]).all()
 
 
-def test_a_killed_run_resumes_bitwise_identical(tmp_path, monkeypatch):
-    straight = tiny(tmp_path / "a", epochs=3, checkpoint_every=2)
-    record_a = json.loads(train.run(straight).read_text())
-
-    killed = tiny(tmp_path / "b", epochs=3, checkpoint_every=2)
+def kill_in_epoch(monkeypatch, dies: int):
+    """Make every run die (Ctrl-C) when it starts epoch ``dies``; returns the undo."""
     original = train.Engine.train_epoch
 
-    def dies_in_epoch_3(self, epoch, bar=None):
-        if epoch == 3:
+    def dying(self, epoch, bar=None):
+        if epoch == dies:
             raise KeyboardInterrupt
         return original(self, epoch, bar)
 
-    monkeypatch.setattr(train.Engine, "train_epoch", dies_in_epoch_3)
+    monkeypatch.setattr(train.Engine, "train_epoch", dying)
+    return lambda: monkeypatch.setattr(train.Engine, "train_epoch", original)
+
+
+def test_a_killed_run_resumes_bitwise_identical(tmp_path, monkeypatch, capsys):
+    straight = tiny(tmp_path / "a", epochs=3, checkpoint_every=2)
+    path_a = train.run(straight)
+    record_a = json.loads(path_a.read_text())
+
+    killed = tiny(tmp_path / "b", epochs=3, checkpoint_every=2)
+    undo = kill_in_epoch(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         train.run(killed)
     assert torch.load(train.checkpoint_path(killed), weights_only=True)["epoch"] == 2
-    monkeypatch.setattr(train.Engine, "train_epoch", original)
-    record_b = json.loads(train.run(killed).read_text())
+    assert not list(train.record_path(killed).parent.glob(".*.lock"))  # the lock goes with its run
+    undo()
+    capsys.readouterr()
+    path_b = train.run(killed)
+    assert f"resuming from epoch 2 ({train.checkpoint_path(killed)})" in capsys.readouterr().out
+    record_b = json.loads(path_b.read_text())
 
     assert record_b["provenance"]["resumed_from_epoch"] == 2
     assert record_b["results"] == record_a["results"]
     assert record_b["curves"] == record_a["curves"]
-    state_a = torch.load(train.checkpoint_path(straight), weights_only=True)
-    state_b = torch.load(train.checkpoint_path(killed), weights_only=True)
-    for key, value in state_a["model"].items():
-        assert torch.equal(value, state_b["model"][key]), key
-    assert torch.equal(state_a["bank"]["vectors"], state_b["bank"]["vectors"])
+    arrays_a, arrays_b = (results.read_arrays(results.read_record(p)) for p in (path_a, path_b))
+    for key, value in arrays_a.items():
+        assert np.array_equal(value, arrays_b[key]), key  # the same model: the same embeddings
+    assert not train.checkpoint_path(killed).exists()
 
 
-def test_a_checkpoint_of_another_config_is_not_resumed(tmp_path):
-    train.run(tiny(tmp_path, epochs=1))
-    with pytest.raises(ValueError, match="different configuration.*lr"):
-        train.run(tiny(tmp_path, epochs=1, lr=0.1))
-    train.run(tiny(tmp_path, epochs=1, lr=0.1, resume=False))  # trains afresh
+def test_a_checkpoint_of_another_config_is_set_aside(tmp_path, monkeypatch, capsys):
+    undo = kill_in_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(tiny(tmp_path, epochs=2, checkpoint_every=1))
+    undo()
+    other = train.checkpoint_path(tiny(tmp_path, epochs=2, checkpoint_every=1))
+    capsys.readouterr()
+    record = results.read_record(train.run(tiny(tmp_path, epochs=3, checkpoint_every=1)))
+    said = capsys.readouterr().out
+    assert (f"starting afresh: the checkpoint {other} is of another configuration "
+            "(epochs 3 (checkpoint: 2))") in said
+    assert record.provenance["resumed_from_epoch"] == 0 and record.config["epochs"] == 3
+    assert other.is_file()  # set aside, not resumed and not removed
+
+
+def test_two_outputs_never_share_a_checkpoint(tmp_path, monkeypatch):
+    """Issue 30: one configuration into two --out folders, even with one --checkpoint-dir, trains
+    twice."""
+    shared = str(tmp_path / "ckpt")
+    undo = kill_in_epoch(monkeypatch, 3)
+    first = tiny(tmp_path / "one", epochs=3, checkpoint_every=2, checkpoint_dir=shared)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(first)
+    undo()
+    second = tiny(tmp_path / "two", epochs=3, checkpoint_every=2, checkpoint_dir=shared)
+    assert train.checkpoint_path(second) != train.checkpoint_path(first)
+    assert results.read_record(train.run(second)).provenance["resumed_from_epoch"] == 0
+    assert train.checkpoint_path(first).is_file()  # the first run's, untouched
+    for kw in ({}, {"checkpoint_dir": shared}):
+        a, b = tiny(tmp_path / "one", **kw), tiny(tmp_path / "two", **kw)
+        assert train.checkpoint_path(a) != train.checkpoint_path(b)
+
+
+def test_a_smoke_run_never_blocks_the_real_run(tmp_path, monkeypatch):
+    """Issue 30: the README's smoke run into --out smoke, then the real one of the same loss and
+    tau."""
+    undo = kill_in_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(tiny(tmp_path / "smoke", epochs=2, checkpoint_every=1))
+    undo()
+    train.run(tiny(tmp_path / "smoke", epochs=1))
+    real = tiny(tmp_path / "real", epochs=2, arch="resnet18_w16", batch_size=24)
+    record = results.read_record(train.run(real))
+    assert record.config["arch"] == "resnet18_w16" and record.provenance["resumed_from_epoch"] == 0
+
+
+def test_a_second_run_of_a_recorded_configuration_into_one_out_is_refused(tmp_path):
+    path = train.run(tiny(tmp_path, epochs=1))
+    written = path.read_bytes()
+    with pytest.raises(ValueError, match="^out: .*contrastive-tau0.07-seed0.json already holds the "
+                                         "record of this configuration; delete it") as e:
+        train.run(tiny(tmp_path, epochs=1))
+    assert e.value.field == "out" and path.read_bytes() == written
+    assert not (tmp_path / "results" / train.CHECKPOINTS).exists()
+    another = results.read_record(train.run(tiny(tmp_path, epochs=2)))  # replaces it
+    assert another.config["epochs"] == 2
+
+
+def test_a_record_names_no_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
+    config = tiny(tmp_path, epochs=1, data=None, datasets=str(tmp_path / "data" / "d"))
+    c = json.loads(train.run(config).read_text())["config"]
+    named = (c["out"], c["datasets"], c["checkpoint_dir"], c["data"])
+    assert named == ("results", "data/d", None, None)
+    outside = paths.portable("/elsewhere/cifar10-jpeg.npz", file=True)
+    assert outside == "cifar10-jpeg.npz" and paths.portable("/elsewhere/results") == "results"
+    assert paths.portable(tmp_path / "data" / "x.npz", file=True) == "x.npz"
+
+
+def test_a_stale_lock_is_removed_by_the_next_run(tmp_path):
+    config = tiny(tmp_path, epochs=1)
+    stale = train.record_path(config).with_name(".simple-seed0.lock")  # left by a killed run
+    stale.parent.mkdir(parents=True)
+    stale.write_text("")
+    train.run(config)
+    assert not stale.exists() and not list(stale.parent.glob(".*.lock"))
 
 
 @pytest.mark.parametrize("kw, n_test", [({"subset": 10}, 20), ({"subset": 30}, 20), ({"test_subset": 7}, 7)])
@@ -164,14 +249,26 @@ def test_an_off_protocol_run_never_replaces_a_protocol_record(tmp_path):
     train.check_replaces(protocol_run)  # a protocol run may replace it
 
 
-def test_a_diverging_run_stops_in_its_epoch_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_a_diverging_run_names_what_it_keeps_only_if_it_exists(tmp_path, monkeypatch):
     good = train.run(tiny(tmp_path, epochs=1))
-    config = tiny(tmp_path, epochs=2, lr=1e30, resume=False)
-    with pytest.raises(train.Diverged, match="epoch 1: the mean training loss is (nan|inf).*lower lr or raise tau"):
+    config = tiny(tmp_path, epochs=2, lr=1e30)
+    with pytest.raises(train.Diverged, match="epoch 1: the mean training loss is (nan|inf).*lower "
+                                             "lr or raise tau. Nothing of it was checkpointed.$"):
         train.run(config)
     assert results.read_record(good).config["epochs"] == 1  # no record of the diverged run
-    assert torch.load(train.checkpoint_path(config), weights_only=True)["epoch"] == 1  # the good run's, untouched
-    assert torch.load(train.checkpoint_path(config), weights_only=True)["config"]["lr"] == 0.03
+    assert not train.checkpoint_path(config).exists()
+
+    original = train.Engine.train_epoch
+    def nan_in_epoch_3(self, epoch, bar=None):
+        return float("nan") if epoch == 3 else original(self, epoch, bar)
+
+    monkeypatch.setattr(train.Engine, "train_epoch", nan_in_epoch_3)
+    late = tiny(tmp_path, epochs=3, checkpoint_every=1)
+    kept = re.escape(str(train.checkpoint_path(late)))
+    wanted = f"epoch 3: .*Its last good checkpoint \\(epoch 2\\) is kept at {kept}"
+    with pytest.raises(train.Diverged, match=wanted):
+        train.run(late)
+    assert torch.load(train.checkpoint_path(late), weights_only=True)["epoch"] == 2
 
 
 def test_config_at_a_protocol_takes_its_values_and_overrides():
@@ -182,7 +279,10 @@ def test_config_at_a_protocol_takes_its_values_and_overrides():
     with pytest.raises(ValueError, match="^protocol: must be one of"):
         Config(protocol="gpu", device="cpu")
     assert train.record_path(cpu).parts[-3:] == ("cpu-short", "cifar10", "contrastive-tau0.07-seed0.json")
-    assert train.checkpoint_path(cpu).parts[-4:] == ("cpu-short", "cifar10", "contrastive-tau0.07-seed0", "last.pt")
+    ckpt = train.checkpoint_path(cpu)
+    assert ckpt.parts[-5:-2] == (train.CHECKPOINTS, "cpu-short", "cifar10")
+    assert ckpt.name == "last.pt" and ckpt.is_relative_to(cpu.out)
+    assert ckpt.parent.name.startswith("contrastive-tau0.07-seed0-")
     assert train.record_path(dataclasses.replace(cpu, seed=2)).name == "contrastive-tau0.07-seed2.json"
 
 
@@ -201,22 +301,64 @@ def test_a_subset_without_two_images_of_a_class_stops_before_training(tmp_path):
     assert not train.checkpoint_path(config).exists()
 
 
-def test_an_unreadable_checkpoint_names_its_path_and_no_resume(tmp_path):
-    config = tiny(tmp_path, epochs=1)
-    train.run(config)
+def test_an_unreadable_checkpoint_is_said_and_the_run_starts_afresh(tmp_path, monkeypatch, capsys):
+    config = tiny(tmp_path, epochs=2, checkpoint_every=1)
+    undo = kill_in_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(config)
+    undo()
     path = train.checkpoint_path(config)
     path.write_bytes(path.read_bytes()[:1000])  # truncated, as by a full disk
-    with pytest.raises(ValueError, match=f"^resume: checkpoint {path} cannot be read .*--no-resume"):
+    capsys.readouterr()
+    assert results.read_record(train.run(config)).provenance["resumed_from_epoch"] == 0
+    assert f"starting afresh: the checkpoint {path} cannot be read" in capsys.readouterr().out
+
+
+def test_a_checkpoint_whose_curves_miss_a_point_is_not_resumed(tmp_path, monkeypatch, capsys):
+    config = tiny(tmp_path, epochs=2, checkpoint_every=1)
+    undo = kill_in_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
         train.run(config)
-    assert results.read_record(train.run(tiny(tmp_path, epochs=1, resume=False))).provenance["resumed_from_epoch"] == 0
-
-
-def test_a_checkpoint_whose_curves_miss_a_point_is_refused(tmp_path):
-    config = tiny(tmp_path, epochs=2)
-    train.run(config)
+    undo()
     path = train.checkpoint_path(config)
     state = torch.load(path, weights_only=True)
     state["curves"] = {k: v[:-1] for k, v in state["curves"].items()}  # an older version's: no last point
     torch.save(state, path)
-    with pytest.raises(ValueError, match=f"^resume: checkpoint {path} holds curves that do not match its 2 epochs"):
+    capsys.readouterr()
+    assert results.read_record(train.run(config)).provenance["resumed_from_epoch"] == 0
+    said = capsys.readouterr().out
+    assert f"the checkpoint {path} holds curves that do not match its 1 epochs" in said
+
+
+def test_no_resume_starts_afresh_and_says_so(tmp_path, monkeypatch, capsys):
+    undo = kill_in_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(tiny(tmp_path, epochs=2, checkpoint_every=1))
+    undo()
+    capsys.readouterr()
+    afresh = tiny(tmp_path, epochs=2, checkpoint_every=1, resume=False)
+    record = results.read_record(train.run(afresh))
+    assert record.provenance["resumed_from_epoch"] == 0
+    assert "starting afresh (--no-resume)" in capsys.readouterr().out
+
+
+def test_a_checkpoint_of_the_older_layout_is_adopted_only_by_its_own_run(tmp_path, monkeypatch,
+                                                                        capsys):
+    """A run interrupted under the code before issue 30 resumes under the new one."""
+    config = tiny(tmp_path, epochs=2, checkpoint_every=1)
+    undo = kill_in_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
         train.run(config)
+    undo()
+    old = train.legacy_path(config)  # <out>/../checkpoints/paper/cifar10/<stem>/last.pt
+    old.parent.mkdir(parents=True)
+    train.checkpoint_path(config).rename(old)
+    other = tiny(tmp_path, epochs=3, checkpoint_every=1)
+    assert train.legacy_path(other) == old
+    train.adopt_legacy(other)  # another configuration's: left alone
+    assert old.is_file()
+    capsys.readouterr()
+    assert results.read_record(train.run(config)).provenance["resumed_from_epoch"] == 1
+    said = capsys.readouterr().out
+    assert f"from the older layout ({old})" in said and "resuming from epoch 1" in said
+    assert not old.exists()

@@ -1,14 +1,17 @@
-"""Atomic file writes: a file is written to a temporary file beside it, flushed to disk and renamed into place, so that
-an interrupted write leaves the old file (or none), never a partial one, and no temporary file; the temporary files of
-writes that were killed are cleaned up later (:func:`clean_temps`)."""
+"""Atomic file writes: a file is written to a temporary file beside it, flushed to disk and renamed
+into place, so that an interrupted write leaves the old file (or none), never a partial one, and no
+temporary file; the temporary files of writes that were killed are cleaned up later
+(:func:`clean_temps`). Lock files (:func:`lock`) are removed by their holder, and those of killed
+holders by the next run (:func:`clean_locks`)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, TextIO
 
 TEMP_MAX_AGE = 3600.0
 """Seconds after which a temporary file of :func:`atomic_write` counts as left by an interrupted write."""
@@ -53,4 +56,52 @@ def clean_temps(folder: str | os.PathLike, max_age: float = TEMP_MAX_AGE) -> lis
                 removed.append(tmp)
         except FileNotFoundError:  # removed meanwhile by another reader
             continue
+    return removed
+
+
+def lock(path: Path, patience: float = 0.5) -> TextIO | None:
+    """Take the exclusive lock ``path`` (created if absent): its open file, or None where another
+    process holds it for longer than ``patience`` seconds (a run holds it for its whole length;
+    :func:`clean_locks` of another process only for an instant). Safe against a holder removing the
+    file meanwhile (:func:`unlock`): a lock taken on a file that is no longer at ``path`` is dropped
+    and taken again on the new one."""
+    deadline = time.monotonic() + patience
+    while True:
+        f = open(path, "a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+            continue
+        try:
+            here = os.stat(path)
+        except FileNotFoundError:
+            here = None
+        mine = os.fstat(f.fileno())
+        if here is not None and (here.st_ino, here.st_dev) == (mine.st_ino, mine.st_dev):
+            return f
+        f.close()  # its holder removed it between our open and our lock: take the new one
+
+
+def unlock(path: Path, f: TextIO) -> None:
+    """Remove the lock file ``path`` while still holding it (so no one else can hold it then), then
+    release it."""
+    try:
+        Path(path).unlink(missing_ok=True)
+    finally:
+        f.close()
+
+
+def clean_locks(folder: str | os.PathLike) -> list[Path]:
+    """Remove the lock files ``.*.lock`` in ``folder`` that no process holds (left by killed runs);
+    returns them."""
+    removed = []
+    for path in sorted(Path(folder).glob(".*.lock")):
+        f = lock(path, patience=0)
+        if f is not None:
+            unlock(path, f)
+            removed.append(path)
     return removed

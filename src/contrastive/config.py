@@ -33,25 +33,25 @@ class Protocol:
     """What a run measures. The defaults are the paper's protocol; ``knn_every`` (how often the curves
     get a point) changes the cost of a run, not what it measures, so it is not compared."""
 
-    epochs: int = paper.PAPER_EPOCHS  # 200 epochs of SGD
-    batch_size: int = 128
-    lr: float = 0.03
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    epochs: int = paper.PAPER_EPOCHS  # epochs of SGD (the paper's 200)
+    batch_size: int = 128  # images per SGD step
+    lr: float = 0.03  # the SGD learning rate
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 5e-4  # L2 weight decay of SGD
     milestones: tuple[int, ...] = (160, 190)  # lr x gamma after these epochs
-    gamma: float = 0.1
-    negatives: str = "bank"  # a memory bank of every training image [code]; "batch": SimCLR's in-batch views
-    bank_momentum: float = 0.5  # v <- normalize(m v + (1 - m) f) [code]
-    feature_dim: int = 128  # the embedding on the unit sphere
-    arch: str = "resnet18"  # with the CIFAR stem (3x3 stride-1 first convolution, no max-pool)
-    head: str = "linear"  # one linear layer 512 -> 128 [code]
-    init: str = "pytorch"  # PyTorch's default initialisation: the authors' ResNet sets none [code]
-    hflip: bool = True  # the paper's text lists flips; the authors' code has them commented out
-    knn_k: int = 200  # the weighted kNN monitor [code]
-    knn_sigma: float = 0.07
-    probe_epochs: int = 100  # the linear probe on the frozen 512-d features
-    subset: int | None = None  # None: every training image; N: a fixed class-balanced subset
-    test_subset: int | None = None  # None: every test image
+    gamma: float = 0.1  # the lr factor at each milestone
+    negatives: str = "bank"  # "bank": every training image's [code]; "batch": SimCLR's views
+    bank_momentum: float = 0.5  # the bank's momentum m: v <- normalize(m v + (1 - m) f) [code]
+    feature_dim: int = 128  # the dimension of the embedding on the unit sphere
+    arch: str = "resnet18"  # the encoder (CIFAR stem: 3x3 stride-1 first conv, no max-pool)
+    head: str = "linear"  # the projection head: linear, one layer 512 -> 128 [code]
+    init: str = "pytorch"  # initialisation: pytorch's default (the authors' sets none) [code]
+    hflip: bool = True  # random horizontal flips (in the paper's text; commented out in its code)
+    knn_k: int = 200  # neighbours of the weighted kNN monitor [code]
+    knn_sigma: float = 0.07  # the kNN monitor's temperature
+    probe_epochs: int = 100  # epochs of the linear probe on the frozen 512-d features
+    subset: int | None = None  # training images: none, all; N, a fixed class-balanced subset
+    test_subset: int | None = None  # test images: none, all; N, the first N
     k: int = paper.HARD_K  # the hard losses' nearest negatives (Eq. 9): 4095 of the 50,000
     knn_every: int = field(default=10, compare=False)  # epochs between curve points
 
@@ -96,42 +96,47 @@ class ConfigError(ValueError):
 class Config(Protocol):
     """One run: a protocol's values (the defaults: the paper's), what is run and where files go.
 
-    ``protocol`` names the protocol the run starts from (:meth:`at`) and so the folder of its record. ``data``: a
-    CIFAR-10 file (``contrastive.data``; None: torchvision's download into ``datasets``). ``out``: the records root
-    (default: where the book reads, ``results.root()``); ``checkpoint_dir`` beside it, a checkpoint every
-    ``checkpoint_every`` epochs; ``resume`` continues from the last one. ``compile`` (torch.compile the step; None: on
-    for CUDA), ``compile_mode`` and ``bf16`` (bfloat16 autocast in the training step; None: on for CUDA and for a CPU
-    with bfloat16 instructions) change how fast a run is, not what it measures.
+    ``protocol`` names the protocol the run starts from (:meth:`at`) and so the folder of its
+    record. ``data``: a CIFAR-10 file (``contrastive.data``; None: torchvision's download into
+    ``datasets``). ``out``: the records root (default: where the book reads, ``results.root()``);
+    the run's checkpoints inside it (``OUT/.checkpoints``, or under ``checkpoint_dir``), one every
+    ``checkpoint_every`` epochs; ``resume`` continues from the run's last one. The comment after
+    each field is its line of ``--help`` (:func:`field_help`). ``compile`` (torch.compile the step;
+    None: on for CUDA), ``compile_mode`` and ``bf16`` (bfloat16 autocast in the training step; None:
+    on for CUDA and for a CPU with bfloat16 instructions) change how fast a run is, not what it
+    measures.
     ``compile_mode``'s default, "reduce-overhead", replays the compiled step as a CUDA graph: host
     launches set the pace of the "default" mode's step (``data/checks/nvidia-h200.json``); a CPU
     step skips the graphs.
     """
 
-    protocol: str = "paper"
-    dataset: str = "cifar10"
-    loss: str = "contrastive"
-    tau: float = 0.07
-    seed: int = 0
+    protocol: str = "paper"  # the protocol whose values the run starts from (its records' folder)
+    dataset: str = "cifar10"  # the data set trained and tested on
+    loss: str = "contrastive"  # the objective: contrastive (ordinary), hard, simple, hard_simple
+    tau: float = 0.07  # the temperature τ (a schedule's base value)
+    seed: int = 0  # seeds the weights, bank, batches and augmentation
     schedule: str = "constant"  # τ over training (contrastive.schedules): constant (the paper's), cosine, macl, learned
     tau_max: float = 1.0  # cosine: τ⁺, the top of the cosine (its bottom τ⁻ is tau); learned: τ's upper bound
     tau_floor: float = 0.01  # learned: τ's lower bound (CLIP's: a logit scale of at most 100)
     tau_period: int | None = None  # cosine: its period T in epochs; None: Kukleva et al.'s 400 of 2,000, scaled
     macl_alpha: float = 0.5  # macl: α of τ_A = τ0 [1 + α (A − A0)]
     macl_a0: float = 0.0  # macl: A0, the alignment at which τ_A = τ0
-    data: str | None = None
-    datasets: str = str(DATA_ROOT)
+    data: str | None = None  # the offline CIFAR-10 npz; None: torchvision's download
+    datasets: str = str(DATA_ROOT)  # the folder of downloads and decoded data (data/datasets)
+    # cuda or cpu
     device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
-    out: str = field(default_factory=lambda: str(results.root()))
-    checkpoint_dir: str = field(default_factory=lambda: str(results.root().parent / "checkpoints"))
-    checkpoint_every: int = 5
-    compile: bool | None = None
-    compile_mode: str = "reduce-overhead"  # CUDA graphs: launch-bound steps, 11 -> 3.1 ms on an H200
-    bf16: bool | None = None
-    resume: bool = True
+    out: str = field(default_factory=lambda: str(results.root()))  # the records folder
+    checkpoint_dir: str | None = None  # the checkpoints' folder; None: OUT/.checkpoints
+    checkpoint_every: int = 5  # epochs between checkpoints (also after the last)
+    compile: bool | None = None  # torch.compile the step; None: on for CUDA
+    compile_mode: str = "reduce-overhead"  # torch.compile's mode; the default replays CUDA graphs
+    bf16: bool | None = None  # bfloat16 autocast in the step; None: where fast
+    resume: bool = True  # continue from this run's own last checkpoint
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "milestones", tuple(self.milestones))
         self._check_choices()
+        self._check_data()
         self._check_numbers()
         self._check_schedule()
         self.check_size(self.subset)
@@ -175,6 +180,12 @@ class Config(Protocol):
             raise ConfigError("device", f"is not a torch device ({e})") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device", f"{self.device!r} was asked for but CUDA is not available; use 'cpu'")
+
+    def _check_data(self) -> None:
+        if self.data is not None and self.dataset != "cifar10":
+            raise ConfigError("data", f"{self.data}: the offline npz holds CIFAR-10, not "
+                                      f"{self.dataset!r}; drop --data to download it, or use "
+                                      "--dataset cifar10")
 
     def _check_numbers(self) -> None:
         ints = {"k": 1, "epochs": 1, "batch_size": 2, "feature_dim": 1, "seed": 0, "knn_every": 1, "knn_k": 1,
@@ -243,6 +254,26 @@ SETTINGS = tuple(f.name for f in dataclasses.fields(Protocol))
 """The fields a protocol sets, in order (``knn_every`` among them, though not compared)."""
 BOOKKEEPING = ("protocol", "datasets", "out", "checkpoint_dir", "checkpoint_every", "compile", "compile_mode", "bf16", "resume")
 """The fields that neither change what a run measures nor its numbers: a resumed run may change them."""
+
+
+def field_help() -> dict[str, str]:
+    """Each field of :class:`Config` and the comment after it in this file, its one line of meaning
+    (``--help``)."""
+    import inspect
+    import io
+    import tokenize
+
+    found: dict[str, str] = {}
+    for cls in (Protocol, Config):
+        tokens = list(tokenize.generate_tokens(io.StringIO(inspect.getsource(cls)).readline))
+        for first, second in zip(tokens, tokens[1:]):
+            if first.type == tokenize.NAME and first.start[1] == 4 and second.string == ":":
+                line = first.start[0]
+                comments = [t.string for t in tokens if t.type == tokenize.COMMENT  # after it,
+                            and t.start in ((line, t.start[1]), (line - 1, 4))]  # or a line above
+                if comments:
+                    found[first.string] = comments[-1].lstrip("# ").strip()
+    return found
 
 
 def _check(check, name: str, *args) -> None:

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from . import paths
 from .provenance import sha256
 from .atomic import atomic_write
 
@@ -26,8 +27,9 @@ SPLITS = {"cifar10": ("train", "test"), "cifar100": ("train", "test"), "svhn": (
 OFFLINE_SPLITS = ("train", "test")
 OFFLINE_KEYS = tuple(f"{key}_{split}" for split in OFFLINE_SPLITS for key in ("jpeg", "offsets", "y")) + ("classes",)
 """The arrays of the offline npz that :func:`check_npz` requires."""
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "datasets"
-"""``data/datasets`` of the checkout (git-ignored): downloads and the decoded offline copy."""
+DEFAULT_ROOT = paths.checkout() / "data" / "datasets"
+"""``data/datasets`` of the checkout the command runs in (git-ignored): downloads and the decoded
+offline copy."""
 
 MEAN = {"cifar10": (0.4914, 0.4822, 0.4465), "cifar100": (0.5071, 0.4865, 0.4409), "svhn": (0.4377, 0.4438, 0.4728)}
 """Per-channel RGB mean of each training set, in [0, 1]."""
@@ -146,6 +148,9 @@ def check_npz(path: str | Path, subset: int | None = None) -> None:
 
 def _npz_problem(path: Path) -> str | None:
     """What is wrong with the file at ``path`` as the offline CIFAR-10 copy, or None."""
+    if path.is_dir():
+        return ("a folder, not a file (--data names the offline CIFAR-10 npz file, "
+                "e.g. data/cifar10-jpeg.npz)")
     if not path.is_file():
         return "no such file (--data names the offline CIFAR-10 npz)"
     if not zipfile.is_zipfile(path):
@@ -184,6 +189,17 @@ def _split_problem(split: str, jpeg: np.ndarray, offsets: np.ndarray, labels: np
     return None
 
 
+class DownloadError(ValueError):
+    """torchvision could not download a data set (no network): a bad input of the run, named in one
+    line."""
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of ``error``'s text, shortened to 120 characters."""
+    text = str(error).strip().splitlines()
+    return text[0][:120] if text else "no message"
+
+
 def _download(dataset: str, split: str, root: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict]:
     """``split`` of ``dataset`` through torchvision (download=True; torchvision checks its md5)."""
     import torchvision.datasets as tvd
@@ -197,8 +213,9 @@ def _download(dataset: str, split: str, root: Path) -> tuple[np.ndarray, np.ndar
             ds = cls(str(root), train=split == "train", download=True)
             images, labels, classes = ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets), tuple(ds.classes)
     except (OSError, RuntimeError) as e:
-        raise RuntimeError(f"could not download {dataset} into {root} (no network?): {e}. Offline, use the CIFAR-10 "
-                           f"copy: --data path/to/cifar10-jpeg.npz (load(..., data=...))") from e
+        raise DownloadError(f"data: could not download {dataset} into {root} (no network? "
+                            f"{type(e).__name__}: {_first_line(e)}); offline, pass the CIFAR-10 "
+                            "copy: --data path/to/cifar10-jpeg.npz (data/README.md)") from None
     archive = root / ds.filename
     kept = archive.is_file()
     source = {"source": "torchvision download", "path": str(archive), "sha256": sha256(archive) if kept else None,

@@ -23,12 +23,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import paths
 from .atomic import clean_temps, temp_file
 from .losses import USES_TAU, check_loss
 
 REQUIRED = ("config", "results", "curves", "provenance")
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "results"
-"""``data/results`` of the checkout this package was installed from (editable install)."""
+DEFAULT_ROOT = paths.checkout() / "data" / "results"
+"""``data/results`` of the checkout the command runs in (``contrastive.paths.checkout``), never of
+the package's install location."""
 TRIALS_ROOT = DEFAULT_ROOT.parent / "trials"
 """``data/trials`` of the checkout: off-protocol diagnostic runs, ``<question>/<trial>/<protocol>/<dataset>/``;
 the book shows them as diagnostics and never counts them for a claim."""
@@ -43,7 +45,7 @@ def root() -> Path:
 
 def shown_root() -> str:
     """:func:`root` as the book prints it: relative to the checkout where it lies inside it."""
-    checkout = DEFAULT_ROOT.parents[1]
+    checkout = paths.checkout()
     path = root().resolve()
     return str(path.relative_to(checkout)) if path.is_relative_to(checkout) else str(path)
 
@@ -127,7 +129,8 @@ class BadRecordError(ValueError):
 
 
 class RecordWarning(UserWarning):
-    """A record file was skipped (:func:`load`) or holds NaN or inf (:func:`load_records`)."""
+    """A record file was skipped (:func:`load`, where asked to be tolerant) or holds NaN or inf
+    (:func:`load_records`)."""
 
 
 ARRAYS_KEY = "arrays_sha256"
@@ -277,32 +280,46 @@ def read_arrays(record: Record) -> dict[str, np.ndarray]:
 
 
 def _read_each(paths: Iterable[Path], read: Callable[[Path], Any],
-               problems: list[tuple[str, str]] | None) -> list:
-    """``read(p)`` of each path, skipping those that raise ``BadRecordError`` as :func:`load` describes."""
+               problems: list[tuple[str, str]] | None, strict: bool) -> list:
+    """``read(p)`` of each path. ``strict``: a ``BadRecordError`` (naming the file) is raised;
+    otherwise the file is skipped with a :class:`RecordWarning` and, where ``problems`` is a list,
+    ``(path, problem)`` appended to it."""
     good = []
     for path in paths:
         try:
             good.append(read(path))
         except BadRecordError as e:
+            if strict:
+                raise
             warnings.warn(f"{e.path}: {e.problem}; skipped", RecordWarning, stacklevel=3)
             if problems is not None:
                 problems.append((e.path, e.problem))
     return good
 
 
-def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
-         problems: list[tuple[str, str]] | None = None) -> list[Record]:
-    """All good records under ``root`` (optionally only those of ``dataset``, in any protocol's folder), by path.
+def _strict(problems: list | None, strict: bool | None) -> bool:
+    """Whether a reader raises on a bad file: unless the caller asked for tolerance, by
+    ``strict=False`` or by passing a ``problems`` list to collect what was skipped."""
+    return problems is None if strict is None else strict
 
-    A file that :func:`read_record` rejects is skipped with a :class:`RecordWarning` and, where ``problems`` is a
-    list, ``(path, problem)`` appended to it; records holding NaN or inf are kept. Temporary files of killed
-    writes under the folder are removed.
+
+def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
+         problems: list[tuple[str, str]] | None = None, strict: bool | None = None) -> list[Record]:
+    """All good records under ``root`` (optionally only those of ``dataset``, in any protocol's
+    folder), by path.
+
+    A file that :func:`read_record` rejects raises its ``BadRecordError`` naming the file: a chapter
+    never drops a record that exists but cannot be read. Only where the caller asks for tolerance
+    (``strict=False``, or a ``problems`` list) is such a file skipped with a :class:`RecordWarning`
+    and ``(path, problem)`` appended to ``problems``. Records holding NaN or inf are kept. Temporary
+    files of killed writes under the folder are removed.
     """
     base = Path(root)
     if not base.is_dir():
         return []
     clean_temps(base)
-    records = _read_each(sorted(base.rglob("*.json")), read_record, problems)
+    strict = _strict(problems, strict)
+    records = _read_each(sorted(base.rglob("*.json")), read_record, problems, strict)
     return [r for r in records if dataset is None or r.dataset == dataset]
 
 
@@ -320,11 +337,16 @@ def _read_benchmark(path: Path) -> dict[str, Any]:
 
 
 def load_benchmarks(root: str | os.PathLike | None = None,
-                    problems: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    """The epoch-time measurements that ``benchmarks/epoch_time.py`` wrote (``data/benchmarks/*.json``);
-    bad files are skipped as in :func:`load` (a :class:`RecordWarning`, and into ``problems``)."""
+                    problems: list[tuple[str, str]] | None = None,
+                    strict: bool | None = None) -> list[dict[str, Any]]:
+    """The epoch-time measurements that ``benchmarks/epoch_time.py`` wrote
+    (``data/benchmarks/*.json``); a bad file raises, or is skipped where the caller asks for it, as
+    in :func:`load`."""
     base = Path(root) if root else DEFAULT_ROOT.parent / "benchmarks"
-    return _read_each(sorted(base.glob("*.json")), _read_benchmark, problems) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    strict = _strict(problems, strict)
+    return _read_each(sorted(base.glob("*.json")), _read_benchmark, problems, strict)
 
 
 def find(records: Iterable[Record], dataset: str, loss: str, tau: float | None = None, seed: int = 0) -> Record | None:
@@ -339,8 +361,9 @@ def of_protocol(records: Iterable[Record], protocol: str) -> list[Record]:
 
 
 def load_records(dataset: str | None = None) -> list[Record]:
-    """All records under :func:`root` (optionally of one data set), as :func:`load` reads them; a record holding
-    NaN or inf is kept, with a warning here, and never drawn (:func:`by_tau`, Table 1)."""
+    """All records under :func:`root` (optionally of one data set), as :func:`load` reads them: a
+    record that cannot be read raises ``BadRecordError`` naming the file; a record holding NaN or
+    inf is kept, with a warning here, and never drawn (:func:`by_tau`, Table 1)."""
     records = load(root(), dataset)
     for r in records:
         if r.invalid:

@@ -1,14 +1,20 @@
 """``make sweep``: one papermill execution of the run notebook per configuration, resumable.
 
-For every loss and temperature of a protocol the run notebook ``book/experiments/train.ipynb`` is executed, leaving
-the executed notebook at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb``, the run record at
-``<out>/results/<protocol>/<dataset>/<record name>.json`` and checkpoints in ``<out>/checkpoints``. Without ``out``
-the records go where the book reads them (``contrastive.results.root``), the notebooks and checkpoints beside it.
+For every loss and temperature of a protocol the run notebook ``book/experiments/train.ipynb`` is
+executed, leaving the executed notebook at ``<out>/runs/<protocol>/<dataset>/<record name>.ipynb``,
+the run record at ``<out>/results/<protocol>/<dataset>/<record name>.json`` and, until the record is
+written, the run's checkpoints in ``<out>/results/.checkpoints``
+(``contrastive.train.checkpoint_path``). Without ``out`` the records go where the book reads them
+(``contrastive.results.root``), the notebooks beside them.
 
-A configuration whose record covers it (:func:`shortfall`) is skipped, so an interrupted sweep resumes; a record
-that does not is replaced, except that an off-protocol run never replaces a record at its protocol
-(``contrastive.train.check_replaces``): the sweep then stops before running anything (exit status 2). One failing
-run does not stop the others; failures are listed at the end (exit status 1).
+A configuration whose record covers it (:func:`shortfall`) is skipped, so an interrupted sweep
+resumes (Ctrl-C ends it in one line, exit status 130); a record that does not is replaced by a run
+started afresh, except that an off-protocol run never replaces a record at its protocol
+(``contrastive.train.check_replaces``): the sweep then stops before running anything (exit status
+2). One failing run does not stop the others; failures are listed at the end (exit status 1).
+``shard`` = (i, n) runs every n-th configuration from the i-th, counted from 0 as Slurm numbers the
+tasks of a job array (``--array=0-<n-1>``, ``benchmarks/sweep.sbatch``); ``plan`` lists them without
+running.
 
     python -m contrastive.sweep --protocol cpu --data path/to/cifar10-jpeg.npz --out data
 """
@@ -29,15 +35,15 @@ from typing import Any, Sequence
 import nbformat
 import papermill
 
-from . import paper, results
+from . import paper, paths, results
 from .config import PROTOCOLS, SCHEDULE_FIELDS, Config, differences, judged
 from .data import check_npz
 from .losses import USES_TAU, check_loss
 from .schedules import BASE_TAU, SCHEDULES
 from .train import check_replaces, record_path
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "book" / "experiments" / "train.ipynb"
-"""The run notebook (one run = one execution)."""
+NOTEBOOK = paths.checkout() / "book" / "experiments" / "train.ipynb"
+"""The run notebook (one run = one execution) of the checkout the command runs in."""
 KERNEL = "python3"
 DEFAULT_TIMEOUT = 86_400
 """Papermill's per-cell ``execution_timeout`` in seconds; the training cell is one cell (a day)."""
@@ -131,13 +137,21 @@ def shard_of(jobs: list[Any], shard: tuple[int, int]) -> list[Any]:
     return jobs[i::n]
 
 
+SHARD_RULE = ("i/n with 0 <= i < n, counted from 0 as Slurm numbers array tasks: "
+              "0/2 and 1/2 split a sweep in two")
+
+
 def _shard(text: str) -> tuple[int, int]:
-    """``--shard i/n`` as ``(i, n)``."""
+    """``--shard i/n`` as ``(i, n)``; checked here, so that a bad shard stops the sweep in
+    argparse's one line."""
     i, _, n = text.partition("/")
     try:
-        return int(i), int(n)
+        shard = int(i), int(n)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--shard takes i/n (e.g. 0/4), got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"takes {SHARD_RULE}; got {text!r}") from None
+    if not 0 <= shard[0] < shard[1]:
+        raise argparse.ArgumentTypeError(f"takes {SHARD_RULE}; got {text!r}")
+    return shard
 
 
 def hide_injected_parameters(path: Path) -> None:
@@ -162,19 +176,22 @@ class Report:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    planned: list[str] = field(default_factory=list)
 
 
 def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = None, epochs: int | None = None,
           out: str | Path | None = None, data: str | Path | None = None, subset: int | None = None, device: str | None = None,
           parameters: dict[str, Any] | None = None, notebook: str | Path = NOTEBOOK, timeout: int = DEFAULT_TIMEOUT,
           log_output: bool = False, protocol: str = "paper", seeds: Sequence[int] = (0,),
-          shard: tuple[int, int] = (0, 1), schedules: Sequence[str] = ("constant",)) -> Report:
-    """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet covered by a
-    record (module docstring); None: the protocol's values and the engine's defaults. ``shard``: see :func:`shard_of`
-    (n processes sharing one records folder run one sweep between them); ``schedules``: how τ moves (:func:`scheduled`);
-    ``parameters``: further Config fields, e.g.
-    ``{"knn_k": 8}``. Every job's Config and ``check_replaces`` run first, so a bad value stops the sweep with a
-    ``ValueError`` naming it before anything runs.
+          shard: tuple[int, int] = (0, 1), schedules: Sequence[str] = ("constant",),
+          plan: bool = False) -> Report:
+    """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet
+    covered by a record (module docstring); None: the protocol's values and the engine's defaults.
+    ``shard``: see :func:`shard_of` (n processes sharing one records folder run one sweep between
+    them); ``schedules``: how τ moves (:func:`scheduled`); ``parameters``: further Config fields,
+    e.g. ``{"knn_k": 8}``. Every job's Config and ``check_replaces`` run first, so a bad value stops
+    the sweep with a ``ValueError`` naming it before anything runs. ``plan``: only list this shard's
+    record names (:attr:`Report.planned`), running nothing.
     """
     records = (Path(out) / "results" if out is not None else results.root()).resolve()
     out, notebook = records.parent, Path(notebook).resolve()
@@ -184,12 +201,13 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
     if unknown := sorted(set(extra) - notebook_parameters(notebook)):
         raise ValueError(f"parameters {unknown} are not parameters of the run notebook {notebook}")
     base = {"protocol": protocol, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
-            "subset": subset, "epochs": epochs, "device": device, "out": str(records), "checkpoint_dir": str(out / "checkpoints"),
-            **extra}
+            "subset": subset, "epochs": epochs, "device": device, "out": str(records), **extra}
     jobs = shard_of([{**base, "loss": loss, **({"tau": tau} if tau is not None else {}), "seed": seed,
                       **({"schedule": schedule} if schedule != "constant" else {})}
                      for seed in seeds for loss, tau, schedule in scheduled(losses, schedules, taus)], shard)
     configs = [run_config(**job) for job in jobs]
+    if plan:
+        return Report(planned=[config.stem for config in configs])
     if data is not None:  # once, before any run starts a kernel
         check_npz(data, max((c.subset for c in configs if c.subset is not None), default=None))
     for config in configs:
@@ -203,14 +221,14 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
                 print(head, f"skipped, {record} covers it", flush=True)
                 report.skipped.append(name)
                 continue
-            print(head, f"{record} does not cover it ({reason}); it will be replaced", flush=True)
+            print(head, f"{record} does not cover it ({reason}); a run started afresh replaces it",
+                  flush=True)
         target = out / "runs" / protocol / dataset / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         print(head, f"running -> {target}", flush=True)
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(str(notebook), str(target), parameters=job, kernel_name=KERNEL, execution_timeout=timeout,
-                                       progress_bar=False, log_output=log_output)
+            _execute(notebook, target, job, timeout, log_output)
             if not record.is_file():
                 raise RuntimeError(f"the notebook finished but wrote no record at {record}")
             report.ran.append(name)
@@ -223,6 +241,24 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
             if target.is_file():
                 hide_injected_parameters(target)
     return report
+
+
+def _execute(notebook: Path, target: Path, job: dict[str, Any], timeout: int,
+             log_output: bool) -> None:
+    """One papermill execution of the run notebook; a run interrupted inside its kernel (Ctrl-C
+    reaches the whole process group) is a ``KeyboardInterrupt`` of the sweep, not a failed run."""
+    try:
+        papermill.execute_notebook(str(notebook), str(target), parameters=job, kernel_name=KERNEL,
+                                   execution_timeout=timeout, progress_bar=False,
+                                   log_output=log_output)
+    except papermill.PapermillExecutionError as e:
+        if e.ename == "KeyboardInterrupt":
+            raise KeyboardInterrupt from None
+        raise
+
+
+INTERRUPTED = ("sweep: interrupted; run the same command again to resume: recorded configurations "
+               "are skipped, the interrupted run resumes from its last checkpoint")
 
 
 def _assignment(text: str) -> tuple[str, Any]:
@@ -258,14 +294,19 @@ def parser() -> argparse.ArgumentParser:
                    help="how tau moves during a run (default: constant, the paper's; Beyond the paper: cosine, macl, "
                         "learned, each from its paper's base tau unless --taus)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
-                   help="run only shard I of N of the configurations (e.g. a Slurm array task: "
-                        "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
+                   help="run only shard I of N (I from 0 to N-1, as Slurm numbers the tasks of "
+                        "--array=0-<N-1>: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; "
+                        "benchmarks/sweep.sbatch)")
+    p.add_argument("--plan", action="store_true",
+                   help="list the record names this shard would make; run nothing")
     p.add_argument("--notebook", default=str(NOTEBOOK))
     p.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The sweep's command line: exit status 0, 1 (a run failed), 2 (a bad value, before any run),
+    130 (Ctrl-C)."""
     args = parser().parse_args(argv)
     if args.log_output:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -274,6 +315,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"sweep: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+    if args.plan:
+        i, n = args.shard
+        print(f"shard {i}/{n}: {' '.join(report.planned) or '(nothing)'}")
+        return 0
     print(f"sweep: {len(report.ran)} ran, {len(report.skipped)} skipped, {len(report.failed)} failed")
     for name, message in report.failed:
         print(f"  FAILED {name}: {message}")

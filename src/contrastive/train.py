@@ -4,19 +4,26 @@ Speed: images live on the device as uint8 and are augmented there (``contrastive
 under bfloat16 autocast in channels-last layout with a fused SGD, and augmentation + forward + loss is
 ``torch.compile``d. Nothing inside an epoch waits for the device: the loss is read once per epoch.
 
-Checkpoints (every ``checkpoint_every`` epochs and after the last) hold the model, optimiser, bank, every RNG state
-and the curves so far; a run of the same configuration resumes after its last checkpointed epoch (on the CPU bitwise
-identical to an uninterrupted one). The last one is kept after the record is written (it is the trained model):
-running the same configuration again only re-evaluates it; ``resume=False`` trains afresh.
+Checkpoints (every ``checkpoint_every`` epochs and after the last) hold the model, optimiser, bank,
+every RNG state and the curves so far. A checkpoint belongs to one run: it lies at
+``<out>/.checkpoints/<protocol>/<dataset>/<record stem>-<hash>/last.pt`` (:func:`checkpoint_path`;
+the hash is of the run's whole configuration but its bookkeeping, and of its output folder), it is
+written and read only while the run holds its record's lock (:func:`claimed`), and it is removed
+once the record is written. A run started again after an interruption resumes after its last
+checkpointed epoch (on the CPU bitwise identical to an uninterrupted one) and says so; a run never
+resumes from a checkpoint of another configuration or output folder. A configuration whose record
+``out`` already holds is not run again (delete the record to run it again).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fcntl
+import hashlib
+import json
 import math
 import os
 import pickle
+import shutil
 import statistics
 import tempfile
 import time
@@ -28,7 +35,7 @@ from typing import Iterator
 import torch
 from tqdm import tqdm
 
-from . import atomic, evaluate, losses, memory, models, provenance, results
+from . import atomic, evaluate, losses, memory, models, paths, provenance, results
 from .augment import Augment
 from .config import BOOKKEEPING, Config, ConfigError, deviations, differences
 from .data import Dataset, load, normalize
@@ -166,9 +173,39 @@ class Engine:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
+CHECKPOINTS = ".checkpoints"
+"""The folder of checkpoints inside a run's ``out`` (where no ``checkpoint_dir`` is given)."""
+MEASURED = tuple(f.name for f in dataclasses.fields(Config) if f.name not in BOOKKEEPING)
+"""The fields that decide what a run computes: a checkpoint is this run's only if they are equal."""
+SAME_RUN = tuple(name for name in MEASURED if name not in ("data", "device"))
+"""The fields a record must share with a run to cover it (not the data file's path, nor device)."""
+
+
+def say(message: str) -> None:
+    """One line on the console (where a run says what it resumes, or why it does not)."""
+    print(message, flush=True)
+
+
+def run_hash(config: Config) -> str:
+    """12 hex digits that name one run: its :data:`MEASURED` fields and its output folder
+    (resolved)."""
+    named = {name: getattr(config, name) for name in MEASURED}
+    data = config.data and str(Path(config.data).resolve())
+    named |= {"out": str(Path(config.out).resolve()), "data": data}
+    return hashlib.sha256(json.dumps(named, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def checkpoint_folder(config: Config) -> Path:
+    """``<out>/.checkpoints/<protocol>/<dataset>`` (``<checkpoint_dir>/<protocol>/<dataset>`` where
+    it is given)."""
+    base = Path(config.checkpoint_dir) if config.checkpoint_dir else Path(config.out) / CHECKPOINTS
+    return base / config.protocol / config.dataset
+
+
 def checkpoint_path(config: Config) -> Path:
-    """``<checkpoint_dir>/<protocol>/<dataset>/<record stem>/last.pt``."""
-    return Path(config.checkpoint_dir) / config.protocol / config.dataset / config.stem / "last.pt"
+    """``<checkpoint folder>/<record stem>-<run hash>/last.pt``: this run's checkpoint, and no other
+    run's."""
+    return checkpoint_folder(config) / f"{config.stem}-{run_hash(config)}" / "last.pt"
 
 
 def record_path(config: Config) -> Path:
@@ -187,26 +224,112 @@ def save_checkpoint(config: Config, engine: Engine, progress: dict) -> None:
 
 
 def load_checkpoint(config: Config, engine: Engine) -> dict | None:
-    """Restore ``engine`` from this config's checkpoint; its progress, or None where there is none.
-    ``ConfigError`` (``resume``) naming the file and ``--no-resume`` if the checkpoint does not fit."""
+    """Restore ``engine`` from this run's own checkpoint and return its progress (saying "resuming
+    from epoch N"); None, saying why in one line, where there is none it can resume from: ``resume``
+    off, none written, or one that cannot be read or does not fit (the run then starts afresh and
+    overwrites it)."""
     path = checkpoint_path(config)
-    if not config.resume or not path.is_file():
+    if not path.is_file() and config.resume:
+        adopt_legacy(config)
+    if not path.is_file():
+        if others := _other_checkpoints(config):
+            say(f"starting afresh: {others}")
         return None
-
-    def refused(problem: str) -> ConfigError:
-        return ConfigError("resume", f"checkpoint {path} {problem}; delete it or pass resume=False (--no-resume) to train afresh")
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
-        raise refused(f"cannot be read ({str(e).split('. ')[0]})") from None
-    names = tuple(f.name for f in dataclasses.fields(Config) if f.name not in BOOKKEEPING)  # bookkeeping may change
-    if found := differences(asdict(config), state["config"], names, reference="checkpoint"):
-        raise refused(f"was made with a different configuration ({', '.join(map(str, found))})")
-    if state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1) if evaluated(config, e)]:
-        raise refused(f"holds curves that do not match its {state['epoch']} epochs (made by an older version?)")
+    if not config.resume:
+        say(f"starting afresh (--no-resume): the checkpoint {path} will be overwritten")
+        return None
+    state, problem = _read_checkpoint(path)
+    if state is not None:
+        if found := differences(_resolved(asdict(config)), _resolved(state["config"]), MEASURED,
+                                "checkpoint"):
+            problem = f"was made with a different configuration ({', '.join(map(str, found))})"
+        elif state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1)
+                                          if evaluated(config, e)]:
+            problem = (f"holds curves that do not match its {state['epoch']} epochs "
+                       "(made by an older version?)")
+    if problem:
+        say(f"starting afresh: the checkpoint {path} {problem}; it will be overwritten")
+        return None
     engine.load_state_dict(state)
+    say(f"resuming from epoch {state['epoch']} ({path})")
     return {k: state[k] for k in PROGRESS}
+
+
+def _read_checkpoint(path: Path) -> tuple[dict | None, str | None]:
+    """The checkpoint at ``path`` (its tensors on the CPU), or None and why it cannot be read."""
+    try:
+        # the RNG states must stay on the CPU
+        return torch.load(path, map_location="cpu", weights_only=True), None
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
+        return None, f"cannot be read ({str(e).split('. ')[0]})"
+
+
+def _other_checkpoints(config: Config) -> str | None:
+    """What the checkpoint folder holds of this record's other configurations (never resumed, left
+    in place)."""
+    mine = checkpoint_path(config).parent
+    found = checkpoint_folder(config).glob(f"{config.stem}-*/last.pt")
+    others = sorted(p for p in found if p.parent != mine)
+    if not others:
+        return None
+    state, problem = _read_checkpoint(others[-1])
+    if state is not None:
+        differ = differences(asdict(config), state["config"], (*MEASURED, "out"), "checkpoint")
+        problem = f"is of another configuration ({', '.join(map(str, differ)) or 'same settings'})"
+    more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""
+    return f"the checkpoint {others[-1]}{more} {problem}; it is set aside, not resumed"
+
+
+def legacy_path(config: Config) -> Path:
+    """Where code before issue 30 kept this record's checkpoint: ``<checkpoint_dir>`` (default: the
+    ``checkpoints`` folder beside ``out``) ``/<protocol>/<dataset>/<record stem>/last.pt``."""
+    beside = Path(config.out).parent / "checkpoints"
+    base = Path(config.checkpoint_dir) if config.checkpoint_dir else beside
+    return base / config.protocol / config.dataset / config.stem / "last.pt"
+
+
+def _resolved(fields: dict) -> dict:
+    """``fields`` with ``out`` and ``data`` as resolved paths (how a checkpoint names them)."""
+    return fields | {k: fields.get(k) and str(Path(fields[k]).resolve()) for k in ("out", "data")}
+
+
+def adopt_legacy(config: Config) -> None:
+    """Move a checkpoint of the layout before issue 30 to :func:`checkpoint_path`, saying so,
+    where it was written by this very run: the same :data:`MEASURED` fields and the same ``out``
+    (a run interrupted under the old code resumes under the new one). Any other is left alone."""
+    old = legacy_path(config)
+    if not old.is_file():
+        return
+    state, _ = _read_checkpoint(old)
+    if state is None or differences(_resolved(asdict(config)), _resolved(state["config"]),
+                                    (*MEASURED, "out"), "checkpoint"):
+        return
+    new = checkpoint_path(config)
+    new.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(old, new)
+    say(f"moved the checkpoint of epoch {state['epoch']} from the older layout ({old}) to {new}")
+
+
+def remove_checkpoint(config: Config) -> None:
+    """Remove this run's checkpoint folder (its record is written), and the folders above it left
+    empty."""
+    shutil.rmtree(checkpoint_path(config).parent, ignore_errors=True)
+    prune(config)
+
+
+def prune(config: Config) -> None:
+    """Remove the empty folders on the way to this run's checkpoint (made for it, never filled, or
+    emptied)."""
+    top = Path(config.checkpoint_dir) if config.checkpoint_dir else Path(config.out) / CHECKPOINTS
+    folder = checkpoint_path(config).parent
+    for parent in (folder, *folder.parents):
+        if not parent.is_relative_to(top):
+            break
+        try:
+            parent.rmdir()
+        except OSError:  # absent (go on up), or not empty: another run's checkpoints
+            if parent.exists():
+                break
 
 
 def _test_split(config: Config, device: torch.device) -> Dataset:
@@ -229,10 +352,25 @@ def check_replaces(config: Config) -> None:
                                  f"({', '.join(map(str, found))}); write the trial elsewhere (another --out)")
 
 
+def check_not_recorded(config: Config) -> None:
+    """``ConfigError`` (``out``) where ``out`` already holds this configuration's record (same
+    :data:`SAME_RUN` fields): a second run of it into the same folder is refused, not trained again
+    over it."""
+    path = record_path(config)
+    if not path.is_file():
+        return
+    held = results.read_record(path)
+    if not differences(asdict(config), held.config, SAME_RUN, reference="record"):
+        raise ConfigError("out", f"{path} already holds the record of this configuration; "
+                                 "delete it to run it again, or write this run elsewhere "
+                                 "(another --out)")
+
+
 def check_folders(config: Config) -> None:
     """``ConfigError`` (``out`` or ``checkpoint_dir``) unless the record's and the checkpoint's folders
     can be made and written: checked before any work, not after hours of training."""
-    for name, folder in (("out", record_path(config).parent), ("checkpoint_dir", checkpoint_path(config).parent)):
+    folders = (("out", record_path(config).parent), ("checkpoint_dir", checkpoint_folder(config)))
+    for name, folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             tempfile.TemporaryFile(dir=folder).close()
@@ -242,26 +380,39 @@ def check_folders(config: Config) -> None:
 
 @contextmanager
 def claimed(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``.<record stem>.lock`` beside the record ``path`` while a run makes it, so that two
-    processes (shards of a sweep on machines sharing the records folder, say) never make one record at once:
-    ``ConfigError`` (``out``) if another process holds it. The kernel releases the lock however its holder ends."""
+    """Hold an exclusive lock on ``.<record stem>.lock`` beside the record ``path`` while a run
+    makes it, so that two processes (shards of a sweep on machines sharing the records folder, say)
+    never make one record (nor touch its checkpoint) at once: ``ConfigError`` (``out``) if another
+    process holds it. The lock file is removed when the run ends (one left by a killed run is
+    removed by the next, :func:`contrastive.atomic.clean_locks`)."""
     lock = path.with_name(f".{path.stem}.lock")
-    with open(lock, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError("out", f"{path} is being made by another run right now (it holds {lock.name}); "
-                                     "wait for it, or give this run another seed or --out") from None
+    f = atomic.lock(lock)
+    if f is None:
+        raise ConfigError("out", f"{path} is being made by another run right now (it holds "
+                                 f"{lock.name}); wait for it, or give this run another seed or "
+                                 "--out")
+    try:
         yield
+    finally:
+        atomic.unlock(lock, f)
 
 
 def run(config: Config) -> Path:
-    """Train, evaluate and write the run record of ``config`` (while :func:`claimed`); returns the record's path."""
+    """Train, evaluate and write the run record of ``config`` (while :func:`claimed`), then remove
+    its checkpoint; returns the record's path."""
     path = record_path(config)
     check_replaces(config)
     check_folders(config)
-    with claimed(path):
-        return _run(config, path)
+    atomic.clean_locks(path.parent)
+    atomic.clean_temps(checkpoint_folder(config))
+    try:
+        with claimed(path):
+            check_not_recorded(config)
+            written = _run(config, path)
+            remove_checkpoint(config)
+            return written
+    finally:
+        prune(config)
 
 
 def _run(config: Config, path: Path) -> Path:
@@ -287,7 +438,7 @@ def _run(config: Config, path: Path) -> Path:
         "bf16": config.use_bf16,
         "compiled": config.compile_mode if config.use_compile else None,
         "concurrent_runs": int(os.environ.get(CONCURRENT_ENV, "1")),
-        "data": train.source,
+        "data": {**train.source, "path": paths.portable(train.source.get("path") or None, True)},
         "train_images": len(train),
         "test_images": len(test),
         "resumed_from_epoch": resumed_from,
@@ -297,14 +448,29 @@ def _run(config: Config, path: Path) -> Path:
         "finished": provenance.now(),
         "seconds_per_epoch": statistics.median(progress["epoch_seconds"]),
     }
-    record = {"config": asdict(config), "results": final, "curves": progress["curves"], "provenance": prov}
+    record = {"config": recorded_config(config), "results": final, "curves": progress["curves"],
+              "provenance": prov}
     return results.write_record(path, record, arrays)
+
+
+PATH_FIELDS = {"data": True, "datasets": False, "out": False, "checkpoint_dir": False}
+"""The Config fields that name a path, and whether it is a file: a record names them by
+``paths.portable``."""
+
+
+def recorded_config(config: Config) -> dict:
+    """``config`` as its record holds it: every path relative to the checkout, a data file by its
+    name (its sha256 is in the provenance), never a machine's absolute path."""
+    portable = {name: paths.portable(getattr(config, name), file)
+                for name, file in PATH_FIELDS.items()}
+    return asdict(config) | portable
 
 
 def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> None:
     """Train from epoch ``progress["epoch"] + 1`` to the last, updating ``progress`` and checkpointing
     every ``checkpoint_every`` epochs and after the last; each :func:`evaluated` epoch adds a curve point."""
     first, t_train, before = progress["epoch"] + 1, time.perf_counter(), progress["train_seconds"]
+    saved = progress["epoch"] or None  # the epoch of the checkpoint on disk, if any
     total = (config.epochs - first + 1) * engine.steps_per_epoch
     with tqdm(total=total, desc=f"{config.dataset} {config.stem}", disable=None) as bar:
         for epoch in range(first, config.epochs + 1):
@@ -313,8 +479,8 @@ def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> Non
                      "tau": engine.epoch_tau}
             if not math.isfinite(point["loss"]):  # before any checkpoint of it: the last good one stays
                 raise Diverged(f"epoch {epoch}: the mean training loss is {point['loss']}; the run diverged "
-                               f"(lr {point['lr']:g}, tau {config.tau:g}): lower lr or raise tau. The last good "
-                               f"checkpoint (epoch {progress['epoch']}) is kept; rerun with other values and --no-resume")
+                               f"(lr {point['lr']:g}, tau {config.tau:g}): lower lr or raise tau. "
+                               + kept(config, saved))
             progress["epoch_seconds"].append(time.perf_counter() - t)
             if evaluated(config, epoch):  # a curve point: kNN, uniformity, tolerance of the un-augmented test images
                 z = models.encode(engine.model, test.images, lambda x: normalize(x, config.dataset))[1]
@@ -326,3 +492,12 @@ def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> Non
             progress["epoch"], progress["train_seconds"] = epoch, before + time.perf_counter() - t_train
             if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
                 save_checkpoint(config, engine, progress)
+                saved = epoch
+
+
+def kept(config: Config, saved: int | None) -> str:
+    """What a run that stopped keeps: its last checkpoint (where ``saved``, its epoch, is not None)
+    or nothing."""
+    if saved is None:
+        return "Nothing of it was checkpointed."
+    return f"Its last good checkpoint (epoch {saved}) is kept at {checkpoint_path(config)}."
