@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import pilot, results
+from .. import pilot, results, schedules
 from ..config import NOT_YET_RUN, deviations
 from ..moving import ACCURACIES, CRITERIA, Point, fixed_points, frontier, judge
 from ..results import Record
@@ -55,9 +55,14 @@ def verdicts(fixed_records: Sequence[Record], moving_records: Sequence[Record],
     return {"fixed": fixed, "points": points, "methods": methods, "fixed_taus": len(fixed)}
 
 
+def signed(value: float, spec: str) -> str:
+    """``value`` with its sign, a true minus for a negative one (format ``spec``, e.g. ``.3f``)."""
+    return f"{value:+{spec}}".replace("-", "−")
+
+
 def _verdict(v: dict[str, Any], spec: str) -> Html:
     sign = "✓" if v["holds"] else "✗"
-    return Html(f"{sign} {v['gap']:+{spec}} (margin {v['margin']:{spec}})")
+    return Html(f"{sign} {signed(v['gap'], spec)} (margin {v['margin']:{spec}})")
 
 
 def verdict_table(found: dict[str, Any]) -> str:
@@ -104,9 +109,17 @@ def plane_figure(found: dict[str, Any]) -> go.Figure:
     return fig
 
 
-def _curve(record: Record, key: str) -> list[float]:
-    return record.curves[key] if key != "tau" else record.curves.get("tau", [record.config["tau"]] * len(
-        record.curves["epoch"]))
+def _curve(record: Record, key: str) -> tuple[list[int], list[float]]:
+    """A run's curve ``key`` as (epochs, values); τ of a fixed-τ run is its τ throughout, and a cosine schedule's
+    τ is drawn at every epoch from its formula (its curve points fall on the same phase of each period)."""
+    epochs, c = record.curves["epoch"], record.config
+    if key != "tau":
+        return epochs, record.curves[key]
+    if record.schedule == "cosine":
+        period = c.get("tau_period") or schedules.cosine_period(c["epochs"])
+        every = list(range(1, c["epochs"] + 1))
+        return every, [schedules.cosine_tau(e, c["tau"], c["tau_max"], period) for e in every]
+    return epochs, record.curves.get("tau", [c["tau"]] * len(epochs))
 
 
 def training_figure(found: dict[str, Any], fixed_taus: Sequence[float] = (0.07, 0.3, 1.0)) -> go.Figure:
@@ -121,13 +134,15 @@ def training_figure(found: dict[str, Any], fixed_taus: Sequence[float] = (0.07, 
             continue
         dash = ("dot", "dashdot", "dash")[fixed_taus.index(run.config["tau"])]
         for col, key in enumerate(keys, start=1):
-            fig.add_trace(go.Scatter(x=run.curves["epoch"], y=_curve(run, key), mode="lines", legendgroup=point.label,
+            x, y = _curve(run, key)
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", legendgroup=point.label,
                                      name=f"fixed {point.label}", showlegend=col == 1,
                                      line={"color": FIXED, "dash": dash}), row=1, col=col)
     for schedule, point in found["points"].items():
         for i, run in enumerate(point.runs):
             for col, key in enumerate(keys, start=1):
-                fig.add_trace(go.Scatter(x=run.curves["epoch"], y=_curve(run, key), mode="lines+markers",
+                x, y = _curve(run, key)
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines" if len(x) > 40 else "lines+markers",
                                          legendgroup=schedule, name=NAMES[schedule], showlegend=col == 1 and i == 0,
                                          line={"color": colour(schedule)}, marker={"size": 4},
                                          hovertemplate=f"{NAMES[schedule]}, seed {run.seed}<br>epoch %{{x}}"
