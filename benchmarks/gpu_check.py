@@ -26,6 +26,7 @@ Run on a machine with a CUDA GPU (``benchmarks/gpu_session.sh`` does):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -83,7 +84,7 @@ def check_modes(device: str, n: int, steps: int, timed: int, modes: list[str]) -
     report = {}
     for loss, loss_fields in LOSSES.items():
         k = min(Config.k, n - 1)  # the paper's 4095, or all negatives of a small smoke bank
-        config = lambda **kw: Config(device=device, k=k, **loss_fields, **kw)  # noqa: E731
+        config = functools.partial(Config, device=device, k=k, **loss_fields)
         eager, _ = written_rows(config(compile=False), images, steps, 0)
         control = cosine(written_rows(config(compile=False, seed=1), images, steps, 0)[0], eager)
         report[loss] = {"control_cosine": control, "control_ok": control < MIN_COSINE}

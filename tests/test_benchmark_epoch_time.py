@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_sweep import tiny_npz
 
 from contrastive import results
 from contrastive.config import describe
+from test_sweep import tiny_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contrastive import data as D
 from contrastive import atomic, provenance, results
+from contrastive import data as D
 from contrastive.results import BadRecordError, RecordWarning
 from test_data import CLASSES, jpeg, pictures
 

@@ -11,7 +11,13 @@ from myst_nb.core.variables import format_plain_text
 
 from contrastive import examples
 from contrastive.figures import Html, analytic, class_colour, html_table
-from contrastive.losses import LABELS, contrastive_loss, penalty_entropy, relative_penalty, simple_limit
+from contrastive.losses import (
+    LABELS,
+    contrastive_loss,
+    penalty_entropy,
+    relative_penalty,
+    simple_limit,
+)
 from contrastive.metrics import tolerance, uniformity
 from contrastive.toy import ToyResult
 

@@ -9,12 +9,12 @@ import re
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from test_claims import anchors, embedding_arrays, paper_records, write_synthetic
 
 from contrastive import config, paper, results
-from contrastive.figures import experiments as ex
 from contrastive.figures import class_colour, pilots, runs, show, verdicts
+from contrastive.figures import experiments as ex
 from contrastive.figures import records as rec
+from test_claims import anchors, embedding_arrays, paper_records, write_synthetic
 
 CPU = {k: v for k, v in dataclasses.asdict(config.Config.at("cpu", device="cpu")).items()
        if k not in ("dataset", "loss", "tau")}
@@ -701,9 +701,8 @@ def test_the_two_pilots_figures_have_titles_of_their_own():
 
 
 def test_the_measured_penalty_figures_key_tau_by_colour_and_loss_by_dash(tmp_path):
-    from test_penalty import hist_record
-
     from contrastive.figures import negatives
+    from test_penalty import hist_record
 
     for loss in ("contrastive", "hard"):
         for tau in paper.TABLE1_TAUS:

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import torch
-from test_sweep import tiny_npz
 
 from contrastive import results
+from test_sweep import tiny_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,6 @@ ones the committed records were trained with; bad names."""
 
 import inspect
 import math
-
 import re
 from pathlib import Path
 

@@ -1,8 +1,7 @@
 """contrastive.penalty (summaries of the Eq. 5 penalty) and the figures of contrastive.figures.negatives."""
 
-import math
-
 import json
+import math
 
 import numpy as np
 import pytest

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
 
+import pytest
+
 from contrastive import pilot
-from contrastive.config import PAPER, PROTOCOLS
+from contrastive.config import PAPER, PROTOCOLS, Config
 from contrastive.results import Record
-from contrastive.config import Config
 
 
 def record(tau, knn, seconds=600.0, epochs=(1, 50, 80, 100), knn_curve=(10.0, 30.0, 40.0, 41.0),

@@ -17,7 +17,7 @@ def test_environment_yml_has_the_same_pins_as_requirements():
 
 
 def test_readme_opens_with_the_two_commands():
-    first = [l.strip() for l in (ROOT / "README.md").read_text().splitlines()[:2]]
+    first = [line.strip() for line in (ROOT / "README.md").read_text().splitlines()[:2]]
     assert first[0].startswith("make book") and first[1].startswith("make test")
 
 

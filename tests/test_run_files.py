@@ -50,7 +50,7 @@ def test_defaults_follow_the_checkout_the_command_runs_in_not_the_package(tmp_pa
     assert seen == {"results": records, "datasets": datasets, "out": records,
                     "notebook": str(other / "book" / "experiments" / "train.ipynb"),
                     "config_datasets": datasets}
-    assert not str(ROOT) in json.dumps(seen)  # never the checkout the package was imported from
+    assert str(ROOT) not in json.dumps(seen)  # never the checkout the package was imported from
 
 
 def test_contrastive_home_names_the_checkout(tmp_path, monkeypatch):

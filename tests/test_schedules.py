@@ -5,11 +5,9 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from contrastive import losses, memory, moving, results, schedules, sweep, train
 from contrastive.config import Config
-
 from test_train import offline, tiny  # noqa: F401  (the fixture keeps runs offline)
 
 

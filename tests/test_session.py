@@ -3,6 +3,8 @@
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -171,10 +173,8 @@ def test_a_call_runs_the_plan_and_packs_its_records(tmp_path, monkeypatch, capsy
     assert f"recorded already, skipped: {', '.join(made)}" in capsys.readouterr().out
 
 
-def slot(tmp_path: Path, **env: str) -> "subprocess.CompletedProcess[str]":
+def slot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """``bash benchmarks/gpu_session.sh`` with ``env``, this Python first on the PATH."""
-    import subprocess
-    import sys
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     return subprocess.run(["bash", str(session.ROOT / "benchmarks" / "gpu_session.sh")],
                           env={**os.environ, "PATH": path, **env}, capture_output=True, text=True,

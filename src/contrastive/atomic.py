@@ -10,8 +10,9 @@ import fcntl
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable, TextIO
+from typing import BinaryIO, TextIO
 
 TEMP_MAX_AGE = 3600.0
 """Seconds after which a temporary file of :func:`atomic_write` counts as left by an interrupted write."""

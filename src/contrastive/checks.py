@@ -5,7 +5,7 @@ wording: a bad value reads ``<name> must be ..., got <value>``. The equations of
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 
 def check_int(name: str, value: object, low: int) -> None:

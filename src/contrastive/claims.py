@@ -18,9 +18,10 @@ yet run". The thresholds below are ours, set so that the paper's own Table 1 pas
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -14,14 +14,16 @@ shown and never counted for a claim.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
 from . import losses, memory, models, paper, results, schedules
-from .data import DATASETS, DEFAULT_ROOT as DATA_ROOT
 from .checks import check_int, check_real
+from .data import DATASETS
+from .data import DEFAULT_ROOT as DATA_ROOT
 
 NEGATIVES = ("bank", "batch")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -218,7 +220,7 @@ class Config(Protocol):
         if self.tau_period is not None:
             _check(check_int, "tau_period", self.tau_period, 1)
         _check(check_real, "macl_a0", self.macl_a0, "in [-1, 1]", lambda v: -1 <= v <= 1)
-        _check(check_real, "macl_alpha", self.macl_alpha, f"in [0, 1 / (1 + macl_a0)) so that τ_A > 0",
+        _check(check_real, "macl_alpha", self.macl_alpha, "in [0, 1 / (1 + macl_a0)) so that τ_A > 0",
                lambda v: 0 <= v * (1 + self.macl_a0) < 1)
 
     @property

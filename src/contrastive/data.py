@@ -19,8 +19,8 @@ from PIL import Image
 from torch import Tensor
 
 from . import paths
-from .provenance import sha256
 from .atomic import atomic_write
+from .provenance import sha256
 
 DATASETS = ("cifar10", "cifar100", "svhn")
 SPLITS = {"cifar10": ("train", "test"), "cifar100": ("train", "test"), "svhn": ("train", "test", "extra")}

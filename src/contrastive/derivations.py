@@ -6,7 +6,7 @@ Each check returns whether the statement holds and the numbers that show it, for
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -7,7 +7,7 @@ image and of its mirror image are extracted once, so the whole probe is a few th
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

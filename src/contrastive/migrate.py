@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import PurePosixPath
-from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .atomic import atomic_write
 

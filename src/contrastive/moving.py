@@ -19,8 +19,9 @@ The criteria (:data:`CRITERIA`), each with its margin, the seed noise of the fix
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -8,7 +8,7 @@ unit sphere S^{d-1}, the limit that the paper's small-tau runs approach (uniform
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

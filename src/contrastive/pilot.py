@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from . import results
 from .config import PAPER, Config

@@ -29,9 +29,10 @@ import math
 import sys
 import tarfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import atomic, paper, results
 from .config import SCHEDULE_FIELDS, Config, ConfigError, differences, judged

@@ -8,9 +8,9 @@ of the dilemma. Labels serve only tolerance. Everything is seeded and runs on on
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F

@@ -27,10 +27,10 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from tqdm import tqdm

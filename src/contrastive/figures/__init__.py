@@ -10,7 +10,7 @@ import html
 import inspect
 import os
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display

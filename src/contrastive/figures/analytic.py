@@ -6,7 +6,7 @@ dilemma in miniature (:mod:`contrastive.toy`). Every number plotted is computed 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 import torch
@@ -16,8 +16,15 @@ from torch import Tensor
 from contrastive.examples import autograd_gradients, random_similarities, similarity_grid
 from contrastive.figures import class_colour, html_table, tau_slider
 from contrastive.figures.records import subscripts
-from contrastive.losses import (LABELS, contrastive_loss, gradients, penalty_entropy, relative_penalty, simple_limit,
-                                triplet_limit)
+from contrastive.losses import (
+    LABELS,
+    contrastive_loss,
+    gradients,
+    penalty_entropy,
+    relative_penalty,
+    simple_limit,
+    triplet_limit,
+)
 from contrastive.metrics import tolerance, uniformity
 from contrastive.toy import ToyResult
 

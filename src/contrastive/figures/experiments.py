@@ -8,7 +8,8 @@ shows the records of one protocol (``contrastive.config.PROTOCOLS``) and says wh
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,9 +21,25 @@ from ..losses import LABELS
 from ..metrics import sample_metrics
 from ..results import Record, by_tau, of_protocol, seeds, with_arrays
 from . import Html, class_colour, html_table
-from .records import (COLLAPSED_MARK, COLOURS, DASHES, METRIC_FORMATS, METRIC_LABELS, OFF_MARK,
-                      TAU_LOSSES, HtmlTable, NotYetRun, _finish, _fmt, _off, _slider, absent,
-                      collapsed, protocol_text, run_text)
+from .records import (
+    COLLAPSED_MARK,
+    COLOURS,
+    DASHES,
+    METRIC_FORMATS,
+    METRIC_LABELS,
+    OFF_MARK,
+    TAU_LOSSES,
+    HtmlTable,
+    NotYetRun,
+    _finish,
+    _fmt,
+    _off,
+    _slider,
+    absent,
+    collapsed,
+    protocol_text,
+    run_text,
+)
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SWAPPED_COLOURS = {5: 8, 8: 5}
@@ -383,7 +400,7 @@ def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequen
         u, tol = sample_metrics(a["embedding"], a["embedding_labels"])
         titles.append(f"τ={t:g} ({run_text([r])}), {len(a['embedding_labels'])} points:<br>uniformity {u:.2f}, tolerance {tol:.3f}")
     fig = make_subplots(rows=1, cols=len(runs), subplot_titles=titles)
-    for col, (t, a, r) in enumerate(runs, start=1):
+    for col, (_, a, _) in enumerate(runs, start=1):
         xy, labels = project(a["embedding"]), a["embedding_labels"]
         names = class_names(dataset, int(labels.max()) + 1)
         for c in np.unique(labels):

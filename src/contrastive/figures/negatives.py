@@ -8,17 +8,26 @@ uniform-sphere MODEL (no data), or those of run records' histograms, drawn only 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 import torch
 from torch import Tensor
 
 from .. import paper
-from ..losses import LABELS, relative_penalty
-from ..penalty import (CIFAR_NEGATIVES, FEATURE_DIM, dropped_share, effective_negatives, histogram_similarities, solve_tau,
-                       sphere_similarities, top_k_share)
 from ..config import PROTOCOLS, config_label, describe
+from ..losses import LABELS, relative_penalty
+from ..penalty import (
+    CIFAR_NEGATIVES,
+    FEATURE_DIM,
+    dropped_share,
+    effective_negatives,
+    histogram_similarities,
+    solve_tau,
+    sphere_similarities,
+    top_k_share,
+)
 from ..results import by_tau, of_protocol, with_arrays
 from . import class_colour, html_table, tau_slider
 from .analytic import PENALTY_TAUS, log_taus, tau_layout

@@ -8,8 +8,9 @@ in the cell after its parameters, which stops it with one line naming each unkno
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .. import results
 from ..sweep import literal_assignments

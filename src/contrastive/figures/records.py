@@ -9,8 +9,9 @@ backbone, …) are still drawn, marked "off protocol" with what differs; they co
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 

@@ -6,8 +6,9 @@ numbers a chapter's sentences glue in."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -19,8 +20,24 @@ from ..results import Record, by_tau, of_protocol
 from ..sweep import configurations
 from ..train import steps_per_epoch
 from . import class_colour, html_table
-from .records import (COLOURS, CURVE_LABELS, CURVE_PANELS, METRIC_FORMATS, METRIC_LABELS, TAU_LOSSES, HtmlTable,
-                      NotYetRun, _finish, _fmt, _off, _slider, collapsed, loss_at_collapse, protocol_text, run_text)
+from .records import (
+    COLOURS,
+    CURVE_LABELS,
+    CURVE_PANELS,
+    METRIC_FORMATS,
+    METRIC_LABELS,
+    TAU_LOSSES,
+    HtmlTable,
+    NotYetRun,
+    _finish,
+    _fmt,
+    _off,
+    _slider,
+    collapsed,
+    loss_at_collapse,
+    protocol_text,
+    run_text,
+)
 
 ESCAPED = 1.0
 """The test-set uniformity at or above which a run has left the collapse (the chapter says why). Fixed before any

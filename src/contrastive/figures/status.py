@@ -3,10 +3,20 @@ scale grid on the landing page, and each chapter's rows with their evidence."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from ..claims import CLAIMS, INVALID, KEYS, NOT_APPLICABLE, NOT_REPRODUCED, REPRODUCED, Criterion, Row, status_table
+from ..claims import (
+    CLAIMS,
+    INVALID,
+    KEYS,
+    NOT_APPLICABLE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Criterion,
+    Row,
+    status_table,
+)
 from ..config import JUDGED, NOT_YET_RUN, TITLES
 from ..results import Record
 

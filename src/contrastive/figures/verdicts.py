@@ -5,8 +5,9 @@ records the same way (:class:`Lookup`: seed 0 at the protocol, means over seeds)
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, Sequence
+from typing import Any
 
 from .. import paper, pilot
 from ..claims import FLAT_UNIFORMITY, HARD_ACCURACY_SLACK, HARD_SIMPLE_SLACK, SIMPLE_GAP, Lookup
