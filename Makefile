@@ -35,8 +35,11 @@ book: $(STAMP)
 browser-deps:
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## check: the unit tests alone, without the book build, the browser or the papermill end-to-end runs (the fast loop).
+## check: the style's floor (ruff format and ruff check) and the unit tests alone, without the book build, the
+## browser or the papermill end-to-end runs (the fast loop).
 check: $(STAMP)
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q -m "not slow" --ignore=tests/test_browser.py --ignore=tests/test_book_notebooks.py
 
 ## test: the whole test suite, including the browser check of a fresh book build.

@@ -70,16 +70,20 @@ from contrastive.config import COMPILE_MODES, PROTOCOLS, Config, Deviation, desc
 ROOT = Path(__file__).resolve().parents[1]
 FWD_BWD_FACTOR = 3
 """Forward + backward FLOPs taken as this multiple of the forward FLOPs (backward ~ 2x forward)."""
-FLOP_NOTE = ("forward FLOPs counted with torch.utils.flop_counter.FlopCounterMode on one batch (a multiply-add "
-             f"is 2 FLOPs; convolutions and matmuls only); forward+backward taken as {FWD_BWD_FACTOR}x forward")
+FLOP_NOTE = (
+    "forward FLOPs counted with torch.utils.flop_counter.FlopCounterMode on one batch (a multiply-add "
+    f"is 2 FLOPs; convolutions and matmuls only); forward+backward taken as {FWD_BWD_FACTOR}x forward"
+)
 ENGINE = "contrastive.train.Engine: uint8 images on the device, batched augmentation there, channels-last"
 BASELINE = "torchvision PIL transforms in a DataLoader with worker processes, float32, eager model, default SGD"
 MODEL = "bare model: forward+backward+SGD on one fixed random batch, channels-last, no augmentation, no bank"
 PREFETCH = 2
 """The DataLoader's ``prefetch_factor``: batches each worker has ready ahead."""
-MATCHED = ("torchvision PIL transforms in a DataLoader with worker processes; the model, loss "
-           "and SGD as the engine runs them (its precision, channels-last, compile mode, "
-           "fused SGD on CUDA)")
+MATCHED = (
+    "torchvision PIL transforms in a DataLoader with worker processes; the model, loss "
+    "and SGD as the engine runs them (its precision, channels-last, compile mode, "
+    "fused SGD on CUDA)"
+)
 
 
 class PILImages(torch.utils.data.Dataset):
@@ -97,10 +101,16 @@ class PILImages(torch.utils.data.Dataset):
 
 def conventional_transform(dataset: str) -> T.Compose:
     """The paper's augmentation as torchvision PIL transforms (the authors' code style)."""
-    return T.Compose([
-        T.RandomResizedCrop(32, scale=(0.2, 1.0)), T.ColorJitter(0.4, 0.4, 0.4, 0.4), T.RandomGrayscale(p=0.2),
-        T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(data.MEAN[dataset], data.STD[dataset]),
-    ])
+    return T.Compose(
+        [
+            T.RandomResizedCrop(32, scale=(0.2, 1.0)),
+            T.ColorJitter(0.4, 0.4, 0.4, 0.4),
+            T.RandomGrayscale(p=0.2),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize(data.MEAN[dataset], data.STD[dataset]),
+        ]
+    )
 
 
 def sync(device: torch.device) -> None:
@@ -149,8 +159,9 @@ def engine_pipeline(config: Config, train_set: data.Dataset, warmup: int) -> Pip
     return Pipeline("engine", step, precision(config.use_bf16), compiled(config), ENGINE)
 
 
-def conventional_pipeline(config: Config, images: np.ndarray, warmup: int, workers: int,
-                          matched: bool) -> Pipeline:
+def conventional_pipeline(
+    config: Config, images: np.ndarray, warmup: int, workers: int, matched: bool
+) -> Pipeline:
     """The conventional data path (PIL transforms in a DataLoader, copied to the device). Plain
     (``matched`` False): float32, eager model, the default SGD, as a straightforward implementation
     of the paper. ``matched``: the model, loss and SGD exactly as the engine runs them (its
@@ -161,13 +172,23 @@ def conventional_pipeline(config: Config, images: np.ndarray, warmup: int, worke
     model = models.Encoder(config.arch, config.head, config.feature_dim).to(device)
     bank = memory.MemoryBank(len(images), config.feature_dim, config.bank_momentum, device)
     fused = {"fused": True} if matched and device.type == "cuda" else {}
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                          weight_decay=config.weight_decay, **fused)
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        **fused,
+    )
     loader = torch.utils.data.DataLoader(
-        PILImages(images, conventional_transform(config.dataset)), batch_size=config.batch_size,
-        shuffle=True, num_workers=workers, pin_memory=device.type == "cuda",
-        persistent_workers=workers > 0, drop_last=True,
-        **({"prefetch_factor": PREFETCH} if workers > 0 else {}))
+        PILImages(images, conventional_transform(config.dataset)),
+        batch_size=config.batch_size,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        drop_last=True,
+        **({"prefetch_factor": PREFETCH} if workers > 0 else {}),
+    )
     bf16 = matched and config.use_bf16
     if matched:
         model = model.to(memory_format=torch.channels_last)
@@ -201,13 +222,21 @@ def conventional_pipeline(config: Config, images: np.ndarray, warmup: int, worke
         step()
     sync(device)
     name = "conventional_matched" if matched else "baseline"
-    return Pipeline(name, step, precision(bf16), compiled(config) if matched else None,
-                    MATCHED if matched else BASELINE, lead_in=PREFETCH * max(workers, 1) + 1)
+    return Pipeline(
+        name,
+        step,
+        precision(bf16),
+        compiled(config) if matched else None,
+        MATCHED if matched else BASELINE,
+        lead_in=PREFETCH * max(workers, 1) + 1,
+    )
 
 
 def _bare_model(config: Config, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(config.seed)
-    return models.Encoder(config.arch, config.head, config.feature_dim).to(device, memory_format=torch.channels_last)
+    return models.Encoder(config.arch, config.head, config.feature_dim).to(
+        device, memory_format=torch.channels_last
+    )
 
 
 def _random_batch(config: Config, device: torch.device) -> torch.Tensor:
@@ -223,9 +252,18 @@ def model_pipeline(config: Config, bf16: bool, warmup: int) -> Pipeline:
     device = torch.device(config.device)
     model = _bare_model(config, device)
     fused = {"fused": True} if device.type == "cuda" else {}
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                          weight_decay=config.weight_decay, **fused)
-    forward = torch.compile(model, dynamic=False, mode=config.compile_mode) if config.use_compile else model
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        **fused,
+    )
+    forward = (
+        torch.compile(model, dynamic=False, mode=config.compile_mode)
+        if config.use_compile
+        else model
+    )
     x = _random_batch(config, device)
 
     def step() -> int:
@@ -245,8 +283,9 @@ def model_pipeline(config: Config, bf16: bool, warmup: int) -> Pipeline:
     return Pipeline(name, step, precision(bf16), compiled(config), MODEL)
 
 
-def interleave(pipelines: list[Pipeline], blocks: int, steps: int, device: torch.device
-               ) -> dict[str, list[float]]:
+def interleave(
+    pipelines: list[Pipeline], blocks: int, steps: int, device: torch.device
+) -> dict[str, list[float]]:
     """Images per second of each pipeline in each of ``blocks`` blocks of ``steps`` steps, the
     pipelines taking turns block by block (the order reversed every other round), so that a drift
     of the machine (other load, clocks, heat) falls on all of them alike."""
@@ -267,8 +306,13 @@ def interleave(pipelines: list[Pipeline], blocks: int, steps: int, device: torch
 def spread(rates: list[float], images_per_epoch: int) -> dict[str, Any]:
     """The median and range of a pipeline's images per second over its blocks, and its s/epoch."""
     median = statistics.median(rates)
-    return {"img_s_median": median, "img_s_min": min(rates), "img_s_max": max(rates),
-            "s_per_epoch": images_per_epoch / median, "img_s_blocks": rates}
+    return {
+        "img_s_median": median,
+        "img_s_min": min(rates),
+        "img_s_max": max(rates),
+        "s_per_epoch": images_per_epoch / median,
+        "img_s_blocks": rates,
+    }
 
 
 def forward_flops_per_image(config: Config) -> float:
@@ -290,33 +334,73 @@ def device_slug(device: torch.device) -> str:
 
 def output_path(out: str | os.PathLike, protocol_name: str, device: torch.device) -> Path:
     """``<out>/<device-slug>.json`` at the paper protocol, ``<out>/<protocol>-<device-slug>.json`` at another."""
-    stem = device_slug(device) if protocol_name == "paper" else f"{protocol_name}-{device_slug(device)}"
+    stem = (
+        device_slug(device)
+        if protocol_name == "paper"
+        else f"{protocol_name}-{device_slug(device)}"
+    )
     return Path(out) / f"{stem}.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--protocol", default="paper", choices=tuple(PROTOCOLS),
-                   help="the model, training subset and batch size (default: paper)")
+    p.add_argument(
+        "--protocol",
+        default="paper",
+        choices=tuple(PROTOCOLS),
+        help="the model, training subset and batch size (default: paper)",
+    )
     p.add_argument("--dataset", default="cifar10", choices=data.DATASETS)
-    p.add_argument("--data", default=None, help="the offline CIFAR-10 npz (default: torchvision download)")
-    p.add_argument("--datasets", default=str(data.DEFAULT_ROOT), help="where downloads and decoded caches go")
+    p.add_argument(
+        "--data", default=None, help="the offline CIFAR-10 npz (default: torchvision download)"
+    )
+    p.add_argument(
+        "--datasets", default=str(data.DEFAULT_ROOT), help="where downloads and decoded caches go"
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--loss", default="contrastive")
-    p.add_argument("--batch-size", type=int, default=None, help="default: the protocol's (off protocol otherwise)")
-    p.add_argument("--subset", type=int, default=None,
-                   help="train on N class-balanced images instead of the protocol's (a smoke check, off protocol)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="default: the protocol's (off protocol otherwise)",
+    )
+    p.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        help="train on N class-balanced images instead of the protocol's (a smoke check, off protocol)",
+    )
     p.add_argument("--blocks", type=int, default=5, help="timed blocks per pipeline, interleaved")
-    p.add_argument("--block-steps", type=int, default=None,
-                   help="steps per block (default: 40 on CUDA, 4 on the CPU)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 20 on CUDA, 5 on the CPU)")
-    p.add_argument("--note", default=None,
-                   help="the conditions of the measurement, recorded (other load, say)")
-    p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="the baseline's DataLoader workers")
+    p.add_argument(
+        "--block-steps",
+        type=int,
+        default=None,
+        help="steps per block (default: 40 on CUDA, 4 on the CPU)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed steps first (default: 20 on CUDA, 5 on the CPU)",
+    )
+    p.add_argument(
+        "--note", default=None, help="the conditions of the measurement, recorded (other load, say)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=min(8, os.cpu_count() or 1),
+        help="the baseline's DataLoader workers",
+    )
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--compile-mode", default=Config.compile_mode, choices=COMPILE_MODES)
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="the engine's bfloat16 autocast (default: Config.use_bf16)")
+    p.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the engine's bfloat16 autocast (default: Config.use_bf16)",
+    )
     p.add_argument("--out", default=str(ROOT / "data" / "benchmarks"))
     args = p.parse_args(argv)
     for name in ("blocks", "block_steps", "subset", "batch_size"):
@@ -330,8 +414,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_config(args: argparse.Namespace) -> Config:
     """The protocol's Config with the benchmark's device, loss, data and execution settings."""
-    overrides = {"dataset": args.dataset, "data": args.data, "datasets": args.datasets, "loss": args.loss,
-                 "device": args.device, "compile": args.compile, "compile_mode": args.compile_mode, "bf16": args.bf16}
+    overrides = {
+        "dataset": args.dataset,
+        "data": args.data,
+        "datasets": args.datasets,
+        "loss": args.loss,
+        "device": args.device,
+        "compile": args.compile,
+        "compile_mode": args.compile_mode,
+        "bf16": args.bf16,
+    }
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     return Config.at(args.protocol, **overrides)
@@ -362,18 +454,28 @@ def measure(config: Config, train_set: data.Dataset, args: argparse.Namespace) -
     warmup = args.warmup if args.warmup is not None else (20 if device.type == "cuda" else 5)
     block_steps = args.block_steps or (40 if device.type == "cuda" else 4)
     images = train_set.images.cpu().numpy()
-    pipelines = [engine_pipeline(config, train_set, warmup),
-                 *(model_pipeline(config, bf16, warmup)
-                   for bf16 in dict.fromkeys((config.use_bf16, False))),
-                 conventional_pipeline(config, images, warmup, args.workers, matched=True),
-                 conventional_pipeline(config, images, warmup, args.workers, matched=False)]
+    pipelines = [
+        engine_pipeline(config, train_set, warmup),
+        *(model_pipeline(config, bf16, warmup) for bf16 in dict.fromkeys((config.use_bf16, False))),
+        conventional_pipeline(config, images, warmup, args.workers, matched=True),
+        conventional_pipeline(config, images, warmup, args.workers, matched=False),
+    ]
     rates = interleave(pipelines, args.blocks, block_steps, device)
-    timings = {p.name: {**spread(rates[p.name], len(train_set)), "precision": p.precision,
-                        "compiled": p.compiled, "pipeline": p.description} for p in pipelines}
+    timings = {
+        p.name: {
+            **spread(rates[p.name], len(train_set)),
+            "precision": p.precision,
+            "compiled": p.compiled,
+            "pipeline": p.description,
+        }
+        for p in pipelines
+    }
     for name, t in timings.items():
-        print(f"{name:22s} {t['s_per_epoch']:8.3f} s/epoch  {t['img_s_median']:9.1f} img/s "
-              f"(blocks {t['img_s_min']:.1f}-{t['img_s_max']:.1f}; {t['precision']}, "
-              f"{t['compiled'] or 'eager'})")
+        print(
+            f"{name:22s} {t['s_per_epoch']:8.3f} s/epoch  {t['img_s_median']:9.1f} img/s "
+            f"(blocks {t['img_s_min']:.1f}-{t['img_s_max']:.1f}; {t['precision']}, "
+            f"{t['compiled'] or 'eager'})"
+        )
     engine, model, baseline = timings["engine"], timings["model"], timings["baseline"]
     matched = timings["conventional_matched"]
     fractions = [e / m for e, m in zip(rates["engine"], rates["model"])]  # block by block
@@ -388,8 +490,11 @@ def measure(config: Config, train_set: data.Dataset, args: argparse.Namespace) -
         "engine_img_s": engine["img_s_median"],
         "baseline_img_s": baseline["img_s_median"],
         "model_img_s": model["img_s_median"],
-        "model_img_s_by_precision": {t["precision"]: t["img_s_median"]
-                                     for name, t in timings.items() if name.startswith("model")},
+        "model_img_s_by_precision": {
+            t["precision"]: t["img_s_median"]
+            for name, t in timings.items()
+            if name.startswith("model")
+        },
         "engine_fraction_of_model": statistics.median(fractions),
         "engine_fraction_of_model_range": [min(fractions), max(fractions)],
         "gflop_per_image_fwd_bwd": gflop,
@@ -411,13 +516,17 @@ def main(argv: list[str] | None = None) -> Path:
     config = make_config(args)
     device = torch.device(config.device)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    train_set = data.load(config.dataset, "train", config.data, args.subset or config.subset, device, config.datasets)
+    train_set = data.load(
+        config.dataset, "train", config.data, args.subset or config.subset, device, config.datasets
+    )
     numbers = measure(config, train_set, args)
     low, high = numbers["engine_fraction_of_model_range"]
-    print(f"speed-up: {numbers['speedup']:.2f}x, {numbers['speedup_same_precision']:.2f}x in the "
-          f"same precision and compile mode; engine at {numbers['engine_fraction_of_model']:.0%} "
-          f"of the bare model (blocks {low:.0%}-{high:.0%}), "
-          f"{numbers['engine_gflop_s']:.1f} GFLOP/s")
+    print(
+        f"speed-up: {numbers['speedup']:.2f}x, {numbers['speedup_same_precision']:.2f}x in the "
+        f"same precision and compile mode; engine at {numbers['engine_fraction_of_model']:.0%} "
+        f"of the bare model (blocks {low:.0%}-{high:.0%}), "
+        f"{numbers['engine_gflop_s']:.1f} GFLOP/s"
+    )
     env = provenance.environment(device)
     record = {
         "device": provenance.device_name(device),
@@ -439,8 +548,12 @@ def main(argv: list[str] | None = None) -> Path:
         "cpu_count": os.cpu_count(),
         "niceness": os.nice(0) if hasattr(os, "nice") else None,
         "load_average_before": load_before,
-        "pipelines": {"engine": ENGINE, "baseline": BASELINE, "conventional_matched": MATCHED,
-                      "model": MODEL},
+        "pipelines": {
+            "engine": ENGINE,
+            "baseline": BASELINE,
+            "conventional_matched": MATCHED,
+            "model": MODEL,
+        },
         "conditions": args.note,
         "provenance": {**env, "cpu": provenance.cpu_model(), "data": train_set.source},
         "measured": provenance.now(),

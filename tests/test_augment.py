@@ -19,14 +19,19 @@ def images(n: int, seed: int = 0, size: int = 32) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     ramp = torch.linspace(0, 1, size)
     corner = torch.rand(n, 3, 2, 2, generator=g)
-    x = (corner[..., 0, 0, None, None] * (1 - ramp)[:, None] + corner[..., 1, 1, None, None] * ramp[None, :]
-         + 0.3 * corner[..., 0, 1, None, None] * ramp[:, None])
+    x = (
+        corner[..., 0, 0, None, None] * (1 - ramp)[:, None]
+        + corner[..., 1, 1, None, None] * ramp[None, :]
+        + 0.3 * corner[..., 0, 1, None, None] * ramp[:, None]
+    )
     x = x + 0.1 * torch.rand(n, 3, size, size, generator=g)
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
 def unnormalize(y: torch.Tensor, dataset: str = "cifar10") -> torch.Tensor:
-    return y * torch.tensor(STD[dataset]).view(1, 3, 1, 1) + torch.tensor(MEAN[dataset]).view(1, 3, 1, 1)
+    return y * torch.tensor(STD[dataset]).view(1, 3, 1, 1) + torch.tensor(MEAN[dataset]).view(
+        1, 3, 1, 1
+    )
 
 
 def gen(seed: int) -> torch.Generator:
@@ -37,6 +42,7 @@ IDENTITY = dict(hflip=False, scale=(1.0, 1.0), ratio=(1.0, 1.0), jitter=(0, 0, 0
 
 
 # --- the whole pipeline -------------------------------------------------------------------------
+
 
 def test_shape_dtype_and_range():
     x = images(16)
@@ -72,7 +78,9 @@ def test_apply_is_deterministic_in_u_and_traces_as_one_graph():
     aug, x = A.Augment(), images(4)
     u = aug.draw(4, gen(3), "cpu")
     assert u.shape == (4, A.N_UNIFORM) and torch.equal(aug(x, gen(3)), aug.apply(x, u))
-    compiled = torch.compile(aug.apply, backend="eager", fullgraph=True)  # fails on a graph break / host sync
+    compiled = torch.compile(
+        aug.apply, backend="eager", fullgraph=True
+    )  # fails on a graph break / host sync
     assert torch.allclose(compiled(x, u), aug.apply(x, u))
 
 
@@ -99,26 +107,40 @@ def test_grayscale_happens_to_about_p_and_has_equal_channels():
 
 # --- the crop -----------------------------------------------------------------------------------
 
+
 def test_resized_crop_equals_torchvision_for_given_boxes():
     x = images(6).float() / 255
     i, j = torch.tensor([0, 3, 10, 0, 5, 1]), torch.tensor([0, 7, 2, 0, 9, 4])
     h, w = torch.tensor([32, 10, 20, 7, 27, 31]), torch.tensor([32, 13, 22, 9, 23, 28])
     ours = A.resized_crop(x, i, j, h, w, 32)
-    ref = torch.stack([TF.resized_crop(x[k], int(i[k]), int(j[k]), int(h[k]), int(w[k]), [32, 32], antialias=True)
-                       for k in range(6)])
+    ref = torch.stack(
+        [
+            TF.resized_crop(
+                x[k], int(i[k]), int(j[k]), int(h[k]), int(w[k]), [32, 32], antialias=True
+            )
+            for k in range(6)
+        ]
+    )
     assert torch.allclose(ours, ref, atol=1e-5)
 
 
 def test_resized_crop_flip_is_the_mirror():
     x = images(3).float() / 255
-    i, j, h, w = torch.tensor([1, 0, 4]), torch.tensor([2, 0, 7]), torch.tensor([20, 32, 9]), torch.tensor([25, 32, 17])
+    i, j, h, w = (
+        torch.tensor([1, 0, 4]),
+        torch.tensor([2, 0, 7]),
+        torch.tensor([20, 32, 9]),
+        torch.tensor([25, 32, 17]),
+    )
     flipped = A.resized_crop(x, i, j, h, w, 32, flip=torch.tensor([True, True, False]))
     plain = A.resized_crop(x, i, j, h, w, 32)
     assert torch.equal(flipped[:2], plain[:2].flip(-1)) and torch.equal(flipped[2], plain[2])
 
 
 def test_crop_falls_back_to_torchvisions_centre_crop():
-    u = torch.rand(5, 22, generator=gen(0))  # no try of area >= 0.9 with aspect in [2, 3] fits 32x32
+    u = torch.rand(
+        5, 22, generator=gen(0)
+    )  # no try of area >= 0.9 with aspect in [2, 3] fits 32x32
     i, j, h, w = A.crop_boxes(u, 32, 32, scale=(0.9, 1.0), ratio=(2.0, 3.0))
     expected = T.RandomResizedCrop.get_params(torch.zeros(3, 32, 32), [0.9, 1.0], [2.0, 3.0])
     assert expected == (8, 0, 16, 32)
@@ -128,22 +150,32 @@ def test_crop_falls_back_to_torchvisions_centre_crop():
 def crop_statistics(i, j, h, w) -> torch.Tensor:
     """Mean area fraction, mean log aspect ratio, P(w = 32), mean top and left position."""
     i, j, h, w = (t.double() for t in (i, j, h, w))
-    return torch.stack([(h * w / 1024).mean(), (w / h).log().mean(), (w == 32).double().mean(), i.mean(), j.mean()])
+    return torch.stack(
+        [(h * w / 1024).mean(), (w / h).log().mean(), (w == 32).double().mean(), i.mean(), j.mean()]
+    )
 
 
 def torchvision_crops(n: int, scale, ratio):
     torch.manual_seed(0)
-    return torch.tensor([T.RandomResizedCrop.get_params(torch.zeros(3, 32, 32), scale, ratio) for _ in range(n)]).T
+    return torch.tensor(
+        [T.RandomResizedCrop.get_params(torch.zeros(3, 32, 32), scale, ratio) for _ in range(n)]
+    ).T
 
 
 def test_crop_boxes_match_torchvision_in_distribution():
     n = 8000
     ref = crop_statistics(*torchvision_crops(n, [0.2, 1.0], [3 / 4, 4 / 3]))
-    ours = crop_statistics(*A.crop_boxes(torch.rand(n, 22, generator=gen(0)), 32, 32, (0.2, 1.0), (3 / 4, 4 / 3)))
-    tolerance = torch.tensor([0.012, 0.012, 0.02, 0.25, 0.25])  # about 4 standard errors of a difference
+    ours = crop_statistics(
+        *A.crop_boxes(torch.rand(n, 22, generator=gen(0)), 32, 32, (0.2, 1.0), (3 / 4, 4 / 3))
+    )
+    tolerance = torch.tensor(
+        [0.012, 0.012, 0.02, 0.25, 0.25]
+    )  # about 4 standard errors of a difference
     assert torch.all((ours - ref).abs() < tolerance), (ours, ref)
     # the same comparison tells a different scale range apart
-    other = crop_statistics(*A.crop_boxes(torch.rand(n, 22, generator=gen(0)), 32, 32, (0.08, 1.0), (3 / 4, 4 / 3)))
+    other = crop_statistics(
+        *A.crop_boxes(torch.rand(n, 22, generator=gen(0)), 32, 32, (0.08, 1.0), (3 / 4, 4 / 3))
+    )
     assert not torch.all((other - ref).abs() < tolerance)
 
 
@@ -158,9 +190,14 @@ def test_crop_boxes_lie_inside_the_image_and_within_scale():
 FACTORS = torch.tensor([0.6, 0.8, 1.0, 1.2, 1.4, 0.0])
 
 
-@pytest.mark.parametrize("ours, ref", [(A.adjust_brightness, TF.adjust_brightness),
-                                       (A.adjust_contrast, TF.adjust_contrast),
-                                       (A.adjust_saturation, TF.adjust_saturation)])
+@pytest.mark.parametrize(
+    "ours, ref",
+    [
+        (A.adjust_brightness, TF.adjust_brightness),
+        (A.adjust_contrast, TF.adjust_contrast),
+        (A.adjust_saturation, TF.adjust_saturation),
+    ],
+)
 def test_blend_ops_equal_torchvision(ours, ref):
     x = images(6).float() / 255
     expected = torch.stack([ref(x[k], float(FACTORS[k])) for k in range(6)])
@@ -188,7 +225,9 @@ def test_hsv_matches_colorsys_and_round_trips():
 
 def test_color_jitter_applies_the_ops_in_each_images_order():
     x = images(4).float() / 255
-    factors = torch.tensor([[0.7, 1.3, 0.6, 0.2], [1.2, 0.7, 1.4, -0.3], [0.9, 1.1, 0.0, 0.4], [1.4, 0.6, 1.2, -0.1]])
+    factors = torch.tensor(
+        [[0.7, 1.3, 0.6, 0.2], [1.2, 0.7, 1.4, -0.3], [0.9, 1.1, 0.0, 0.4], [1.4, 0.6, 1.2, -0.1]]
+    )
     order = torch.tensor([[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]])
     refs = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
     for b in range(4):
@@ -200,8 +239,15 @@ def test_color_jitter_applies_the_ops_in_each_images_order():
 
 def pixel_statistics(p: torch.Tensor) -> torch.Tensor:
     """Per image: mean, std over pixels, mean chroma (max - min over channels), mean red-minus-blue."""
-    return torch.stack([p.mean((1, 2, 3)), p.std((1, 2, 3)), (p.amax(1) - p.amin(1)).mean((1, 2)),
-                        (p[:, 0] - p[:, 2]).mean((1, 2))], dim=1)
+    return torch.stack(
+        [
+            p.mean((1, 2, 3)),
+            p.std((1, 2, 3)),
+            (p.amax(1) - p.amin(1)).mean((1, 2)),
+            (p[:, 0] - p[:, 2]).mean((1, 2)),
+        ],
+        dim=1,
+    )
 
 
 def test_color_jitter_matches_torchvision_in_distribution():
@@ -226,10 +272,19 @@ def test_color_jitter_matches_torchvision_in_distribution():
 
 # --- errors -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs, name", [(dict(dataset="mnist"), "dataset"), (dict(size=0), "size"),
-                                          (dict(scale=(0.5, 0.2)), "scale"), (dict(ratio=(0.0, 1.0)), "ratio"),
-                                          (dict(jitter=(0.4, 0.4, 0.4, 0.6)), "jitter"),
-                                          (dict(jitter=(-0.1, 0.4, 0.4, 0.4)), "jitter"), (dict(gray_p=1.5), "gray_p")])
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(dataset="mnist"), "dataset"),
+        (dict(size=0), "size"),
+        (dict(scale=(0.5, 0.2)), "scale"),
+        (dict(ratio=(0.0, 1.0)), "ratio"),
+        (dict(jitter=(0.4, 0.4, 0.4, 0.6)), "jitter"),
+        (dict(jitter=(-0.1, 0.4, 0.4, 0.4)), "jitter"),
+        (dict(gray_p=1.5), "gray_p"),
+    ],
+)
 def test_bad_settings_raise(kwargs, name):
     with pytest.raises(ValueError, match=name):
         A.Augment(**kwargs)
@@ -246,6 +301,7 @@ def test_bad_input_raises():
 
 
 # --- the CPU path of the colour jitter ----------------------------------------------------------
+
 
 def jitter_inputs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A batch after the crop and the jitter factors and orders that Augment draws for it."""

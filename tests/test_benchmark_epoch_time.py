@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("epoch_time", ROOT / "benchmarks" / "epoch_time.py")
+    spec = importlib.util.spec_from_file_location(
+        "epoch_time", ROOT / "benchmarks" / "epoch_time.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["epoch_time"] = module
     spec.loader.exec_module(module)
@@ -28,23 +30,40 @@ def _load():
 
 
 epoch_time = _load()
-NUMBERS = ("engine_s_per_epoch", "baseline_s_per_epoch", "speedup", "engine_img_s", "baseline_img_s", "model_img_s",
-           "engine_fraction_of_model", "gflop_per_image_fwd_bwd", "engine_gflop_s", "model_gflop_s")
+NUMBERS = (
+    "engine_s_per_epoch",
+    "baseline_s_per_epoch",
+    "speedup",
+    "engine_img_s",
+    "baseline_img_s",
+    "model_img_s",
+    "engine_fraction_of_model",
+    "gflop_per_image_fwd_bwd",
+    "engine_gflop_s",
+    "model_gflop_s",
+)
 
 
 def test_output_names(monkeypatch):
     monkeypatch.setattr(epoch_time.provenance, "cpu_model", lambda: "Intel(R) Xeon(R) Processor")
     cpu = torch.device("cpu")
     assert epoch_time.device_slug(cpu) == "intel-xeon-processor"
-    assert epoch_time.output_path("out", "cpu-short", cpu) == Path("out/cpu-short-intel-xeon-processor.json")
+    assert epoch_time.output_path("out", "cpu-short", cpu) == Path(
+        "out/cpu-short-intel-xeon-processor.json"
+    )
     assert epoch_time.output_path("out", "paper", cpu) == Path("out/intel-xeon-processor.json")
 
 
 def test_off_protocol_names_the_overrides():
     args = epoch_time.parse_args(["--protocol", "cpu-short", "--device", "cpu"])
     assert epoch_time.off_protocol(epoch_time.make_config(args), None) is None
-    config = epoch_time.make_config(epoch_time.parse_args(["--protocol", "cpu-short", "--device", "cpu", "--batch-size", "16"]))
-    assert epoch_time.off_protocol(config, 32) == "batch_size 16 (cpu-short: 128), subset 32 (cpu-short: 5000)"
+    config = epoch_time.make_config(
+        epoch_time.parse_args(["--protocol", "cpu-short", "--device", "cpu", "--batch-size", "16"])
+    )
+    assert (
+        epoch_time.off_protocol(config, 32)
+        == "batch_size 16 (cpu-short: 128), subset 32 (cpu-short: 5000)"
+    )
 
 
 @pytest.fixture
@@ -57,21 +76,53 @@ def one_thread():
 
 def test_interleaved_record(tmp_path, one_thread):
     data = tiny_npz(tmp_path / "tiny.npz", n_train=32, n_test=8)
-    path = epoch_time.main([
-        "--protocol", "cpu-short", "--device", "cpu", "--data", str(data), "--datasets",
-        str(tmp_path / "ds"), "--subset", "32", "--batch-size", "16", "--warmup", "0", "--blocks",
-        "3", "--block-steps", "1", "--workers", "0", "--note", "a test",
-        "--out", str(tmp_path / "bench")])
+    path = epoch_time.main(
+        [
+            "--protocol",
+            "cpu-short",
+            "--device",
+            "cpu",
+            "--data",
+            str(data),
+            "--datasets",
+            str(tmp_path / "ds"),
+            "--subset",
+            "32",
+            "--batch-size",
+            "16",
+            "--warmup",
+            "0",
+            "--blocks",
+            "3",
+            "--block-steps",
+            "1",
+            "--workers",
+            "0",
+            "--note",
+            "a test",
+            "--out",
+            str(tmp_path / "bench"),
+        ]
+    )
     assert path.name.startswith("cpu-short-") and path.parent == tmp_path / "bench"
     record = json.loads(path.read_text())
     assert results.load_benchmarks(tmp_path / "bench") == [record]  # what the book reads
     for key in NUMBERS:
         assert math.isfinite(record[key]) and record[key] > 0, key
-    assert record["speedup"] == pytest.approx(record["baseline_s_per_epoch"] / record["engine_s_per_epoch"])
+    assert record["speedup"] == pytest.approx(
+        record["baseline_s_per_epoch"] / record["engine_s_per_epoch"]
+    )
     matched = record["conventional_matched_s_per_epoch"] / record["engine_s_per_epoch"]
     assert record["speedup_same_precision"] == pytest.approx(matched)
-    assert record["engine_gflop_s"] == pytest.approx(record["engine_img_s"] * record["gflop_per_image_fwd_bwd"])
-    assert (record["protocol"], record["arch"], record["train_images"], record["batch_size"]) == ("cpu-short", "resnet18_w16", 32, 16)
+    assert record["engine_gflop_s"] == pytest.approx(
+        record["engine_img_s"] * record["gflop_per_image_fwd_bwd"]
+    )
+    assert (record["protocol"], record["arch"], record["train_images"], record["batch_size"]) == (
+        "cpu-short",
+        "resnet18_w16",
+        32,
+        16,
+    )
     assert record["protocol_description"] == describe("cpu-short")
     assert (record["steps_per_epoch"], record["blocks"], record["block_steps"]) == (2, 3, 1)
     assert record["interleaved"] and record["conditions"] == "a test"
@@ -90,7 +141,9 @@ def test_interleaved_record(tmp_path, one_thread):
     assert (timings["baseline"]["precision"], timings["baseline"]["compiled"]) == ("float32", None)
     low, high = record["engine_fraction_of_model_range"]
     assert low <= record["engine_fraction_of_model"] <= high
-    assert set(record["model_img_s_by_precision"]) == ({"bfloat16", "float32"} if record["bf16"] else {"float32"})
+    assert set(record["model_img_s_by_precision"]) == (
+        {"bfloat16", "float32"} if record["bf16"] else {"float32"}
+    )
     assert (record["threads"], record["workers"]) == (1, 0)
     assert "3x forward" in record["flops_note"]
     assert {"commit", "torch", "device", "data"} <= set(record["provenance"]) and record["measured"]

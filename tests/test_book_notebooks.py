@@ -15,7 +15,10 @@ from contrastive import paper
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").rglob("*.ipynb"))
-WIDGETS = re.compile(r"^\s*(import|from)\s+(ipywidgets|contrastive\.widgets)\b|^\s*from\s+contrastive\s+import\s+.*\bwidgets\b", re.M)
+WIDGETS = re.compile(
+    r"^\s*(import|from)\s+(ipywidgets|contrastive\.widgets)\b|^\s*from\s+contrastive\s+import\s+.*\bwidgets\b",
+    re.M,
+)
 
 
 def cells(path: Path) -> list:
@@ -26,7 +29,9 @@ def test_the_scan_sees_the_chapters():
     names = {p.relative_to(ROOT / "book").as_posix() for p in NOTEBOOKS}
     assert {"hardness.ipynb", "experiments/table1.ipynb"} <= names
     assert WIDGETS.search("from contrastive.widgets import penalty_explorer")
-    assert WIDGETS.search("import ipywidgets as w") and WIDGETS.search("from contrastive import widgets")
+    assert WIDGETS.search("import ipywidgets as w") and WIDGETS.search(
+        "from contrastive import widgets"
+    )
     assert not WIDGETS.search("from contrastive.figures import show")
 
 
@@ -45,34 +50,62 @@ HIDDEN = {"remove-input", "hide-input", "remove-cell"}
 
 def only_fetches_and_displays(source: str) -> bool:
     """Every statement of the cell is an import or a call of a display function (its arguments may fetch)."""
+
     def displays(node: ast.stmt) -> bool:
         call = node.value if isinstance(node, ast.Expr) else None
         func = call.func if isinstance(call, ast.Call) else None
         return isinstance(func, ast.Name) and func.id in DISPLAYS
+
     body = ast.parse(source).body
-    return bool(body) and all(isinstance(n, (ast.Import, ast.ImportFrom)) or displays(n) for n in body)
+    return bool(body) and all(
+        isinstance(n, (ast.Import, ast.ImportFrom)) or displays(n) for n in body
+    )
 
 
 def test_the_display_rule_tells_fetching_from_computing():
-    assert only_fetches_and_displays("from contrastive.figures import show_source\n\nshow_source(losses.logits)")
+    assert only_fetches_and_displays(
+        "from contrastive.figures import show_source\n\nshow_source(losses.logits)"
+    )
     assert only_fetches_and_displays("show(runs.dynamics(records))")
-    assert not only_fetches_and_displays("sweeps = {loss: toy.sweep(toy.TAUS, loss) for loss in LOSSES}")
+    assert not only_fetches_and_displays(
+        "sweeps = {loss: toy.sweep(toy.TAUS, loss) for loss in LOSSES}"
+    )
     assert not only_fetches_and_displays("figure = runs.dynamics(records)\nshow(figure)")
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p != RUN_NOTEBOOK], ids=lambda p: p.relative_to(ROOT / "book").as_posix())
+@pytest.mark.parametrize(
+    "path",
+    [p for p in NOTEBOOKS if p != RUN_NOTEBOOK],
+    ids=lambda p: p.relative_to(ROOT / "book").as_posix(),
+)
 def test_no_visible_input_only_fetches_and_displays(path):
     """A chapter shows what it explains (a function's code, a figure), not the call that fetches it."""
-    shown = [c.source for c in cells(path) if c.cell_type == "code" and not HIDDEN & set(c.metadata.get("tags", []))
-             and "skip-execution" not in c.metadata.get("tags", []) and only_fetches_and_displays(c.source)]
+    shown = [
+        c.source
+        for c in cells(path)
+        if c.cell_type == "code"
+        and not HIDDEN & set(c.metadata.get("tags", []))
+        and "skip-execution" not in c.metadata.get("tags", [])
+        and only_fetches_and_displays(c.source)
+    ]
     assert not shown, f"{path.name}: input cells to tag remove-input: {shown}"
 
 
 def test_table1_chapter_types_none_of_the_papers_cifar10_numbers():
     """The findings come from contrastive.paper in a code cell; the Markdown must not repeat them."""
-    text = "\n".join(c.source for c in cells(ROOT / "book" / "experiments" / "table1.ipynb") if c.cell_type == "markdown")
-    numbers = {format(paper.table1("cifar10", m, loss, tau), "g") for m in paper.METRICS for loss, tau in paper.COLUMNS}
-    numbers -= {format(t, "g") for t in paper.TABLE1_TAUS}  # the temperatures are the table's columns
+    text = "\n".join(
+        c.source
+        for c in cells(ROOT / "book" / "experiments" / "table1.ipynb")
+        if c.cell_type == "markdown"
+    )
+    numbers = {
+        format(paper.table1("cifar10", m, loss, tau), "g")
+        for m in paper.METRICS
+        for loss, tau in paper.COLUMNS
+    }
+    numbers -= {
+        format(t, "g") for t in paper.TABLE1_TAUS
+    }  # the temperatures are the table's columns
     assert not [n for n in numbers if re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", text)]
 
 
@@ -92,9 +125,17 @@ PARAMETERISED = {
     "hardness.ipynb": ["taus", "anchors", "negatives", "points"],
     "limits.ipynb": ["negatives", "d"],
     "dilemma.ipynb": ["taus", "classes", "per_class", "steps", "seed"],
-    **{f"experiments/{name}.ipynb": ["protocol", "dataset", "results_dir"]
-       for name in ("table1", "uniformity_tolerance", "accuracy", "similarities", "embeddings",
-                    "dynamics")},
+    **{
+        f"experiments/{name}.ipynb": ["protocol", "dataset", "results_dir"]
+        for name in (
+            "table1",
+            "uniformity_tolerance",
+            "accuracy",
+            "similarities",
+            "embeddings",
+            "dynamics",
+        )
+    },
     "experiments/cpu_scale.ipynb": ["dataset", "results_dir"],
 }
 """The chapters that compute, and their knobs."""
@@ -111,7 +152,7 @@ def test_a_chapter_that_computes_takes_its_knobs_from_a_parameters_cell_it_check
     assert code[first + 1].source.startswith("from contrastive.figures import parameters")
     call = f"parameters.check(globals(), {PARAMETERISED[chapter]!r}".replace("'", '"')
     assert call in code[first + 1].source
-    assert not any("parameters" in c.metadata.get("tags", []) for c in code[first + 1:])
+    assert not any("parameters" in c.metadata.get("tags", []) for c in code[first + 1 :])
     assert not [c.source for c in code[:first] if c.source.strip()]  # nothing computes before them
 
 
@@ -121,8 +162,9 @@ def test_the_check_names_each_unknown_parameter_in_one_line():
     parameters.check({"In": ["", "d = 16", "d = 8"]}, ["d", "negatives"])
     with pytest.raises(parameters.UnknownParameterError) as error:
         parameters.check({"In": ["", "d = 16", "dd = 8\nnegative = 3"]}, ["d", "negatives"])
-    assert str(error.value) == ("unknown parameter dd, negative: this chapter's parameters are "
-                                "d, negatives")
+    assert str(error.value) == (
+        "unknown parameter dd, negative: this chapter's parameters are d, negatives"
+    )
     assert "\n" not in str(error.value)
 
 
@@ -130,8 +172,14 @@ def execute(chapter: str, target: Path, **parameters) -> nbformat.NotebookNode:
     import papermill
 
     book = ROOT / "book" / chapter
-    papermill.execute_notebook(str(book), str(target), kernel_name="python3", progress_bar=False,
-                               parameters=parameters, cwd=str(book.parent))
+    papermill.execute_notebook(
+        str(book),
+        str(target),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters=parameters,
+        cwd=str(book.parent),
+    )
     return nbformat.read(target, as_version=4)
 
 
@@ -145,8 +193,12 @@ def test_papermill_refuses_an_unknown_parameter(tmp_path):
 @pytest.mark.slow
 def test_papermill_re_executes_an_analytic_chapter_with_other_values(tmp_path):
     nb = execute("hardness.ipynb", tmp_path / "out.ipynb", taus=[0.1, 1.0], negatives=16)
-    table = next(o for c in nb.cells for o in c.get("outputs", [])
-                 if "max |Eq. 4 − autograd|" in str(o.get("data", {}).get("text/html", "")))
+    table = next(
+        o
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "max |Eq. 4 − autograd|" in str(o.get("data", {}).get("text/html", ""))
+    )
     rows = re.findall(r"<tr><td>([^<]*)</td>", table["data"]["text/html"])
     assert rows == ["0.1", "1"]  # one row per τ of the grid given
 
@@ -156,7 +208,11 @@ def test_papermill_re_executes_an_experiment_chapter_on_other_records(tmp_path):
     from test_claims import write_synthetic
 
     write_synthetic(tmp_path / "records", "cifar10", "simple", linear_top1=12.34)
-    nb = execute("experiments/table1.ipynb", tmp_path / "out.ipynb", protocol="paper",
-                 results_dir=str(tmp_path / "records"))
+    nb = execute(
+        "experiments/table1.ipynb",
+        tmp_path / "out.ipynb",
+        protocol="paper",
+        results_dir=str(tmp_path / "records"),
+    )
     text = json.dumps([c.get("outputs", []) for c in nb.cells], ensure_ascii=False)
     assert "12.34" in text  # the record given, at the protocol given

@@ -127,12 +127,20 @@ def test_page_in_browser(browser, page_path: str) -> None:
             page.wait_for_timeout(300)
             after = page.evaluate(FIGURES_JS)[i]
             where = f"{page_path}: figure {i}"
-            assert after["active"][0] != fig["active"][0], f"{where}: the click did not move the slider"
-            assert after["visible"] != fig["visible"], f"{where}: moving the slider left the plotted data unchanged"
+            assert after["active"][0] != fig["active"][0], (
+                f"{where}: the click did not move the slider"
+            )
+            assert after["visible"] != fig["visible"], (
+                f"{where}: moving the slider left the plotted data unchanged"
+            )
         has_math = page.locator(".math").count() > 0
         if has_math:
-            assert page.locator("mjx-container").count() > 0, f"{page_path}: math present but not typeset by MathJax"
-            assert page.locator("mjx-merror").count() == 0, f"{page_path}: MathJax reported a TeX error"
+            assert page.locator("mjx-container").count() > 0, (
+                f"{page_path}: math present but not typeset by MathJax"
+            )
+            assert page.locator("mjx-merror").count() == 0, (
+                f"{page_path}: MathJax reported a TeX error"
+            )
         assert errors == [], f"{page_path}: JavaScript errors: {errors}"
         assert remote == [], f"{page_path}: requests left the machine: {remote}"
     finally:
@@ -177,7 +185,9 @@ def test_page_is_legible_at_width(browser, page_path: str, width: int) -> None:
     if not BOOK.is_dir():
         pytest.fail(f"no built book at {BOOK}: run `make book` first (or set BOOK_HTML)")
     page = browser.new_page(viewport={"width": width, "height": 1000})
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(LOCAL_SCHEMES) else r.abort())
+    page.route(
+        "**/*", lambda r: r.continue_() if r.request.url.startswith(LOCAL_SCHEMES) else r.abort()
+    )
     try:
         page.goto((BOOK / page_path).as_uri(), wait_until="load", timeout=TIMEOUT_MS)
         try:
@@ -185,10 +195,16 @@ def test_page_is_legible_at_width(browser, page_path: str, width: int) -> None:
         except PlaywrightTimeout:
             pass
         layout = page.evaluate(LAYOUT_JS)
-        assert layout["overflow"] <= 1, f"{page_path} at {width} px: the page scrolls sideways by {layout['overflow']} px"
+        assert layout["overflow"] <= 1, (
+            f"{page_path} at {width} px: the page scrolls sideways by {layout['overflow']} px"
+        )
         crowded = [(i, n) for i, n in enumerate(layout["legends"]) if n > 12]
-        assert not crowded, f"{page_path} at {width} px: legends over 12 entries (figure, entries): {crowded}"
-        assert not layout["cut"], f"{page_path} at {width} px: titles cut at the figure's edge: {layout['cut']}"
+        assert not crowded, (
+            f"{page_path} at {width} px: legends over 12 entries (figure, entries): {crowded}"
+        )
+        assert not layout["cut"], (
+            f"{page_path} at {width} px: titles cut at the figure's edge: {layout['cut']}"
+        )
     finally:
         page.close()
 
@@ -204,4 +220,6 @@ def test_page_text_is_a_readers(page_path: str) -> None:
     visible = re.sub(r"<script.*?</script>", "", text, flags=re.S)
     for word in ("../shared", ".carry", "lent GPU"):
         assert word not in visible, f"{page_path}: {word!r} on the page"
-    assert visible.count("not yet run") <= 1, f"{page_path}: 'not yet run' {visible.count('not yet run')} times"
+    assert visible.count("not yet run") <= 1, (
+        f"{page_path}: 'not yet run' {visible.count('not yet run')} times"
+    )

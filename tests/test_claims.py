@@ -19,23 +19,56 @@ TAUS = paper.TABLE1_TAUS
 
 
 SYNTHETIC_DATA = {"source": "synthetic", "path": "", "sha256": "", "note": ""}
-JPEG_DATA = {"source": "offline npz", "path": "cifar10-jpeg.npz", "sha256": "", "note": "pixels are a JPEG re-encoding"}
+JPEG_DATA = {
+    "source": "offline npz",
+    "path": "cifar10-jpeg.npz",
+    "sha256": "",
+    "note": "pixels are a JPEG re-encoding",
+}
 
 
-def write_synthetic(root, dataset, loss, tau=None, epochs=200, subset=None, k=4095, arrays=None, config=None,
-                    data=SYNTHETIC_DATA, seed=0, **values):
+def write_synthetic(
+    root,
+    dataset,
+    loss,
+    tau=None,
+    epochs=200,
+    subset=None,
+    k=4095,
+    arrays=None,
+    config=None,
+    data=SYNTHETIC_DATA,
+    seed=0,
+    **values,
+):
     """A SYNTHETIC TEST FIXTURE record (never under data/): the engine's default config (the paper's
     protocol) with the given fields, ``config`` overriding any other field; results from ``values``, others 0;
     ``data`` its provenance's data source."""
-    final = {m: 0.0 for m in ("linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean")}
+    final = {
+        m: 0.0
+        for m in ("linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean")
+    }
     final.update(values)
-    fields = {"dataset": dataset, "loss": loss, "tau": 0.07 if tau is None else tau, "k": k, "epochs": epochs, "subset": subset,
-              "seed": seed}
+    fields = {
+        "dataset": dataset,
+        "loss": loss,
+        "tau": 0.07 if tau is None else tau,
+        "k": k,
+        "epochs": epochs,
+        "subset": subset,
+        "seed": seed,
+    }
     record = {
         "config": {**asdict(Config(device="cpu")), **fields, **(config or {})},
         "results": final,
-        "curves": {"epoch": [1, epochs], "loss": [5.0, 4.0], "knn_top1": [10.0, final["knn_top1"]],
-                   "uniformity": [1.0, final["uniformity"]], "tolerance": [0.9, final["tolerance"]], "lr": [0.03, 0.0003]},
+        "curves": {
+            "epoch": [1, epochs],
+            "loss": [5.0, 4.0],
+            "knn_top1": [10.0, final["knn_top1"]],
+            "uniformity": [1.0, final["uniformity"]],
+            "tolerance": [0.9, final["tolerance"]],
+            "lr": [0.03, 0.0003],
+        },
         "provenance": {"device": "synthetic test fixture", "data": data},
     }
     return results.write_record(results.record_path(root, dataset, loss, tau, seed), record, arrays)
@@ -79,25 +112,45 @@ def figure_numbers(key):
 def test_every_claim_table_and_figure_has_a_row_and_an_existing_chapter():
     keys = [r.key for r in claims.status_table([])]
     claim_keys = [k for k in keys if k.startswith("claim ")]
-    assert sorted({int(k.split()[1].rstrip("ab")) for k in claim_keys}) == list(range(1, 8)) and keys[:len(claim_keys)] == claim_keys
+    assert (
+        sorted({int(k.split()[1].rstrip("ab")) for k in claim_keys}) == list(range(1, 8))
+        and keys[: len(claim_keys)] == claim_keys
+    )
     assert keys[len(claim_keys)] == "Table 1"
-    assert sorted(n for k in keys[len(claim_keys) + 1:] for n in figure_numbers(k)) == list(range(1, 10))
+    assert sorted(n for k in keys[len(claim_keys) + 1 :] for n in figure_numbers(k)) == list(
+        range(1, 10)
+    )
     for r in claims.status_table([]):
         for chapter in r.chapters:
-            assert (ROOT / f"{chapter}.ipynb").is_file() or (ROOT / f"{chapter}.md").is_file(), chapter
+            assert (ROOT / f"{chapter}.ipynb").is_file() or (ROOT / f"{chapter}.md").is_file(), (
+                chapter
+            )
 
 
 def test_no_records_is_not_yet_run_naming_the_missing_configurations():
     row = status([], "claim 3")
     assert row.status == claims.NOT_YET_RUN and row.verdicts == {"cifar10": claims.NOT_YET_RUN}
-    assert row.detail == "cifar10: needs ordinary τ=0.07, ordinary τ=0.3, ordinary τ=0.7, ordinary τ=1"
+    assert (
+        row.detail == "cifar10: needs ordinary τ=0.07, ordinary τ=0.3, ordinary τ=0.7, ordinary τ=1"
+    )
 
 
 def test_the_papers_own_numbers_pass_every_table_criterion(tmp_path):
     for dataset in paper.DATASETS:
         paper_records(tmp_path, dataset)
     records = results.load(tmp_path)
-    for key in ("claim 3", "claim 4", "claim 5a", "claim 5b", "claim 6a", "claim 6b", "Table 1", "Figs. 4–5", "Figs. 6–7", "Fig. 9"):
+    for key in (
+        "claim 3",
+        "claim 4",
+        "claim 5a",
+        "claim 5b",
+        "claim 6a",
+        "claim 6b",
+        "Table 1",
+        "Figs. 4–5",
+        "Figs. 6–7",
+        "Fig. 9",
+    ):
         row = status(records, key)
         assert row.status == claims.REPRODUCED, row
         assert row.verdicts == {d: claims.REPRODUCED for d in paper.DATASETS}
@@ -113,12 +166,18 @@ def test_a_claim_compares_the_means_over_seeds(tmp_path):
     """Seed 0 alone reverses the trend at τ = 1; with seeds 1 and 2 the means are monotone."""
     for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
-    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, uniformity=3.3, tolerance=0.4)  # seed 0 above τ = 0.7's 3.2
+    write_synthetic(
+        tmp_path, "cifar10", "contrastive", 1.0, uniformity=3.3, tolerance=0.4
+    )  # seed 0 above τ = 0.7's 3.2
     assert status(results.load(tmp_path), "claim 3").status == claims.NOT_REPRODUCED
     for seed in (1, 2):
-        write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, seed=seed, uniformity=2.7, tolerance=0.4)
+        write_synthetic(
+            tmp_path, "cifar10", "contrastive", 1.0, seed=seed, uniformity=2.7, tolerance=0.4
+        )
     row = status(results.load(tmp_path), "claim 3")
-    assert row.status == claims.REPRODUCED and "uniformity 3.900, 3.600, 3.200, 2.900" in row.detail  # (3.3 + 2 x 2.7) / 3
+    assert (
+        row.status == claims.REPRODUCED and "uniformity 3.900, 3.600, 3.200, 2.900" in row.detail
+    )  # (3.3 + 2 x 2.7) / 3
     assert "(means over up to 3 seeds)" in row.detail
 
 
@@ -137,7 +196,9 @@ def test_evidence_names_the_counted_runs_that_had_not_levelled_off(tmp_path):
     for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
     records = results.load(tmp_path)
-    records[0].curves.update({"epoch": [1, 100, 160, 200], "uniformity": [1.0, 2.0, 2.5, 3.9]})  # τ = 0.07: 1.4 of 2.9 late
+    records[0].curves.update(
+        {"epoch": [1, 100, 160, 200], "uniformity": [1.0, 2.0, 2.5, 3.9]}
+    )  # τ = 0.07: 1.4 of 2.9 late
     row = status(records, "claim 3")
     assert row.status == claims.REPRODUCED  # the verdict is the criterion's
     assert row.detail.endswith("; not levelled off by the pilots' rule 2: ordinary τ=0.07")
@@ -150,14 +211,28 @@ def test_claim_3_a_missing_temperature_is_not_yet_run(tmp_path):
     assert row.status == claims.NOT_YET_RUN and row.detail == "cifar10: needs ordinary τ=1"
 
 
-@pytest.mark.parametrize("off, reason", [
-    ({"epochs": 400}, "epochs 400 (paper: 200)"),
-    ({"subset": 5000}, "subset 5000 (paper: all)"),
-    ({"arch": "tiny", "hflip": False}, "arch 'tiny' (paper: 'resnet18'), hflip False (paper: True)"),
-])
+@pytest.mark.parametrize(
+    "off, reason",
+    [
+        ({"epochs": 400}, "epochs 400 (paper: 200)"),
+        ({"subset": 5000}, "subset 5000 (paper: all)"),
+        (
+            {"arch": "tiny", "hflip": False},
+            "arch 'tiny' (paper: 'resnet18'), hflip False (paper: True)",
+        ),
+    ],
+)
 def test_records_off_the_protocol_do_not_count(tmp_path, off, reason):
     for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
-        write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t, config=off if tau == 0.3 else None)
+        write_synthetic(
+            tmp_path,
+            "cifar10",
+            "contrastive",
+            tau,
+            uniformity=u,
+            tolerance=t,
+            config=off if tau == 0.3 else None,
+        )
     row = status(results.load(tmp_path), "claim 3")
     assert row.status == claims.NOT_YET_RUN
     assert row.detail == f"cifar10: needs ordinary τ=0.3 (off protocol: {reason})"
@@ -165,7 +240,14 @@ def test_records_off_the_protocol_do_not_count(tmp_path, off, reason):
 
 def test_hard_records_with_another_k_do_not_count(tmp_path):
     records = paper_records(tmp_path)
-    write_synthetic(tmp_path, "cifar10", "hard", 1.0, k=100, **{m: paper.table1("cifar10", m, "hard", 1.0) for m in paper.METRICS})
+    write_synthetic(
+        tmp_path,
+        "cifar10",
+        "hard",
+        1.0,
+        k=100,
+        **{m: paper.table1("cifar10", m, "hard", 1.0) for m in paper.METRICS},
+    )
     row = status(results.load(tmp_path), "claim 6a")
     assert row.status == claims.NOT_YET_RUN
     assert row.detail == "cifar10: needs hard τ=1 (off protocol: k 100 (paper: 4095))"
@@ -185,7 +267,9 @@ def test_claim_4_counts_a_tau_0_2_record_when_present(tmp_path):
     paper_records(tmp_path)
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.2, linear_top1=83.78)
     row = status(results.load(tmp_path), "claim 4")
-    assert row.status == claims.REPRODUCED and row.detail.endswith("τ=0.2: 83.78, τ=0.3: 83.27, τ=0.7: 82.69, τ=1: 82.21; best at τ = 0.2")
+    assert row.status == claims.REPRODUCED and row.detail.endswith(
+        "τ=0.2: 83.78, τ=0.3: 83.27, τ=0.7: 82.69, τ=1: 82.21; best at τ = 0.2"
+    )
 
 
 def test_table1_criterion_fails_beyond_the_tolerance(tmp_path):
@@ -208,13 +292,28 @@ def test_claim_7_from_the_arrays(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.07, arrays=anchors(0.8, 0.3))
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.95, 0.9))
     records = results.load(tmp_path)
-    assert status(records, "claim 7a").status == status(records, "claim 7b").status == claims.REPRODUCED
-    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.7, 0.1))  # a wider gap and a lower s_ii at τ = 1
+    assert (
+        status(records, "claim 7a").status
+        == status(records, "claim 7b").status
+        == claims.REPRODUCED
+    )
+    write_synthetic(
+        tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.7, 0.1)
+    )  # a wider gap and a lower s_ii at τ = 1
     records = results.load(tmp_path)
-    assert status(records, "claim 7a").status == status(records, "claim 7b").status == claims.NOT_REPRODUCED
-    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.7, 0.6))  # narrower gap, lower s_ii: one part holds
+    assert (
+        status(records, "claim 7a").status
+        == status(records, "claim 7b").status
+        == claims.NOT_REPRODUCED
+    )
+    write_synthetic(
+        tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.7, 0.6)
+    )  # narrower gap, lower s_ii: one part holds
     records = results.load(tmp_path)
-    assert (status(records, "claim 7a").status, status(records, "claim 7b").status) == (claims.REPRODUCED, claims.NOT_REPRODUCED)
+    assert (status(records, "claim 7a").status, status(records, "claim 7b").status) == (
+        claims.REPRODUCED,
+        claims.NOT_REPRODUCED,
+    )
     assert status(records, "Fig. 8").status == claims.NOT_REPRODUCED  # the figure shows both
 
 
@@ -223,7 +322,10 @@ def test_claim_7_without_arrays_is_not_yet_run(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0)
     row = status(results.load(tmp_path), "claim 7a")
     assert row.status == claims.NOT_YET_RUN
-    assert row.detail == "cifar10: needs ordinary τ=0.07 (no arrays ['pos_sim', 'neg_top10']), ordinary τ=1 (no arrays ['pos_sim', 'neg_top10'])"
+    assert (
+        row.detail
+        == "cifar10: needs ordinary τ=0.07 (no arrays ['pos_sim', 'neg_top10']), ordinary τ=1 (no arrays ['pos_sim', 'neg_top10'])"
+    )
 
 
 def embedding_arrays(spread, n=300, classes=3, seed=0):
@@ -249,12 +351,18 @@ def test_the_table_is_myst_with_doc_links_and_a_column_per_scale():
     assert [r.key for r in rows] == ["claim 1", "Table 1"]
     md = grid.to_markdown(rows)
     assert md.splitlines()[0] == "| | the paper says | where | paper scale | CPU scale | evidence |"
-    assert md.splitlines()[2].startswith("| claim 1 | The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$")
+    assert md.splitlines()[2].startswith(
+        "| claim 1 | The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$"
+    )
     dash, not_here = (grid.status_cell(s) for s in (claims.NOT_YET_RUN, claims.NOT_APPLICABLE))
     ok = grid.status_cell(claims.REPRODUCED, analytic=True)
     assert f"| {{doc}}`/book/hardness` | {ok} | {ok} |" in md
-    assert f"| {dash} | {not_here} |" in md.splitlines()[3]  # Table 1: its closeness at paper scale only
-    assert grid.table([], keys=["claim 1"])._repr_markdown_() == grid.to_markdown(claims.status_table([], keys=["claim 1"]))
+    assert (
+        f"| {dash} | {not_here} |" in md.splitlines()[3]
+    )  # Table 1: its closeness at paper scale only
+    assert grid.table([], keys=["claim 1"])._repr_markdown_() == grid.to_markdown(
+        claims.status_table([], keys=["claim 1"])
+    )
 
 
 def background(cell):
@@ -263,17 +371,26 @@ def background(cell):
 
 def contrast(a, b):
     """The WCAG contrast ratio of two #rrggbb colours."""
+
     def luminance(colour):
-        c = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        c = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
         r, g, b = (v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c)
         return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
     high, low = sorted((luminance(a), luminance(b)), reverse=True)
     return (high + 0.05) / (low + 0.05)
 
 
 def test_status_cells_are_coloured_by_status_and_keep_their_marks():
-    outcomes = dict(zip(JUDGED, (claims.Outcome(claims.REPRODUCED, ""), claims.Outcome(claims.NOT_REPRODUCED, ""))))
-    md = grid.to_markdown([claims.Row("claim 3", "says", ("book/hardness",), outcomes)], evidence_column=False)
+    outcomes = dict(
+        zip(
+            JUDGED,
+            (claims.Outcome(claims.REPRODUCED, ""), claims.Outcome(claims.NOT_REPRODUCED, "")),
+        )
+    )
+    md = grid.to_markdown(
+        [claims.Row("claim 3", "says", ("book/hardness",), outcomes)], evidence_column=False
+    )
     ok, bad = re.findall(r"<span [^>]*>[^<]*</span>", md.splitlines()[2])
     assert ok.endswith(">✓ reproduced</span>") and bad.endswith(">✗ not reproduced</span>")
     assert background(ok) != background(bad)
@@ -281,7 +398,9 @@ def test_status_cells_are_coloured_by_status_and_keep_their_marks():
     assert len({background(grid.status_cell(s)) for s in statuses}) == len(statuses)
     for status in grid.GRID:  # dark text on a pale cell: WCAG AA in the light theme
         cell = grid.status_cell(status)
-        assert contrast(re.search(r";color:(#[0-9a-f]{6})", cell).group(1), background(cell)) >= 4.5, status
+        assert (
+            contrast(re.search(r";color:(#[0-9a-f]{6})", cell).group(1), background(cell)) >= 4.5
+        ), status
 
 
 def test_analytic_rows_say_no_run_was_needed_at_any_scale():
@@ -296,7 +415,17 @@ def test_every_chapter_a_claim_names_exists_and_the_compound_claims_come_in_part
         for chapter in claim.chapters:
             assert (ROOT / f"{chapter}.ipynb").is_file(), (claim.key, chapter)
     assert [k for k in claims.KEYS if k.startswith("claim")] == [
-        "claim 1", "claim 2", "claim 3", "claim 4", "claim 5a", "claim 5b", "claim 6a", "claim 6b", "claim 7a", "claim 7b"]
+        "claim 1",
+        "claim 2",
+        "claim 3",
+        "claim 4",
+        "claim 5a",
+        "claim 5b",
+        "claim 6a",
+        "claim 6b",
+        "claim 7a",
+        "claim 7b",
+    ]
 
 
 def test_status_rejects_unknown_rows():
@@ -304,7 +433,11 @@ def test_status_rejects_unknown_rows():
         grid.table([], keys=["claim 8"])
     shown = grid.table([], keys=["claim 3"])._repr_markdown_()
     dash = grid.status_cell(claims.NOT_YET_RUN)
-    assert f"| {dash} | {dash} |" in shown and "cifar10: needs ordinary τ=0.07" in shown and "not yet run" not in shown
+    assert (
+        f"| {dash} | {dash} |" in shown
+        and "cifar10: needs ordinary τ=0.07" in shown
+        and "not yet run" not in shown
+    )
     compact = grid.table([])._repr_markdown_()
     assert "evidence" not in compact.splitlines()[0] and compact.count("\n— : ") == 1
 
@@ -314,9 +447,15 @@ def test_twin_rows_share_one_outcome_and_each_npz_is_read_once(tmp_path, monkeyp
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.95, 0.9))
     reads = []
     read_arrays = results.read_arrays
-    monkeypatch.setattr(results, "read_arrays", lambda record: reads.append(record.path) or read_arrays(record))
+    monkeypatch.setattr(
+        results, "read_arrays", lambda record: reads.append(record.path) or read_arrays(record)
+    )
     rows = {r.key: r for r in claims.status_table(results.load(tmp_path))}
-    assert rows["claim 7a"].outcomes["paper"].status == rows["Fig. 8"].outcomes["paper"].status == claims.REPRODUCED
+    assert (
+        rows["claim 7a"].outcomes["paper"].status
+        == rows["Fig. 8"].outcomes["paper"].status
+        == claims.REPRODUCED
+    )
     assert rows["claim 3"].outcomes is rows["Figs. 4–5"].outcomes
     assert sorted(reads) == sorted(tmp_path.rglob("*.json"))  # claim 7, Fig. 8 and Fig. 2 read them
     claims.status_table(results.load(tmp_path), keys=["claim 7a"])
@@ -325,27 +464,55 @@ def test_twin_rows_share_one_outcome_and_each_npz_is_read_once(tmp_path, monkeyp
 
 def test_evidence_says_where_a_counted_record_is_on_the_jpeg_copy(tmp_path):
     for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
-        write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t, linear_top1=80.0)
+        write_synthetic(
+            tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t, linear_top1=80.0
+        )
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.2, linear_top1=83.0, data=JPEG_DATA)
     records = results.load(tmp_path)
-    assert status(records, "claim 4").detail.endswith("best at τ = 0.2 (offline JPEG copy of CIFAR-10)")
-    assert "JPEG" not in status(records, "claim 3").detail  # the τ = 0.2 record does not count for claim 3
-    write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, uniformity=3.2, tolerance=0.3, data=JPEG_DATA)
+    assert status(records, "claim 4").detail.endswith(
+        "best at τ = 0.2 (offline JPEG copy of CIFAR-10)"
+    )
+    assert (
+        "JPEG" not in status(records, "claim 3").detail
+    )  # the τ = 0.2 record does not count for claim 3
+    write_synthetic(
+        tmp_path, "cifar10", "contrastive", 0.7, uniformity=3.2, tolerance=0.3, data=JPEG_DATA
+    )
     row = status(results.load(tmp_path), "claim 3")
-    assert row.status == claims.REPRODUCED and row.detail.endswith("tolerance 0.100, 0.200, 0.300, 0.400 (offline JPEG copy of CIFAR-10)")
+    assert row.status == claims.REPRODUCED and row.detail.endswith(
+        "tolerance 0.100, 0.200, 0.300, 0.400 (offline JPEG copy of CIFAR-10)"
+    )
 
 
 def test_each_protocol_is_judged_on_its_own_records(tmp_path, monkeypatch):
-    monkeypatch.setitem(config.PROTOCOLS, "cpu", config.PROTOCOLS["cpu-short"])  # until the second pilot names it
-    cpu = {k: v for k, v in asdict(Config.at("cpu-short", device="cpu")).items() if k not in ("dataset", "loss", "tau")}
+    monkeypatch.setitem(
+        config.PROTOCOLS, "cpu", config.PROTOCOLS["cpu-short"]
+    )  # until the second pilot names it
+    cpu = {
+        k: v
+        for k, v in asdict(Config.at("cpu-short", device="cpu")).items()
+        if k not in ("dataset", "loss", "tau")
+    }
     cpu["protocol"] = "cpu"
     for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
-        write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", tau, uniformity=u, tolerance=t, config=cpu)
+        write_synthetic(
+            tmp_path / "cpu", "cifar10", "contrastive", tau, uniformity=u, tolerance=t, config=cpu
+        )
     records = results.load(tmp_path)
     assert status(records, "claim 3", "cpu").status == claims.REPRODUCED
-    assert status(records, "claim 3", "paper").status == claims.NOT_YET_RUN  # the CPU records do not count there
+    assert (
+        status(records, "claim 3", "paper").status == claims.NOT_YET_RUN
+    )  # the CPU records do not count there
     assert status(records, "Table 1", "cpu").status == claims.NOT_APPLICABLE
-    write_synthetic(tmp_path / "cpu", "cifar10", "contrastive", 0.3, uniformity=3.6, tolerance=0.2, config={**cpu, "lr": 0.5})
+    write_synthetic(
+        tmp_path / "cpu",
+        "cifar10",
+        "contrastive",
+        0.3,
+        uniformity=3.6,
+        tolerance=0.2,
+        config={**cpu, "lr": 0.5},
+    )
     row = status(results.load(tmp_path), "claim 3", "cpu")
     assert row.status == claims.NOT_YET_RUN
     assert row.detail == f"cifar10: needs ordinary τ=0.3 (off protocol: lr 0.5 (cpu: {cpu['lr']}))"
@@ -357,16 +524,37 @@ def test_a_record_with_nan_is_invalid_not_judged(tmp_path):
     path = tmp_path / "cifar10" / "contrastive-tau0.3-seed0.json"
     path.write_text(path.read_text().replace('"uniformity": 3.6', '"uniformity": NaN'))
     row = status(results.load(tmp_path), "claim 3")
-    assert row.status == claims.INVALID and "ordinary τ=0.3 (non-finite results.uniformity = nan)" in row.detail
+    assert (
+        row.status == claims.INVALID
+        and "ordinary τ=0.3 (non-finite results.uniformity = nan)" in row.detail
+    )
     for key in ("claim 4", "claim 6a", "claim 6b", "Fig. 9"):
         assert status(results.load(tmp_path), key).status in (claims.INVALID, claims.NOT_YET_RUN)
 
 
 def test_the_landing_page_counts_the_experimental_claim_parts_by_status(tmp_path):
-    assert grid.EXPERIMENTAL == ("claim 3", "claim 4", "claim 5a", "claim 5b", "claim 6a", "claim 6b", "claim 7a", "claim 7b")
-    assert grid.numbers(claims.status_table([]), "cpu") == {"parts": 8, "reproduced": 0, "not_reproduced": 0, "waiting": 8}
-    for tau, u, t in zip(TAUS, (2.9, 3.2, 3.6, 3.9), (0.4, 0.3, 0.2, 0.1)):  # claim 3 reversed; claim 4 has its taus
-        write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t, linear_top1=80 - tau)
+    assert grid.EXPERIMENTAL == (
+        "claim 3",
+        "claim 4",
+        "claim 5a",
+        "claim 5b",
+        "claim 6a",
+        "claim 6b",
+        "claim 7a",
+        "claim 7b",
+    )
+    assert grid.numbers(claims.status_table([]), "cpu") == {
+        "parts": 8,
+        "reproduced": 0,
+        "not_reproduced": 0,
+        "waiting": 8,
+    }
+    for tau, u, t in zip(
+        TAUS, (2.9, 3.2, 3.6, 3.9), (0.4, 0.3, 0.2, 0.1)
+    ):  # claim 3 reversed; claim 4 has its taus
+        write_synthetic(
+            tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t, linear_top1=80 - tau
+        )
     counts = grid.numbers(claims.status_table(results.load(tmp_path)), "paper")
     assert counts == {"parts": 8, "reproduced": 0, "not_reproduced": 2, "waiting": 6}
 
@@ -412,20 +600,24 @@ def test_seed_spread_is_the_largest_difference_between_two_seeds_of_one_configur
     look = claims.Lookup(results.load(tmp_path), "cifar10")
     assert claims.seed_spread(look, "linear_top1") == pytest.approx(1.5)
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.8, 0.3))
-    write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, seed=1,
-                    arrays=anchors(0.9, 0.3, seed=1))
+    write_synthetic(
+        tmp_path, "cifar10", "contrastive", 1.0, seed=1, arrays=anchors(0.9, 0.3, seed=1)
+    )
     look = claims.Lookup(results.load(tmp_path), "cifar10")
     assert claims.seed_spread(look, "s_ii") == pytest.approx(0.1, abs=0.01)
 
 
-@pytest.mark.parametrize("status, margins, noisy", [
-    (claims.REPRODUCED, (0.5,), True),  # holds by less than the seeds differ
-    (claims.REPRODUCED, (3.0,), False),
-    (claims.REPRODUCED, (3.0, 0.5), True),  # one condition could turn
-    (claims.NOT_REPRODUCED, (-0.5, 3.0), True),  # the only failing condition misses by little
-    (claims.NOT_REPRODUCED, (-0.5, -3.0), False),  # another fails beyond the noise
-    (claims.NOT_YET_RUN, (0.5,), False),
-])
+@pytest.mark.parametrize(
+    "status, margins, noisy",
+    [
+        (claims.REPRODUCED, (0.5,), True),  # holds by less than the seeds differ
+        (claims.REPRODUCED, (3.0,), False),
+        (claims.REPRODUCED, (3.0, 0.5), True),  # one condition could turn
+        (claims.NOT_REPRODUCED, (-0.5, 3.0), True),  # the only failing condition misses by little
+        (claims.NOT_REPRODUCED, (-0.5, -3.0), False),  # another fails beyond the noise
+        (claims.NOT_YET_RUN, (0.5,), False),
+    ],
+)
 def test_within_seed_noise(status, margins, noisy):
     reading = claims.Reading({}, tuple(claims.Margin("linear_top1", m) for m in margins))
     assert claims.within_noise(status, reading, {"linear_top1": 1.9}) is noisy

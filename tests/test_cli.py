@@ -28,25 +28,70 @@ def test_every_config_field_is_a_flag():
 
 
 def test_flags_are_parsed_into_config_types(captured, capsys, tmp_path):
-    cli.main(["train", "--dataset", "cifar10", "--data", "x.npz", "--subset", "1000", "--loss", "hard", "--tau", "0.7",
-              "--k", "999", "--epochs", "3", "--milestones", "1", "2", "--no-hflip", "--compile", "--knn-k", "10",
-              "--device", "cpu", "--out", str(tmp_path), "--test_subset", "none"])
+    cli.main(
+        [
+            "train",
+            "--dataset",
+            "cifar10",
+            "--data",
+            "x.npz",
+            "--subset",
+            "1000",
+            "--loss",
+            "hard",
+            "--tau",
+            "0.7",
+            "--k",
+            "999",
+            "--epochs",
+            "3",
+            "--milestones",
+            "1",
+            "2",
+            "--no-hflip",
+            "--compile",
+            "--knn-k",
+            "10",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path),
+            "--test_subset",
+            "none",
+        ]
+    )
     c = captured["config"]
-    assert (c.subset, c.loss, c.tau, c.k, c.epochs, c.milestones) == (1000, "hard", 0.7, 999, 3, (1, 2))
+    assert (c.subset, c.loss, c.tau, c.k, c.epochs, c.milestones) == (
+        1000,
+        "hard",
+        0.7,
+        999,
+        3,
+        (1, 2),
+    )
     assert (c.hflip, c.compile, c.knn_k, c.test_subset, c.data) == (False, True, 10, None, "x.npz")
     assert c.lr == Config.lr and c.batch_size == 128  # untouched flags keep the paper's defaults
     assert f"record written to {tmp_path / 'record.json'}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, flag", [
-    (["--tau", "-1"], "--tau"), (["--tau", "hot"], "--tau"), (["--epochs", "0"], "--epochs"),
-    (["--loss", "infonce"], "--loss"), (["--loss", "hard", "--subset", "100"], "--k"),
-    (["--milestones", "9", "3"], "--milestones"), (["--batch-size", "2.5"], "--batch-size"),
-])
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["--tau", "-1"], "--tau"),
+        (["--tau", "hot"], "--tau"),
+        (["--epochs", "0"], "--epochs"),
+        (["--loss", "infonce"], "--loss"),
+        (["--loss", "hard", "--subset", "100"], "--k"),
+        (["--milestones", "9", "3"], "--milestones"),
+        (["--batch-size", "2.5"], "--batch-size"),
+    ],
+)
 def test_bad_values_stop_with_an_error_naming_the_flag(argv, flag, captured, capsys):
     assert exit_status(["train", "--device", "cpu", *argv]) == 2
     err = capsys.readouterr().err
-    assert f"argument {flag}" in err and len(err.strip().splitlines()) <= 2  # one line (argparse adds its usage line)
+    assert (
+        f"argument {flag}" in err and len(err.strip().splitlines()) <= 2
+    )  # one line (argparse adds its usage line)
     assert "config" not in captured
 
 
@@ -61,13 +106,27 @@ def exit_status(argv):
 def test_protocol_flag_starts_from_that_protocol(captured):
     assert exit_status(["train", "--protocol", "cpu-short", "--device", "cpu", "--lr", "0.05"]) == 0
     c, cpu = captured["config"], PROTOCOLS["cpu-short"]
-    assert (c.protocol, c.arch, c.subset, c.epochs, c.k, c.lr) == ("cpu-short", "resnet18_w16", cpu.subset, cpu.epochs, cpu.k, 0.05)
+    assert (c.protocol, c.arch, c.subset, c.epochs, c.k, c.lr) == (
+        "cpu-short",
+        "resnet18_w16",
+        cpu.subset,
+        cpu.epochs,
+        cpu.k,
+        0.05,
+    )
 
 
-@pytest.mark.parametrize("error, status, text", [
-    (ValueError("data: /x.npz: no such file"), 2, "error: argument --data: /x.npz: no such file"),
-    (KeyboardInterrupt(), 130, "interrupted before its first checkpoint; run the same command"),
-])
+@pytest.mark.parametrize(
+    "error, status, text",
+    [
+        (
+            ValueError("data: /x.npz: no such file"),
+            2,
+            "error: argument --data: /x.npz: no such file",
+        ),
+        (KeyboardInterrupt(), 130, "interrupted before its first checkpoint; run the same command"),
+    ],
+)
 def test_faults_end_in_one_line(monkeypatch, capsys, error, status, text):
     def fail(config):
         raise error
@@ -89,6 +148,7 @@ def test_ctrl_c_while_the_configuration_is_built_ends_in_one_line(monkeypatch, c
 
 
 # --- issue 30: help that explains, failures before training in one line -------------------------
+
 
 def help_text(capsys, *argv):
     with pytest.raises(SystemExit):
@@ -123,8 +183,20 @@ def test_ctrl_c_names_the_checkpoint_it_resumes_from(monkeypatch, capsys, tmp_pa
     assert "run the same command again to resume from its last checkpoint (" in err
 
 
-TINY = ["--arch", "tiny", "--subset", "40", "--epochs", "1", "--probe-epochs", "1", "--knn-k", "5",
-        "--device", "cpu"]
+TINY = [
+    "--arch",
+    "tiny",
+    "--subset",
+    "40",
+    "--epochs",
+    "1",
+    "--probe-epochs",
+    "1",
+    "--knn-k",
+    "5",
+    "--device",
+    "cpu",
+]
 
 
 def test_offline_without_data_is_one_line_saying_what_to_pass(monkeypatch, capsys, tmp_path):
@@ -143,14 +215,24 @@ def test_offline_without_data_is_one_line_saying_what_to_pass(monkeypatch, capsy
     assert "--data path/to/cifar10-jpeg.npz" in err
 
 
-@pytest.mark.parametrize("extra, text", [
-    (["--data", "{tmp}"], "argument --data: {tmp}: a folder, not a file"),
-    (["--dataset", "cifar100", "--data", "x.npz"],
-     "argument --data: x.npz: the offline npz holds CIFAR-10"),
-])
+@pytest.mark.parametrize(
+    "extra, text",
+    [
+        (["--data", "{tmp}"], "argument --data: {tmp}: a folder, not a file"),
+        (
+            ["--dataset", "cifar100", "--data", "x.npz"],
+            "argument --data: x.npz: the offline npz holds CIFAR-10",
+        ),
+    ],
+)
 def test_bad_data_is_one_line_and_exit_2(capsys, tmp_path, extra, text):
-    argv = ["train", *TINY, "--out", str(tmp_path / "out"),
-            *[e.format(tmp=tmp_path) for e in extra]]
+    argv = [
+        "train",
+        *TINY,
+        "--out",
+        str(tmp_path / "out"),
+        *[e.format(tmp=tmp_path) for e in extra],
+    ]
     assert exit_status(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and text.format(tmp=tmp_path) in err

@@ -46,7 +46,9 @@ def separable(n, seed):
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 3, (n,), generator=g)
     centres = torch.tensor([[2.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 2.0, 0]])
-    h = torch.relu(centres[y] + 0.3 * torch.randn(n, 4, generator=g))  # non-negative, like pooled ReLU features
+    h = torch.relu(
+        centres[y] + 0.3 * torch.randn(n, 4, generator=g)
+    )  # non-negative, like pooled ReLU features
     return torch.cat([h, torch.rand(n, 12, generator=g)], dim=1), y
 
 
@@ -56,8 +58,14 @@ def test_linear_probe_separates_separable_features():
     h_test, y_test = separable(300, 2)
     acc = evaluate.linear_probe(h, y, h_test, y_test, h_flip, epochs=5, batch_size=64)
     assert acc > 99.0
-    chance = evaluate.linear_probe(h, y[torch.randperm(600, generator=torch.Generator().manual_seed(3))],
-                                   h_test, y_test, epochs=5, batch_size=64)
+    chance = evaluate.linear_probe(
+        h,
+        y[torch.randperm(600, generator=torch.Generator().manual_seed(3))],
+        h_test,
+        y_test,
+        epochs=5,
+        batch_size=64,
+    )
     assert chance < 60.0  # shuffled labels cannot be learnt
 
 
@@ -76,8 +84,10 @@ def test_anchor_similarities_against_the_bank():
     sims = z @ bank.vectors.T
     np.testing.assert_allclose(a["pos_sim"], sims[torch.arange(4), idx].numpy(), rtol=1e-6)
     for b, i in enumerate(idx.tolist()):
-        others = torch.cat([sims[b, :i], sims[b, i + 1:]])
-        np.testing.assert_allclose(a["neg_top10"][b], others.sort(descending=True).values[:10].numpy(), rtol=1e-6)
+        others = torch.cat([sims[b, :i], sims[b, i + 1 :]])
+        np.testing.assert_allclose(
+            a["neg_top10"][b], others.sort(descending=True).values[:10].numpy(), rtol=1e-6
+        )
     assert a["hist_edges"].shape == (51,) and a["hist_pos"].shape == a["hist_neg"].shape == (50,)
     width = 2 / 50
     assert a["hist_pos"].sum() * width == pytest.approx(1.0)
@@ -87,18 +97,36 @@ def test_anchor_similarities_against_the_bank():
 def test_evaluate_returns_every_result_and_array():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    make = lambda n: Dataset(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),  # noqa: E731
-                             torch.arange(n) % 3, ("a", "b", "c"), {})
+
+    def make(n: int) -> Dataset:
+        images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+        return Dataset(images, torch.arange(n) % 3, ("a", "b", "c"), {})
+
     train, test = make(24), make(12)
     model = models.Encoder("tiny")
     bank = memory.MemoryBank(24, 128, generator=g)
-    results, arrays = evaluate.evaluate(model, bank, train, test, "cifar10", Augment("cifar10"), knn_k=5, probe_epochs=2)
-    assert set(results) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean",
-                            "uniformity_test", "tolerance_test"}
+    results, arrays = evaluate.evaluate(
+        model, bank, train, test, "cifar10", Augment("cifar10"), knn_k=5, probe_epochs=2
+    )
+    assert set(results) == {
+        "linear_top1",
+        "knn_top1",
+        "uniformity",
+        "tolerance",
+        "alignment",
+        "pos_sim_mean",
+        "uniformity_test",
+        "tolerance_test",
+    }
     assert all(isinstance(v, float) and np.isfinite(v) for v in results.values())
     plain = lambda x: normalize(x, "cifar10")  # noqa: E731
-    z_train, z_test = models.encode(model, train.images, plain)[1], models.encode(model, test.images, plain)[1]
-    assert results["uniformity"] == pytest.approx(metrics.uniformity(z_train))  # Table 1: the training set
+    z_train, z_test = (
+        models.encode(model, train.images, plain)[1],
+        models.encode(model, test.images, plain)[1],
+    )
+    assert results["uniformity"] == pytest.approx(
+        metrics.uniformity(z_train)
+    )  # Table 1: the training set
     assert results["tolerance"] == pytest.approx(metrics.tolerance(z_train, train.labels))
     assert results["tolerance_test"] == pytest.approx(metrics.tolerance(z_test, test.labels))
     assert arrays["pos_sim"].shape == (24,) and arrays["neg_top10"].shape == (24, 10)

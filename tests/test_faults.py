@@ -21,7 +21,14 @@ from test_data import CLASSES, jpeg, pictures
 
 def record(**results_values):
     return {
-        "config": {"protocol": "paper", "dataset": "cifar10", "loss": "hard", "tau": 0.3, "epochs": 200, "seed": 0},
+        "config": {
+            "protocol": "paper",
+            "dataset": "cifar10",
+            "loss": "hard",
+            "tau": 0.3,
+            "epochs": 200,
+            "seed": 0,
+        },
         "results": {"linear_top1": 80.0, **results_values},
         "curves": {"epoch": [1, 2], "loss": [5.0, 4.0]},
         "provenance": {"commit": "abc"},
@@ -41,19 +48,27 @@ def starts_with_path(error, path):
 
 # --- reading a record checks it -----------------------------------------------------------------
 
-@pytest.mark.parametrize("content, problem", [
-    (b"", "empty file"),
-    (b"  \n", "empty file"),
-    (b'{"config": {"dataset": "cifar10", "loss"', "not valid JSON, truncated?"),
-    (b"\xff\xfe\x00garbage", "cannot be read as text"),
-    (b"[1, 2, 3]", "a record must be a JSON object, got [1, 2, 3]"),
-])
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", "empty file"),
+        (b"  \n", "empty file"),
+        (b'{"config": {"dataset": "cifar10", "loss"', "not valid JSON, truncated?"),
+        (b"\xff\xfe\x00garbage", "cannot be read as text"),
+        (b"[1, 2, 3]", "a record must be a JSON object, got [1, 2, 3]"),
+    ],
+)
 def test_unreadable_record_names_the_file(tmp_path, content, problem):
     path = tmp_path / "r.json"
     path.write_bytes(content)
     with pytest.raises(BadRecordError) as error:
         results.read_record(path)
-    assert starts_with_path(error, path) and problem in str(error.value) and "\n" not in str(error.value)
+    assert (
+        starts_with_path(error, path)
+        and problem in str(error.value)
+        and "\n" not in str(error.value)
+    )
     assert error.value.path == str(path) and problem in error.value.problem
     assert isinstance(error.value, ValueError)
 
@@ -70,25 +85,30 @@ def test_missing_part_is_named(tmp_path, part):
     path = write_json(tmp_path / "r.json", {k: v for k, v in record().items() if k != part})
     with pytest.raises(BadRecordError) as error:
         results.read_record(path)
-    assert starts_with_path(error, path) and f"lacks the required parts ['{part}']" in str(error.value)
+    assert starts_with_path(error, path) and f"lacks the required parts ['{part}']" in str(
+        error.value
+    )
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda r: r.update(config=[1]), "config"),
-    (lambda r: r.update(provenance=None), "provenance"),
-    (lambda r: r["config"].update(dataset=10), "config.dataset"),
-    (lambda r: r["config"].pop("loss"), "config.loss"),
-    (lambda r: r["config"].update(loss="triplet"), "config.loss"),
-    (lambda r: r["config"].pop("protocol"), "config.protocol"),
-    (lambda r: r["config"].update(seed=True), "config.seed"),
-    (lambda r: r["config"].update(tau="0.3"), "config.tau"),
-    (lambda r: r["config"].update(tau=True), "config.tau"),
-    (lambda r: r["results"].update(knn_top1="81"), "results"),
-    (lambda r: r["results"].update(knn_top1=None), "results"),
-    (lambda r: r["curves"].update(loss=5.0), "curves"),
-    (lambda r: r.update(arrays_sha256=5), "arrays_sha256"),
-    (lambda r: r.pop("arrays_sha256"), "arrays_sha256"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda r: r.update(config=[1]), "config"),
+        (lambda r: r.update(provenance=None), "provenance"),
+        (lambda r: r["config"].update(dataset=10), "config.dataset"),
+        (lambda r: r["config"].pop("loss"), "config.loss"),
+        (lambda r: r["config"].update(loss="triplet"), "config.loss"),
+        (lambda r: r["config"].pop("protocol"), "config.protocol"),
+        (lambda r: r["config"].update(seed=True), "config.seed"),
+        (lambda r: r["config"].update(tau="0.3"), "config.tau"),
+        (lambda r: r["config"].update(tau=True), "config.tau"),
+        (lambda r: r["results"].update(knn_top1="81"), "results"),
+        (lambda r: r["results"].update(knn_top1=None), "results"),
+        (lambda r: r["curves"].update(loss=5.0), "curves"),
+        (lambda r: r.update(arrays_sha256=5), "arrays_sha256"),
+        (lambda r: r.pop("arrays_sha256"), "arrays_sha256"),
+    ],
+)
 def test_wrong_types_are_named_on_reading_and_never_written(tmp_path, change, field):
     bad = record()
     change(bad)
@@ -111,6 +131,7 @@ def test_a_null_tau_is_fine_and_a_missing_file_stays_a_missing_record(tmp_path):
 
 
 # --- load skips bad files visibly --------------------------------------------------------------
+
 
 def test_load_skips_bad_records_with_a_warning_and_reports_them(tmp_path):
     good = results.write_record(tmp_path / "cifar10" / "hard-tau0.3.json", record())
@@ -144,8 +165,10 @@ def test_the_chapters_reader_fails_on_a_truncated_record_naming_it(tmp_path, mon
     monkeypatch.setenv(results.ROOT_ENV, str(tmp_path))
     for seed in (0, 1, 2):
         config = {**record()["config"], "seed": seed}
-        results.write_record(tmp_path / "paper" / "cifar10" / f"hard-tau0.3-seed{seed}.json",
-                             {**record(), "config": config})
+        results.write_record(
+            tmp_path / "paper" / "cifar10" / f"hard-tau0.3-seed{seed}.json",
+            {**record(), "config": config},
+        )
     cut = tmp_path / "paper" / "cifar10" / "hard-tau0.3-seed0.json"
     cut.write_bytes(cut.read_bytes()[:-40])
     with pytest.raises(BadRecordError, match=f"^{re.escape(str(cut))}: not valid JSON"):
@@ -153,7 +176,13 @@ def test_the_chapters_reader_fails_on_a_truncated_record_naming_it(tmp_path, mon
 
 
 def test_load_benchmarks_skips_bad_files(tmp_path):
-    good = {"device": "H200", "batch_size": 512, "engine_s_per_epoch": 3.0, "baseline_s_per_epoch": 30.0, "speedup": 10.0}
+    good = {
+        "device": "H200",
+        "batch_size": 512,
+        "engine_s_per_epoch": 3.0,
+        "baseline_s_per_epoch": 30.0,
+        "speedup": 10.0,
+    }
     write_json(tmp_path / "a.json", good)
     write_json(tmp_path / "b.json", {**good, "speedup": float("inf")}, allow_nan=True)
     (tmp_path / "c.json").write_text("not json")
@@ -168,18 +197,29 @@ def test_load_benchmarks_skips_bad_files(tmp_path):
 
 # --- no NaN or inf ever reaches a record ------------------------------------------------------
 
-@pytest.mark.parametrize("change, named", [
-    (lambda r: r["results"].update(uniformity=float("nan")), "results.uniformity = nan"),
-    (lambda r: r["curves"].update(loss=[5.0, float("-inf")]), "curves.loss[1] = -inf"),
-])
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda r: r["results"].update(uniformity=float("nan")), "results.uniformity = nan"),
+        (lambda r: r["curves"].update(loss=[5.0, float("-inf")]), "curves.loss[1] = -inf"),
+    ],
+)
 def test_non_finite_numbers_are_never_written(tmp_path, change, named):
     path = results.write_record(tmp_path / "r.json", record(), {"pos_sim": np.zeros(2)})
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     bad = record()
     change(bad)
-    with pytest.raises(ValueError, match=re.escape(f"{path}: non-finite {named} (a record never holds NaN or inf); not written")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{path}: non-finite {named} (a record never holds NaN or inf); not written"
+        ),
+    ):
         results.write_record(path, bad, {"pos_sim": np.ones(2)})
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing written, no temporary files
+    assert {
+        p.name: p.read_bytes() for p in tmp_path.iterdir()
+    } == before  # nothing written, no temporary files
 
 
 def test_a_record_holding_nan_loads_marked_invalid(tmp_path):
@@ -194,12 +234,17 @@ def test_a_record_holding_nan_loads_marked_invalid(tmp_path):
 
 # --- a record and its arrays become visible together ----------------------------------------
 
+
 def test_the_record_holds_the_sha256_of_its_arrays(tmp_path):
     path = results.write_record(tmp_path / "r.json", record(), {"pos_sim": np.arange(3.0)})
     npz = path.with_suffix(".npz")
     assert json.loads(path.read_text())[results.ARRAYS_KEY] == provenance.sha256(npz)
-    np.testing.assert_array_equal(results.read_arrays(results.read_record(path))["pos_sim"], np.arange(3.0))
-    results.write_record(path, json.loads(path.read_text()))  # without arrays: null, and the npz goes
+    np.testing.assert_array_equal(
+        results.read_arrays(results.read_record(path))["pos_sim"], np.arange(3.0)
+    )
+    results.write_record(
+        path, json.loads(path.read_text())
+    )  # without arrays: null, and the npz goes
     assert json.loads(path.read_text())[results.ARRAYS_KEY] is None and not npz.exists()
 
 
@@ -230,11 +275,15 @@ def test_arrays_that_do_not_belong_to_their_record_are_refused(tmp_path):
     path = results.write_record(tmp_path / "r.json", record(), {"pos_sim": np.zeros(2)})
     npz = path.with_suffix(".npz")
     npz.unlink()
-    with pytest.raises(BadRecordError, match=re.escape(f"{npz}: missing, though its record lists arrays")):
+    with pytest.raises(
+        BadRecordError, match=re.escape(f"{npz}: missing, though its record lists arrays")
+    ):
         results.read_arrays(results.read_record(path))
     results.write_record(path, record())
     np.savez(npz, pos_sim=np.zeros(2))  # an npz beside a record without arrays
-    with pytest.raises(BadRecordError, match=re.escape(f"{npz}: stale: its sha256 ") + ".*no arrays"):
+    with pytest.raises(
+        BadRecordError, match=re.escape(f"{npz}: stale: its sha256 ") + ".*no arrays"
+    ):
         results.read_arrays(results.read_record(path))
 
 
@@ -244,12 +293,16 @@ def test_a_record_that_is_not_json_is_refused_before_anything_is_written(tmp_pat
     for value in (float("nan"), object()):
         bad = record()
         bad["provenance"]["seconds"] = value
-        with pytest.raises(ValueError, match=re.escape(f"{path}: the record is not JSON (") + ".*; not written$"):
+        with pytest.raises(
+            ValueError, match=re.escape(f"{path}: the record is not JSON (") + ".*; not written$"
+        ):
             results.write_record(path, bad, {"pos_sim": np.ones(2)})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
-def test_a_write_killed_at_the_first_rename_leaves_the_old_pair_and_no_temporary_file(tmp_path, monkeypatch):
+def test_a_write_killed_at_the_first_rename_leaves_the_old_pair_and_no_temporary_file(
+    tmp_path, monkeypatch
+):
     path = results.write_record(tmp_path / "r.json", record(), {"pos_sim": np.zeros(2)})
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
@@ -261,7 +314,9 @@ def test_a_write_killed_at_the_first_rename_leaves_the_old_pair_and_no_temporary
         results.write_record(path, record(knn_top1=70.0), {"pos_sim": np.ones(2)})
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
-    np.testing.assert_array_equal(results.read_arrays(results.read_record(path))["pos_sim"], np.zeros(2))
+    np.testing.assert_array_equal(
+        results.read_arrays(results.read_record(path))["pos_sim"], np.zeros(2)
+    )
 
 
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
@@ -286,13 +341,16 @@ def test_stray_temporary_files_older_than_an_hour_are_removed(tmp_path):
         p.write_bytes(b"partial")
     two_hours_ago = time.time() - 2 * 3600
     os.utime(old, (two_hours_ago, two_hours_ago))
-    assert results.load(tmp_path) == [] and not old.exists() and fresh.exists()  # a write may be under way
+    assert (
+        results.load(tmp_path) == [] and not old.exists() and fresh.exists()
+    )  # a write may be under way
     os.utime(fresh, (two_hours_ago, two_hours_ago))
     results.write_record(folder / "r.json", record())
     assert sorted(p.name for p in folder.iterdir()) == ["r.json"]
 
 
 # --- the offline npz is checked before any work ------------------------------------------------
+
 
 def offline_npz(path, sizes=(("train", 6), ("test", 4)), size=32, **overrides):
     """A tiny offline npz (the format of /work/shared/data/cifar10-jpeg.npz); ``overrides`` replace
@@ -301,7 +359,9 @@ def offline_npz(path, sizes=(("train", 6), ("test", 4)), size=32, **overrides):
     for split, n in sizes:
         files = [jpeg(np.asarray(Image.fromarray(p).resize((size, size)))) for p in pictures(n, 0)]
         arrays[f"jpeg_{split}"] = np.frombuffer(b"".join(files), dtype=np.uint8)
-        arrays[f"offsets_{split}"] = np.concatenate([[0], np.cumsum([len(f) for f in files])]).astype(np.int64)
+        arrays[f"offsets_{split}"] = np.concatenate(
+            [[0], np.cumsum([len(f) for f in files])]
+        ).astype(np.int64)
         arrays[f"y_{split}"] = np.arange(n, dtype=np.int64) % 10
     arrays.update(overrides)
     np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
@@ -326,7 +386,10 @@ def test_an_npz_with_fewer_training_images_than_the_subset(tmp_path):
     path = offline_npz(tmp_path / "c.npz")
     n = len(np.load(path)["y_train"])
     assert D.check_npz(path, subset=n) is None
-    with pytest.raises(ValueError, match=f"^data: {re.escape(str(path))}: holds {n} training images, fewer than the subset of {n + 1} "):
+    with pytest.raises(
+        ValueError,
+        match=f"^data: {re.escape(str(path))}: holds {n} training images, fewer than the subset of {n + 1} ",
+    ):
         D.check_npz(path, subset=n + 1)
 
 
@@ -352,10 +415,17 @@ def test_offsets_that_do_not_match_the_labels(tmp_path):
     short = offline_npz(tmp_path / "short.npz", offsets_train=good["offsets_train"][:-1])
     check_fails(short, "offsets_train", "y_train", "(6,)")
     beyond = good["offsets_test"] + np.array([0, 0, 0, 0, 10])
-    check_fails(offline_npz(tmp_path / "beyond.npz", offsets_test=beyond), "offsets_test", "jpeg_test", str(beyond[-1]))
+    check_fails(
+        offline_npz(tmp_path / "beyond.npz", offsets_test=beyond),
+        "offsets_test",
+        "jpeg_test",
+        str(beyond[-1]),
+    )
 
 
-@pytest.mark.parametrize("labels, shown", [([0, 1, 2, 3, 4, 30], "0..30"), ([-1, 1, 2, 3, 4, 5], "-1..5")])
+@pytest.mark.parametrize(
+    "labels, shown", [([0, 1, 2, 3, 4, 30], "0..30"), ([-1, 1, 2, 3, 4, 5], "-1..5")]
+)
 def test_labels_outside_the_classes(tmp_path, labels, shown):
     path = offline_npz(tmp_path / "c.npz", y_train=np.array(labels, dtype=np.int64))
     check_fails(path, "y_train", shown)
@@ -370,7 +440,9 @@ def test_a_first_image_that_is_not_a_jpeg(tmp_path):
     garbage = good["jpeg_test"].copy()
     garbage[: good["offsets_test"][1]] = 7
     path = offline_npz(tmp_path / "c.npz", jpeg_test=garbage)
-    with pytest.raises(ValueError, match=re.escape(f"data: {path}: the first image of jpeg_test does not decode (")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"data: {path}: the first image of jpeg_test does not decode (")
+    ):
         D.check_npz(path)
 
 

@@ -28,8 +28,11 @@ GLUE_TEXT = re.compile(r"\{glue:text\}`([^`]+)`")
 
 def glued_markdown(chapter: str, name: str) -> str:
     """The one Markdown cell of ``chapter`` that pastes the glued number ``name``."""
-    cells = [c.source for c in nbformat.read(BOOK / chapter, as_version=4).cells
-             if c.cell_type == "markdown" and f"{{glue:text}}`{name}" in c.source]
+    cells = [
+        c.source
+        for c in nbformat.read(BOOK / chapter, as_version=4).cells
+        if c.cell_type == "markdown" and f"{{glue:text}}`{name}" in c.source
+    ]
     assert len(cells) == 1, chapter
     return cells[0]
 
@@ -37,6 +40,7 @@ def glued_markdown(chapter: str, name: str) -> str:
 def render_glue(markdown: str, numbers: dict) -> str:
     """``markdown`` with each {glue:text}`name:spec` pasted as myst-nb does (the value's text literal-evaluated,
     then formatted), on one line."""
+
     def paste(match: re.Match) -> str:
         name, spec = (match[1].rsplit(":", 1) + [""])[:2]
         return format_plain_text(repr(numbers[name]), spec)
@@ -120,7 +124,9 @@ def test_triplet_limit_figure_approaches_eq6_as_tau_goes_to_zero():
     taus = [1e-3, 1e-2, 1.0]
     fig = analytic.triplet_limit_figure(s_pos, s_neg, taus)
     limit_easy, scaled_easy, limit_hard, scaled_hard = (list(t.y) for t in fig.data)
-    assert scaled_hard[1] == pytest.approx(taus[1] * contrastive_loss(s_pos, s_neg, taus[1])[1].item())
+    assert scaled_hard[1] == pytest.approx(
+        taus[1] * contrastive_loss(s_pos, s_neg, taus[1])[1].item()
+    )
     assert limit_hard[0] == pytest.approx((s_neg[1].max() - s_pos[1]).item())
     assert limit_easy[0] == 0.0
     assert scaled_hard[0] == pytest.approx(limit_hard[0], abs=1e-2)
@@ -139,7 +145,9 @@ def test_triplet_limit_figure_draws_each_limit_wide_and_pale_beneath_its_curve()
     for limit, curve in zip(limits, curves):
         assert limit.line.color == curve.line.color
         assert order[limit.name] < order[curve.name]  # drawn first, so beneath
-        assert limit.line.width >= 3 * curve.line.width and limit.opacity < 1 and curve.opacity is None
+        assert (
+            limit.line.width >= 3 * curve.line.width and limit.opacity < 1 and curve.opacity is None
+        )
         assert curve.y[0] == pytest.approx(limit.y[0], abs=1e-2)  # they do meet at small tau
 
 
@@ -185,21 +193,33 @@ def test_toy_metrics_figure_and_table_show_the_results():
     assert list(fig.data[0].y) == [r.uniformity for r in sweeps["contrastive"]]
     assert list(fig.data[1].y) == [r.tolerance for r in sweeps["contrastive"]]
     assert list(fig.data[0].x) == list(TAUS)
-    assert [shape.y0 for shape in fig.layout.shapes] == pytest.approx([uniformity(x), tolerance(x, labels)])
+    assert [shape.y0 for shape in fig.layout.shapes] == pytest.approx(
+        [uniformity(x), tolerance(x, labels)]
+    )
     table = analytic.toy_table(sweeps)
     assert table.count("<tr>") == 1 + len(TAUS)
     assert f"<td>{sweeps['hard'][2].tolerance:.3f}</td>" in table
-    assert [t.name for t in fig.data if t.showlegend] == [f"{LABELS['contrastive']} loss", f"{LABELS['hard']} loss"]
+    assert [t.name for t in fig.data if t.showlegend] == [
+        f"{LABELS['contrastive']} loss",
+        f"{LABELS['hard']} loss",
+    ]
     assert f"<th>tolerance, {LABELS['hard']} loss</th>" in table
-    assert f"{LABELS['contrastive']} loss" in analytic.toy_sphere_figure(sweeps["contrastive"]).layout.title.text
+    assert (
+        f"{LABELS['contrastive']} loss"
+        in analytic.toy_sphere_figure(sweeps["contrastive"]).layout.title.text
+    )
 
 
 def test_html_table_escapes_and_formats():
     table = html_table(["a<b", "x"], [["<i>", 0.12345], [1, 2.0]], fmt=".2f")
     assert "<th>a&lt;b</th>" in table and "<td>&lt;i&gt;</td>" in table
     assert "<td>0.12</td>" in table and "<td>2.00</td>" in table and "<td>1</td>" in table
-    table = html_table(Html('<tr><th colspan="3">h</th></tr>'), [[Html("<b>1</b>"), 2, 3], ["wide"]], style="x: y")
-    assert table.startswith('<table class="table" style="x: y"><thead><tr><th colspan="3">h</th></tr></thead>')
+    table = html_table(
+        Html('<tr><th colspan="3">h</th></tr>'), [[Html("<b>1</b>"), 2, 3], ["wide"]], style="x: y"
+    )
+    assert table.startswith(
+        '<table class="table" style="x: y"><thead><tr><th colspan="3">h</th></tr></thead>'
+    )
     assert "<td><b>1</b></td>" in table and '<tr><td colspan="3">wide</td></tr>' in table
 
 
@@ -213,21 +233,33 @@ def test_similarity_grid_rejects_too_few_points():
 def test_random_similarities_are_seeded_and_in_range():
     s_pos, s_neg = examples.random_similarities(3, 5, seed=1)
     assert s_pos.shape == (3,) and s_neg.shape == (3, 5) and s_neg.dtype == torch.float64
-    assert s_neg.abs().max() <= 1 and torch.equal(s_neg, examples.random_similarities(3, 5, seed=1)[1])
+    assert s_neg.abs().max() <= 1 and torch.equal(
+        s_neg, examples.random_similarities(3, 5, seed=1)[1]
+    )
     assert not torch.equal(s_neg, examples.random_similarities(3, 5, seed=2)[1])
 
 
 def toy_results(uniformities, tolerances):
     labels = torch.arange(2).repeat_interleave(3)
     z = torch.nn.functional.normalize(torch.randn(6, 3), dim=1)
-    return [ToyResult("contrastive", tau, z, labels, u, t, 0.0) for tau, u, t in zip(TAUS, uniformities, tolerances)]
+    return [
+        ToyResult("contrastive", tau, z, labels, u, t, 0.0)
+        for tau, u, t in zip(TAUS, uniformities, tolerances)
+    ]
 
 
 def test_toy_numbers_are_the_ends_of_the_grid_and_the_peak():
-    results = toy_results((1.25, 2.5, 2.0), (0.3, 0.5, 0.9))  # the most uniform in the middle of the grid
+    results = toy_results(
+        (1.25, 2.5, 2.0), (0.3, 0.5, 0.9)
+    )  # the most uniform in the middle of the grid
     assert analytic.toy_numbers(results) == {
-        "tau_first": 0.05, "uniformity_first": 1.25, "tolerance_first": 0.3,
-        "tau_last": 1.0, "uniformity_last": 2.0, "tolerance_last": 0.9, "tau_peak": 0.2,
+        "tau_first": 0.05,
+        "uniformity_first": 1.25,
+        "tolerance_first": 0.3,
+        "tau_last": 1.0,
+        "uniformity_last": 2.0,
+        "tolerance_last": 0.9,
+        "tau_peak": 0.2,
     }
     with pytest.raises(ValueError, match="results must hold"):
         analytic.toy_numbers([])
@@ -245,7 +277,11 @@ def test_the_dilemma_chapter_prints_the_toy_numbers():
 
 def test_toy_metrics_legend_sits_below_the_axis_titles():
     fig = analytic.toy_metrics_figure({"contrastive": fake_results("contrastive", TAUS)})
-    assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y <= -0.3 and fig.layout.margin.b >= 120
+    assert (
+        fig.layout.legend.yanchor == "top"
+        and fig.layout.legend.y <= -0.3
+        and fig.layout.margin.b >= 120
+    )
 
 
 def test_one_class_palette_cycles():
@@ -276,4 +312,6 @@ def test_show_source_displays_the_packages_own_code(monkeypatch):
     first, second = (m.data for m in shown)
     assert first.startswith("```python\ndef contrastive_loss(") and first.endswith("```")
     assert "F.cross_entropy(" in first  # the log-sum-exp form, shown as it is in the package
-    assert "\ndef update(self" in second and not second.startswith("```python\n ")  # a method, dedented
+    assert "\ndef update(self" in second and not second.startswith(
+        "```python\n "
+    )  # a method, dedented

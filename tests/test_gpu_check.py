@@ -33,27 +33,51 @@ def test_the_run_check_runs_a_whole_short_run_killed_and_resumed(tmp_path):
     report = gpu_check.check_run("cpu", str(data), 72, datasets=str(tmp_path / "datasets"), **TINY)
     assert report["ok"], report
     assert [(e["epoch"], e.get("killed", False), e.get("warmup")) for e in report["epochs"]] == [
-        (1, False, True), (2, False, True), (3, False, False), (4, False, False), (5, True, None),
-        (5, False, True), (6, False, True), (7, False, False)]
+        (1, False, True),
+        (2, False, True),
+        (3, False, False),
+        (4, False, False),
+        (5, True, None),
+        (5, False, True),
+        (6, False, True),
+        (7, False, False),
+    ]
     assert report["resumed_from_epoch"] == 4 and report["partial_batch"] == 8
     assert report["compile_mode"] is None
 
 
 def record(resumed: int = 4) -> results.Record:
-    return results.Record(config={}, results={"knn_top1": 50.0},
-                          curves={"epoch": list(range(1, 8))},
-                          provenance={"resumed_from_epoch": resumed}, path=Path("r.json"))
+    return results.Record(
+        config={},
+        results={"knn_top1": 50.0},
+        curves={"epoch": list(range(1, 8))},
+        provenance={"resumed_from_epoch": resumed},
+        path=Path("r.json"),
+    )
 
 
 def epoch(n: int, warmup: bool, graphs: int = 0, recordings: int = 0) -> dict:
-    return {"epoch": n, "warmup": warmup, "seconds": 1.0, "graphs": graphs,
-            "cudagraph_recordings": recordings, "cudagraph_skips": 0}
+    return {
+        "epoch": n,
+        "warmup": warmup,
+        "seconds": 1.0,
+        "graphs": graphs,
+        "cudagraph_recordings": recordings,
+        "cudagraph_skips": 0,
+    }
 
 
 def test_a_compilation_or_a_recording_after_warm_up_fails_the_check(tmp_path):
     config = gpu_check.run_config("cpu", None, 2000, str(tmp_path))
-    clean = [epoch(1, True, graphs=2), epoch(2, True, recordings=8), epoch(3, False),
-             epoch(4, False), epoch(5, True, 2), epoch(6, True, 0, 8), epoch(7, False)]
+    clean = [
+        epoch(1, True, graphs=2),
+        epoch(2, True, recordings=8),
+        epoch(3, False),
+        epoch(4, False),
+        epoch(5, True, 2),
+        epoch(6, True, 0, 8),
+        epoch(7, False),
+    ]
     assert gpu_check.judge_run(config, clean, record())["ok"]
     for late in (epoch(7, False, graphs=1), epoch(7, False, recordings=4)):
         report = gpu_check.judge_run(config, [*clean[:6], late], record())

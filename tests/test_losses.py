@@ -36,7 +36,9 @@ def naive_contrastive(s_pos, s_neg, tau):
 @pytest.mark.parametrize("tau", [0.1, 0.5, 2.0])
 def test_contrastive_matches_eq1(tau):
     s_pos, s_neg = similarities()
-    torch.testing.assert_close(L.contrastive_loss(s_pos, s_neg, tau), naive_contrastive(s_pos, s_neg, tau))
+    torch.testing.assert_close(
+        L.contrastive_loss(s_pos, s_neg, tau), naive_contrastive(s_pos, s_neg, tau)
+    )
 
 
 @pytest.mark.parametrize("tau", [0.05, 0.3, 1.0])
@@ -90,17 +92,39 @@ def test_penalty_entropy_matches_naive():
 def test_small_tau_limit_is_margin0_triplet():
     s_pos, s_neg = similarities()
     tau = 1e-3
-    torch.testing.assert_close(tau * L.contrastive_loss(s_pos, s_neg, tau), tau * L.triplet_limit(s_pos, s_neg, tau), atol=5e-3, rtol=0)
-    errs = [(t * (L.contrastive_loss(s_pos, s_neg, t) - L.triplet_limit(s_pos, s_neg, t))).abs().max().item() for t in (1e-1, 1e-2, 1e-3)]
+    torch.testing.assert_close(
+        tau * L.contrastive_loss(s_pos, s_neg, tau),
+        tau * L.triplet_limit(s_pos, s_neg, tau),
+        atol=5e-3,
+        rtol=0,
+    )
+    errs = [
+        (t * (L.contrastive_loss(s_pos, s_neg, t) - L.triplet_limit(s_pos, s_neg, t)))
+        .abs()
+        .max()
+        .item()
+        for t in (1e-1, 1e-2, 1e-3)
+    ]
     assert errs[0] > errs[1] > errs[2]
 
 
 def test_large_tau_limit_is_simple_loss():
     s_pos, s_neg = similarities()
-    errs = [(t * (L.contrastive_loss(s_pos, s_neg, t) - L.simple_limit(s_pos, s_neg, t))).abs().max().item() for t in (1e1, 1e2, 1e3)]
+    errs = [
+        (t * (L.contrastive_loss(s_pos, s_neg, t) - L.simple_limit(s_pos, s_neg, t)))
+        .abs()
+        .max()
+        .item()
+        for t in (1e1, 1e2, 1e3)
+    ]
     assert errs[0] > errs[1] > errs[2] and errs[2] < 1e-3
     tau = 1e3
-    torch.testing.assert_close(tau * (L.contrastive_loss(s_pos, s_neg, tau) - math.log(10)), L.simple_loss(s_pos, s_neg), atol=2e-3, rtol=0)
+    torch.testing.assert_close(
+        tau * (L.contrastive_loss(s_pos, s_neg, tau) - math.log(10)),
+        L.simple_loss(s_pos, s_neg),
+        atol=2e-3,
+        rtol=0,
+    )
 
 
 def test_simple_loss_matches_eq3_with_authors_lambda():
@@ -111,7 +135,9 @@ def test_simple_loss_matches_eq3_with_authors_lambda():
 
 def test_hard_loss_equals_ordinary_when_k_is_m():
     s_pos, s_neg = similarities()
-    torch.testing.assert_close(L.hard_contrastive_loss(s_pos, s_neg, 0.3, 9), L.contrastive_loss(s_pos, s_neg, 0.3))
+    torch.testing.assert_close(
+        L.hard_contrastive_loss(s_pos, s_neg, 0.3, 9), L.contrastive_loss(s_pos, s_neg, 0.3)
+    )
     torch.testing.assert_close(L.hard_simple_loss(s_pos, s_neg, 9), L.simple_loss(s_pos, s_neg))
 
 
@@ -119,8 +145,12 @@ def test_hard_loss_keeps_the_k_nearest_negatives():
     s_pos, s_neg = similarities()
     k = 3
     top = s_neg.sort(dim=1, descending=True).values[:, :k]
-    torch.testing.assert_close(L.hard_contrastive_loss(s_pos, s_neg, 0.5, k), naive_contrastive(s_pos, top, 0.5))
-    torch.testing.assert_close(L.hard_simple_loss(s_pos, s_neg, k), -s_pos + (s_pos + top.sum(dim=1)) / (k + 1))
+    torch.testing.assert_close(
+        L.hard_contrastive_loss(s_pos, s_neg, 0.5, k), naive_contrastive(s_pos, top, 0.5)
+    )
+    torch.testing.assert_close(
+        L.hard_simple_loss(s_pos, s_neg, k), -s_pos + (s_pos + top.sum(dim=1)) / (k + 1)
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -137,13 +167,18 @@ def test_finite_at_tau_001(dtype):
         value.sum().backward()
         assert torch.isfinite(s_pos.grad).all() and torch.isfinite(s_neg.grad).all(), name
         s_pos.grad = s_neg.grad = None
-    for out in (*L.gradients(s_pos.detach(), s_neg.detach(), 0.01), L.relative_penalty(s_neg.detach(), 0.01), L.penalty_entropy(s_neg.detach(), 0.01)):
+    for out in (
+        *L.gradients(s_pos.detach(), s_neg.detach(), 0.01),
+        L.relative_penalty(s_neg.detach(), 0.01),
+        L.penalty_entropy(s_neg.detach(), 0.01),
+    ):
         assert torch.isfinite(out).all()
 
 
 def trained(name, s_pos, s_neg, tau, k):
     """Each loss as the training step computed it when the committed records were made (through
     ``memory.objective``, commit 1c29c57): the same operations in the same order, written out."""
+
     def up(x):
         return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
@@ -191,16 +226,25 @@ def test_the_loss_table_says_which_losses_use_tau_and_k():
         at_3, at_9 = L.make(name, 3), L.make(name, 9)
         same_tau = torch.equal(at_3(s_pos, s_neg, 0.1), at_3(s_pos, s_neg, 0.5))
         same_k = torch.equal(at_3(s_pos, s_neg, 0.1), at_9(s_pos, s_neg, 0.1))
-        assert (not same_tau, not same_k) == (loss.uses_tau, loss.uses_k) == (L.USES_TAU[name], L.USES_K[name]), name
+        assert (
+            (not same_tau, not same_k)
+            == (loss.uses_tau, loss.uses_k)
+            == (L.USES_TAU[name], L.USES_K[name])
+        ), name
 
 
 @pytest.mark.parametrize("s", [1.0, 0.3, -0.5])
 def test_collapsed_loss_is_each_loss_at_equal_similarities(s):
-    s_pos, s_neg = torch.full((3,), s, dtype=torch.float64), torch.full((3, 20), s, dtype=torch.float64)
+    s_pos, s_neg = (
+        torch.full((3,), s, dtype=torch.float64),
+        torch.full((3, 20), s, dtype=torch.float64),
+    )
     for name in L.LOSSES:
         value = L.make(name, 5)(s_pos, s_neg, 0.07).mean().item()
         assert value == pytest.approx(L.collapsed_loss(name, 20, 5), abs=1e-12), name
-    assert L.collapsed_loss("hard", 20, 5) == pytest.approx(math.log(6)) and L.collapsed_loss("contrastive", 20, 5) == pytest.approx(math.log(21))
+    assert L.collapsed_loss("hard", 20, 5) == pytest.approx(math.log(6)) and L.collapsed_loss(
+        "contrastive", 20, 5
+    ) == pytest.approx(math.log(21))
 
 
 def test_the_equations_are_plain_functions_and_nothing_unwraps_one():
@@ -209,9 +253,14 @@ def test_the_equations_are_plain_functions_and_nothing_unwraps_one():
     for module in (L, metrics, penalty, memory):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             assert fn.__module__ != module.__name__ or not hasattr(fn, "__wrapped__"), name
-    unwrapping = [path for folder in ("src", "book") for path in (ROOT / folder).rglob("*")
-                  if path.suffix in (".py", ".ipynb", ".md") and "_build" not in path.parts
-                  and "__wrapped__" in path.read_text()]
+    unwrapping = [
+        path
+        for folder in ("src", "book")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in (".py", ".ipynb", ".md")
+        and "_build" not in path.parts
+        and "__wrapped__" in path.read_text()
+    ]
     assert not unwrapping
 
 
@@ -219,8 +268,13 @@ def test_the_chapters_show_equations_not_checks():
     """Every function of losses, metrics or memory that a chapter shows with ``show_source`` reads as its
     equation: no decorator, no check, no raise."""
     modules = {"losses": L, "metrics": metrics, "memory": memory}
-    shown = {name for page in BOOK.rglob("*.ipynb")
-             for name in re.findall(r"show_source\(((?:losses|metrics|memory)\.[\w.]+)\)", page.read_text())}
+    shown = {
+        name
+        for page in BOOK.rglob("*.ipynb")
+        for name in re.findall(
+            r"show_source\(((?:losses|metrics|memory)\.[\w.]+)\)", page.read_text()
+        )
+    }
     assert {"losses.contrastive_loss", "metrics.uniformity", "memory.bank_similarities"} <= shown
     for name in shown:
         module, *path = name.split(".")

@@ -8,7 +8,10 @@ from contrastive import losses, memory
 
 
 def unit(*shape, seed=0):
-    return F.normalize(torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64), dim=-1)
+    return F.normalize(
+        torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64),
+        dim=-1,
+    )
 
 
 def test_drop_own_entry_keeps_exactly_the_other_columns():
@@ -17,7 +20,7 @@ def test_drop_own_entry_keeps_exactly_the_other_columns():
     s_neg = memory.drop_own_entry(s_all, idx)
     assert s_neg.shape == (4, 6)
     for b, i in enumerate(idx.tolist()):
-        expected = torch.cat([s_all[b, :i], s_all[b, i + 1:]])
+        expected = torch.cat([s_all[b, :i], s_all[b, i + 1 :]])
         torch.testing.assert_close(s_neg[b].sort().values, expected.sort().values)
     s_neg.sum().backward()  # every kept entry gets gradient 1, the own entry none
     mask = torch.ones(4, 7, dtype=torch.float64)
@@ -34,7 +37,7 @@ def test_bank_similarities_match_a_naive_loop():
     for b, i in enumerate(idx.tolist()):
         sims = bank.vectors @ z[b]
         torch.testing.assert_close(s_pos[b], sims[i])
-        others = torch.cat([sims[:i], sims[i + 1:]])
+        others = torch.cat([sims[:i], sims[i + 1 :]])
         torch.testing.assert_close(s_neg[b].sort().values, others.sort().values)
 
 
@@ -87,4 +90,3 @@ def test_bad_values_are_rejected_naming_the_parameter():
         memory.MemoryBank(5, 3, momentum=1.0)
     with pytest.raises(ValueError, match=r"^n\b"):
         memory.MemoryBank(1, 3)
-

@@ -17,7 +17,11 @@ def sphere(n, d=8, seed=0):
 
 def test_uniformity_matches_naive_loop():
     z = sphere(40)
-    terms = [math.exp(-2 * ((z[i] - z[j]) ** 2).sum().item()) for i in range(40) for j in range(i + 1, 40)]
+    terms = [
+        math.exp(-2 * ((z[i] - z[j]) ** 2).sum().item())
+        for i in range(40)
+        for j in range(i + 1, 40)
+    ]
     assert metrics.uniformity(z) == pytest.approx(-math.log(sum(terms) / len(terms)), rel=1e-12)
 
 
@@ -55,7 +59,12 @@ def test_tolerance_weighs_classes_by_anchors_not_pairs():
     z = sphere(40, seed=3)
     labels = torch.tensor([0] * 30 + [1] * 9 + [2])  # unbalanced, and one class of a single sample
     assert metrics.tolerance(z, labels) == pytest.approx(naive_tolerance(z, labels), rel=1e-12)
-    pairs = [(z[i] @ z[j]).item() for i in range(40) for j in range(40) if i != j and labels[i] == labels[j]]
+    pairs = [
+        (z[i] @ z[j]).item()
+        for i in range(40)
+        for j in range(40)
+        if i != j and labels[i] == labels[j]
+    ]
     assert abs(metrics.tolerance(z, labels) - sum(pairs) / len(pairs)) > 1e-4
 
 
@@ -71,11 +80,14 @@ def test_alignment_matches_naive():
     assert metrics.alignment(z1, z1) == 0.0
 
 
-@pytest.mark.parametrize("z, labels, name", [
-    (sphere(10)[0], torch.zeros(10), "z"),
-    (sphere(10), torch.zeros(9), "labels"),
-    (sphere(10), torch.arange(10), "labels"),  # no class of two or more
-])
+@pytest.mark.parametrize(
+    "z, labels, name",
+    [
+        (sphere(10)[0], torch.zeros(10), "z"),
+        (sphere(10), torch.zeros(9), "labels"),
+        (sphere(10), torch.arange(10), "labels"),  # no class of two or more
+    ],
+)
 def test_bad_input_names_the_parameter(z, labels, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):
         metrics.check_embeddings(z, labels)

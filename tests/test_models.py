@@ -13,14 +13,19 @@ def test_resnet18_is_the_papers_encoder():
     conv1 = model.backbone.conv1
     assert (conv1.kernel_size, conv1.stride, conv1.padding) == ((3, 3), (1, 1), (1, 1))
     assert isinstance(model.backbone.maxpool, nn.Identity)
-    assert isinstance(model.head, nn.Linear) and (model.head.in_features, model.head.out_features) == (512, 128)
+    assert isinstance(model.head, nn.Linear) and (
+        model.head.in_features,
+        model.head.out_features,
+    ) == (512, 128)
     model.eval()
     with torch.no_grad():
         h, z = model(torch.randn(2, 3, 32, 32))
     assert h.shape == (2, 512) and z.shape == (2, 128)
     assert z.dtype == torch.float32
     torch.testing.assert_close(z.norm(dim=1), torch.ones(2))
-    torch.testing.assert_close(model.embed(model.features(torch.randn(1, 3, 32, 32))).norm(dim=1), torch.ones(1))
+    torch.testing.assert_close(
+        model.embed(model.features(torch.randn(1, 3, 32, 32))).norm(dim=1), torch.ones(1)
+    )
 
 
 def test_resnet50_and_mlp_head_options():
@@ -31,8 +36,14 @@ def test_resnet50_and_mlp_head_options():
     assert [(m.in_features, m.out_features) for m in linears] == [(2048, 2048), (2048, 64)]
 
 
-@pytest.mark.parametrize("kwargs, name", [({"arch": "vgg"}, "arch"), ({"head_kind": "deep"}, "head"),
-                                          ({"feature_dim": 0}, "feature_dim")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"arch": "vgg"}, "arch"),
+        ({"head_kind": "deep"}, "head"),
+        ({"feature_dim": 0}, "feature_dim"),
+    ],
+)
 def test_bad_options_are_rejected(kwargs, name):
     with pytest.raises(ValueError, match=name):
         models.Encoder(**kwargs)
@@ -67,7 +78,7 @@ def test_convolutions_start_as_the_init_says(arch):
     for name, conv in convs:
         w = conv.weight.detach()
         fan_in, fan_out = w[0].numel(), w.shape[0] * w[0, 0].numel()
-        assert w.abs().max() <= fan_in ** -0.5
+        assert w.abs().max() <= fan_in**-0.5
         assert w.var().item() == pytest.approx(1 / (3 * fan_in), rel=0.25), name
         other = dict(kaiming.named_modules())[name].weight.detach()
         assert other.var().item() == pytest.approx(2 / fan_out, rel=0.25), name

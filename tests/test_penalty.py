@@ -49,7 +49,9 @@ def test_effective_negatives_limits():
     _, s_neg = random_similarities(3, 50, seed=2)  # distinct similarities
     assert effective_negatives(s_neg, 1e6).tolist() == pytest.approx([50.0] * 3, rel=1e-6)
     assert effective_negatives(s_neg, 1e-4).tolist() == pytest.approx([1.0] * 3, abs=1e-6)
-    assert effective_negatives(torch.zeros(1, 7), 0.01).item() == pytest.approx(7.0)  # all equal: uniform at any tau
+    assert effective_negatives(torch.zeros(1, 7), 0.01).item() == pytest.approx(
+        7.0
+    )  # all equal: uniform at any tau
 
 
 @pytest.mark.parametrize("tau,k", [(0.05, 1), (0.2, 5), (1.0, 17), (3.0, 29)])
@@ -57,7 +59,9 @@ def test_top_k_share_against_a_naive_sorted_sum(tau, k):
     _, s_neg = random_similarities(4, 30, seed=3)
     expected = [naive_top_k_share(row, tau, k) for row in s_neg.tolist()]
     assert top_k_share(s_neg, tau, k).tolist() == pytest.approx(expected, rel=1e-10)
-    assert (top_k_share(s_neg, tau, k) + dropped_share(s_neg, tau, k)).tolist() == pytest.approx([1.0] * 4, rel=1e-12)
+    assert (top_k_share(s_neg, tau, k) + dropped_share(s_neg, tau, k)).tolist() == pytest.approx(
+        [1.0] * 4, rel=1e-12
+    )
 
 
 def test_top_k_share_of_all_negatives_is_one_and_nothing_is_dropped():
@@ -71,7 +75,9 @@ def test_the_top_k_share_falls_as_tau_grows():
     taus = torch.logspace(-2, 2, 40, dtype=torch.float64).tolist()
     shares = torch.stack([top_k_share(s_neg, tau, 10) for tau in taus])  # (taus, anchors)
     assert (shares.diff(dim=0) <= 1e-12).all()
-    assert (shares[0] > 0.99).all() and shares[-1].tolist() == pytest.approx([10 / 200] * 6, rel=0.05)
+    assert (shares[0] > 0.99).all() and shares[-1].tolist() == pytest.approx(
+        [10 / 200] * 6, rel=0.05
+    )
     entropy = torch.stack([effective_negatives(s_neg, tau) for tau in taus])
     assert (entropy.diff(dim=0) > 0).all()
 
@@ -79,7 +85,11 @@ def test_the_top_k_share_falls_as_tau_grows():
 def test_finite_at_tau_001_in_float32():
     _, s_neg = random_similarities(4, 1000, seed=6)
     s32 = s_neg.float()
-    for fn in (lambda s: effective_negatives(s, 0.01), lambda s: top_k_share(s, 0.01, 100), lambda s: dropped_share(s, 0.01, 100)):
+    for fn in (
+        lambda s: effective_negatives(s, 0.01),
+        lambda s: top_k_share(s, 0.01, 100),
+        lambda s: dropped_share(s, 0.01, 100),
+    ):
         got = fn(s32)
         assert got.dtype == torch.float32 and torch.isfinite(got).all()
         assert got.double().tolist() == pytest.approx(fn(s_neg).tolist(), rel=1e-3, abs=1e-6)
@@ -106,22 +116,36 @@ def test_sphere_similarities_have_mean_zero_and_variance_one_over_d(d):
 def test_sphere_similarities_follow_the_known_density():
     s3 = sphere_similarities(20_000, 3, seed=8)  # d = 3: uniform on [-1, 1] (Archimedes)
     assert (s3.abs() < 0.5).double().mean().item() == pytest.approx(0.5, abs=0.015)
-    s2 = sphere_similarities(20_000, 2, seed=8)  # d = 2: cos of a uniform angle, P(|s| < cos(pi/4)) = 1/2
-    assert (s2.abs() < math.cos(math.pi / 4)).double().mean().item() == pytest.approx(0.5, abs=0.015)
-    tail = 1 - 2 / math.pi * math.asin(0.95)  # d = 2 piles up at +-1: P(|s| > 0.95) = 0.20, against 0.05 for d = 3
+    s2 = sphere_similarities(
+        20_000, 2, seed=8
+    )  # d = 2: cos of a uniform angle, P(|s| < cos(pi/4)) = 1/2
+    assert (s2.abs() < math.cos(math.pi / 4)).double().mean().item() == pytest.approx(
+        0.5, abs=0.015
+    )
+    tail = 1 - 2 / math.pi * math.asin(
+        0.95
+    )  # d = 2 piles up at +-1: P(|s| > 0.95) = 0.20, against 0.05 for d = 3
     assert (s2.abs() > 0.95).double().mean().item() == pytest.approx(tail, abs=0.015)
 
 
 def test_sphere_similarities_are_seeded():
-    assert torch.equal(sphere_similarities(100, 16, 2, seed=1), sphere_similarities(100, 16, 2, seed=1))
-    assert not torch.equal(sphere_similarities(100, 16, 2, seed=1), sphere_similarities(100, 16, 2, seed=2))
+    assert torch.equal(
+        sphere_similarities(100, 16, 2, seed=1), sphere_similarities(100, 16, 2, seed=1)
+    )
+    assert not torch.equal(
+        sphere_similarities(100, 16, 2, seed=1), sphere_similarities(100, 16, 2, seed=2)
+    )
     assert sphere_similarities(100, 16, 3).shape == (3, 100)
 
 
 def test_histogram_similarities_follow_the_histogram():
     edges = np.linspace(-1, 1, 5)
-    assert histogram_similarities(edges, np.full(4, 0.5), 4)[0].tolist() == pytest.approx([-0.75, -0.25, 0.25, 0.75])
-    density = np.array([0.0, 0.5, 0.0, 1.5])  # a quarter of the mass in [-0.5, 0), three quarters in [0.5, 1]
+    assert histogram_similarities(edges, np.full(4, 0.5), 4)[0].tolist() == pytest.approx(
+        [-0.75, -0.25, 0.25, 0.75]
+    )
+    density = np.array(
+        [0.0, 0.5, 0.0, 1.5]
+    )  # a quarter of the mass in [-0.5, 0), three quarters in [0.5, 1]
     s = histogram_similarities(edges, density, 400)
     assert s.shape == (1, 400) and torch.equal(s, s.sort().values)
     counts, _ = np.histogram(s.numpy()[0], bins=edges)
@@ -171,10 +195,14 @@ def test_effective_figure_plots_the_function(model):
     assert len(fig.data) == 2 + 1 + 1 + 1  # two lines, the marks on one, M, k
     for trace, s_neg in zip((fig.data[0], fig.data[1]), model.values()):
         assert list(trace.x) == list(TAUS)
-        assert list(trace.y) == pytest.approx([effective_negatives(s_neg, t).mean().item() for t in TAUS], rel=1e-12)
+        assert list(trace.y) == pytest.approx(
+            [effective_negatives(s_neg, t).mean().item() for t in TAUS], rel=1e-12
+        )
     marks = fig.data[2]
     assert list(marks.x) == [0.07, 0.7]
-    assert list(marks.y) == pytest.approx([effective_negatives(model[label], t).mean().item() for t in (0.07, 0.7)], rel=1e-12)
+    assert list(marks.y) == pytest.approx(
+        [effective_negatives(model[label], t).mean().item() for t in (0.07, 0.7)], rel=1e-12
+    )
     assert list(fig.data[3].y) == [500, 500] and list(fig.data[4].y) == [50, 50]
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
 
@@ -183,7 +211,9 @@ def test_dropped_figure_plots_the_function_and_its_limit(model):
     fig = fig_neg.dropped_figure(model, taus=TAUS, k=50)
     assert len(fig.data) == 2 + 1
     for trace, s_neg in zip(fig.data[:2], model.values()):
-        assert list(trace.y) == pytest.approx([dropped_share(s_neg, t, 50).mean().item() for t in TAUS], rel=1e-12)
+        assert list(trace.y) == pytest.approx(
+            [dropped_share(s_neg, t, 50).mean().item() for t in TAUS], rel=1e-12
+        )
     assert list(fig.data[2].y) == pytest.approx([450 / 500] * 2)
 
 
@@ -225,16 +255,27 @@ def naive_dropped(s_neg, tau, k):
 def test_penalty_numbers_against_naive_sums(model):
     s_neg = model[fig_neg.model_label(128)]
     numbers = fig_neg.penalty_numbers(s_neg, (0.07, 1.0), k=50, small=0.01)
-    assert {key: numbers[key] for key in ("m", "anchors", "k", "small", "tau_first", "tau_last")} == {
-        "m": 500, "anchors": 2, "k": 50, "small": 0.01, "tau_first": 0.07, "tau_last": 1.0,
+    assert {
+        key: numbers[key] for key in ("m", "anchors", "k", "small", "tau_first", "tau_last")
+    } == {
+        "m": 500,
+        "anchors": 2,
+        "k": 50,
+        "small": 0.01,
+        "tau_first": 0.07,
+        "tau_last": 1.0,
     }
     for end, tau in (("first", 0.07), ("last", 1.0)):
         assert numbers[f"effective_{end}"] == pytest.approx(naive_effective(s_neg, tau), rel=1e-9)
-        assert numbers[f"fraction_{end}"] == pytest.approx(naive_effective(s_neg, tau) / 500, rel=1e-9)
+        assert numbers[f"fraction_{end}"] == pytest.approx(
+            naive_effective(s_neg, tau) / 500, rel=1e-9
+        )
         assert numbers[f"dropped_{end}"] == pytest.approx(naive_dropped(s_neg, tau, 50), rel=1e-9)
     assert naive_effective(s_neg, numbers["tau_k"]) == pytest.approx(50, rel=1e-6)
     assert naive_dropped(s_neg, numbers["tau_small"], 50) == pytest.approx(0.01, rel=1e-6)
-    assert all(type(v) in (int, float) for v in numbers.values())  # glue:text literal-evaluates their text
+    assert all(
+        type(v) in (int, float) for v in numbers.values()
+    )  # glue:text literal-evaluates their text
 
 
 def test_the_chapter_prints_the_penalty_numbers(model):
@@ -242,13 +283,20 @@ def test_the_chapter_prints_the_penalty_numbers(model):
     s_neg = model[fig_neg.model_label(128)]
     numbers = fig_neg.penalty_numbers(s_neg, (0.07, 1.0), k=50, small=0.01)
     text = render_glue(glued_markdown("temperature_negatives.ipynb", "tau_small"), numbers)
-    for math_text, plain in (("$\\tau \\approx$", "τ ≈"), ("$\\tau$", "τ"), ("$M$", "M"), ("$k$", "k")):
+    for math_text, plain in (
+        ("$\\tau \\approx$", "τ ≈"),
+        ("$\\tau$", "τ"),
+        ("$M$", "M"),
+        ("$k$", "k"),
+    ):
         text = text.replace(math_text, plain)
 
     def at_tau(tau: float) -> str:
         effective = naive_effective(s_neg, tau)
-        return (f"τ = {tau:g}, about {effective:,.0f} negatives ({effective / 500:.1%} of M) effectively share the "
-                f"penalty and the hard loss drops {naive_dropped(s_neg, tau, 50):.1%} of it")
+        return (
+            f"τ = {tau:g}, about {effective:,.0f} negatives ({effective / 500:.1%} of M) effectively share the "
+            f"penalty and the hard loss drops {naive_dropped(s_neg, tau, 50):.1%} of it"
+        )
 
     assert text == (
         f"On the uniform sphere model with $d = 128$ (500 negatives per anchor, mean over 2 anchors): at "
@@ -263,7 +311,9 @@ def hist_record(root, loss, tau, train_images=501):
     edges = np.linspace(-1, 1, 51)
     density = np.exp(-((edges[:-1] + 0.02) ** 2) / 0.02)
     density /= density.sum() * 0.04
-    path = write_synthetic(root, "cifar10", loss, tau, arrays={"hist_edges": edges, "hist_neg": density})
+    path = write_synthetic(
+        root, "cifar10", loss, tau, arrays={"hist_edges": edges, "hist_neg": density}
+    )
     record = json.loads(path.read_text())
     if train_images is not None:
         record["provenance"]["train_images"] = train_images
@@ -286,9 +336,16 @@ def test_measured_figures_plot_the_records_histograms(tmp_path, model):
     s_neg = histogram_similarities(edges, density, 5000)
     line, mark = effective.data[0], effective.data[1]
     assert line.name.startswith("measured: ordinary τ=0.3")
-    assert list(line.y) == pytest.approx([effective_negatives(s_neg, t).item() for t in line.x], rel=1e-12)
-    assert list(mark.x) == [0.3] and list(mark.y) == pytest.approx([effective_negatives(s_neg, 0.3).item()])
+    assert list(line.y) == pytest.approx(
+        [effective_negatives(s_neg, t).item() for t in line.x], rel=1e-12
+    )
+    assert list(mark.x) == [0.3] and list(mark.y) == pytest.approx(
+        [effective_negatives(s_neg, 0.3).item()]
+    )
     assert effective.data[2].name == fig_neg.model_label(128)
     expected = [dropped_share(s_neg, t, paper.HARD_K).item() for t in dropped.data[0].x]
-    assert list(dropped.data[0].y) == pytest.approx(expected, rel=1e-12) and 0 < min(expected) < max(expected) < 1
+    assert (
+        list(dropped.data[0].y) == pytest.approx(expected, rel=1e-12)
+        and 0 < min(expected) < max(expected) < 1
+    )
     assert "no run record yet" in effective.layout.title.text

@@ -11,19 +11,36 @@ from contrastive.config import PAPER, PROTOCOLS, Config
 from contrastive.results import Record
 
 
-def record(tau, knn, seconds=600.0, epochs=(1, 50, 80, 100), knn_curve=(10.0, 30.0, 40.0, 41.0),
-           uniformity=(0.5, 2.0, 3.0, 3.1), subset=5_000):
+def record(
+    tau,
+    knn,
+    seconds=600.0,
+    epochs=(1, 50, 80, 100),
+    knn_curve=(10.0, 30.0, 40.0, 41.0),
+    uniformity=(0.5, 2.0, 3.0, 3.1),
+    subset=5_000,
+):
     """A SYNTHETIC pilot record: final kNN ``knn``, its wall seconds, training images and curves."""
-    return Record(config={"tau": tau, "subset": subset, "epochs": epochs[-1]}, results={"knn_top1": knn, "linear_top1": knn - 1},
-                  curves={"epoch": list(epochs), "knn_top1": list(knn_curve), "uniformity": list(uniformity)},
-                  provenance={"wall_seconds": {"total": seconds}}, path=Path("synthetic.json"))
+    return Record(
+        config={"tau": tau, "subset": subset, "epochs": epochs[-1]},
+        results={"knn_top1": knn, "linear_top1": knn - 1},
+        curves={"epoch": list(epochs), "knn_top1": list(knn_curve), "uniformity": list(uniformity)},
+        provenance={"wall_seconds": {"total": seconds}},
+        path=Path("synthetic.json"),
+    )
 
 
 def test_flatness_is_the_move_over_the_last_fifth_as_a_share_of_the_range():
     curves = {"epoch": [1, 50, 80, 100], "x": [0.0, 5.0, 8.0, 10.0]}
-    assert pilot.flatness(curves, "x") == pytest.approx(2.0 / 10.0)  # from epoch 80 (the first >= 80 % of 100)
-    assert pilot.flatness({"epoch": [1, 90, 100], "x": [1.0, 1.0, 1.0]}, "x") == 0.0  # constant: flat
-    assert pilot.flatness({"epoch": [1, 70, 90, 100], "x": [0.0, 9.0, 10.0, 9.0]}, "x") == pytest.approx(0.1)
+    assert pilot.flatness(curves, "x") == pytest.approx(
+        2.0 / 10.0
+    )  # from epoch 80 (the first >= 80 % of 100)
+    assert (
+        pilot.flatness({"epoch": [1, 90, 100], "x": [1.0, 1.0, 1.0]}, "x") == 0.0
+    )  # constant: flat
+    assert pilot.flatness(
+        {"epoch": [1, 70, 90, 100], "x": [0.0, 9.0, 10.0, 9.0]}, "x"
+    ) == pytest.approx(0.1)
 
 
 def test_assess_applies_rules_one_and_two():
@@ -44,21 +61,34 @@ def test_verdict_takes_the_best_mean_knn_among_qualified_recipes():
     v = pilot.verdict(runs)
     assert v["chosen"] == "a" and v["flat"]
     rows = {r["recipe"]: r for r in v["rows"]}
-    assert not rows["c"]["fast"] and not rows["d"]["complete"] and rows["b"]["mean_knn_top1"] == 35.0
+    assert (
+        not rows["c"]["fast"] and not rows["d"]["complete"] and rows["b"]["mean_knn_top1"] == 35.0
+    )
 
 
 def test_verdict_falls_back_to_the_flattest_fast_recipe_when_none_is_flat():
     steep = dict(knn_curve=(10.0, 20.0, 30.0, 41.0))
-    runs = {"a": [record(0.1, 45.0, **steep), record(0.7, 45.0, **steep)],
-            "b": [record(0.1, 40.0, knn_curve=(10.0, 30.0, 36.0, 40.0)), record(0.7, 40.0, knn_curve=(10.0, 30.0, 36.0, 40.0))]}
+    runs = {
+        "a": [record(0.1, 45.0, **steep), record(0.7, 45.0, **steep)],
+        "b": [
+            record(0.1, 40.0, knn_curve=(10.0, 30.0, 36.0, 40.0)),
+            record(0.7, 40.0, knn_curve=(10.0, 30.0, 36.0, 40.0)),
+        ],
+    }
     v = pilot.verdict(runs)
-    assert v["chosen"] == "b" and not v["flat"]  # worst flatness 4/30 < 11/31, though "a" has the better kNN
-    assert pilot.verdict({"a": [record(0.1, 45.0, seconds=1e4), record(0.7, 45.0)]})["chosen"] is None
+    assert (
+        v["chosen"] == "b" and not v["flat"]
+    )  # worst flatness 4/30 < 11/31, though "a" has the better kNN
+    assert (
+        pilot.verdict({"a": [record(0.1, 45.0, seconds=1e4), record(0.7, 45.0)]})["chosen"] is None
+    )
 
 
 def test_the_second_pilot_counts_images_and_never_falls_back():
     steep = dict(knn_curve=(10.0, 20.0, 30.0, 41.0))
-    assert pilot.assess(record(0.1, 41.0, seconds=1e6), pilot.SECOND.rules)["fast"]  # minutes do not count
+    assert pilot.assess(record(0.1, 41.0, seconds=1e6), pilot.SECOND.rules)[
+        "fast"
+    ]  # minutes do not count
     over = record(0.1, 41.0, epochs=(1, 50, 80, 181))  # 5,000 x 181 > 900,000 images
     assert not pilot.assess(over, pilot.SECOND.rules)["fast"]
     runs = {"a": [record(0.1, 45.0, **steep), record(0.7, 45.0, **steep)]}
@@ -69,7 +99,9 @@ def test_the_second_pilot_counts_images_and_never_falls_back():
     assert pilot.verdict(flat, pilot.SECOND)["chosen"] == "b"
 
 
-@pytest.mark.parametrize("name, recipe", [(n, r) for n, p in pilot.PILOTS.items() for r in p.recipes])
+@pytest.mark.parametrize(
+    "name, recipe", [(n, r) for n, p in pilot.PILOTS.items() for r in p.recipes]
+)
 def test_recipes_are_valid_configs_with_a_curve_point_at_80_percent(name, recipe, tmp_path):
     p = pilot.PILOTS[name]
     configs = [Config(**c) for c in pilot.configs(p, recipe, None, tmp_path)]

@@ -7,7 +7,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pins(lines):
-    return {m[1].lower(): m[2] for line in lines if (m := re.match(r"^\s*-?\s*([A-Za-z0-9_.\-]+)==(\S+)", line))}
+    return {
+        m[1].lower(): m[2]
+        for line in lines
+        if (m := re.match(r"^\s*-?\s*([A-Za-z0-9_.\-]+)==(\S+)", line))
+    }
 
 
 def test_environment_yml_has_the_same_pins_as_requirements():
@@ -24,7 +28,9 @@ def test_readme_opens_with_the_two_commands():
 def test_every_dependency_is_justified_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for name, version in pins((ROOT / "requirements.txt").read_text().splitlines()).items():
-        assert re.search(rf"\|\s*{re.escape(name)}\s*\|\s*{re.escape(version)}\s*\|", readme, re.I), name
+        assert re.search(
+            rf"\|\s*{re.escape(name)}\s*\|\s*{re.escape(version)}\s*\|", readme, re.I
+        ), name
 
 
 def test_chapter_notebooks_are_committed_without_outputs():
@@ -32,7 +38,11 @@ def test_chapter_notebooks_are_committed_without_outputs():
 
     for path in (ROOT / "book").rglob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
-        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"), path
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None
+            for c in nb.cells
+            if c.cell_type == "code"
+        ), path
 
 
 def package_imports(src: Path = ROOT / "src", package: str = "contrastive") -> dict[str, set[str]]:
@@ -40,8 +50,10 @@ def package_imports(src: Path = ROOT / "src", package: str = "contrastive") -> d
     body (function-local imports included), relative imports resolved."""
     import ast
 
-    modules = {".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__"): p
-               for p in (src / package).rglob("*.py")}
+    modules = {
+        ".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in (src / package).rglob("*.py")
+    }
     graph = {}
     for name, path in modules.items():
         parent = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -53,7 +65,10 @@ def package_imports(src: Path = ROOT / "src", package: str = "contrastive") -> d
                 base = node.module or ""
                 if node.level:
                     parts = parent.split(".")
-                    base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                    base = ".".join(
+                        parts[: len(parts) - node.level + 1]
+                        + ([node.module] if node.module else [])
+                    )
                 found |= {base} | {f"{base}.{a.name}" for a in node.names}
         graph[name] = {m for m in found if m in modules and m != name}
     return graph
@@ -65,11 +80,13 @@ def cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
     def visit(module: str, path: list[str]) -> list[str] | None:
         if state.get(module) == "open":
-            return path[path.index(module):] + [module]
+            return path[path.index(module) :] + [module]
         if state.get(module) == "done":
             return None
         state[module] = "open"
-        found = next((c for other in sorted(graph[module]) if (c := visit(other, path + [module]))), None)
+        found = next(
+            (c for other in sorted(graph[module]) if (c := visit(other, path + [module]))), None
+        )
         state[module] = "done"
         return found
 
@@ -78,7 +95,9 @@ def cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_package_has_no_import_cycle():
     graph = package_imports()
-    assert {"contrastive.config", "contrastive.train", "contrastive.figures.experiments"} <= set(graph)
+    assert {"contrastive.config", "contrastive.train", "contrastive.figures.experiments"} <= set(
+        graph
+    )
     assert "contrastive.config" in graph["contrastive.train"]
     assert cycle(graph) is None, " -> ".join(cycle(graph))
 

@@ -11,7 +11,14 @@ from contrastive import paper, provenance, results
 
 def record(dataset="cifar10", loss="contrastive", tau=0.3, epochs=200, seed=0, protocol="paper"):
     return {
-        "config": {"protocol": protocol, "dataset": dataset, "loss": loss, "tau": tau, "epochs": epochs, "seed": seed},
+        "config": {
+            "protocol": protocol,
+            "dataset": dataset,
+            "loss": loss,
+            "tau": tau,
+            "epochs": epochs,
+            "seed": seed,
+        },
         "results": {"linear_top1": 80.0},
         "curves": {"epoch": [1], "loss": [5.0]},
         "provenance": {"commit": "abc"},
@@ -34,7 +41,14 @@ def test_write_read_roundtrip_with_arrays(tmp_path):
     assert path == tmp_path / "cifar10" / "hard-tau0.7-seed0.json"
     back = results.read_record(path)
     assert back.results == {"linear_top1": 80.0} and back.path == path
-    assert (back.protocol, back.dataset, back.loss, back.tau, back.seed, back.name) == ("paper", "cifar10", "hard", 0.7, 0, path.stem)
+    assert (back.protocol, back.dataset, back.loss, back.tau, back.seed, back.name) == (
+        "paper",
+        "cifar10",
+        "hard",
+        0.7,
+        0,
+        path.stem,
+    )
     np.testing.assert_array_equal(results.read_arrays(back)["pos_sim"], np.arange(3.0))
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -44,7 +58,9 @@ def test_write_is_atomic_on_failure(tmp_path):
     results.write_record(path, record())
     bad = record()
     bad["results"]["linear_top1"] = float("nan")
-    with pytest.raises(ValueError, match=r"r\.json: non-finite results\.linear_top1 = nan .*; not written"):
+    with pytest.raises(
+        ValueError, match=r"r\.json: non-finite results\.linear_top1 = nan .*; not written"
+    ):
         results.write_record(path, bad)
     assert json.loads(path.read_text())["results"]["linear_top1"] == 80.0
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
@@ -67,8 +83,12 @@ def test_missing_parts_and_missing_record(tmp_path):
 
 def test_load_and_find(tmp_path):
     for loss, tau in [("contrastive", 0.3), ("simple", None), ("hard", 0.07)]:
-        results.write_record(results.record_path(tmp_path, "cifar10", loss, tau), record(loss=loss, tau=tau))
-    results.write_record(results.record_path(tmp_path, "svhn", "hard", 0.07), record("svhn", "hard", 0.07))
+        results.write_record(
+            results.record_path(tmp_path, "cifar10", loss, tau), record(loss=loss, tau=tau)
+        )
+    results.write_record(
+        results.record_path(tmp_path, "svhn", "hard", 0.07), record("svhn", "hard", 0.07)
+    )
     records = results.load(tmp_path)
     assert len(records) == 4 and len(results.load(tmp_path, "svhn")) == 1
     assert results.find(records, "cifar10", "hard", 0.07).tau == 0.07
@@ -76,14 +96,21 @@ def test_load_and_find(tmp_path):
     assert results.find(records, "cifar10", "hard", 0.3) is None
     assert results.find(records, "cifar10", "hard", 0.07, seed=1) is None
     assert results.load(tmp_path / "absent") == []
-    results.write_record(results.record_path(tmp_path / "cpu", "svhn", "simple", None), record("svhn", "simple"))
-    assert {r.loss for r in results.load(tmp_path, "svhn")} == {"hard", "simple"}  # any protocol's folder
+    results.write_record(
+        results.record_path(tmp_path / "cpu", "svhn", "simple", None), record("svhn", "simple")
+    )
+    assert {r.loss for r in results.load(tmp_path, "svhn")} == {
+        "hard",
+        "simple",
+    }  # any protocol's folder
 
 
 def test_load_records_reads_the_root_and_warns_of_invalid_records(tmp_path, monkeypatch):
     monkeypatch.delenv(results.ROOT_ENV, raising=False)
     assert results.root() == results.DEFAULT_ROOT
-    results.write_record(results.record_path(tmp_path, "svhn", "simple", None), record("svhn", "simple", None))
+    results.write_record(
+        results.record_path(tmp_path, "svhn", "simple", None), record("svhn", "simple", None)
+    )
     monkeypatch.setenv(results.ROOT_ENV, str(tmp_path))
     assert results.root() == tmp_path
     assert [r.loss for r in results.load_records("svhn")] == ["simple"]
@@ -93,7 +120,10 @@ def test_load_records_reads_the_root_and_warns_of_invalid_records(tmp_path, monk
     path = results.record_path(tmp_path, "cifar10", "hard", 0.3)
     path.parent.mkdir()
     path.write_text(json.dumps(bad))  # NaN, as another tool would write it
-    with pytest.warns(results.RecordWarning, match=r"hard-tau0.3-seed0.json: invalid record \(non-finite results.uniformity = nan\); not drawn"):
+    with pytest.warns(
+        results.RecordWarning,
+        match=r"hard-tau0.3-seed0.json: invalid record \(non-finite results.uniformity = nan\); not drawn",
+    ):
         records = results.load_records("cifar10")
     assert len(records) == 1 and results.by_tau(records, "cifar10", "hard") == []
 
@@ -101,22 +131,35 @@ def test_load_records_reads_the_root_and_warns_of_invalid_records(tmp_path, monk
 def test_by_tau_with_arrays_and_absent(tmp_path):
     for tau in (1.0, 0.07, 0.3):
         arrays = None if tau == 0.3 else {"pos_sim": np.ones(2)}
-        results.write_record(results.record_path(tmp_path, "cifar10", "hard", tau), record(loss="hard", tau=tau), arrays)
+        results.write_record(
+            results.record_path(tmp_path, "cifar10", "hard", tau),
+            record(loss="hard", tau=tau),
+            arrays,
+        )
     records = results.load(tmp_path)
     runs = results.by_tau(records, "cifar10", "hard")
-    assert [t for t, _ in runs] == [0.07, 0.3, 1.0] and results.by_tau(records, "svhn", "hard") == []
+    assert [t for t, _ in runs] == [0.07, 0.3, 1.0] and results.by_tau(
+        records, "svhn", "hard"
+    ) == []
     assert [t for t, _, _ in results.with_arrays(runs, ("pos_sim",))] == [0.07, 1.0]
     assert results.with_arrays(runs, ("pos_sim", "neg_top10")) == []
     seed1 = record(loss="hard", tau=0.3, seed=1, protocol="cpu-short")
-    results.write_record(results.record_path(tmp_path / "cpu-short", "cifar10", "hard", 0.3, 1), seed1)
+    results.write_record(
+        results.record_path(tmp_path / "cpu-short", "cifar10", "hard", 0.3, 1), seed1
+    )
     records = results.load(tmp_path)
-    assert [(t, r.seed) for t, r in results.by_tau(records, "cifar10", "hard", seed=1)] == [(0.3, 1)]
+    assert [(t, r.seed) for t, r in results.by_tau(records, "cifar10", "hard", seed=1)] == [
+        (0.3, 1)
+    ]
     assert [r.seed for r in results.of_protocol(records, "cpu-short")] == [1]
 
 
 def test_sha256(tmp_path):
     (tmp_path / "f").write_bytes(b"abc")
-    assert provenance.sha256(tmp_path / "f") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert (
+        provenance.sha256(tmp_path / "f")
+        == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
 
 
 def test_environment_names_versions_and_commit():
@@ -128,7 +171,10 @@ def test_environment_names_versions_and_commit():
 
 def test_a_cpu_is_named_by_its_model_and_threads(monkeypatch):
     monkeypatch.setattr(provenance, "cpu_model", lambda: "AMD EPYC")
-    assert provenance.environment("cpu")["device"] == f"cpu (AMD EPYC, {torch.get_num_threads()} threads)"
+    assert (
+        provenance.environment("cpu")["device"]
+        == f"cpu (AMD EPYC, {torch.get_num_threads()} threads)"
+    )
 
 
 def test_commit_outside_a_repository_comes_from_the_environment(tmp_path, monkeypatch):

@@ -19,8 +19,7 @@ SRC = ROOT / "src"
 
 
 def fake_checkout(folder: Path) -> Path:
-    """A folder that is a checkout of this project as :func:`contrastive.paths.checkout` sees one.
-    """
+    """A folder that is a checkout of this project as :func:`contrastive.paths.checkout` sees one."""
     for marker in paths.MARKERS:
         (folder / marker).parent.mkdir(parents=True, exist_ok=True)
         (folder / marker).write_text("")
@@ -30,15 +29,23 @@ def fake_checkout(folder: Path) -> Path:
 def defaults_seen_from(cwd: Path, **env: str) -> dict[str, str]:
     """The default folders a fresh ``python`` started in ``cwd`` (the package imported from this
     checkout) uses."""
-    code = ("import json; from contrastive import data, results, sweep, config; "
-            "c = config.Config(device='cpu'); "
-            "print(json.dumps({'results': str(results.root()), 'datasets': str(data.DEFAULT_ROOT), "
-            "'notebook': str(sweep.NOTEBOOK), 'out': c.out, 'config_datasets': c.datasets}))")
+    code = (
+        "import json; from contrastive import data, results, sweep, config; "
+        "c = config.Config(device='cpu'); "
+        "print(json.dumps({'results': str(results.root()), 'datasets': str(data.DEFAULT_ROOT), "
+        "'notebook': str(sweep.NOTEBOOK), 'out': c.out, 'config_datasets': c.datasets}))"
+    )
     unset = (paths.HOME_ENV, results.ROOT_ENV)
     environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment |= {"PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1", **env}
-    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=environment,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -47,9 +54,13 @@ def test_defaults_follow_the_checkout_the_command_runs_in_not_the_package(tmp_pa
     (other / "book" / "experiments").mkdir(parents=True, exist_ok=True)
     seen = defaults_seen_from(other / "book" / "experiments")  # a chapter runs in its own folder
     records, datasets = str(other / "data" / "results"), str(other / "data" / "datasets")
-    assert seen == {"results": records, "datasets": datasets, "out": records,
-                    "notebook": str(other / "book" / "experiments" / "train.ipynb"),
-                    "config_datasets": datasets}
+    assert seen == {
+        "results": records,
+        "datasets": datasets,
+        "out": records,
+        "notebook": str(other / "book" / "experiments" / "train.ipynb"),
+        "config_datasets": datasets,
+    }
     assert str(ROOT) not in json.dumps(seen)  # never the checkout the package was imported from
 
 
@@ -72,16 +83,30 @@ def old_record() -> dict:
     """A record as written before issue 30: absolute paths of the machine that ran it."""
     return {
         "arrays_sha256": "ab" * 32,
-        "config": {"checkpoint_dir": "/work/sweep/data/checkpoints",
-                   "data": "/work/shared/data/cifar10-jpeg.npz", "dataset": "cifar10",
-                   "datasets": "/work/sweep/data/datasets", "epochs": 180, "loss": "hard",
-                   "milestones": [144, 171], "out": "/root/out", "protocol": "cpu", "seed": 0,
-                   "tau": 0.3, "test_subset": None},
+        "config": {
+            "checkpoint_dir": "/work/sweep/data/checkpoints",
+            "data": "/work/shared/data/cifar10-jpeg.npz",
+            "dataset": "cifar10",
+            "datasets": "/work/sweep/data/datasets",
+            "epochs": 180,
+            "loss": "hard",
+            "milestones": [144, 171],
+            "out": "/root/out",
+            "protocol": "cpu",
+            "seed": 0,
+            "tau": 0.3,
+            "test_subset": None,
+        },
         "curves": {"epoch": [1, 18], "loss": [6.123456789012345, 5.5]},
-        "provenance": {"data": {"path": ".carry/cifar10-jpeg.npz", "sha256": "4e" * 32,
-                                "source": "offline npz"},
-                       "device": "cpu (AMD EPYC, 2 threads)",
-                       "wall_seconds": {"total": 1234.5678901234}},
+        "provenance": {
+            "data": {
+                "path": ".carry/cifar10-jpeg.npz",
+                "sha256": "4e" * 32,
+                "source": "offline npz",
+            },
+            "device": "cpu (AMD EPYC, 2 threads)",
+            "wall_seconds": {"total": 1234.5678901234},
+        },
         "results": {"knn_top1": 47.99, "uniformity": 3.5712345678901234},
     }
 
@@ -108,7 +133,11 @@ def test_the_migration_rewrites_only_the_paths_and_is_idempotent(tmp_path):
     assert without_paths(after) == without_paths(before)  # every number, every other value
     c = after["config"]
     assert (c["checkpoint_dir"], c["data"], c["datasets"], c["out"]) == (
-        "data/checkpoints", "cifar10-jpeg.npz", "data/datasets", "out")
+        "data/checkpoints",
+        "cifar10-jpeg.npz",
+        "data/datasets",
+        "out",
+    )
     assert after["provenance"]["data"]["path"] == "cifar10-jpeg.npz"
     # the layout of write_record
     assert path.read_text() == json.dumps(after, indent=1, sort_keys=True) + "\n"
@@ -160,6 +189,11 @@ def test_a_chapter_fails_naming_a_record_it_cannot_read(tmp_path, monkeypatch):
     monkeypatch.setenv("CONTRASTIVE_BOOK_BUILD", "1")
     with pytest.raises(papermill.PapermillExecutionError) as e:
         chapters = ROOT / "book" / "experiments"
-        papermill.execute_notebook(str(chapters / "table1.ipynb"), str(tmp_path / "t.ipynb"),
-                                   kernel_name="python3", progress_bar=False, cwd=str(chapters))
+        papermill.execute_notebook(
+            str(chapters / "table1.ipynb"),
+            str(tmp_path / "t.ipynb"),
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(chapters),
+        )
     assert e.value.ename == "BadRecordError" and str(cut) in e.value.evalue

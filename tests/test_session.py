@@ -21,8 +21,12 @@ def write_record(out: Path, **config) -> Path:
     """A record of the paper protocol (JSON round trip), ``config`` over the engine's values."""
     run = {k: config[k] for k in ("loss", "tau") if k in config}
     c = Config.at("paper", device="cpu", out=str(out), **run)
-    record = {"config": {**dataclasses.asdict(c), **config}, "results": {}, "curves": {},
-              "provenance": {}}
+    record = {
+        "config": {**dataclasses.asdict(c), **config},
+        "results": {},
+        "curves": {},
+        "provenance": {},
+    }
     path = train.record_path(c)
     results.write_record(path, json.loads(json.dumps(record)))
     return path
@@ -37,8 +41,11 @@ def test_the_order_is_the_sweeps():
     assert session.table1() == [c for c in configurations if c in paper.COLUMNS]
 
 
-ESTIMATES = [session.Estimate(), session.Estimate(start_s=5, compile_s=0, step_ms=1),
-             session.Estimate(step_ms=13.5, margin=1.0)]
+ESTIMATES = [
+    session.Estimate(),
+    session.Estimate(start_s=5, compile_s=0, step_ms=1),
+    session.Estimate(step_ms=13.5, margin=1.0),
+]
 
 
 @pytest.mark.parametrize("minutes", [0.5, 1, 3, 8, 9.5, 10, 17, 25, 60, 600])
@@ -82,8 +89,9 @@ def test_planned_runs_are_table1_at_the_paper_protocol_checkpointed_at_their_end
         assert not train.deviations(dataclasses.asdict(config), "paper")
 
 
-@pytest.mark.parametrize("have", [{}, {"epochs": 30}, {"seed": 1}, {"arch": "tiny"},
-                                  {"device": "x"}])
+@pytest.mark.parametrize(
+    "have", [{}, {"epochs": 30}, {"seed": 1}, {"arch": "tiny"}, {"device": "x"}]
+)
 def test_covers_is_the_sweeps_shortfall(tmp_path, have):
     wanted = session.run_config("contrastive", 0.07, device="cpu", out=str(tmp_path))
     record = results.read_record(write_record(tmp_path, loss="contrastive", tau=0.07, **have))
@@ -99,9 +107,14 @@ def test_the_plan_writes_nothing_and_says_what_it_would_run(tmp_path, monkeypatc
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("argv, flag", [(["--minutes", "0", "--plan"], "--minutes"),
-                                        (["--minutes", "nan", "--plan"], "--minutes"),
-                                        (["--minutes", "5"], "--out")])
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["--minutes", "0", "--plan"], "--minutes"),
+        (["--minutes", "nan", "--plan"], "--minutes"),
+        (["--minutes", "5"], "--out"),
+    ],
+)
 def test_bad_input_is_one_line_naming_the_flag(argv, flag, capsys):
     assert session.main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -132,9 +145,14 @@ def test_a_failing_run_does_not_stop_the_next(tmp_path, monkeypatch):
 def test_packs_what_the_call_made_in_at_most_eight_files(tmp_path):
     root, out = tmp_path / "checkout", tmp_path / "out"
     records = "data/results/paper/cifar10"
-    made = [f"{records}/hard-tau0.7-seed0.json", f"{records}/hard-tau0.7-seed0.npz",
-            "data/runs/paper/cifar10/hard-tau0.7-seed0.ipynb", "data/checks/nvidia-h200.json",
-            "data/benchmarks/nvidia-h200.json", *(f"{records}/r{i}.json" for i in range(20))]
+    made = [
+        f"{records}/hard-tau0.7-seed0.json",
+        f"{records}/hard-tau0.7-seed0.npz",
+        "data/runs/paper/cifar10/hard-tau0.7-seed0.ipynb",
+        "data/checks/nvidia-h200.json",
+        "data/benchmarks/nvidia-h200.json",
+        *(f"{records}/r{i}.json" for i in range(20)),
+    ]
     old = [f"{records}/old.json", "data/results/cpu/cifar10/x.json", f"{records}/.x.lock"]
     for name in made + old:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -164,10 +182,11 @@ def test_a_call_runs_the_plan_and_packs_its_records(tmp_path, monkeypatch, capsy
     assert session.main(argv) == 0
     summary = json.loads((out / session.SUMMARY).read_text())
     made = [r["stem"] for r in summary["runs"] if r["status"].startswith("recorded")]
-    assert made == TABLE1_STEMS[:len(made)] and len(made) >= 1
+    assert made == TABLE1_STEMS[: len(made)] and len(made) >= 1
     with tarfile.open(out / session.ARCHIVE) as tar:
         assert sorted(tar.getnames()) == sorted(
-            f"data/results/paper/cifar10/{stem}.json" for stem in made)
+            f"data/results/paper/cifar10/{stem}.json" for stem in made
+        )
     assert sorted(p.name for p in out.iterdir()) == sorted([session.ARCHIVE, session.SUMMARY])
     assert session.main(["--minutes", "30", "--plan"]) == 0  # what was made is skipped next time
     assert f"recorded already, skipped: {', '.join(made)}" in capsys.readouterr().out
@@ -176,9 +195,13 @@ def test_a_call_runs_the_plan_and_packs_its_records(tmp_path, monkeypatch, capsy
 def slot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """``bash benchmarks/gpu_session.sh`` with ``env``, this Python first on the PATH."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    return subprocess.run(["bash", str(session.ROOT / "benchmarks" / "gpu_session.sh")],
-                          env={**os.environ, "PATH": path, **env}, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        ["bash", str(session.ROOT / "benchmarks" / "gpu_session.sh")],
+        env={**os.environ, "PATH": path, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_slot_command_plans_on_any_machine(tmp_path):

@@ -7,7 +7,9 @@ from contrastive.figures import show, tau_slider
 
 
 def frames():
-    return [(t, [go.Scatter(x=[0, 1], y=[t, 2 * t]), go.Scatter(x=[0], y=[t])]) for t in (0.1, 0.5, 1.0)]
+    return [
+        (t, [go.Scatter(x=[0, 1], y=[t, 2 * t]), go.Scatter(x=[0], y=[t])]) for t in (0.1, 0.5, 1.0)
+    ]
 
 
 def test_steps_show_one_group():
@@ -24,7 +26,9 @@ def test_one_group_has_no_slider_and_names_its_tau():
     fig = tau_slider(frames()[:1], title="t")
     assert not fig.layout.sliders and [tr.visible for tr in fig.data] == [True, True]
     assert [a.text for a in fig.layout.annotations] == ["τ = 0.1"] and fig.layout.title.text == "t"
-    panels = tau_slider(frames()[:1], annotations=[{"text": "panel 1"}, {"text": "panel 2"}])  # subplot titles kept
+    panels = tau_slider(
+        frames()[:1], annotations=[{"text": "panel 1"}, {"text": "panel 2"}]
+    )  # subplot titles kept
     assert [a.text for a in panels.layout.annotations] == ["panel 1", "panel 2", "τ = 0.1"]
 
 

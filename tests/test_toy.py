@@ -25,7 +25,9 @@ def test_inputs_are_labelled_clusters_drawn_by_seed():
     assert x.shape == (24, 3) and labels.tolist() == [c for c in range(3) for _ in range(8)]
     assert torch.allclose(x.norm(dim=1), torch.ones(24), atol=1e-6)
     assert torch.equal(x, toy.inputs(FAST)[0])
-    assert not torch.equal(x, toy.inputs(toy.ToyConfig(classes=3, per_class=8, steps=20, k=5, seed=1))[0])
+    assert not torch.equal(
+        x, toy.inputs(toy.ToyConfig(classes=3, per_class=8, steps=20, k=5, seed=1))[0]
+    )
     # each point is nearer its own class centre than any other centre
     centres = toy.fibonacci_sphere(3)
     assert torch.equal((x @ centres.T).argmax(dim=1), labels)
@@ -70,14 +72,24 @@ def test_the_numbers_of_a_sweep_are_plain_python_numbers_that_glue_can_paste():
     results = toy.sweep((0.5, 0.1, 0.3), "contrastive", FAST)
     numbers = analytic.toy_numbers(results)
     assert (numbers["tau_first"], numbers["tau_last"]) == (0.5, 0.3)
-    assert numbers["uniformity_last"] == results[-1].uniformity and numbers["tolerance_first"] == results[0].tolerance
+    assert (
+        numbers["uniformity_last"] == results[-1].uniformity
+        and numbers["tolerance_first"] == results[0].tolerance
+    )
     assert numbers["tau_peak"] == max(results, key=lambda r: r.uniformity).tau
     assert all(type(v) in (int, float) and ast.literal_eval(repr(v)) == v for v in numbers.values())
 
 
 @pytest.mark.parametrize(
     "field, value",
-    [("classes", 0), ("per_class", 1.5), ("steps", True), ("spread", -0.1), ("noise", float("nan")), ("lr", 0)],
+    [
+        ("classes", 0),
+        ("per_class", 1.5),
+        ("steps", True),
+        ("spread", -0.1),
+        ("noise", float("nan")),
+        ("lr", 0),
+    ],
 )
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):

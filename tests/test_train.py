@@ -20,13 +20,27 @@ def synthetic(dataset, split="train", data=None, subset=None, device="cpu", root
     labels = torch.arange(n) % 3
     images = torch.randint(0, 100, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
     images[torch.arange(n), labels] += 150  # class c is brighter in channel c
-    return Dataset(images.to(device), labels.to(device), ("r", "g", "b"), {"source": "synthetic", "path": "",
-                                                                         "sha256": "", "note": "test"})
+    return Dataset(
+        images.to(device),
+        labels.to(device),
+        ("r", "g", "b"),
+        {"source": "synthetic", "path": "", "sha256": "", "note": "test"},
+    )
 
 
 def tiny(tmp_path, **kw):
-    base = dict(dataset="cifar10", arch="tiny", epochs=2, batch_size=16, knn_k=5, knn_every=1, probe_epochs=2,
-                device="cpu", bf16=False, out=str(tmp_path / "results"))
+    base = dict(
+        dataset="cifar10",
+        arch="tiny",
+        epochs=2,
+        batch_size=16,
+        knn_k=5,
+        knn_every=1,
+        probe_epochs=2,
+        device="cpu",
+        bf16=False,
+        out=str(tmp_path / "results"),
+    )
     return Config(**{**base, **kw})
 
 
@@ -38,21 +52,57 @@ def offline(monkeypatch):
 
 def test_defaults_are_the_papers_protocol():
     c = Config(device="cpu")
-    assert (c.tau, c.k, c.epochs, c.batch_size, c.lr, c.momentum, c.weight_decay) == (0.07, 4095, 200, 128, 0.03, 0.9, 5e-4)
-    assert (c.milestones, c.gamma, c.negatives, c.bank_momentum, c.feature_dim) == ((160, 190), 0.1, "bank", 0.5, 128)
-    assert (c.knn_k, c.knn_sigma, c.probe_epochs, c.arch, c.head) == (200, 0.07, 100, "resnet18", "linear")
-    assert [train.lr_at(c, e) for e in (1, 160, 161, 190, 191, 200)] == pytest.approx([0.03, 0.03, 3e-3, 3e-3, 3e-4, 3e-4])
+    assert (c.tau, c.k, c.epochs, c.batch_size, c.lr, c.momentum, c.weight_decay) == (
+        0.07,
+        4095,
+        200,
+        128,
+        0.03,
+        0.9,
+        5e-4,
+    )
+    assert (c.milestones, c.gamma, c.negatives, c.bank_momentum, c.feature_dim) == (
+        (160, 190),
+        0.1,
+        "bank",
+        0.5,
+        128,
+    )
+    assert (c.knn_k, c.knn_sigma, c.probe_epochs, c.arch, c.head) == (
+        200,
+        0.07,
+        100,
+        "resnet18",
+        "linear",
+    )
+    assert [train.lr_at(c, e) for e in (1, 160, 161, 190, 191, 200)] == pytest.approx(
+        [0.03, 0.03, 3e-3, 3e-3, 3e-4, 3e-4]
+    )
     assert [e for e in range(1, 201) if train.evaluated(c, e)] == [1] + list(range(10, 201, 10))
 
 
-@pytest.mark.parametrize("kw, field", [
-    ({"tau": 0.0}, "tau"), ({"tau": -1.0}, "tau"), ({"loss": "infonce"}, "loss"), ({"dataset": "mnist"}, "dataset"),
-    ({"negatives": "queue"}, "negatives"), ({"epochs": 0}, "epochs"), ({"batch_size": 1}, "batch_size"),
-    ({"loss": "hard", "subset": 100}, "k"),  # k = 4095 > 99 negatives
-    ({"loss": "hard", "k": 100, "subset": 100}, "k"), ({"loss": "hard_simple", "negatives": "batch", "k": 255}, "k"),
-    ({"subset": 100}, "knn_k"), ({"milestones": (190, 160)}, "milestones"), ({"momentum": 1.0}, "momentum"),
-    ({"lr": float("nan")}, "lr"), ({"arch": "vit"}, "arch"), ({"hflip": "yes"}, "hflip"), ({"seed": 1.5}, "seed"),
-])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"tau": 0.0}, "tau"),
+        ({"tau": -1.0}, "tau"),
+        ({"loss": "infonce"}, "loss"),
+        ({"dataset": "mnist"}, "dataset"),
+        ({"negatives": "queue"}, "negatives"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 1}, "batch_size"),
+        ({"loss": "hard", "subset": 100}, "k"),  # k = 4095 > 99 negatives
+        ({"loss": "hard", "k": 100, "subset": 100}, "k"),
+        ({"loss": "hard_simple", "negatives": "batch", "k": 255}, "k"),
+        ({"subset": 100}, "knn_k"),
+        ({"milestones": (190, 160)}, "milestones"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"lr": float("nan")}, "lr"),
+        ({"arch": "vit"}, "arch"),
+        ({"hflip": "yes"}, "hflip"),
+        ({"seed": 1.5}, "seed"),
+    ],
+)
 def test_bad_values_raise_a_config_error_naming_the_field(kw, field):
     with pytest.raises(ValueError, match=f"^{field}: ") as e:
         Config(device="cpu", **kw)
@@ -81,17 +131,36 @@ def test_run_writes_a_complete_record(tmp_path):
     assert path == results.record_path(tmp_path / "results" / "paper", "cifar10", "hard", 0.5)
     record = results.read_record(path)
     assert record.config["loss"] == "hard" and record.config["k"] == 10
-    assert set(record.results) == {"linear_top1", "knn_top1", "uniformity", "tolerance", "alignment", "pos_sim_mean",
-                                      "uniformity_test", "tolerance_test"}
+    assert set(record.results) == {
+        "linear_top1",
+        "knn_top1",
+        "uniformity",
+        "tolerance",
+        "alignment",
+        "pos_sim_mean",
+        "uniformity_test",
+        "tolerance_test",
+    }
     curves = record.curves
     assert set(curves) == set(train.CURVES) and curves["epoch"] == [1, 2]
     assert len({len(v) for v in curves.values()}) == 1
     assert curves["knn_top1"][-1] == record.results["knn_top1"]
-    assert curves["uniformity"][-1] == record.results["uniformity_test"]  # the curves follow the test set
+    assert (
+        curves["uniformity"][-1] == record.results["uniformity_test"]
+    )  # the curves follow the test set
     assert curves["tolerance"][-1] == record.results["tolerance_test"]
     assert curves["lr"] == [train.lr_at(tiny(tmp_path), e) for e in curves["epoch"]]
     prov = record.provenance
-    for key in ("torch", "device", "commit", "data", "wall_seconds", "started", "finished", "seconds_per_epoch"):
+    for key in (
+        "torch",
+        "device",
+        "commit",
+        "data",
+        "wall_seconds",
+        "started",
+        "finished",
+        "seconds_per_epoch",
+    ):
         assert key in prov
     assert prov["protocol"] is None and prov["bf16"] is False  # a tiny run is off every protocol
     assert prov["compiled"] is None  # eager: compile is off on the CPU by default
@@ -99,8 +168,14 @@ def test_run_writes_a_complete_record(tmp_path):
     assert prov["data"]["source"] == "synthetic"
     arrays = results.read_arrays(record)
     assert {k: v.shape for k, v in arrays.items()} == {
-        "pos_sim": (48,), "neg_top10": (48, 10), "hist_edges": (51,), "hist_pos": (50,), "hist_neg": (50,),
-        "embedding": (20, 128), "embedding_labels": (20,)}
+        "pos_sim": (48,),
+        "neg_top10": (48, 10),
+        "hist_edges": (51,),
+        "hist_pos": (50,),
+        "hist_neg": (50,),
+        "embedding": (20, 128),
+        "embedding_labels": (20,),
+    }
     assert tiny(tmp_path, loss="hard", tau=0.5, k=10).stem == "hard-tau0.5-seed0"
     # the record written, its checkpoint and lock are gone, and no folder is left for them
     assert not (tmp_path / "results" / train.CHECKPOINTS).exists()
@@ -162,8 +237,10 @@ def test_a_checkpoint_of_another_config_is_set_aside(tmp_path, monkeypatch, caps
     capsys.readouterr()
     record = results.read_record(train.run(tiny(tmp_path, epochs=3, checkpoint_every=1)))
     said = capsys.readouterr().out
-    assert (f"starting afresh: the checkpoint {other} is of another configuration "
-            "(epochs 3 (checkpoint: 2))") in said
+    assert (
+        f"starting afresh: the checkpoint {other} is of another configuration "
+        "(epochs 3 (checkpoint: 2))"
+    ) in said
     assert record.provenance["resumed_from_epoch"] == 0 and record.config["epochs"] == 3
     assert other.is_file()  # set aside, not resumed and not removed
 
@@ -202,8 +279,11 @@ def test_a_smoke_run_never_blocks_the_real_run(tmp_path, monkeypatch):
 def test_a_second_run_of_a_recorded_configuration_into_one_out_is_refused(tmp_path):
     path = train.run(tiny(tmp_path, epochs=1))
     written = path.read_bytes()
-    with pytest.raises(ValueError, match="^out: .*contrastive-tau0.07-seed0.json already holds the "
-                                         "record of this configuration; delete it") as e:
+    with pytest.raises(
+        ValueError,
+        match="^out: .*contrastive-tau0.07-seed0.json already holds the "
+        "record of this configuration; delete it",
+    ) as e:
         train.run(tiny(tmp_path, epochs=1))
     assert e.value.field == "out" and path.read_bytes() == written
     assert not (tmp_path / "results" / train.CHECKPOINTS).exists()
@@ -231,7 +311,9 @@ def test_a_stale_lock_is_removed_by_the_next_run(tmp_path):
     assert not stale.exists() and not list(stale.parent.glob(".*.lock"))
 
 
-@pytest.mark.parametrize("kw, n_test", [({"subset": 10}, 20), ({"subset": 30}, 20), ({"test_subset": 7}, 7)])
+@pytest.mark.parametrize(
+    "kw, n_test", [({"subset": 10}, 20), ({"subset": 30}, 20), ({"test_subset": 7}, 7)]
+)
 def test_a_run_evaluates_on_all_test_images_unless_test_subset(tmp_path, kw, n_test):
     record = results.read_record(train.run(tiny(tmp_path, epochs=1, **kw)))
     assert record.provenance["test_images"] == n_test
@@ -241,9 +323,13 @@ def test_a_run_evaluates_on_all_test_images_unless_test_subset(tmp_path, kw, n_t
 def test_an_off_protocol_run_never_replaces_a_protocol_record(tmp_path):
     protocol_run = Config(device="cpu", out=str(tmp_path))
     path = train.record_path(protocol_run)
-    results.write_record(path, {"config": dataclasses.asdict(protocol_run), "results": {}, "curves": {},
-                                "provenance": {}})
-    with pytest.raises(ValueError, match="out: .* at the paper protocol.*epochs 2 \\(paper: 200\\)"):
+    results.write_record(
+        path,
+        {"config": dataclasses.asdict(protocol_run), "results": {}, "curves": {}, "provenance": {}},
+    )
+    with pytest.raises(
+        ValueError, match="out: .* at the paper protocol.*epochs 2 \\(paper: 200\\)"
+    ):
         train.run(tiny(tmp_path, out=str(tmp_path), loss="contrastive", tau=0.07))
     assert results.read_record(path).config["epochs"] == 200
     train.check_replaces(protocol_run)  # a protocol run may replace it
@@ -252,13 +338,17 @@ def test_an_off_protocol_run_never_replaces_a_protocol_record(tmp_path):
 def test_a_diverging_run_names_what_it_keeps_only_if_it_exists(tmp_path, monkeypatch):
     good = train.run(tiny(tmp_path, epochs=1))
     config = tiny(tmp_path, epochs=2, lr=1e30)
-    with pytest.raises(train.Diverged, match="epoch 1: the mean training loss is (nan|inf).*lower "
-                                             "lr or raise tau. Nothing of it was checkpointed.$"):
+    with pytest.raises(
+        train.Diverged,
+        match="epoch 1: the mean training loss is (nan|inf).*lower "
+        "lr or raise tau. Nothing of it was checkpointed.$",
+    ):
         train.run(config)
     assert results.read_record(good).config["epochs"] == 1  # no record of the diverged run
     assert not train.checkpoint_path(config).exists()
 
     original = train.Engine.train_epoch
+
     def nan_in_epoch_3(self, epoch, bar=None):
         return float("nan") if epoch == 3 else original(self, epoch, bar)
 
@@ -278,25 +368,37 @@ def test_config_at_a_protocol_takes_its_values_and_overrides():
         Config.at("gpu", device="cpu")
     with pytest.raises(ValueError, match="^protocol: must be one of"):
         Config(protocol="gpu", device="cpu")
-    assert train.record_path(cpu).parts[-3:] == ("cpu-short", "cifar10", "contrastive-tau0.07-seed0.json")
+    assert train.record_path(cpu).parts[-3:] == (
+        "cpu-short",
+        "cifar10",
+        "contrastive-tau0.07-seed0.json",
+    )
     ckpt = train.checkpoint_path(cpu)
     assert ckpt.parts[-5:-2] == (train.CHECKPOINTS, "cpu-short", "cifar10")
     assert ckpt.name == "last.pt" and ckpt.is_relative_to(cpu.out)
     assert ckpt.parent.name.startswith("contrastive-tau0.07-seed0-")
-    assert train.record_path(dataclasses.replace(cpu, seed=2)).name == "contrastive-tau0.07-seed2.json"
+    assert (
+        train.record_path(dataclasses.replace(cpu, seed=2)).name == "contrastive-tau0.07-seed2.json"
+    )
 
 
 @pytest.mark.parametrize("name", ["out", "checkpoint_dir"])
 def test_unwritable_folders_stop_the_run_before_training(tmp_path, name):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.raises(ValueError, match=f"^{name}: .*a-file.* is not a folder this run can write to"):
+    with pytest.raises(
+        ValueError, match=f"^{name}: .*a-file.* is not a folder this run can write to"
+    ):
         train.run(tiny(tmp_path, **{name: str(blocker)}))
 
 
 def test_a_subset_without_two_images_of_a_class_stops_before_training(tmp_path):
-    config = tiny(tmp_path, subset=3, knn_k=1)  # three classes, one image each: no tolerance (Eq. 11)
-    with pytest.raises(ValueError, match="^subset: must give some class two or more training images"):
+    config = tiny(
+        tmp_path, subset=3, knn_k=1
+    )  # three classes, one image each: no tolerance (Eq. 11)
+    with pytest.raises(
+        ValueError, match="^subset: must give some class two or more training images"
+    ):
         train.run(config)
     assert not train.checkpoint_path(config).exists()
 
@@ -322,7 +424,9 @@ def test_a_checkpoint_whose_curves_miss_a_point_is_not_resumed(tmp_path, monkeyp
     undo()
     path = train.checkpoint_path(config)
     state = torch.load(path, weights_only=True)
-    state["curves"] = {k: v[:-1] for k, v in state["curves"].items()}  # an older version's: no last point
+    state["curves"] = {
+        k: v[:-1] for k, v in state["curves"].items()
+    }  # an older version's: no last point
     torch.save(state, path)
     capsys.readouterr()
     assert results.read_record(train.run(config)).provenance["resumed_from_epoch"] == 0
@@ -342,8 +446,9 @@ def test_no_resume_starts_afresh_and_says_so(tmp_path, monkeypatch, capsys):
     assert "starting afresh (--no-resume)" in capsys.readouterr().out
 
 
-def test_a_checkpoint_of_the_older_layout_is_adopted_only_by_its_own_run(tmp_path, monkeypatch,
-                                                                        capsys):
+def test_a_checkpoint_of_the_older_layout_is_adopted_only_by_its_own_run(
+    tmp_path, monkeypatch, capsys
+):
     """A run interrupted under the code before issue 30 resumes under the new one."""
     config = tiny(tmp_path, epochs=2, checkpoint_every=1)
     undo = kill_in_epoch(monkeypatch, 2)

@@ -23,14 +23,17 @@ PROG = "python -m contrastive train"
 
 def _optional(kind: type):
     """An argparse type for ``kind | None``: the word ``none`` gives None."""
+
     def convert(text: str):
         return None if text.lower() == "none" else kind(text)
+
     convert.__name__ = kind.__name__
     return convert
 
 
-def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint, meaning: str,
-              default) -> None:
+def _add_flag(
+    parser: argparse.ArgumentParser, f: dataclasses.Field, hint, meaning: str, default
+) -> None:
     """The flag(s) of Config field ``f`` (type hint ``hint``): ``--batch-size`` and
     ``--batch_size``; its help is ``meaning`` and the value it takes when not given, ``default``."""
     names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
@@ -54,8 +57,10 @@ def _add_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint, meani
 def defaults(protocol: str) -> dict:
     """What each Config field is when its flag is not given: the values of ``protocol`` (the paper's
     where it is not a protocol), the engine's defaults for the rest."""
-    plain = {f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
-             for f in dataclasses.fields(Config)}
+    plain = {
+        f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
+        for f in dataclasses.fields(Config)
+    }
     chosen = protocol if protocol in PROTOCOLS else "paper"
     return {**plain, **dataclasses.asdict(PROTOCOLS[chosen]), "protocol": chosen}
 
@@ -65,14 +70,17 @@ def parser(protocol: str = "paper") -> argparse.ArgumentParser:
     showing the values of ``protocol``."""
     top = argparse.ArgumentParser(prog="python -m contrastive", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train, evaluate and write one run record",
-                           usage=f"{PROG} [--FLAG VALUE ...]  (--help lists every flag)",
-                           description=f"Train at a protocol (--protocol paper, cpu, cpu-short; "
-                                       f"the defaults below are the {protocol} protocol's) and "
-                                       "write OUT/<protocol>/<dataset>/<loss>-tau<tau>-seed<seed>"
-                                       ".json. Checkpoints lie in OUT/.checkpoints until the "
-                                       "record is written; the same command resumes an "
-                                       "interrupted run.")
+    train = sub.add_parser(
+        "train",
+        help="train, evaluate and write one run record",
+        usage=f"{PROG} [--FLAG VALUE ...]  (--help lists every flag)",
+        description=f"Train at a protocol (--protocol paper, cpu, cpu-short; "
+        f"the defaults below are the {protocol} protocol's) and "
+        "write OUT/<protocol>/<dataset>/<loss>-tau<tau>-seed<seed>"
+        ".json. Checkpoints lie in OUT/.checkpoints until the "
+        "record is written; the same command resumes an "
+        "interrupted run.",
+    )
     hints, meanings, values = typing.get_type_hints(Config), field_help(), defaults(protocol)
     for f in dataclasses.fields(Config):
         _add_flag(train, f, hints[f.name], meanings[f.name], values[f.name])
@@ -116,8 +124,9 @@ def interrupted(config: Config | None) -> str:
         return "interrupted before the run started"
     path = checkpoint_path(config)
     if path.is_file():
-        return (f"interrupted; run the same command again to resume from its last checkpoint "
-                f"({path})")
+        return (
+            f"interrupted; run the same command again to resume from its last checkpoint ({path})"
+        )
     return "interrupted before its first checkpoint; run the same command again to start it afresh"
 
 

@@ -27,7 +27,11 @@ N_UNIFORM = _CROP + 1 + 4 + 4 + 1
 
 
 def crop_boxes(
-    u: Tensor, height: int, width: int, scale: tuple[float, float] = (0.2, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    u: Tensor,
+    height: int,
+    width: int,
+    scale: tuple[float, float] = (0.2, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Crop boxes (top i, left j, height h, width w), int64 (B,) each, as RandomResizedCrop draws them from the
     uniforms ``u`` (B, 22): per sample, 10 tries of area ~ U(scale) * height * width (columns 0-9) and log aspect
@@ -63,7 +67,9 @@ def _fallback(height: int, width: int, ratio: tuple[float, float]) -> tuple[int,
     return height, width
 
 
-def resized_crop(x: Tensor, i: Tensor, j: Tensor, h: Tensor, w: Tensor, size: int, flip: Tensor | None = None) -> Tensor:
+def resized_crop(
+    x: Tensor, i: Tensor, j: Tensor, h: Tensor, w: Tensor, size: int, flip: Tensor | None = None
+) -> Tensor:
     """Crop box (i, j, h, w) of each float image in x (B, C, H, W), resized bilinearly to (size, size): output pixel u
     samples the crop at j + (u + 0.5) w / size - 0.5, clamped to its edge pixels, as ``interpolate(mode="bilinear",
     align_corners=False)``: torchvision's antialiased resize whenever size >= the crop, as always for 32 -> 32 (no
@@ -83,7 +89,10 @@ def _lerp(x: Tensor, dim: int, k0: Tensor, k1: Tensor, frac: Tensor) -> Tensor:
     shape = list(x.shape)
     shape[dim] = k0.shape[1]
     frac = frac.view(view)
-    return x.gather(dim, k0.view(view).expand(shape)) * (1 - frac) + x.gather(dim, k1.view(view).expand(shape)) * frac
+    return (
+        x.gather(dim, k0.view(view).expand(shape)) * (1 - frac)
+        + x.gather(dim, k1.view(view).expand(shape)) * frac
+    )
 
 
 def _taps(start: Tensor, length: Tensor, size: int, extent: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -136,7 +145,11 @@ def rgb_to_hsv(x: Tensor) -> Tensor:
     grey = chroma == 0
     c = torch.where(grey, torch.ones_like(chroma), chroma)
     s = torch.where(v > 0, chroma / torch.where(v > 0, v, torch.ones_like(v)), torch.zeros_like(v))
-    h = torch.where(v == r, torch.remainder((g - b) / c, 6.0), torch.where(v == g, (b - r) / c + 2.0, (r - g) / c + 4.0))
+    h = torch.where(
+        v == r,
+        torch.remainder((g - b) / c, 6.0),
+        torch.where(v == g, (b - r) / c + 2.0, (r - g) / c + 4.0),
+    )
     h = torch.where(grey, torch.zeros_like(h), h / 6.0)
     return torch.stack((h, s, v), dim=1)
 
@@ -195,9 +208,16 @@ class Augment:
     applied (no RandomApply), as in the authors' code.
     """
 
-    def __init__(self, dataset: str = "cifar10", hflip: bool = True, size: int = 32,
-                 scale: tuple[float, float] = (0.2, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3),
-                 jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.4), gray_p: float = 0.2):
+    def __init__(
+        self,
+        dataset: str = "cifar10",
+        hflip: bool = True,
+        size: int = 32,
+        scale: tuple[float, float] = (0.2, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.4),
+        gray_p: float = 0.2,
+    ):
         if dataset not in MEAN:
             raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
         if not (isinstance(size, int) and size >= 1):
@@ -207,7 +227,9 @@ class Augment:
         if not 0 < ratio[0] <= ratio[1]:
             raise ValueError(f"ratio must be (lo, hi) with 0 < lo <= hi, got {ratio!r}")
         if len(jitter) != 4 or min(jitter) < 0 or jitter[3] > 0.5:
-            raise ValueError(f"jitter must be 4 values (brightness, contrast, saturation >= 0; hue in [0, 0.5]), got {jitter!r}")
+            raise ValueError(
+                f"jitter must be 4 values (brightness, contrast, saturation >= 0; hue in [0, 0.5]), got {jitter!r}"
+            )
         if not 0 <= gray_p <= 1:
             raise ValueError(f"gray_p must be in [0, 1], got {gray_p!r}")
         self.dataset, self.hflip, self.size, self.gray_p = dataset, hflip, size, gray_p
@@ -228,13 +250,20 @@ class Augment:
         """Augment uint8 x (B, 3, H, W) with the uniforms u (B, 32) of :meth:`draw` (drawn outside: torch.compile does
         not take generators). Columns of u: 0-21 the crop, 22 flip, 23-26 jitter factors, 27-30 the order, 31 grayscale."""
         if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"x must be uint8 of shape (B, 3, H, W), got {x.dtype} {tuple(x.shape)}")
+            raise ValueError(
+                f"x must be uint8 of shape (B, 3, H, W), got {x.dtype} {tuple(x.shape)}"
+            )
         if u.shape != (x.shape[0], N_UNIFORM):
             raise ValueError(f"u must have shape ({x.shape[0]}, {N_UNIFORM}), got {tuple(u.shape)}")
         i, j, h, w = crop_boxes(u[:, :_CROP], x.shape[2], x.shape[3], self.scale, self.ratio)
         flip = u[:, 22] < 0.5 if self.hflip else None
         out = resized_crop(x.float() / 255, i, j, h, w, self.size, flip)
-        factors = torch.stack([lo + (hi - lo) * u[:, 23 + k] for k, (lo, hi) in enumerate(zip(self._lo, self._hi))], dim=1)
+        factors = torch.stack(
+            [lo + (hi - lo) * u[:, 23 + k] for k, (lo, hi) in enumerate(zip(self._lo, self._hi))],
+            dim=1,
+        )
         out = color_jitter(out, factors, u[:, 27:31].argsort(dim=1))
-        out = torch.where((u[:, 31] < self.gray_p).view(-1, 1, 1, 1), grayscale(out).expand_as(out), out)
+        out = torch.where(
+            (u[:, 31] < self.gray_p).view(-1, 1, 1, 1), grayscale(out).expand_as(out), out
+        )
         return normalize(out, self.dataset)

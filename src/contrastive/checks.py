@@ -14,8 +14,15 @@ def check_int(name: str, value: object, low: int) -> None:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
-def check_real(name: str, value: object, allowed: str = "> 0", ok: Callable[[float], bool] = lambda v: v > 0) -> None:
+def check_real(
+    name: str, value: object, allowed: str = "> 0", ok: Callable[[float], bool] = lambda v: v > 0
+) -> None:
     """``ValueError`` naming ``name`` unless ``value`` is a finite real number (not a bool) with ``ok(value)``,
     described by ``allowed`` (e.g. ``"in [0, 1)"``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not ok(value)
+    ):
         raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")

@@ -29,7 +29,11 @@ from . import derivations, metrics, paper, pilot, results
 from .config import JUDGED, NOT_YET_RUN, TITLES, config_label, deviations
 from .data import OFFLINE_SOURCE
 
-REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = "reproduced", "not reproduced", "not judged at this scale"
+REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = (
+    "reproduced",
+    "not reproduced",
+    "not judged at this scale",
+)
 INVALID = "invalid record"
 """The statuses besides ``NOT_YET_RUN``; a row needing a record with NaN or inf (or arrays not its own) is INVALID."""
 PRIMARY_DATASET = "cifar10"
@@ -96,9 +100,19 @@ def cached_reader() -> ArrayReader:
 class Lookup:
     """The records of one data set at one protocol, by (loss, tau); ``read`` reads a record's arrays."""
 
-    def __init__(self, records: Sequence[results.Record], dataset: str, read: ArrayReader = results.read_arrays,
-                 name: str = "paper"):
-        self.records, self.dataset, self.read, self.protocol = results.of_protocol(records, name), dataset, read, name
+    def __init__(
+        self,
+        records: Sequence[results.Record],
+        dataset: str,
+        read: ArrayReader = results.read_arrays,
+        name: str = "paper",
+    ):
+        self.records, self.dataset, self.read, self.protocol = (
+            results.of_protocol(records, name),
+            dataset,
+            read,
+            name,
+        )
         self.used: list[results.Record] = []
         """The records :meth:`get` has returned (those a check counted)."""
         self.most_seeds = 1
@@ -114,7 +128,11 @@ class Lookup:
 
     def runs(self, loss: str, tau: float | None) -> list[results.Record]:
         """Every seed's record of (loss, tau) at the protocol."""
-        return [r for r in results.seeds(self.records, self.dataset, loss, tau) if not deviations(r.config, self.protocol)]
+        return [
+            r
+            for r in results.seeds(self.records, self.dataset, loss, tau)
+            if not deviations(r.config, self.protocol)
+        ]
 
     def value(self, loss: str, tau: float | None, metric: str) -> float:
         """The mean of ``metric`` over the seeds of (loss, tau) at the protocol (:func:`judge` checks seed 0 exists)."""
@@ -123,7 +141,9 @@ class Lookup:
         self.most_seeds = max(self.most_seeds, len(runs))
         return float(np.mean([r.results[metric] for r in runs]))
 
-    def series(self, loss: str, metric: str, taus: Sequence[float] = paper.TABLE1_TAUS) -> list[float]:
+    def series(
+        self, loss: str, metric: str, taus: Sequence[float] = paper.TABLE1_TAUS
+    ) -> list[float]:
         return [self.value(loss, t, metric) for t in taus]
 
     def arrays(self, loss: str, tau: float | None) -> dict[str, np.ndarray]:
@@ -172,27 +192,48 @@ def datasets(records: Iterable[results.Record]) -> list[str]:
     return [d for d in paper.DATASETS if d == PRIMARY_DATASET or d in have]
 
 
-def judge(records: Sequence[results.Record], criterion: Criterion, read: ArrayReader = results.read_arrays,
-          name: str = "paper") -> Outcome:
+def judge(
+    records: Sequence[results.Record],
+    criterion: Criterion,
+    read: ArrayReader = results.read_arrays,
+    name: str = "paper",
+) -> Outcome:
     """Judge ``criterion`` at protocol ``name`` on every data set of :func:`datasets` and combine (module docstring)."""
     if name not in criterion.protocols:
-        return Outcome(NOT_APPLICABLE, f"judged at {', '.join(TITLES[p] for p in criterion.protocols)} only")
+        return Outcome(
+            NOT_APPLICABLE, f"judged at {', '.join(TITLES[p] for p in criterion.protocols)} only"
+        )
     verdicts, details = {}, []
     for d in datasets(results.of_protocol(records, name)):
         look = Lookup(records, d, read, name)
         missing, invalid = _unusable(look, criterion)
         if invalid or missing:
             verdicts[d] = INVALID if invalid else NOT_YET_RUN
-            details.append(f"{d}: " + (f"{INVALID}: {', '.join(invalid)}" if invalid else f"needs {', '.join(missing)}"))
+            details.append(
+                f"{d}: "
+                + (f"{INVALID}: {', '.join(invalid)}" if invalid else f"needs {', '.join(missing)}")
+            )
             continue
         ok, evidence = criterion.check(look)
         verdicts[d] = REPRODUCED if ok else NOT_REPRODUCED
-        jpeg = f" {JPEG_COPY}" if any(r.provenance.get("data", {}).get("source") == OFFLINE_SOURCE for r in look.used) else ""
+        jpeg = (
+            f" {JPEG_COPY}"
+            if any(r.provenance.get("data", {}).get("source") == OFFLINE_SOURCE for r in look.used)
+            else ""
+        )
         seeds = f" (means over up to {look.most_seeds} seeds)" if look.most_seeds > 1 else ""
-        unfinished = sorted({config_label(r.loss, r.tau) for r in look.used if not pilot.levelled(r.curves)})
-        unfinished_note = f"; not levelled off by the pilots' rule 2: {', '.join(unfinished)}" if unfinished else ""
+        unfinished = sorted(
+            {config_label(r.loss, r.tau) for r in look.used if not pilot.levelled(r.curves)}
+        )
+        unfinished_note = (
+            f"; not levelled off by the pilots' rule 2: {', '.join(unfinished)}"
+            if unfinished
+            else ""
+        )
         details.append(f"{d}: {verdicts[d]}; {evidence}{seeds}{jpeg}{unfinished_note}")
-    status = next((s for s in (INVALID, NOT_REPRODUCED, REPRODUCED) if s in verdicts.values()), NOT_YET_RUN)
+    status = next(
+        (s for s in (INVALID, NOT_REPRODUCED, REPRODUCED) if s in verdicts.values()), NOT_YET_RUN
+    )
     return Outcome(status, " — ".join(details), verdicts)
 
 
@@ -216,7 +257,10 @@ def uniformity_tolerance_trend(look: Lookup) -> tuple[bool, str]:
     tolerance non-decreasing in τ."""
     u, t = look.series("contrastive", "uniformity"), look.series("contrastive", "tolerance")
     ok = all(a >= b for a, b in zip(u, u[1:])) and all(a <= b for a, b in zip(t, t[1:]))
-    return ok, f"ordinary, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
+    return (
+        ok,
+        f"ordinary, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}",
+    )
 
 
 def best_at_intermediate_tau(look: Lookup) -> tuple[bool, str]:
@@ -225,27 +269,46 @@ def best_at_intermediate_tau(look: Lookup) -> tuple[bool, str]:
     taus = sorted(set(paper.TABLE1_TAUS) | ({0.2} if look.get("contrastive", 0.2) else set()))
     acc = dict(zip(taus, look.series("contrastive", "linear_top1", taus)))
     best = max(acc, key=acc.get)
-    return 0.2 <= best <= 0.3, "ordinary linear top-1 " + ", ".join(f"τ={t:g}: {a:.2f}" for t, a in acc.items()) + f"; best at τ = {best:g}"
+    return 0.2 <= best <= 0.3, "ordinary linear top-1 " + ", ".join(
+        f"τ={t:g}: {a:.2f}" for t, a in acc.items()
+    ) + f"; best at τ = {best:g}"
 
 
 def simple_far_worse(look: Lookup) -> tuple[bool, str]:
     """Claim 5, first part: Simple's linear top-1 ≤ the best ordinary one − 5 points (τ ∈ {0.07, 0.3, 0.7, 1.0})."""
-    best, simple = max(look.series("contrastive", "linear_top1")), look.value("simple", None, "linear_top1")
-    return simple <= best - SIMPLE_GAP, f"linear top-1: Simple {simple:.2f}, best ordinary {best:.2f}"
+    best, simple = (
+        max(look.series("contrastive", "linear_top1")),
+        look.value("simple", None, "linear_top1"),
+    )
+    return (
+        simple <= best - SIMPLE_GAP,
+        f"linear top-1: Simple {simple:.2f}, best ordinary {best:.2f}",
+    )
 
 
 def hard_simple_competitive(look: Lookup) -> tuple[bool, str]:
     """Claim 5, second part: HardSimple's linear top-1 ≥ the best ordinary one − 2 points (τ ∈ {0.07, 0.3, 0.7, 1.0})."""
-    best, hard_simple = max(look.series("contrastive", "linear_top1")), look.value("hard_simple", None, "linear_top1")
-    return hard_simple >= best - HARD_SIMPLE_SLACK, f"linear top-1: HardSimple {hard_simple:.2f}, best ordinary {best:.2f}"
+    best, hard_simple = (
+        max(look.series("contrastive", "linear_top1")),
+        look.value("hard_simple", None, "linear_top1"),
+    )
+    return (
+        hard_simple >= best - HARD_SIMPLE_SLACK,
+        f"linear top-1: HardSimple {hard_simple:.2f}, best ordinary {best:.2f}",
+    )
 
 
 def hard_uniformity(look: Lookup) -> tuple[bool, str]:
     """Claim 6 (uniformity), Figs. 6-7: the hard loss's uniformity spreads ≤ 0.1 over τ and is ≥ the
     ordinary loss's − 0.02 at every τ of Table 1."""
     hard, ordinary = look.series("hard", "uniformity"), look.series("contrastive", "uniformity")
-    ok = max(hard) - min(hard) <= FLAT_UNIFORMITY and all(h >= o - UNIFORMITY_SLACK for h, o in zip(hard, ordinary))
-    return ok, f"uniformity, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
+    ok = max(hard) - min(hard) <= FLAT_UNIFORMITY and all(
+        h >= o - UNIFORMITY_SLACK for h, o in zip(hard, ordinary)
+    )
+    return (
+        ok,
+        f"uniformity, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}",
+    )
 
 
 def hard_accuracy_at_large_tau(look: Lookup) -> tuple[bool, str]:
@@ -253,32 +316,43 @@ def hard_accuracy_at_large_tau(look: Lookup) -> tuple[bool, str]:
     is within 1 point of the hard loss's best over τ."""
     hard, ordinary = look.series("hard", "linear_top1"), look.series("contrastive", "linear_top1")
     ok = hard[-1] > ordinary[-1] and hard[-1] >= max(hard) - HARD_ACCURACY_SLACK
-    return ok, f"linear top-1, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: hard {_fmt(hard, '.2f')}; ordinary {_fmt(ordinary, '.2f')}"
+    return (
+        ok,
+        f"linear top-1, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: hard {_fmt(hard, '.2f')}; ordinary {_fmt(ordinary, '.2f')}",
+    )
 
 
 def hard_tolerance(look: Lookup) -> tuple[bool, str]:
     """Figs. 6-7 (tolerance): the hard loss's tolerance ≤ the ordinary loss's at every τ of Table 1.
     (The paper's own CIFAR-10 and SVHN numbers do not grow with τ, so growth is not required.)"""
     hard, ordinary = look.series("hard", "tolerance"), look.series("contrastive", "tolerance")
-    return all(h <= o for h, o in zip(hard, ordinary)), f"tolerance: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
+    return all(
+        h <= o for h, o in zip(hard, ordinary)
+    ), f"tolerance: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
 
 
 def _small_and_large(look: Lookup) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The stored similarity samples of the ordinary loss at the smallest and the largest τ of Table 1."""
-    return look.arrays("contrastive", paper.TABLE1_TAUS[0]), look.arrays("contrastive", paper.TABLE1_TAUS[-1])
+    return look.arrays("contrastive", paper.TABLE1_TAUS[0]), look.arrays(
+        "contrastive", paper.TABLE1_TAUS[-1]
+    )
 
 
 def positive_gap(look: Lookup) -> tuple[bool, str]:
     """Claim 7, first part (Fig. 8): mean(s_ii − hardest negative) of the 1,000 anchors is larger at
     τ = 0.07 than at τ = 1."""
     gap = [float((a["pos_sim"] - a["neg_top10"][:, 0]).mean()) for a in _small_and_large(look)]
-    return gap[0] > gap[1], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii − n1 {_fmt(gap)}"
+    return gap[0] > gap[
+        1
+    ], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii − n1 {_fmt(gap)}"
 
 
 def positive_alignment(look: Lookup) -> tuple[bool, str]:
     """Claim 7, second part (Fig. 8): mean s_ii of the 1,000 anchors is larger at τ = 1 than at τ = 0.07."""
     pos = [float(a["pos_sim"].mean()) for a in _small_and_large(look)]
-    return pos[1] > pos[0], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii {_fmt(pos)}"
+    return pos[1] > pos[
+        0
+    ], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii {_fmt(pos)}"
 
 
 def embedding_contrast(look: Lookup) -> tuple[bool, str]:
@@ -286,17 +360,24 @@ def embedding_contrast(look: Lookup) -> tuple[bool, str]:
     uniformity is not lower at 0.07 than at 0.2."""
     samples = [look.arrays("contrastive", tau) for tau in paper.FIG2_TAUS]
     u, t = zip(*(metrics.sample_metrics(a["embedding"], a["embedding_labels"]) for a in samples))
-    return t[1] > t[0] and u[0] >= u[1], f"sample at τ = {_fmt(paper.FIG2_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
+    return t[1] > t[0] and u[0] >= u[
+        1
+    ], f"sample at τ = {_fmt(paper.FIG2_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
 
 
 def table1_close(look: Lookup) -> tuple[bool, str]:
     """Table 1: every cell within TABLE1_TOLERANCE of the paper's (2 points, 0.1, 0.05)."""
     worst = {}
     for m in paper.METRICS:
-        diffs = [look.value(loss, tau, m) - paper.table1(look.dataset, m, loss, tau) for loss, tau in paper.COLUMNS]
+        diffs = [
+            look.value(loss, tau, m) - paper.table1(look.dataset, m, loss, tau)
+            for loss, tau in paper.COLUMNS
+        ]
         worst[m] = max(diffs, key=abs)
     ok = all(abs(worst[m]) <= TABLE1_TOLERANCE[m] for m in paper.METRICS)
-    return ok, "largest ours − paper: " + ", ".join(f"{m} {worst[m]:+.3f} (allowed ±{TABLE1_TOLERANCE[m]:g})" for m in paper.METRICS)
+    return ok, "largest ours − paper: " + ", ".join(
+        f"{m} {worst[m]:+.3f} (allowed ±{TABLE1_TOLERANCE[m]:g})" for m in paper.METRICS
+    )
 
 
 TREND = Criterion(ORDINARY, uniformity_tolerance_trend)
@@ -317,40 +398,119 @@ class Claim:
 
 
 CLAIMS: tuple[Claim, ...] = (
-    Claim("claim 1", "The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$; the negative gradients sum to the positive one.",
-          ("book/hardness",), derivations.check_gradients),
-    Claim("claim 2", "The entropy of the relative penalty decreases strictly as $\\tau$ decreases; $\\tau \\to 0$ gives a triplet loss "
-          "with margin 0, $\\tau \\to \\infty$ the simple loss.", ("book/hardness", "book/limits"), derivations.check_entropy_and_limits),
-    Claim("claim 3", "Ordinary loss: uniformity decreases and tolerance increases as $\\tau$ increases.",
-          ("book/experiments/uniformity_tolerance",), TREND),
-    Claim("claim 4", "Ordinary loss: accuracy is best at an intermediate $\\tau$ (0.2–0.3).", ("book/experiments/accuracy",),
-          Criterion(ORDINARY, best_at_intermediate_tau)),
-    Claim("claim 5a", "The simple loss is far worse than the contrastive loss.", ("book/experiments/table1",),
-          Criterion(ORDINARY + (("simple", None),), simple_far_worse)),
-    Claim("claim 5b", "With the 4095 nearest negatives (HardSimple) the simple loss becomes competitive.", ("book/experiments/table1",),
-          Criterion(ORDINARY + (("hard_simple", None),), hard_simple_competitive)),
-    Claim("claim 6a", "Hard loss: higher, $\\tau$-independent uniformity.", ("book/experiments/uniformity_tolerance",),
-          Criterion(ORDINARY + HARD, hard_uniformity)),
-    Claim("claim 6b", "Hard loss: accuracy stays high at large $\\tau$ where the ordinary loss degrades.", ("book/experiments/accuracy",),
-          Criterion(ORDINARY + HARD, hard_accuracy_at_large_tau)),
-    Claim("claim 7a", "A smaller $\\tau$ separates the positive from its nearest negatives more.", ("book/experiments/similarities",),
-          Criterion(ENDS, positive_gap, SAMPLES)),
-    Claim("claim 7b", "A larger $\\tau$ aligns positives more ($s_{ii} \\to 1$).", ("book/experiments/similarities",),
-          Criterion(ENDS, positive_alignment, SAMPLES)),
-    Claim("Table 1", "Linear top-1, uniformity and tolerance of the four losses at $\\tau$ = 0.07, 0.3, 0.7, 1.0.",
-          ("book/experiments/table1",), Criterion(tuple(paper.COLUMNS), table1_close, protocols=("paper",))),
-    Claim("Fig. 1", "Two embeddings with equal loss: the loss does not see semantic structure.", ("book/dilemma",), derivations.check_equal_loss),
-    Claim("Fig. 2", "t-SNE at $\\tau$ = 0.07 (uniform, intolerant) vs $\\tau$ = 0.2 (locally clustered).", ("book/experiments/embeddings",),
-          Criterion(tuple(("contrastive", t) for t in paper.FIG2_TAUS), embedding_contrast, ("embedding", "embedding_labels"))),
-    Claim("Fig. 3", "The relative penalty vs $s_{ij}$: a small $\\tau$ concentrates it on the hardest negatives.", ("book/hardness",),
-          derivations.check_penalty_concentration),
-    Claim("Figs. 4–5", "Ordinary loss: uniformity falls and tolerance rises with $\\tau$.", ("book/experiments/uniformity_tolerance",), TREND),
-    Claim("Figs. 6–7", "Hard loss: uniformity high and flat in $\\tau$; tolerance lower than the ordinary loss's.",
-          ("book/experiments/uniformity_tolerance",), Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_tolerance))),
-    Claim("Fig. 8", "The positive vs its 10 nearest negatives, per $\\tau$.", ("book/experiments/similarities",),
-          Criterion(ENDS, _all(positive_gap, positive_alignment), SAMPLES)),
-    Claim("Fig. 9", "Linear accuracy vs $\\tau$: ordinary reverse U, hard high and flat at large $\\tau$.", ("book/experiments/accuracy",),
-          Criterion(ORDINARY + HARD, _all(best_at_intermediate_tau, hard_accuracy_at_large_tau))),
+    Claim(
+        "claim 1",
+        "The negative gradient is proportional to $\\exp(s_{ij}/\\tau)$; the negative gradients sum to the positive one.",
+        ("book/hardness",),
+        derivations.check_gradients,
+    ),
+    Claim(
+        "claim 2",
+        "The entropy of the relative penalty decreases strictly as $\\tau$ decreases; $\\tau \\to 0$ gives a triplet loss "
+        "with margin 0, $\\tau \\to \\infty$ the simple loss.",
+        ("book/hardness", "book/limits"),
+        derivations.check_entropy_and_limits,
+    ),
+    Claim(
+        "claim 3",
+        "Ordinary loss: uniformity decreases and tolerance increases as $\\tau$ increases.",
+        ("book/experiments/uniformity_tolerance",),
+        TREND,
+    ),
+    Claim(
+        "claim 4",
+        "Ordinary loss: accuracy is best at an intermediate $\\tau$ (0.2–0.3).",
+        ("book/experiments/accuracy",),
+        Criterion(ORDINARY, best_at_intermediate_tau),
+    ),
+    Claim(
+        "claim 5a",
+        "The simple loss is far worse than the contrastive loss.",
+        ("book/experiments/table1",),
+        Criterion(ORDINARY + (("simple", None),), simple_far_worse),
+    ),
+    Claim(
+        "claim 5b",
+        "With the 4095 nearest negatives (HardSimple) the simple loss becomes competitive.",
+        ("book/experiments/table1",),
+        Criterion(ORDINARY + (("hard_simple", None),), hard_simple_competitive),
+    ),
+    Claim(
+        "claim 6a",
+        "Hard loss: higher, $\\tau$-independent uniformity.",
+        ("book/experiments/uniformity_tolerance",),
+        Criterion(ORDINARY + HARD, hard_uniformity),
+    ),
+    Claim(
+        "claim 6b",
+        "Hard loss: accuracy stays high at large $\\tau$ where the ordinary loss degrades.",
+        ("book/experiments/accuracy",),
+        Criterion(ORDINARY + HARD, hard_accuracy_at_large_tau),
+    ),
+    Claim(
+        "claim 7a",
+        "A smaller $\\tau$ separates the positive from its nearest negatives more.",
+        ("book/experiments/similarities",),
+        Criterion(ENDS, positive_gap, SAMPLES),
+    ),
+    Claim(
+        "claim 7b",
+        "A larger $\\tau$ aligns positives more ($s_{ii} \\to 1$).",
+        ("book/experiments/similarities",),
+        Criterion(ENDS, positive_alignment, SAMPLES),
+    ),
+    Claim(
+        "Table 1",
+        "Linear top-1, uniformity and tolerance of the four losses at $\\tau$ = 0.07, 0.3, 0.7, 1.0.",
+        ("book/experiments/table1",),
+        Criterion(tuple(paper.COLUMNS), table1_close, protocols=("paper",)),
+    ),
+    Claim(
+        "Fig. 1",
+        "Two embeddings with equal loss: the loss does not see semantic structure.",
+        ("book/dilemma",),
+        derivations.check_equal_loss,
+    ),
+    Claim(
+        "Fig. 2",
+        "t-SNE at $\\tau$ = 0.07 (uniform, intolerant) vs $\\tau$ = 0.2 (locally clustered).",
+        ("book/experiments/embeddings",),
+        Criterion(
+            tuple(("contrastive", t) for t in paper.FIG2_TAUS),
+            embedding_contrast,
+            ("embedding", "embedding_labels"),
+        ),
+    ),
+    Claim(
+        "Fig. 3",
+        "The relative penalty vs $s_{ij}$: a small $\\tau$ concentrates it on the hardest negatives.",
+        ("book/hardness",),
+        derivations.check_penalty_concentration,
+    ),
+    Claim(
+        "Figs. 4–5",
+        "Ordinary loss: uniformity falls and tolerance rises with $\\tau$.",
+        ("book/experiments/uniformity_tolerance",),
+        TREND,
+    ),
+    Claim(
+        "Figs. 6–7",
+        "Hard loss: uniformity high and flat in $\\tau$; tolerance lower than the ordinary loss's.",
+        ("book/experiments/uniformity_tolerance",),
+        Criterion(ORDINARY + HARD, _all(hard_uniformity, hard_tolerance)),
+    ),
+    Claim(
+        "Fig. 8",
+        "The positive vs its 10 nearest negatives, per $\\tau$.",
+        ("book/experiments/similarities",),
+        Criterion(ENDS, _all(positive_gap, positive_alignment), SAMPLES),
+    ),
+    Claim(
+        "Fig. 9",
+        "Linear accuracy vs $\\tau$: ordinary reverse U, hard high and flat at large $\\tau$.",
+        ("book/experiments/accuracy",),
+        Criterion(ORDINARY + HARD, _all(best_at_intermediate_tau, hard_accuracy_at_large_tau)),
+    ),
 )
 """Every claim of the paper, its Table 1 and every figure: the one table the intro's list, the
 status table and each chapter's rows all render from."""
@@ -362,12 +522,16 @@ def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None =
     rows, outcomes, read = [], {}, cached_reader()
     for claim in (c for c in CLAIMS if keys is None or c.key in keys):
         check = claim.check
-        if check not in outcomes:  # twin rows (a claim and its figure) share a criterion: each is judged once
+        if (
+            check not in outcomes
+        ):  # twin rows (a claim and its figure) share a criterion: each is judged once
             if isinstance(check, Criterion):
                 outcomes[check] = {name: judge(records, check, read, name) for name in JUDGED}
             else:  # an analytic check: the same outcome at every protocol
                 ok, detail = check()
-                outcomes[check] = dict.fromkeys(JUDGED, Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail))
+                outcomes[check] = dict.fromkeys(
+                    JUDGED, Outcome(REPRODUCED if ok else NOT_REPRODUCED, detail)
+                )
         rows.append(Row(claim.key, claim.statement, claim.chapters, outcomes[check]))
     return rows
 
@@ -421,10 +585,21 @@ hardest negative (claim 7a), the uniformity and tolerance of the stored test sam
 
 def _trend_reading(look: Lookup) -> Reading:
     u, t = look.series("contrastive", "uniformity"), look.series("contrastive", "tolerance")
-    numbers = {"tau_first": paper.TABLE1_TAUS[0], "tau_last": paper.TABLE1_TAUS[-1],
-               "u_first": u[0], "u_last": u[-1], "t_first": t[0], "t_last": t[-1]}
-    return Reading(numbers, (Margin("uniformity", min(a - b for a, b in zip(u, u[1:])), "falls"),
-                             Margin("tolerance", min(b - a for a, b in zip(t, t[1:])), "rises")))
+    numbers = {
+        "tau_first": paper.TABLE1_TAUS[0],
+        "tau_last": paper.TABLE1_TAUS[-1],
+        "u_first": u[0],
+        "u_last": u[-1],
+        "t_first": t[0],
+        "t_last": t[-1],
+    }
+    return Reading(
+        numbers,
+        (
+            Margin("uniformity", min(a - b for a, b in zip(u, u[1:])), "falls"),
+            Margin("tolerance", min(b - a for a, b in zip(t, t[1:])), "rises"),
+        ),
+    )
 
 
 def _intermediate_reading(look: Lookup) -> Reading:
@@ -433,63 +608,117 @@ def _intermediate_reading(look: Lookup) -> Reading:
     inside = max((t for t in acc if 0.2 <= t <= 0.3), key=acc.get)
     outside = max((t for t in acc if not 0.2 <= t <= 0.3), key=acc.get)
     lead = acc[inside] - acc[outside]
-    return Reading({"inside": acc[inside], "inside_tau": inside, "outside": acc[outside],
-                    "outside_tau": outside, "lead": lead}, (Margin("linear_top1", lead),))
+    return Reading(
+        {
+            "inside": acc[inside],
+            "inside_tau": inside,
+            "outside": acc[outside],
+            "outside_tau": outside,
+            "lead": lead,
+        },
+        (Margin("linear_top1", lead),),
+    )
 
 
 def _simple_reading(look: Lookup) -> Reading:
     best = max(look.series("contrastive", "linear_top1"))
     simple = look.value("simple", None, "linear_top1")
-    return Reading({"simple": simple, "best": best, "below": best - simple, "bound": SIMPLE_GAP},
-                   (Margin("linear_top1", (best - SIMPLE_GAP) - simple),))
+    return Reading(
+        {"simple": simple, "best": best, "below": best - simple, "bound": SIMPLE_GAP},
+        (Margin("linear_top1", (best - SIMPLE_GAP) - simple),),
+    )
 
 
 def _hard_simple_reading(look: Lookup) -> Reading:
     best = max(look.series("contrastive", "linear_top1"))
     hard_simple = look.value("hard_simple", None, "linear_top1")
-    return Reading({"hard_simple": hard_simple, "best": best, "diff": hard_simple - best,
-                    "bound": HARD_SIMPLE_SLACK},
-                   (Margin("linear_top1", hard_simple - (best - HARD_SIMPLE_SLACK)),))
+    return Reading(
+        {
+            "hard_simple": hard_simple,
+            "best": best,
+            "diff": hard_simple - best,
+            "bound": HARD_SIMPLE_SLACK,
+        },
+        (Margin("linear_top1", hard_simple - (best - HARD_SIMPLE_SLACK)),),
+    )
 
 
 def _hard_uniformity_reading(look: Lookup) -> Reading:
     hard, ordinary = look.series("hard", "uniformity"), look.series("contrastive", "uniformity")
     spread, below = max(hard) - min(hard), min(h - o for h, o in zip(hard, ordinary))
-    return Reading({"hard_spread": spread, "bound": FLAT_UNIFORMITY, "hard_minus_ordinary": below,
-                    "slack": UNIFORMITY_SLACK},
-                   (Margin("uniformity", FLAT_UNIFORMITY - spread, "flat"),
-                    Margin("uniformity", below + UNIFORMITY_SLACK, "higher")))
+    return Reading(
+        {
+            "hard_spread": spread,
+            "bound": FLAT_UNIFORMITY,
+            "hard_minus_ordinary": below,
+            "slack": UNIFORMITY_SLACK,
+        },
+        (
+            Margin("uniformity", FLAT_UNIFORMITY - spread, "flat"),
+            Margin("uniformity", below + UNIFORMITY_SLACK, "higher"),
+        ),
+    )
 
 
 def _hard_accuracy_reading(look: Lookup) -> Reading:
     hard = look.series("hard", "linear_top1")
     ordinary = look.series("contrastive", "linear_top1")
-    return Reading({"tau": paper.TABLE1_TAUS[-1], "hard": hard[-1], "ordinary": ordinary[-1],
-                    "hard_best": max(hard), "slack": HARD_ACCURACY_SLACK},
-                   (Margin("linear_top1", hard[-1] - ordinary[-1], "above the ordinary"),
-                    Margin("linear_top1", hard[-1] - (max(hard) - HARD_ACCURACY_SLACK), "high")))
+    return Reading(
+        {
+            "tau": paper.TABLE1_TAUS[-1],
+            "hard": hard[-1],
+            "ordinary": ordinary[-1],
+            "hard_best": max(hard),
+            "slack": HARD_ACCURACY_SLACK,
+        },
+        (
+            Margin("linear_top1", hard[-1] - ordinary[-1], "above the ordinary"),
+            Margin("linear_top1", hard[-1] - (max(hard) - HARD_ACCURACY_SLACK), "high"),
+        ),
+    )
 
 
 def _ends_reading(look: Lookup, metric: str, sign: int) -> Reading:
     small, large = (SEED_METRICS[metric][1](a) for a in _small_and_large(look))
-    return Reading({"tau_small": paper.TABLE1_TAUS[0], "tau_large": paper.TABLE1_TAUS[-1],
-                    "small": small, "large": large}, (Margin(metric, sign * (small - large)),))
+    return Reading(
+        {
+            "tau_small": paper.TABLE1_TAUS[0],
+            "tau_large": paper.TABLE1_TAUS[-1],
+            "small": small,
+            "large": large,
+        },
+        (Margin(metric, sign * (small - large)),),
+    )
 
 
 def _embedding_reading(look: Lookup) -> Reading:
     samples = (look.arrays("contrastive", tau) for tau in paper.FIG2_TAUS)
-    (u0, t0), (u1, t1) = (metrics.sample_metrics(a["embedding"], a["embedding_labels"])
-                          for a in samples)
-    return Reading({"tau_small": paper.FIG2_TAUS[0], "tau_large": paper.FIG2_TAUS[1],
-                    "u_small": u0, "u_large": u1, "t_small": t0, "t_large": t1},
-                   (Margin("sample_tolerance", t1 - t0, "tolerance"),
-                    Margin("sample_uniformity", u0 - u1, "uniformity")))
+    (u0, t0), (u1, t1) = (
+        metrics.sample_metrics(a["embedding"], a["embedding_labels"]) for a in samples
+    )
+    return Reading(
+        {
+            "tau_small": paper.FIG2_TAUS[0],
+            "tau_large": paper.FIG2_TAUS[1],
+            "u_small": u0,
+            "u_large": u1,
+            "t_small": t0,
+            "t_large": t1,
+        },
+        (
+            Margin("sample_tolerance", t1 - t0, "tolerance"),
+            Margin("sample_uniformity", u0 - u1, "uniformity"),
+        ),
+    )
 
 
 READINGS: dict[Check, Callable[[Lookup], Reading]] = {
-    uniformity_tolerance_trend: _trend_reading, best_at_intermediate_tau: _intermediate_reading,
-    simple_far_worse: _simple_reading, hard_simple_competitive: _hard_simple_reading,
-    hard_uniformity: _hard_uniformity_reading, hard_accuracy_at_large_tau: _hard_accuracy_reading,
+    uniformity_tolerance_trend: _trend_reading,
+    best_at_intermediate_tau: _intermediate_reading,
+    simple_far_worse: _simple_reading,
+    hard_simple_competitive: _hard_simple_reading,
+    hard_uniformity: _hard_uniformity_reading,
+    hard_accuracy_at_large_tau: _hard_accuracy_reading,
     positive_gap: partial(_ends_reading, metric="gap", sign=+1),
     positive_alignment: partial(_ends_reading, metric="s_ii", sign=-1),
     embedding_contrast: _embedding_reading,
@@ -577,8 +806,18 @@ def glance(records: Sequence[results.Record], keys: Sequence[str] = GLANCE_KEYS)
         row, check = rows[claim.key], claim.check
         status = {p: o.verdicts.get(PRIMARY_DATASET, o.status) for p, o in row.outcomes.items()}
         if not isinstance(check, Criterion):
-            lines.append(Glance(claim.key, claim.statement, True, status, dict.fromkeys(JUDGED),
-                                None, {p: {} for p in JUDGED}, dict.fromkeys(JUDGED, False)))
+            lines.append(
+                Glance(
+                    claim.key,
+                    claim.statement,
+                    True,
+                    status,
+                    dict.fromkeys(JUDGED),
+                    None,
+                    {p: {} for p in JUDGED},
+                    dict.fromkeys(JUDGED, False),
+                )
+            )
             continue
         decide, ours, spread, noise = READINGS[check.check], {}, {}, {}
         for name in JUDGED:

@@ -64,16 +64,25 @@ class Protocol:
         4095 of 50,000), five curve points a run; any other value (``knn_every`` too) replaced by ``replaced``."""
         fractions = [m / self.epochs for m in self.milestones]
         bank = self.subset or paper.TRAIN_IMAGES
-        return dataclasses.replace(self, arch=arch, subset=subset, epochs=epochs, lr=lr,
-                                   milestones=tuple(round(f * epochs) for f in fractions),
-                                   k=round(self.k * subset / bank), **{"knn_every": epochs // 5, **replaced})
+        return dataclasses.replace(
+            self,
+            arch=arch,
+            subset=subset,
+            epochs=epochs,
+            lr=lr,
+            milestones=tuple(round(f * epochs) for f in fractions),
+            k=round(self.k * subset / bank),
+            **{"knn_every": epochs // 5, **replaced},
+        )
 
 
 PAPER = Protocol()
 PROTOCOLS: dict[str, Protocol] = {
     "paper": PAPER,
     # the first pilot's choice (its recipe 5k-60ep-lr0.06): 2,400 SGD steps, too few to level off
-    "cpu-short": PAPER.scaled(arch="resnet18_w16", subset=5_000, epochs=60, lr=0.06, init="torchvision"),
+    "cpu-short": PAPER.scaled(
+        arch="resnet18_w16", subset=5_000, epochs=60, lr=0.06, init="torchvision"
+    ),
     # the second pilot's choice (its recipe b128-180ep): 7,200 SGD steps, levelled off at both of its τ; ten curve points
     "cpu": PAPER.scaled(arch="resnet18_w16", subset=5_000, epochs=180, lr=0.03, knn_every=18),
 }
@@ -117,10 +126,12 @@ class Config(Protocol):
     loss: str = "contrastive"  # the objective: contrastive (ordinary), hard, simple, hard_simple
     tau: float = 0.07  # the temperature τ (a schedule's base value)
     seed: int = 0  # seeds the weights, bank, batches and augmentation
-    schedule: str = "constant"  # τ over training (contrastive.schedules): constant (the paper's), cosine, macl, learned
-    tau_max: float = 1.0  # cosine: τ⁺, the top of the cosine (its bottom τ⁻ is tau); learned: τ's upper bound
+    # how τ moves in training (contrastive.schedules): constant (the paper's), cosine, macl, learned
+    schedule: str = "constant"
+    tau_max: float = 1.0  # cosine: τ⁺, its top (its bottom τ⁻ is tau); learned: τ's upper bound
     tau_floor: float = 0.01  # learned: τ's lower bound (CLIP's: a logit scale of at most 100)
-    tau_period: int | None = None  # cosine: its period T in epochs; None: Kukleva et al.'s 400 of 2,000, scaled
+    # cosine: its period T in epochs; None: Kukleva et al.'s 400 of 2,000 epochs, in proportion
+    tau_period: int | None = None
     macl_alpha: float = 0.5  # macl: α of τ_A = τ0 [1 + α (A − A0)]
     macl_a0: float = 0.0  # macl: A0, the alignment at which τ_A = τ0
     data: str | None = None  # the offline CIFAR-10 npz; None: torchvision's download
@@ -157,41 +168,71 @@ class Config(Protocol):
         m = memory.negatives_per_anchor(self.negatives, n, self.batch_size)
         if losses.USES_K[self.loss] and m is not None and self.k > m:
             where = "N - 1 bank entries" if bank else "2B - 2 in-batch views"
-            raise ConfigError("k", f"must be <= M = {m}, the number of negatives per anchor ({where}), got {self.k}")
+            raise ConfigError(
+                "k",
+                f"must be <= M = {m}, the number of negatives per anchor ({where}), got {self.k}",
+            )
         if n is not None and self.knn_k > n:
-            raise ConfigError("knn_k", f"must be <= {n}, the number of training images (bank entries), got {self.knn_k}")
+            raise ConfigError(
+                "knn_k",
+                f"must be <= {n}, the number of training images (bank entries), got {self.knn_k}",
+            )
         if n is not None and not bank and self.batch_size > n:
-            raise ConfigError("batch_size", f"must be <= {n}, the number of training images, for negatives='batch'")
+            raise ConfigError(
+                "batch_size",
+                f"must be <= {n}, the number of training images, for negatives='batch'",
+            )
         if largest_class is not None and largest_class < 2:
-            raise ConfigError("subset", f"must give some class two or more training images (the tolerance, Eq. 11, "
-                                        f"averages over pairs of one class); {n} images leave every class at most one")
+            raise ConfigError(
+                "subset",
+                f"must give some class two or more training images (the tolerance, Eq. 11, "
+                f"averages over pairs of one class); {n} images leave every class at most one",
+            )
 
     def _check_choices(self) -> None:
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
-                raise ConfigError(name, f"must be one of {list(allowed)}, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    name, f"must be one of {list(allowed)}, got {getattr(self, name)!r}"
+                )
         for name in ("hflip", "resume"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, f"must be True or False, got {getattr(self, name)!r}")
         for name in ("compile", "bf16"):
             if getattr(self, name) not in (None, True, False):
-                raise ConfigError(name, f"must be True, False or None (automatic), got {getattr(self, name)!r}")
+                raise ConfigError(
+                    name, f"must be True, False or None (automatic), got {getattr(self, name)!r}"
+                )
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError) as e:
             raise ConfigError("device", f"is not a torch device ({e})") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("device", f"{self.device!r} was asked for but CUDA is not available; use 'cpu'")
+            raise ConfigError(
+                "device", f"{self.device!r} was asked for but CUDA is not available; use 'cpu'"
+            )
 
     def _check_data(self) -> None:
         if self.data is not None and self.dataset != "cifar10":
-            raise ConfigError("data", f"{self.data}: the offline npz holds CIFAR-10, not "
-                                      f"{self.dataset!r}; drop --data to download it, or use "
-                                      "--dataset cifar10")
+            raise ConfigError(
+                "data",
+                f"{self.data}: the offline npz holds CIFAR-10, not "
+                f"{self.dataset!r}; drop --data to download it, or use "
+                "--dataset cifar10",
+            )
 
     def _check_numbers(self) -> None:
-        ints = {"k": 1, "epochs": 1, "batch_size": 2, "feature_dim": 1, "seed": 0, "knn_every": 1, "knn_k": 1,
-                "probe_epochs": 1, "checkpoint_every": 1}
+        ints = {
+            "k": 1,
+            "epochs": 1,
+            "batch_size": 2,
+            "feature_dim": 1,
+            "seed": 0,
+            "knn_every": 1,
+            "knn_k": 1,
+            "probe_epochs": 1,
+            "checkpoint_every": 1,
+        }
         for name, low in ints.items():
             _check(check_int, name, getattr(self, name), low)
         for name in ("subset", "test_subset"):
@@ -205,23 +246,40 @@ class Config(Protocol):
         _check(check_real, "bank_momentum", self.bank_momentum, "in [0, 1)", lambda v: 0 <= v < 1)
         _check(check_real, "knn_sigma", self.knn_sigma)
         m = self.milestones
-        if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in m) or list(m) != sorted(set(m)):
+        if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in m) or list(
+            m
+        ) != sorted(set(m)):
             raise ConfigError("milestones", f"must be strictly increasing integers >= 1, got {m!r}")
 
     def _check_schedule(self) -> None:
         if self.schedule == "constant":
             return
-        if not losses.USES_TAU[self.loss] or (self.schedule == "macl" and self.loss != "contrastive"):
+        if not losses.USES_TAU[self.loss] or (
+            self.schedule == "macl" and self.loss != "contrastive"
+        ):
             allowed = "contrastive" if self.schedule == "macl" else "contrastive or hard"
-            raise ConfigError("schedule", f"{self.schedule!r} moves the temperature of loss {allowed}, "
-                                          f"not of {self.loss!r}")
+            raise ConfigError(
+                "schedule",
+                f"{self.schedule!r} moves the temperature of loss {allowed}, not of {self.loss!r}",
+            )
         _check(check_real, "tau_max", self.tau_max, f"> tau ({self.tau:g})", lambda v: v > self.tau)
-        _check(check_real, "tau_floor", self.tau_floor, f"in (0, tau ({self.tau:g})]", lambda v: 0 < v <= self.tau)
+        _check(
+            check_real,
+            "tau_floor",
+            self.tau_floor,
+            f"in (0, tau ({self.tau:g})]",
+            lambda v: 0 < v <= self.tau,
+        )
         if self.tau_period is not None:
             _check(check_int, "tau_period", self.tau_period, 1)
         _check(check_real, "macl_a0", self.macl_a0, "in [-1, 1]", lambda v: -1 <= v <= 1)
-        _check(check_real, "macl_alpha", self.macl_alpha, "in [0, 1 / (1 + macl_a0)) so that τ_A > 0",
-               lambda v: 0 <= v * (1 + self.macl_a0) < 1)
+        _check(
+            check_real,
+            "macl_alpha",
+            self.macl_alpha,
+            "in [0, 1 / (1 + macl_a0)) so that τ_A > 0",
+            lambda v: 0 <= v * (1 + self.macl_a0) < 1,
+        )
 
     @property
     def period(self) -> int:
@@ -230,13 +288,24 @@ class Config(Protocol):
 
     def temperature(self) -> schedules.Temperature:
         """This run's τ, step by step (:class:`contrastive.schedules.Temperature`)."""
-        return schedules.Temperature(self.schedule, self.tau, self.tau_max, self.tau_floor, self.period,
-                                     self.macl_alpha, self.macl_a0)
+        return schedules.Temperature(
+            self.schedule,
+            self.tau,
+            self.tau_max,
+            self.tau_floor,
+            self.period,
+            self.macl_alpha,
+            self.macl_a0,
+        )
 
     @property
     def use_bf16(self) -> bool:
         """Whether the training step runs under bfloat16 autocast (``bf16``; None: where it is fast)."""
-        return (torch.device(self.device).type == "cuda" or models.cpu_bf16_fast()) if self.bf16 is None else self.bf16
+        return (
+            (torch.device(self.device).type == "cuda" or models.cpu_bf16_fast())
+            if self.bf16 is None
+            else self.bf16
+        )
 
     @property
     def use_compile(self) -> bool:
@@ -248,13 +317,31 @@ class Config(Protocol):
         return results.record_name(self.loss, self.tau, self.seed, self.schedule)
 
 
-CHOICES = {"protocol": tuple(PROTOCOLS), "dataset": DATASETS, "loss": tuple(sorted(losses.LOSSES)),
-           "negatives": NEGATIVES, "arch": models.ARCHS, "head": models.HEADS, "init": models.INITS,
-           "compile_mode": COMPILE_MODES, "schedule": schedules.SCHEDULES}
+CHOICES = {
+    "protocol": tuple(PROTOCOLS),
+    "dataset": DATASETS,
+    "loss": tuple(sorted(losses.LOSSES)),
+    "negatives": NEGATIVES,
+    "arch": models.ARCHS,
+    "head": models.HEADS,
+    "init": models.INITS,
+    "compile_mode": COMPILE_MODES,
+    "schedule": schedules.SCHEDULES,
+}
 """The Config fields with a fixed set of values, and those values (also the CLI's choices)."""
 SETTINGS = tuple(f.name for f in dataclasses.fields(Protocol))
 """The fields a protocol sets, in order (``knn_every`` among them, though not compared)."""
-BOOKKEEPING = ("protocol", "datasets", "out", "checkpoint_dir", "checkpoint_every", "compile", "compile_mode", "bf16", "resume")
+BOOKKEEPING = (
+    "protocol",
+    "datasets",
+    "out",
+    "checkpoint_dir",
+    "checkpoint_every",
+    "compile",
+    "compile_mode",
+    "bf16",
+    "resume",
+)
 """The fields that neither change what a run measures nor its numbers: a resumed run may change them."""
 
 
@@ -271,8 +358,12 @@ def field_help() -> dict[str, str]:
         for first, second in zip(tokens, tokens[1:]):
             if first.type == tokenize.NAME and first.start[1] == 4 and second.string == ":":
                 line = first.start[0]
-                comments = [t.string for t in tokens if t.type == tokenize.COMMENT  # after it,
-                            and t.start in ((line, t.start[1]), (line - 1, 4))]  # or a line above
+                comments = [
+                    t.string
+                    for t in tokens
+                    if t.type == tokenize.COMMENT  # after it,
+                    and t.start in ((line, t.start[1]), (line - 1, 4))
+                ]  # or a line above
                 if comments:
                     found[first.string] = comments[-1].lstrip("# ").strip()
     return found
@@ -319,31 +410,49 @@ class Deviation:
         return f"{self.field} {shown(self.field, self.have)} ({self.reference}: {shown(self.field, self.want)})"
 
 
-def differences(have: Mapping[str, Any], want: Mapping[str, Any], names: tuple[str, ...], reference: str) -> list[Deviation]:
+def differences(
+    have: Mapping[str, Any], want: Mapping[str, Any], names: tuple[str, ...], reference: str
+) -> list[Deviation]:
     """The fields ``names`` whose values differ between two configs (tuples equal lists; absent differs); ``reference``
     names ``want`` in the text of each :class:`Deviation`."""
     pairs = ((name, have.get(name, MISSING), want.get(name, MISSING)) for name in names)
-    return [Deviation(name, value, wanted, reference) for name, value, wanted in pairs if _plain(value) != _plain(wanted)]
+    return [
+        Deviation(name, value, wanted, reference)
+        for name, value, wanted in pairs
+        if _plain(value) != _plain(wanted)
+    ]
 
 
-SCHEDULE_FIELDS = {"constant": (), "cosine": ("schedule", "tau_max", "tau_period"),
-                   "macl": ("schedule", "macl_alpha", "macl_a0"), "learned": ("schedule", "tau_max", "tau_floor")}
+SCHEDULE_FIELDS = {
+    "constant": (),
+    "cosine": ("schedule", "tau_max", "tau_period"),
+    "macl": ("schedule", "macl_alpha", "macl_a0"),
+    "learned": ("schedule", "tau_max", "tau_floor"),
+}
 """The run fields that each schedule of τ reads (a record of the paper's constant τ may lack them all)."""
 
 
 def judged(loss: str) -> tuple[str, ...]:
     """The compared :class:`Protocol` fields a run of ``loss`` is judged on (``k`` only where ``loss`` uses it)."""
-    return tuple(f.name for f in dataclasses.fields(Protocol) if f.compare and (f.name != "k" or losses.USES_K[loss]))
+    return tuple(
+        f.name
+        for f in dataclasses.fields(Protocol)
+        if f.compare and (f.name != "k" or losses.USES_K[loss])
+    )
 
 
 def deviations(config: Mapping[str, Any], name: str) -> list[Deviation]:
     """Every setting of ``config`` (a record's config, or ``asdict`` of a Config) that differs from protocol ``name``."""
-    return differences(config, dataclasses.asdict(PROTOCOLS[name]), judged(config["loss"]), reference=name)
+    return differences(
+        config, dataclasses.asdict(PROTOCOLS[name]), judged(config["loss"]), reference=name
+    )
 
 
 def config_label(loss: str, tau: float | None = None) -> str:
     """A configuration as the book names it, e.g. ``ordinary τ=0.07`` or ``HardSimple``."""
-    return f"{losses.LABELS[loss]} τ={float(tau):g}" if losses.USES_TAU[loss] else losses.LABELS[loss]
+    return (
+        f"{losses.LABELS[loss]} τ={float(tau):g}" if losses.USES_TAU[loss] else losses.LABELS[loss]
+    )
 
 
 def describe(name: str) -> str:

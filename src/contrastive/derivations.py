@@ -27,7 +27,9 @@ def check_gradients(taus: Sequence[float] = (0.07, 0.2, 1.0)) -> tuple[bool, str
     for tau in taus:
         g_pos, g_neg = autograd_gradients(s_pos, s_neg, tau)
         ratio = g_neg / torch.exp(s_neg / tau)
-        worst_ratio = max(worst_ratio, ((ratio.max(1).values - ratio.min(1).values) / ratio.mean(1)).max().item())
+        worst_ratio = max(
+            worst_ratio, ((ratio.max(1).values - ratio.min(1).values) / ratio.mean(1)).max().item()
+        )
         worst_sum = max(worst_sum, ((g_neg.sum(1) + g_pos).abs() / g_pos.abs()).max().item())
     ok = worst_ratio < 1e-9 and worst_sum < 1e-9
     detail = (
@@ -45,8 +47,18 @@ def check_entropy_and_limits() -> tuple[bool, str]:
     h = torch.stack([losses.penalty_entropy(s_neg, float(t)) for t in taus], dim=1)
     monotone = bool((h.diff(dim=1) > 0).all())
     small, large = 1e-4, 1e3
-    err_small = (small * (losses.contrastive_loss(s_pos, s_neg, small) - losses.triplet_limit(s_pos, s_neg, small)).abs().max()).item()
-    err_large = (losses.contrastive_loss(s_pos, s_neg, large) - losses.simple_limit(s_pos, s_neg, large)).abs().max().item()
+    err_small = (
+        small
+        * (losses.contrastive_loss(s_pos, s_neg, small) - losses.triplet_limit(s_pos, s_neg, small))
+        .abs()
+        .max()
+    ).item()
+    err_large = (
+        (losses.contrastive_loss(s_pos, s_neg, large) - losses.simple_limit(s_pos, s_neg, large))
+        .abs()
+        .max()
+        .item()
+    )
     ok = monotone and err_small < 1e-3 and err_large < 1e-5
     detail = (
         f"{ANCHORS} anchors × {NEGATIVES} negatives: H(r_i) strictly increasing in τ on 40 τ in [0.01, 10]: {monotone}; "
@@ -63,7 +75,10 @@ def check_equal_loss(tau: float = 0.2) -> tuple[bool, str]:
     labels = torch.tensor([0, 0, 1, 1])
     side_by_side, interleaved = corners, corners[[0, 2, 1, 3]]
     # Eq. 1 averaged over instances: each one's positive is its own point, the others its negatives
-    l_a, l_b = (losses.contrastive_loss(*pair_similarities(z, z), tau).mean().item() for z in (side_by_side, interleaved))
+    l_a, l_b = (
+        losses.contrastive_loss(*pair_similarities(z, z), tau).mean().item()
+        for z in (side_by_side, interleaved)
+    )
     t_a, t_b = metrics.tolerance(side_by_side, labels), metrics.tolerance(interleaved, labels)
     ok = abs(l_a - l_b) < 1e-12 and abs(t_a - t_b) > 0.5
     detail = f"τ = {tau:g}: loss {l_a:.4f} vs {l_b:.4f}; tolerance {t_a:.2f} (classes side by side) vs {t_b:.2f} (interleaved)"
@@ -76,5 +91,7 @@ def check_penalty_concentration(taus: Sequence[float] = (0.07, 0.2, 0.5, 1.0)) -
     s_neg = similarity_grid()
     shares = [losses.relative_penalty(s_neg, t)[s_neg >= 0.8].sum().item() for t in taus]
     ok = all(a > b for a, b in zip(shares, shares[1:]))
-    detail = "share of the penalty on s_ij ≥ 0.8: " + ", ".join(f"τ={t:g}: {v:.3f}" for t, v in zip(taus, shares))
+    detail = "share of the penalty on s_ij ≥ 0.8: " + ", ".join(
+        f"τ={t:g}: {v:.3f}" for t, v in zip(taus, shares)
+    )
     return ok, detail

@@ -28,8 +28,15 @@ N_NEAREST = 10
 HIST_BINS = 50
 
 
-def knn_predict(z: Tensor, bank: Tensor, bank_labels: Tensor, k: int = 200, sigma: float = 0.07,
-                num_classes: int | None = None, batch_size: int = 1024) -> Tensor:
+def knn_predict(
+    z: Tensor,
+    bank: Tensor,
+    bank_labels: Tensor,
+    k: int = 200,
+    sigma: float = 0.07,
+    num_classes: int | None = None,
+    batch_size: int = 1024,
+) -> Tensor:
     """Weighted kNN labels (Q,) of queries z (Q, d) against bank (N, d) with labels (N,): each query's k most similar
     entries (s = z^T v) vote for their label with weight exp(s / sigma) (Wu et al. 2018)."""
     if not 1 <= k <= bank.shape[0]:
@@ -39,17 +46,30 @@ def knn_predict(z: Tensor, bank: Tensor, bank_labels: Tensor, k: int = 200, sigm
     num_classes = num_classes or int(bank_labels.max()) + 1
     preds = []
     for a in range(0, z.shape[0], batch_size):
-        s, j = (z[a:a + batch_size].float() @ bank.float().T).topk(k, dim=1)
+        s, j = (z[a : a + batch_size].float() @ bank.float().T).topk(k, dim=1)
         votes = torch.zeros(s.shape[0], num_classes, device=z.device)
         votes.scatter_add_(1, bank_labels[j], (s / sigma).exp())
         preds.append(votes.argmax(dim=1))
     return torch.cat(preds)
 
 
-def knn_top1(z: Tensor, labels: Tensor, bank: Tensor, bank_labels: Tensor, k: int = 200, sigma: float = 0.07,
-             num_classes: int | None = None) -> float:
+def knn_top1(
+    z: Tensor,
+    labels: Tensor,
+    bank: Tensor,
+    bank_labels: Tensor,
+    k: int = 200,
+    sigma: float = 0.07,
+    num_classes: int | None = None,
+) -> float:
     """Top-1 accuracy (%) of :func:`knn_predict` on queries z with true ``labels``."""
-    return 100.0 * (knn_predict(z, bank, bank_labels, k, sigma, num_classes) == labels).double().mean().item()
+    return (
+        100.0
+        * (knn_predict(z, bank, bank_labels, k, sigma, num_classes) == labels)
+        .double()
+        .mean()
+        .item()
+    )
 
 
 def probe_milestones(epochs: int) -> list[int]:
@@ -57,9 +77,20 @@ def probe_milestones(epochs: int) -> list[int]:
     return [round(f * epochs) for f in PROBE_MILESTONES]
 
 
-def linear_probe(h_train: Tensor, y_train: Tensor, h_test: Tensor, y_test: Tensor, h_train_flip: Tensor | None = None,
-                 epochs: int = 100, batch_size: int = 256, lr: float = 30.0, momentum: float = 0.9, gamma: float = 0.2,
-                 num_classes: int | None = None, seed: int = 0) -> float:
+def linear_probe(
+    h_train: Tensor,
+    y_train: Tensor,
+    h_test: Tensor,
+    y_test: Tensor,
+    h_train_flip: Tensor | None = None,
+    epochs: int = 100,
+    batch_size: int = 256,
+    lr: float = 30.0,
+    momentum: float = 0.9,
+    gamma: float = 0.2,
+    num_classes: int | None = None,
+    seed: int = 0,
+) -> float:
     """Top-1 test accuracy (%) of one linear layer trained by SGD on frozen features (the paper's probe).
 
     ``h_train_flip`` holds the features of the mirrored training images; each epoch, every sample takes its mirrored
@@ -82,7 +113,7 @@ def linear_probe(h_train: Tensor, y_train: Tensor, h_test: Tensor, y_test: Tenso
             x = torch.where(flip, h_train_flip, h_train)
         perm = torch.randperm(n, generator=gen, device=device)
         for a in range(0, n, batch_size):
-            idx = perm[a:a + batch_size]
+            idx = perm[a : a + batch_size]
             loss = F.cross_entropy(layer(x[idx]), y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -99,9 +130,13 @@ def anchor_similarities(z: Tensor, idx: Tensor, bank: MemoryBank) -> dict[str, n
     with torch.no_grad():
         s_pos, s_neg = bank_similarities(z, idx, bank.vectors)
         top = s_neg.topk(min(N_NEAREST, s_neg.shape[1]), dim=1).values
-    return {"pos_sim": s_pos.cpu().numpy().astype(np.float32), "neg_top10": top.cpu().numpy().astype(np.float32),
-            "hist_edges": np.linspace(-1.0, 1.0, HIST_BINS + 1), "hist_pos": _density(s_pos),
-            "hist_neg": _density(s_neg)}
+    return {
+        "pos_sim": s_pos.cpu().numpy().astype(np.float32),
+        "neg_top10": top.cpu().numpy().astype(np.float32),
+        "hist_edges": np.linspace(-1.0, 1.0, HIST_BINS + 1),
+        "hist_pos": _density(s_pos),
+        "hist_neg": _density(s_neg),
+    }
 
 
 def _density(s: Tensor) -> np.ndarray:
@@ -110,20 +145,38 @@ def _density(s: Tensor) -> np.ndarray:
     return (counts / (counts.sum() * (2.0 / HIST_BINS))).cpu().numpy()
 
 
-def monitor(z_test: Tensor, test_labels: Tensor, bank: MemoryBank, train_labels: Tensor, knn_k: int, knn_sigma: float,
-            num_classes: int) -> dict[str, float]:
+def monitor(
+    z_test: Tensor,
+    test_labels: Tensor,
+    bank: MemoryBank,
+    train_labels: Tensor,
+    knn_k: int,
+    knn_sigma: float,
+    num_classes: int,
+) -> dict[str, float]:
     """One point of the training curves: kNN top-1 (%) against the bank, uniformity and tolerance of the un-augmented
     test embeddings (Eq. 10-11; the test set keeps the monitor cheap)."""
     return {
-        "knn_top1": knn_top1(z_test, test_labels, bank.vectors, train_labels, knn_k, knn_sigma, num_classes),
+        "knn_top1": knn_top1(
+            z_test, test_labels, bank.vectors, train_labels, knn_k, knn_sigma, num_classes
+        ),
         "uniformity": metrics.uniformity(z_test),
         "tolerance": metrics.tolerance(z_test, test_labels),
     }
 
 
-def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, dataset: str,
-             augment: Callable[[Tensor, torch.Generator], Tensor], knn_k: int = 200, knn_sigma: float = 0.07,
-             probe_epochs: int = 100, seed: int = 0) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def evaluate(
+    model: Encoder,
+    bank: MemoryBank,
+    train: Dataset,
+    test: Dataset,
+    dataset: str,
+    augment: Callable[[Tensor, torch.Generator], Tensor],
+    knn_k: int = 200,
+    knn_sigma: float = 0.07,
+    probe_epochs: int = 100,
+    seed: int = 0,
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """The ``results`` of a run record and its arrays (``contrastive.results``), from the final model and bank.
 
     Uniformity and tolerance (Table 1) are measured on the un-augmented training embeddings, as the authors' code does
@@ -142,8 +195,14 @@ def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, da
 
     h_test, z_test = encode(model, test.images, plain)
     point = monitor(z_test, test.labels, bank, train.labels, knn_k, knn_sigma, num_classes)
-    results = {"knn_top1": point["knn_top1"], "uniformity_test": point["uniformity"], "tolerance_test": point["tolerance"]}
-    results["alignment"] = metrics.alignment(encode(model, test.images, view)[1], encode(model, test.images, view)[1])
+    results = {
+        "knn_top1": point["knn_top1"],
+        "uniformity_test": point["uniformity"],
+        "tolerance_test": point["tolerance"],
+    }
+    results["alignment"] = metrics.alignment(
+        encode(model, test.images, view)[1], encode(model, test.images, view)[1]
+    )
 
     arrays = anchor_similarities(encode(model, train.images[anchors], view)[1], anchors, bank)
     results["pos_sim_mean"] = float(arrays["pos_sim"].mean())
@@ -155,6 +214,14 @@ def evaluate(model: Encoder, bank: MemoryBank, train: Dataset, test: Dataset, da
     results["uniformity"] = metrics.uniformity(z_train)
     results["tolerance"] = metrics.tolerance(z_train, train.labels)
     h_flip = encode(model, train.images.flip(3), plain)[0]
-    results["linear_top1"] = linear_probe(h_train, train.labels, h_test, test.labels, h_flip, epochs=probe_epochs,
-                                          num_classes=num_classes, seed=seed)
+    results["linear_top1"] = linear_probe(
+        h_train,
+        train.labels,
+        h_test,
+        test.labels,
+        h_flip,
+        epochs=probe_epochs,
+        num_classes=num_classes,
+        seed=seed,
+    )
     return results, arrays

@@ -13,8 +13,13 @@ from . import losses
 def random_similarities(b: int, m: int, seed: int = 0) -> tuple[Tensor, Tensor]:
     """s_pos (b,) and s_neg (b, m) drawn uniformly from [-1, 1] in float64, seeded."""
     if b < 1 or m < 1:
-        raise ValueError(f"b and m must be >= 1 (anchors, negatives per anchor), got b={b!r}, m={m!r}")
-    s = 2 * torch.rand(b, 1 + m, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) - 1
+        raise ValueError(
+            f"b and m must be >= 1 (anchors, negatives per anchor), got b={b!r}, m={m!r}"
+        )
+    s = (
+        2 * torch.rand(b, 1 + m, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        - 1
+    )
     return s[:, 0].contiguous(), s[:, 1:].contiguous()
 
 

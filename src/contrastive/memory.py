@@ -43,8 +43,14 @@ class MemoryBank:
     """The memory bank of the paper: N unit vectors v_i of dimension d, one per training image, an exponential moving
     average of its embedding (the paper's ``momentum`` is 0.5); random at first, as the authors' and Wu et al.'s."""
 
-    def __init__(self, n: int, dim: int, momentum: float = 0.5, device: str | torch.device = "cpu",
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        dim: int,
+        momentum: float = 0.5,
+        device: str | torch.device = "cpu",
+        generator: torch.Generator | None = None,
+    ) -> None:
         check_int("n (the number of training images)", n, 2)
         check_real("bank_momentum", momentum, "in [0, 1)", lambda m: 0 <= m < 1)
         self.momentum = momentum
@@ -64,7 +70,9 @@ class MemoryBank:
 
     def load_state_dict(self, state: dict) -> None:
         if state["vectors"].shape != self.vectors.shape:
-            raise ValueError(f"bank state has shape {tuple(state['vectors'].shape)}, expected {tuple(self.vectors.shape)}")
+            raise ValueError(
+                f"bank state has shape {tuple(state['vectors'].shape)}, expected {tuple(self.vectors.shape)}"
+            )
         self.vectors.copy_(state["vectors"])
         self.momentum = state["momentum"]
 

@@ -23,7 +23,9 @@ def check_embeddings(z: Tensor, labels: Tensor) -> None:
     if z.dim() != 2 or z.shape[0] < 2:
         raise ValueError(f"z must have shape (N, d) with N >= 2, got {tuple(z.shape)}")
     if labels.shape != (z.shape[0],):
-        raise ValueError(f"labels must have shape ({z.shape[0]},) to match z, got {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels must have shape ({z.shape[0]},) to match z, got {tuple(labels.shape)}"
+        )
     if not (torch.unique(labels, return_counts=True)[1] >= 2).any():
         raise ValueError("labels must contain at least one class with two or more samples")
 
@@ -36,7 +38,9 @@ def pair_logsumexp(z: Tensor, t: float) -> float:
     parts = []
     for a in range(0, n - 1, rows):
         b = min(a + rows, n - 1)
-        upper = torch.arange(n, device=z.device)[None, :] > torch.arange(a, b, device=z.device)[:, None]
+        upper = (
+            torch.arange(n, device=z.device)[None, :] > torch.arange(a, b, device=z.device)[:, None]
+        )
         parts.append(torch.logsumexp(-t * torch.cdist(z[a:b], z).square()[upper], dim=0))
     return torch.logsumexp(torch.stack(parts), dim=0).item()
 
@@ -58,7 +62,9 @@ def tolerance(z: Tensor, labels: Tensor) -> float:
     So each class weighs by its size n_c (not by its n_c^2 pairs); anchors alone in their class have
     no same-class partner and are left out. The sum is z_i . S_c - ||z_i||^2, S_c the sum of class c.
     """
-    _, c, n = torch.unique(labels.to(z.device), return_inverse=True, return_counts=True)  # each anchor's class c, sizes
+    _, c, n = torch.unique(
+        labels.to(z.device), return_inverse=True, return_counts=True
+    )  # each anchor's class c, sizes
     z, n_c = z.double(), n[c]
     s_c = torch.zeros(len(n), z.shape[1], dtype=z.dtype, device=z.device).index_add_(0, c, z)[c]
     same_class = (z * s_c).sum(dim=1) - z.square().sum(dim=1)  # sum_{j != i, y_j = y_i} z_i . z_j

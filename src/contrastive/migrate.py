@@ -27,8 +27,12 @@ FILES = ("data", "path")
 """Keys whose string value names a file: rewritten to its name."""
 FOLDERS = ("datasets", "out", "checkpoint_dir")
 """Keys whose string value names a folder: rewritten relative to the checkout."""
-LAYOUTS = ({"indent": 1, "sort_keys": True}, {"indent": 1, "sort_keys": False},
-           {"indent": 2, "sort_keys": True}, {"indent": 2, "sort_keys": False})
+LAYOUTS = (
+    {"indent": 1, "sort_keys": True},
+    {"indent": 1, "sort_keys": False},
+    {"indent": 2, "sort_keys": True},
+    {"indent": 2, "sort_keys": False},
+)
 """The JSON layouts that records and benchmarks are written in (the first:
 ``results.write_record``'s)."""
 
@@ -42,7 +46,7 @@ def portable(key: str, value: str) -> str:
         return value
     parts = path.parts
     if "data" in parts:
-        return str(PurePosixPath(*parts[len(parts) - 1 - parts[::-1].index("data"):]))
+        return str(PurePosixPath(*parts[len(parts) - 1 - parts[::-1].index("data") :]))
     return path.name or value
 
 
@@ -80,16 +84,16 @@ def migrate_file(path: Path, dry_run: bool = False) -> bool:
     if new == value:
         return False
     if (kw := layout(text, value)) is None:
-        raise ValueError(f"{path}: its JSON layout is not one this writes back unchanged; "
-                         "not migrated")
+        raise ValueError(
+            f"{path}: its JSON layout is not one this writes back unchanged; not migrated"
+        )
     if not dry_run:
         atomic_write(path, lambda f: f.write(_dump(new, kw).encode()))
     return True
 
 
 def migrate(folders: Sequence[str | Path], dry_run: bool = False) -> list[Path]:
-    """Migrate every ``*.json`` under ``folders`` (or the files themselves); the files that changed.
-    """
+    """Migrate every ``*.json`` under ``folders`` (or the files themselves); the files that changed."""
     changed = []
     for folder in map(Path, folders):
         for path in sorted(folder.rglob("*.json")) if folder.is_dir() else [folder]:
@@ -99,10 +103,12 @@ def migrate(folders: Sequence[str | Path], dry_run: bool = False) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m contrastive.migrate",
-                                description=__doc__.split("\n")[0])
-    p.add_argument("folders", nargs="+",
-                   help="records folders (or files), e.g. data/results data/pilot")
+    p = argparse.ArgumentParser(
+        prog="python -m contrastive.migrate", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "folders", nargs="+", help="records folders (or files), e.g. data/results data/pilot"
+    )
     p.add_argument("--dry-run", action="store_true", help="list what would change; write nothing")
     args = p.parse_args(argv)
     if missing := [f for f in args.folders if not Path(f).exists()]:

@@ -41,7 +41,13 @@ class _NarrowResNet18(torchvision.models.ResNet):
         self.conv1, self.bn1 = nn.Conv2d(3, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width)
         self.layer1 = self._make_layer(torchvision.models.resnet.BasicBlock, width, 2)
         for i in (2, 3, 4):
-            setattr(self, f"layer{i}", self._make_layer(torchvision.models.resnet.BasicBlock, width * 2 ** (i - 1), 2, stride=2))
+            setattr(
+                self,
+                f"layer{i}",
+                self._make_layer(
+                    torchvision.models.resnet.BasicBlock, width * 2 ** (i - 1), 2, stride=2
+                ),
+            )
         self.fc = nn.Linear(8 * width, 1000)
 
 
@@ -50,13 +56,24 @@ def backbone(arch: str = "resnet18", init: str = "pytorch") -> tuple[nn.Module, 
     CIFAR stem and no classifier, its convolutions started as ``init`` says (:data:`INITS`)."""
     _check_choice("arch", arch, ARCHS)
     _check_choice("init", init, INITS)
-    if arch == "tiny":  # two conv-BN-ReLU layers and global pooling, 64-d: for tests only, not the paper's network
+    if (
+        arch == "tiny"
+    ):  # two conv-BN-ReLU layers and global pooling, 64-d: for tests only, not the paper's network
         return nn.Sequential(
-            nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         ), 64
-    net = _NarrowResNet18(NARROW[arch]) if arch in NARROW else getattr(torchvision.models, arch)(weights=None)
+    net = (
+        _NarrowResNet18(NARROW[arch])
+        if arch in NARROW
+        else getattr(torchvision.models, arch)(weights=None)
+    )
     net.conv1 = nn.Conv2d(3, net.conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
     net.maxpool = nn.Identity()
     width = net.fc.in_features
@@ -74,15 +91,22 @@ def head(kind: str, width: int, feature_dim: int) -> nn.Module:
     _check_choice("head", kind, HEADS)
     if kind == "linear":
         return nn.Linear(width, feature_dim)
-    return nn.Sequential(nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, feature_dim))
+    return nn.Sequential(
+        nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, feature_dim)
+    )
 
 
 class Encoder(nn.Module):
     """f: images -> (h, z), h the pooled backbone feature (B, width), z = normalize(head(h)) (B, feature_dim) in
     float32 whatever the autocast dtype. The defaults are the paper's: ResNet-18 and a linear 512 -> 128 head."""
 
-    def __init__(self, arch: str = "resnet18", head_kind: str = "linear", feature_dim: int = 128,
-                 init: str = "pytorch") -> None:
+    def __init__(
+        self,
+        arch: str = "resnet18",
+        head_kind: str = "linear",
+        feature_dim: int = 128,
+        init: str = "pytorch",
+    ) -> None:
         super().__init__()
         check_int("feature_dim", feature_dim, 1)
         self.backbone, self.width = backbone(arch, init)
@@ -102,14 +126,16 @@ class Encoder(nn.Module):
 
 
 @torch.no_grad()
-def encode(model: Encoder, images: Tensor, transform, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
+def encode(
+    model: Encoder, images: Tensor, transform, batch_size: int = 1024
+) -> tuple[Tensor, Tensor]:
     """(h, z) of every uint8 image (N, 3, H, W) in eval mode (restored after), in float32 without autocast: full
     precision for the probe and the metrics. ``transform`` maps a uint8 batch to the network's input."""
     was_training = model.training
     model.eval()
     hs, zs = [], []
     for a in range(0, images.shape[0], batch_size):
-        x = transform(images[a:a + batch_size])
+        x = transform(images[a : a + batch_size])
         h, z = model(x.contiguous(memory_format=torch.channels_last))
         hs.append(h.float())
         zs.append(z)

@@ -31,11 +31,11 @@ from .results import Record
 
 CRITERIA = {
     "escapes": "its test (uniformity, tolerance) point lies above the fixed-τ frontier by more than the largest "
-               "test-tolerance difference between two seeds of one fixed τ",
+    "test-tolerance difference between two seeds of one fixed τ",
     "linear_top1": "its mean linear top-1 exceeds the best fixed-τ mean by more than the largest linear top-1 "
-                   "difference between two seeds of one fixed τ",
+    "difference between two seeds of one fixed τ",
     "knn_top1": "its mean kNN top-1 exceeds the best fixed-τ mean by more than the largest kNN top-1 difference "
-                "between two seeds of one fixed τ",
+    "between two seeds of one fixed τ",
 }
 """The three criteria in words (module docstring), written before the first run of a moving τ."""
 ACCURACIES = ("linear_top1", "knn_top1")
@@ -43,8 +43,11 @@ ACCURACIES = ("linear_top1", "knn_top1")
 
 def numbers(record: Record) -> dict[str, float]:
     """A run's numbers the criteria read: test uniformity and tolerance (its last curve point), linear and kNN top-1."""
-    return {"uniformity": record.curves["uniformity"][-1], "tolerance": record.curves["tolerance"][-1],
-            **{m: record.results[m] for m in ACCURACIES}}
+    return {
+        "uniformity": record.curves["uniformity"][-1],
+        "tolerance": record.curves["tolerance"][-1],
+        **{m: record.results[m] for m in ACCURACIES},
+    }
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,15 @@ class Point:
         return max(self.values(metric)) - min(self.values(metric))
 
 
-def fixed_points(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> list[Point]:
+def fixed_points(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
+) -> list[Point]:
     """The ordinary loss at each fixed τ of its grid recorded at ``protocol``, ascending τ."""
     look = Lookup([r for r in records if r.schedule == "constant"], dataset, name=protocol)
-    found = [(t, [r for r in look.runs("contrastive", t) if not r.invalid]) for t in paper.GRIDS["contrastive"]]
+    found = [
+        (t, [r for r in look.runs("contrastive", t) if not r.invalid])
+        for t in paper.GRIDS["contrastive"]
+    ]
     return [Point(f"τ = {t:g}", tuple(runs)) for t, runs in found if runs]
 
 
@@ -80,7 +88,11 @@ def noise(fixed: Sequence[Point], metric: str) -> float:
 def frontier(fixed: Sequence[Point]) -> list[tuple[float, float]]:
     """The fixed-τ frontier: the (uniformity, tolerance) seed means that no other beats in both, by uniformity."""
     points = [(p.mean("uniformity"), p.mean("tolerance")) for p in fixed]
-    kept = [(u, t) for u, t in points if not any(u2 >= u and t2 >= t and (u2, t2) != (u, t) for u2, t2 in points)]
+    kept = [
+        (u, t)
+        for u, t in points
+        if not any(u2 >= u and t2 >= t and (u2, t2) != (u, t) for u2, t2 in points)
+    ]
     return sorted(kept)
 
 
@@ -93,12 +105,18 @@ def frontier_tolerance(front: Sequence[tuple[float, float]], uniformity: float) 
 def judge(point: Point, fixed: Sequence[Point]) -> dict[str, dict[str, Any]]:
     """Each criterion of :data:`CRITERIA` for the runs ``point`` against the fixed τ: the deciding number (the gap
     above the frontier in tolerance, or above the best fixed τ's mean), the margin it must exceed, and the verdict."""
-    tolerance_gap = point.mean("tolerance") - frontier_tolerance(frontier(fixed), point.mean("uniformity"))
+    tolerance_gap = point.mean("tolerance") - frontier_tolerance(
+        frontier(fixed), point.mean("uniformity")
+    )
     found = {"escapes": {"gap": tolerance_gap, "margin": noise(fixed, "tolerance")}}
     for metric in ACCURACIES:
         best = max(fixed, key=lambda p: p.mean(metric))
-        found[metric] = {"gap": point.mean(metric) - best.mean(metric), "margin": noise(fixed, metric),
-                         "best": best.mean(metric), "best_label": best.label}
+        found[metric] = {
+            "gap": point.mean(metric) - best.mean(metric),
+            "margin": noise(fixed, metric),
+            "best": best.mean(metric),
+            "best_label": best.label,
+        }
     for v in found.values():
         v["holds"] = v["gap"] > v["margin"]
     return found

@@ -36,7 +36,9 @@ def _log_shares(s_neg: Tensor, tau: float, k: int) -> tuple[Tensor, Tensor]:
     x = upcast(s_neg) / tau
     log_all = torch.logsumexp(x, dim=-1)
     top = nearest_negatives(x, k)  # dividing by tau > 0 keeps the order
-    rest = torch.topk(x, x.shape[-1] - k, dim=-1, largest=False).values  # empty when k = M: logsumexp gives -inf
+    rest = torch.topk(
+        x, x.shape[-1] - k, dim=-1, largest=False
+    ).values  # empty when k = M: logsumexp gives -inf
     return torch.logsumexp(top, dim=-1) - log_all, torch.logsumexp(rest, dim=-1) - log_all
 
 
@@ -52,14 +54,24 @@ def dropped_share(s_neg: Tensor, tau: float, k: int) -> Tensor:
     return _log_shares(s_neg, tau, k)[1].exp()
 
 
-def solve_tau(summary: Callable[[float], float], target: float, low: float = 1e-3, high: float = 1e3, steps: int = 60) -> float:
+def solve_tau(
+    summary: Callable[[float], float],
+    target: float,
+    low: float = 1e-3,
+    high: float = 1e3,
+    steps: int = 60,
+) -> float:
     """The tau in [low, high] at which ``summary(tau)``, an Eq. 5 penalty summary increasing with tau (such as the
     anchors' mean :func:`effective_negatives` or :func:`dropped_share`), equals ``target``: bisection in log tau."""
     if not (0 < low < high < math.inf):
-        raise ValueError(f"low and high must satisfy 0 < low < high < inf, got low={low!r}, high={high!r}")
+        raise ValueError(
+            f"low and high must satisfy 0 < low < high < inf, got low={low!r}, high={high!r}"
+        )
     at_low, at_high = summary(low), summary(high)
     if not at_low <= target <= at_high:
-        raise ValueError(f"target must lie in [{at_low:.6g}, {at_high:.6g}], the summary at tau = {low:g} and {high:g}; got {target!r}")
+        raise ValueError(
+            f"target must lie in [{at_low:.6g}, {at_high:.6g}], the summary at tau = {low:g} and {high:g}; got {target!r}"
+        )
     for _ in range(steps):
         mid = math.sqrt(low * high)
         low, high = (mid, high) if summary(mid) < target else (low, mid)
@@ -83,14 +95,18 @@ def sphere_similarities(m: int, d: int = FEATURE_DIM, b: int = 1, seed: int = 0)
     return torch.cat(blocks).view(b, m)
 
 
-def histogram_similarities(edges: np.ndarray | Tensor, density: np.ndarray | Tensor, m: int) -> Tensor:
+def histogram_similarities(
+    edges: np.ndarray | Tensor, density: np.ndarray | Tensor, m: int
+) -> Tensor:
     """m negative similarities (1, m) that follow a histogram (a run record's ``hist_edges``, ``hist_neg``): the
     midpoint quantiles (i + 1/2)/m of the distribution uniform within each bin, so deterministic. A record's
     histogram pools many anchors' negatives: these describe a typical anchor, not any one of them."""
     edges, density = (torch.as_tensor(a, dtype=torch.float64) for a in (edges, density))
     if edges.dim() != 1 or density.shape != (edges.shape[0] - 1,) or density.shape[0] < 1:
-        raise ValueError(f"edges must have shape (n + 1,) and density shape (n,), n >= 1, "
-                         f"got {tuple(edges.shape)} and {tuple(density.shape)}")
+        raise ValueError(
+            f"edges must have shape (n + 1,) and density shape (n,), n >= 1, "
+            f"got {tuple(edges.shape)} and {tuple(density.shape)}"
+        )
     width = edges.diff()
     if not (width > 0).all():
         raise ValueError("edges must increase strictly")

@@ -42,13 +42,38 @@ class Pilot:
 
 FIRST = Pilot(
     recipes={
-        "5k-100ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 100, "lr": 0.03, "init": "torchvision"},  # round 1 (over budget)
-        "5k-60ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 60, "lr": 0.03, "init": "torchvision"},
-        "10k-30ep": {"arch": "resnet18_w16", "subset": 10_000, "epochs": 30, "lr": 0.03, "init": "torchvision"},
-        "5k-60ep-lr0.06": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 60, "lr": 0.06, "init": "torchvision"},
+        "5k-100ep": {
+            "arch": "resnet18_w16",
+            "subset": 5_000,
+            "epochs": 100,
+            "lr": 0.03,
+            "init": "torchvision",
+        },  # round 1 (over budget)
+        "5k-60ep": {
+            "arch": "resnet18_w16",
+            "subset": 5_000,
+            "epochs": 60,
+            "lr": 0.03,
+            "init": "torchvision",
+        },
+        "10k-30ep": {
+            "arch": "resnet18_w16",
+            "subset": 10_000,
+            "epochs": 30,
+            "lr": 0.03,
+            "init": "torchvision",
+        },
+        "5k-60ep-lr0.06": {
+            "arch": "resnet18_w16",
+            "subset": 5_000,
+            "epochs": 60,
+            "lr": 0.06,
+            "init": "torchvision",
+        },
     },
     rules={
-        "max_seconds": 12 * 60,  # rule 1: a complete run on the 2-core machine, training + evaluation
+        "max_seconds": 12
+        * 60,  # rule 1: a complete run on the 2-core machine, training + evaluation
         "last_fraction": 0.2,  # rule 2: the stretch of training that must be flat ...
         "max_flatness": 0.1,  # ... moving by at most this fraction of the curve's range over the run
         "flat_curves": ("uniformity", "knn_top1"),
@@ -60,9 +85,26 @@ FIRST = Pilot(
 
 SECOND = Pilot(
     recipes={  # the paper's lr 0.03 at every batch size; more SGD steps per image as the batch shrinks
-        "b128-180ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 180, "lr": 0.03},  # 40 x 180 = 7,200 steps
-        "b64-120ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 120, "lr": 0.03, "batch_size": 64},  # 79 x 120 = 9,480
-        "b32-80ep": {"arch": "resnet18_w16", "subset": 5_000, "epochs": 80, "lr": 0.03, "batch_size": 32},  # 157 x 80 = 12,560
+        "b128-180ep": {
+            "arch": "resnet18_w16",
+            "subset": 5_000,
+            "epochs": 180,
+            "lr": 0.03,
+        },  # 40 x 180 = 7,200 steps
+        "b64-120ep": {
+            "arch": "resnet18_w16",
+            "subset": 5_000,
+            "epochs": 120,
+            "lr": 0.03,
+            "batch_size": 64,
+        },  # 79 x 120 = 9,480
+        "b32-80ep": {
+            "arch": "resnet18_w16",
+            "subset": 5_000,
+            "epochs": 80,
+            "lr": 0.03,
+            "batch_size": 32,
+        },  # 157 x 80 = 12,560
     },
     rules={
         "max_images": 900_000,  # R1: training images seen by a run (3x the first pilot's 5,000 x 60)
@@ -77,12 +119,25 @@ SECOND = Pilot(
 PILOTS = {"first": FIRST, "second": SECOND}
 
 
-def configs(pilot: Pilot, recipe: str, data: str | None, out: str | Path, device: str = "cpu") -> list[dict[str, Any]]:
+def configs(
+    pilot: Pilot, recipe: str, data: str | None, out: str | Path, device: str = "cpu"
+) -> list[dict[str, Any]]:
     """The Config arguments of ``recipe``'s runs (one per τ of ``pilot.taus``), records under ``out/<recipe>``."""
     values = asdict(PAPER.scaled(**pilot.recipes[recipe]))
-    return [{**values, "dataset": "cifar10", "data": data, "loss": "contrastive", "tau": tau, "device": device,
-             "knn_every": values["epochs"] // pilot.curve_points, "out": str(Path(out) / recipe),
-             "checkpoint_dir": str(Path(out).parent / "checkpoints" / "pilot" / recipe)} for tau in pilot.taus]
+    return [
+        {
+            **values,
+            "dataset": "cifar10",
+            "data": data,
+            "loss": "contrastive",
+            "tau": tau,
+            "device": device,
+            "knn_every": values["epochs"] // pilot.curve_points,
+            "out": str(Path(out) / recipe),
+            "checkpoint_dir": str(Path(out).parent / "checkpoints" / "pilot" / recipe),
+        }
+        for tau in pilot.taus
+    ]
 
 
 def last_stretch(epochs: Sequence[int], last_fraction: float = FIRST.rules["last_fraction"]) -> int:
@@ -90,7 +145,11 @@ def last_stretch(epochs: Sequence[int], last_fraction: float = FIRST.rules["last
     return next(i for i, e in enumerate(epochs) if e >= (1 - last_fraction) * epochs[-1])
 
 
-def flatness(curves: Mapping[str, Sequence[float]], name: str, last_fraction: float = FIRST.rules["last_fraction"]) -> float:
+def flatness(
+    curves: Mapping[str, Sequence[float]],
+    name: str,
+    last_fraction: float = FIRST.rules["last_fraction"],
+) -> float:
     """How far curve ``name`` moved over the last ``last_fraction`` of training (from :func:`last_stretch` to the
     end), as a fraction of its range over the whole run: 0 is flat; a constant curve counts as flat."""
     values = list(curves[name])
@@ -102,8 +161,10 @@ def flatness(curves: Mapping[str, Sequence[float]], name: str, last_fraction: fl
 def levelled(curves: Mapping[str, Sequence[float]], rules: Mapping[str, Any] = FIRST.rules) -> bool:
     """Rule 2: each curve of ``rules["flat_curves"]`` moved by at most ``rules["max_flatness"]`` of its range
     over the last ``rules["last_fraction"]`` of training (:func:`flatness`); False where a curve is missing."""
-    return all(name in curves and flatness(curves, name, rules["last_fraction"]) <= rules["max_flatness"]
-               for name in rules["flat_curves"])
+    return all(
+        name in curves and flatness(curves, name, rules["last_fraction"]) <= rules["max_flatness"]
+        for name in rules["flat_curves"]
+    )
 
 
 def within_budget(record: results.Record, rules: Mapping[str, Any]) -> bool:
@@ -115,10 +176,18 @@ def within_budget(record: results.Record, rules: Mapping[str, Any]) -> bool:
 
 def assess(record: results.Record, rules: Mapping[str, Any] = FIRST.rules) -> dict[str, Any]:
     """One pilot run judged by rules 1 and 2: its seconds, final kNN accuracy and flatness per curve."""
-    flat = {name: flatness(record.curves, name, rules["last_fraction"]) for name in rules["flat_curves"]}
-    return {"tau": record.config["tau"], "seconds": record.provenance["wall_seconds"]["total"],
-            "knn_top1": record.results["knn_top1"], "linear_top1": record.results["linear_top1"],
-            "flatness": flat, "fast": within_budget(record, rules), "flat": levelled(record.curves, rules)}
+    flat = {
+        name: flatness(record.curves, name, rules["last_fraction"]) for name in rules["flat_curves"]
+    }
+    return {
+        "tau": record.config["tau"],
+        "seconds": record.provenance["wall_seconds"]["total"],
+        "knn_top1": record.results["knn_top1"],
+        "linear_top1": record.results["linear_top1"],
+        "flatness": flat,
+        "fast": within_budget(record, rules),
+        "flat": levelled(record.curves, rules),
+    }
 
 
 def verdict(runs: Mapping[str, Sequence[results.Record]], pilot: Pilot = FIRST) -> dict[str, Any]:
@@ -127,39 +196,82 @@ def verdict(runs: Mapping[str, Sequence[results.Record]], pilot: Pilot = FIRST) 
     at every τ, "rows": one row per recipe,
     "runs": {recipe: [assess(record), ...]}}``. A recipe missing a τ of ``pilot.taus`` cannot be chosen;
     where no recipe meets rule 2, the flattest within budget is chosen only if ``rules["fallback"]``."""
-    rows, judged = [], {recipe: [assess(r, pilot.rules) for r in records] for recipe, records in runs.items()}
+    rows, judged = (
+        [],
+        {recipe: [assess(r, pilot.rules) for r in records] for recipe, records in runs.items()},
+    )
     for recipe, assessed in judged.items():
         complete = sorted(a["tau"] for a in assessed) == sorted(pilot.taus)
-        rows.append({"recipe": recipe, "complete": complete,
-                     "fast": complete and all(a["fast"] for a in assessed),
-                     "flat": complete and all(a["flat"] for a in assessed),
-                     "mean_knn_top1": sum(a["knn_top1"] for a in assessed) / len(assessed) if complete else None,
-                     "worst_flatness": max(max(a["flatness"].values()) for a in assessed) if assessed else None})
+        rows.append(
+            {
+                "recipe": recipe,
+                "complete": complete,
+                "fast": complete and all(a["fast"] for a in assessed),
+                "flat": complete and all(a["flat"] for a in assessed),
+                "mean_knn_top1": sum(a["knn_top1"] for a in assessed) / len(assessed)
+                if complete
+                else None,
+                "worst_flatness": max(max(a["flatness"].values()) for a in assessed)
+                if assessed
+                else None,
+            }
+        )
     qualified, fast = [r for r in rows if r["fast"] and r["flat"]], [r for r in rows if r["fast"]]
     if qualified:
         chosen = max(qualified, key=lambda r: r["mean_knn_top1"])["recipe"]
     else:
-        chosen = min(fast, key=lambda r: r["worst_flatness"])["recipe"] if pilot.rules["fallback"] and fast else None
+        chosen = (
+            min(fast, key=lambda r: r["worst_flatness"])["recipe"]
+            if pilot.rules["fallback"] and fast
+            else None
+        )
     complete = len(rows) == len(pilot.recipes) and all(r["complete"] for r in rows)
-    return {"chosen": chosen, "flat": bool(qualified), "complete": complete, "rows": rows, "runs": judged}
+    return {
+        "chosen": chosen,
+        "flat": bool(qualified),
+        "complete": complete,
+        "rows": rows,
+        "runs": judged,
+    }
 
 
 def load(pilot: Pilot = FIRST, root: str | Path = DEFAULT_ROOT) -> dict[str, list[results.Record]]:
     """``pilot``'s records under ``root`` (``<root>/<recipe>/**/*.json``), by recipe."""
-    return {recipe: results.load(Path(root) / recipe) for recipe in pilot.recipes if (Path(root) / recipe).is_dir()}
+    return {
+        recipe: results.load(Path(root) / recipe)
+        for recipe in pilot.recipes
+        if (Path(root) / recipe).is_dir()
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m contrastive.pilot", description=__doc__.split("\n")[0])
-    p.add_argument("--pilot", default="second", choices=list(PILOTS), help="which pilot's recipes to run")
-    p.add_argument("--data", help="a CIFAR-10 file (the npz of data/README.md); default: torchvision's download")
-    p.add_argument("--out", default=str(DEFAULT_ROOT), help="records go to OUT/<recipe>/<protocol>/cifar10/")
-    p.add_argument("--recipes", nargs="+", help="these recipes only, in this order (default: all of the pilot's)")
+    p = argparse.ArgumentParser(
+        prog="python -m contrastive.pilot", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--pilot", default="second", choices=list(PILOTS), help="which pilot's recipes to run"
+    )
+    p.add_argument(
+        "--data",
+        help="a CIFAR-10 file (the npz of data/README.md); default: torchvision's download",
+    )
+    p.add_argument(
+        "--out", default=str(DEFAULT_ROOT), help="records go to OUT/<recipe>/<protocol>/cifar10/"
+    )
+    p.add_argument(
+        "--recipes",
+        nargs="+",
+        help="these recipes only, in this order (default: all of the pilot's)",
+    )
     args = p.parse_args(argv)
     pilot = PILOTS[args.pilot]
     if unknown := set(args.recipes or ()) - set(pilot.recipes):
         p.error(f"argument --recipes: must be among {list(pilot.recipes)}, got {sorted(unknown)}")
-    for config in [Config(**c) for recipe in args.recipes or pilot.recipes for c in configs(pilot, recipe, args.data, args.out)]:
+    for config in [
+        Config(**c)
+        for recipe in args.recipes or pilot.recipes
+        for c in configs(pilot, recipe, args.data, args.out)
+    ]:
         path = record_path(config)
         print(f"pilot: {path}: {'exists, skipped' if path.is_file() else 'running'}", flush=True)
         if not path.is_file():

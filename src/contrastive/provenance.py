@@ -36,7 +36,9 @@ def git_commit(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
 
     def git(*args: str) -> str | None:
         try:
-            return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+            ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return None
 
@@ -78,5 +80,12 @@ def environment(device: str | torch.device | None = None) -> dict[str, Any]:
     import torchvision
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "numpy": np.__version__, "device": device_name(device), "host": platform.node(), **git_commit()}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "device": device_name(device),
+        "host": platform.node(),
+        **git_commit(),
+    }

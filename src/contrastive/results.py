@@ -67,8 +67,14 @@ def record_name(loss: str, tau: float | None, seed: int = 0, schedule: str = "co
     return f"{loss}{moving}-tau{float(tau):g}-seed{seed}"
 
 
-def record_path(root: str | os.PathLike, dataset: str, loss: str, tau: float | None, seed: int = 0,
-                schedule: str = "constant") -> Path:
+def record_path(
+    root: str | os.PathLike,
+    dataset: str,
+    loss: str,
+    tau: float | None,
+    seed: int = 0,
+    schedule: str = "constant",
+) -> Path:
     """Where the record of (dataset, loss, tau, seed, schedule) lives under ``root``."""
     return Path(root) / dataset / f"{record_name(loss, tau, seed, schedule)}.json"
 
@@ -173,9 +179,15 @@ def record_problem(record: Any) -> str | None:
         return f"config.seed must be an integer, got {_present(config, 'seed')}"
     if config.get("tau") is not None and not _is_number(config["tau"]):
         return f"config.tau must be a number or null, got {_present(config, 'tau')}"
-    if bad := {k: v for k, v in record["results"].items() if not (isinstance(k, str) and _is_number(v))}:
+    if bad := {
+        k: v for k, v in record["results"].items() if not (isinstance(k, str) and _is_number(v))
+    }:
         return f"results must map names to numbers, got {reprlib.repr(bad)}"
-    if bad := {k: v for k, v in record["curves"].items() if not (isinstance(k, str) and isinstance(v, list))}:
+    if bad := {
+        k: v
+        for k, v in record["curves"].items()
+        if not (isinstance(k, str) and isinstance(v, list))
+    }:
         return f"curves must map names to lists, got {reprlib.repr(bad)}"
     if not isinstance(record.get(ARRAYS_KEY, 0), (str, type(None))):
         return f"{ARRAYS_KEY} must be a string or null, got {_present(record, ARRAYS_KEY)}"
@@ -186,11 +198,18 @@ def _nonfinite(record: dict[str, Any]) -> str | None:
     """Where the results and curves of a well-formed record hold NaN or ±inf, e.g.
     ``"non-finite results.uniformity = nan, curves.loss[3] = inf"``, or None."""
     found = [f"results.{k} = {v}" for k, v in record["results"].items() if _is_nonfinite(v)]
-    found += [f"curves.{k}[{i}] = {v}" for k, vs in record["curves"].items() for i, v in enumerate(vs) if _is_nonfinite(v)]
+    found += [
+        f"curves.{k}[{i}] = {v}"
+        for k, vs in record["curves"].items()
+        for i, v in enumerate(vs)
+        if _is_nonfinite(v)
+    ]
     return f"non-finite {', '.join(found)}" if found else None
 
 
-def write_record(path: str | os.PathLike, record: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> Path:
+def write_record(
+    path: str | os.PathLike, record: dict[str, Any], arrays: dict[str, np.ndarray] | None = None
+) -> Path:
     """Write ``record`` as JSON and ``arrays`` as ``<stem>.npz`` beside it, so that both become visible or neither.
 
     ``ValueError`` naming the path, before anything is written, where ``record`` is malformed (:func:`record_problem`),
@@ -247,7 +266,9 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise BadRecordError(path, f"not valid JSON, truncated? ({e.msg} at line {e.lineno} column {e.colno})") from None
+        raise BadRecordError(
+            path, f"not valid JSON, truncated? ({e.msg} at line {e.lineno} column {e.colno})"
+        ) from None
 
 
 def read_record(path: str | os.PathLike) -> Record:
@@ -259,8 +280,12 @@ def read_record(path: str | os.PathLike) -> Record:
     record = _read_json(path)
     if problem := record_problem(record):
         raise BadRecordError(path, problem)
-    return Record(**{k: record[k] for k in REQUIRED}, path=path, arrays_sha256=record.get(ARRAYS_KEY),
-                  invalid=_nonfinite(record))
+    return Record(
+        **{k: record[k] for k in REQUIRED},
+        path=path,
+        arrays_sha256=record.get(ARRAYS_KEY),
+        invalid=_nonfinite(record),
+    )
 
 
 def read_arrays(record: Record) -> dict[str, np.ndarray]:
@@ -269,19 +294,28 @@ def read_arrays(record: Record) -> dict[str, np.ndarray]:
     npz, want = record.path.with_suffix(".npz"), record.arrays_sha256
     if not npz.is_file():
         if want:
-            raise BadRecordError(npz, f"missing, though its record lists arrays ({ARRAYS_KEY} {want[:12]}...)")
+            raise BadRecordError(
+                npz, f"missing, though its record lists arrays ({ARRAYS_KEY} {want[:12]}...)"
+            )
         return {}
     data = npz.read_bytes()
     if (got := hashlib.sha256(data).hexdigest()) != want:
         listed = f"{ARRAYS_KEY} {want[:12]}..." if want else f"{ARRAYS_KEY} null: it has no arrays"
-        raise BadRecordError(npz, f"stale: its sha256 {got[:12]}... is not its record's ({listed}), "
-                                  "it is left from another write")
+        raise BadRecordError(
+            npz,
+            f"stale: its sha256 {got[:12]}... is not its record's ({listed}), "
+            "it is left from another write",
+        )
     with np.load(io.BytesIO(data)) as f:
         return {k: f[k] for k in f.files}
 
 
-def _read_each(paths: Iterable[Path], read: Callable[[Path], Any],
-               problems: list[tuple[str, str]] | None, strict: bool) -> list:
+def _read_each(
+    paths: Iterable[Path],
+    read: Callable[[Path], Any],
+    problems: list[tuple[str, str]] | None,
+    strict: bool,
+) -> list:
     """``read(p)`` of each path. ``strict``: a ``BadRecordError`` (naming the file) is raised;
     otherwise the file is skipped with a :class:`RecordWarning` and, where ``problems`` is a list,
     ``(path, problem)`` appended to it."""
@@ -304,8 +338,12 @@ def _strict(problems: list | None, strict: bool | None) -> bool:
     return problems is None if strict is None else strict
 
 
-def load(root: str | os.PathLike = DEFAULT_ROOT, dataset: str | None = None,
-         problems: list[tuple[str, str]] | None = None, strict: bool | None = None) -> list[Record]:
+def load(
+    root: str | os.PathLike = DEFAULT_ROOT,
+    dataset: str | None = None,
+    problems: list[tuple[str, str]] | None = None,
+    strict: bool | None = None,
+) -> list[Record]:
     """All good records under ``root`` (optionally only those of ``dataset``, in any protocol's
     folder), by path.
 
@@ -328,18 +366,24 @@ def _read_benchmark(path: Path) -> dict[str, Any]:
     """One epoch-time measurement; ``BadRecordError`` naming the file if it is malformed."""
     benchmark = _read_json(path)
     if not isinstance(benchmark, dict):
-        raise BadRecordError(path, f"a benchmark must be a JSON object, got {reprlib.repr(benchmark)}")
+        raise BadRecordError(
+            path, f"a benchmark must be a JSON object, got {reprlib.repr(benchmark)}"
+        )
     if not isinstance(benchmark.get("device"), str):
         raise BadRecordError(path, f"device must be a string, got {_present(benchmark, 'device')}")
     for key in BENCHMARK_NUMBERS:
         if not _is_number(benchmark.get(key)) or _is_nonfinite(benchmark[key]):
-            raise BadRecordError(path, f"{key} must be a finite number, got {_present(benchmark, key)}")
+            raise BadRecordError(
+                path, f"{key} must be a finite number, got {_present(benchmark, key)}"
+            )
     return benchmark
 
 
-def load_benchmarks(root: str | os.PathLike | None = None,
-                    problems: list[tuple[str, str]] | None = None,
-                    strict: bool | None = None) -> list[dict[str, Any]]:
+def load_benchmarks(
+    root: str | os.PathLike | None = None,
+    problems: list[tuple[str, str]] | None = None,
+    strict: bool | None = None,
+) -> list[dict[str, Any]]:
     """The epoch-time measurements that ``benchmarks/epoch_time.py`` wrote
     (``data/benchmarks/*.json``); a bad file raises, or is skipped where the caller asks for it, as
     in :func:`load`."""
@@ -350,7 +394,9 @@ def load_benchmarks(root: str | os.PathLike | None = None,
     return _read_each(sorted(base.glob("*.json")), _read_benchmark, problems, strict)
 
 
-def find(records: Iterable[Record], dataset: str, loss: str, tau: float | None = None, seed: int = 0) -> Record | None:
+def find(
+    records: Iterable[Record], dataset: str, loss: str, tau: float | None = None, seed: int = 0
+) -> Record | None:
     """The record of (dataset, loss, tau, seed) among ``records``, or None where that run was not made."""
     name = record_name(loss, tau, seed)
     return next((r for r in records if r.dataset == dataset and r.name == name), None)
@@ -368,26 +414,48 @@ def load_records(dataset: str | None = None) -> list[Record]:
     records = load(root(), dataset)
     for r in records:
         if r.invalid:
-            warnings.warn(f"{r.path}: invalid record ({r.invalid}); not drawn, not counted", RecordWarning, stacklevel=2)
+            warnings.warn(
+                f"{r.path}: invalid record ({r.invalid}); not drawn, not counted",
+                RecordWarning,
+                stacklevel=2,
+            )
     return records
 
 
-def by_tau(records: Iterable[Record], dataset: str, loss: str, seed: int = 0) -> list[tuple[float, Record]]:
+def by_tau(
+    records: Iterable[Record], dataset: str, loss: str, seed: int = 0
+) -> list[tuple[float, Record]]:
     """The valid records of ``loss`` on ``dataset`` with ``seed`` as ``(tau, record)``, sorted by tau."""
-    found = [(r.tau, r) for r in records if r.dataset == dataset and r.loss == loss and r.seed == seed and not r.invalid
-             and r.schedule == "constant"]
+    found = [
+        (r.tau, r)
+        for r in records
+        if r.dataset == dataset
+        and r.loss == loss
+        and r.seed == seed
+        and not r.invalid
+        and r.schedule == "constant"
+    ]
     return sorted(found, key=lambda pair: pair[0])
 
 
-def seeds(records: Iterable[Record], dataset: str, loss: str, tau: float | None = None) -> list[Record]:
+def seeds(
+    records: Iterable[Record], dataset: str, loss: str, tau: float | None = None
+) -> list[Record]:
     """The valid records of (dataset, loss, tau), one per seed, by seed."""
     name = record_name(loss, tau)
-    found = [r for r in records if r.dataset == dataset and record_name(r.loss, r.tau, 0, r.schedule) == name
-             and not r.invalid]
+    found = [
+        r
+        for r in records
+        if r.dataset == dataset
+        and record_name(r.loss, r.tau, 0, r.schedule) == name
+        and not r.invalid
+    ]
     return sorted(found, key=lambda r: r.seed)
 
 
-def with_arrays(runs: Iterable[tuple[float, Record]], keys: Sequence[str]) -> list[tuple[float, dict[str, np.ndarray], Record]]:
+def with_arrays(
+    runs: Iterable[tuple[float, Record]], keys: Sequence[str]
+) -> list[tuple[float, dict[str, np.ndarray], Record]]:
     """``(tau, arrays, record)`` for each ``(tau, record)`` of ``runs`` whose stored arrays hold all of ``keys``."""
     read = [(t, r.arrays(), r) for t, r in runs]
     return [(t, a, r) for t, a, r in read if set(keys) <= set(a)]

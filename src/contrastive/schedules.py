@@ -56,8 +56,16 @@ class Temperature(nn.Module):
     the τ the loss divides by; :meth:`reweight` the per-anchor loss (MACL's, else unchanged). ``learned`` holds its
     logit scale as a parameter (:meth:`clip` after each optimiser step)."""
 
-    def __init__(self, schedule: str, tau: float, tau_max: float, tau_floor: float, period: int,
-                 alpha: float, a0: float) -> None:
+    def __init__(
+        self,
+        schedule: str,
+        tau: float,
+        tau_max: float,
+        tau_floor: float,
+        period: int,
+        alpha: float,
+        a0: float,
+    ) -> None:
         super().__init__()
         self.schedule, self.tau, self.tau_max, self.tau_floor = schedule, tau, tau_max, tau_floor
         self.period, self.alpha, self.a0 = period, alpha, a0
@@ -68,7 +76,9 @@ class Temperature(nn.Module):
     def at_epoch(self, epoch: int, device: torch.device) -> None:
         """Set the τ of ``epoch`` where it depends on the epoch alone (cosine: a tensor, so a compiled step reuses)."""
         if self.schedule == "cosine":
-            self.epoch_tau = torch.tensor(cosine_tau(epoch, self.tau, self.tau_max, self.period), device=device)
+            self.epoch_tau = torch.tensor(
+                cosine_tau(epoch, self.tau, self.tau_max, self.period), device=device
+            )
 
     def forward(self, s_pos: Tensor) -> Tensor | float:
         if self.schedule == "macl":

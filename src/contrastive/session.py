@@ -47,8 +47,19 @@ MAX_FILES = 8
 ARCHIVE, SUMMARY = "session.tar", "session.json"
 PACKED = ("data/results/paper", "data/runs/paper", "data/checks", "data/benchmarks")
 """The folders (from the root) whose new files the archive holds."""
-NOTEBOOK_PARAMETERS = ("protocol", "dataset", "data", "datasets", "loss", "tau", "seed", "device",
-                       "out", "checkpoint_dir", "checkpoint_every")
+NOTEBOOK_PARAMETERS = (
+    "protocol",
+    "dataset",
+    "data",
+    "datasets",
+    "loss",
+    "tau",
+    "seed",
+    "device",
+    "out",
+    "checkpoint_dir",
+    "checkpoint_every",
+)
 """What a session passes to the run notebook: the rest is the protocol's."""
 
 
@@ -96,12 +107,16 @@ class Plan:
     def lines(self) -> list[str]:
         """The plan in words, one line each."""
         out = [f"plan for {self.minutes:g} min: {len(self.runs)} run(s) at the {PROTOCOL} protocol"]
-        out += [f"  run {r['stem']}: ~{r['seconds'] / 60:.1f} min, "
-                f"ends by ~{r['ends_s'] / 60:.1f} min" for r in self.runs]
-        return out + [f"  recorded already, skipped: {', '.join(self.recorded) or 'none'}",
-                      f"  left for another slot: {', '.join(self.left) or 'none'}",
-                      f"  returns {SUMMARY} and {ARCHIVE} (records, run notebooks, checks, "
-                      f"benchmarks): with the log, 3 files of the {MAX_FILES} a slot returns"]
+        out += [
+            f"  run {r['stem']}: ~{r['seconds'] / 60:.1f} min, ends by ~{r['ends_s'] / 60:.1f} min"
+            for r in self.runs
+        ]
+        return out + [
+            f"  recorded already, skipped: {', '.join(self.recorded) or 'none'}",
+            f"  left for another slot: {', '.join(self.left) or 'none'}",
+            f"  returns {SUMMARY} and {ARCHIVE} (records, run notebooks, checks, "
+            f"benchmarks): with the log, 3 files of the {MAX_FILES} a slot returns",
+        ]
 
 
 def table1() -> list[tuple[str, float | None]]:
@@ -128,8 +143,14 @@ def run_config(loss: str, tau: float | None, **fields: Any) -> Config:
     """Table 1's ``(loss, tau)`` at the paper protocol, seed 0, no checkpoint before its end;
     ``fields``: where files go and what runs it (never a setting the protocol fixes)."""
     taus = {"tau": tau} if tau is not None else {}
-    return Config.at(PROTOCOL, loss=loss, **taus, seed=SEED,
-                     checkpoint_every=Config.at(PROTOCOL).epochs, **fields)
+    return Config.at(
+        PROTOCOL,
+        loss=loss,
+        **taus,
+        seed=SEED,
+        checkpoint_every=Config.at(PROTOCOL).epochs,
+        **fields,
+    )
 
 
 def check_minutes(minutes: Any) -> None:
@@ -170,15 +191,23 @@ def execute(config: Config, root: Path) -> Path:
     ``data/runs/paper/<dataset>/``), else ``train.run``. Returns the record's path."""
     if not notebooks_available():
         from .train import run
+
         return run(config)
     from . import sweep
+
     target = root / "data" / "runs" / PROTOCOL / config.dataset / f"{config.stem}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    parameters = {k: v for k, v in asdict(config).items()
-                  if k in NOTEBOOK_PARAMETERS and v is not None}
+    parameters = {
+        k: v for k, v in asdict(config).items() if k in NOTEBOOK_PARAMETERS and v is not None
+    }
     try:
-        sweep.papermill.execute_notebook(str(sweep.NOTEBOOK), str(target), parameters=parameters,
-                                         kernel_name=sweep.KERNEL, progress_bar=False)
+        sweep.papermill.execute_notebook(
+            str(sweep.NOTEBOOK),
+            str(target),
+            parameters=parameters,
+            kernel_name=sweep.KERNEL,
+            progress_bar=False,
+        )
     finally:
         if target.is_file():
             sweep.hide_injected_parameters(target)
@@ -206,8 +235,12 @@ def run_plan(planned: Plan, root: Path, started: float) -> list[dict[str, Any]]:
 
 def new_files(root: Path, since: float) -> list[Path]:
     """The files under :data:`PACKED` of ``root`` modified at or after ``since`` (epoch seconds)."""
-    return [p for folder in PACKED for p in sorted((root / folder).rglob("*"))
-            if p.is_file() and not p.name.startswith(".") and p.stat().st_mtime >= since]
+    return [
+        p
+        for folder in PACKED
+        for p in sorted((root / folder).rglob("*"))
+        if p.is_file() and not p.name.startswith(".") and p.stat().st_mtime >= since
+    ]
 
 
 def pack(files: Sequence[Path], root: Path, out: Path, summary: dict[str, Any]) -> list[Path]:
@@ -223,20 +256,31 @@ def pack(files: Sequence[Path], root: Path, out: Path, summary: dict[str, Any]) 
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m contrastive.session",
-                                description=__doc__.split("\n")[0])
-    p.add_argument("--minutes", type=float, required=True,
-                   help="what the call may use, start-up included")
-    p.add_argument("--plan", action="store_true",
-                   help="print the plan, write nothing (any machine)")
+    p = argparse.ArgumentParser(
+        prog="python -m contrastive.session", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--minutes", type=float, required=True, help="what the call may use, start-up included"
+    )
+    p.add_argument(
+        "--plan", action="store_true", help="print the plan, write nothing (any machine)"
+    )
     p.add_argument("--data", default=None, help="the offline CIFAR-10 npz (default: a download)")
     p.add_argument("--device", default="cuda")
     p.add_argument("--out", default=None, help="where session.tar and session.json go")
-    p.add_argument("--since", type=float, default=None,
-                   help="pack the files written since this time (epoch seconds; default: now)")
+    p.add_argument(
+        "--since",
+        type=float,
+        default=None,
+        help="pack the files written since this time (epoch seconds; default: now)",
+    )
     for f in dataclasses.fields(Estimate):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=float, default=f.default,
-                       help=f"the estimate's {f.name} (default: {f.default})")
+        p.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            type=float,
+            default=f.default,
+            help=f"the estimate's {f.name} (default: {f.default})",
+        )
     return p
 
 
@@ -245,8 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.time()
     args = parser().parse_args(argv)
     estimate = Estimate(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Estimate)})
-    fields = {"data": args.data, "out": str(ROOT / "data" / "results"),
-              "checkpoint_dir": str(ROOT / "data" / "checkpoints")}
+    fields = {
+        "data": args.data,
+        "out": str(ROOT / "data" / "results"),
+        "checkpoint_dir": str(ROOT / "data" / "checkpoints"),
+    }
     try:
         if args.out is None and not args.plan:
             raise ConfigError("out", "is required: where session.tar and session.json go")
@@ -258,8 +305,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.plan:
         return 0
     done = run_plan(planned, ROOT, started)
-    summary = {"minutes": args.minutes, "estimate": asdict(estimate), "runs": done,
-               "recorded": planned.recorded, "left": planned.left, "seconds": time.time() - started}
+    summary = {
+        "minutes": args.minutes,
+        "estimate": asdict(estimate),
+        "runs": done,
+        "recorded": planned.recorded,
+        "left": planned.left,
+        "seconds": time.time() - started,
+    }
     files = new_files(ROOT, started if args.since is None else args.since)
     for path in pack(files, ROOT, Path(args.out), summary):
         print(f"session: wrote {path}")

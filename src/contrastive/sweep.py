@@ -66,8 +66,10 @@ def notebook_config(namespace: dict[str, Any]) -> Config:
     """
     names = {f.name for f in fields(Config)}
     if unknown := sorted(literal_assignments(namespace.get("In", ())) - names):
-        raise ValueError(f"unknown run-notebook parameter {', '.join(unknown)}: the parameters are the fields of "
-                         f"the run configuration ({', '.join(sorted(names))})")
+        raise ValueError(
+            f"unknown run-notebook parameter {', '.join(unknown)}: the parameters are the fields of "
+            f"the run configuration ({', '.join(sorted(names))})"
+        )
     return run_config(**{name: namespace[name] for name in names})
 
 
@@ -80,14 +82,20 @@ def literal_assignments(sources: Sequence[str]) -> set[str]:
         except SyntaxError:  # IPython magics
             continue
         for node in body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
                 with suppress(ValueError):  # not a literal
                     ast.literal_eval(node.value)
                     found.add(node.targets[0].id)
     return found
 
 
-def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -> list[tuple[str, float | None]]:
+def configurations(
+    losses: Sequence[str], taus: Sequence[float] | None = None
+) -> list[tuple[str, float | None]]:
     """``(loss, tau)`` for every loss and tau (``taus`` None: each loss's grid, ``paper.GRIDS``), Table 1's
     configurations first, then Fig. 2's; a loss without a temperature appears once, tau None."""
     if not losses:
@@ -98,15 +106,21 @@ def configurations(losses: Sequence[str], taus: Sequence[float] | None = None) -
     for loss in losses:
         check_loss(loss)
         if USES_TAU[loss]:
-            configs += [(loss, float(tau)) for tau in (paper.GRIDS.get(loss, paper.TABLE1_TAUS) if taus is None else taus)]
+            configs += [
+                (loss, float(tau))
+                for tau in (paper.GRIDS.get(loss, paper.TABLE1_TAUS) if taus is None else taus)
+            ]
         else:
             configs.append((loss, None))
     first = [set(paper.COLUMNS), {("contrastive", t) for t in paper.FIG2_TAUS}]
-    return sorted(dict.fromkeys(configs), key=lambda c: [c not in s for s in first])  # stable: Table 1's, then Fig. 2's
+    return sorted(
+        dict.fromkeys(configs), key=lambda c: [c not in s for s in first]
+    )  # stable: Table 1's, then Fig. 2's
 
 
-def scheduled(losses: Sequence[str], schedules: Sequence[str], taus: Sequence[float] | None = None
-              ) -> list[tuple[str, float | None, str]]:
+def scheduled(
+    losses: Sequence[str], schedules: Sequence[str], taus: Sequence[float] | None = None
+) -> list[tuple[str, float | None, str]]:
     """``(loss, tau, schedule)``: :func:`configurations` for the paper's constant τ, and for each τ that moves
     (``contrastive.schedules``) every loss it can move with ``taus`` (None: the schedule's base value in its paper)."""
     jobs: list[tuple[str, float | None, str]] = []
@@ -116,8 +130,16 @@ def scheduled(losses: Sequence[str], schedules: Sequence[str], taus: Sequence[fl
             continue
         if schedule not in SCHEDULES:
             raise ValueError(f"schedules must be among {list(SCHEDULES)}, got {schedule!r}")
-        movable = [loss for loss in losses if USES_TAU[loss] and (schedule != "macl" or loss == "contrastive")]
-        jobs += [(loss, float(tau), schedule) for loss in movable for tau in (taus or [BASE_TAU[schedule]])]
+        movable = [
+            loss
+            for loss in losses
+            if USES_TAU[loss] and (schedule != "macl" or loss == "contrastive")
+        ]
+        jobs += [
+            (loss, float(tau), schedule)
+            for loss in movable
+            for tau in (taus or [BASE_TAU[schedule]])
+        ]
     return jobs
 
 
@@ -138,8 +160,10 @@ def shard_of(jobs: list[Any], shard: tuple[int, int]) -> list[Any]:
     return jobs[i::n]
 
 
-SHARD_RULE = ("i/n with 0 <= i < n, counted from 0 as Slurm numbers array tasks: "
-              "0/2 and 1/2 split a sweep in two")
+SHARD_RULE = (
+    "i/n with 0 <= i < n, counted from 0 as Slurm numbers array tasks: "
+    "0/2 and 1/2 split a sweep in two"
+)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -180,12 +204,25 @@ class Report:
     planned: list[str] = field(default_factory=list)
 
 
-def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = None, epochs: int | None = None,
-          out: str | Path | None = None, data: str | Path | None = None, subset: int | None = None, device: str | None = None,
-          parameters: dict[str, Any] | None = None, notebook: str | Path = NOTEBOOK, timeout: int = DEFAULT_TIMEOUT,
-          log_output: bool = False, protocol: str = "paper", seeds: Sequence[int] = (0,),
-          shard: tuple[int, int] = (0, 1), schedules: Sequence[str] = ("constant",),
-          plan: bool = False) -> Report:
+def sweep(
+    dataset: str,
+    losses: Sequence[str],
+    taus: Sequence[float] | None = None,
+    epochs: int | None = None,
+    out: str | Path | None = None,
+    data: str | Path | None = None,
+    subset: int | None = None,
+    device: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    notebook: str | Path = NOTEBOOK,
+    timeout: int = DEFAULT_TIMEOUT,
+    log_output: bool = False,
+    protocol: str = "paper",
+    seeds: Sequence[int] = (0,),
+    shard: tuple[int, int] = (0, 1),
+    schedules: Sequence[str] = ("constant",),
+    plan: bool = False,
+) -> Report:
     """Execute the run notebook once per configuration of ``protocol`` and seed of ``seeds`` not yet
     covered by a record (module docstring); None: the protocol's values and the engine's defaults.
     ``shard``: see :func:`shard_of` (n processes sharing one records folder run one sweep between
@@ -201,11 +238,30 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
     extra = dict(parameters or {})
     if unknown := sorted(set(extra) - notebook_parameters(notebook)):
         raise ValueError(f"parameters {unknown} are not parameters of the run notebook {notebook}")
-    base = {"protocol": protocol, "dataset": dataset, "data": None if data is None else str(Path(data).resolve()),
-            "subset": subset, "epochs": epochs, "device": device, "out": str(records), **extra}
-    jobs = shard_of([{**base, "loss": loss, **({"tau": tau} if tau is not None else {}), "seed": seed,
-                      **({"schedule": schedule} if schedule != "constant" else {})}
-                     for seed in seeds for loss, tau, schedule in scheduled(losses, schedules, taus)], shard)
+    base = {
+        "protocol": protocol,
+        "dataset": dataset,
+        "data": None if data is None else str(Path(data).resolve()),
+        "subset": subset,
+        "epochs": epochs,
+        "device": device,
+        "out": str(records),
+        **extra,
+    }
+    jobs = shard_of(
+        [
+            {
+                **base,
+                "loss": loss,
+                **({"tau": tau} if tau is not None else {}),
+                "seed": seed,
+                **({"schedule": schedule} if schedule != "constant" else {}),
+            }
+            for seed in seeds
+            for loss, tau, schedule in scheduled(losses, schedules, taus)
+        ],
+        shard,
+    )
     configs = [run_config(**job) for job in jobs]
     if plan:
         return Report(planned=[config.stem for config in configs])
@@ -222,8 +278,11 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
                 print(head, f"skipped, {record} covers it", flush=True)
                 report.skipped.append(name)
                 continue
-            print(head, f"{record} does not cover it ({reason}); a run started afresh replaces it",
-                  flush=True)
+            print(
+                head,
+                f"{record} does not cover it ({reason}); a run started afresh replaces it",
+                flush=True,
+            )
         target = out / "runs" / protocol / dataset / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         print(head, f"running -> {target}", flush=True)
@@ -244,22 +303,31 @@ def sweep(dataset: str, losses: Sequence[str], taus: Sequence[float] | None = No
     return report
 
 
-def _execute(notebook: Path, target: Path, job: dict[str, Any], timeout: int,
-             log_output: bool) -> None:
+def _execute(
+    notebook: Path, target: Path, job: dict[str, Any], timeout: int, log_output: bool
+) -> None:
     """One papermill execution of the run notebook; a run interrupted inside its kernel (Ctrl-C
     reaches the whole process group) is a ``KeyboardInterrupt`` of the sweep, not a failed run."""
     try:
-        papermill.execute_notebook(str(notebook), str(target), parameters=job, kernel_name=KERNEL,
-                                   execution_timeout=timeout, progress_bar=False,
-                                   log_output=log_output)
+        papermill.execute_notebook(
+            str(notebook),
+            str(target),
+            parameters=job,
+            kernel_name=KERNEL,
+            execution_timeout=timeout,
+            progress_bar=False,
+            log_output=log_output,
+        )
     except papermill.PapermillExecutionError as e:
         if e.ename == "KeyboardInterrupt":
             raise KeyboardInterrupt from None
         raise
 
 
-INTERRUPTED = ("sweep: interrupted; run the same command again to resume: recorded configurations "
-               "are skipped, the interrupted run resumes from its last checkpoint")
+INTERRUPTED = (
+    "sweep: interrupted; run the same command again to resume: recorded configurations "
+    "are skipped, the interrupted run resumes from its last checkpoint"
+)
 
 
 def _assignment(text: str) -> tuple[str, Any]:
@@ -274,32 +342,88 @@ def _assignment(text: str) -> tuple[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m contrastive.sweep", description=__doc__.split("\n")[0])
-    p.add_argument("--protocol", default="paper", choices=list(PROTOCOLS),
-                   help="the protocol every run starts from (default: paper)")
+    p = argparse.ArgumentParser(
+        prog="python -m contrastive.sweep", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--protocol",
+        default="paper",
+        choices=list(PROTOCOLS),
+        help="the protocol every run starts from (default: paper)",
+    )
     p.add_argument("--dataset", default="cifar10")
-    p.add_argument("--losses", nargs="+", default=list(paper.TABLE1_LOSSES), help="default: the four losses of Table 1")
-    p.add_argument("--taus", nargs="*", type=float, default=None, help="default: each loss's grid (paper.GRIDS)")
+    p.add_argument(
+        "--losses",
+        nargs="+",
+        default=list(paper.TABLE1_LOSSES),
+        help="default: the four losses of Table 1",
+    )
+    p.add_argument(
+        "--taus",
+        nargs="*",
+        type=float,
+        default=None,
+        help="default: each loss's grid (paper.GRIDS)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="default: the protocol's")
     p.add_argument("--device", default=None, help="default: cuda where available, else cpu")
-    p.add_argument("--data", default=None, help="the offline CIFAR-10 npz (default: torchvision download)")
-    p.add_argument("--subset", type=int, default=None, help="N class-balanced training images (default: the protocol's)")
-    p.add_argument("--out", default=None, help="records go to OUT/results, notebooks to OUT/runs, checkpoints to "
-                                               "OUT/checkpoints (default: records to $CONTRASTIVE_RESULTS or data/results, "
-                                               "the others beside it)")
-    p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="papermill's per-cell timeout, seconds")
-    p.add_argument("--set", dest="parameters", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
-                   help="another run-notebook parameter, e.g. --set knn_k=8 (repeatable)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="the seeds of every configuration (default: 0)")
-    p.add_argument("--schedules", nargs="+", default=["constant"], choices=SCHEDULES,
-                   help="how tau moves during a run (default: constant, the paper's; Beyond the paper: cosine, macl, "
-                        "learned, each from its paper's base tau unless --taus)")
-    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
-                   help="run only shard I of N (I from 0 to N-1, as Slurm numbers the tasks of "
-                        "--array=0-<N-1>: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; "
-                        "benchmarks/sweep.sbatch)")
-    p.add_argument("--plan", action="store_true",
-                   help="list the record names this shard would make; run nothing")
+    p.add_argument(
+        "--data", default=None, help="the offline CIFAR-10 npz (default: torchvision download)"
+    )
+    p.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        help="N class-balanced training images (default: the protocol's)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="records go to OUT/results, notebooks to OUT/runs, checkpoints to "
+        "OUT/checkpoints (default: records to $CONTRASTIVE_RESULTS or data/results, "
+        "the others beside it)",
+    )
+    p.add_argument(
+        "--timeout", type=int, default=DEFAULT_TIMEOUT, help="papermill's per-cell timeout, seconds"
+    )
+    p.add_argument(
+        "--set",
+        dest="parameters",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another run-notebook parameter, e.g. --set knn_k=8 (repeatable)",
+    )
+    p.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="the seeds of every configuration (default: 0)",
+    )
+    p.add_argument(
+        "--schedules",
+        nargs="+",
+        default=["constant"],
+        choices=SCHEDULES,
+        help="how tau moves during a run (default: constant, the paper's; Beyond the paper: cosine, macl, "
+        "learned, each from its paper's base tau unless --taus)",
+    )
+    p.add_argument(
+        "--shard",
+        type=_shard,
+        default=(0, 1),
+        metavar="I/N",
+        help="run only shard I of N (I from 0 to N-1, as Slurm numbers the tasks of "
+        "--array=0-<N-1>: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; "
+        "benchmarks/sweep.sbatch)",
+    )
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="list the record names this shard would make; run nothing",
+    )
     p.add_argument("--notebook", default=str(NOTEBOOK))
     p.add_argument("--log-output", action="store_true", help="stream the notebooks' output")
     return p
@@ -312,7 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.log_output:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        report = sweep(**{**vars(args), "parameters": dict(args.parameters)})  # each flag's dest is a parameter of sweep
+        report = sweep(
+            **{**vars(args), "parameters": dict(args.parameters)}
+        )  # each flag's dest is a parameter of sweep
     except ValueError as e:
         print(f"sweep: {e}", file=sys.stderr)
         return 2
@@ -323,7 +449,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         i, n = args.shard
         print(f"shard {i}/{n}: {' '.join(report.planned) or '(nothing)'}")
         return 0
-    print(f"sweep: {len(report.ran)} ran, {len(report.skipped)} skipped, {len(report.failed)} failed")
+    print(
+        f"sweep: {len(report.ran)} ran, {len(report.skipped)} skipped, {len(report.failed)} failed"
+    )
     for name, message in report.failed:
         print(f"  FAILED {name}: {message}")
     return 1 if report.failed else 0

@@ -47,7 +47,9 @@ class ToyConfig:
         if n < 2:
             raise ValueError("classes * per_class must be >= 2 (one positive and one negative)")
         if self.k > n - 1:
-            raise ValueError(f"k must be <= N - 1 = {n - 1} (the negatives per anchor), got {self.k}")
+            raise ValueError(
+                f"k must be <= N - 1 = {n - 1} (the negatives per anchor), got {self.k}"
+            )
         for name in ("spread", "noise", "lr"):
             check_real(name, getattr(self, name))
 
@@ -81,7 +83,9 @@ def fibonacci_sphere(n: int) -> Tensor:
     i = torch.arange(n, dtype=torch.float64) + 0.5
     polar = torch.acos(1 - 2 * i / n)
     azimuth = math.pi * (1 + math.sqrt(5)) * i
-    return torch.stack([polar.sin() * azimuth.cos(), polar.sin() * azimuth.sin(), polar.cos()], dim=1).float()
+    return torch.stack(
+        [polar.sin() * azimuth.cos(), polar.sin() * azimuth.sin(), polar.cos()], dim=1
+    ).float()
 
 
 def perturb(x: Tensor, scale: float, generator: torch.Generator) -> Tensor:
@@ -97,7 +101,9 @@ def sphere_clusters(config: ToyConfig, generator: torch.Generator) -> tuple[Tens
 
 def encoder(hidden: int) -> nn.Module:
     """The tiny model: an MLP R³ -> R³ with two hidden layers; outputs are normalised by the caller."""
-    return nn.Sequential(nn.Linear(3, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 3))
+    return nn.Sequential(
+        nn.Linear(3, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 3)
+    )
 
 
 def embed(model: nn.Module, x: Tensor) -> Tensor:
@@ -124,7 +130,9 @@ def train(tau: float, loss: str = "contrastive", config: ToyConfig = ToyConfig()
             model = encoder(config.hidden)
         optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
         for _ in range(config.steps):
-            z1, z2 = (embed(model, perturb(x, config.noise, generator)) for _ in range(2))  # two augmented views
+            z1, z2 = (
+                embed(model, perturb(x, config.noise, generator)) for _ in range(2)
+            )  # two augmented views
             value = fn(*pair_similarities(z1, z2), tau).mean()
             optimiser.zero_grad()
             value.backward()
@@ -134,7 +142,9 @@ def train(tau: float, loss: str = "contrastive", config: ToyConfig = ToyConfig()
     return ToyResult(loss, tau, z, labels, uniformity(z), tolerance(z, labels), value.item())
 
 
-def sweep(taus: Sequence[float] = TAUS, loss: str = "contrastive", config: ToyConfig = ToyConfig()) -> list[ToyResult]:
+def sweep(
+    taus: Sequence[float] = TAUS, loss: str = "contrastive", config: ToyConfig = ToyConfig()
+) -> list[ToyResult]:
     """:func:`train` at every tau of ``taus``, same data and initialisation for each."""
     return [train(tau, loss, config) for tau in taus]
 

@@ -77,27 +77,48 @@ class Engine:
         self.config, self.train = config, train
         self.device = train.images.device
         if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
+            torch.backends.cudnn.benchmark = (
+                True  # fixed shapes: let cuDNN pick its fastest kernels
+            )
         torch.manual_seed(config.seed)
         self.model = models.Encoder(config.arch, config.head, config.feature_dim, config.init).to(
-            self.device, memory_format=torch.channels_last)
-        self.bank = memory.MemoryBank(len(train), config.feature_dim, config.bank_momentum, self.device,
-                                      torch.Generator().manual_seed(config.seed))
+            self.device, memory_format=torch.channels_last
+        )
+        self.bank = memory.MemoryBank(
+            len(train),
+            config.feature_dim,
+            config.bank_momentum,
+            self.device,
+            torch.Generator().manual_seed(config.seed),
+        )
         self.temperature = config.temperature().to(self.device)
         fused = {"fused": True} if self.device.type == "cuda" else {}
         groups = [{"params": list(self.model.parameters())}]
-        if learned := list(self.temperature.parameters()):  # a learned τ: no weight decay on its logit scale (CLIP)
+        if learned := list(
+            self.temperature.parameters()
+        ):  # a learned τ: no weight decay on its logit scale (CLIP)
             groups.append({"params": learned, "weight_decay": 0.0})
-        self.optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
-                                         weight_decay=config.weight_decay, **fused)
+        self.optimizer = torch.optim.SGD(
+            groups,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            **fused,
+        )
         self.tau_sum = torch.zeros((), device=self.device)
         self.augment = Augment(config.dataset, hflip=config.hflip)
         self.generator = torch.Generator(self.device).manual_seed(config.seed)
         self.loss = losses.make(config.loss, config.k)  # built once, called every step by _loss
         # a compile failure is raised, not hidden: the record says the step was compiled
-        self.loss_of = torch.compile(self._loss, dynamic=False, mode=config.compile_mode) if config.use_compile else self._loss
+        self.loss_of = (
+            torch.compile(self._loss, dynamic=False, mode=config.compile_mode)
+            if config.use_compile
+            else self._loss
+        )
 
-    def _loss(self, images: torch.Tensor, u: torch.Tensor, idx: torch.Tensor, vectors: torch.Tensor):
+    def _loss(
+        self, images: torch.Tensor, u: torch.Tensor, idx: torch.Tensor, vectors: torch.Tensor
+    ):
         """Augment, embed and score one batch: (mean loss, anchor embeddings z, the τ it used). Pure tensor code."""
         x = self.augment.apply(images, u).contiguous(memory_format=torch.channels_last)
         c = self.config
@@ -137,7 +158,7 @@ class Engine:
         """This epoch's batches of indices: a random permutation cut into :attr:`steps_per_epoch` pieces."""
         b = self.config.batch_size
         perm = torch.randperm(len(self.train), generator=self.generator, device=self.device)
-        return [perm[a * b:(a + 1) * b] for a in range(self.steps_per_epoch)]
+        return [perm[a * b : (a + 1) * b] for a in range(self.steps_per_epoch)]
 
     def train_epoch(self, epoch: int, bar=None) -> float:
         """One epoch at ``lr_at(epoch)``; returns the mean loss over its anchors (and sets :attr:`epoch_tau`, the
@@ -158,9 +179,15 @@ class Engine:
 
     def state_dict(self) -> dict:
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "bank": self.bank.state_dict(),
-                "temperature": self.temperature.state_dict(), "generator": self.generator.get_state(),
-                "torch_rng": torch.get_rng_state(), "cuda_rng": cuda}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "bank": self.bank.state_dict(),
+            "temperature": self.temperature.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": cuda,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -240,13 +267,17 @@ def load_checkpoint(config: Config, engine: Engine) -> dict | None:
         return None
     state, problem = _read_checkpoint(path)
     if state is not None:
-        if found := differences(_resolved(asdict(config)), _resolved(state["config"]), MEASURED,
-                                "checkpoint"):
+        if found := differences(
+            _resolved(asdict(config)), _resolved(state["config"]), MEASURED, "checkpoint"
+        ):
             problem = f"was made with a different configuration ({', '.join(map(str, found))})"
-        elif state["curves"]["epoch"] != [e for e in range(1, state["epoch"] + 1)
-                                          if evaluated(config, e)]:
-            problem = (f"holds curves that do not match its {state['epoch']} epochs "
-                       "(made by an older version?)")
+        elif state["curves"]["epoch"] != [
+            e for e in range(1, state["epoch"] + 1) if evaluated(config, e)
+        ]:
+            problem = (
+                f"holds curves that do not match its {state['epoch']} epochs "
+                "(made by an older version?)"
+            )
     if problem:
         say(f"starting afresh: the checkpoint {path} {problem}; it will be overwritten")
         return None
@@ -301,8 +332,9 @@ def adopt_legacy(config: Config) -> None:
     if not old.is_file():
         return
     state, _ = _read_checkpoint(old)
-    if state is None or differences(_resolved(asdict(config)), _resolved(state["config"]),
-                                    (*MEASURED, "out"), "checkpoint"):
+    if state is None or differences(
+        _resolved(asdict(config)), _resolved(state["config"]), (*MEASURED, "out"), "checkpoint"
+    ):
         return
     new = checkpoint_path(config)
     new.parent.mkdir(parents=True, exist_ok=True)
@@ -337,7 +369,10 @@ def _test_split(config: Config, device: torch.device) -> Dataset:
     test = load(config.dataset, "test", config.data, None, device, config.datasets)
     n = config.test_subset or len(test)
     if n > len(test):
-        raise ConfigError("test_subset", f"must be <= {len(test)}, the size of the {config.dataset} test split, got {n}")
+        raise ConfigError(
+            "test_subset",
+            f"must be <= {len(test)}, the size of the {config.dataset} test split, got {n}",
+        )
     return dataclasses.replace(test, images=test.images[:n], labels=test.labels[:n])
 
 
@@ -348,8 +383,11 @@ def check_replaces(config: Config) -> None:
     if not path.is_file() or deviations((held := results.read_record(path)).config, held.protocol):
         return
     if found := deviations(asdict(config), config.protocol):
-        raise ConfigError("out", f"{path} holds a record made at the {config.protocol} protocol, and this run is off it "
-                                 f"({', '.join(map(str, found))}); write the trial elsewhere (another --out)")
+        raise ConfigError(
+            "out",
+            f"{path} holds a record made at the {config.protocol} protocol, and this run is off it "
+            f"({', '.join(map(str, found))}); write the trial elsewhere (another --out)",
+        )
 
 
 def check_not_recorded(config: Config) -> None:
@@ -361,9 +399,12 @@ def check_not_recorded(config: Config) -> None:
         return
     held = results.read_record(path)
     if not differences(asdict(config), held.config, SAME_RUN, reference="record"):
-        raise ConfigError("out", f"{path} already holds the record of this configuration; "
-                                 "delete it to run it again, or write this run elsewhere "
-                                 "(another --out)")
+        raise ConfigError(
+            "out",
+            f"{path} already holds the record of this configuration; "
+            "delete it to run it again, or write this run elsewhere "
+            "(another --out)",
+        )
 
 
 def check_folders(config: Config) -> None:
@@ -375,7 +416,9 @@ def check_folders(config: Config) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             tempfile.TemporaryFile(dir=folder).close()
         except OSError as e:
-            raise ConfigError(name, f"{folder} is not a folder this run can write to ({e.strerror or e})") from None
+            raise ConfigError(
+                name, f"{folder} is not a folder this run can write to ({e.strerror or e})"
+            ) from None
 
 
 @contextmanager
@@ -388,9 +431,12 @@ def claimed(path: Path) -> Iterator[None]:
     lock = path.with_name(f".{path.stem}.lock")
     f = atomic.lock(lock)
     if f is None:
-        raise ConfigError("out", f"{path} is being made by another run right now (it holds "
-                                 f"{lock.name}); wait for it, or give this run another seed or "
-                                 "--out")
+        raise ConfigError(
+            "out",
+            f"{path} is being made by another run right now (it holds "
+            f"{lock.name}); wait for it, or give this run another seed or "
+            "--out",
+        )
     try:
         yield
     finally:
@@ -423,14 +469,28 @@ def _run(config: Config, path: Path) -> Path:
     test = _test_split(config, device)
     config.check_size(len(train), int(train.labels.bincount().max()))
     engine = Engine(config, train)
-    progress = load_checkpoint(config, engine) or {"epoch": 0, "curves": {k: [] for k in curve_keys(config)},
-                                                   "train_seconds": 0.0, "epoch_seconds": []}
+    progress = load_checkpoint(config, engine) or {
+        "epoch": 0,
+        "curves": {k: [] for k in curve_keys(config)},
+        "train_seconds": 0.0,
+        "epoch_seconds": [],
+    }
     resumed_from, earlier_seconds = progress["epoch"], progress["train_seconds"]
     _train(config, engine, test, progress)
 
     t_eval = time.perf_counter()
-    final, arrays = evaluate.evaluate(engine.model, engine.bank, train, test, config.dataset, engine.augment,
-                                        config.knn_k, config.knn_sigma, config.probe_epochs, config.seed)
+    final, arrays = evaluate.evaluate(
+        engine.model,
+        engine.bank,
+        train,
+        test,
+        config.dataset,
+        engine.augment,
+        config.knn_k,
+        config.knn_sigma,
+        config.probe_epochs,
+        config.seed,
+    )
     eval_seconds = time.perf_counter() - t_eval
     prov = {
         **environment,
@@ -442,14 +502,21 @@ def _run(config: Config, path: Path) -> Path:
         "train_images": len(train),
         "test_images": len(test),
         "resumed_from_epoch": resumed_from,
-        "wall_seconds": {"train": progress["train_seconds"], "evaluate": eval_seconds,
-                         "total": earlier_seconds + time.perf_counter() - t0},
+        "wall_seconds": {
+            "train": progress["train_seconds"],
+            "evaluate": eval_seconds,
+            "total": earlier_seconds + time.perf_counter() - t0,
+        },
         "started": started,
         "finished": provenance.now(),
         "seconds_per_epoch": statistics.median(progress["epoch_seconds"]),
     }
-    record = {"config": recorded_config(config), "results": final, "curves": progress["curves"],
-              "provenance": prov}
+    record = {
+        "config": recorded_config(config),
+        "results": final,
+        "curves": progress["curves"],
+        "provenance": prov,
+    }
     return results.write_record(path, record, arrays)
 
 
@@ -461,8 +528,9 @@ PATH_FIELDS = {"data": True, "datasets": False, "out": False, "checkpoint_dir": 
 def recorded_config(config: Config) -> dict:
     """``config`` as its record holds it: every path relative to the checkout, a data file by its
     name (its sha256 is in the provenance), never a machine's absolute path."""
-    portable = {name: paths.portable(getattr(config, name), file)
-                for name, file in PATH_FIELDS.items()}
+    portable = {
+        name: paths.portable(getattr(config, name), file) for name, file in PATH_FIELDS.items()
+    }
     return asdict(config) | portable
 
 
@@ -475,21 +543,45 @@ def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> Non
     with tqdm(total=total, desc=f"{config.dataset} {config.stem}", disable=None) as bar:
         for epoch in range(first, config.epochs + 1):
             t = time.perf_counter()
-            point = {"epoch": epoch, "loss": engine.train_epoch(epoch, bar), "lr": lr_at(config, epoch),
-                     "tau": engine.epoch_tau}
-            if not math.isfinite(point["loss"]):  # before any checkpoint of it: the last good one stays
-                raise Diverged(f"epoch {epoch}: the mean training loss is {point['loss']}; the run diverged "
-                               f"(lr {point['lr']:g}, tau {config.tau:g}): lower lr or raise tau. "
-                               + kept(config, saved))
+            point = {
+                "epoch": epoch,
+                "loss": engine.train_epoch(epoch, bar),
+                "lr": lr_at(config, epoch),
+                "tau": engine.epoch_tau,
+            }
+            if not math.isfinite(
+                point["loss"]
+            ):  # before any checkpoint of it: the last good one stays
+                raise Diverged(
+                    f"epoch {epoch}: the mean training loss is {point['loss']}; the run diverged "
+                    f"(lr {point['lr']:g}, tau {config.tau:g}): lower lr or raise tau. "
+                    + kept(config, saved)
+                )
             progress["epoch_seconds"].append(time.perf_counter() - t)
-            if evaluated(config, epoch):  # a curve point: kNN, uniformity, tolerance of the un-augmented test images
-                z = models.encode(engine.model, test.images, lambda x: normalize(x, config.dataset))[1]
-                point |= evaluate.monitor(z, test.labels, engine.bank, engine.train.labels, config.knn_k,
-                                            config.knn_sigma, len(engine.train.classes))
+            if evaluated(
+                config, epoch
+            ):  # a curve point: kNN, uniformity, tolerance of the un-augmented test images
+                z = models.encode(
+                    engine.model, test.images, lambda x: normalize(x, config.dataset)
+                )[1]
+                point |= evaluate.monitor(
+                    z,
+                    test.labels,
+                    engine.bank,
+                    engine.train.labels,
+                    config.knn_k,
+                    config.knn_sigma,
+                    len(engine.train.classes),
+                )
                 for key in curve_keys(config):
                     progress["curves"][key].append(point[key])
-                bar.set_postfix(epoch=epoch, loss=f"{point['loss']:.4f}", knn=f"{point['knn_top1']:.2f}")
-            progress["epoch"], progress["train_seconds"] = epoch, before + time.perf_counter() - t_train
+                bar.set_postfix(
+                    epoch=epoch, loss=f"{point['loss']:.4f}", knn=f"{point['knn_top1']:.2f}"
+                )
+            progress["epoch"], progress["train_seconds"] = (
+                epoch,
+                before + time.perf_counter() - t_train,
+            )
             if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
                 save_checkpoint(config, engine, progress)
                 saved = epoch

@@ -13,7 +13,9 @@ from contrastive.figures.analytic import penalty_snapshot
 
 def penalty_explorer(tau: float = 0.1, n: int = 201) -> widgets.VBox:
     """Fig. 3 (Eq. 5's relative penalty over ``n`` negatives in [-1, 1]) with a continuous log-τ slider."""
-    slider = widgets.FloatLogSlider(value=tau, base=10, min=-2, max=1, step=0.01, description="τ", continuous_update=False)
+    slider = widgets.FloatLogSlider(
+        value=tau, base=10, min=-2, max=1, step=0.01, description="τ", continuous_update=False
+    )
     out = widgets.Output()
 
     def draw(_: object = None) -> None:

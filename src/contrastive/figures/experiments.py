@@ -41,7 +41,18 @@ from .records import (
     run_text,
 )
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 SWAPPED_COLOURS = {5: 8, 8: 5}
 """The embedding maps give dog (5) the colour of series 8 and ship (8) that of 5: in the book's
 palette the colours of 3 and 5 (cat, dog) are a red and a brown that look alike at 3 px."""
@@ -54,6 +65,7 @@ def table1_findings(dataset: str = "cifar10") -> dict[str, Any]:
     """The numbers behind what the paper's Table 1 reports on ``dataset`` (the chapter's sentences glue them in): the
     ordinary loss's best τ and its accuracy there and at the ends, its uniformity and tolerance at the ends, Simple,
     HardSimple and the most accurate column, the hard loss's range of uniformity and its accuracy at the largest τ."""
+
     def value(metric: str, loss: str, tau: float | None = None) -> float:
         return paper.table1(dataset, metric, loss, tau)
 
@@ -63,17 +75,30 @@ def table1_findings(dataset: str = "cifar10") -> dict[str, Any]:
     top = max(paper.COLUMNS, key=lambda c: value("linear_top1", *c))
     hard_u = [value("uniformity", "hard", t) for t in paper.TABLE1_TAUS]
     return {
-        "tau_low": low, "tau_high": high, "tau_best": best,
-        "acc_best": acc[best], "acc_low": acc[low], "acc_high": acc[high],
-        "unif_low": value("uniformity", "contrastive", low), "unif_high": value("uniformity", "contrastive", high),
-        "tol_low": value("tolerance", "contrastive", low), "tol_high": value("tolerance", "contrastive", high),
-        "acc_simple": value("linear_top1", "simple"), "acc_hard_simple": value("linear_top1", "hard_simple"),
-        "hard_k": paper.HARD_K, "top_column": config_label(*top), "acc_top": value("linear_top1", *top),
-        "hard_unif_min": min(hard_u), "hard_unif_max": max(hard_u), "acc_hard_high": value("linear_top1", "hard", high),
+        "tau_low": low,
+        "tau_high": high,
+        "tau_best": best,
+        "acc_best": acc[best],
+        "acc_low": acc[low],
+        "acc_high": acc[high],
+        "unif_low": value("uniformity", "contrastive", low),
+        "unif_high": value("uniformity", "contrastive", high),
+        "tol_low": value("tolerance", "contrastive", low),
+        "tol_high": value("tolerance", "contrastive", high),
+        "acc_simple": value("linear_top1", "simple"),
+        "acc_hard_simple": value("linear_top1", "hard_simple"),
+        "hard_k": paper.HARD_K,
+        "top_column": config_label(*top),
+        "acc_top": value("linear_top1", *top),
+        "hard_unif_min": min(hard_u),
+        "hard_unif_max": max(hard_u),
+        "acc_hard_high": value("linear_top1", "hard", high),
     }
 
 
-def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper") -> list[dict[str, Any]]:
+def table1_rows(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
+) -> list[dict[str, Any]]:
     """One row per column of the paper's Table 1, per metric ``m`` of ``paper.METRICS`` ``row[m] = {"paper", "ours",
     "diff", "sd", "seeds"}``: ours is the mean over the seeds (at ``protocol``) of the configuration with the same
     settings as seed 0, sd their standard deviation (None for one seed); ``off_protocol`` is what differs, or None."""
@@ -84,23 +109,39 @@ def table1_rows(records: Sequence[Record], dataset: str = "cifar10", protocol: s
         prov = r.provenance if r else {}
         data = prov.get("data", {})
         row = {
-            "loss": loss, "tau": tau, "record": r, "off_protocol": _off(r) if r else None, "collapsed": bool(r) and collapsed(r),
+            "loss": loss,
+            "tau": tau,
+            "record": r,
+            "off_protocol": _off(r) if r else None,
+            "collapsed": bool(r) and collapsed(r),
             "epochs": r.config["epochs"] if r else None,
-            "data": data.get("source"), "data_note": data.get("note") or "", "device": prov.get("device"),
+            "data": data.get("source"),
+            "data_note": data.get("note") or "",
+            "device": prov.get("device"),
         }
-        runs = [s for s in seeds(records, dataset, loss, tau) if _off(s) == row["off_protocol"]] if r else []
+        runs = (
+            [s for s in seeds(records, dataset, loss, tau) if _off(s) == row["off_protocol"]]
+            if r
+            else []
+        )
         for m in paper.METRICS:
             theirs = paper.table1(dataset, m, loss, tau)
             values = [s.results[m] for s in runs]
             ours = float(np.mean(values)) if values else None
-            row[m] = {"paper": theirs, "ours": ours, "diff": None if ours is None or theirs is None else ours - theirs,
-                      "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None, "seeds": len(values)}
+            row[m] = {
+                "paper": theirs,
+                "ours": ours,
+                "diff": None if ours is None or theirs is None else ours - theirs,
+                "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                "seeds": len(values),
+            }
         rows.append(row)
     return rows
 
 
-def table1(records: Sequence[Record], dataset: str = "cifar10",
-           protocol: str = "paper") -> HtmlTable | NotYetRun:
+def table1(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
+) -> HtmlTable | NotYetRun:
     """Table 1 for ``dataset`` at ``protocol``, one row per loss and tau (transposed, to fit the
     column): per metric the paper's value, ours and, at the paper's scale only, ours − paper (across
     scales a difference would mislead); the runs' epochs, data and machine in a note below it, once
@@ -110,16 +151,22 @@ def table1(records: Sequence[Record], dataset: str = "cifar10",
         return NotYetRun(f"Table 1, {dataset}, {describe(protocol)}", ("any of its ten columns",))
     per = 3 if diff else 2
     missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
-    off = [(config_label(r["loss"], r["tau"]), r["off_protocol"]) for r in rows if r["off_protocol"]]
+    off = [
+        (config_label(r["loss"], r["tau"]), r["off_protocol"]) for r in rows if r["off_protocol"]
+    ]
     head = Html(
         '<tr><th rowspan="2">loss</th><th rowspan="2">τ</th>'
         + "".join(f'<th colspan="{per}">{METRIC_LABELS[m]}</th>' for m in paper.METRICS)
         + "</tr>"
-        + "<tr>" + ("<th>paper</th><th>ours</th>" + ("<th>Δ</th>" if diff else "")) * len(paper.METRICS) + "</tr>"
+        + "<tr>"
+        + ("<th>paper</th><th>ours</th>" + ("<th>Δ</th>" if diff else "")) * len(paper.METRICS)
+        + "</tr>"
     )
     body = []
     for row in rows:
-        mark = (f" {OFF_MARK}" if row["off_protocol"] else "") + (f" {COLLAPSED_MARK}" if row["collapsed"] else "")
+        mark = (f" {OFF_MARK}" if row["off_protocol"] else "") + (
+            f" {COLLAPSED_MARK}" if row["collapsed"] else ""
+        )
         cells = [LABELS[row["loss"]], "" if row["tau"] is None else format(row["tau"], "g")]
         for m in paper.METRICS:
             v, spec = row[m], METRIC_FORMATS[m]
@@ -128,44 +175,62 @@ def table1(records: Sequence[Record], dataset: str = "cifar10",
             delta = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
             cells += [_fmt(v["paper"], "g"), ours, delta][:per]
         body.append(cells)
-    runs: dict[tuple[Any, ...], list[str]] = {}  # the runs' epochs, data and machine: once per group
+    runs: dict[
+        tuple[Any, ...], list[str]
+    ] = {}  # the runs' epochs, data and machine: once per group
     for row in (r for r in rows if r["record"] is not None):
         data = (row["data"] or "") + (" *" if row["data_note"] else "")
-        runs.setdefault((row["epochs"], data, row["device"] or ""), []).append(config_label(row["loss"], row["tau"]))
+        runs.setdefault((row["epochs"], data, row["device"] or ""), []).append(
+            config_label(row["loss"], row["tau"])
+        )
     note_html = "".join(
         f"<p>{'Every run' if len(labels) == len(body) else html.escape(', '.join(labels))}: {epochs} epochs, "
-        f"data {html.escape(data)}, on {html.escape(device)}.</p>" for (epochs, data, device), labels in runs.items())
+        f"data {html.escape(data)}, on {html.escape(device)}.</p>"
+        for (epochs, data, device), labels in runs.items()
+    )
     if any(v["sd"] is not None for r in rows for v in (r[m] for m in paper.METRICS)):
-        note_html += "<p>Where a configuration has several seeds: their mean ± sd (how many seeds).</p>"
+        note_html += (
+            "<p>Where a configuration has several seeds: their mean ± sd (how many seeds).</p>"
+        )
     notes = sorted({r["data_note"] for r in rows if r["data_note"]})
     note_html += "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
     if off:
         items = "".join(f"<li>{html.escape(label)}: {html.escape(why)}</li>" for label, why in off)
         note_html += f"<p>{OFF_MARK} Off the {protocol} protocol, so not counted for the claims:</p><ul>{items}</ul>"
     if ended := [config_label(r["loss"], r["tau"]) for r in rows if r["collapsed"]]:
-        note_html += (f"<p>{COLLAPSED_MARK} Ended collapsed (its last training loss at the loss's value for "
-                      f"embeddings at one point): {html.escape(', '.join(ended))}.</p>")
+        note_html += (
+            f"<p>{COLLAPSED_MARK} Ended collapsed (its last training loss at the loss's value for "
+            f"embeddings at one point): {html.escape(', '.join(ended))}.</p>"
+        )
     if missing:
-        note_html += NotYetRun(f"Table 1, {dataset}, {describe(protocol)}", tuple(missing))._repr_html_()
-    table = f'<div style="overflow-x: auto">{html_table(head, body, style="font-size: 0.85em")}</div>'
-    intro = (f"<p>Table 1, {html.escape(dataset)}, <strong>{html.escape(describe(protocol))}</strong>: <em>paper</em> = "
-             f"Wang &amp; Liu (2021) at the paper's scale; <em>ours</em> = our run records at this scale"
-             f"{'; Δ = ours − paper' if diff else ''}. Uniformity and tolerance are those of the un-augmented training "
-             "embeddings.</p>")
+        note_html += NotYetRun(
+            f"Table 1, {dataset}, {describe(protocol)}", tuple(missing)
+        )._repr_html_()
+    table = (
+        f'<div style="overflow-x: auto">{html_table(head, body, style="font-size: 0.85em")}</div>'
+    )
+    intro = (
+        f"<p>Table 1, {html.escape(dataset)}, <strong>{html.escape(describe(protocol))}</strong>: <em>paper</em> = "
+        f"Wang &amp; Liu (2021) at the paper's scale; <em>ours</em> = our run records at this scale"
+        f"{'; Δ = ours − paper' if diff else ''}. Uniformity and tolerance are those of the un-augmented training "
+        "embeddings.</p>"
+    )
     return HtmlTable(intro + table + note_html)
 
 
 # --- Figs. 4-7 and 9: a metric vs tau -------------------------------------------------------
 
 
-def _ours(records: Sequence[Record], dataset: str,
-          loss: str) -> list[tuple[float, list[Record], Record]]:
+def _ours(
+    records: Sequence[Record], dataset: str, loss: str
+) -> list[tuple[float, list[Record], Record]]:
     """``(tau, every seed's results, seed 0's record)`` of ``loss`` at each τ it has a record."""
     return [(t, seeds(records, dataset, loss, t), r) for t, r in by_tau(records, dataset, loss)]
 
 
-def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], what: str,
-            protocol: str) -> go.Figure | NotYetRun:
+def _vs_tau(
+    records: Sequence[Record], dataset: str, metrics: Sequence[str], what: str, protocol: str
+) -> go.Figure | NotYetRun:
     """One panel per metric vs tau: ours per loss (the mean ± sd where a configuration has several
     seeds, every seed on hover) and the paper's scale: the authors' whole sweep (their notebook)
     where it has the metric, else the paper's Table 1. At the paper's scale both share the axes; at
@@ -173,52 +238,85 @@ def _vs_tau(records: Sequence[Record], dataset: str, metrics: Sequence[str], wha
     never on a rescaled axis. Without records, a note (:class:`NotYetRun`) in place of a figure."""
     records = of_protocol(records, protocol)
     runs = {loss: _ours(records, dataset, loss) for loss in TAU_LOSSES}
-    missing = [m for loss, ours in runs.items()
-               for m in absent(loss, paper.GRIDS[loss], [t for t, *_ in ours])]
+    missing = [
+        m
+        for loss, ours in runs.items()
+        for m in absent(loss, paper.GRIDS[loss], [t for t, *_ in ours])
+    ]
     if not any(runs.values()):  # one sentence, the grids named by their ends
-        grids = tuple(f"{LABELS[loss]} τ={paper.GRIDS[loss][0]:g}–{paper.GRIDS[loss][-1]:g} "
-                      f"({len(paper.GRIDS[loss])} temperatures)" for loss in TAU_LOSSES)
+        grids = tuple(
+            f"{LABELS[loss]} τ={paper.GRIDS[loss][0]:g}–{paper.GRIDS[loss][-1]:g} "
+            f"({len(paper.GRIDS[loss])} temperatures)"
+            for loss in TAU_LOSSES
+        )
         return NotYetRun(f"{what}, {describe(protocol)}, {dataset}", grids)
     apart = protocol != "paper"
     titles = [f"{METRIC_LABELS[m]}{': ours' if apart else ''}" for m in metrics]
     if apart:
         titles += [f"{METRIC_LABELS[m]}: paper scale" for m in metrics]
-    fig = make_subplots(rows=1 + apart, cols=len(metrics), subplot_titles=titles, shared_xaxes=True,
-                        vertical_spacing=0.14, horizontal_spacing=0.1)
+    fig = make_subplots(
+        rows=1 + apart,
+        cols=len(metrics),
+        subplot_titles=titles,
+        shared_xaxes=True,
+        vertical_spacing=0.14,
+        horizontal_spacing=0.1,
+    )
     for col, metric in enumerate(metrics, start=1):
         for loss, ours in runs.items():
             if ours:
                 values = [[s.results[metric] for s in runs_] for _, runs_, _ in ours]
                 spread = any(len(v) > 1 for v in values)
-                fig.add_trace(go.Scatter(
-                    x=[t for t, *_ in ours], y=[float(np.mean(v)) for v in values],
-                    mode="lines+markers",
-                    error_y={"type": "data", "visible": spread,
-                             "array": [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-                                       for v in values]},
-                    name=f"ours: {LABELS[loss]} ({run_text(r for *_, r in ours)}"
-                         f"{_collapsed_text(ours)}" + ("; mean ± sd over seeds" if spread else "")
-                         + ")",
-                    legendgroup=f"ours-{loss}", showlegend=col == 1,
-                    line={"color": COLOURS[loss], "dash": DASHES[loss]},
-                    marker={"symbol": [_symbol(r) for *_, r in ours], "size": 8},
-                    customdata=[[r.config["epochs"], protocol_text(r), _per_seed(v)]
-                                for (*_, r), v in zip(ours, values)],
-                    hovertemplate="τ=%{x}<br>%{y:.4g}%{customdata[2]}<br>%{customdata[0]} epochs"
-                                  "<br>%{customdata[1]}<extra>ours</extra>",
-                ), row=1, col=col)
+                fig.add_trace(
+                    go.Scatter(
+                        x=[t for t, *_ in ours],
+                        y=[float(np.mean(v)) for v in values],
+                        mode="lines+markers",
+                        error_y={
+                            "type": "data",
+                            "visible": spread,
+                            "array": [
+                                float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in values
+                            ],
+                        },
+                        name=f"ours: {LABELS[loss]} ({run_text(r for *_, r in ours)}"
+                        f"{_collapsed_text(ours)}"
+                        + ("; mean ± sd over seeds" if spread else "")
+                        + ")",
+                        legendgroup=f"ours-{loss}",
+                        showlegend=col == 1,
+                        line={"color": COLOURS[loss], "dash": DASHES[loss]},
+                        marker={"symbol": [_symbol(r) for *_, r in ours], "size": 8},
+                        customdata=[
+                            [r.config["epochs"], protocol_text(r), _per_seed(v)]
+                            for (*_, r), v in zip(ours, values)
+                        ],
+                        hovertemplate="τ=%{x}<br>%{y:.4g}%{customdata[2]}<br>%{customdata[0]} epochs"
+                        "<br>%{customdata[1]}<extra>ours</extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
             known = dataset in paper.DATASETS
             if known and (trace := _paper_trace(dataset, metric, loss, col == 1)):
                 fig.add_trace(trace, row=1 + apart, col=col)
     fig.update_xaxes(title_text="τ", row=1 + apart)
-    return _finish(fig, f"{what}, {dataset}: {describe(protocol)}"
-                   + (" (top), the paper's scale (bottom)" if apart else ""), missing,
-                   height=720 if apart else 480)
+    return _finish(
+        fig,
+        f"{what}, {dataset}: {describe(protocol)}"
+        + (" (top), the paper's scale (bottom)" if apart else ""),
+        missing,
+        height=720 if apart else 480,
+    )
 
 
 def _per_seed(values: Sequence[float]) -> str:
     """The hover line of a point drawn as the mean of several seeds: every seed's value ("" for one seed)."""
-    return "" if len(values) < 2 else f" (mean of {len(values)} seeds: {', '.join(f'{v:.4g}' for v in values)})"
+    return (
+        ""
+        if len(values) < 2
+        else f" (mean of {len(values)} seeds: {', '.join(f'{v:.4g}' for v in values)})"
+    )
 
 
 def _symbol(record: Record) -> str:
@@ -245,16 +343,25 @@ def _paper_trace(dataset: str, metric: str, loss: str, showlegend: bool) -> go.S
         sweep = [(t, paper.table1(dataset, metric, loss, t)) for t in paper.TABLE1_TAUS]
         name, source = f"paper: {LABELS[loss]} (Table 1)", "the paper's Table 1"
     return go.Scatter(
-        x=[t for t, _ in sweep], y=[v for _, v in sweep], mode="markers+lines", name=name,
-        legendgroup=name, showlegend=showlegend, opacity=0.8,
+        x=[t for t, _ in sweep],
+        y=[v for _, v in sweep],
+        mode="markers+lines",
+        name=name,
+        legendgroup=name,
+        showlegend=showlegend,
+        opacity=0.8,
         marker={"symbol": "x", "size": 8, "color": COLOURS[loss]},
         line={"dash": DASHES[loss], "color": COLOURS[loss], "width": 1.5},
-        hovertemplate=f"τ=%{{x}}<br>%{{y}}<extra>{source}, paper scale</extra>")
+        hovertemplate=f"τ=%{{x}}<br>%{{y}}<extra>{source}, paper scale</extra>",
+    )
 
 
-def sweep_agreement(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu",
-                    metrics: Sequence[str] = ("knn_top1", "linear_top1", "uniformity", "tolerance"),
-                    ) -> dict[tuple[str, str], tuple[float, int]]:
+def sweep_agreement(
+    records: Sequence[Record],
+    dataset: str = "cifar10",
+    protocol: str = "cpu",
+    metrics: Sequence[str] = ("knn_top1", "linear_top1", "uniformity", "tolerance"),
+) -> dict[tuple[str, str], tuple[float, int]]:
     """How far our sweep at ``protocol`` orders the temperatures as the authors' sweep (their
     notebook) does: per (loss, metric) with at least three shared τ, Spearman's rank correlation
     between our means over seeds and their values over the τ both have, and how many τ that is."""
@@ -274,6 +381,7 @@ def sweep_agreement(records: Sequence[Record], dataset: str = "cifar10", protoco
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman's rank correlation: Pearson's correlation of the ranks (ties share their mean rank);
     NaN where either side is constant."""
+
     def ranks(v: Sequence[float]) -> np.ndarray:
         v = np.asarray(v, dtype=float)
         order = np.argsort(v, kind="stable")
@@ -282,20 +390,27 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
         for value in np.unique(v):
             r[v == value] = r[v == value].mean()
         return r
+
     rx, ry = ranks(x) - np.mean(ranks(x)), ranks(y) - np.mean(ranks(y))
-    norm = np.sqrt((rx ** 2).sum() * (ry ** 2).sum())
+    norm = np.sqrt((rx**2).sum() * (ry**2).sum())
     return float((rx * ry).sum() / norm) if norm else float("nan")
 
 
-def knn_linear_split(records: Sequence[Record], dataset: str = "cifar10",
-                     protocol: str = "cpu") -> dict[str, list[tuple[float, float, float]]]:
+def knn_linear_split(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
+) -> dict[str, list[tuple[float, float, float]]]:
     """Where kNN and linear top-1 disagree on which loss is better: at each τ with both losses,
     the hard loss less the ordinary one in kNN and in linear top-1, where the two differ in sign;
     ``ours`` at ``protocol`` (means over seeds), ``theirs`` the authors' sweep (paper scale)."""
     records = of_protocol(records, protocol)
     accuracies = ("knn_top1", "linear_top1")
-    ours = {loss: {t: {m: float(np.mean([s.results[m] for s in runs_])) for m in accuracies}
-                   for t, runs_, _ in _ours(records, dataset, loss)} for loss in TAU_LOSSES}
+    ours = {
+        loss: {
+            t: {m: float(np.mean([s.results[m] for s in runs_])) for m in accuracies}
+            for t, runs_, _ in _ours(records, dataset, loss)
+        }
+        for loss in TAU_LOSSES
+    }
     theirs = {loss: {} for loss in TAU_LOSSES}
     for loss in TAU_LOSSES:
         for m in accuracies:
@@ -313,14 +428,18 @@ def knn_linear_split(records: Sequence[Record], dataset: str = "cifar10",
     return {"ours": split(ours), "theirs": split(theirs)}
 
 
-def uniformity_tolerance(records: Sequence[Record], dataset: str = "cifar10",
-                         protocol: str = "paper") -> go.Figure | NotYetRun:
+def uniformity_tolerance(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
+) -> go.Figure | NotYetRun:
     """Figs. 4-7: uniformity (−L_unif) and tolerance T vs tau, ordinary and hard loss."""
-    return _vs_tau(records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", protocol)
+    return _vs_tau(
+        records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", protocol
+    )
 
 
-def accuracy(records: Sequence[Record], dataset: str = "cifar10",
-             protocol: str = "paper") -> go.Figure | NotYetRun:
+def accuracy(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
+) -> go.Figure | NotYetRun:
     """Fig. 9: linear and kNN top-1 vs tau, ordinary and hard loss."""
     return _vs_tau(records, dataset, ("linear_top1", "knn_top1"), "Accuracy vs τ", protocol)
 
@@ -333,40 +452,100 @@ def box_stats(x: np.ndarray) -> dict[str, float]:
     x = np.asarray(x, dtype=np.float64)
     q1, median, q3 = np.percentile(x, [25, 50, 75])
     iqr = q3 - q1
-    return {"q1": q1, "median": median, "q3": q3, "mean": float(x.mean()),
-            "lowerfence": float(x[x >= q1 - 1.5 * iqr].min()), "upperfence": float(x[x <= q3 + 1.5 * iqr].max())}
+    return {
+        "q1": q1,
+        "median": median,
+        "q3": q3,
+        "mean": float(x.mean()),
+        "lowerfence": float(x[x >= q1 - 1.5 * iqr].min()),
+        "upperfence": float(x[x <= q3 + 1.5 * iqr].max()),
+    }
 
 
 def _boxes(arrays: dict[str, np.ndarray]) -> list[go.Box]:
     """One precomputed box for the positives s_ii, then one per nearest negative n1..n10."""
-    columns = [("positive", arrays["pos_sim"])] + [(f"n{j + 1}", arrays["neg_top10"][:, j]) for j in range(arrays["neg_top10"].shape[1])]
-    return [go.Box(x=[name], **{k: [v] for k, v in box_stats(values).items()}, name=name, showlegend=False,
-                   marker={"color": COLOURS["contrastive"] if name == "positive" else COLOURS["paper"]})
-            for name, values in columns]
+    columns = [("positive", arrays["pos_sim"])] + [
+        (f"n{j + 1}", arrays["neg_top10"][:, j]) for j in range(arrays["neg_top10"].shape[1])
+    ]
+    return [
+        go.Box(
+            x=[name],
+            **{k: [v] for k, v in box_stats(values).items()},
+            name=name,
+            showlegend=False,
+            marker={"color": COLOURS["contrastive"] if name == "positive" else COLOURS["paper"]},
+        )
+        for name, values in columns
+    ]
 
 
-def similarities(records: Sequence[Record], dataset: str = "cifar10", loss: str = "contrastive",
-        protocol: str = "paper") -> go.Figure | NotYetRun:
+def similarities(
+    records: Sequence[Record],
+    dataset: str = "cifar10",
+    loss: str = "contrastive",
+    protocol: str = "paper",
+) -> go.Figure | NotYetRun:
     """Fig. 8: box plots of s_ii and of the 10 nearest negatives of 1,000 anchors, a tau slider; outliers not drawn."""
-    runs = with_arrays(by_tau(of_protocol(records, protocol), dataset, loss), ("pos_sim", "neg_top10"))
-    return _slider("Positive vs nearest negatives", dataset, loss, protocol, [(t, _boxes(a)) for t, a, _ in runs],
-                   drawn=[r for _, _, r in runs], yaxis_title="similarity",
-                   xaxis_title="positive s_ii and the nearest negatives n1 (hardest) … n10")
+    runs = with_arrays(
+        by_tau(of_protocol(records, protocol), dataset, loss), ("pos_sim", "neg_top10")
+    )
+    return _slider(
+        "Positive vs nearest negatives",
+        dataset,
+        loss,
+        protocol,
+        [(t, _boxes(a)) for t, a, _ in runs],
+        drawn=[r for _, _, r in runs],
+        yaxis_title="similarity",
+        xaxis_title="positive s_ii and the nearest negatives n1 (hardest) … n10",
+    )
 
 
-def histograms(records: Sequence[Record], dataset: str = "cifar10", loss: str = "contrastive",
-        protocol: str = "paper") -> go.Figure | NotYetRun:
+def histograms(
+    records: Sequence[Record],
+    dataset: str = "cifar10",
+    loss: str = "contrastive",
+    protocol: str = "paper",
+) -> go.Figure | NotYetRun:
     """Densities of the positive and negative similarities stored with each record, a tau slider."""
-    runs = with_arrays(by_tau(of_protocol(records, protocol), dataset, loss), ("hist_edges", "hist_pos", "hist_neg"))
+    runs = with_arrays(
+        by_tau(of_protocol(records, protocol), dataset, loss),
+        ("hist_edges", "hist_pos", "hist_neg"),
+    )
     frames = []
     for t, a, _ in runs:
         centres, width = (a["hist_edges"][1:] + a["hist_edges"][:-1]) / 2, np.diff(a["hist_edges"])
-        frames.append((t, [
-            go.Bar(x=centres, y=a[key], width=width, name=name, opacity=0.6, marker={"color": colour})
-            for key, name, colour in (("hist_pos", "positive s_ii", COLOURS["contrastive"]), ("hist_neg", "negative s_ij", COLOURS["paper"]))
-        ]))
-    return _slider("Distribution of similarities", dataset, loss, protocol, frames, drawn=[r for _, _, r in runs], height=480,
-                   xaxis_title="similarity", yaxis_title="density", barmode="overlay")
+        frames.append(
+            (
+                t,
+                [
+                    go.Bar(
+                        x=centres,
+                        y=a[key],
+                        width=width,
+                        name=name,
+                        opacity=0.6,
+                        marker={"color": colour},
+                    )
+                    for key, name, colour in (
+                        ("hist_pos", "positive s_ii", COLOURS["contrastive"]),
+                        ("hist_neg", "negative s_ij", COLOURS["paper"]),
+                    )
+                ],
+            )
+        )
+    return _slider(
+        "Distribution of similarities",
+        dataset,
+        loss,
+        protocol,
+        frames,
+        drawn=[r for _, _, r in runs],
+        height=480,
+        xaxis_title="similarity",
+        yaxis_title="density",
+        barmode="overlay",
+    )
 
 
 # --- Fig. 2: embeddings ---------------------------------------------------------------------
@@ -377,20 +556,34 @@ def project(embedding: np.ndarray, seed: int = 0) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     x = np.asarray(embedding, dtype=np.float32)
-    return TSNE(n_components=2, init="pca", perplexity=30, random_state=seed, n_jobs=1).fit_transform(x)
+    return TSNE(
+        n_components=2, init="pca", perplexity=30, random_state=seed, n_jobs=1
+    ).fit_transform(x)
 
 
 def class_names(dataset: str, n: int) -> list[str]:
     """CIFAR-10's class names, else ``class 0`` .. ``class n-1``."""
-    return list(CIFAR10_CLASSES) if dataset == "cifar10" and n <= 10 else [f"class {i}" for i in range(n)]
+    return (
+        list(CIFAR10_CLASSES)
+        if dataset == "cifar10" and n <= 10
+        else [f"class {i}" for i in range(n)]
+    )
 
 
-def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequence[float] = paper.FIG2_TAUS,
-               loss: str = "contrastive", protocol: str = "paper") -> go.Figure | NotYetRun:
+def embeddings(
+    records: Sequence[Record],
+    dataset: str = "cifar10",
+    taus: Sequence[float] = paper.FIG2_TAUS,
+    loss: str = "contrastive",
+    protocol: str = "paper",
+) -> go.Figure | NotYetRun:
     """Fig. 2: t-SNE of the stored test-feature sample (2,000 points) at each tau, coloured by class; each panel's
     title carries the uniformity and tolerance of the sample itself (``contrastive.metrics.sample_metrics``)."""
     found = [(t, results.find(of_protocol(records, protocol), dataset, loss, t)) for t in taus]
-    runs = with_arrays([(t, r) for t, r in found if r is not None and not r.invalid], ("embedding", "embedding_labels"))
+    runs = with_arrays(
+        [(t, r) for t, r in found if r is not None and not r.invalid],
+        ("embedding", "embedding_labels"),
+    )
     missing = absent(loss, taus, [t for t, _, _ in runs])
     what = "Embeddings (t-SNE of the stored test-feature sample)"
     if not runs:
@@ -398,7 +591,9 @@ def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequen
     titles = []
     for t, a, r in runs:
         u, tol = sample_metrics(a["embedding"], a["embedding_labels"])
-        titles.append(f"τ={t:g} ({run_text([r])}), {len(a['embedding_labels'])} points:<br>uniformity {u:.2f}, tolerance {tol:.3f}")
+        titles.append(
+            f"τ={t:g} ({run_text([r])}), {len(a['embedding_labels'])} points:<br>uniformity {u:.2f}, tolerance {tol:.3f}"
+        )
     fig = make_subplots(rows=1, cols=len(runs), subplot_titles=titles)
     for col, (_, a, _) in enumerate(runs, start=1):
         xy, labels = project(a["embedding"]), a["embedding_labels"]
@@ -406,11 +601,27 @@ def embeddings(records: Sequence[Record], dataset: str = "cifar10", taus: Sequen
         for c in np.unique(labels):
             sel, name = labels == c, names[c]
             colour = class_colour(SWAPPED_COLOURS.get(int(c), int(c)))
-            fig.add_trace(go.Scatter(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name,
-                                     legendgroup=name, showlegend=col == 1, hoverinfo="name",
-                                     marker={"size": 3, "color": colour}), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=xy[sel, 0],
+                    y=xy[sel, 1],
+                    mode="markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    hoverinfo="name",
+                    marker={"size": 3, "color": colour},
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     fig.update_layout(legend_itemsizing="constant")  # legend dots legible beside 3 px markers
-    return _finish(fig, f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}", missing,
-                   panel_lines=2, height=600)
+    return _finish(
+        fig,
+        f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}",
+        missing,
+        panel_lines=2,
+        height=600,
+    )

@@ -30,16 +30,36 @@ def colour(schedule: str) -> str:
     return class_colour(ORDER.index(schedule) + 1)
 
 
-def moving_points(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, Point]:
+def moving_points(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
+) -> dict[str, Point]:
     """The valid records of each moving τ at ``protocol`` (every seed), by schedule in :data:`ORDER`."""
-    found = {s: tuple(sorted((r for r in records if r.schedule == s and r.dataset == dataset and not r.invalid
-                              and r.protocol == protocol and not deviations(r.config, protocol)),
-                             key=lambda r: r.seed)) for s in ORDER}
+    found = {
+        s: tuple(
+            sorted(
+                (
+                    r
+                    for r in records
+                    if r.schedule == s
+                    and r.dataset == dataset
+                    and not r.invalid
+                    and r.protocol == protocol
+                    and not deviations(r.config, protocol)
+                ),
+                key=lambda r: r.seed,
+            )
+        )
+        for s in ORDER
+    }
     return {s: Point(NAMES[s], runs) for s, runs in found.items() if runs}
 
 
-def verdicts(fixed_records: Sequence[Record], moving_records: Sequence[Record],
-             dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, Any]:
+def verdicts(
+    fixed_records: Sequence[Record],
+    moving_records: Sequence[Record],
+    dataset: str = "cifar10",
+    protocol: str = "cpu",
+) -> dict[str, Any]:
     """Everything the chapter glues and tabulates, as numbers: per moving τ its seeds, seed means and spreads, the
     verdict of each criterion (:func:`contrastive.moving.judge`) and how many of its runs levelled off (rule 2);
     the margins (seed noise of the fixed τ) and the best fixed τ per accuracy. Empty ``methods`` while no run."""
@@ -48,7 +68,8 @@ def verdicts(fixed_records: Sequence[Record], moving_records: Sequence[Record],
     methods = {}
     for schedule, point in points.items():
         methods[schedule] = {
-            "seeds": len(point.runs), "judged": judge(point, fixed),
+            "seeds": len(point.runs),
+            "judged": judge(point, fixed),
             "levelled": sum(pilot.levelled(r.curves, RULE_2) for r in point.runs),
             **{m: point.mean(m) for m in ("uniformity", "tolerance", *ACCURACIES)},
             **{f"{m}_spread": point.spread(m) for m in ("uniformity", "tolerance", *ACCURACIES)},
@@ -73,21 +94,41 @@ def verdict_table(found: dict[str, Any]) -> str:
     rows = []
     for schedule, m in found["methods"].items():
         j = m["judged"]
-        rows.append((NAMES[schedule], m["seeds"], f"{m['levelled']} of {m['seeds']}", _verdict(j["escapes"], ".3f"),
-                     _verdict(j["linear_top1"], ".2f"), _verdict(j["knn_top1"], ".2f")))
-    columns = ("τ", "seeds", "levelled off (rule 2)", "above the frontier (tolerance)",
-               "linear top-1 − best fixed τ", "kNN top-1 − best fixed τ")
+        rows.append(
+            (
+                NAMES[schedule],
+                m["seeds"],
+                f"{m['levelled']} of {m['seeds']}",
+                _verdict(j["escapes"], ".3f"),
+                _verdict(j["linear_top1"], ".2f"),
+                _verdict(j["knn_top1"], ".2f"),
+            )
+        )
+    columns = (
+        "τ",
+        "seeds",
+        "levelled off (rule 2)",
+        "above the frontier (tolerance)",
+        "linear top-1 − best fixed τ",
+        "kNN top-1 − best fixed τ",
+    )
     return html_table(columns, rows)
 
 
 def _point_trace(point: Point, name: str, colour_: str, symbol: str, legend: bool) -> go.Scatter:
     """One configuration's seed-mean test (uniformity, tolerance), its seed spread as error bars."""
-    return go.Scatter(x=[point.mean("uniformity")], y=[point.mean("tolerance")], mode="markers", name=name,
-                      marker={"color": colour_, "size": 11, "symbol": symbol}, showlegend=legend,
-                      error_x={"type": "data", "array": [point.spread("uniformity") / 2], "visible": True},
-                      error_y={"type": "data", "array": [point.spread("tolerance") / 2], "visible": True},
-                      hovertemplate=f"{name}<br>uniformity %{{x:.3f}}<br>tolerance %{{y:.3f}}"
-                                    f"<br>{len(point.runs)} seed(s)<extra></extra>")
+    return go.Scatter(
+        x=[point.mean("uniformity")],
+        y=[point.mean("tolerance")],
+        mode="markers",
+        name=name,
+        marker={"color": colour_, "size": 11, "symbol": symbol},
+        showlegend=legend,
+        error_x={"type": "data", "array": [point.spread("uniformity") / 2], "visible": True},
+        error_y={"type": "data", "array": [point.spread("tolerance") / 2], "visible": True},
+        hovertemplate=f"{name}<br>uniformity %{{x:.3f}}<br>tolerance %{{y:.3f}}"
+        f"<br>{len(point.runs)} seed(s)<extra></extra>",
+    )
 
 
 def plane_figure(found: dict[str, Any]) -> go.Figure:
@@ -96,17 +137,37 @@ def plane_figure(found: dict[str, Any]) -> go.Figure:
     fig = go.Figure()
     fixed = found["fixed"]
     front = frontier(fixed)
-    fig.add_trace(go.Scatter(x=[u for u, _ in front], y=[t for _, t in front], mode="lines", name="fixed-τ frontier",
-                             line={"color": FIXED, "dash": "dash"}, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=[p.mean("uniformity") for p in fixed], y=[p.mean("tolerance") for p in fixed],
-                             mode="markers+text", name="fixed τ (seed mean)", text=[p.label[4:] for p in fixed],
-                             textposition="top center", marker={"color": FIXED, "size": 8},
-                             hovertemplate="τ = %{text}<br>uniformity %{x:.3f}<br>tolerance %{y:.3f}<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=[u for u, _ in front],
+            y=[t for _, t in front],
+            mode="lines",
+            name="fixed-τ frontier",
+            line={"color": FIXED, "dash": "dash"},
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[p.mean("uniformity") for p in fixed],
+            y=[p.mean("tolerance") for p in fixed],
+            mode="markers+text",
+            name="fixed τ (seed mean)",
+            text=[p.label[4:] for p in fixed],
+            textposition="top center",
+            marker={"color": FIXED, "size": 8},
+            hovertemplate="τ = %{text}<br>uniformity %{x:.3f}<br>tolerance %{y:.3f}<extra></extra>",
+        )
+    )
     for schedule, point in found["points"].items():
         fig.add_trace(_point_trace(point, NAMES[schedule], colour(schedule), "diamond", True))
-    fig.update_layout(height=520, legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-                      margin={"t": 60}, xaxis_title="uniformity −ℒ<sub>unif</sub>, test set",
-                      yaxis_title="tolerance T, test set")
+    fig.update_layout(
+        height=520,
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"t": 60},
+        xaxis_title="uniformity −ℒ<sub>unif</sub>, test set",
+        yaxis_title="tolerance T, test set",
+    )
     return fig
 
 
@@ -123,7 +184,9 @@ def _curve(record: Record, key: str) -> tuple[list[int], list[float]]:
     return epochs, record.curves.get("tau", [c["tau"]] * len(epochs))
 
 
-def training_figure(found: dict[str, Any], fixed_taus: Sequence[float] = (0.07, 0.3, 1.0)) -> go.Figure:
+def training_figure(
+    found: dict[str, Any], fixed_taus: Sequence[float] = (0.07, 0.3, 1.0)
+) -> go.Figure:
     """τ over training (its mean over each epoch's steps, at the curve points) beside the test uniformity and kNN
     top-1 of every run of each moving τ, with the seed-0 runs of a few fixed τ for reference."""
     keys = ("tau", "uniformity", "knn_top1")
@@ -136,22 +199,46 @@ def training_figure(found: dict[str, Any], fixed_taus: Sequence[float] = (0.07, 
         dash = ("dot", "dashdot", "dash")[fixed_taus.index(run.config["tau"])]
         for col, key in enumerate(keys, start=1):
             x, y = _curve(run, key)
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", legendgroup=point.label,
-                                     name=f"fixed {point.label}", showlegend=col == 1,
-                                     line={"color": FIXED, "dash": dash}), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    legendgroup=point.label,
+                    name=f"fixed {point.label}",
+                    showlegend=col == 1,
+                    line={"color": FIXED, "dash": dash},
+                ),
+                row=1,
+                col=col,
+            )
     for schedule, point in found["points"].items():
         for i, run in enumerate(point.runs):
             for col, key in enumerate(keys, start=1):
                 x, y = _curve(run, key)
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines" if len(x) > 40 else "lines+markers",
-                                         legendgroup=schedule, name=NAMES[schedule], showlegend=col == 1 and i == 0,
-                                         line={"color": colour(schedule)}, marker={"size": 4},
-                                         hovertemplate=f"{NAMES[schedule]}, seed {run.seed}<br>epoch %{{x}}"
-                                                       f"<br>%{{y:.3f}}<extra></extra>"), row=1, col=col)
+                fig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=y,
+                        mode="lines" if len(x) > 40 else "lines+markers",
+                        legendgroup=schedule,
+                        name=NAMES[schedule],
+                        showlegend=col == 1 and i == 0,
+                        line={"color": colour(schedule)},
+                        marker={"size": 4},
+                        hovertemplate=f"{NAMES[schedule]}, seed {run.seed}<br>epoch %{{x}}"
+                        f"<br>%{{y:.3f}}<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_layout(height=430, legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0},
-                      margin={"t": 40, "b": 120})
+    fig.update_layout(
+        height=430,
+        legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0},
+        margin={"t": 40, "b": 120},
+    )
     return fig
 
 
@@ -163,55 +250,120 @@ def trajectory_figure(found: dict[str, Any]) -> go.Figure:
     epochs = runs[0][1].curves["epoch"] if runs else []
     front = frontier(found["fixed"])
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[u for u, _ in front], y=[t for _, t in front], mode="lines", name="final frontier",
-                             line={"color": FIXED, "dash": "dash"}, hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(
+            x=[u for u, _ in front],
+            y=[t for _, t in front],
+            mode="lines",
+            name="final frontier",
+            line={"color": FIXED, "dash": "dash"},
+            hoverinfo="skip",
+        )
+    )
     for i, epoch in enumerate(epochs):
         for name, run, c in runs:
             at = run.curves["epoch"].index(epoch) if epoch in run.curves["epoch"] else None
             if at is None:
                 continue
             fixed = c == FIXED
-            fig.add_trace(go.Scatter(x=[run.curves["uniformity"][at]], y=[run.curves["tolerance"][at]],
-                                     mode="markers+text" if fixed else "markers", text=[name] if fixed else None,
-                                     textposition="top center", name="fixed τ" if fixed else name,
-                                     legendgroup=name if not fixed else "fixed", showlegend=not fixed or name == runs[0][0],
-                                     marker={"color": c, "size": 8 if fixed else 12,
-                                             "symbol": "circle" if fixed else "diamond"},
-                                     visible=i == len(epochs) - 1))
+            fig.add_trace(
+                go.Scatter(
+                    x=[run.curves["uniformity"][at]],
+                    y=[run.curves["tolerance"][at]],
+                    mode="markers+text" if fixed else "markers",
+                    text=[name] if fixed else None,
+                    textposition="top center",
+                    name="fixed τ" if fixed else name,
+                    legendgroup=name if not fixed else "fixed",
+                    showlegend=not fixed or name == runs[0][0],
+                    marker={
+                        "color": c,
+                        "size": 8 if fixed else 12,
+                        "symbol": "circle" if fixed else "diamond",
+                    },
+                    visible=i == len(epochs) - 1,
+                )
+            )
     per = [sum(1 for _, run, _ in runs if e in run.curves["epoch"]) for e in epochs]
     steps = []
     for i, epoch in enumerate(epochs):
         visible = [True] + [j == i for j, n in enumerate(per) for _ in range(n)]
         steps.append({"method": "update", "label": str(epoch), "args": [{"visible": visible}]})
-    fig.update_layout(sliders=[{"active": len(epochs) - 1, "currentvalue": {"prefix": "after epoch "},
-                                "pad": {"t": 50}, "steps": steps}],
-                      height=560, legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-                      xaxis_title="uniformity −ℒ<sub>unif</sub>, test set", yaxis_title="tolerance T, test set")
+    fig.update_layout(
+        sliders=[
+            {
+                "active": len(epochs) - 1,
+                "currentvalue": {"prefix": "after epoch "},
+                "pad": {"t": 50},
+                "steps": steps,
+            }
+        ],
+        height=560,
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        xaxis_title="uniformity −ℒ<sub>unif</sub>, test set",
+        yaxis_title="tolerance T, test set",
+    )
     return fig
 
 
 def accuracy_figure(found: dict[str, Any]) -> go.Figure:
     """Linear and kNN top-1 of the fixed τ over τ (seed means, seed range as error bars) and each moving τ as a
     horizontal band (its seed range) at its mean."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[METRIC_LABELS[m] for m in ACCURACIES], horizontal_spacing=0.1)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=[METRIC_LABELS[m] for m in ACCURACIES],
+        horizontal_spacing=0.1,
+    )
     fixed = found["fixed"]
     taus = [p.runs[0].config["tau"] for p in fixed]
     for col, metric in enumerate(ACCURACIES, start=1):
         low = [p.mean(metric) - min(p.values(metric)) for p in fixed]
         high = [max(p.values(metric)) - p.mean(metric) for p in fixed]
-        fig.add_trace(go.Scatter(x=taus, y=[p.mean(metric) for p in fixed], mode="lines+markers", name="fixed τ",
-                                 legendgroup="fixed", showlegend=col == 1, line={"color": FIXED},
-                                 error_y={"type": "data", "array": high, "arrayminus": low, "visible": True}),
-                      row=1, col=col)
+        fig.add_trace(
+            go.Scatter(
+                x=taus,
+                y=[p.mean(metric) for p in fixed],
+                mode="lines+markers",
+                name="fixed τ",
+                legendgroup="fixed",
+                showlegend=col == 1,
+                line={"color": FIXED},
+                error_y={"type": "data", "array": high, "arrayminus": low, "visible": True},
+            ),
+            row=1,
+            col=col,
+        )
         for schedule, point in found["points"].items():
             c, lo, hi = colour(schedule), min(point.values(metric)), max(point.values(metric))
-            fig.add_hrect(y0=lo, y1=hi if hi > lo else lo + 0.05, fillcolor=c, opacity=0.2, line_width=0, row=1, col=col)
-            fig.add_trace(go.Scatter(x=[min(taus), max(taus)], y=[point.mean(metric)] * 2, mode="lines",
-                                     name=NAMES[schedule], legendgroup=schedule, showlegend=col == 1,
-                                     line={"color": c, "dash": "dash"}), row=1, col=col)
+            fig.add_hrect(
+                y0=lo,
+                y1=hi if hi > lo else lo + 0.05,
+                fillcolor=c,
+                opacity=0.2,
+                line_width=0,
+                row=1,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[min(taus), max(taus)],
+                    y=[point.mean(metric)] * 2,
+                    mode="lines",
+                    name=NAMES[schedule],
+                    legendgroup=schedule,
+                    showlegend=col == 1,
+                    line={"color": c, "dash": "dash"},
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(type="log", title_text="fixed τ")
-    fig.update_layout(height=420, legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0},
-                      margin={"t": 40, "b": 110})
+    fig.update_layout(
+        height=420,
+        legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0},
+        margin={"t": 40, "b": 110},
+    )
     return fig
 
 
@@ -219,9 +371,14 @@ def answer(found: dict[str, Any]) -> dict[str, Any]:
     """The chapter's answer in counts, for the landing page: how many moving τ were run (``run``, of ``planned``),
     and per criterion of :data:`contrastive.moving.CRITERIA` the names of those for which it holds (``<criterion>``,
     a tuple)."""
-    out: dict[str, Any] = {"run": len(found["methods"]), "planned": len(ORDER),
-                           "seeds": sum(m["seeds"] for m in found["methods"].values())}
+    out: dict[str, Any] = {
+        "run": len(found["methods"]),
+        "planned": len(ORDER),
+        "seeds": sum(m["seeds"] for m in found["methods"].values()),
+    }
     for criterion in CRITERIA:
-        holds = tuple(NAMES[s] for s, m in found["methods"].items() if m["judged"][criterion]["holds"])
+        holds = tuple(
+            NAMES[s] for s, m in found["methods"].items() if m["judged"][criterion]["holds"]
+        )
         out[criterion] = holds
     return out

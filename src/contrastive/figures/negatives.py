@@ -46,7 +46,9 @@ def model_label(d: int) -> str:
     return f"uniform sphere model, d = {d}"
 
 
-def sphere_model(dims: Sequence[int] = MODEL_DIMS, m: int = CIFAR_NEGATIVES, b: int = 4, seed: int = 0) -> dict[str, Tensor]:
+def sphere_model(
+    dims: Sequence[int] = MODEL_DIMS, m: int = CIFAR_NEGATIVES, b: int = 4, seed: int = 0
+) -> dict[str, Tensor]:
     """``samples`` of the uniform-sphere MODEL: b anchors with m negatives each, in each dimension d of ``dims``."""
     return {model_label(d): sphere_similarities(m, d, b, seed) for d in dims}
 
@@ -61,21 +63,37 @@ def dropped(k: int) -> Summary:
     return lambda s_neg, tau: dropped_share(s_neg, tau, min(k, s_neg.shape[-1]))
 
 
-def _vs_tau(samples: Mapping[str, Tensor], summary: Summary, marks: Mapping[str, Sequence[float]] | None,
-            taus: Sequence[float] | None) -> go.Figure:
+def _vs_tau(
+    samples: Mapping[str, Tensor],
+    summary: Summary,
+    marks: Mapping[str, Sequence[float]] | None,
+    taus: Sequence[float] | None,
+) -> go.Figure:
     """One line per sample of ``summary`` vs τ, and on a sample's line markers at the τ of ``marks[label]``."""
     taus = log_taus(-2, 1, 61) if taus is None else list(taus)
     marks = marks or {}
     fig = go.Figure()
     for i, (label, s_neg) in enumerate(samples.items()):
         colour = class_colour(i)
-        fig.add_scatter(x=taus, y=mean_curve(summary, s_neg, taus), mode="lines", line=dict(color=colour), name=label,
-                        legendgroup=label)
+        fig.add_scatter(
+            x=taus,
+            y=mean_curve(summary, s_neg, taus),
+            mode="lines",
+            line=dict(color=colour),
+            name=label,
+            legendgroup=label,
+        )
         if marks.get(label):  # the run's own τ, on its line; one legend entry with it
             marked = list(marks[label])
             fig.add_scatter(
-                x=marked, y=mean_curve(summary, s_neg, marked), mode="markers+text", text=[f"{t:g}" for t in marked],
-                textposition="bottom right", marker=dict(color=colour, size=9), legendgroup=label, showlegend=False,
+                x=marked,
+                y=mean_curve(summary, s_neg, marked),
+                mode="markers+text",
+                text=[f"{t:g}" for t in marked],
+                textposition="bottom right",
+                marker=dict(color=colour, size=9),
+                legendgroup=label,
+                showlegend=False,
                 name=f"{label} at τ = {', '.join(f'{t:g}' for t in marked)}",
             )
     return fig
@@ -90,40 +108,68 @@ def _hline(fig: go.Figure, ys: Sequence[float], name: str, dash: str) -> None:
     fig.add_scatter(x=x, y=y, mode="lines", line=dict(color="grey", dash=dash), name=name)
 
 
-def effective_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence[float]] | None = None,
-                     taus: Sequence[float] | None = None, k: int = paper.HARD_K,
-                     title: str = "How many negatives share the penalty: exp H(r_i)") -> go.Figure:
+def effective_figure(
+    samples: Mapping[str, Tensor],
+    marks: Mapping[str, Sequence[float]] | None = None,
+    taus: Sequence[float] | None = None,
+    k: int = paper.HARD_K,
+    title: str = "How many negatives share the penalty: exp H(r_i)",
+) -> go.Figure:
     """The effective number of negatives exp H(r_i) vs τ (log–log), with M (all negatives) and k (what
     Eq. 9 keeps) as dashed lines."""
     fig = _vs_tau(samples, effective_negatives, marks, taus)
     ms = sorted({s.shape[-1] for s in samples.values()})
     _hline(fig, ms, f"M = {', '.join(f'{m:,}' for m in ms)} (every negative)", "dash")
     _hline(fig, [k], f"k = {k:,} (the nearest negatives Eq. 9 keeps)", "dot")
-    yaxis = dict(type="log", title="effective number of negatives exp H(r_i)", exponentformat="power")
+    yaxis = dict(
+        type="log", title="effective number of negatives exp H(r_i)", exponentformat="power"
+    )
     return tau_layout(fig, title, yaxis, **BELOW)
 
 
-def dropped_figure(samples: Mapping[str, Tensor], marks: Mapping[str, Sequence[float]] | None = None,
-                   taus: Sequence[float] | None = None, k: int = paper.HARD_K, title: str | None = None) -> go.Figure:
+def dropped_figure(
+    samples: Mapping[str, Tensor],
+    marks: Mapping[str, Sequence[float]] | None = None,
+    taus: Sequence[float] | None = None,
+    k: int = paper.HARD_K,
+    title: str | None = None,
+) -> go.Figure:
     """The share of the Eq. 5 penalty outside the k nearest negatives vs τ (log–log): what the hard loss
     of Eq. 9 removes from the gradient. Its τ → ∞ limit (M − k)/M is dashed; the y axis starts at 10**DROPPED_FLOOR."""
     fig = _vs_tau(samples, dropped(k), marks, taus)
     if ms := sorted({s.shape[-1] for s in samples.values() if s.shape[-1] > k}):
         name = f"τ → ∞: (M − k)/M, M = {', '.join(f'{m:,}' for m in ms)}"
         _hline(fig, [(m - k) / m for m in ms], name, "dash")
-    title = title or f"What the hard loss drops: the share of the penalty outside the {k:,} nearest negatives"
-    yaxis = dict(type="log", title="share of the penalty dropped by Eq. 9", exponentformat="power", range=[DROPPED_FLOOR, 0.2])
+    title = (
+        title
+        or f"What the hard loss drops: the share of the penalty outside the {k:,} nearest negatives"
+    )
+    yaxis = dict(
+        type="log",
+        title="share of the penalty dropped by Eq. 9",
+        exponentformat="power",
+        range=[DROPPED_FLOOR, 0.2],
+    )
     return tau_layout(fig, title, yaxis, **BELOW)
 
 
 def log_ranks(m: int, n: int = 300) -> list[int]:
     """About ``n`` ranks 1..m evenly spaced in log rank (distinct integers, 1 and m included)."""
-    ranks = torch.logspace(0, torch.log10(torch.tensor(float(m))).item(), n, dtype=torch.float64).round().long()
+    ranks = (
+        torch.logspace(0, torch.log10(torch.tensor(float(m))).item(), n, dtype=torch.float64)
+        .round()
+        .long()
+    )
     return torch.unique(torch.cat([ranks, torch.tensor([1, m])])).tolist()
 
 
-def ranked_penalty_figure(s_neg: Tensor, taus: Sequence[float] = PENALTY_TAUS, k: int = paper.HARD_K, active: int = 1,
-                          points: int = 300) -> go.Figure:
+def ranked_penalty_figure(
+    s_neg: Tensor,
+    taus: Sequence[float] = PENALTY_TAUS,
+    k: int = paper.HARD_K,
+    active: int = 1,
+    points: int = 300,
+) -> go.Figure:
     """One anchor's relative penalty r_i (Eq. 5) sorted from the nearest negative down, against rank (log–log),
     one τ at a time (slider), with the cut of Eq. 9 at rank k. Row 0 of ``s_neg`` is used."""
     r_sorted = [relative_penalty(s_neg[:1], tau)[0].sort(descending=True).values for tau in taus]
@@ -132,51 +178,107 @@ def ranked_penalty_figure(s_neg: Tensor, taus: Sequence[float] = PENALTY_TAUS, k
     low = min(r[index][r[index] > 0].min().item() for r in r_sorted)
     high = max(r[0].item() for r in r_sorted)
     frames = [
-        (tau, [
-            go.Scatter(x=ranks, y=r[index].tolist(), mode="lines", line=dict(width=3),
-                       name=f"r_i sorted; the {k:,} nearest carry {top_k_share(s_neg[:1], tau, k)[0].item():.1%}"),
-            go.Scatter(x=[k, k], y=[low, high], mode="lines", line=dict(color="grey", dash="dash"), name=f"Eq. 9 cut at rank {k:,}"),
-        ])
+        (
+            tau,
+            [
+                go.Scatter(
+                    x=ranks,
+                    y=r[index].tolist(),
+                    mode="lines",
+                    line=dict(width=3),
+                    name=f"r_i sorted; the {k:,} nearest carry {top_k_share(s_neg[:1], tau, k)[0].item():.1%}",
+                ),
+                go.Scatter(
+                    x=[k, k],
+                    y=[low, high],
+                    mode="lines",
+                    line=dict(color="grey", dash="dash"),
+                    name=f"Eq. 9 cut at rank {k:,}",
+                ),
+            ],
+        )
         for tau, r in zip(taus, r_sorted)
     ]
     title = f"The relative penalty (Eq. 5) of one anchor's {s_neg.shape[-1]:,} negatives, by rank"
-    return subscripts(tau_slider(
-        frames, active=active, title=title,
-        xaxis=dict(type="log", title="rank of the negative (1 = nearest)"),
-        yaxis=dict(type="log", title="relative penalty r_i", exponentformat="power"),
-        template="plotly_white", height=520, legend=dict(orientation="h", yanchor="bottom", y=1.0),
-    ))
+    return subscripts(
+        tau_slider(
+            frames,
+            active=active,
+            title=title,
+            xaxis=dict(type="log", title="rank of the negative (1 = nearest)"),
+            yaxis=dict(type="log", title="relative penalty r_i", exponentformat="power"),
+            template="plotly_white",
+            height=520,
+            legend=dict(orientation="h", yanchor="bottom", y=1.0),
+        )
+    )
 
 
-def penalty_rows(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K) -> list[dict[str, float]]:
+def penalty_rows(
+    s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K
+) -> list[dict[str, float]]:
     """Per τ, averaged over anchors: exp H(r_i), exp H(r_i) / M, the top-k share and the dropped share."""
     m = s_neg.shape[-1]
     return [
-        {"tau": tau, "effective": (e := effective_negatives(s_neg, tau).mean().item()), "fraction": e / m,
-         "top_k": top_k_share(s_neg, tau, k).mean().item(), "dropped": dropped_share(s_neg, tau, k).mean().item()}
+        {
+            "tau": tau,
+            "effective": (e := effective_negatives(s_neg, tau).mean().item()),
+            "fraction": e / m,
+            "top_k": top_k_share(s_neg, tau, k).mean().item(),
+            "dropped": dropped_share(s_neg, tau, k).mean().item(),
+        }
         for tau in taus
     ]
 
 
-def penalty_table(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K) -> str:
+def penalty_table(
+    s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K
+) -> str:
     """:func:`penalty_rows` as an HTML table."""
     m = s_neg.shape[-1]
-    columns = ["τ", "effective negatives exp H(r_i)", f"… as a share of M = {m:,}",
-               f"penalty on the {k:,} nearest (Eq. 9 keeps)", "penalty dropped by Eq. 9"]
-    return html_table(columns, [[f"{r['tau']:g}", f"{r['effective']:,.0f}", f"{r['fraction']:.1%}", f"{r['top_k']:.1%}",
-                                 f"{r['dropped']:.1%}"] for r in penalty_rows(s_neg, taus, k)])
+    columns = [
+        "τ",
+        "effective negatives exp H(r_i)",
+        f"… as a share of M = {m:,}",
+        f"penalty on the {k:,} nearest (Eq. 9 keeps)",
+        "penalty dropped by Eq. 9",
+    ]
+    return html_table(
+        columns,
+        [
+            [
+                f"{r['tau']:g}",
+                f"{r['effective']:,.0f}",
+                f"{r['fraction']:.1%}",
+                f"{r['top_k']:.1%}",
+                f"{r['dropped']:.1%}",
+            ]
+            for r in penalty_rows(s_neg, taus, k)
+        ],
+    )
 
 
-def penalty_numbers(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k: int = paper.HARD_K,
-                    small: float = 0.01) -> dict[str, float]:
+def penalty_numbers(
+    s_neg: Tensor,
+    taus: Sequence[float] = paper.TABLE1_TAUS,
+    k: int = paper.HARD_K,
+    small: float = 0.01,
+) -> dict[str, float]:
     """What the chapter quotes of ``s_neg`` (B, M): M, B, k and ``small``; the :func:`penalty_rows` summaries at the
     first and the last τ; ``tau_k``, the τ at which the mean exp H(r_i) of Eq. 5 equals k; and ``tau_small``, the τ
     below which Eq. 9 drops less than ``small`` of the penalty."""
     rows = penalty_rows(s_neg, taus, k)
-    ends = {f"{key}_{end}": row[key] for end, row in (("first", rows[0]), ("last", rows[-1]))
-            for key in ("tau", "effective", "fraction", "dropped")}
+    ends = {
+        f"{key}_{end}": row[key]
+        for end, row in (("first", rows[0]), ("last", rows[-1]))
+        for key in ("tau", "effective", "fraction", "dropped")
+    }
     return {
-        "m": s_neg.shape[-1], "anchors": s_neg.shape[0], "k": k, "small": small, **ends,
+        "m": s_neg.shape[-1],
+        "anchors": s_neg.shape[0],
+        "k": k,
+        "small": small,
+        **ends,
         "tau_k": solve_tau(lambda tau: effective_negatives(s_neg, tau).mean().item(), k),
         "tau_small": solve_tau(lambda tau: dropped(k)(s_neg, tau).mean().item(), small),
     }
@@ -186,7 +288,10 @@ def penalty_numbers(s_neg: Tensor, taus: Sequence[float] = paper.TABLE1_TAUS, k:
 
 
 def measured_samples(
-    records: Sequence[dict[str, Any]], dataset: str = "cifar10", losses: Sequence[str] = TAU_LOSSES, protocol: str = "paper"
+    records: Sequence[dict[str, Any]],
+    dataset: str = "cifar10",
+    losses: Sequence[str] = TAU_LOSSES,
+    protocol: str = "paper",
 ) -> tuple[dict[str, Tensor], dict[str, list[float]], list[str]]:
     """``samples`` from the negative-similarity histograms of the records at Table 1's temperatures (one per loss
     and τ, M = the recorded training images − 1), ``marks`` (each record's own τ on its line), and the labels of the
@@ -196,19 +301,26 @@ def measured_samples(
     missing: list[str] = []
     for loss in losses:
         runs = [
-            (t, a, r) for t, a, r in with_arrays(by_tau(of_protocol(records, protocol), dataset, loss), ("hist_edges", "hist_neg"))
+            (t, a, r)
+            for t, a, r in with_arrays(
+                by_tau(of_protocol(records, protocol), dataset, loss), ("hist_edges", "hist_neg")
+            )
             if r.provenance.get("train_images", 0) > 1 and t in paper.TABLE1_TAUS
         ]
         for t, a, r in runs:
             label = f"measured: {config_label(loss, t)} ({run_text([r])})"
-            samples[label] = histogram_similarities(a["hist_edges"], a["hist_neg"], r.provenance["train_images"] - 1)
+            samples[label] = histogram_similarities(
+                a["hist_edges"], a["hist_neg"], r.provenance["train_images"] - 1
+            )
             marks[label] = [t]
         missing += absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
     return samples, marks, missing
 
 
 def measured_figures(
-    records: Sequence[dict[str, Any]], dataset: str = "cifar10", reference: Mapping[str, Tensor] | None = None,
+    records: Sequence[dict[str, Any]],
+    dataset: str = "cifar10",
+    reference: Mapping[str, Tensor] | None = None,
     protocol: str = "paper",
 ) -> list[go.Figure | NotYetRun]:
     """:func:`effective_figure` and :func:`dropped_figure` on the records' measured negative similarities, the
@@ -220,10 +332,20 @@ def measured_figures(
         return [NotYetRun(what, tuple(missing))]
     measured, (samples, k) = dict(marks), ({**samples, **(reference or {})}, PROTOCOLS[protocol].k)
     scale = f"{dataset}<br>{describe(protocol)}{missing_note(missing)}"
-    return [_grouped(fig, measured) for fig in (
-        effective_figure(samples, marks, k=k, title=f"Measured similarities: how many negatives share the penalty, {scale}"),
-        dropped_figure(samples, marks, k=k, title=f"Measured similarities: the share Eq. 9 drops, {scale}"),
-    )]
+    return [
+        _grouped(fig, measured)
+        for fig in (
+            effective_figure(
+                samples,
+                marks,
+                k=k,
+                title=f"Measured similarities: how many negatives share the penalty, {scale}",
+            ),
+            dropped_figure(
+                samples, marks, k=k, title=f"Measured similarities: the share Eq. 9 drops, {scale}"
+            ),
+        )
+    ]
 
 
 def _grouped(fig: go.Figure, measured: Mapping[str, Sequence[float]]) -> go.Figure:
@@ -237,17 +359,32 @@ def _grouped(fig: go.Figure, measured: Mapping[str, Sequence[float]]) -> go.Figu
         if label in measured:
             loss = "hard" if " hard τ=" in label else "contrastive"
             colour, losses[loss] = class_colour(taus.index(measured[label][0])), True
-            trace.update(showlegend=False, line={"color": colour, "dash": DASHES[loss]},
-                         marker={"color": colour})
+            trace.update(
+                showlegend=False,
+                line={"color": colour, "dash": DASHES[loss]},
+                marker={"color": colour},
+            )
         elif trace.name and trace.name.startswith(("M = ", "k = ", "τ → ∞")):
             trace.showlegend = False
-            fig.add_annotation(x=math.log10(trace.x[1]), y=math.log10(trace.y[0]),
-                               text=trace.name, showarrow=False, xanchor="right", yanchor="bottom",
-                               font={"size": 11})  # log axes: annotations sit at log10 of a value
+            fig.add_annotation(
+                x=math.log10(trace.x[1]),
+                y=math.log10(trace.y[0]),
+                text=trace.name,
+                showarrow=False,
+                xanchor="right",
+                yanchor="bottom",
+                font={"size": 11},
+            )  # log axes: annotations sit at log10 of a value
     for i, tau in enumerate(taus):
-        fig.add_scatter(x=[None], y=[None], mode="lines", line={"color": class_colour(i)},
-                        name=f"τ = {tau:g}")
+        fig.add_scatter(
+            x=[None], y=[None], mode="lines", line={"color": class_colour(i)}, name=f"τ = {tau:g}"
+        )
     for loss in losses:
-        fig.add_scatter(x=[None], y=[None], mode="lines", name=f"measured, {LABELS[loss]} loss",
-                        line={"color": "#444444", "dash": DASHES[loss]})
+        fig.add_scatter(
+            x=[None],
+            y=[None],
+            mode="lines",
+            name=f"measured, {LABELS[loss]} loss",
+            line={"color": "#444444", "dash": DASHES[loss]},
+        )
     return fig

@@ -26,8 +26,10 @@ def check(namespace: dict[str, Any], names: Iterable[str]) -> None:
     and that is not among ``names``, the chapter's parameters."""
     names = set(names)
     if unknown := sorted(literal_assignments(namespace.get("In", ())) - names):
-        raise UnknownParameterError(f"unknown parameter {', '.join(unknown)}: this chapter's "
-                                    f"parameters are {', '.join(sorted(names))}")
+        raise UnknownParameterError(
+            f"unknown parameter {', '.join(unknown)}: this chapter's "
+            f"parameters are {', '.join(sorted(names))}"
+        )
 
 
 def records(results_dir: str = "") -> list[results.Record]:

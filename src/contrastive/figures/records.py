@@ -24,15 +24,21 @@ from . import tau_slider
 
 TAU_LOSSES = ("contrastive", "hard")
 METRIC_LABELS = {
-    "linear_top1": "linear top-1 (%)", "knn_top1": "kNN top-1 (%), test set",
-    "uniformity": "uniformity −L_unif, training set", "tolerance": "tolerance T, training set",
-    "uniformity_test": "uniformity −L_unif, test set", "tolerance_test": "tolerance T, test set",
-    "loss": "training loss", "lr": "learning rate",
+    "linear_top1": "linear top-1 (%)",
+    "knn_top1": "kNN top-1 (%), test set",
+    "uniformity": "uniformity −L_unif, training set",
+    "tolerance": "tolerance T, training set",
+    "uniformity_test": "uniformity −L_unif, test set",
+    "tolerance_test": "tolerance T, test set",
+    "loss": "training loss",
+    "lr": "learning rate",
 }
 """Axis and row labels: Table 1's uniformity and tolerance are on the un-augmented training embeddings."""
 CURVE_LABELS = {
-    "loss": "training loss", "knn_top1": "kNN top-1 (%), test set",
-    "uniformity": "uniformity −L_unif, test set", "tolerance": "tolerance T, test set",
+    "loss": "training loss",
+    "knn_top1": "kNN top-1 (%), test set",
+    "uniformity": "uniformity −L_unif, test set",
+    "tolerance": "tolerance T, test set",
 }
 """The per-epoch series (keys of a record's ``curves``) drawn by :func:`dynamics` and :func:`run_curves`, one panel each."""
 CURVE_PANELS = tuple(CURVE_LABELS)
@@ -63,8 +69,10 @@ class NotYetRun:
 
     def _repr_html_(self) -> str:
         """The note on a page: what would be drawn and the runs it needs (the page says once how to make them)."""
-        return (f'<div class="admonition note"><p class="admonition-title">{html.escape(self.what)}</p>'
-                f"<p>No run record yet for {html.escape(', '.join(self.missing))}.</p></div>")
+        return (
+            f'<div class="admonition note"><p class="admonition-title">{html.escape(self.what)}</p>'
+            f"<p>No run record yet for {html.escape(', '.join(self.missing))}.</p></div>"
+        )
 
     __repr__ = text
 
@@ -87,7 +95,11 @@ def run_text(recs: Iterable[Record]) -> str:
     <fields>`` if any of them is off its protocol."""
     recs = list(recs)
     epochs = sorted({int(r.config["epochs"]) for r in recs})
-    text = f"{epochs[0]}–{epochs[-1]} epochs" if len(epochs) > 1 else f"{epochs[0]} epoch{'' if epochs[0] == 1 else 's'}"
+    text = (
+        f"{epochs[0]}–{epochs[-1]} epochs"
+        if len(epochs) > 1
+        else f"{epochs[0]} epoch{'' if epochs[0] == 1 else 's'}"
+    )
     found = {d.field for r in recs for d in deviations(r.config, r.protocol)}
     off = [name for name in SETTINGS if name in found]
     return text + (f"; off protocol: {', '.join(off)}" if off else "")
@@ -118,7 +130,11 @@ def missing_note(missing: Sequence[str]) -> str:
     """A title's second line: the configurations without a record, named or counted ("" when none is missing)."""
     if not missing:
         return ""
-    named = ", ".join(missing) if len(missing) <= MISSING_NAMED else f"{len(missing)} of its configurations"
+    named = (
+        ", ".join(missing)
+        if len(missing) <= MISSING_NAMED
+        else f"{len(missing)} of its configurations"
+    )
     return f"<br><sup>no run record yet: {named}</sup>"
 
 
@@ -127,22 +143,44 @@ def _fmt(value: float | None, spec: str, none: str = "—") -> str:
     return none if value is None else format(value, spec)
 
 
-def _finish(fig: go.Figure, title: str, missing: Sequence[str], legend_below: bool = True, panel_lines: int = 1,
-            **layout) -> go.Figure:
+def _finish(
+    fig: go.Figure,
+    title: str,
+    missing: Sequence[str],
+    legend_below: bool = True,
+    panel_lines: int = 1,
+    **layout,
+) -> go.Figure:
     """Title the figure, naming the configurations not yet run; the legend goes below the axes unless a slider is
     there. The top margin has room for each line of the title and for panel titles of ``panel_lines`` lines."""
     if legend_below:  # hung by its top edge: a legend of several lines grows down, off the x title
-        layout["legend"] = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0,
-                            "xanchor": "left"}
+        layout["legend"] = {
+            "orientation": "h",
+            "yanchor": "top",
+            "y": -0.2,
+            "x": 0,
+            "xanchor": "left",
+        }
     text = title + missing_note(missing)
-    fig.update_layout(title={"text": text}, margin={"t": 80 + 25 * (text.count("<br>") + panel_lines - 1)}, **layout)
+    fig.update_layout(
+        title={"text": text},
+        margin={"t": 80 + 25 * (text.count("<br>") + panel_lines - 1)},
+        **layout,
+    )
     return subscripts(fig)
 
 
-MATH = (("−L_uniformity", "−ℒ<sub>unif</sub>"), ("−L_unif", "−ℒ<sub>unif</sub>"),
-        ("s_ij", "s<sub>ij</sub>"), ("s_ii", "s<sub>ii</sub>"), ("s_max", "s<sub>max</sub>"),
-        ("r_i(", "r<sub>i</sub>("), ("H(r_i)", "H(r<sub>i</sub>)"), ("∂L/∂", "∂ℒ/∂"),
-        ("r_i", "r<sub>i</sub>"))
+MATH = (
+    ("−L_uniformity", "−ℒ<sub>unif</sub>"),
+    ("−L_unif", "−ℒ<sub>unif</sub>"),
+    ("s_ij", "s<sub>ij</sub>"),
+    ("s_ii", "s<sub>ii</sub>"),
+    ("s_max", "s<sub>max</sub>"),
+    ("r_i(", "r<sub>i</sub>("),
+    ("H(r_i)", "H(r<sub>i</sub>)"),
+    ("∂L/∂", "∂ℒ/∂"),
+    ("r_i", "r<sub>i</sub>"),
+)
 """The plain-text math of labels and what a figure writes instead (plotly draws HTML subscripts)."""
 
 
@@ -166,8 +204,16 @@ def subscripts(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def _slider(name: str, dataset: str, loss: str, protocol: str, frames: list[tuple[float, list[Any]]],
-            drawn: Sequence[Record] = (), height: int = 500, **layout) -> go.Figure | NotYetRun:
+def _slider(
+    name: str,
+    dataset: str,
+    loss: str,
+    protocol: str,
+    frames: list[tuple[float, list[Any]]],
+    drawn: Sequence[Record] = (),
+    height: int = 500,
+    **layout,
+) -> go.Figure | NotYetRun:
     """``frames`` (one per tau of ``loss`` with a record) on a tau slider, or a :class:`NotYetRun` note when there is
     none; the runs ``drawn`` are summarised in the title where they differ from the protocol's description."""
     what = f"{name} ({LABELS[loss]} loss)"

@@ -29,8 +29,13 @@ def evidence(row: Row) -> str:
     return " ‖ ".join(f"{TITLES[n]}: {o.detail}" for n, o in row.outcomes.items())
 
 
-GRID = {REPRODUCED: ("✓ reproduced", "#d3f0da"), NOT_REPRODUCED: ("✗ not reproduced", "#f8d4d4"),
-        NOT_YET_RUN: ("—", "#e4e6e9"), NOT_APPLICABLE: ("not judged here", "#e4e6e9"), INVALID: ("invalid record", "#fde8a6")}
+GRID = {
+    REPRODUCED: ("✓ reproduced", "#d3f0da"),
+    NOT_REPRODUCED: ("✗ not reproduced", "#f8d4d4"),
+    NOT_YET_RUN: ("—", "#e4e6e9"),
+    NOT_APPLICABLE: ("not judged here", "#e4e6e9"),
+    INVALID: ("invalid record", "#fde8a6"),
+}
 """How the compact grid shows each status (the chapters' tables spell it out, with the evidence): a mark, on a
 pale background under dark text, legible in the light theme and the dark one. Colour is never the only signal."""
 
@@ -53,12 +58,20 @@ def to_markdown(rows: Sequence[Row], evidence_column: bool = True) -> str:
     once, where no run counts yet), the chapters as ``{doc}`` links that Sphinx resolves to titles and checks (``-n``)."""
     heads = [TITLES[n] for n in JUDGED]
     tail = " evidence |" if evidence_column else ""
-    lines = ["| | the paper says | where | " + " | ".join(heads) + " |" + tail,
-             "|---|---|---|" + "---|" * len(heads) + ("---|" if evidence_column else "")]
+    lines = [
+        "| | the paper says | where | " + " | ".join(heads) + " |" + tail,
+        "|---|---|---|" + "---|" * len(heads) + ("---|" if evidence_column else ""),
+    ]
     for r in rows:
         links = ", ".join(f"{{doc}}`/{c}`" for c in r.chapters)
         marks = (status_cell(o.status, r.key in ANALYTIC) for o in r.outcomes.values())
-        cells = (r.key, r.statement, links, *marks, *([evidence(r).replace("|", "\\|")] if evidence_column else []))
+        cells = (
+            r.key,
+            r.statement,
+            links,
+            *marks,
+            *([evidence(r).replace("|", "\\|")] if evidence_column else []),
+        )
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("\n— : no record of the runs the row needs counts at that scale yet.")
     return "\n".join(lines)
@@ -85,7 +98,9 @@ def table(records: Sequence[Record], keys: Sequence[str] | None = None) -> Statu
     return StatusTable(tuple(status_table(records, keys)), evidence_column=keys is not None)
 
 
-EXPERIMENTAL = tuple(c.key for c in CLAIMS if c.key.startswith("claim") and isinstance(c.check, Criterion))
+EXPERIMENTAL = tuple(
+    c.key for c in CLAIMS if c.key.startswith("claim") and isinstance(c.check, Criterion)
+)
 """The claims judged on run records, in their parts (claims 3-7): what the landing page counts per scale."""
 
 
@@ -94,5 +109,9 @@ def numbers(rows: Sequence[Row], protocol: str) -> dict[str, int]:
     or invalid)."""
     statuses = [r.outcomes[protocol].status for r in rows if r.key in EXPERIMENTAL]
     reproduced, failed = statuses.count(REPRODUCED), statuses.count(NOT_REPRODUCED)
-    return {"parts": len(statuses), "reproduced": reproduced, "not_reproduced": failed,
-            "waiting": len(statuses) - reproduced - failed}
+    return {
+        "parts": len(statuses),
+        "reproduced": reproduced,
+        "not_reproduced": failed,
+        "waiting": len(statuses) - reproduced - failed,
+    }

@@ -41,7 +41,11 @@ ACCURACY_SIGNS = {"linear_top1": -1, "knn_top1": -1}
 def _seed_spread(look: Lookup, metric: str, taus: Sequence[float]) -> tuple[float, float] | None:
     """The largest difference in ``metric`` between two seeds of one ordinary configuration among ``taus``, and
     its τ; None while no τ has two seeds."""
-    spreads = [(max(v) - min(v), t) for t in taus if len(v := [r.results[metric] for r in look.runs("contrastive", t)]) > 1]
+    spreads = [
+        (max(v) - min(v), t)
+        for t in taus
+        if len(v := [r.results[metric] for r in look.runs("contrastive", t)]) > 1
+    ]
     return max(spreads, default=None)
 
 
@@ -50,13 +54,24 @@ def _trend(taus: Sequence[float], values: Sequence[float], sign: int) -> dict[st
     at which the trend starts (the extreme against it), the (τ, value) pairs below it, and the neighbouring pairs
     (τ, τ', value, value') above it where the values move against the trend."""
     start = max(range(len(values)), key=lambda i: -sign * values[i])
-    turns = [(taus[i], taus[i + 1], values[i], values[i + 1]) for i in range(start, len(values) - 1)
-             if sign * (values[i + 1] - values[i]) < 0]
-    return {"start": (taus[start], values[start]), "below": list(zip(taus[:start], values[:start])), "turns": turns}
+    turns = [
+        (taus[i], taus[i + 1], values[i], values[i + 1])
+        for i in range(start, len(values) - 1)
+        if sign * (values[i + 1] - values[i]) < 0
+    ]
+    return {
+        "start": (taus[start], values[start]),
+        "below": list(zip(taus[:start], values[:start])),
+        "turns": turns,
+    }
 
 
-def grid_trends(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu",
-                signs: dict[str, int] = CLAIM3_SIGNS) -> dict[str, Any] | None:
+def grid_trends(
+    records: Sequence[Record],
+    dataset: str = "cifar10",
+    protocol: str = "cpu",
+    signs: dict[str, int] = CLAIM3_SIGNS,
+) -> dict[str, Any] | None:
     """Trends of the ordinary loss over its whole grid of τ (``paper.GRIDS``, the τ of it recorded at ``protocol``;
     means over seeds), beyond Table 1's four τ that judge the claims: per metric of ``signs`` its :func:`_trend`
     and the largest difference between two seeds of one τ with that τ (None while no τ has two seeds); ``taus``
@@ -67,18 +82,28 @@ def grid_trends(records: Sequence[Record], dataset: str = "cifar10", protocol: s
         return None
     trends: dict[str, Any] = {"taus": taus}
     for metric, sign in signs.items():
-        trends[metric] = {**_trend(taus, look.series("contrastive", metric, taus), sign),
-                          "seed_spread": _seed_spread(look, metric, taus)}
+        trends[metric] = {
+            **_trend(taus, look.series("contrastive", metric, taus), sign),
+            "seed_spread": _seed_spread(look, metric, taus),
+        }
     return trends
 
 
-def grid_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu",
-                 signs: dict[str, int] = CLAIM3_SIGNS) -> dict[str, str]:
+def grid_numbers(
+    records: Sequence[Record],
+    dataset: str = "cifar10",
+    protocol: str = "cpu",
+    signs: dict[str, int] = CLAIM3_SIGNS,
+) -> dict[str, str]:
     """:func:`grid_trends` formatted for a chapter, per metric ``m`` of ``signs``: ``m_start_tau`` and ``m_start``,
     ``m_turns`` (the pairs against the trend above the start, "none" if it holds at every step), ``m_below`` (the
     values below the start, "none"), ``m_seed_spread`` and ``m_seed_tau``; ``taus``, how many τ were read. A dash
     each while fewer than three τ are recorded, and for the seed spread while no τ has two seeds."""
-    keys = [f"{m}_{k}" for m in signs for k in ("start_tau", "start", "turns", "below", "seed_spread", "seed_tau")]
+    keys = [
+        f"{m}_{k}"
+        for m in signs
+        for k in ("start_tau", "start", "turns", "below", "seed_spread", "seed_tau")
+    ]
     numbers = dict.fromkeys(["taus", *keys], "—")
     trends = grid_trends(records, dataset, protocol, signs)
     if trends is None:
@@ -86,19 +111,37 @@ def grid_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: 
     numbers["taus"] = str(len(trends["taus"]))
     for m in signs:
         t, spec = trends[m], METRIC_FORMATS[m]
-        numbers.update({f"{m}_start_tau": f"{t['start'][0]:g}", f"{m}_start": format(t["start"][1], spec),
-                        f"{m}_turns": "; ".join(f"τ = {a:g} → {b:g}: {format(u, spec)} → {format(w, spec)}"
-                                                for a, b, u, w in t["turns"]) or "none",
-                        f"{m}_below": ", ".join(f"{format(v, spec)} at τ = {tau:g}" for tau, v in t["below"]) or "none"})
+        numbers.update(
+            {
+                f"{m}_start_tau": f"{t['start'][0]:g}",
+                f"{m}_start": format(t["start"][1], spec),
+                f"{m}_turns": "; ".join(
+                    f"τ = {a:g} → {b:g}: {format(u, spec)} → {format(w, spec)}"
+                    for a, b, u, w in t["turns"]
+                )
+                or "none",
+                f"{m}_below": ", ".join(
+                    f"{format(v, spec)} at τ = {tau:g}" for tau, v in t["below"]
+                )
+                or "none",
+            }
+        )
         if t["seed_spread"] is not None:
-            numbers.update({f"{m}_seed_spread": format(t["seed_spread"][0], spec), f"{m}_seed_tau": f"{t['seed_spread'][1]:g}"})
+            numbers.update(
+                {
+                    f"{m}_seed_spread": format(t["seed_spread"][0], spec),
+                    f"{m}_seed_tau": f"{t['seed_spread'][1]:g}",
+                }
+            )
     return numbers
 
 
 # --- claim 5: Simple and HardSimple ---------------------------------------------------------
 
 
-def simple_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, str]:
+def simple_numbers(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
+) -> dict[str, str]:
     """The numbers of the chapter's discussion of claim 5 at ``protocol``, formatted, ours beside the paper's Table 1:
     the best ordinary linear top-1 over Table 1's τ and its τ, Simple's and HardSimple's linear top-1 less that best
     (claims 5a and 5b, means over seeds; a dash where a run is missing) and the criteria's bounds, and how far the
@@ -115,11 +158,21 @@ def simple_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol
         ordinary = {t: linear[("contrastive", t)] for t in paper.TABLE1_TAUS}
         best = None if None in ordinary.values() else max(ordinary, key=ordinary.get)
         for loss in ("simple", "hard_simple"):
-            diff = None if best is None or linear[(loss, None)] is None else linear[(loss, None)] - ordinary[best]
+            diff = (
+                None
+                if best is None or linear[(loss, None)] is None
+                else linear[(loss, None)] - ordinary[best]
+            )
             numbers[f"{who}_{loss}"] = _fmt(linear[(loss, None)], ".2f")
             numbers[f"{who}_{loss}_diff"] = _fmt(diff, "+.2f")
-        numbers.update({f"{who}_best": _fmt(None if best is None else ordinary[best], ".2f"), f"{who}_best_tau": _fmt(best, "g"),
-                        f"{who}_span": _fmt(max(have) - min(have) if have else None, ".1f"), f"{who}_columns": str(len(have))})
+        numbers.update(
+            {
+                f"{who}_best": _fmt(None if best is None else ordinary[best], ".2f"),
+                f"{who}_best_tau": _fmt(best, "g"),
+                f"{who}_span": _fmt(max(have) - min(have) if have else None, ".1f"),
+                f"{who}_columns": str(len(have)),
+            }
+        )
     return numbers
 
 
@@ -128,10 +181,14 @@ def simple_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol
 
 def _pairs(look: Lookup) -> list[tuple[float, Record | None, Record | None]]:
     """``(tau, ordinary run, hard run)`` at each of Table 1's τ, as :func:`_run` counts them."""
-    return [(tau, _run(look, "contrastive", tau), _run(look, "hard", tau)) for tau in paper.TABLE1_TAUS]
+    return [
+        (tau, _run(look, "contrastive", tau), _run(look, "hard", tau)) for tau in paper.TABLE1_TAUS
+    ]
 
 
-def hard_beside_ordinary(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> HtmlTable | NotYetRun:
+def hard_beside_ordinary(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
+) -> HtmlTable | NotYetRun:
     """Claims 6a and 6b run by run: at each of Table 1's τ, the ordinary and the hard loss's linear top-1, uniformity
     and tolerance at ``protocol`` (means over seeds), the SGD step by which the hard run had left the collapse
     (:func:`_exit_step`, of its steps in all) and whether each run had levelled off by rule 2."""
@@ -139,20 +196,41 @@ def hard_beside_ordinary(records: Sequence[Record], dataset: str = "cifar10", pr
     what = f"The hard loss beside the ordinary loss, {dataset}, {describe(protocol)}"
     pairs = _pairs(look)
     if not any(o or h for _, o, h in pairs):
-        return NotYetRun(what, tuple(config_label(loss, t) for loss in TAU_LOSSES for t in paper.TABLE1_TAUS))
+        return NotYetRun(
+            what, tuple(config_label(loss, t) for loss in TAU_LOSSES for t in paper.TABLE1_TAUS)
+        )
     rows = []
     for tau, *runs in pairs:
-        cells = [" / ".join(_fmt(look.value(r.loss, tau, m) if r else None, METRIC_FORMATS[m]) for r in runs) for m in paper.METRICS]
+        cells = [
+            " / ".join(
+                _fmt(look.value(r.loss, tau, m) if r else None, METRIC_FORMATS[m]) for r in runs
+            )
+            for m in paper.METRICS
+        ]
         hard = runs[1]
-        left = "—" if hard is None else "no" if (step := _exit_step(hard)) is None else f"{step:,} of {_total_steps(hard):,}"
-        levelled = " / ".join("—" if r is None else "yes" if pilot.levelled(r.curves, RULE_2) else "no" for r in runs)
+        left = (
+            "—"
+            if hard is None
+            else "no"
+            if (step := _exit_step(hard)) is None
+            else f"{step:,} of {_total_steps(hard):,}"
+        )
+        levelled = " / ".join(
+            "—" if r is None else "yes" if pilot.levelled(r.curves, RULE_2) else "no" for r in runs
+        )
         rows.append([f"{tau:g}", *cells, left, levelled])
-    columns = ("τ", *(f"{METRIC_LABELS[m]}: ordinary / hard" for m in paper.METRICS),
-               f"hard run out of the collapse for good (test uniformity ≥ {ESCAPED:g} from then on) from step", "levelled off by rule 2: ordinary / hard")
+    columns = (
+        "τ",
+        *(f"{METRIC_LABELS[m]}: ordinary / hard" for m in paper.METRICS),
+        f"hard run out of the collapse for good (test uniformity ≥ {ESCAPED:g} from then on) from step",
+        "levelled off by rule 2: ordinary / hard",
+    )
     return HtmlTable(f"<p><strong>{html.escape(what)}</strong></p>" + html_table(columns, rows))
 
 
-def hard_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu") -> dict[str, str]:
+def hard_numbers(
+    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
+) -> dict[str, str]:
     """The numbers of the chapters' discussion of claims 4, 6a and 6b at ``protocol``, formatted (a dash each until
     Table 1's ordinary and hard runs are all recorded; the ``late_*`` ones also until a hard run has left the
     collapse): the spread of the hard loss's uniformity over τ and the criterion's bound; the hard run that left the
@@ -163,28 +241,66 @@ def hard_numbers(records: Sequence[Record], dataset: str = "cifar10", protocol: 
     configuration and its τ (a dash while none has two seeds)."""
     look = Lookup(records, dataset, name=protocol)
     pairs = _pairs(look)
-    numbers = dict.fromkeys(("spread", "bound", "late_tau", "late_step", "late_steps", "late_share", "late_hard",
-                             "late_ordinary", "spread_rest", "high_tau", "slack", "high_hard", "high_ordinary", "high_gap",
-                             "ordinary_range", "paper_range", "seeds", "seed_gap", "seed_gap_tau"), "—")
+    numbers = dict.fromkeys(
+        (
+            "spread",
+            "bound",
+            "late_tau",
+            "late_step",
+            "late_steps",
+            "late_share",
+            "late_hard",
+            "late_ordinary",
+            "spread_rest",
+            "high_tau",
+            "slack",
+            "high_hard",
+            "high_ordinary",
+            "high_gap",
+            "ordinary_range",
+            "paper_range",
+            "seeds",
+            "seed_gap",
+            "seed_gap_tau",
+        ),
+        "—",
+    )
     if not all(o and h for _, o, h in pairs):
         return numbers
     unif = {loss: look.series(loss, "uniformity") for loss in TAU_LOSSES}
     linear = {loss: look.series(loss, "linear_top1") for loss in TAU_LOSSES}
     theirs = [paper.table1(dataset, "linear_top1", "contrastive", t) for t in paper.TABLE1_TAUS]
-    numbers.update(spread=f"{max(unif['hard']) - min(unif['hard']):.2f}", bound=f"{FLAT_UNIFORMITY:g}",
-                   high_tau=f"{paper.TABLE1_TAUS[-1]:g}", slack=f"{HARD_ACCURACY_SLACK:g}", high_hard=f"{linear['hard'][-1]:.2f}",
-                   high_ordinary=f"{linear['contrastive'][-1]:.2f}", high_gap=f"{linear['hard'][-1] - linear['contrastive'][-1]:+.2f}",
-                   ordinary_range=f"{max(linear['contrastive']) - min(linear['contrastive']):.1f}",
-                   paper_range=_fmt(None if None in theirs else max(theirs) - min(theirs), ".1f"), seeds=str(look.most_seeds))
+    numbers.update(
+        spread=f"{max(unif['hard']) - min(unif['hard']):.2f}",
+        bound=f"{FLAT_UNIFORMITY:g}",
+        high_tau=f"{paper.TABLE1_TAUS[-1]:g}",
+        slack=f"{HARD_ACCURACY_SLACK:g}",
+        high_hard=f"{linear['hard'][-1]:.2f}",
+        high_ordinary=f"{linear['contrastive'][-1]:.2f}",
+        high_gap=f"{linear['hard'][-1] - linear['contrastive'][-1]:+.2f}",
+        ordinary_range=f"{max(linear['contrastive']) - min(linear['contrastive']):.1f}",
+        paper_range=_fmt(None if None in theirs else max(theirs) - min(theirs), ".1f"),
+        seeds=str(look.most_seeds),
+    )
     if (spread := _seed_spread(look, "linear_top1", paper.TABLE1_TAUS)) is not None:
         gap, tau = spread
         numbers.update(seed_gap=f"{gap:.1f}", seed_gap_tau=f"{tau:g}")
-    exits = [(i, step, hard) for i, (_, _, hard) in enumerate(pairs) if (step := _exit_step(hard)) is not None]
+    exits = [
+        (i, step, hard)
+        for i, (_, _, hard) in enumerate(pairs)
+        if (step := _exit_step(hard)) is not None
+    ]
     if exits:
         i, step, hard = max(exits, key=lambda e: e[1])
         steps = _total_steps(hard)
         rest = [u for j, u in enumerate(unif["hard"]) if j != i]
-        numbers.update(late_tau=f"{pairs[i][0]:g}", late_step=f"{step:,}", late_steps=f"{steps:,}", late_share=f"{100 * step / steps:.0f}",
-                       late_hard=f"{unif['hard'][i]:.3f}", late_ordinary=f"{unif['contrastive'][i]:.3f}",
-                       spread_rest=f"{max(rest) - min(rest):.2f}")
+        numbers.update(
+            late_tau=f"{pairs[i][0]:g}",
+            late_step=f"{step:,}",
+            late_steps=f"{steps:,}",
+            late_share=f"{100 * step / steps:.0f}",
+            late_hard=f"{unif['hard'][i]:.3f}",
+            late_ordinary=f"{unif['contrastive'][i]:.3f}",
+            spread_rest=f"{max(rest) - min(rest):.2f}",
+        )
     return numbers
