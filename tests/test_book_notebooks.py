@@ -143,7 +143,7 @@ PARAMETERISED = {
 
 @pytest.mark.parametrize("chapter", sorted(PARAMETERISED))
 def test_a_chapter_that_computes_takes_its_knobs_from_a_parameters_cell_it_checks(chapter):
-    from contrastive.sweep import literal_assignments
+    from contrastive.checks import literal_assignments
 
     code = [c for c in cells(ROOT / "book" / chapter) if c.cell_type == "code"]
     first = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))

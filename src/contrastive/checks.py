@@ -1,11 +1,13 @@
-"""Validation where values enter (a run's ``Config``, a toy's settings, a record's sample), in one
-wording: a bad value reads ``<name> must be ..., got <value>``. The equations of ``losses``,
+"""Validation where values enter (a run's ``Config``, a toy's settings, a record's sample, a notebook's
+parameters), in one wording: a bad value reads ``<name> must be ..., got <value>``. The equations of ``losses``,
 ``metrics`` and ``penalty`` check nothing: they are called with values checked once, here."""
 
 from __future__ import annotations
 
+import ast
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 
 
 def check_int(name: str, value: object, low: int) -> None:
@@ -26,3 +28,23 @@ def check_real(
         or not ok(value)
     ):
         raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
+
+
+def literal_assignments(sources: Sequence[str]) -> set[str]:
+    """The names that the Python ``sources`` set to a literal at their top level (``name = value``)."""
+    found = set()
+    for source in sources:
+        try:
+            body = ast.parse(source).body
+        except SyntaxError:  # IPython magics
+            continue
+        for node in body:
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
+                with suppress(ValueError):  # not a literal
+                    ast.literal_eval(node.value)
+                    found.add(node.targets[0].id)
+    return found

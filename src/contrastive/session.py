@@ -34,13 +34,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import atomic, paper, results
+from . import atomic, paper, paths, results
 from .config import SCHEDULE_FIELDS, Config, ConfigError, differences, judged
 from .train import evaluated, record_path, steps_per_epoch
 
 PROTOCOL = "paper"
 SEED = 0
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = paths.checkout()
 """The checkout's root: everything a call writes lies under it, but the two files of ``--out``."""
 MAX_FILES = 8
 """The most files a GPU slot returns."""

@@ -28,7 +28,6 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import nbformat
 import papermill
 
 from . import paper, paths, results
+from .checks import literal_assignments
 from .config import PROTOCOLS, SCHEDULE_FIELDS, Config, differences, judged
 from .data import check_npz
 from .losses import USES_TAU, check_loss
@@ -71,26 +71,6 @@ def notebook_config(namespace: dict[str, Any]) -> Config:
             f"the run configuration ({', '.join(sorted(names))})"
         )
     return run_config(**{name: namespace[name] for name in names})
-
-
-def literal_assignments(sources: Sequence[str]) -> set[str]:
-    """The names that the Python ``sources`` set to a literal at their top level (``name = value``)."""
-    found = set()
-    for source in sources:
-        try:
-            body = ast.parse(source).body
-        except SyntaxError:  # IPython magics
-            continue
-        for node in body:
-            if (
-                isinstance(node, ast.Assign)
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
-            ):
-                with suppress(ValueError):  # not a literal
-                    ast.literal_eval(node.value)
-                    found.add(node.targets[0].id)
-    return found
 
 
 def configurations(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import results
-from ..sweep import literal_assignments
+from ..checks import literal_assignments
 
 
 class UnknownParameterError(ValueError):
