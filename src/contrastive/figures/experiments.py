@@ -303,8 +303,8 @@ def _vs_tau(
     fig.update_xaxes(title_text="τ", row=1 + apart)
     return _finish(
         fig,
-        f"{what}, {dataset}: {describe(protocol)}"
-        + (" (top), the paper's scale (bottom)" if apart else ""),
+        f"{what}, {dataset}<br>{describe(protocol)}"
+        + (" (top),<br>the paper's scale (bottom)" if apart else ""),
         missing,
         height=720 if apart else 480,
     )
