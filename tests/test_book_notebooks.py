@@ -137,6 +137,8 @@ PARAMETERISED = {
         )
     },
     "experiments/cpu_scale.ipynb": ["dataset", "results_dir"],
+    "experiments/cpu_short.ipynb": ["dataset", "results_dir"],
+    "experiments/cpu_short_chapters.ipynb": ["dataset", "results_dir"],
 }
 """The chapters that compute, and their knobs."""
 
