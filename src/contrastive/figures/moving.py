@@ -14,7 +14,7 @@ from ..config import NOT_YET_RUN, deviations
 from ..moving import ACCURACIES, CRITERIA, Point, fixed_points, frontier, judge
 from ..results import Record
 from . import Html, class_colour, html_table
-from .records import CURVE_LABELS, METRIC_LABELS
+from .records import CURVE_LABELS, METRIC_LABELS, subscripts
 from .runs import RULE_2
 
 ROOT = results.DEFAULT_ROOT.parent / "beyond" / "results"
@@ -168,7 +168,7 @@ def plane_figure(found: dict[str, Any]) -> go.Figure:
         xaxis_title="uniformity −ℒ<sub>unif</sub>, test set",
         yaxis_title="tolerance T, test set",
     )
-    return fig
+    return subscripts(fig)
 
 
 def _curve(record: Record, key: str) -> tuple[list[int], list[float]]:
@@ -239,7 +239,7 @@ def training_figure(
         legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0},
         margin={"t": 40, "b": 120},
     )
-    return fig
+    return subscripts(fig)
 
 
 def trajectory_figure(found: dict[str, Any]) -> go.Figure:
@@ -303,7 +303,7 @@ def trajectory_figure(found: dict[str, Any]) -> go.Figure:
         xaxis_title="uniformity −ℒ<sub>unif</sub>, test set",
         yaxis_title="tolerance T, test set",
     )
-    return fig
+    return subscripts(fig)
 
 
 def accuracy_figure(found: dict[str, Any]) -> go.Figure:
@@ -364,7 +364,7 @@ def accuracy_figure(found: dict[str, Any]) -> go.Figure:
         legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0},
         margin={"t": 40, "b": 110},
     )
-    return fig
+    return subscripts(fig)
 
 
 def answer(found: dict[str, Any]) -> dict[str, Any]:
