@@ -54,6 +54,14 @@ def moving_points(
     return {s: Point(NAMES[s], runs) for s, runs in found.items() if runs}
 
 
+def _tau_range(point: Point) -> tuple[float, float, float]:
+    """The least and largest τ of any of ``point``'s runs (as :func:`_curve` draws it), and the mean of
+    their τ in the last epoch."""
+    taus = [_curve(r, "tau")[1] for r in point.runs]
+    last = sum(t[-1] for t in taus) / len(taus)
+    return min(min(t) for t in taus), max(max(t) for t in taus), last
+
+
 def verdicts(
     fixed_records: Sequence[Record],
     moving_records: Sequence[Record],
@@ -71,6 +79,7 @@ def verdicts(
             "seeds": len(point.runs),
             "judged": judge(point, fixed),
             "levelled": sum(pilot.levelled(r.curves, RULE_2) for r in point.runs),
+            "tau": _tau_range(point),
             **{m: point.mean(m) for m in ("uniformity", "tolerance", *ACCURACIES)},
             **{f"{m}_spread": point.spread(m) for m in ("uniformity", "tolerance", *ACCURACIES)},
         }
