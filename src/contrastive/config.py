@@ -254,10 +254,10 @@ class Config(Protocol):
     def _check_schedule(self) -> None:
         if self.schedule == "constant":
             return
-        if not losses.USES_TAU[self.loss] or (
-            self.schedule == "macl" and self.loss != "contrastive"
-        ):
-            allowed = "contrastive" if self.schedule == "macl" else "contrastive or hard"
+        if not schedules.moves(self.schedule, self.loss):
+            allowed = " or ".join(
+                loss for loss in losses.LOSSES if schedules.moves(self.schedule, loss)
+            )
             raise ConfigError(
                 "schedule",
                 f"{self.schedule!r} moves the temperature of loss {allowed}, not of {self.loss!r}",

@@ -22,6 +22,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .losses import USES_TAU
+
 SCHEDULES = ("constant", "cosine", "macl", "learned")
 """The schedules of τ by name (module docstring)."""
 MOVING = SCHEDULES[1:]
@@ -29,6 +31,12 @@ BASE_TAU = {"cosine": 0.1, "macl": 0.1, "learned": 0.07}
 """The base τ of each schedule in its paper: the cosine's τ⁻ (Kukleva et al.), MACL's τ₀, CLIP's initial τ."""
 COSINE_PERIOD_FRACTION = 400 / 2000
 """Kukleva et al.'s period T as a fraction of training: 400 of their 2,000 CIFAR epochs."""
+
+
+def moves(schedule: str, loss: str) -> bool:
+    """Whether ``schedule`` can move the τ of ``loss``: any loss with a τ, and MACL (whose reweighting
+    is of Eq. 1's P_ii) only the ordinary one."""
+    return USES_TAU[loss] and (schedule != "macl" or loss == "contrastive")
 
 
 def cosine_period(epochs: int) -> int:

@@ -40,7 +40,7 @@ from .checks import literal_assignments
 from .config import PROTOCOLS, SCHEDULE_FIELDS, Config, differences, judged
 from .data import check_npz
 from .losses import USES_TAU, check_loss
-from .schedules import BASE_TAU, SCHEDULES
+from .schedules import BASE_TAU, SCHEDULES, moves
 from .train import check_replaces, record_path
 
 NOTEBOOK = paths.checkout() / "book" / "experiments" / "train.ipynb"
@@ -110,14 +110,10 @@ def scheduled(
             continue
         if schedule not in SCHEDULES:
             raise ValueError(f"schedules must be among {list(SCHEDULES)}, got {schedule!r}")
-        movable = [
-            loss
-            for loss in losses
-            if USES_TAU[loss] and (schedule != "macl" or loss == "contrastive")
-        ]
         jobs += [
             (loss, float(tau), schedule)
-            for loss in movable
+            for loss in losses
+            if moves(schedule, loss)
             for tau in (taus or [BASE_TAU[schedule]])
         ]
     return jobs

@@ -146,7 +146,8 @@ class Engine:
         self.optimizer.step()
         self.temperature.clip()
         self.bank.update(z, idx)
-        self.tau_sum += tau.detach() if isinstance(tau, torch.Tensor) else tau
+        if isinstance(tau, torch.Tensor):  # a τ that moves; a constant one is the config's
+            self.tau_sum += tau.detach()
         return loss.detach().clone()  # with CUDA graphs, the next step's replay overwrites ``loss``
 
     @property
@@ -161,7 +162,7 @@ class Engine:
         return [perm[a * b : (a + 1) * b] for a in range(self.steps_per_epoch)]
 
     def train_epoch(self, epoch: int, bar=None) -> float:
-        """One epoch at ``lr_at(epoch)``; returns the mean loss over its anchors (and sets :attr:`epoch_tau`, the
+        """One epoch at ``lr_at(epoch)``; returns the mean loss over its anchors (and sets :attr:`mean_tau`, the
         mean τ of its steps)."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.config, epoch)
@@ -174,7 +175,8 @@ class Engine:
             count += idx.shape[0]
             if bar is not None:
                 bar.update(1)
-        self.epoch_tau = self.tau_sum.item() / self.steps_per_epoch
+        moving = self.config.schedule != "constant"
+        self.mean_tau = self.tau_sum.item() / self.steps_per_epoch if moving else self.config.tau
         return total.item() / count
 
     def state_dict(self) -> dict:
@@ -237,7 +239,14 @@ def checkpoint_path(config: Config) -> Path:
 
 def record_path(config: Config) -> Path:
     """``<out>/<protocol>/<dataset>/<record stem>.json``: one folder of records per protocol."""
-    return Path(config.out) / config.protocol / config.dataset / f"{config.stem}.json"
+    return results.record_path(
+        Path(config.out) / config.protocol,
+        config.dataset,
+        config.loss,
+        config.tau,
+        config.seed,
+        config.schedule,
+    )
 
 
 PROGRESS = ("epoch", "curves", "train_seconds", "epoch_seconds")
@@ -547,7 +556,7 @@ def _train(config: Config, engine: Engine, test: Dataset, progress: dict) -> Non
                 "epoch": epoch,
                 "loss": engine.train_epoch(epoch, bar),
                 "lr": lr_at(config, epoch),
-                "tau": engine.epoch_tau,
+                "tau": engine.mean_tau,
             }
             if not math.isfinite(
                 point["loss"]

@@ -140,29 +140,44 @@ def _point_trace(point: Point, name: str, colour_: str, symbol: str, legend: boo
     )
 
 
+PLANE_AXES = {
+    "xaxis_title": "uniformity −ℒ<sub>unif</sub>, test set",
+    "yaxis_title": "tolerance T, test set",
+}
+"""The axes of the (uniformity, tolerance) plane."""
+
+
+def _tau_text(point: Point) -> str:
+    """A fixed τ's label on the plane: its τ."""
+    return f"{point.runs[0].config['tau']:g}"
+
+
+def _frontier_trace(fixed: Sequence[Point], name: str) -> go.Scatter:
+    """The fixed-τ frontier (:func:`contrastive.moving.frontier`) as a dashed grey line."""
+    front = frontier(fixed)
+    return go.Scatter(
+        x=[u for u, _ in front],
+        y=[t for _, t in front],
+        mode="lines",
+        name=name,
+        line={"color": FIXED, "dash": "dash"},
+        hoverinfo="skip",
+    )
+
+
 def plane_figure(found: dict[str, Any]) -> go.Figure:
     """The (uniformity, tolerance) plane of the test set: each fixed τ (grey, labelled), the frontier through
     the best of them, and each moving τ; error bars span half the seed spread either side."""
     fig = go.Figure()
     fixed = found["fixed"]
-    front = frontier(fixed)
-    fig.add_trace(
-        go.Scatter(
-            x=[u for u, _ in front],
-            y=[t for _, t in front],
-            mode="lines",
-            name="fixed-τ frontier",
-            line={"color": FIXED, "dash": "dash"},
-            hoverinfo="skip",
-        )
-    )
+    fig.add_trace(_frontier_trace(fixed, "fixed-τ frontier"))
     fig.add_trace(
         go.Scatter(
             x=[p.mean("uniformity") for p in fixed],
             y=[p.mean("tolerance") for p in fixed],
             mode="markers+text",
             name="fixed τ (seed mean)",
-            text=[p.label[4:] for p in fixed],
+            text=[_tau_text(p) for p in fixed],
             textposition="top center",
             marker={"color": FIXED, "size": 8},
             hovertemplate="τ = %{text}<br>uniformity %{x:.3f}<br>tolerance %{y:.3f}<extra></extra>",
@@ -174,8 +189,7 @@ def plane_figure(found: dict[str, Any]) -> go.Figure:
         height=520,
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"t": 60},
-        xaxis_title="uniformity −ℒ<sub>unif</sub>, test set",
-        yaxis_title="tolerance T, test set",
+        **PLANE_AXES,
     )
     return subscripts(fig)
 
@@ -254,21 +268,11 @@ def training_figure(
 def trajectory_figure(found: dict[str, Any]) -> go.Figure:
     """The (uniformity, tolerance) plane at each curve point, a slider moving through training: the seed-0 run of
     every fixed τ (grey) and of each moving τ, where each stood after that epoch; the final frontier dashed."""
-    runs = [(p.label[4:], p.runs[0], FIXED) for p in found["fixed"]]
+    runs = [(_tau_text(p), p.runs[0], FIXED) for p in found["fixed"]]
     runs += [(NAMES[s], p.runs[0], colour(s)) for s, p in found["points"].items()]
     epochs = runs[0][1].curves["epoch"] if runs else []
-    front = frontier(found["fixed"])
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[u for u, _ in front],
-            y=[t for _, t in front],
-            mode="lines",
-            name="final frontier",
-            line={"color": FIXED, "dash": "dash"},
-            hoverinfo="skip",
-        )
-    )
+    fig.add_trace(_frontier_trace(found["fixed"], "final frontier"))
     for i, epoch in enumerate(epochs):
         for name, run, c in runs:
             at = run.curves["epoch"].index(epoch) if epoch in run.curves["epoch"] else None
@@ -309,8 +313,7 @@ def trajectory_figure(found: dict[str, Any]) -> go.Figure:
         ],
         height=560,
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        xaxis_title="uniformity −ℒ<sub>unif</sub>, test set",
-        yaxis_title="tolerance T, test set",
+        **PLANE_AXES,
     )
     return subscripts(fig)
 
