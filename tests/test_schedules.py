@@ -238,4 +238,5 @@ def test_the_chapter_reads_each_moving_tau_at_its_protocol():
         chapter.training_figure,
         chapter.accuracy_figure,
     ):
-        assert draw(found).data  # every figure draws from the same numbers
+        fig = draw(found)  # every figure draws from the same numbers and names their protocol
+        assert fig.data and fig.layout.title.text.startswith("CPU scale")

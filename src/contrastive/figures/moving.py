@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import pilot, results, schedules
-from ..config import NOT_YET_RUN, deviations
+from ..config import NOT_YET_RUN, describe, deviations
 from ..moving import ACCURACIES, CRITERIA, Point, fixed_points, frontier, judge
 from ..results import Record
 from . import Html, class_colour, html_table
@@ -83,7 +83,13 @@ def verdicts(
             **{m: point.mean(m) for m in ("uniformity", "tolerance", *ACCURACIES)},
             **{f"{m}_spread": point.spread(m) for m in ("uniformity", "tolerance", *ACCURACIES)},
         }
-    return {"fixed": fixed, "points": points, "methods": methods, "fixed_taus": len(fixed)}
+    return {
+        "fixed": fixed,
+        "points": points,
+        "methods": methods,
+        "fixed_taus": len(fixed),
+        "protocol": protocol,
+    }
 
 
 def signed(value: float, spec: str) -> str:
@@ -147,6 +153,12 @@ PLANE_AXES = {
 """The axes of the (uniformity, tolerance) plane."""
 
 
+def _titled(found: dict[str, Any], top: int) -> dict[str, Any]:
+    """A figure's title naming the protocol of its runs, with ``top`` pixels of margin above the axes."""
+    title = {"text": describe(found["protocol"]), "y": 0.99, "yanchor": "top", "x": 0}
+    return {"title": title, "margin": {"t": top}}
+
+
 def _tau_text(point: Point) -> str:
     """A fixed τ's label on the plane: its τ."""
     return f"{point.runs[0].config['tau']:g}"
@@ -186,9 +198,9 @@ def plane_figure(found: dict[str, Any]) -> go.Figure:
     for schedule, point in found["points"].items():
         fig.add_trace(_point_trace(point, NAMES[schedule], colour(schedule), "diamond", True))
     fig.update_layout(
-        height=520,
+        height=540,
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        margin={"t": 60},
+        **_titled(found, 110),
         **PLANE_AXES,
     )
     return subscripts(fig)
@@ -258,10 +270,11 @@ def training_figure(
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_layout(
-        height=430,
+        height=450,
         legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0},
-        margin={"t": 40, "b": 120},
+        **_titled(found, 80),
     )
+    fig.update_layout(margin_b=120)
     return subscripts(fig)
 
 
@@ -311,9 +324,10 @@ def trajectory_figure(found: dict[str, Any]) -> go.Figure:
                 "steps": steps,
             }
         ],
-        height=560,
+        height=580,
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         **PLANE_AXES,
+        **_titled(found, 110),
     )
     return subscripts(fig)
 
@@ -372,10 +386,11 @@ def accuracy_figure(found: dict[str, Any]) -> go.Figure:
             )
     fig.update_xaxes(type="log", title_text="fixed τ")
     fig.update_layout(
-        height=420,
+        height=440,
         legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0},
-        margin={"t": 40, "b": 110},
+        **_titled(found, 80),
     )
+    fig.update_layout(margin_b=110)
     return subscripts(fig)
 
 
