@@ -7,6 +7,7 @@ visibly where asked to be tolerant.
 import json
 import os
 import re
+import tempfile
 import time
 
 import numpy as np
@@ -331,6 +332,35 @@ def test_atomic_write_removes_its_temporary_file_on_any_failure(tmp_path, failur
     with pytest.raises(failure):
         atomic.atomic_write(path, write)
     assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_a_folder_removed_by_another_run_meanwhile_is_made_again(tmp_path, monkeypatch):
+    """Two shards of one sweep share the checkpoint folders, and a run removes the empty ones on its
+    way out: a write whose folder vanished between its making and the write makes it again."""
+    folder, mkstemp, pruned = tmp_path / ".checkpoints" / "cpu", tempfile.mkstemp, []
+
+    def pruned_first(dir, **kwargs):
+        if not pruned:  # another process's prune, just after this one made the folder
+            pruned.append(dir)
+            os.rmdir(dir)
+        return mkstemp(dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", pruned_first)
+    atomic.atomic_write(folder / "last.pt", lambda f: f.write(b"state"))
+    assert pruned == [folder] and (folder / "last.pt").read_bytes() == b"state"
+
+
+def test_a_folder_that_keeps_vanishing_is_given_up_naming_it(tmp_path):
+    folder, tries = tmp_path / "gone", []
+
+    def vanish(d):
+        tries.append(d)
+        d.rmdir()
+        (d / "x").touch()
+
+    with pytest.raises(FileNotFoundError, match="gone"):
+        atomic.in_folder(folder, vanish)
+    assert len(tries) == atomic.FOLDER_TRIES
 
 
 def test_stray_temporary_files_older_than_an_hour_are_removed(tmp_path):

@@ -487,7 +487,7 @@ def test_two_shards_of_one_sweep_at_once_record_each_configuration_once(tmp_path
         for i in range(2)
     ]
     printed = [p.communicate(timeout=900)[0] for p in shards]
-    assert [p.returncode for p in shards] == [0, 0], printed
+    assert [p.returncode for p in shards] == [0, 0], "\n".join(printed)
     made = sorted(r.name for r in results.load(out / "results"))
     assert made == sorted(
         f"{n}-seed{s}"

@@ -12,17 +12,39 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, TextIO, TypeVar
+
+T = TypeVar("T")
 
 TEMP_MAX_AGE = 3600.0
 """Seconds after which a temporary file of :func:`atomic_write` counts as left by an interrupted write."""
 
 
+FOLDER_TRIES = 5
+"""How often :func:`in_folder` makes its folder again after another process removed it."""
+
+
+def in_folder(folder: Path, make: Callable[[Path], T]) -> T:
+    """``make(folder)`` once ``folder`` exists. A run removes the empty checkpoint folders on its way
+    out (:func:`contrastive.train.prune`), so another process sharing them (a shard of the same
+    sweep) may remove ``folder`` between our making it and ``make`` writing in it: the folder is
+    then made again and ``make`` retried, :data:`FOLDER_TRIES` times in all."""
+    for _ in range(FOLDER_TRIES - 1):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return make(folder)
+        except FileNotFoundError:
+            continue
+    folder.mkdir(parents=True, exist_ok=True)
+    return make(folder)
+
+
 def temp_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     """``write(f)`` into a new temporary file ``.<name>.<random>.tmp`` beside ``path``, flushed to disk; on any failure
     (KeyboardInterrupt included) the temporary file is removed again."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = in_folder(
+        path.parent, lambda d: tempfile.mkstemp(dir=d, prefix=f".{path.name}.", suffix=".tmp")
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o644)

@@ -346,8 +346,7 @@ def adopt_legacy(config: Config) -> None:
     ):
         return
     new = checkpoint_path(config)
-    new.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(old, new)
+    atomic.in_folder(new.parent, lambda _: os.replace(old, new))
     say(f"moved the checkpoint of epoch {state['epoch']} from the older layout ({old}) to {new}")
 
 
@@ -422,8 +421,7 @@ def check_folders(config: Config) -> None:
     folders = (("out", record_path(config).parent), ("checkpoint_dir", checkpoint_folder(config)))
     for name, folder in folders:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tempfile.TemporaryFile(dir=folder).close()
+            atomic.in_folder(folder, lambda d: tempfile.TemporaryFile(dir=d).close())
         except OSError as e:
             raise ConfigError(
                 name, f"{folder} is not a folder this run can write to ({e.strerror or e})"
