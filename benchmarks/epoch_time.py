@@ -64,8 +64,9 @@ import torchvision.transforms as T
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from contrastive import atomic, data, losses, memory, models, provenance, train
-from contrastive.config import COMPILE_MODES, PROTOCOLS, Config, Deviation, describe, deviations
+from contrastive import atomic, data, losses, memory, models, protocols, provenance, train
+from contrastive.config import COMPILE_MODES, Config
+from contrastive.protocols import PROTOCOLS, Deviation, describe, deviations
 
 ROOT = Path(__file__).resolve().parents[1]
 FWD_BWD_FACTOR = 3
@@ -480,7 +481,7 @@ def measure(config: Config, train_set: data.Dataset, args: argparse.Namespace) -
     matched = timings["conventional_matched"]
     fractions = [e / m for e, m in zip(rates["engine"], rates["model"])]  # block by block
     gflop = FWD_BWD_FACTOR * forward_flops_per_image(config) / 1e9
-    steps_per_epoch = train.steps_per_epoch(len(train_set), config.batch_size, config.negatives)
+    steps_per_epoch = protocols.steps_per_epoch(len(train_set), config.batch_size, config.negatives)
     return {
         "engine_s_per_epoch": engine["s_per_epoch"],
         "baseline_s_per_epoch": baseline["s_per_epoch"],

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from contrastive import results
-from contrastive.config import describe
+from contrastive.protocols import describe
 from test_sweep import tiny_npz
 
 ROOT = Path(__file__).resolve().parents[1]

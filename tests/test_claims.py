@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from contrastive import claims, config, derivations, losses, paper, results
-from contrastive.config import JUDGED, Config
+from contrastive import claims, derivations, losses, paper, protocols, results
+from contrastive.config import Config
 from contrastive.figures import status as grid
+from contrastive.protocols import JUDGED
 
 ROOT = Path(__file__).resolve().parents[1]
 TAUS = paper.TABLE1_TAUS
@@ -486,7 +487,7 @@ def test_evidence_says_where_a_counted_record_is_on_the_jpeg_copy(tmp_path):
 
 def test_each_protocol_is_judged_on_its_own_records(tmp_path, monkeypatch):
     monkeypatch.setitem(
-        config.PROTOCOLS, "cpu", config.PROTOCOLS["cpu-short"]
+        protocols.PROTOCOLS, "cpu", protocols.PROTOCOLS["cpu-short"]
     )  # until the second pilot names it
     cpu = {
         k: v

@@ -6,7 +6,8 @@ import pytest
 
 from contrastive import __main__ as cli
 from contrastive import config as config_module
-from contrastive.config import PROTOCOLS, Config
+from contrastive.config import Config
+from contrastive.protocols import PROTOCOLS
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from contrastive import config, paper
-from contrastive.config import PAPER, PROTOCOLS, Config, Protocol
+from contrastive import config, paper, protocols
+from contrastive.config import Config
+from contrastive.protocols import PAPER, PROTOCOLS, Protocol
 
 OFF = {
     "epochs": 20,
@@ -41,7 +42,7 @@ def record_config(loss="contrastive", **values):
 
 def test_the_settings_are_the_protocols_fields_and_the_rest_bookkeeping_or_the_run():
     settings = {f.name for f in dataclasses.fields(Protocol)}
-    assert set(OFF) | {"k", "knn_every"} == settings == set(config.SETTINGS)
+    assert set(OFF) | {"k", "knn_every"} == settings == set(protocols.SETTINGS)
     rest = {f.name for f in dataclasses.fields(Config)} - settings
     schedule = {name for names in config.SCHEDULE_FIELDS.values() for name in names}
     assert (
@@ -52,7 +53,7 @@ def test_the_settings_are_the_protocols_fields_and_the_rest_bookkeeping_or_the_r
 
 def test_the_engines_defaults_are_the_papers_protocol():
     c = Config(device="cpu")
-    assert Protocol(**{n: getattr(c, n) for n in config.SETTINGS}) == PAPER == PROTOCOLS["paper"]
+    assert Protocol(**{n: getattr(c, n) for n in protocols.SETTINGS}) == PAPER == PROTOCOLS["paper"]
     assert (c.protocol, c.epochs, c.lr, c.batch_size, c.milestones, c.k, c.init) == (
         "paper",
         200,
@@ -67,7 +68,7 @@ def test_the_engines_defaults_are_the_papers_protocol():
 def test_every_protocol_starts_a_run_at_itself_with_a_curve_point_at_80_percent():
     for name, protocol in PROTOCOLS.items():
         c = Config.at(name, device="cpu")
-        assert c.protocol == name and config.deviations(dataclasses.asdict(c), name) == []
+        assert c.protocol == name and protocols.deviations(dataclasses.asdict(c), name) == []
         assert c.knn_every == protocol.knn_every and 4 * c.epochs % (5 * c.knn_every) == 0
 
 
@@ -108,16 +109,16 @@ def test_scaled_keeps_the_papers_fractions_and_replaces_what_it_is_given():
 
 def test_a_record_is_judged_against_a_named_protocol():
     short = record_config(**dataclasses.asdict(Config.at("cpu-short", device="cpu")))
-    assert config.deviations(short, "cpu-short") == []
-    assert [d.field for d in config.deviations(short, "paper")][:2] == ["epochs", "lr"]
+    assert protocols.deviations(short, "cpu-short") == []
+    assert [d.field for d in protocols.deviations(short, "paper")][:2] == ["epochs", "lr"]
     off = {**short, "lr": 0.5}
-    assert [str(d) for d in config.deviations(off, "cpu-short")] == ["lr 0.5 (cpu-short: 0.06)"]
+    assert [str(d) for d in protocols.deviations(off, "cpu-short")] == ["lr 0.5 (cpu-short: 0.06)"]
 
 
 def test_the_run_and_free_fields_never_take_a_record_off_its_protocol():
     for loss in ("contrastive", "hard", "simple", "hard_simple"):
         assert (
-            config.deviations(
+            protocols.deviations(
                 record_config(loss, seed=3, tau=0.5, device="cuda", knn_every=1), "paper"
             )
             == []
@@ -126,7 +127,7 @@ def test_the_run_and_free_fields_never_take_a_record_off_its_protocol():
 
 @pytest.mark.parametrize("field", sorted(OFF))
 def test_each_setting_off_the_papers_value_is_named(field):
-    found = config.deviations(record_config(**{field: OFF[field]}), "paper")
+    found = protocols.deviations(record_config(**{field: OFF[field]}), "paper")
     assert [d.field for d in found] == [field]
     assert found[0].have == json.loads(json.dumps(OFF[field])) and found[0].want == getattr(
         PAPER, field
@@ -134,7 +135,7 @@ def test_each_setting_off_the_papers_value_is_named(field):
 
 
 def test_a_deviation_shows_values_and_whole_sets():
-    found = config.deviations(record_config(arch="tiny", subset=5000, epochs=20), "paper")
+    found = protocols.deviations(record_config(arch="tiny", subset=5000, epochs=20), "paper")
     assert [str(d) for d in found] == [
         "epochs 20 (paper: 200)",
         "arch 'tiny' (paper: 'resnet18')",
@@ -147,26 +148,28 @@ def test_a_deviation_shows_values_and_whole_sets():
     [("hard", True), ("hard_simple", True), ("contrastive", False), ("simple", False)],
 )
 def test_k_counts_only_for_the_losses_with_nearest_negatives(loss, counts):
-    found = [str(d) for d in config.deviations(record_config(loss, k=100), "paper")]
+    found = [str(d) for d in protocols.deviations(record_config(loss, k=100), "paper")]
     assert found == (["k 100 (paper: 4095)"] if counts else [])
 
 
 def test_an_unrecorded_setting_is_off_the_protocol():
     c = record_config()
     del c["hflip"]
-    assert [str(d) for d in config.deviations(c, "paper")] == ["hflip not recorded (paper: True)"]
+    assert [str(d) for d in protocols.deviations(c, "paper")] == [
+        "hflip not recorded (paper: True)"
+    ]
 
 
 def test_config_label_and_describe():
-    assert config.config_label("contrastive", 0.07) == "ordinary τ=0.07"
-    assert config.config_label("hard", 1) == "hard τ=1"
-    assert config.config_label("hard_simple") == "HardSimple"
+    assert protocols.config_label("contrastive", 0.07) == "ordinary τ=0.07"
+    assert protocols.config_label("hard", 1) == "hard τ=1"
+    assert protocols.config_label("hard_simple") == "HardSimple"
     assert (
-        config.describe("cpu-short")
+        protocols.describe("cpu-short")
         == "short CPU scale: ResNet-18 at width 16, 5,000 images, 60 epochs"
     )
     assert (
-        config.describe("paper")
+        protocols.describe("paper")
         == f"paper scale: ResNet-18, all training images, {paper.PAPER_EPOCHS} epochs"
     )
 

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from contrastive import config, paper, results
+from contrastive import config, paper, protocols, results
 from contrastive.figures import class_colour, pilots, runs, show, verdicts
 from contrastive.figures import experiments as ex
 from contrastive.figures import records as rec
@@ -349,10 +349,10 @@ def test_a_slider_title_names_the_runs_epochs_only_where_the_protocol_does_not(t
         tmp_path, "cifar10", "contrastive", 0.07, arrays=anchors(0.8, 0.3)
     )  # the paper's 200 epochs
     scale = ex.similarities(results.load(tmp_path), "cifar10").layout.title.text.split("<br>")[1]
-    assert scale == config.describe("paper")
+    assert scale == protocols.describe("paper")
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, epochs=20, arrays=anchors(0.95, 0.9))
     scale = ex.similarities(results.load(tmp_path), "cifar10").layout.title.text.split("<br>")[1]
-    assert scale == f"{config.describe('paper')} (20–200 epochs; off protocol: epochs)"
+    assert scale == f"{protocols.describe('paper')} (20–200 epochs; off protocol: epochs)"
 
 
 def test_histograms_draw_the_stored_densities(tmp_path):

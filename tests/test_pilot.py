@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from contrastive import pilot
-from contrastive.config import PAPER, PROTOCOLS, Config
+from contrastive import pilot, pilot_run
+from contrastive.config import Config
+from contrastive.protocols import PAPER, PROTOCOLS
 from contrastive.results import Record
 
 
@@ -104,7 +105,7 @@ def test_the_second_pilot_counts_images_and_never_falls_back():
 )
 def test_recipes_are_valid_configs_with_a_curve_point_at_80_percent(name, recipe, tmp_path):
     p = pilot.PILOTS[name]
-    configs = [Config(**c) for c in pilot.configs(p, recipe, None, tmp_path)]
+    configs = [Config(**c) for c in pilot_run.configs(p, recipe, None, tmp_path)]
     assert [c.tau for c in configs] == list(p.taus)
     for c in configs:
         assert 4 * c.epochs % (5 * c.knn_every) == 0  # a point at 80 %: rule 2 compares against it

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from contrastive import paper, results, session, sweep, train
+from contrastive import paper, protocols, results, session, sweep, train
 from contrastive.config import Config
 
 TABLE1_STEMS = [results.record_name(loss, tau) for loss, tau in paper.COLUMNS]
@@ -37,7 +37,7 @@ def stems(planned: session.Plan) -> list[str]:
 
 
 def test_the_order_is_the_sweeps():
-    configurations = sweep.configurations(list(paper.TABLE1_LOSSES))
+    configurations = protocols.configurations(list(paper.TABLE1_LOSSES))
     assert session.table1() == [c for c in configurations if c in paper.COLUMNS]
 
 

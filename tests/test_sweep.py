@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contrastive import paper, results, sweep, train
-from contrastive.config import PROTOCOLS, Config, ConfigError
+from contrastive import paper, protocols, results, sweep, train
+from contrastive.config import Config, ConfigError
+from contrastive.protocols import PROTOCOLS
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -160,16 +161,16 @@ def test_sweep_end_to_end(tmp_path, monkeypatch, capsys):
 
 
 def test_configurations_run_tau_free_losses_once():
-    assert sweep.configurations(["simple", "contrastive", "hard_simple"], [0.3, 1.0]) == [
+    assert protocols.configurations(["simple", "contrastive", "hard_simple"], [0.3, 1.0]) == [
         ("simple", None),
         ("contrastive", 0.3),
         ("contrastive", 1.0),
         ("hard_simple", None),
     ]
     with pytest.raises(ValueError, match="loss must be one of"):
-        sweep.configurations(["triplet"], [0.3])
+        protocols.configurations(["triplet"], [0.3])
     with pytest.raises(ValueError, match="taus must hold"):
-        sweep.configurations(["hard"], [])
+        protocols.configurations(["hard"], [])
 
 
 def engine_record(**config):
@@ -218,7 +219,7 @@ def test_a_record_of_another_protocol_never_covers_a_run():
 
 
 def test_configurations_default_to_each_losss_grid_table1_first():
-    configs = sweep.configurations(list(paper.TABLE1_LOSSES))
+    configs = protocols.configurations(list(paper.TABLE1_LOSSES))
     assert len(configs) == 20 and len(set(configs)) == 20
     assert set(configs[:10]) == set(paper.COLUMNS)
     assert configs[10] == ("contrastive", 0.2)  # Fig. 2's second temperature next
@@ -584,7 +585,7 @@ def test_the_slurm_script_runs_each_configuration_in_exactly_one_task(tmp_path, 
     losses = ["contrastive", "hard", "simple", "hard_simple"]  # the script's default
     every = [
         sweep.run_config("cpu", loss=loss, tau=tau, device="cpu").stem
-        for loss, tau in sweep.configurations(losses)
+        for loss, tau in protocols.configurations(losses)
     ]
     assert sorted(n for plan in plans for n in plan) == sorted(every) and len(every) == 20
     assert plans[0] == every[0::tasks]  # task 0 takes the first: Table 1's first column

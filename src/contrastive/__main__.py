@@ -15,7 +15,8 @@ import sys
 import types
 import typing
 
-from .config import CHOICES, PROTOCOLS, Config, ConfigError, field_help
+from .config import CHOICES, Config, ConfigError, field_help
+from .protocols import PROTOCOLS
 from .train import Diverged, checkpoint_path, run
 
 PROG = "python -m contrastive train"

@@ -2,8 +2,8 @@
 
 Every status is computed when the book is built, never typed. An analytic row runs a check of
 ``contrastive.derivations`` on fixed random similarities in float64. An experimental row reads run records once
-per protocol of ``contrastive.config.JUDGED`` (the paper's scale and the CPU scale), counting only records at that
-protocol (``contrastive.config.deviations``): with a configuration it needs missing or off the protocol, its status
+per protocol of ``contrastive.protocols.JUDGED`` (the paper's scale and the CPU scale), counting only records at that
+protocol (``contrastive.protocols.deviations``): with a configuration it needs missing or off the protocol, its status
 there is "not yet run"; else its criterion (each one's docstring says it exactly) decides, on the means over the
 seeds of each configuration (seed 0 must exist). The criteria are the same at both scales, except Table 1's
 closeness to the paper's numbers (:data:`Criterion.protocols`). Runs on the offline JPEG copy of CIFAR-10 count,
@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from . import derivations, metrics, paper, pilot, results
-from .config import JUDGED, NOT_YET_RUN, TITLES, config_label, deviations
-from .data import OFFLINE_SOURCE
+from .protocols import JUDGED, NOT_YET_RUN, TITLES, config_label, deviations
+from .provenance import OFFLINE_SOURCE
 
 REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = (
     "reproduced",

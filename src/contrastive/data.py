@@ -20,7 +20,7 @@ from torch import Tensor
 
 from . import paths
 from .atomic import atomic_write
-from .provenance import sha256
+from .provenance import OFFLINE_SOURCE, sha256
 
 DATASETS = ("cifar10", "cifar100", "svhn")
 SPLITS = {
@@ -52,8 +52,6 @@ STD = {
 CIFAR-10's mean and the often-quoted std (0.2023, 0.1994, 0.2010); before a batch-normalised network only the scale of
 the input differs.)"""
 
-OFFLINE_SOURCE = "offline npz"
-"""``source["source"]`` of data decoded from the offline npz (a JPEG re-encoding of CIFAR-10)."""
 JPEG_NOTE = (
     "offline CIFAR-10 copy: the pixels are a JPEG re-encoding (quality 75, 4:2:0 chroma subsampling) of the "
     "CIFAR-10 images, not the original pixels (mean absolute error 5.8/255); results can differ a little from "

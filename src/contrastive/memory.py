@@ -14,13 +14,6 @@ from torch import Tensor
 from .checks import check_int, check_real
 
 
-def negatives_per_anchor(negatives: str, n: int | None, batch_size: int) -> int | None:
-    """M, the negatives of each anchor: N - 1 for the bank (None while ``n`` is unknown), 2B - 2 for ``"batch"``."""
-    if negatives == "batch":
-        return 2 * batch_size - 2
-    return None if n is None else n - 1
-
-
 def drop_own_entry(s_all: Tensor, idx: Tensor) -> Tensor:
     """s_neg (B, N - 1): each row of ``s_all`` (B, N) without its own column ``idx[b]``. Column idx[b] is
     overwritten with column 0 and column 0 dropped: the N - 1 entries j != idx[b] (in another order), with one

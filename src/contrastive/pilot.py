@@ -3,27 +3,23 @@
 The paper's protocol (ResNet-18, 50,000 images, 200 epochs) takes about 33 hours on a 2-core CPU. A CPU scale keeps
 the paper's experiment wherever that costs no compute (the memory bank over every training image, the four losses,
 the augmentation, SGD with momentum, the linear probe, the kNN monitor, all 10,000 test images) and scales what it
-must (``contrastive.config.Protocol.scaled``): the network's width, a class-balanced training subset, the epochs,
+must (``contrastive.protocols.Protocol.scaled``): the network's width, a class-balanced training subset, the epochs,
 and with them the lr milestones and the hard losses' k. Each recipe of a :class:`Pilot` is trained with the ordinary
 loss at the pilot's two temperatures, and :func:`verdict` applies its rules: (1) a budget per run, (2) curves
 levelled off (:func:`flatness`), (3) among the recipes meeting both, the best mean final kNN accuracy over the two
 temperatures, so that no temperature is favoured. The book's chapter on the two scales tells both pilots' history.
-
-    python -m contrastive.pilot --pilot second --data path/to/cifar10-jpeg.npz --out data/pilot
+The pilots are run by ``contrastive.pilot_run``; this module holds their definitions and rules, which
+the book reads too.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import results
-from .config import PAPER, Config
-from .train import record_path, run
 
 DEFAULT_ROOT = results.DEFAULT_ROOT.parent / "pilot"
 """``data/pilot`` of the checkout: the records of both pilots, ``<recipe>/<protocol>/cifar10/contrastive-tau<τ>.json``."""
@@ -31,7 +27,7 @@ DEFAULT_ROOT = results.DEFAULT_ROOT.parent / "pilot"
 
 @dataclass(frozen=True)
 class Pilot:
-    """One pilot, fixed before any of its runs: recipes (arguments of ``contrastive.config.Protocol.scaled``),
+    """One pilot, fixed before any of its runs: recipes (arguments of ``contrastive.protocols.Protocol.scaled``),
     the temperatures each is tried at, its rules and the curve points of a run."""
 
     recipes: Mapping[str, Mapping[str, Any]]
@@ -117,27 +113,6 @@ SECOND = Pilot(
 """The second pilot, with no fallback, which chooses the converged ``cpu`` protocol."""
 
 PILOTS = {"first": FIRST, "second": SECOND}
-
-
-def configs(
-    pilot: Pilot, recipe: str, data: str | None, out: str | Path, device: str = "cpu"
-) -> list[dict[str, Any]]:
-    """The Config arguments of ``recipe``'s runs (one per τ of ``pilot.taus``), records under ``out/<recipe>``."""
-    values = asdict(PAPER.scaled(**pilot.recipes[recipe]))
-    return [
-        {
-            **values,
-            "dataset": "cifar10",
-            "data": data,
-            "loss": "contrastive",
-            "tau": tau,
-            "device": device,
-            "knn_every": values["epochs"] // pilot.curve_points,
-            "out": str(Path(out) / recipe),
-            "checkpoint_dir": str(Path(out).parent / "checkpoints" / "pilot" / recipe),
-        }
-        for tau in pilot.taus
-    ]
 
 
 def last_stretch(epochs: Sequence[int], last_fraction: float = FIRST.rules["last_fraction"]) -> int:
@@ -242,43 +217,3 @@ def load(pilot: Pilot = FIRST, root: str | Path = DEFAULT_ROOT) -> dict[str, lis
         for recipe in pilot.recipes
         if (Path(root) / recipe).is_dir()
     }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m contrastive.pilot", description=__doc__.split("\n")[0]
-    )
-    p.add_argument(
-        "--pilot", default="second", choices=list(PILOTS), help="which pilot's recipes to run"
-    )
-    p.add_argument(
-        "--data",
-        help="a CIFAR-10 file (the npz of data/README.md); default: torchvision's download",
-    )
-    p.add_argument(
-        "--out", default=str(DEFAULT_ROOT), help="records go to OUT/<recipe>/<protocol>/cifar10/"
-    )
-    p.add_argument(
-        "--recipes",
-        nargs="+",
-        help="these recipes only, in this order (default: all of the pilot's)",
-    )
-    args = p.parse_args(argv)
-    pilot = PILOTS[args.pilot]
-    if unknown := set(args.recipes or ()) - set(pilot.recipes):
-        p.error(f"argument --recipes: must be among {list(pilot.recipes)}, got {sorted(unknown)}")
-    for config in [
-        Config(**c)
-        for recipe in args.recipes or pilot.recipes
-        for c in configs(pilot, recipe, args.data, args.out)
-    ]:
-        path = record_path(config)
-        print(f"pilot: {path}: {'exists, skipped' if path.is_file() else 'running'}", flush=True)
-        if not path.is_file():
-            run(config)
-    print(verdict(load(pilot, args.out), pilot))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,6 +25,8 @@ def sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+OFFLINE_SOURCE = "offline npz"
+"""``source["source"]`` of data decoded from the offline npz (a JPEG re-encoding of CIFAR-10)."""
 COMMIT_ENV = "CONTRASTIVE_COMMIT"
 """Where git is absent (a copy of the checkout on another machine), the commit it was copied from."""
 

@@ -1,7 +1,7 @@
 """One GPU slot, prepared: the next Table 1 records at the paper's scale that fit the time given.
 
 Given ``--minutes`` (what the call may use, start-up included), it takes Table 1's configurations in
-the sweep's order (``contrastive.sweep.configurations``, which is ``paper.COLUMNS``'s) at the
+the sweep's order (``contrastive.protocols.configurations``, which is ``paper.COLUMNS``'s) at the
 ``paper`` protocol and seed 0, skips those a record in ``data/results`` covers, and runs one after
 another in this one process (the data decoded once, Inductor's in-memory caches shared) those that
 the :class:`Estimate` says end inside the minutes; before each run it checks the clock again. A run
@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic, paper, paths, results
-from .config import SCHEDULE_FIELDS, Config, ConfigError, differences, judged
-from .train import evaluated, record_path, steps_per_epoch
+from .config import SCHEDULE_FIELDS, Config, ConfigError
+from .protocols import differences, judged, steps_per_epoch
+from .train import evaluated, record_path
 
 PROTOCOL = "paper"
 SEED = 0

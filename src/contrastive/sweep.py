@@ -37,9 +37,9 @@ import papermill
 
 from . import paper, paths, results
 from .checks import literal_assignments
-from .config import PROTOCOLS, SCHEDULE_FIELDS, Config, differences, judged
+from .config import SCHEDULE_FIELDS, Config
 from .data import check_npz
-from .losses import USES_TAU, check_loss
+from .protocols import PROTOCOLS, configurations, differences, judged
 from .schedules import BASE_TAU, SCHEDULES, moves
 from .train import check_replaces, record_path
 
@@ -71,31 +71,6 @@ def notebook_config(namespace: dict[str, Any]) -> Config:
             f"the run configuration ({', '.join(sorted(names))})"
         )
     return run_config(**{name: namespace[name] for name in names})
-
-
-def configurations(
-    losses: Sequence[str], taus: Sequence[float] | None = None
-) -> list[tuple[str, float | None]]:
-    """``(loss, tau)`` for every loss and tau (``taus`` None: each loss's grid, ``paper.GRIDS``), Table 1's
-    configurations first, then Fig. 2's; a loss without a temperature appears once, tau None."""
-    if not losses:
-        raise ValueError("losses must name at least one loss")
-    if any(USES_TAU.get(loss) for loss in losses) and taus is not None and not taus:
-        raise ValueError("taus must hold at least one temperature for the losses with one")
-    configs: list[tuple[str, float | None]] = []
-    for loss in losses:
-        check_loss(loss)
-        if USES_TAU[loss]:
-            configs += [
-                (loss, float(tau))
-                for tau in (paper.GRIDS.get(loss, paper.TABLE1_TAUS) if taus is None else taus)
-            ]
-        else:
-            configs.append((loss, None))
-    first = [set(paper.COLUMNS), {("contrastive", t) for t in paper.FIG2_TAUS}]
-    return sorted(
-        dict.fromkeys(configs), key=lambda c: [c not in s for s in first]
-    )  # stable: Table 1's, then Fig. 2's
 
 
 def scheduled(

@@ -37,8 +37,9 @@ from tqdm import tqdm
 
 from . import atomic, evaluate, losses, memory, models, paths, provenance, results
 from .augment import Augment
-from .config import BOOKKEEPING, Config, ConfigError, deviations, differences
+from .config import BOOKKEEPING, Config, ConfigError
 from .data import Dataset, load, normalize
+from .protocols import deviations, differences, steps_per_epoch
 
 CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
 CONCURRENT_ENV = "CONTRASTIVE_CONCURRENT_RUNS"
@@ -62,12 +63,6 @@ def lr_at(config: Config, epoch: int) -> float:
 def evaluated(config: Config, epoch: int) -> bool:
     """Whether the curves get a point after ``epoch``: the first, every ``knn_every``-th and the last."""
     return epoch == 1 or epoch % config.knn_every == 0 or epoch == config.epochs
-
-
-def steps_per_epoch(images: int, batch_size: int, negatives: str) -> int:
-    """SGD steps an epoch over ``images`` training images: the bank mode keeps the last, smaller batch (as the
-    authors' DataLoader); in-batch mode drops it."""
-    return math.ceil(images / batch_size) if negatives == "bank" else images // batch_size
 
 
 class Engine:

@@ -2,7 +2,7 @@
 
 Where records are missing a builder returns a :class:`~contrastive.figures.records.NotYetRun` note naming them; none
 draws empty axes. The paper's numbers (``contrastive.paper``) are overlaid and always labelled "paper". Every builder
-shows the records of one protocol (``contrastive.config.PROTOCOLS``) and says which in its title.
+shows the records of one protocol (``contrastive.protocols.PROTOCOLS``) and says which in its title.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import paper, results
-from ..config import config_label, describe
 from ..losses import LABELS
 from ..metrics import sample_metrics
+from ..protocols import config_label, describe
 from ..results import Record, by_tau, of_protocol, seeds, with_arrays
 from . import Html, class_colour, html_table
 from .records import (

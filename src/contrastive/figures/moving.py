@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import pilot, results, schedules
-from ..config import NOT_YET_RUN, describe, deviations
 from ..moving import ACCURACIES, CRITERIA, Point, fixed_points, frontier, judge
+from ..protocols import NOT_YET_RUN, describe, deviations
 from ..results import Record
 from . import Html, class_colour, html_table
 from .records import CURVE_LABELS, METRIC_LABELS, subscripts

@@ -16,7 +16,6 @@ import torch
 from torch import Tensor
 
 from .. import paper
-from ..config import PROTOCOLS, config_label, describe
 from ..losses import LABELS, relative_penalty
 from ..penalty import (
     CIFAR_NEGATIVES,
@@ -28,6 +27,7 @@ from ..penalty import (
     sphere_similarities,
     top_k_share,
 )
+from ..protocols import PROTOCOLS, config_label, describe
 from ..results import by_tau, of_protocol, with_arrays
 from . import class_colour, html_table, tau_slider
 from .analytic import PENALTY_TAUS, log_taus, tau_layout

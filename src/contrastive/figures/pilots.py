@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import pilot
-from ..config import PROTOCOLS, SETTINGS, describe, shown
+from ..protocols import PROTOCOLS, SETTINGS, describe, shown
 from ..results import Record
 from . import class_colour, html_table
 from .records import COLOURS, CURVE_LABELS, HtmlTable, NotYetRun, _finish, _fmt

@@ -2,7 +2,7 @@
 for a figure whose records are missing, the titles that say which runs are drawn and at which protocol, and whether
 a run ended collapsed.
 
-Records that started from a protocol but are off it (``contrastive.config.deviations``: fewer epochs, another
+Records that started from a protocol but are off it (``contrastive.protocols.deviations``: fewer epochs, another
 backbone, …) are still drawn, marked "off protocol" with what differs; they count for no claim.
 """
 
@@ -16,9 +16,16 @@ from typing import Any
 import plotly.graph_objects as go
 
 from .. import paper, results
-from ..config import NOT_YET_RUN, PROTOCOLS, SETTINGS, config_label, describe, deviations
 from ..losses import LABELS, collapsed_loss
-from ..memory import negatives_per_anchor
+from ..protocols import (
+    NOT_YET_RUN,
+    PROTOCOLS,
+    SETTINGS,
+    config_label,
+    describe,
+    deviations,
+    negatives_per_anchor,
+)
 from ..results import Record, record_name
 from . import tau_slider
 

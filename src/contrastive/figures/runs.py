@@ -14,11 +14,19 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import paper, pilot, results
-from ..config import PROTOCOLS, TITLES, config_label, describe, deviations, differences, judged
 from ..losses import LABELS, USES_TAU
+from ..protocols import (
+    PROTOCOLS,
+    TITLES,
+    config_label,
+    configurations,
+    describe,
+    deviations,
+    differences,
+    judged,
+    steps_per_epoch,
+)
 from ..results import Record, by_tau, of_protocol
-from ..sweep import configurations
-from ..train import steps_per_epoch
 from . import class_colour, html_table
 from .records import (
     COLOURS,
@@ -678,7 +686,7 @@ def _runs(n: int) -> str:
 
 def _same_run(a: Record, b: Record) -> bool:
     """Whether two records are one run made twice: the same name (loss, τ, seed) and data set, every setting a protocol
-    fixes (:func:`contrastive.config.differences`), the same data file (sha256) and precision of the training step."""
+    fixes (:func:`contrastive.protocols.differences`), the same data file (sha256) and precision of the training step."""
 
     def identity(r: Record) -> tuple:
         return r.name, r.dataset, r.provenance.get("data", {}).get("sha256"), precision(r)

@@ -17,7 +17,7 @@ from ..claims import (
     Row,
     status_table,
 )
-from ..config import JUDGED, NOT_YET_RUN, TITLES
+from ..protocols import JUDGED, NOT_YET_RUN, TITLES
 from ..results import Record
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import paper, pilot
 from ..claims import FLAT_UNIFORMITY, HARD_ACCURACY_SLACK, HARD_SIMPLE_SLACK, SIMPLE_GAP, Lookup
-from ..config import config_label, describe
+from ..protocols import config_label, describe
 from ..results import Record
 from . import html_table
 from .records import METRIC_FORMATS, METRIC_LABELS, TAU_LOSSES, HtmlTable, NotYetRun, _fmt
