@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ def _figure(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: t[k] for k in TRACE_DATA if k in t} for t in spec.get("data", [])]
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""A figure shown as HTML names its element by a random id, new at each execution."""
 SHOWN = ("text/markdown", "text/html", "text/plain")
 """The media types of an output, in the order of preference for what a reader sees."""
 
@@ -42,7 +45,9 @@ SHOWN = ("text/markdown", "text/html", "text/plain")
 def _value(data: dict[str, Any]) -> Any:
     if PLOTLY in data:
         return _figure(data[PLOTLY])
-    return next((data[kind] for kind in SHOWN if kind in data), None)
+    text = next((data[kind] for kind in SHOWN if kind in data), None)
+    text = "".join(text) if isinstance(text, list) else text
+    return None if text is None else UUID.sub("<id>", text)
 
 
 def glued(notebook: dict[str, Any]) -> dict[str, Any]:

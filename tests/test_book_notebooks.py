@@ -16,7 +16,8 @@ from contrastive import paper
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").rglob("*.ipynb"))
 WIDGETS = re.compile(
-    r"^\s*(import|from)\s+(ipywidgets|contrastive\.widgets)\b|^\s*from\s+contrastive\s+import\s+.*\bwidgets\b",
+    r"^\s*(import|from)\s+(ipywidgets|contrastive\.edition\.widgets)\b"
+    r"|^\s*from\s+contrastive\.edition\s+import\s+.*\bwidgets\b",
     re.M,
 )
 
@@ -28,11 +29,11 @@ def cells(path: Path) -> list:
 def test_the_scan_sees_the_chapters():
     names = {p.relative_to(ROOT / "book").as_posix() for p in NOTEBOOKS}
     assert {"hardness.ipynb", "experiments/table1.ipynb"} <= names
-    assert WIDGETS.search("from contrastive.widgets import penalty_explorer")
+    assert WIDGETS.search("from contrastive.edition.widgets import penalty_explorer")
     assert WIDGETS.search("import ipywidgets as w") and WIDGETS.search(
-        "from contrastive import widgets"
+        "from contrastive.edition import widgets"
     )
-    assert not WIDGETS.search("from contrastive.figures import show")
+    assert not WIDGETS.search("from contrastive.edition.figures import show")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT / "book").as_posix())
@@ -64,7 +65,7 @@ def only_fetches_and_displays(source: str) -> bool:
 
 def test_the_display_rule_tells_fetching_from_computing():
     assert only_fetches_and_displays(
-        "from contrastive.figures import show_source\n\nshow_source(losses.logits)"
+        "from contrastive.edition.figures import show_source\n\nshow_source(losses.logits)"
     )
     assert only_fetches_and_displays("show(runs.dynamics(records))")
     assert not only_fetches_and_displays(
@@ -111,7 +112,7 @@ def test_table1_chapter_types_none_of_the_papers_cifar10_numbers():
 
 def test_every_analytic_check_is_shown_by_a_chapter():
     """The evidence of each analytic claim's status is on the page of the chapter that derives it."""
-    from contrastive import derivations
+    from contrastive.edition import derivations
 
     code = "\n".join(c.source for p in NOTEBOOKS for c in cells(p) if c.cell_type == "code")
     checks = [name for name in vars(derivations) if name.startswith("check_")]
@@ -151,7 +152,7 @@ def test_a_chapter_that_computes_takes_its_knobs_from_a_parameters_cell_it_check
     first = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
     assert sorted(literal_assignments([code[first].source])) == sorted(PARAMETERISED[chapter])
     assert "remove-cell" in code[first].metadata.tags
-    assert code[first + 1].source.startswith("from contrastive.figures import parameters")
+    assert code[first + 1].source.startswith("from contrastive.edition.figures import parameters")
     call = f"parameters.check(globals(), {PARAMETERISED[chapter]!r}".replace("'", '"')
     assert call in code[first + 1].source
     assert not any("parameters" in c.metadata.get("tags", []) for c in code[first + 1 :])
@@ -159,7 +160,7 @@ def test_a_chapter_that_computes_takes_its_knobs_from_a_parameters_cell_it_check
 
 
 def test_the_check_names_each_unknown_parameter_in_one_line():
-    from contrastive.figures import parameters
+    from contrastive.edition.figures import parameters
 
     parameters.check({"In": ["", "d = 16", "d = 8"]}, ["d", "negatives"])
     with pytest.raises(parameters.UnknownParameterError) as error:

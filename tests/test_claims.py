@@ -1,4 +1,4 @@
-"""contrastive.claims: statuses computed from synthetic run records (test fixtures in tmp_path only)."""
+"""contrastive.edition.claims: statuses computed from synthetic run records (test fixtures in tmp_path only)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from contrastive import claims, derivations, losses, paper, protocols, results
+from contrastive import losses, paper, protocols, results
 from contrastive.config import Config
-from contrastive.figures import status as grid
+from contrastive.edition import claims, derivations
+from contrastive.edition.figures import status as grid
+from contrastive.edition.table import RunTable
 from contrastive.protocols import JUDGED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,7 +278,7 @@ def test_claim_4_counts_a_tau_0_2_record_when_present(tmp_path):
 def test_table1_criterion_fails_beyond_the_tolerance(tmp_path):
     records = paper_records(tmp_path, overrides={("hard", 0.7): {"uniformity": 3.87 - 0.2}})
     assert status(records, "Table 1").status == claims.NOT_REPRODUCED
-    ok, evidence = claims.table1_close(claims.Lookup(records, "cifar10"))
+    ok, evidence = claims.table1_close(RunTable(records).at("paper", "cifar10"))
     assert not ok and evidence == (
         "largest ours − paper: linear_top1 +0.000 (allowed ±2), uniformity -0.200 (allowed ±0.1), tolerance +0.000 (allowed ±0.05)"
     )
@@ -592,19 +594,19 @@ def test_a_failing_margin_is_negative_by_how_much_it_misses(tmp_path):
 
 def test_seed_spread_is_the_largest_difference_between_two_seeds_of_one_configuration(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, linear_top1=50.0)
-    look = claims.Lookup(results.load(tmp_path), "cifar10")
+    look = RunTable(results.load(tmp_path)).at("paper", "cifar10")
     assert claims.seed_spread(look, "linear_top1") is None  # one seed: no spread yet
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, seed=1, linear_top1=51.5)
     write_synthetic(tmp_path, "cifar10", "hard", 0.3, seed=0, linear_top1=40.0)
     write_synthetic(tmp_path, "cifar10", "hard", 0.3, seed=1, linear_top1=40.5)
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, linear_top1=20.0)  # one seed only
-    look = claims.Lookup(results.load(tmp_path), "cifar10")
+    look = RunTable(results.load(tmp_path)).at("paper", "cifar10")
     assert claims.seed_spread(look, "linear_top1") == pytest.approx(1.5)
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.8, 0.3))
     write_synthetic(
         tmp_path, "cifar10", "contrastive", 1.0, seed=1, arrays=anchors(0.9, 0.3, seed=1)
     )
-    look = claims.Lookup(results.load(tmp_path), "cifar10")
+    look = RunTable(results.load(tmp_path)).at("paper", "cifar10")
     assert claims.seed_spread(look, "s_ii") == pytest.approx(0.1, abs=0.01)
 
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 from myst_nb.core.variables import format_plain_text
 
-from contrastive import examples
-from contrastive.figures import Html, analytic, class_colour, html_table
+from contrastive.edition import examples
+from contrastive.edition.figures import Html, analytic, class_colour, html_table
+from contrastive.edition.toy import ToyResult
 from contrastive.losses import (
     LABELS,
     contrastive_loss,
@@ -19,7 +20,6 @@ from contrastive.losses import (
     simple_limit,
 )
 from contrastive.metrics import tolerance, uniformity
-from contrastive.toy import ToyResult
 
 TAUS = (0.05, 0.2, 1.0)
 BOOK = Path(__file__).resolve().parents[1] / "book"
@@ -289,7 +289,7 @@ def test_one_class_palette_cycles():
 
 
 def test_penalty_explorer_redraws_fig3_at_the_slider_value(monkeypatch):
-    from contrastive import widgets
+    from contrastive.edition import widgets
 
     shown = []
     monkeypatch.setattr(widgets, "show", shown.append)
@@ -303,10 +303,10 @@ def test_penalty_explorer_redraws_fig3_at_the_slider_value(monkeypatch):
 
 def test_show_source_displays_the_packages_own_code(monkeypatch):
     from contrastive import losses, memory
-    from contrastive.figures import show_source
+    from contrastive.edition.figures import show_source
 
     shown = []
-    monkeypatch.setattr("contrastive.figures.display", shown.append)
+    monkeypatch.setattr("contrastive.edition.figures.display", shown.append)
     show_source(losses.contrastive_loss)
     show_source(memory.MemoryBank.update)
     first, second = (m.data for m in shown)

@@ -1,4 +1,4 @@
-"""contrastive.figures (experiments, runs, pilots) on synthetic run records (test fixtures in tmp_path only)."""
+"""contrastive.edition.figures (experiments, runs, pilots) on synthetic run records (test fixtures in tmp_path only)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import plotly.graph_objects as go
 import pytest
 
 from contrastive import config, paper, protocols, results
-from contrastive.figures import class_colour, pilots, runs, show, verdicts
-from contrastive.figures import experiments as ex
-from contrastive.figures import records as rec
+from contrastive.edition.figures import class_colour, pilots, runs, show, verdicts
+from contrastive.edition.figures import experiments as ex
+from contrastive.edition.figures import records as rec
+from contrastive.edition.table import RunTable
 from test_claims import anchors, embedding_arrays, paper_records, write_synthetic
 
 CPU = {
@@ -43,7 +44,7 @@ def histogram_arrays(seed=0):
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 @pytest.mark.parametrize("scale", ["paper", "cpu-short"])
 def test_every_figure_with_no_records_says_not_yet_run(name, scale):
-    note = BUILDERS[name]([], "cifar10", protocol=scale)
+    note = BUILDERS[name](RunTable([]).at(scale, "cifar10"))
     assert isinstance(note, rec.NotYetRun)
     assert "No run record yet for" in note._repr_html_() and "not yet run" in note.text()
     assert (
@@ -88,7 +89,7 @@ def test_curves_vs_tau_at_a_cpu_scale_put_the_paper_in_panels_of_their_own(tmp_p
             linear_top1=47.0,
             knn_top1=47.0,
         )
-    fig = builder(results.load(tmp_path), "cifar10", protocol="cpu")
+    fig = builder(RunTable(results.load(tmp_path)).at("cpu", "cifar10"))
     assert not [a for a in fig.select_yaxes() if a.overlaying]  # no second axis on any panel
     ours = {(t.xaxis, t.yaxis) for t in fig.data if t.name.startswith("ours")}
     theirs = {(t.xaxis, t.yaxis) for t in fig.data if not t.name.startswith("ours")}
@@ -121,22 +122,22 @@ def test_builders_show_the_records_of_their_protocol_only(tmp_path):
     for scale, u in (("cpu-short", 2.5), ("paper", 3.5)):
         ours = [
             t
-            for t in ex.uniformity_tolerance(records, "cifar10", protocol=scale).data
+            for t in ex.uniformity_tolerance(RunTable(records).at(scale, "cifar10")).data
             if t.name.startswith("ours")
         ]
         assert list(ours[0].y) == [u], scale
-    html = ex.table1(records, "cifar10", protocol="cpu-short")._repr_html_()
+    html = ex.table1(RunTable(records).at("cpu-short", "cifar10"))._repr_html_()
     assert "Δ" not in html and "CPU scale" in html  # no difference across scales
-    assert "Δ" in ex.table1(records, "cifar10", protocol="paper")._repr_html_()
+    assert "Δ" in ex.table1(RunTable(records).at("paper", "cifar10"))._repr_html_()
 
 
 def test_table1_with_no_records_is_one_sentence():
-    note = ex.table1([], "cifar10")
+    note = ex.table1(RunTable([]).at("paper", "cifar10"))
     assert isinstance(note, rec.NotYetRun) and "<table" not in note._repr_html_()
     assert "No run record yet for any of its ten columns." in note._repr_html_()
     assert all(
         r["record"] is None and r["linear_top1"]["diff"] is None
-        for r in ex.table1_rows([], "cifar10")
+        for r in ex.table1_rows(RunTable([]).at("paper", "cifar10"))
     )
 
 
@@ -145,7 +146,9 @@ def test_table1_difference_is_ours_minus_paper(tmp_path):
         tmp_path, "cifar10", "hard", 0.7, linear_top1=80.0, uniformity=3.5, tolerance=0.1
     )
     records = results.load(tmp_path)
-    rows = {(r["loss"], r["tau"]): r for r in ex.table1_rows(records, "cifar10")}
+    rows = {
+        (r["loss"], r["tau"]): r for r in ex.table1_rows(RunTable(records).at("paper", "cifar10"))
+    }
     row = rows[("hard", 0.7)]
     assert row["linear_top1"] == {
         "paper": 84.19,
@@ -157,7 +160,7 @@ def test_table1_difference_is_ours_minus_paper(tmp_path):
     assert row["tolerance"]["diff"] == pytest.approx(0.1 - 0.030)
     assert row["epochs"] == 200 and row["device"] == "synthetic test fixture"
     assert rows[("simple", None)]["record"] is None
-    html = ex.table1(records, "cifar10")._repr_html_()
+    html = ex.table1(RunTable(records).at("paper", "cifar10"))._repr_html_()
     assert (
         "-4.19" in html and "80.00" in html and "Simple" in html
     )  # Simple is still listed as missing
@@ -171,13 +174,13 @@ def test_table1_marks_the_jpeg_copy(tmp_path):
         "note": "pixels are a JPEG re-encoding",
     }
     results.write_record(path, record)
-    html = ex.table1(results.load(tmp_path))._repr_html_()
+    html = ex.table1(RunTable(results.load(tmp_path)).at("paper", "cifar10"))._repr_html_()
     assert "offline npz *" in html and "* pixels are a JPEG re-encoding" in html
 
 
 def test_uniformity_tolerance_draws_ours_and_the_paper_labelled(tmp_path):
     records = paper_records(tmp_path, overrides={("contrastive", 0.3): {"uniformity": 3.0}})
-    fig = ex.uniformity_tolerance(records, "cifar10")
+    fig = ex.uniformity_tolerance(RunTable(records).at("paper", "cifar10"))
     assert isinstance(fig, go.Figure)
     ours = [t for t in fig.data if t.name.startswith("ours: ordinary")]
     theirs = [t for t in fig.data if t.name.startswith("authors' notebook: ordinary")]
@@ -202,12 +205,12 @@ def test_uniformity_tolerance_draws_ours_and_the_paper_labelled(tmp_path):
 
 def test_partial_records_name_what_is_missing(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, epochs=1, uniformity=1.0)
-    fig = ex.uniformity_tolerance(results.load(tmp_path), "cifar10")
+    fig = ex.uniformity_tolerance(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert (
         "no run record yet: 17 of its configurations" in fig.layout.title.text
     )  # counted: the page names them
     write_synthetic(tmp_path, "cifar10", "hard", 0.3, epochs=1, uniformity=1.0)
-    few = ex.uniformity_tolerance(results.load(tmp_path), "cifar10", protocol="paper")
+    few = ex.uniformity_tolerance(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert "no run record yet: 16 of" in few.layout.title.text
     assert (
         rec.missing_note(["ordinary τ=0.07", "hard τ=1"])
@@ -233,13 +236,15 @@ def test_table1_marks_records_off_the_protocol(tmp_path):
         config={"arch": "tiny"},
     )
     records = results.load(tmp_path)
-    rows = {(r["loss"], r["tau"]): r for r in ex.table1_rows(records, "cifar10")}
+    rows = {
+        (r["loss"], r["tau"]): r for r in ex.table1_rows(RunTable(records).at("paper", "cifar10"))
+    }
     assert rows[("hard", 0.7)]["off_protocol"] is None
     assert (
         rows[("contrastive", 0.3)]["off_protocol"]
         == "epochs 20 (paper: 200), arch 'tiny' (paper: 'resnet18'), subset 5000 (paper: all)"
     )
-    html = ex.table1(records, "cifar10")._repr_html_()
+    html = ex.table1(RunTable(records).at("paper", "cifar10"))._repr_html_()
     assert "<td>60.00 †</td><td>-23.27 †</td>" in html and "<td>80.00</td><td>-4.19</td>" in html
     assert (
         "<li>ordinary τ=0.3: epochs 20 (paper: 200), arch &#x27;tiny&#x27; (paper: &#x27;resnet18&#x27;), subset 5000 (paper: all)</li>"
@@ -255,7 +260,7 @@ def test_table1_marks_records_off_the_protocol(tmp_path):
 def test_figures_mark_points_off_the_protocol(tmp_path):
     records = paper_records(tmp_path)
     write_synthetic(tmp_path, "cifar10", "hard", 0.3, config={"hflip": False}, uniformity=3.9)
-    fig = ex.uniformity_tolerance(results.load(tmp_path), "cifar10")
+    fig = ex.uniformity_tolerance(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     hard = next(t for t in fig.data if t.name.startswith("ours: hard"))
     assert hard.name == "ours: hard (200 epochs; off protocol: hflip)"
     assert list(hard.marker.symbol) == ["circle", "circle-open", "circle", "circle"]
@@ -265,14 +270,14 @@ def test_figures_mark_points_off_the_protocol(tmp_path):
     )
     ordinary = next(
         t
-        for t in ex.uniformity_tolerance(records, "cifar10").data
+        for t in ex.uniformity_tolerance(RunTable(records).at("paper", "cifar10")).data
         if t.name.startswith("ours: ordinary")
     )
     assert ordinary.name == "ours: ordinary (200 epochs)"
 
 
 def test_accuracy_at_the_papers_scale_shares_the_axes_with_the_authors_sweep(tmp_path):
-    fig = ex.accuracy(paper_records(tmp_path), "cifar10")
+    fig = ex.accuracy(RunTable(paper_records(tmp_path)).at("paper", "cifar10"))
     assert {t.xaxis for t in fig.data if t.name.startswith("authors")} == {"x", "x2"}  # kNN too
     assert {t.xaxis for t in fig.data if t.name.startswith("ours")} == {"x", "x2"}
 
@@ -311,12 +316,12 @@ def test_sweep_agreement_and_the_knn_linear_split(tmp_path):
             linear_top1=50.0 - (tau > 0.5),
         )
     records = results.load(tmp_path)
-    found = ex.sweep_agreement(records, "cifar10", "cpu")
+    found = ex.sweep_agreement(RunTable(records).at("cpu", "cifar10"))
     assert found[("contrastive", "uniformity")] == (pytest.approx(1.0), 4)
     assert found[("contrastive", "tolerance")][0] == pytest.approx(-1.0)
     assert ("hard", "uniformity") not in found  # the authors' notebook has no such sweep
     assert math.isnan(found[("contrastive", "knn_top1")][0])  # ours constant: no ranking
-    split = ex.knn_linear_split(records, "cifar10", "cpu")
+    split = ex.knn_linear_split(RunTable(records).at("cpu", "cifar10"))
     assert split["ours"] == [(0.7, 1.0, -1.0), (1.0, 1.0, -1.0)]
     assert split["theirs"] and all(knn * linear < 0 for _, knn, linear in split["theirs"])
 
@@ -335,7 +340,7 @@ def test_similarities_one_slider_step_per_tau_with_arrays(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.07, arrays=anchors(0.8, 0.3))
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, arrays=anchors(0.95, 0.9))
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.3)  # no arrays: not drawn
-    fig = ex.similarities(results.load(tmp_path), "cifar10")
+    fig = ex.similarities(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0.07", "1"]
     assert len(fig.data) == 2 * 11
     a = anchors(0.8, 0.3)
@@ -348,17 +353,21 @@ def test_a_slider_title_names_the_runs_epochs_only_where_the_protocol_does_not(t
     write_synthetic(
         tmp_path, "cifar10", "contrastive", 0.07, arrays=anchors(0.8, 0.3)
     )  # the paper's 200 epochs
-    scale = ex.similarities(results.load(tmp_path), "cifar10").layout.title.text.split("<br>")[1]
+    scale = ex.similarities(
+        RunTable(results.load(tmp_path)).at("paper", "cifar10")
+    ).layout.title.text.split("<br>")[1]
     assert scale == protocols.describe("paper")
     write_synthetic(tmp_path, "cifar10", "contrastive", 1.0, epochs=20, arrays=anchors(0.95, 0.9))
-    scale = ex.similarities(results.load(tmp_path), "cifar10").layout.title.text.split("<br>")[1]
+    scale = ex.similarities(
+        RunTable(results.load(tmp_path)).at("paper", "cifar10")
+    ).layout.title.text.split("<br>")[1]
     assert scale == f"{protocols.describe('paper')} (20–200 epochs; off protocol: epochs)"
 
 
 def test_histograms_draw_the_stored_densities(tmp_path):
     arrays = histogram_arrays()
     write_synthetic(tmp_path, "cifar10", "hard", 0.7, arrays=arrays)
-    fig = ex.histograms(results.load(tmp_path), "cifar10", loss="hard")
+    fig = ex.histograms(RunTable(results.load(tmp_path)).at("paper", "cifar10"), loss="hard")
     assert list(fig.data[0].y) == list(arrays["hist_pos"]) and list(fig.data[1].y) == list(
         arrays["hist_neg"]
     )
@@ -368,7 +377,7 @@ def test_embeddings_project_each_tau(tmp_path):
     write_synthetic(
         tmp_path, "cifar10", "contrastive", 0.2, arrays=embedding_arrays(spread=0.3, n=90)
     )
-    fig = ex.embeddings(results.load(tmp_path), "cifar10")
+    fig = ex.embeddings(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert isinstance(fig, go.Figure)
     assert sum(len(t.x) for t in fig.data) == 90 and {t.name for t in fig.data} == {
         "airplane",
@@ -387,7 +396,7 @@ def test_embeddings_project_each_tau(tmp_path):
 
 
 def test_cat_and_dog_do_not_share_a_look_alike_colour():
-    from contrastive.figures import class_colour
+    from contrastive.edition.figures import class_colour
 
     cat, dog = (class_colour(ex.SWAPPED_COLOURS.get(c, c)) for c in (3, 5))
     assert ex.CIFAR10_CLASSES[3] == "cat" and ex.CIFAR10_CLASSES[5] == "dog"
@@ -402,7 +411,7 @@ def test_project_is_a_2d_map_of_every_point():
 def test_dynamics_slider_and_curves(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.07, uniformity=3.8)
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, uniformity=3.1)
-    fig = runs.dynamics(results.load(tmp_path), "cifar10")
+    fig = runs.dynamics(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0.07", "0.7"]
     assert len(fig.data) == 2 * len(rec.CURVE_PANELS)
     labels = [rec.math_text(rec.CURVE_LABELS[c]) for c in rec.CURVE_PANELS]
@@ -412,7 +421,7 @@ def test_dynamics_slider_and_curves(tmp_path):
     uniformity = [t for t in fig.data if t.yaxis == "y3"]
     assert [list(t.y) for t in uniformity] == [[1.0, 3.8], [1.0, 3.1]]
     with pytest.raises(ValueError, match="loss must be one of"):
-        runs.dynamics([], "cifar10", loss="simple")
+        runs.dynamics(RunTable([]).at("paper", "cifar10"), loss="simple")
 
 
 def test_run_curves_and_summary_of_one_record(tmp_path):
@@ -438,7 +447,7 @@ def test_run_curves_and_summary_of_one_record(tmp_path):
 def test_show_displays_every_kind(monkeypatch, capsys):
     monkeypatch.setenv("CONTRASTIVE_BOOK_BUILD", "1")
     show(rec.NotYetRun("x", ("ordinary τ=1",)))
-    show(ex.table1([]))
+    show(ex.table1(RunTable([]).at("paper", "cifar10")))
     show(go.Figure())
     out = capsys.readouterr().out
     assert "not yet run" in out and "Table 1" in out
@@ -595,8 +604,8 @@ def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
             "knn_top1": [10, 20, 30, 35, 40, 40],
         }
     )
-    html = runs.levelled_off([flat, climbing], "cifar10", protocol="cpu-short")._repr_html_()
-    assert runs.levelled_numbers([flat, climbing], "cifar10", "cpu-short") == {
+    html = runs.levelled_off(RunTable([flat, climbing]).at("cpu-short", "cifar10"))._repr_html_()
+    assert runs.levelled_numbers(RunTable([flat, climbing]).at("cpu-short", "cifar10")) == {
         "runs": 2,
         "levelled": 1,
         "collapsed": 0,
@@ -616,13 +625,14 @@ def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
     assert html.index("ordinary") < html.index("hard")
     assert "<td>4.0000 / 8.5172</td>" in html  # log(1 + 4,999)
     climbing.curves["loss"][-1] = math.log(1 + climbing.config["k"])  # the hard loss at a collapse
-    html = runs.levelled_off([flat, climbing], "cifar10", protocol="cpu-short")._repr_html_()
+    html = runs.levelled_off(RunTable([flat, climbing]).at("cpu-short", "cifar10"))._repr_html_()
     assert (
-        runs.levelled_numbers([flat, climbing], "cifar10", "cpu-short")["collapsed"] == 1
+        runs.levelled_numbers(RunTable([flat, climbing]).at("cpu-short", "cifar10"))["collapsed"]
+        == 1
         and "<td>8.3178 / 8.3178</td>" in html
     )
     assert isinstance(
-        runs.levelled_off([flat, climbing], "cifar10", protocol="paper"), rec.NotYetRun
+        runs.levelled_off(RunTable([flat, climbing]).at("paper", "cifar10")), rec.NotYetRun
     )
 
 
@@ -668,8 +678,8 @@ def test_collapse_trials_name_each_trials_change_and_judge_its_escape(tmp_path):
     lr, k = sorted(trials, key=lambda r: r.config["lr"])
     lr.curves.update({"epoch": [1, 6, 12], "uniformity": [0.1, 0.05, 0.01], "loss": [8, 7, 6.02]})
     k.curves.update({"epoch": [1, 6, 12], "uniformity": [0.4, 0.9, 1.0], "loss": [9, 8.5, 8.3]})
-    html = runs.collapse_trials(trials, records, "cifar10", protocol="cpu-short")._repr_html_()
-    found = runs.trial_numbers(trials, records, "cifar10", protocol="cpu-short")
+    html = runs.collapse_trials(trials, RunTable(records).at("cpu-short", "cifar10"))._repr_html_()
+    found = runs.trial_numbers(trials, RunTable(records).at("cpu-short", "cifar10"))
     assert (found["trials"], found["epochs"], found["escaped"], found["escaped_names"]) == (
         2,
         12,
@@ -695,7 +705,7 @@ def test_collapse_trials_name_each_trials_change_and_judge_its_escape(tmp_path):
         < html.index("ordinary τ=0.3, cpu-short protocol")
         < html.index("<td>hard τ=0.3, trial k")
     )
-    note = runs.collapse_trials([], records, "cifar10", protocol="cpu-short")
+    note = runs.collapse_trials([], RunTable(records).at("cpu-short", "cifar10"))
     assert isinstance(note, rec.NotYetRun) and "looked in data/trials/hard-collapse" in note.text()
 
 
@@ -711,7 +721,7 @@ def test_a_collapsed_run_is_marked_where_it_is_drawn(tmp_path):
         results.write_record(path, record)
     records = results.load(tmp_path)
     assert [rec.collapsed(r) for r in sorted(records, key=lambda r: r.loss)] == [False, True]
-    fig = ex.uniformity_tolerance(records, "cifar10")
+    fig = ex.uniformity_tolerance(RunTable(records).at("paper", "cifar10"))
     hard = next(t for t in fig.data if t.name.startswith("ours: hard"))
     assert (
         list(hard.marker.symbol) == ["diamond-open"]
@@ -719,7 +729,7 @@ def test_a_collapsed_run_is_marked_where_it_is_drawn(tmp_path):
     )  # k 100: off
     ordinary = next(t for t in fig.data if t.name.startswith("ours: ordinary"))
     assert list(ordinary.marker.symbol) == ["circle"] and "collapsed" not in ordinary.name
-    html = ex.table1(records, "cifar10")._repr_html_()
+    html = ex.table1(RunTable(records).at("paper", "cifar10"))._repr_html_()
     assert f"{rec.COLLAPSED_MARK} Ended collapsed" in html and "hard τ=0.3." in html
 
 
@@ -727,14 +737,21 @@ def test_several_seeds_are_drawn_as_their_mean_and_spread(tmp_path):
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, linear_top1=40.0)
     write_synthetic(tmp_path, "cifar10", "contrastive", 0.7, linear_top1=38.0)
     one = next(
-        t for t in ex.accuracy(results.load(tmp_path), "cifar10").data if t.name.startswith("ours")
+        t
+        for t in ex.accuracy(RunTable(results.load(tmp_path)).at("paper", "cifar10")).data
+        if t.name.startswith("ours")
     )
     assert list(one.y) == [40.0, 38.0] and not one.error_y.visible and "seeds" not in one.name
     for seed, value in ((1, 42.0), (2, 44.0)):
         write_synthetic(tmp_path, "cifar10", "contrastive", 0.3, seed=seed, linear_top1=value)
     records = results.load(tmp_path)
-    assert [r.seed for r in results.seeds(records, "cifar10", "contrastive", 0.3)] == [0, 1, 2]
-    ours = next(t for t in ex.accuracy(records, "cifar10").data if t.name.startswith("ours"))
+    found = RunTable(records).at("paper", "cifar10").seeds("contrastive", 0.3)
+    assert [r.seed for r in found] == [0, 1, 2]
+    ours = next(
+        t
+        for t in ex.accuracy(RunTable(records).at("paper", "cifar10")).data
+        if t.name.startswith("ours")
+    )
     assert (
         list(ours.y) == [42.0, 38.0]
         and ours.error_y.visible
@@ -746,7 +763,7 @@ def test_several_seeds_are_drawn_as_their_mean_and_spread(tmp_path):
     )
     row = next(
         r
-        for r in ex.table1_rows(records, "cifar10")
+        for r in ex.table1_rows(RunTable(records).at("paper", "cifar10"))
         if (r["loss"], r["tau"]) == ("contrastive", 0.3)
     )
     assert (row["linear_top1"]["ours"], row["linear_top1"]["sd"], row["linear_top1"]["seeds"]) == (
@@ -754,7 +771,7 @@ def test_several_seeds_are_drawn_as_their_mean_and_spread(tmp_path):
         2.0,
         3,
     )
-    html = ex.table1(records, "cifar10")._repr_html_()
+    html = ex.table1(RunTable(records).at("paper", "cifar10"))._repr_html_()
     assert "42.00 ± 2.00 (3)" in html and "mean ± sd (how many seeds)" in html
 
 
@@ -776,7 +793,7 @@ def test_leaving_the_collapse_puts_our_hard_runs_and_the_authors_log_on_sgd_step
     for r in records:
         r.provenance["train_images"] = 5000
         r.curves.update({"epoch": [1, 30, 60], "uniformity": [0.1, 0.0, 2.0]})
-    fig = runs.leaving_the_collapse(records, "cifar10", protocols=("cpu-short",))
+    fig = runs.leaving_the_collapse([RunTable(records).at(p, "cifar10") for p in ("cpu-short",)])
     ours, theirs = (t for t in fig.data if t.x != (None,))
     keys = [t.name for t in fig.data if t.x == (None,)]  # τ by colour, scale by dash: an entry each
     assert keys == ["τ=0.3", "short CPU scale"] and not ours.showlegend
@@ -822,17 +839,17 @@ def test_exit_numbers_count_the_hard_runs_that_left_the_collapse_and_when(tmp_pa
     for r in records:
         r.provenance["train_images"] = 5000
         r.curves.update({"epoch": [1, 18, 36, 180], "uniformity": curves[r.tau]})
-    assert runs.exit_numbers(records, "cifar10", "cpu") == {
+    assert runs.exit_numbers(RunTable(records).at("cpu", "cifar10")) == {
         "runs": 3,
         "left": 2,
         "bar": runs.ESCAPED,  # 36 epochs × 40 steps
         "steps": "τ = 0.07 from step 1,440, τ = 0.5 from step 1,440",
     }
     assert (
-        runs.exit_numbers(records, "cifar10", "cpu", taus=paper.TABLE1_TAUS)["steps"]
+        runs.exit_numbers(RunTable(records).at("cpu", "cifar10"), taus=paper.TABLE1_TAUS)["steps"]
         == "τ = 0.07 from step 1,440"
     )  # not 0.5
-    assert runs.exit_numbers([], "cifar10", "cpu") == {
+    assert runs.exit_numbers(RunTable([]).at("cpu", "cifar10")) == {
         "runs": 0,
         "left": 0,
         "bar": runs.ESCAPED,
@@ -857,7 +874,7 @@ def test_the_first_epochs_at_the_paper_scale_are_drawn_dash_dot_and_counted(tmp_
     for r in early:
         r.provenance["train_images"] = 50_000
         r.curves.update({"epoch": [1, 4, 7, 10, 12, 30], "uniformity": curves[r.tau]})
-    fig = runs.leaving_the_collapse([], "cifar10", protocols=(), early=early)
+    fig = runs.leaving_the_collapse([RunTable([]).at(p, "cifar10") for p in ()], early=early)
     ours = [t for t in fig.data if t.xaxis == "x" and t.x != (None,)]
     names = ["τ=0.07, paper scale, first epochs (30)", "τ=0.3, paper scale, first epochs (30)"]
     assert [t.name for t in ours] == names
@@ -941,7 +958,7 @@ def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_ex
         for loss in ("contrastive", "hard")
         for t in taus
     }
-    n = verdicts.hard_numbers(records, "cifar10", "paper")
+    n = verdicts.hard_numbers(RunTable(records).at("paper", "cifar10"))
     assert (n["late_tau"], n["late_step"], n["late_steps"]) == (
         "0.7",
         f"{200 * 391:,}",
@@ -961,7 +978,8 @@ def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_ex
         n["ordinary_range"] == n["paper_range"] == f"{max(ordinary) - min(ordinary):.1f}"
     )  # ours are the paper's here
     rows = re.findall(
-        r"<tr>(.*?)</tr>", verdicts.hard_beside_ordinary(records, "cifar10", "paper")._repr_html_()
+        r"<tr>(.*?)</tr>",
+        verdicts.hard_beside_ordinary(RunTable(records).at("paper", "cifar10"))._repr_html_(),
     )[1:]
     cells = [re.findall(r"<td>(.*?)</td>", row) for row in rows]
     assert [c[0] for c in cells] == [f"{t:g}" for t in taus]
@@ -982,7 +1000,7 @@ def test_hard_numbers_give_the_largest_difference_between_two_seeds(tmp_path):
         records = results.load(tmp_path)
         for r in records:
             r.provenance["train_images"] = 50000
-        return verdicts.hard_numbers(records, "cifar10", "paper")
+        return verdicts.hard_numbers(RunTable(records).at("paper", "cifar10"))
 
     paper_records(tmp_path)
     assert numbers()["seed_gap"] == "—"  # one seed each
@@ -1011,13 +1029,15 @@ def test_hard_numbers_give_the_largest_difference_between_two_seeds(tmp_path):
 
 def test_hard_numbers_wait_for_every_run_of_table_1(tmp_path):
     records = [r for r in paper_records(tmp_path) if not (r.loss == "hard" and r.tau == 1.0)]
-    assert set(verdicts.hard_numbers(records, "cifar10", "paper").values()) == {"—"}
-    assert isinstance(verdicts.hard_beside_ordinary([], "cifar10", "paper"), rec.NotYetRun)
+    assert set(verdicts.hard_numbers(RunTable(records).at("paper", "cifar10")).values()) == {"—"}
+    assert isinstance(
+        verdicts.hard_beside_ordinary(RunTable([]).at("paper", "cifar10")), rec.NotYetRun
+    )
 
 
 def test_simple_numbers_set_claim_5s_differences_beside_the_papers(tmp_path):
     records = paper_records(tmp_path)
-    n = verdicts.simple_numbers(records, "cifar10", "paper")
+    n = verdicts.simple_numbers(RunTable(records).at("paper", "cifar10"))
     linear = {c: paper.table1("cifar10", "linear_top1", *c) for c in paper.COLUMNS}
     best = max(paper.TABLE1_TAUS, key=lambda t: linear[("contrastive", t)])
     for who in ("ours", "paper"):  # the records hold the paper's own numbers
@@ -1033,7 +1053,7 @@ def test_simple_numbers_set_claim_5s_differences_beside_the_papers(tmp_path):
         assert n[f"{who}_span"] == f"{max(linear.values()) - min(linear.values()):.1f}"
     assert (n["simple_bound"], n["hard_simple_bound"]) == ("5", "2")
     without = [r for r in records if r.loss != "simple"]
-    n = verdicts.simple_numbers(without, "cifar10", "paper")
+    n = verdicts.simple_numbers(RunTable(without).at("paper", "cifar10"))
     assert (
         n["ours_simple"] == n["ours_simple_diff"] == "—"
         and n["ours_columns"] == "9"
@@ -1064,16 +1084,16 @@ def test_grid_trends_find_where_claim_3s_trends_start_and_turn_back_over_the_who
     write_synthetic(
         tmp_path, "cifar10", "contrastive", 0.2, epochs=10, uniformity=9.0
     )  # off the protocol: not read
-    trends = verdicts.grid_trends(results.load(tmp_path), "cifar10", protocol="paper")
+    trends = verdicts.grid_trends(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert trends["taus"] == [0.05, 0.1, 0.3, 0.7, 1.0]
     u, t = trends["uniformity"], trends["tolerance"]
     assert u["start"] == (0.1, 3.6) and u["below"] == [(0.05, 3.0)]
     assert u["turns"] == [(0.7, 1.0, 2.8, 2.9)] and u["seed_spread"] == (pytest.approx(0.2), 0.3)
     assert t["start"] == (0.1, 0.1) and t["below"] == [(0.05, 0.2)] and t["turns"] == []
     assert (
-        verdicts.grid_trends(results.load(tmp_path), "cifar10", protocol="cpu") is None
+        verdicts.grid_trends(RunTable(results.load(tmp_path)).at("cpu", "cifar10")) is None
     )  # none at cpu
-    n = verdicts.grid_numbers(results.load(tmp_path), "cifar10", protocol="paper")
+    n = verdicts.grid_numbers(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert (n["taus"], n["uniformity_start_tau"], n["uniformity_start"]) == ("5", "0.1", "3.600")
     assert n["uniformity_turns"] == "τ = 0.7 → 1: 2.800 → 2.900" and n["tolerance_turns"] == "none"
     assert n["uniformity_below"] == "3.000 at τ = 0.05" and (
@@ -1081,10 +1101,10 @@ def test_grid_trends_find_where_claim_3s_trends_start_and_turn_back_over_the_who
         n["uniformity_seed_tau"],
     ) == ("0.200", "0.3")
     accuracy = verdicts.grid_numbers(
-        results.load(tmp_path), "cifar10", "paper", signs={"linear_top1": -1}
+        RunTable(results.load(tmp_path)).at("paper", "cifar10"), signs={"linear_top1": -1}
     )
     assert accuracy["linear_top1_start"] == "0.00" and "uniformity_start" not in accuracy
-    assert set(verdicts.grid_numbers([], "cifar10", "paper").values()) == {"—"}
+    assert set(verdicts.grid_numbers(RunTable([]).at("paper", "cifar10")).values()) == {"—"}
 
 
 def test_after_the_drop_reads_the_second_half_of_rule_2s_window_of_the_runs_it_does_not_level(
@@ -1106,7 +1126,7 @@ def test_after_the_drop_reads_the_second_half_of_rule_2s_window_of_the_runs_it_d
             "lr": [0.03] * 20,
         }
         results.write_record(path, record)
-    drop = runs.after_the_drop(results.load(tmp_path), "cifar10", protocol="paper")
+    drop = runs.after_the_drop(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert (drop["from"], drop["to"], drop["limit"]) == (180, 200, runs.RULE_2["max_flatness"])
     ((name, seed, moved),) = drop["runs"]  # τ = 0.7 levelled off by rule 2: not read
     assert (name, seed) == ("ordinary τ=0.3", 0) and moved == {"uniformity": 0.0, "knn_top1": 0.0}
@@ -1123,13 +1143,13 @@ def test_the_two_pilots_figures_have_titles_of_their_own():
 
 
 def test_the_measured_penalty_figures_key_tau_by_colour_and_loss_by_dash(tmp_path):
-    from contrastive.figures import negatives
+    from contrastive.edition.figures import negatives
     from test_penalty import hist_record
 
     for loss in ("contrastive", "hard"):
         for tau in paper.TABLE1_TAUS:
             hist_record(tmp_path, loss, tau)
-    figures = negatives.measured_figures(results.load(tmp_path))
+    figures = negatives.measured_figures(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert [a.text.split(" ")[0] for a in figures[0].layout.annotations] == ["M", "k"]
     for fig in figures:
         keys = [t.name for t in fig.data if t.showlegend is not False]

@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from contrastive import losses as L
-from contrastive import memory, metrics, penalty
-from contrastive.figures import source
+from contrastive import memory, metrics
+from contrastive.edition import penalty
+from contrastive.edition.figures import source
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"

@@ -1,4 +1,4 @@
-"""contrastive.penalty (summaries of the Eq. 5 penalty) and the figures of contrastive.figures.negatives."""
+"""contrastive.edition.penalty (summaries of the Eq. 5 penalty) and the figures of contrastive.edition.figures.negatives."""
 
 import json
 import math
@@ -8,11 +8,10 @@ import pytest
 import torch
 
 from contrastive import paper, results
-from contrastive.examples import random_similarities
-from contrastive.figures import negatives as fig_neg
-from contrastive.figures.records import NotYetRun
-from contrastive.losses import relative_penalty
-from contrastive.penalty import (
+from contrastive.edition.examples import random_similarities
+from contrastive.edition.figures import negatives as fig_neg
+from contrastive.edition.figures.records import NotYetRun
+from contrastive.edition.penalty import (
     dropped_share,
     effective_negatives,
     histogram_similarities,
@@ -20,6 +19,8 @@ from contrastive.penalty import (
     sphere_similarities,
     top_k_share,
 )
+from contrastive.edition.table import RunTable
+from contrastive.losses import relative_penalty
 from test_claims import write_synthetic
 from test_figures_analytic import glued_markdown, render_glue
 
@@ -35,7 +36,7 @@ def naive_top_k_share(row, tau, k):
     return sum(weights[:k]) / sum(weights)
 
 
-# --- contrastive.penalty ---------------------------------------------------------------------------
+# --- contrastive.edition.penalty ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("tau", [0.1, 0.3, 1.0, 5.0])
@@ -179,7 +180,7 @@ def test_bad_input_names_the_parameter(call, name):
         call(s_neg)
 
 
-# --- contrastive.figures.negatives -----------------------------------------------------------------
+# --- contrastive.edition.figures.negatives -----------------------------------------------------------------
 
 TAUS = (0.05, 0.3, 1.0)
 
@@ -322,17 +323,22 @@ def hist_record(root, loss, tau, train_images=501):
 
 
 def test_measured_figures_say_not_yet_run_without_records(tmp_path):
-    items = fig_neg.measured_figures(results.load(tmp_path))
+    items = fig_neg.measured_figures(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert len(items) == 1 and isinstance(items[0], NotYetRun)
     assert "ordinary τ=0.07" in items[0].text() and "hard τ=1" in items[0].text()
     hist_record(tmp_path, "contrastive", 0.3, train_images=None)  # no image count: not usable
-    assert isinstance(fig_neg.measured_figures(results.load(tmp_path))[0], NotYetRun)
+    assert isinstance(
+        fig_neg.measured_figures(RunTable(results.load(tmp_path)).at("paper", "cifar10"))[0],
+        NotYetRun,
+    )
 
 
 def test_measured_figures_plot_the_records_histograms(tmp_path, model):
     edges, density = hist_record(tmp_path, "contrastive", 0.3, train_images=5001)
     reference = {fig_neg.model_label(128): model[fig_neg.model_label(128)]}
-    effective, dropped = fig_neg.measured_figures(results.load(tmp_path), reference=reference)
+    effective, dropped = fig_neg.measured_figures(
+        RunTable(results.load(tmp_path)).at("paper", "cifar10"), reference=reference
+    )
     s_neg = histogram_similarities(edges, density, 5000)
     line, mark = effective.data[0], effective.data[1]
     assert line.name.startswith("measured: ordinary τ=0.3")

@@ -6,8 +6,10 @@ import math
 import pytest
 import torch
 
-from contrastive import losses, memory, moving, results, schedules, sweep, train
+from contrastive import losses, memory, results, schedules, sweep, train
 from contrastive.config import Config
+from contrastive.edition import moving
+from contrastive.edition.table import RunTable
 from test_train import offline, tiny  # noqa: F401  (the fixture keeps runs offline)
 
 
@@ -171,7 +173,9 @@ def fixed_grid():
 
 def test_the_frontier_and_its_noise():
     fixed = moving.fixed_points(
-        fixed_grid() + [record(0.5, 0, 9.0, 9.0, 99.0, 99.0, protocol="cpu-short")]
+        RunTable(fixed_grid() + [record(0.5, 0, 9.0, 9.0, 99.0, 99.0, protocol="cpu-short")]).at(
+            "cpu", "cifar10"
+        )
     )
     assert [p.label for p in fixed] == [
         "τ = 0.07",
@@ -193,7 +197,7 @@ def test_the_frontier_and_its_noise():
 
 
 def test_the_criteria_hold_only_beyond_the_seed_noise():
-    fixed = moving.fixed_points(fixed_grid())
+    fixed = moving.fixed_points(RunTable(fixed_grid()).at("cpu", "cifar10"))
     above = moving.Point(
         "cosine",
         (
@@ -212,13 +216,13 @@ def test_the_criteria_hold_only_beyond_the_seed_noise():
 
 
 def test_the_chapter_reads_each_moving_tau_at_its_protocol():
-    from contrastive.figures import moving as chapter
+    from contrastive.edition.figures import moving as chapter
 
     cosine = [record(0.1, s, 3.35, 0.16, 50.0, 50.5, "cosine") for s in (0, 1)]
     off = record(
         0.1, 0, 3.0, 0.3, 60.0, 60.0, "macl", protocol="cpu-short"
     )  # another protocol: not read
-    found = chapter.verdicts(fixed_grid(), cosine + [off])
+    found = chapter.verdicts(RunTable(fixed_grid()).at("cpu"), RunTable(cosine + [off]).at("cpu"))
     assert list(found["methods"]) == ["cosine"] and found["methods"]["cosine"]["seeds"] == 2
     table = chapter.verdict_table(found)
     assert "✓ +0.030 (margin 0.020)" in table and "✗ +0.50 (margin 1.00)" in table
@@ -231,7 +235,9 @@ def test_the_chapter_reads_each_moving_tau_at_its_protocol():
         "knn_top1": (),
     }
     assert found["methods"]["cosine"]["judged"]["linear_top1"]["best_label"] == "τ = 0.3"
-    assert "not yet run" in chapter.verdict_table(chapter.verdicts(fixed_grid(), [off]))
+    assert "not yet run" in chapter.verdict_table(
+        chapter.verdicts(RunTable(fixed_grid()).at("cpu"), RunTable([off]).at("cpu"))
+    )
     for draw in (
         chapter.plane_figure,
         chapter.trajectory_figure,

@@ -3,7 +3,7 @@
 import plotly.graph_objects as go
 import pytest
 
-from contrastive.figures import show, tau_slider
+from contrastive.edition.figures import show, tau_slider
 
 
 def frames():
@@ -44,7 +44,7 @@ def test_bad_frames():
 def test_show_in_book_build_emits_div_without_plotlyjs(monkeypatch):
     shown = []
     monkeypatch.setenv("CONTRASTIVE_BOOK_BUILD", "1")
-    monkeypatch.setattr("contrastive.figures.display", shown.append)
+    monkeypatch.setattr("contrastive.edition.figures.display", shown.append)
     show(go.Figure(go.Scatter(x=[1], y=[2])))
     html = shown[0].data
     assert "plotly-graph-div" in html and "Plotly.newPlot" in html

@@ -1,4 +1,4 @@
-"""The dilemma in miniature (contrastive.toy): data, determinism, and the uniformity-tolerance trend."""
+"""The dilemma in miniature (contrastive.edition.toy): data, determinism, and the uniformity-tolerance trend."""
 
 import ast
 import math
@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from contrastive import toy
-from contrastive.figures import analytic
+from contrastive.edition import toy
+from contrastive.edition.figures import analytic
 from contrastive.metrics import tolerance, uniformity
 
 FAST = toy.ToyConfig(classes=3, per_class=8, steps=20, k=5)

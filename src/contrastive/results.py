@@ -17,7 +17,7 @@ import math
 import os
 import reprlib
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -394,19 +394,6 @@ def load_benchmarks(
     return _read_each(sorted(base.glob("*.json")), _read_benchmark, problems, strict)
 
 
-def find(
-    records: Iterable[Record], dataset: str, loss: str, tau: float | None = None, seed: int = 0
-) -> Record | None:
-    """The record of (dataset, loss, tau, seed) among ``records``, or None where that run was not made."""
-    name = record_name(loss, tau, seed)
-    return next((r for r in records if r.dataset == dataset and r.name == name), None)
-
-
-def of_protocol(records: Iterable[Record], protocol: str) -> list[Record]:
-    """The records of protocol ``protocol``'s folder (those whose run started from it), at it or not."""
-    return [r for r in records if r.protocol == protocol]
-
-
 def load_records(dataset: str | None = None) -> list[Record]:
     """All records under :func:`root` (optionally of one data set), as :func:`load` reads them: a
     record that cannot be read raises ``BadRecordError`` naming the file; a record holding NaN or
@@ -420,42 +407,3 @@ def load_records(dataset: str | None = None) -> list[Record]:
                 stacklevel=2,
             )
     return records
-
-
-def by_tau(
-    records: Iterable[Record], dataset: str, loss: str, seed: int = 0
-) -> list[tuple[float, Record]]:
-    """The valid records of ``loss`` on ``dataset`` with ``seed`` as ``(tau, record)``, sorted by tau."""
-    found = [
-        (r.tau, r)
-        for r in records
-        if r.dataset == dataset
-        and r.loss == loss
-        and r.seed == seed
-        and not r.invalid
-        and r.schedule == "constant"
-    ]
-    return sorted(found, key=lambda pair: pair[0])
-
-
-def seeds(
-    records: Iterable[Record], dataset: str, loss: str, tau: float | None = None
-) -> list[Record]:
-    """The valid records of (dataset, loss, tau), one per seed, by seed."""
-    name = record_name(loss, tau)
-    found = [
-        r
-        for r in records
-        if r.dataset == dataset
-        and record_name(r.loss, r.tau, 0, r.schedule) == name
-        and not r.invalid
-    ]
-    return sorted(found, key=lambda r: r.seed)
-
-
-def with_arrays(
-    runs: Iterable[tuple[float, Record]], keys: Sequence[str]
-) -> list[tuple[float, dict[str, np.ndarray], Record]]:
-    """``(tau, arrays, record)`` for each ``(tau, record)`` of ``runs`` whose stored arrays hold all of ``keys``."""
-    read = [(t, r.arrays(), r) for t, r in runs]
-    return [(t, a, r) for t, a, r in read if set(keys) <= set(a)]

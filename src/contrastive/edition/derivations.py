@@ -1,6 +1,6 @@
 """The paper's analytic claims (claims 1-2, Figs. 1 and 3), checked by computation in float64 on fixed similarities.
 
-Each check returns whether the statement holds and the numbers that show it, for ``contrastive.claims``'s table.
+Each check returns whether the statement holds and the numbers that show it, for ``contrastive.edition.claims``'s table.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import losses, metrics
+from .. import losses, metrics
 from .examples import autograd_gradients, random_similarities, similarity_grid
 from .toy import pair_similarities
 

@@ -1,5 +1,5 @@
 """The chapter *A temperature that moves*: the fixed-τ frontier of the ordinary loss with the runs of each moving
-τ (``contrastive.schedules``) placed on it, their τ over training, and the verdicts of ``contrastive.moving``."""
+τ (``contrastive.schedules``) placed on it, their τ over training, and the verdicts of ``contrastive.edition.moving``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import pilot, results, schedules
+from ... import pilot, results, schedules
+from ...protocols import NOT_YET_RUN, counts, describe
+from ...results import Record
 from ..moving import ACCURACIES, CRITERIA, Point, fixed_points, frontier, judge
-from ..protocols import NOT_YET_RUN, describe, deviations
-from ..results import Record
+from ..table import Runs
 from . import Html, class_colour, html_table
 from .records import CURVE_LABELS, METRIC_LABELS, subscripts
 from .runs import RULE_2
@@ -30,28 +31,23 @@ def colour(schedule: str) -> str:
     return class_colour(ORDER.index(schedule) + 1)
 
 
-def moving_points(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
-) -> dict[str, Point]:
-    """The valid records of each moving τ at ``protocol`` (every seed), by schedule in :data:`ORDER`."""
+def moving_points(runs: Runs) -> dict[str, Point]:
+    """The valid records of each moving τ among ``runs`` that count at their protocol (every seed),
+    by schedule in :data:`ORDER`."""
     found = {
         s: tuple(
             sorted(
                 (
                     r
-                    for r in records
-                    if r.schedule == s
-                    and r.dataset == dataset
-                    and not r.invalid
-                    and r.protocol == protocol
-                    and not deviations(r.config, protocol)
+                    for r in runs.records
+                    if r.schedule == s and not r.invalid and counts(r, runs.protocol)
                 ),
                 key=lambda r: r.seed,
             )
         )
         for s in ORDER
     }
-    return {s: Point(NAMES[s], runs) for s, runs in found.items() if runs}
+    return {s: Point(NAMES[s], found[s]) for s in ORDER if found[s]}
 
 
 def _tau_range(point: Point) -> tuple[float, float, float]:
@@ -62,17 +58,11 @@ def _tau_range(point: Point) -> tuple[float, float, float]:
     return min(min(t) for t in taus), max(max(t) for t in taus), last
 
 
-def verdicts(
-    fixed_records: Sequence[Record],
-    moving_records: Sequence[Record],
-    dataset: str = "cifar10",
-    protocol: str = "cpu",
-) -> dict[str, Any]:
+def verdicts(fixed_runs: Runs, moving_runs: Runs) -> dict[str, Any]:
     """Everything the chapter glues and tabulates, as numbers: per moving τ its seeds, seed means and spreads, the
-    verdict of each criterion (:func:`contrastive.moving.judge`) and how many of its runs levelled off (rule 2);
+    verdict of each criterion (:func:`contrastive.edition.moving.judge`) and how many of its runs levelled off (rule 2);
     the margins (seed noise of the fixed τ) and the best fixed τ per accuracy. Empty ``methods`` while no run."""
-    fixed = fixed_points(fixed_records, dataset, protocol)
-    points = moving_points(moving_records, dataset, protocol)
+    fixed, points = fixed_points(fixed_runs), moving_points(moving_runs)
     methods = {}
     for schedule, point in points.items():
         methods[schedule] = {
@@ -88,7 +78,7 @@ def verdicts(
         "points": points,
         "methods": methods,
         "fixed_taus": len(fixed),
-        "protocol": protocol,
+        "protocol": moving_runs.protocol,
     }
 
 
@@ -165,7 +155,7 @@ def _tau_text(point: Point) -> str:
 
 
 def _frontier_trace(fixed: Sequence[Point], name: str) -> go.Scatter:
-    """The fixed-τ frontier (:func:`contrastive.moving.frontier`) as a dashed grey line."""
+    """The fixed-τ frontier (:func:`contrastive.edition.moving.frontier`) as a dashed grey line."""
     front = frontier(fixed)
     return go.Scatter(
         x=[u for u, _ in front],
@@ -396,7 +386,7 @@ def accuracy_figure(found: dict[str, Any]) -> go.Figure:
 
 def answer(found: dict[str, Any]) -> dict[str, Any]:
     """The chapter's answer in counts, for the landing page: how many moving τ were run (``run``, of ``planned``),
-    and per criterion of :data:`contrastive.moving.CRITERIA` the names of those for which it holds (``<criterion>``,
+    and per criterion of :data:`contrastive.edition.moving.CRITERIA` the names of those for which it holds (``<criterion>``,
     a tuple)."""
     out: dict[str, Any] = {
         "run": len(found["methods"]),

@@ -9,9 +9,9 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import pilot
-from ..protocols import PROTOCOLS, SETTINGS, describe, shown
-from ..results import Record
+from ... import pilot
+from ...protocols import PROTOCOLS, SETTINGS, describe, shown
+from ...results import Record
 from . import class_colour, html_table
 from .records import COLOURS, CURVE_LABELS, HtmlTable, NotYetRun, _finish, _fmt
 

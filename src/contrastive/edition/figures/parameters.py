@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .. import results
-from ..checks import literal_assignments
+from ... import results
+from ...checks import literal_assignments
 
 
 class UnknownParameterError(ValueError):

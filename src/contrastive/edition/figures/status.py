@@ -1,4 +1,4 @@
-"""The status of every claim as the book shows it (``contrastive.claims`` judges them): a compact claim ×
+"""The status of every claim as the book shows it (``contrastive.edition.claims`` judges them): a compact claim ×
 scale grid on the landing page, and each chapter's rows with their evidence."""
 
 from __future__ import annotations
@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ...protocols import JUDGED, NOT_YET_RUN, TITLES
+from ...results import Record
 from ..claims import (
     CLAIMS,
     INVALID,
@@ -17,8 +19,6 @@ from ..claims import (
     Row,
     status_table,
 )
-from ..protocols import JUDGED, NOT_YET_RUN, TITLES
-from ..results import Record
 
 
 def evidence(row: Row) -> str:
@@ -92,7 +92,7 @@ class StatusTable:
 
 
 def table(records: Sequence[Record], keys: Sequence[str] | None = None) -> StatusTable:
-    """:func:`contrastive.claims.status_table` (only the rows ``keys``, if given) ready to display."""
+    """:func:`contrastive.edition.claims.status_table` (only the rows ``keys``, if given) ready to display."""
     if keys is not None and (unknown := [k for k in keys if k not in KEYS]):
         raise ValueError(f"keys must be among {list(KEYS)}, got {unknown}")
     return StatusTable(tuple(status_table(records, keys)), evidence_column=keys is not None)

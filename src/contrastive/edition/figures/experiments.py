@@ -1,6 +1,6 @@
 """Table 1 and the paper's figures of trained networks (Figs. 2, 4-9), from run records only.
 
-Where records are missing a builder returns a :class:`~contrastive.figures.records.NotYetRun` note naming them; none
+Where records are missing a builder returns a :class:`~contrastive.edition.figures.records.NotYetRun` note naming them; none
 draws empty axes. The paper's numbers (``contrastive.paper``) are overlaid and always labelled "paper". Every builder
 shows the records of one protocol (``contrastive.protocols.PROTOCOLS``) and says which in its title.
 """
@@ -15,11 +15,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import paper, results
-from ..losses import LABELS
-from ..metrics import sample_metrics
-from ..protocols import config_label, describe
-from ..results import Record, by_tau, of_protocol, seeds, with_arrays
+from ... import paper
+from ...losses import LABELS
+from ...metrics import sample_metrics
+from ...protocols import config_label, describe
+from ...results import Record
+from ..table import Runs, with_arrays
 from . import Html, class_colour, html_table
 from .records import (
     COLLAPSED_MARK,
@@ -96,15 +97,13 @@ def table1_findings(dataset: str = "cifar10") -> dict[str, Any]:
     }
 
 
-def table1_rows(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
-) -> list[dict[str, Any]]:
+def table1_rows(runs: Runs) -> list[dict[str, Any]]:
     """One row per column of the paper's Table 1, per metric ``m`` of ``paper.METRICS`` ``row[m] = {"paper", "ours",
-    "diff", "sd", "seeds"}``: ours is the mean over the seeds (at ``protocol``) of the configuration with the same
+    "diff", "sd", "seeds"}``: ours is the mean over the seeds (at the runs' protocol) of the configuration with the same
     settings as seed 0, sd their standard deviation (None for one seed); ``off_protocol`` is what differs, or None."""
-    rows, records = [], of_protocol(records, protocol)
+    rows = []
     for loss, tau in paper.COLUMNS:
-        r = results.find(records, dataset, loss, tau)
+        r = runs.record(loss, tau)
         r = None if r is not None and r.invalid else r  # NaN never reaches the table
         prov = r.provenance if r else {}
         data = prov.get("data", {})
@@ -119,14 +118,10 @@ def table1_rows(
             "data_note": data.get("note") or "",
             "device": prov.get("device"),
         }
-        runs = (
-            [s for s in seeds(records, dataset, loss, tau) if _off(s) == row["off_protocol"]]
-            if r
-            else []
-        )
+        same = [s for s in runs.seeds(loss, tau) if _off(s) == row["off_protocol"]] if r else []
         for m in paper.METRICS:
-            theirs = paper.table1(dataset, m, loss, tau)
-            values = [s.results[m] for s in runs]
+            theirs = paper.table1(runs.dataset, m, loss, tau)
+            values = [s.results[m] for s in same]
             ours = float(np.mean(values)) if values else None
             row[m] = {
                 "paper": theirs,
@@ -139,16 +134,16 @@ def table1_rows(
     return rows
 
 
-def table1(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
-) -> HtmlTable | NotYetRun:
+def table1(runs: Runs) -> HtmlTable | NotYetRun:
     """Table 1 for ``dataset`` at ``protocol``, one row per loss and tau (transposed, to fit the
     column): per metric the paper's value, ours and, at the paper's scale only, ours − paper (across
     scales a difference would mislead); the runs' epochs, data and machine in a note below it, once
     for the runs that share them. Without any record, one sentence (:class:`NotYetRun`)."""
-    rows, diff = table1_rows(records, dataset, protocol), protocol == "paper"
+    rows, diff = table1_rows(runs), runs.protocol == "paper"
     if all(r["record"] is None for r in rows):
-        return NotYetRun(f"Table 1, {dataset}, {describe(protocol)}", ("any of its ten columns",))
+        return NotYetRun(
+            f"Table 1, {runs.dataset}, {describe(runs.protocol)}", ("any of its ten columns",)
+        )
     per = 3 if diff else 2
     missing = [config_label(r["loss"], r["tau"]) for r in rows if r["record"] is None]
     off = [
@@ -175,18 +170,16 @@ def table1(
             delta = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
             cells += [_fmt(v["paper"], "g"), ours, delta][:per]
         body.append(cells)
-    runs: dict[
-        tuple[Any, ...], list[str]
-    ] = {}  # the runs' epochs, data and machine: once per group
+    groups: dict[tuple[Any, ...], list[str]] = {}  # the runs' epochs, data and machine: once each
     for row in (r for r in rows if r["record"] is not None):
         data = (row["data"] or "") + (" *" if row["data_note"] else "")
-        runs.setdefault((row["epochs"], data, row["device"] or ""), []).append(
+        groups.setdefault((row["epochs"], data, row["device"] or ""), []).append(
             config_label(row["loss"], row["tau"])
         )
     note_html = "".join(
         f"<p>{'Every run' if len(labels) == len(body) else html.escape(', '.join(labels))}: {epochs} epochs, "
         f"data {html.escape(data)}, on {html.escape(device)}.</p>"
-        for (epochs, data, device), labels in runs.items()
+        for (epochs, data, device), labels in groups.items()
     )
     if any(v["sd"] is not None for r in rows for v in (r[m] for m in paper.METRICS)):
         note_html += (
@@ -196,7 +189,7 @@ def table1(
     note_html += "".join(f"<p>* {html.escape(n)}</p>" for n in notes)
     if off:
         items = "".join(f"<li>{html.escape(label)}: {html.escape(why)}</li>" for label, why in off)
-        note_html += f"<p>{OFF_MARK} Off the {protocol} protocol, so not counted for the claims:</p><ul>{items}</ul>"
+        note_html += f"<p>{OFF_MARK} Off the {runs.protocol} protocol, so not counted for the claims:</p><ul>{items}</ul>"
     if ended := [config_label(r["loss"], r["tau"]) for r in rows if r["collapsed"]]:
         note_html += (
             f"<p>{COLLAPSED_MARK} Ended collapsed (its last training loss at the loss's value for "
@@ -204,13 +197,13 @@ def table1(
         )
     if missing:
         note_html += NotYetRun(
-            f"Table 1, {dataset}, {describe(protocol)}", tuple(missing)
+            f"Table 1, {runs.dataset}, {describe(runs.protocol)}", tuple(missing)
         )._repr_html_()
     table = (
         f'<div style="overflow-x: auto">{html_table(head, body, style="font-size: 0.85em")}</div>'
     )
     intro = (
-        f"<p>Table 1, {html.escape(dataset)}, <strong>{html.escape(describe(protocol))}</strong>: <em>paper</em> = "
+        f"<p>Table 1, {html.escape(runs.dataset)}, <strong>{html.escape(describe(runs.protocol))}</strong>: <em>paper</em> = "
         f"Wang &amp; Liu (2021) at the paper's scale; <em>ours</em> = our run records at this scale"
         f"{'; Δ = ours − paper' if diff else ''}. Uniformity and tolerance are those of the un-augmented training "
         "embeddings.</p>"
@@ -221,36 +214,31 @@ def table1(
 # --- Figs. 4-7 and 9: a metric vs tau -------------------------------------------------------
 
 
-def _ours(
-    records: Sequence[Record], dataset: str, loss: str
-) -> list[tuple[float, list[Record], Record]]:
+def _ours(runs: Runs, loss: str) -> list[tuple[float, list[Record], Record]]:
     """``(tau, every seed's results, seed 0's record)`` of ``loss`` at each τ it has a record."""
-    return [(t, seeds(records, dataset, loss, t), r) for t, r in by_tau(records, dataset, loss)]
+    return [(t, runs.seeds(loss, t), r) for t, r in runs.by_tau(loss)]
 
 
-def _vs_tau(
-    records: Sequence[Record], dataset: str, metrics: Sequence[str], what: str, protocol: str
-) -> go.Figure | NotYetRun:
+def _vs_tau(runs: Runs, metrics: Sequence[str], what: str) -> go.Figure | NotYetRun:
     """One panel per metric vs tau: ours per loss (the mean ± sd where a configuration has several
     seeds, every seed on hover) and the paper's scale: the authors' whole sweep (their notebook)
     where it has the metric, else the paper's Table 1. At the paper's scale both share the axes; at
     any other, the paper's are in a row of panels of their own below ours, on the same τ axis,
     never on a rescaled axis. Without records, a note (:class:`NotYetRun`) in place of a figure."""
-    records = of_protocol(records, protocol)
-    runs = {loss: _ours(records, dataset, loss) for loss in TAU_LOSSES}
+    by_loss = {loss: _ours(runs, loss) for loss in TAU_LOSSES}
     missing = [
         m
-        for loss, ours in runs.items()
+        for loss, ours in by_loss.items()
         for m in absent(loss, paper.GRIDS[loss], [t for t, *_ in ours])
     ]
-    if not any(runs.values()):  # one sentence, the grids named by their ends
+    if not any(by_loss.values()):  # one sentence, the grids named by their ends
         grids = tuple(
             f"{LABELS[loss]} τ={paper.GRIDS[loss][0]:g}–{paper.GRIDS[loss][-1]:g} "
             f"({len(paper.GRIDS[loss])} temperatures)"
             for loss in TAU_LOSSES
         )
-        return NotYetRun(f"{what}, {describe(protocol)}, {dataset}", grids)
-    apart = protocol != "paper"
+        return NotYetRun(f"{what}, {describe(runs.protocol)}, {runs.dataset}", grids)
+    apart = runs.protocol != "paper"
     titles = [f"{METRIC_LABELS[m]}{': ours' if apart else ''}" for m in metrics]
     if apart:
         titles += [f"{METRIC_LABELS[m]}: paper scale" for m in metrics]
@@ -263,7 +251,7 @@ def _vs_tau(
         horizontal_spacing=0.1,
     )
     for col, metric in enumerate(metrics, start=1):
-        for loss, ours in runs.items():
+        for loss, ours in by_loss.items():
             if ours:
                 values = [[s.results[metric] for s in runs_] for _, runs_, _ in ours]
                 spread = any(len(v) > 1 for v in values)
@@ -297,13 +285,13 @@ def _vs_tau(
                     row=1,
                     col=col,
                 )
-            known = dataset in paper.DATASETS
-            if known and (trace := _paper_trace(dataset, metric, loss, col == 1)):
+            known = runs.dataset in paper.DATASETS
+            if known and (trace := _paper_trace(runs.dataset, metric, loss, col == 1)):
                 fig.add_trace(trace, row=1 + apart, col=col)
     fig.update_xaxes(title_text="τ", row=1 + apart)
     return _finish(
         fig,
-        f"{what}, {dataset}<br>{describe(protocol)}"
+        f"{what}, {runs.dataset}<br>{describe(runs.protocol)}"
         + (" (top),<br>the paper's scale (bottom)" if apart else ""),
         missing,
         height=720 if apart else 480,
@@ -357,20 +345,16 @@ def _paper_trace(dataset: str, metric: str, loss: str, showlegend: bool) -> go.S
 
 
 def sweep_agreement(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    protocol: str = "cpu",
-    metrics: Sequence[str] = ("knn_top1", "linear_top1", "uniformity", "tolerance"),
+    runs: Runs, metrics: Sequence[str] = ("knn_top1", "linear_top1", "uniformity", "tolerance")
 ) -> dict[tuple[str, str], tuple[float, int]]:
     """How far our sweep at ``protocol`` orders the temperatures as the authors' sweep (their
     notebook) does: per (loss, metric) with at least three shared τ, Spearman's rank correlation
     between our means over seeds and their values over the τ both have, and how many τ that is."""
-    records = of_protocol(records, protocol)
     found = {}
     for loss in TAU_LOSSES:
-        ours = {t: [s.results for s in runs_] for t, runs_, _ in _ours(records, dataset, loss)}
+        ours = {t: [s.results for s in runs_] for t, runs_, _ in _ours(runs, loss)}
         for metric in metrics:
-            theirs = dict(paper.authors_sweep(dataset, loss, metric))
+            theirs = dict(paper.authors_sweep(runs.dataset, loss, metric))
             shared = [t for t in theirs if t in ours]
             if len(shared) >= 3:
                 mine = [float(np.mean([r[metric] for r in ours[t]])) for t in shared]
@@ -396,25 +380,22 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float((rx * ry).sum() / norm) if norm else float("nan")
 
 
-def knn_linear_split(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
-) -> dict[str, list[tuple[float, float, float]]]:
+def knn_linear_split(runs: Runs) -> dict[str, list[tuple[float, float, float]]]:
     """Where kNN and linear top-1 disagree on which loss is better: at each τ with both losses,
     the hard loss less the ordinary one in kNN and in linear top-1, where the two differ in sign;
     ``ours`` at ``protocol`` (means over seeds), ``theirs`` the authors' sweep (paper scale)."""
-    records = of_protocol(records, protocol)
     accuracies = ("knn_top1", "linear_top1")
     ours = {
         loss: {
             t: {m: float(np.mean([s.results[m] for s in runs_])) for m in accuracies}
-            for t, runs_, _ in _ours(records, dataset, loss)
+            for t, runs_, _ in _ours(runs, loss)
         }
         for loss in TAU_LOSSES
     }
     theirs = {loss: {} for loss in TAU_LOSSES}
     for loss in TAU_LOSSES:
         for m in accuracies:
-            for t, v in paper.authors_sweep(dataset, loss, m):
+            for t, v in paper.authors_sweep(runs.dataset, loss, m):
                 theirs[loss].setdefault(t, {})[m] = v
 
     def split(values: dict[str, dict[float, dict[str, float]]]) -> list[tuple[float, float, float]]:
@@ -428,20 +409,14 @@ def knn_linear_split(
     return {"ours": split(ours), "theirs": split(theirs)}
 
 
-def uniformity_tolerance(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
-) -> go.Figure | NotYetRun:
+def uniformity_tolerance(runs: Runs) -> go.Figure | NotYetRun:
     """Figs. 4-7: uniformity (−L_unif) and tolerance T vs tau, ordinary and hard loss."""
-    return _vs_tau(
-        records, dataset, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ", protocol
-    )
+    return _vs_tau(runs, ("uniformity", "tolerance"), "Uniformity and tolerance vs τ")
 
 
-def accuracy(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
-) -> go.Figure | NotYetRun:
+def accuracy(runs: Runs) -> go.Figure | NotYetRun:
     """Fig. 9: linear and kNN top-1 vs tau, ordinary and hard loss."""
-    return _vs_tau(records, dataset, ("linear_top1", "knn_top1"), "Accuracy vs τ", protocol)
+    return _vs_tau(runs, ("linear_top1", "knn_top1"), "Accuracy vs τ")
 
 
 # --- Fig. 8: the positive and its nearest negatives -----------------------------------------
@@ -479,41 +454,29 @@ def _boxes(arrays: dict[str, np.ndarray]) -> list[go.Box]:
     ]
 
 
-def similarities(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    loss: str = "contrastive",
-    protocol: str = "paper",
-) -> go.Figure | NotYetRun:
+def similarities(runs: Runs, loss: str = "contrastive") -> go.Figure | NotYetRun:
     """Fig. 8: box plots of s_ii and of the 10 nearest negatives of 1,000 anchors, a tau slider; outliers not drawn."""
-    runs = with_arrays(
-        by_tau(of_protocol(records, protocol), dataset, loss), ("pos_sim", "neg_top10")
-    )
+    found = with_arrays(runs.by_tau(loss), ("pos_sim", "neg_top10"))
     return _slider(
         "Positive vs nearest negatives",
-        dataset,
+        runs.dataset,
         loss,
-        protocol,
-        [(t, _boxes(a)) for t, a, _ in runs],
-        drawn=[r for _, _, r in runs],
+        runs.protocol,
+        [(t, _boxes(a)) for t, a, _ in found],
+        drawn=[r for _, _, r in found],
         yaxis_title="similarity",
         xaxis_title="positive s_ii and the nearest negatives n1 (hardest) … n10",
     )
 
 
-def histograms(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    loss: str = "contrastive",
-    protocol: str = "paper",
-) -> go.Figure | NotYetRun:
+def histograms(runs: Runs, loss: str = "contrastive") -> go.Figure | NotYetRun:
     """Densities of the positive and negative similarities stored with each record, a tau slider."""
-    runs = with_arrays(
-        by_tau(of_protocol(records, protocol), dataset, loss),
+    found = with_arrays(
+        runs.by_tau(loss),
         ("hist_edges", "hist_pos", "hist_neg"),
     )
     frames = []
-    for t, a, _ in runs:
+    for t, a, _ in found:
         centres, width = (a["hist_edges"][1:] + a["hist_edges"][:-1]) / 2, np.diff(a["hist_edges"])
         frames.append(
             (
@@ -536,11 +499,11 @@ def histograms(
         )
     return _slider(
         "Distribution of similarities",
-        dataset,
+        runs.dataset,
         loss,
-        protocol,
+        runs.protocol,
         frames,
-        drawn=[r for _, _, r in runs],
+        drawn=[r for _, _, r in found],
         height=480,
         xaxis_title="similarity",
         yaxis_title="density",
@@ -571,33 +534,29 @@ def class_names(dataset: str, n: int) -> list[str]:
 
 
 def embeddings(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    taus: Sequence[float] = paper.FIG2_TAUS,
-    loss: str = "contrastive",
-    protocol: str = "paper",
+    runs: Runs, taus: Sequence[float] = paper.FIG2_TAUS, loss: str = "contrastive"
 ) -> go.Figure | NotYetRun:
     """Fig. 2: t-SNE of the stored test-feature sample (2,000 points) at each tau, coloured by class; each panel's
     title carries the uniformity and tolerance of the sample itself (``contrastive.metrics.sample_metrics``)."""
-    found = [(t, results.find(of_protocol(records, protocol), dataset, loss, t)) for t in taus]
-    runs = with_arrays(
+    found = [(t, runs.record(loss, t)) for t in taus]
+    drawn = with_arrays(
         [(t, r) for t, r in found if r is not None and not r.invalid],
         ("embedding", "embedding_labels"),
     )
-    missing = absent(loss, taus, [t for t, _, _ in runs])
+    missing = absent(loss, taus, [t for t, _, _ in drawn])
     what = "Embeddings (t-SNE of the stored test-feature sample)"
-    if not runs:
-        return NotYetRun(f"{what}, {describe(protocol)}, {dataset}", tuple(missing))
+    if not drawn:
+        return NotYetRun(f"{what}, {describe(runs.protocol)}, {runs.dataset}", tuple(missing))
     titles = []
-    for t, a, r in runs:
+    for t, a, r in drawn:
         u, tol = sample_metrics(a["embedding"], a["embedding_labels"])
         titles.append(
             f"τ={t:g} ({run_text([r])}), {len(a['embedding_labels'])} points:<br>uniformity {u:.2f}, tolerance {tol:.3f}"
         )
-    fig = make_subplots(rows=1, cols=len(runs), subplot_titles=titles)
-    for col, (_, a, _) in enumerate(runs, start=1):
+    fig = make_subplots(rows=1, cols=len(drawn), subplot_titles=titles)
+    for col, (_, a, _) in enumerate(drawn, start=1):
         xy, labels = project(a["embedding"]), a["embedding_labels"]
-        names = class_names(dataset, int(labels.max()) + 1)
+        names = class_names(runs.dataset, int(labels.max()) + 1)
         for c in np.unique(labels):
             sel, name = labels == c, names[c]
             colour = class_colour(SWAPPED_COLOURS.get(int(c), int(c)))
@@ -620,7 +579,7 @@ def embeddings(
     fig.update_layout(legend_itemsizing="constant")  # legend dots legible beside 3 px markers
     return _finish(
         fig,
-        f"{what}, {dataset}, {LABELS[loss]} loss<br>{describe(protocol)}",
+        f"{what}, {runs.dataset}, {LABELS[loss]} loss<br>{describe(runs.protocol)}",
         missing,
         panel_lines=2,
         height=600,

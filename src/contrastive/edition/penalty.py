@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .checks import check_int
-from .losses import nearest_negatives, penalty_entropy, upcast
+from ..checks import check_int
+from ..losses import nearest_negatives, penalty_entropy, upcast
 
 FEATURE_DIM = 128
 """The paper's feature dimension d (the 128-d normalised output of the head)."""

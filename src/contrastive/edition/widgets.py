@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from contrastive.figures import show
-from contrastive.figures.analytic import penalty_snapshot
+from contrastive.edition.figures import show
+from contrastive.edition.figures.analytic import penalty_snapshot
 
 
 def penalty_explorer(tau: float = 0.1, n: int = 201) -> widgets.VBox:

@@ -1,7 +1,7 @@
 """The paper's claims (Eq. 4-5, Table 1, Figs. 4-9), its Table 1 and Figs. 1-9: where the book reproduces each, and a status.
 
 Every status is computed when the book is built, never typed. An analytic row runs a check of
-``contrastive.derivations`` on fixed random similarities in float64. An experimental row reads run records once
+``contrastive.edition.derivations`` on fixed random similarities in float64. An experimental row reads run records once
 per protocol of ``contrastive.protocols.JUDGED`` (the paper's scale and the CPU scale), counting only records at that
 protocol (``contrastive.protocols.deviations``): with a configuration it needs missing or off the protocol, its status
 there is "not yet run"; else its criterion (each one's docstring says it exactly) decides, on the means over the
@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from . import derivations, metrics, paper, pilot, results
-from .protocols import JUDGED, NOT_YET_RUN, TITLES, config_label, deviations
-from .provenance import OFFLINE_SOURCE
+from .. import metrics, paper, pilot, results
+from ..protocols import JUDGED, NOT_YET_RUN, TITLES, config_label, deviations
+from ..provenance import OFFLINE_SOURCE
+from . import derivations
+from .table import ArrayReader, Runs, RunTable, cached_reader
 
 REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = (
     "reproduced",
@@ -81,76 +83,7 @@ class Row:
 # --- records at a protocol ------------------------------------------------------------------
 
 
-ArrayReader = Callable[[dict[str, Any]], dict[str, np.ndarray]]
-"""Reads the arrays of a record (``results.read_arrays`` or a :func:`cached_reader`)."""
-
-
-def cached_reader() -> ArrayReader:
-    """``results.read_arrays`` reading each record's npz once (by path) for as long as it is kept."""
-    cache: dict[str, dict[str, np.ndarray]] = {}
-
-    def read(record: results.Record) -> dict[str, np.ndarray]:
-        if record.path not in cache:
-            cache[record.path] = record.arrays()
-        return cache[record.path]
-
-    return read
-
-
-class Lookup:
-    """The records of one data set at one protocol, by (loss, tau); ``read`` reads a record's arrays."""
-
-    def __init__(
-        self,
-        records: Sequence[results.Record],
-        dataset: str,
-        read: ArrayReader = results.read_arrays,
-        name: str = "paper",
-    ):
-        self.records, self.dataset, self.read, self.protocol = (
-            results.of_protocol(records, name),
-            dataset,
-            read,
-            name,
-        )
-        self.used: list[results.Record] = []
-        """The records :meth:`get` has returned (those a check counted)."""
-        self.most_seeds = 1
-        """The most seeds that one of the means of :meth:`value` averaged."""
-
-    def get(self, loss: str, tau: float | None = None) -> results.Record | None:
-        """The record of (loss, tau) (seed 0) if it exists and is at the protocol, else None."""
-        r = results.find(self.records, self.dataset, loss, tau)
-        if r is None or deviations(r.config, self.protocol):
-            return None
-        self.used.append(r)
-        return r
-
-    def runs(self, loss: str, tau: float | None) -> list[results.Record]:
-        """Every seed's record of (loss, tau) at the protocol."""
-        return [
-            r
-            for r in results.seeds(self.records, self.dataset, loss, tau)
-            if not deviations(r.config, self.protocol)
-        ]
-
-    def value(self, loss: str, tau: float | None, metric: str) -> float:
-        """The mean of ``metric`` over the seeds of (loss, tau) at the protocol (:func:`judge` checks seed 0 exists)."""
-        runs = self.runs(loss, tau)
-        self.used += runs
-        self.most_seeds = max(self.most_seeds, len(runs))
-        return float(np.mean([r.results[metric] for r in runs]))
-
-    def series(
-        self, loss: str, metric: str, taus: Sequence[float] = paper.TABLE1_TAUS
-    ) -> list[float]:
-        return [self.value(loss, t, metric) for t in taus]
-
-    def arrays(self, loss: str, tau: float | None) -> dict[str, np.ndarray]:
-        return self.read(self.get(loss, tau))
-
-
-Check = Callable[[Lookup], tuple[bool, str]]
+Check = Callable[[Runs], tuple[bool, str]]
 
 
 @dataclass(frozen=True)
@@ -164,12 +97,12 @@ class Criterion:
     """The protocols at which the criterion is judged (elsewhere: :data:`NOT_APPLICABLE`)."""
 
 
-def _unusable(look: Lookup, criterion: Criterion) -> tuple[list[str], list[str]]:
+def _unusable(look: Runs, criterion: Criterion) -> tuple[list[str], list[str]]:
     """The configurations of ``criterion`` without a usable record in ``look``: (missing, off the protocol or
     without the arrays it reads; invalid: NaN or inf in its numbers, or arrays that are not its own)."""
     missing, invalid = [], []
     for loss, tau in criterion.configs:
-        r = results.find(look.records, look.dataset, loss, tau)
+        r = look.record(loss, tau)
         name = config_label(loss, tau)
         if r is None:
             missing.append(name)
@@ -204,8 +137,9 @@ def judge(
             NOT_APPLICABLE, f"judged at {', '.join(TITLES[p] for p in criterion.protocols)} only"
         )
     verdicts, details = {}, []
-    for d in datasets(results.of_protocol(records, name)):
-        look = Lookup(records, d, read, name)
+    table = RunTable(records, read)
+    for d in datasets(table.made_at(name)):
+        look = table.at(name, d)
         missing, invalid = _unusable(look, criterion)
         if invalid or missing:
             verdicts[d] = INVALID if invalid else NOT_YET_RUN
@@ -245,14 +179,14 @@ def _fmt(values: Iterable[float], spec: str = ".3f") -> str:
 
 
 def _all(*checks: Check) -> Check:
-    def check(look: Lookup) -> tuple[bool, str]:
+    def check(look: Runs) -> tuple[bool, str]:
         outcomes = [c(look) for c in checks]
         return all(ok for ok, _ in outcomes), "; ".join(text for _, text in outcomes)
 
     return check
 
 
-def uniformity_tolerance_trend(look: Lookup) -> tuple[bool, str]:
+def uniformity_tolerance_trend(look: Runs) -> tuple[bool, str]:
     """Claim 3, Figs. 4-5: ordinary loss at τ = 0.07, 0.3, 0.7, 1.0: uniformity non-increasing and
     tolerance non-decreasing in τ."""
     u, t = look.series("contrastive", "uniformity"), look.series("contrastive", "tolerance")
@@ -263,7 +197,7 @@ def uniformity_tolerance_trend(look: Lookup) -> tuple[bool, str]:
     )
 
 
-def best_at_intermediate_tau(look: Lookup) -> tuple[bool, str]:
+def best_at_intermediate_tau(look: Runs) -> tuple[bool, str]:
     """Claim 4, Fig. 9: the ordinary loss's best linear top-1 over τ ∈ {0.07, 0.3, 0.7, 1.0} (and 0.2
     where that record exists) is at τ = 0.2 or 0.3."""
     taus = sorted(set(paper.TABLE1_TAUS) | ({0.2} if look.get("contrastive", 0.2) else set()))
@@ -274,11 +208,11 @@ def best_at_intermediate_tau(look: Lookup) -> tuple[bool, str]:
     ) + f"; best at τ = {best:g}"
 
 
-def simple_far_worse(look: Lookup) -> tuple[bool, str]:
+def simple_far_worse(look: Runs) -> tuple[bool, str]:
     """Claim 5, first part: Simple's linear top-1 ≤ the best ordinary one − 5 points (τ ∈ {0.07, 0.3, 0.7, 1.0})."""
     best, simple = (
         max(look.series("contrastive", "linear_top1")),
-        look.value("simple", None, "linear_top1"),
+        look.mean("simple", None, "linear_top1"),
     )
     return (
         simple <= best - SIMPLE_GAP,
@@ -286,11 +220,11 @@ def simple_far_worse(look: Lookup) -> tuple[bool, str]:
     )
 
 
-def hard_simple_competitive(look: Lookup) -> tuple[bool, str]:
+def hard_simple_competitive(look: Runs) -> tuple[bool, str]:
     """Claim 5, second part: HardSimple's linear top-1 ≥ the best ordinary one − 2 points (τ ∈ {0.07, 0.3, 0.7, 1.0})."""
     best, hard_simple = (
         max(look.series("contrastive", "linear_top1")),
-        look.value("hard_simple", None, "linear_top1"),
+        look.mean("hard_simple", None, "linear_top1"),
     )
     return (
         hard_simple >= best - HARD_SIMPLE_SLACK,
@@ -298,7 +232,7 @@ def hard_simple_competitive(look: Lookup) -> tuple[bool, str]:
     )
 
 
-def hard_uniformity(look: Lookup) -> tuple[bool, str]:
+def hard_uniformity(look: Runs) -> tuple[bool, str]:
     """Claim 6 (uniformity), Figs. 6-7: the hard loss's uniformity spreads ≤ 0.1 over τ and is ≥ the
     ordinary loss's − 0.02 at every τ of Table 1."""
     hard, ordinary = look.series("hard", "uniformity"), look.series("contrastive", "uniformity")
@@ -311,7 +245,7 @@ def hard_uniformity(look: Lookup) -> tuple[bool, str]:
     )
 
 
-def hard_accuracy_at_large_tau(look: Lookup) -> tuple[bool, str]:
+def hard_accuracy_at_large_tau(look: Runs) -> tuple[bool, str]:
     """Claim 6 (accuracy), Fig. 9: at τ = 1 the hard loss's linear top-1 beats the ordinary loss's and
     is within 1 point of the hard loss's best over τ."""
     hard, ordinary = look.series("hard", "linear_top1"), look.series("contrastive", "linear_top1")
@@ -322,7 +256,7 @@ def hard_accuracy_at_large_tau(look: Lookup) -> tuple[bool, str]:
     )
 
 
-def hard_tolerance(look: Lookup) -> tuple[bool, str]:
+def hard_tolerance(look: Runs) -> tuple[bool, str]:
     """Figs. 6-7 (tolerance): the hard loss's tolerance ≤ the ordinary loss's at every τ of Table 1.
     (The paper's own CIFAR-10 and SVHN numbers do not grow with τ, so growth is not required.)"""
     hard, ordinary = look.series("hard", "tolerance"), look.series("contrastive", "tolerance")
@@ -331,14 +265,14 @@ def hard_tolerance(look: Lookup) -> tuple[bool, str]:
     ), f"tolerance: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
 
 
-def _small_and_large(look: Lookup) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _small_and_large(look: Runs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The stored similarity samples of the ordinary loss at the smallest and the largest τ of Table 1."""
     return look.arrays("contrastive", paper.TABLE1_TAUS[0]), look.arrays(
         "contrastive", paper.TABLE1_TAUS[-1]
     )
 
 
-def positive_gap(look: Lookup) -> tuple[bool, str]:
+def positive_gap(look: Runs) -> tuple[bool, str]:
     """Claim 7, first part (Fig. 8): mean(s_ii − hardest negative) of the 1,000 anchors is larger at
     τ = 0.07 than at τ = 1."""
     gap = [float((a["pos_sim"] - a["neg_top10"][:, 0]).mean()) for a in _small_and_large(look)]
@@ -347,7 +281,7 @@ def positive_gap(look: Lookup) -> tuple[bool, str]:
     ], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii − n1 {_fmt(gap)}"
 
 
-def positive_alignment(look: Lookup) -> tuple[bool, str]:
+def positive_alignment(look: Runs) -> tuple[bool, str]:
     """Claim 7, second part (Fig. 8): mean s_ii of the 1,000 anchors is larger at τ = 1 than at τ = 0.07."""
     pos = [float(a["pos_sim"].mean()) for a in _small_and_large(look)]
     return pos[1] > pos[
@@ -355,7 +289,7 @@ def positive_alignment(look: Lookup) -> tuple[bool, str]:
     ], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii {_fmt(pos)}"
 
 
-def embedding_contrast(look: Lookup) -> tuple[bool, str]:
+def embedding_contrast(look: Runs) -> tuple[bool, str]:
     """Fig. 2: on the stored 2,000-point test sample, tolerance is higher at τ = 0.2 than at 0.07 and
     uniformity is not lower at 0.07 than at 0.2."""
     samples = [look.arrays("contrastive", tau) for tau in paper.FIG2_TAUS]
@@ -365,12 +299,12 @@ def embedding_contrast(look: Lookup) -> tuple[bool, str]:
     ], f"sample at τ = {_fmt(paper.FIG2_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
 
 
-def table1_close(look: Lookup) -> tuple[bool, str]:
+def table1_close(look: Runs) -> tuple[bool, str]:
     """Table 1: every cell within TABLE1_TOLERANCE of the paper's (2 points, 0.1, 0.05)."""
     worst = {}
     for m in paper.METRICS:
         diffs = [
-            look.value(loss, tau, m) - paper.table1(look.dataset, m, loss, tau)
+            look.mean(loss, tau, m) - paper.table1(look.dataset, m, loss, tau)
             for loss, tau in paper.COLUMNS
         ]
         worst[m] = max(diffs, key=abs)
@@ -389,7 +323,7 @@ SAMPLES = ("pos_sim", "neg_top10")
 @dataclass(frozen=True)
 class Claim:
     """One row of the status table: what the paper says (MyST Markdown), the chapters (docnames) where the book
-    reproduces it, and its check: an analytic computation (``contrastive.derivations``) or a :class:`Criterion`."""
+    reproduces it, and its check: an analytic computation (``contrastive.edition.derivations``) or a :class:`Criterion`."""
 
     key: str
     statement: str
@@ -583,7 +517,7 @@ read from its arrays): the mean s_ii of the stored anchors (claim 7b), their mea
 hardest negative (claim 7a), the uniformity and tolerance of the stored test sample (Fig. 2)."""
 
 
-def _trend_reading(look: Lookup) -> Reading:
+def _trend_reading(look: Runs) -> Reading:
     u, t = look.series("contrastive", "uniformity"), look.series("contrastive", "tolerance")
     numbers = {
         "tau_first": paper.TABLE1_TAUS[0],
@@ -602,7 +536,7 @@ def _trend_reading(look: Lookup) -> Reading:
     )
 
 
-def _intermediate_reading(look: Lookup) -> Reading:
+def _intermediate_reading(look: Runs) -> Reading:
     taus = sorted(set(paper.TABLE1_TAUS) | ({0.2} if look.get("contrastive", 0.2) else set()))
     acc = dict(zip(taus, look.series("contrastive", "linear_top1", taus)))
     inside = max((t for t in acc if 0.2 <= t <= 0.3), key=acc.get)
@@ -620,18 +554,18 @@ def _intermediate_reading(look: Lookup) -> Reading:
     )
 
 
-def _simple_reading(look: Lookup) -> Reading:
+def _simple_reading(look: Runs) -> Reading:
     best = max(look.series("contrastive", "linear_top1"))
-    simple = look.value("simple", None, "linear_top1")
+    simple = look.mean("simple", None, "linear_top1")
     return Reading(
         {"simple": simple, "best": best, "below": best - simple, "bound": SIMPLE_GAP},
         (Margin("linear_top1", (best - SIMPLE_GAP) - simple),),
     )
 
 
-def _hard_simple_reading(look: Lookup) -> Reading:
+def _hard_simple_reading(look: Runs) -> Reading:
     best = max(look.series("contrastive", "linear_top1"))
-    hard_simple = look.value("hard_simple", None, "linear_top1")
+    hard_simple = look.mean("hard_simple", None, "linear_top1")
     return Reading(
         {
             "hard_simple": hard_simple,
@@ -643,7 +577,7 @@ def _hard_simple_reading(look: Lookup) -> Reading:
     )
 
 
-def _hard_uniformity_reading(look: Lookup) -> Reading:
+def _hard_uniformity_reading(look: Runs) -> Reading:
     hard, ordinary = look.series("hard", "uniformity"), look.series("contrastive", "uniformity")
     spread, below = max(hard) - min(hard), min(h - o for h, o in zip(hard, ordinary))
     return Reading(
@@ -660,7 +594,7 @@ def _hard_uniformity_reading(look: Lookup) -> Reading:
     )
 
 
-def _hard_accuracy_reading(look: Lookup) -> Reading:
+def _hard_accuracy_reading(look: Runs) -> Reading:
     hard = look.series("hard", "linear_top1")
     ordinary = look.series("contrastive", "linear_top1")
     return Reading(
@@ -678,7 +612,7 @@ def _hard_accuracy_reading(look: Lookup) -> Reading:
     )
 
 
-def _ends_reading(look: Lookup, metric: str, sign: int) -> Reading:
+def _ends_reading(look: Runs, metric: str, sign: int) -> Reading:
     small, large = (SEED_METRICS[metric][1](a) for a in _small_and_large(look))
     return Reading(
         {
@@ -691,7 +625,7 @@ def _ends_reading(look: Lookup, metric: str, sign: int) -> Reading:
     )
 
 
-def _embedding_reading(look: Lookup) -> Reading:
+def _embedding_reading(look: Runs) -> Reading:
     samples = (look.arrays("contrastive", tau) for tau in paper.FIG2_TAUS)
     (u0, t0), (u1, t1) = (
         metrics.sample_metrics(a["embedding"], a["embedding_labels"]) for a in samples
@@ -712,7 +646,7 @@ def _embedding_reading(look: Lookup) -> Reading:
     )
 
 
-READINGS: dict[Check, Callable[[Lookup], Reading]] = {
+READINGS: dict[Check, Callable[[Runs], Reading]] = {
     uniformity_tolerance_trend: _trend_reading,
     best_at_intermediate_tau: _intermediate_reading,
     simple_far_worse: _simple_reading,
@@ -727,17 +661,17 @@ READINGS: dict[Check, Callable[[Lookup], Reading]] = {
 check compares and the margin of each condition, positive exactly where the condition holds."""
 
 
-class PaperTable(Lookup):
+class PaperTable(Runs):
     """The paper's Table 1 on ``dataset`` read as if it were records at the paper's scale: the
     criteria's numbers for the paper's own values; no arrays (Figs. 2 and 8 give no numbers)."""
 
     def __init__(self, dataset: str = PRIMARY_DATASET):
-        super().__init__([], dataset, name="paper")
+        super().__init__("paper", dataset, [])
 
     def get(self, loss: str, tau: float | None = None) -> Any:
         return paper.table1(self.dataset, "linear_top1", loss, tau)
 
-    def value(self, loss: str, tau: float | None, metric: str) -> float:
+    def mean(self, loss: str, tau: float | None, metric: str) -> float:
         if (found := paper.table1(self.dataset, metric, loss, tau)) is None:
             raise KeyError(f"the paper's Table 1 has no {config_label(loss, tau)}")
         return found
@@ -746,14 +680,13 @@ class PaperTable(Lookup):
         raise KeyError("the paper's Table 1 has no arrays")
 
 
-def seed_spread(look: Lookup, metric: str) -> float | None:
+def seed_spread(look: Runs, metric: str) -> float | None:
     """The largest difference in ``metric`` (:data:`SEED_METRICS`) between two seeds of one
     configuration (any loss and τ) of ``look``'s data set at its protocol; None while no
     configuration has two seeds with it."""
     how, spreads = SEED_METRICS[metric], []
-    configs = dict.fromkeys((r.loss, r.tau) for r in look.records if r.dataset == look.dataset)
-    for loss, tau in configs:
-        runs = [r for r in look.runs(loss, tau) if not r.invalid]
+    for loss, tau in dict.fromkeys((r.loss, r.tau) for r in look.records):
+        runs = look.counted(loss, tau)
         if isinstance(how, str):
             values = [r.results[how] for r in runs if how in r.results]
         else:
@@ -821,7 +754,7 @@ def glance(records: Sequence[results.Record], keys: Sequence[str] = GLANCE_KEYS)
             continue
         decide, ours, spread, noise = READINGS[check.check], {}, {}, {}
         for name in JUDGED:
-            look = Lookup(records, PRIMARY_DATASET, read, name)
+            look = RunTable(records, read).at(name, PRIMARY_DATASET)
             ours[name] = decide(look) if status[name] in (REPRODUCED, NOT_REPRODUCED) else None
             metrics_ = dict.fromkeys(m.metric for m in (ours[name].margins if ours[name] else ()))
             spread[name] = {m: seed_spread(look, m) for m in metrics_}

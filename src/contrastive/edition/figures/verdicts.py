@@ -1,6 +1,6 @@
 """The runs behind the verdicts of claims 3 to 6 at a protocol, beside the paper's numbers: the tables and numbers
-the chapters' discussions of those claims glue in. The claims are judged in ``contrastive.claims``; these read the
-records the same way (:class:`Lookup`: seed 0 at the protocol, means over seeds)."""
+the chapters' discussions of those claims glue in. The claims are judged in ``contrastive.edition.claims``; these read the
+records the same way (``contrastive.edition.table.Runs``: seed 0 at the protocol, means over seeds)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from .. import paper, pilot
-from ..claims import FLAT_UNIFORMITY, HARD_ACCURACY_SLACK, HARD_SIMPLE_SLACK, SIMPLE_GAP, Lookup
-from ..protocols import config_label, describe
-from ..results import Record
+from ... import paper, pilot
+from ...protocols import config_label, describe
+from ...results import Record
+from ..claims import FLAT_UNIFORMITY, HARD_ACCURACY_SLACK, HARD_SIMPLE_SLACK, SIMPLE_GAP
+from ..table import Runs
 from . import html_table
 from .records import METRIC_FORMATS, METRIC_LABELS, TAU_LOSSES, HtmlTable, NotYetRun, _fmt
 from .runs import ESCAPED, RULE_2, _exit_step, _steps
 
 
-def _run(look: Lookup, loss: str, tau: float | None) -> Record | None:
+def _run(look: Runs, loss: str, tau: float | None) -> Record | None:
     """The run of (loss, tau) as the claims count it: seed 0, at the protocol, valid; else None."""
     r = look.get(loss, tau)
     return None if r is None or r.invalid else r
@@ -38,13 +39,13 @@ ACCURACY_SIGNS = {"linear_top1": -1, "knn_top1": -1}
 """Accuracy above its best τ: claim 4's reversed U (Fig. 9) falls on that side."""
 
 
-def _seed_spread(look: Lookup, metric: str, taus: Sequence[float]) -> tuple[float, float] | None:
+def _seed_spread(look: Runs, metric: str, taus: Sequence[float]) -> tuple[float, float] | None:
     """The largest difference in ``metric`` between two seeds of one ordinary configuration among ``taus``, and
     its τ; None while no τ has two seeds."""
     spreads = [
         (max(v) - min(v), t)
         for t in taus
-        if len(v := [r.results[metric] for r in look.runs("contrastive", t)]) > 1
+        if len(v := [r.results[metric] for r in look.counted("contrastive", t)]) > 1
     ]
     return max(spreads, default=None)
 
@@ -67,17 +68,15 @@ def _trend(taus: Sequence[float], values: Sequence[float], sign: int) -> dict[st
 
 
 def grid_trends(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    protocol: str = "cpu",
+    runs: Runs,
     signs: dict[str, int] = CLAIM3_SIGNS,
 ) -> dict[str, Any] | None:
-    """Trends of the ordinary loss over its whole grid of τ (``paper.GRIDS``, the τ of it recorded at ``protocol``;
+    """Trends of the ordinary loss over its whole grid of τ (``paper.GRIDS``, the τ of it recorded at the runs' protocol;
     means over seeds), beyond Table 1's four τ that judge the claims: per metric of ``signs`` its :func:`_trend`
     and the largest difference between two seeds of one τ with that τ (None while no τ has two seeds); ``taus``
     the τ it read. None while fewer than three τ are recorded."""
-    look = Lookup(records, dataset, name=protocol)
-    taus = [t for t in paper.GRIDS["contrastive"] if look.runs("contrastive", t)]
+    look = runs.afresh()
+    taus = [t for t in paper.GRIDS["contrastive"] if look.counted("contrastive", t)]
     if len(taus) < 3:
         return None
     trends: dict[str, Any] = {"taus": taus}
@@ -90,9 +89,7 @@ def grid_trends(
 
 
 def grid_numbers(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    protocol: str = "cpu",
+    runs: Runs,
     signs: dict[str, int] = CLAIM3_SIGNS,
 ) -> dict[str, str]:
     """:func:`grid_trends` formatted for a chapter, per metric ``m`` of ``signs``: ``m_start_tau`` and ``m_start``,
@@ -105,7 +102,7 @@ def grid_numbers(
         for k in ("start_tau", "start", "turns", "below", "seed_spread", "seed_tau")
     ]
     numbers = dict.fromkeys(["taus", *keys], "—")
-    trends = grid_trends(records, dataset, protocol, signs)
+    trends = grid_trends(runs, signs)
     if trends is None:
         return numbers
     numbers["taus"] = str(len(trends["taus"]))
@@ -140,19 +137,22 @@ def grid_numbers(
 
 
 def simple_numbers(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
+    runs: Runs,
 ) -> dict[str, str]:
-    """The numbers of the chapter's discussion of claim 5 at ``protocol``, formatted, ours beside the paper's Table 1:
+    """The numbers of the chapter's discussion of claim 5 at the runs' protocol, formatted, ours beside the paper's Table 1:
     the best ordinary linear top-1 over Table 1's τ and its τ, Simple's and HardSimple's linear top-1 less that best
     (claims 5a and 5b, means over seeds; a dash where a run is missing) and the criteria's bounds, and how far the
     linear top-1 of Table 1's columns spreads (ours over those recorded, and how many)."""
-    look = Lookup(records, dataset, name=protocol)
+    look = runs.afresh()
 
     def ours(loss: str, tau: float | None) -> float | None:
-        return None if _run(look, loss, tau) is None else look.value(loss, tau, "linear_top1")
+        return None if _run(look, loss, tau) is None else look.mean(loss, tau, "linear_top1")
 
     numbers = {"simple_bound": f"{SIMPLE_GAP:g}", "hard_simple_bound": f"{HARD_SIMPLE_SLACK:g}"}
-    for who, value in (("ours", ours), ("paper", partial(paper.table1, dataset, "linear_top1"))):
+    for who, value in (
+        ("ours", ours),
+        ("paper", partial(paper.table1, runs.dataset, "linear_top1")),
+    ):
         linear = {column: value(*column) for column in paper.COLUMNS}
         have = [v for v in linear.values() if v is not None]
         ordinary = {t: linear[("contrastive", t)] for t in paper.TABLE1_TAUS}
@@ -179,7 +179,7 @@ def simple_numbers(
 # --- claims 6a and 6b: the hard loss beside the ordinary loss -------------------------------
 
 
-def _pairs(look: Lookup) -> list[tuple[float, Record | None, Record | None]]:
+def _pairs(look: Runs) -> list[tuple[float, Record | None, Record | None]]:
     """``(tau, ordinary run, hard run)`` at each of Table 1's τ, as :func:`_run` counts them."""
     return [
         (tau, _run(look, "contrastive", tau), _run(look, "hard", tau)) for tau in paper.TABLE1_TAUS
@@ -187,27 +187,27 @@ def _pairs(look: Lookup) -> list[tuple[float, Record | None, Record | None]]:
 
 
 def hard_beside_ordinary(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
+    runs: Runs,
 ) -> HtmlTable | NotYetRun:
     """Claims 6a and 6b run by run: at each of Table 1's τ, the ordinary and the hard loss's linear top-1, uniformity
-    and tolerance at ``protocol`` (means over seeds), the SGD step by which the hard run had left the collapse
+    and tolerance at the runs' protocol (means over seeds), the SGD step by which the hard run had left the collapse
     (:func:`_exit_step`, of its steps in all) and whether each run had levelled off by rule 2."""
-    look = Lookup(records, dataset, name=protocol)
-    what = f"The hard loss beside the ordinary loss, {dataset}, {describe(protocol)}"
+    look = runs.afresh()
+    what = f"The hard loss beside the ordinary loss, {runs.dataset}, {describe(runs.protocol)}"
     pairs = _pairs(look)
     if not any(o or h for _, o, h in pairs):
         return NotYetRun(
             what, tuple(config_label(loss, t) for loss in TAU_LOSSES for t in paper.TABLE1_TAUS)
         )
     rows = []
-    for tau, *runs in pairs:
+    for tau, *pair in pairs:
         cells = [
             " / ".join(
-                _fmt(look.value(r.loss, tau, m) if r else None, METRIC_FORMATS[m]) for r in runs
+                _fmt(look.mean(r.loss, tau, m) if r else None, METRIC_FORMATS[m]) for r in pair
             )
             for m in paper.METRICS
         ]
-        hard = runs[1]
+        hard = pair[1]
         left = (
             "—"
             if hard is None
@@ -216,7 +216,7 @@ def hard_beside_ordinary(
             else f"{step:,} of {_total_steps(hard):,}"
         )
         levelled = " / ".join(
-            "—" if r is None else "yes" if pilot.levelled(r.curves, RULE_2) else "no" for r in runs
+            "—" if r is None else "yes" if pilot.levelled(r.curves, RULE_2) else "no" for r in pair
         )
         rows.append([f"{tau:g}", *cells, left, levelled])
     columns = (
@@ -229,9 +229,9 @@ def hard_beside_ordinary(
 
 
 def hard_numbers(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
+    runs: Runs,
 ) -> dict[str, str]:
-    """The numbers of the chapters' discussion of claims 4, 6a and 6b at ``protocol``, formatted (a dash each until
+    """The numbers of the chapters' discussion of claims 4, 6a and 6b at the runs' protocol, formatted (a dash each until
     Table 1's ordinary and hard runs are all recorded; the ``late_*`` ones also until a hard run has left the
     collapse): the spread of the hard loss's uniformity over τ and the criterion's bound; the hard run that left the
     collapse last, its τ, step, steps in all, the share of them it spent collapsed, its uniformity and the ordinary
@@ -239,7 +239,7 @@ def hard_numbers(
     and claim 6b's slack; how far the ordinary loss's linear top-1 spreads over τ, ours and the paper's; the most
     seeds a mean averaged, and the largest difference in linear top-1 between two seeds of one ordinary
     configuration and its τ (a dash while none has two seeds)."""
-    look = Lookup(records, dataset, name=protocol)
+    look = runs.afresh()
     pairs = _pairs(look)
     numbers = dict.fromkeys(
         (
@@ -269,7 +269,9 @@ def hard_numbers(
         return numbers
     unif = {loss: look.series(loss, "uniformity") for loss in TAU_LOSSES}
     linear = {loss: look.series(loss, "linear_top1") for loss in TAU_LOSSES}
-    theirs = [paper.table1(dataset, "linear_top1", "contrastive", t) for t in paper.TABLE1_TAUS]
+    theirs = [
+        paper.table1(runs.dataset, "linear_top1", "contrastive", t) for t in paper.TABLE1_TAUS
+    ]
     numbers.update(
         spread=f"{max(unif['hard']) - min(unif['hard']):.2f}",
         bound=f"{FLAT_UNIFORMITY:g}",

@@ -1,5 +1,5 @@
 """Figures of the analytic chapters: hardness-awareness (Eq. 1-5, Fig. 3), the two limits (Eq. 6-7) and the
-dilemma in miniature (:mod:`contrastive.toy`). Every number plotted is computed by ``losses``, ``metrics`` or
+dilemma in miniature (:mod:`contrastive.edition.toy`). Every number plotted is computed by ``losses``, ``metrics`` or
 ``toy``; the figures only arrange them. Temperature sliders use ``figures.tau_slider``, so they work in the static book.
 """
 
@@ -13,9 +13,10 @@ import torch
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from contrastive.examples import autograd_gradients, random_similarities, similarity_grid
-from contrastive.figures import class_colour, html_table, tau_slider
-from contrastive.figures.records import subscripts
+from contrastive.edition.examples import autograd_gradients, random_similarities, similarity_grid
+from contrastive.edition.figures import class_colour, html_table, tau_slider
+from contrastive.edition.figures.records import subscripts
+from contrastive.edition.toy import ToyResult
 from contrastive.losses import (
     LABELS,
     contrastive_loss,
@@ -26,7 +27,6 @@ from contrastive.losses import (
     triplet_limit,
 )
 from contrastive.metrics import tolerance, uniformity
-from contrastive.toy import ToyResult
 
 PENALTY_TAUS = (0.05, 0.07, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 """The temperatures of the Fig. 3 slider."""

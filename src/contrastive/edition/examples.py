@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import losses
+from .. import losses
 
 
 def random_similarities(b: int, m: int, seed: int = 0) -> tuple[Tensor, Tensor]:

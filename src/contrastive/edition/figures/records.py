@@ -15,9 +15,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .. import paper, results
-from ..losses import LABELS, collapsed_loss
-from ..protocols import (
+from ... import paper, results
+from ...losses import LABELS, collapsed_loss
+from ...protocols import (
     NOT_YET_RUN,
     PROTOCOLS,
     SETTINGS,
@@ -26,7 +26,7 @@ from ..protocols import (
     deviations,
     negatives_per_anchor,
 )
-from ..results import Record, record_name
+from ...results import Record, record_name
 from . import tau_slider
 
 TAU_LOSSES = ("contrastive", "hard")

@@ -13,20 +13,22 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import paper, pilot, results
-from ..losses import LABELS, USES_TAU
-from ..protocols import (
+from ... import paper, pilot, results
+from ...losses import LABELS, USES_TAU
+from ...protocols import (
     PROTOCOLS,
     TITLES,
     config_label,
     configurations,
+    counts,
     describe,
     deviations,
     differences,
     judged,
     steps_per_epoch,
 )
-from ..results import Record, by_tau, of_protocol
+from ...results import Record
+from ..table import Runs
 from . import class_colour, html_table
 from .records import (
     COLOURS,
@@ -39,7 +41,6 @@ from .records import (
     NotYetRun,
     _finish,
     _fmt,
-    _off,
     _slider,
     collapsed,
     loss_at_collapse,
@@ -92,25 +93,16 @@ def _curve_traces(record: dict[str, Any], colour: str, name: str) -> list[go.Sca
     ]
 
 
-def dynamics(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    loss: str = "contrastive",
-    protocol: str = "paper",
-) -> go.Figure | NotYetRun:
+def dynamics(runs: Runs, loss: str = "contrastive") -> go.Figure | NotYetRun:
     """Training dynamics of one tau-loss, the panels of ``CURVE_PANELS`` per evaluated epoch, a tau slider."""
     if not USES_TAU[loss]:
         raise ValueError(
             f"loss must be one of {TAU_LOSSES} (a loss with a temperature), got {loss!r}"
         )
-    runs = [
-        (t, r)
-        for t, r in by_tau(of_protocol(records, protocol), dataset, loss)
-        if all(c in r.curves for c in CURVE_PANELS)
-    ]
-    frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({run_text([r])})")) for t, r in runs]
+    drawn = [(t, r) for t, r in runs.by_tau(loss) if all(c in r.curves for c in CURVE_PANELS)]
+    frames = [(t, _curve_traces(r, COLOURS[loss], f"τ={t:g} ({run_text([r])})")) for t, r in drawn]
     return _slider(
-        "Training dynamics", dataset, loss, protocol, frames, height=680, **_curve_grid()
+        "Training dynamics", runs.dataset, loss, runs.protocol, frames, height=680, **_curve_grid()
     )
 
 
@@ -133,14 +125,11 @@ def _steps(record: Record) -> int:
 
 
 def _hard_runs(
-    records: Sequence[Record],
-    dataset: str,
-    protocol: str,
-    taus: Sequence[float] = paper.TABLE1_TAUS,
+    runs: Runs, taus: Sequence[float] = paper.TABLE1_TAUS
 ) -> list[tuple[float, Record | None]]:
-    """``(tau, record)`` of the hard loss at each τ of ``taus`` at ``protocol`` (None where no run is at it)."""
-    at = [r for r in of_protocol(records, protocol) if not _off(r)]
-    return [(tau, results.find(at, dataset, "hard", tau)) for tau in taus]
+    """``(tau, record)`` of the hard loss at each τ of ``taus`` among ``runs``, where it counts at
+    their protocol (else None)."""
+    return [(tau, runs.get("hard", tau)) for tau in taus]
 
 
 def _early_hard(early: Sequence[Record], dataset: str) -> list[Record]:
@@ -176,13 +165,10 @@ def _legend_key(fig: go.Figure, name: str, line: dict[str, str]) -> None:
 
 
 def leaving_the_collapse(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    protocols: Sequence[str] = ("cpu-short", "cpu"),
-    early: Sequence[Record] = (),
+    by_protocol: Sequence[Runs], early: Sequence[Record] = (), dataset: str = "cifar10"
 ) -> go.Figure:
-    """The hard loss (Eq. 9) against SGD steps: left, our runs' test-set uniformity at Table 1's τ at each of
-    ``protocols`` (a line style each) and the hard runs among ``early`` (dash-dot: off-protocol diagnostics over a
+    """The hard loss (Eq. 9) against SGD steps: left, our runs' test-set uniformity at Table 1's τ at each
+    protocol of ``by_protocol`` (the runs of ``dataset`` at each; a line style each) and the hard runs among ``early`` (dash-dot: off-protocol diagnostics over a
     protocol's first epochs); right, the authors' logged mean s_ii (``paper.AUTHORS_HARD_LOG``). The stretch where
     the authors' run left its collapse is shaded in both."""
     log = paper.AUTHORS_HARD_LOG
@@ -196,8 +182,9 @@ def leaving_the_collapse(
         ),
     )
     missing, taus, scales = [], {}, {}
-    for protocol, dash in zip(protocols, ("dot", "solid", "dash")):
-        for i, (tau, r) in enumerate(_hard_runs(records, dataset, protocol)):
+    for runs, dash in zip(by_protocol, ("dot", "solid", "dash")):
+        protocol = runs.protocol
+        for i, (tau, r) in enumerate(_hard_runs(runs)):
             if r is None:
                 missing.append(f"{config_label('hard', tau)} ({protocol})")
             else:
@@ -265,20 +252,11 @@ def _exit_step(record: Record) -> int | None:
     return record.curves["epoch"][first] * _steps(record)
 
 
-def exit_numbers(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    protocol: str = "cpu",
-    taus: Sequence[float] = paper.GRIDS["hard"],
-) -> dict[str, Any]:
+def exit_numbers(runs: Runs, taus: Sequence[float] = paper.GRIDS["hard"]) -> dict[str, Any]:
     """For the chapters' sentences on the hard runs of ``protocol`` at ``taus`` (the sweep's grid): how many are
     recorded, how many ended with a test uniformity of at least :data:`ESCAPED` (``left``), and for each of those
     :func:`_exit_step`."""
-    done = [
-        (tau, _exit_step(r))
-        for tau, r in _hard_runs(records, dataset, protocol, taus)
-        if r is not None
-    ]
+    done = [(tau, _exit_step(r)) for tau, r in _hard_runs(runs, taus) if r is not None]
     steps = (
         ", ".join(f"τ = {tau:g} from step {step:,}" for tau, step in done if step is not None)
         or "none"
@@ -319,18 +297,12 @@ def early_numbers(early: Sequence[Record], dataset: str = "cifar10") -> dict[str
 # --- levelled off, collapsed ----------------------------------------------------------------
 
 
-def _judged(
-    records: Sequence[Record], dataset: str, protocol: str
-) -> list[tuple[Record, dict[str, float]]]:
-    """The valid runs of ``protocol`` on ``dataset`` in Table 1's order, each with how far its curves of rule 2
+def _judged(runs: Runs) -> list[tuple[Record, dict[str, float]]]:
+    """The valid runs among ``runs`` in Table 1's order, each with how far its curves of rule 2
     moved over the last stretch of training (``contrastive.pilot.flatness``)."""
-    runs = [
-        r
-        for r in of_protocol(records, protocol)
-        if r.config["dataset"] == dataset and not r.invalid
-    ]
+    valid = [r for r in runs.records if not r.invalid]
     order = {loss: i for i, loss in enumerate(LABELS)}
-    runs.sort(
+    valid.sort(
         key=lambda r: (
             order[r.config["loss"]],
             r.config["tau"] if USES_TAU[r.config["loss"]] else 0,
@@ -344,16 +316,14 @@ def _judged(
                 for n in RULE_2["flat_curves"]
             },
         )
-        for r in runs
+        for r in valid
     ]
 
 
-def levelled_numbers(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
-) -> dict[str, int]:
+def levelled_numbers(runs: Runs) -> dict[str, int]:
     """How many runs of ``protocol`` there are, how many levelled off by rule 2 and how many ended collapsed; the
     epoch where rule 2's last stretch opens and the protocol's first learning-rate milestone."""
-    judged, values = _judged(records, dataset, protocol), PROTOCOLS[protocol]
+    judged, values = _judged(runs), PROTOCOLS[runs.protocol]
     return {
         "runs": len(judged),
         "levelled": sum(pilot.levelled(r.curves, RULE_2) for r, _ in judged),
@@ -363,45 +333,40 @@ def levelled_numbers(
     }
 
 
-def after_the_drop(
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    protocol: str = "cpu",
-    loss: str = "contrastive",
-) -> dict[str, Any]:
+def after_the_drop(runs: Runs, loss: str = "contrastive") -> dict[str, Any]:
     """A reading made after the runs, not a rule: rule 2's window opens on the first learning-rate
     drop, so a curve still settling from it counts as moving. For each run of ``loss`` that rule 2
     does not level off, how far each of its curves moved over the second half of that window
     (``from`` the epoch it opens to the end), as a fraction of the curve's range over the run, as
     rule 2 measures it; ``limit`` is rule 2's bound."""
     half = RULE_2["last_fraction"] / 2
-    runs = [
+    moving = [
         (r, {n: pilot.flatness(r.curves, n, half) for n in RULE_2["flat_curves"]})
-        for r, _ in _judged(records, dataset, protocol)
+        for r, _ in _judged(runs)
         if r.config["loss"] == loss and not pilot.levelled(r.curves, RULE_2)
     ]
-    start = {r.curves["epoch"][pilot.last_stretch(r.curves["epoch"], half)] for r, _ in runs}
-    named = [(config_label(r.config["loss"], r.config["tau"]), r.seed, moved) for r, moved in runs]
+    start = {r.curves["epoch"][pilot.last_stretch(r.curves["epoch"], half)] for r, _ in moving}
+    named = [
+        (config_label(r.config["loss"], r.config["tau"]), r.seed, moved) for r, moved in moving
+    ]
     return {
         "runs": named,
         "from": min(start, default=None),
-        "to": PROTOCOLS[protocol].epochs,
+        "to": PROTOCOLS[runs.protocol].epochs,
         "limit": RULE_2["max_flatness"],
     }
 
 
-def levelled_off(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "paper"
-) -> HtmlTable | NotYetRun:
+def levelled_off(runs: Runs) -> HtmlTable | NotYetRun:
     """Whether each run of ``protocol`` had levelled off by its end (:data:`RULE_2`): per configuration, the test-set
     kNN top-1 and uniformity where rule 2's last stretch opens and at the end, how far each moved in between as a
     fraction of its range over the run, and the last epoch's training loss beside its value at a collapse."""
     judged, last, limit = (
-        _judged(records, dataset, protocol),
+        _judged(runs),
         RULE_2["last_fraction"],
         RULE_2["max_flatness"],
     )
-    what = f"How far each run had levelled off, {dataset}, {describe(protocol)}"
+    what = f"How far each run had levelled off, {runs.dataset}, {describe(runs.protocol)}"
     if not judged:
         return NotYetRun(what, tuple(config_label(loss, t) for loss, t in paper.COLUMNS))
     rows = []
@@ -431,30 +396,27 @@ def levelled_off(
 
 
 def _collapse_runs(
-    trials: Sequence[Record], records: Sequence[Record], dataset: str, protocol: str
+    trials: Sequence[Record], runs: Runs
 ) -> tuple[int, list[str], list[tuple[str, str | None, dict[str, Any]]]]:
-    """The trials' last epoch, the deviations from ``protocol`` that every trial shares (their shortening), and
+    """The trials' last epoch, the deviations from the runs' protocol that every trial shares (their shortening), and
     ``(name, what else differs or None for a protocol run, record)`` per run: first the protocol's runs of the
     trials' losses and temperatures and of the ordinary loss at those temperatures, then each trial."""
     trials = sorted(
-        (r for r in trials if r.config["dataset"] == dataset and not r.invalid),
+        (r for r in trials if r.config["dataset"] == runs.dataset and not r.invalid),
         key=lambda r: r.path,
     )
-    changes = [[str(d) for d in deviations(r.config, protocol)] for r in trials]
+    changes = [[str(d) for d in deviations(r.config, runs.protocol)] for r in trials]
     shared = [d for d in changes[0] if all(d in c for c in changes)] if changes else []
-    at = [
-        r for r in of_protocol(records, protocol) if r.config["dataset"] == dataset and not _off(r)
-    ]
     wanted = dict.fromkeys(
         [(r.config["loss"], r.config["tau"]) for r in trials]
         + [("contrastive", r.config["tau"]) for r in trials]
     )
-    runs = [
-        (f"{config_label(loss, tau)}, {protocol} protocol", None, r)
+    found = [
+        (f"{config_label(loss, tau)}, {runs.protocol} protocol", None, r)
         for loss, tau in wanted
-        if (r := results.find(at, dataset, loss, tau))
+        if (r := runs.get(loss, tau))
     ]
-    runs += [
+    found += [
         (
             f"{config_label(r.config['loss'], r.config['tau'])}, trial {Path(r.path).parents[2].name}",
             ", ".join(d for d in c if d not in shared) or "nothing else",
@@ -462,25 +424,20 @@ def _collapse_runs(
         )
         for r, c in zip(trials, changes)
     ]
-    return max((r.config["epochs"] for r in trials), default=0), shared, runs
+    return max((r.config["epochs"] for r in trials), default=0), shared, found
 
 
-def trial_numbers(
-    trials: Sequence[Record],
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    protocol: str = "cpu-short",
-) -> dict[str, Any]:
+def trial_numbers(trials: Sequence[Record], runs: Runs) -> dict[str, Any]:
     """The collapse trials in numbers: how many, their length in epochs, the changes they share, how many escaped
     the collapse (test uniformity at least :data:`ESCAPED` at their last epoch) and which."""
-    horizon, shared, runs = _collapse_runs(trials, records, dataset, protocol)
+    horizon, shared, found = _collapse_runs(trials, runs)
     escaped = [
         name
-        for name, changed, r in runs
+        for name, changed, r in found
         if changed is not None and _uniformity_at(r, horizon) >= ESCAPED
     ]
     return {
-        "trials": sum(changed is not None for _, changed, _ in runs),
+        "trials": sum(changed is not None for _, changed, _ in found),
         "epochs": horizon,
         "shared": ", ".join(shared),
         "escaped": len(escaped),
@@ -495,18 +452,13 @@ def _uniformity_at(record: Record, horizon: int) -> float:
     return curves["uniformity"][max(i for i, e in enumerate(curves["epoch"]) if e <= horizon)]
 
 
-def collapse_trials(
-    trials: Sequence[Record],
-    records: Sequence[Record],
-    dataset: str = "cifar10",
-    protocol: str = "cpu-short",
-) -> HtmlTable | NotYetRun:
+def collapse_trials(trials: Sequence[Record], runs: Runs) -> HtmlTable | NotYetRun:
     """The diagnostics of the hard loss's collapse: short runs of ``protocol`` with one setting changed each, beside
     the protocol's own runs over the same first epochs. Per run: what else differs (:func:`_collapse_runs`), whether
     its steps ran in bfloat16, the test uniformity at each curve point up to the trials' last epoch, the training loss
     there beside its value at a collapse and whether the run had escaped the collapse by then."""
-    what = f"Why the hard loss collapses: off-protocol trials, {dataset}, {describe(protocol)}"
-    horizon, _, runs = _collapse_runs(trials, records, dataset, protocol)
+    what = f"Why the hard loss collapses: off-protocol trials, {runs.dataset}, {describe(runs.protocol)}"
+    horizon, _, found = _collapse_runs(trials, runs)
     if not horizon:
         return NotYetRun(
             what,
@@ -514,7 +466,7 @@ def collapse_trials(
             str(results.TRIALS_ROOT.relative_to(results.DEFAULT_ROOT.parents[1]) / "hard-collapse"),
         )
     rows = []
-    for name, changed, r in runs:
+    for name, changed, r in found:
         curves = r.curves
         points = [i for i, e in enumerate(curves["epoch"]) if e <= horizon]
         last = points[-1]
@@ -659,8 +611,8 @@ def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:
     their steps in each number format (:func:`precision`)."""
     done = [
         r
-        for r in of_protocol(records, protocol)
-        if not _off(r) and "total" in r.provenance.get("wall_seconds", {})
+        for r in records
+        if counts(r, protocol) and "total" in r.provenance.get("wall_seconds", {})
     ]
     minutes = sorted(r.provenance["wall_seconds"]["total"] / 60 for r in done)
     return {

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from . import paper
-from .claims import Lookup
-from .results import Record
+from .. import paper
+from ..results import Record
+from .table import Runs
 
 CRITERIA = {
     "escapes": "its test (uniformity, tolerance) point lies above the fixed-τ frontier by more than the largest "
@@ -68,16 +68,12 @@ class Point:
         return max(self.values(metric)) - min(self.values(metric))
 
 
-def fixed_points(
-    records: Sequence[Record], dataset: str = "cifar10", protocol: str = "cpu"
-) -> list[Point]:
-    """The ordinary loss at each fixed τ of its grid recorded at ``protocol``, ascending τ."""
-    look = Lookup([r for r in records if r.schedule == "constant"], dataset, name=protocol)
-    found = [
-        (t, [r for r in look.runs("contrastive", t) if not r.invalid])
-        for t in paper.GRIDS["contrastive"]
-    ]
-    return [Point(f"τ = {t:g}", tuple(runs)) for t, runs in found if runs]
+def fixed_points(runs: Runs) -> list[Point]:
+    """The ordinary loss at each fixed τ of its grid among ``runs`` (the seeds that count at their
+    protocol), ascending τ."""
+    fixed = runs.constant()
+    found = [(t, fixed.counted("contrastive", t)) for t in paper.GRIDS["contrastive"]]
+    return [Point(f"τ = {t:g}", tuple(seeds)) for t, seeds in found if seeds]
 
 
 def noise(fixed: Sequence[Point], metric: str) -> float:

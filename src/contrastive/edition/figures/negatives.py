@@ -1,6 +1,6 @@
 """Figures of the chapter "How many negatives does τ listen to?": summaries of the Eq. 5 penalty against τ.
 
-Every number plotted is computed by :mod:`contrastive.penalty` on ``samples``, a mapping from a legend label to
+Every number plotted is computed by :mod:`contrastive.edition.penalty` on ``samples``, a mapping from a legend label to
 negative similarities s_neg (B anchors, M negatives; curves are the mean over the anchors): those of the
 uniform-sphere MODEL (no data), or those of run records' histograms, drawn only when records exist.
 """
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import plotly.graph_objects as go
 import torch
 from torch import Tensor
 
-from .. import paper
-from ..losses import LABELS, relative_penalty
+from ... import paper
+from ...losses import LABELS, relative_penalty
+from ...protocols import PROTOCOLS, config_label, describe
 from ..penalty import (
     CIFAR_NEGATIVES,
     FEATURE_DIM,
@@ -27,8 +27,7 @@ from ..penalty import (
     sphere_similarities,
     top_k_share,
 )
-from ..protocols import PROTOCOLS, config_label, describe
-from ..results import by_tau, of_protocol, with_arrays
+from ..table import Runs, with_arrays
 from . import class_colour, html_table, tau_slider
 from .analytic import PENALTY_TAUS, log_taus, tau_layout
 from .records import DASHES, TAU_LOSSES, NotYetRun, absent, missing_note, run_text, subscripts
@@ -288,10 +287,7 @@ def penalty_numbers(
 
 
 def measured_samples(
-    records: Sequence[dict[str, Any]],
-    dataset: str = "cifar10",
-    losses: Sequence[str] = TAU_LOSSES,
-    protocol: str = "paper",
+    runs: Runs, losses: Sequence[str] = TAU_LOSSES
 ) -> tuple[dict[str, Tensor], dict[str, list[float]], list[str]]:
     """``samples`` from the negative-similarity histograms of the records at Table 1's temperatures (one per loss
     and τ, M = the recorded training images − 1), ``marks`` (each record's own τ on its line), and the labels of the
@@ -300,38 +296,38 @@ def measured_samples(
     marks: dict[str, list[float]] = {}
     missing: list[str] = []
     for loss in losses:
-        runs = [
+        found = [
             (t, a, r)
-            for t, a, r in with_arrays(
-                by_tau(of_protocol(records, protocol), dataset, loss), ("hist_edges", "hist_neg")
-            )
+            for t, a, r in with_arrays(runs.by_tau(loss), ("hist_edges", "hist_neg"))
             if r.provenance.get("train_images", 0) > 1 and t in paper.TABLE1_TAUS
         ]
-        for t, a, r in runs:
+        for t, a, r in found:
             label = f"measured: {config_label(loss, t)} ({run_text([r])})"
             samples[label] = histogram_similarities(
                 a["hist_edges"], a["hist_neg"], r.provenance["train_images"] - 1
             )
             marks[label] = [t]
-        missing += absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in runs])
+        missing += absent(loss, paper.TABLE1_TAUS, [t for t, _, _ in found])
     return samples, marks, missing
 
 
 def measured_figures(
-    records: Sequence[dict[str, Any]],
-    dataset: str = "cifar10",
-    reference: Mapping[str, Tensor] | None = None,
-    protocol: str = "paper",
+    runs: Runs, reference: Mapping[str, Tensor] | None = None
 ) -> list[go.Figure | NotYetRun]:
     """:func:`effective_figure` and :func:`dropped_figure` on the records' measured negative similarities, the
     ``reference`` samples (e.g. the model) beside them, with the k of the protocol's hard loss; a single
     :class:`NotYetRun` note when no record has a histogram."""
-    samples, marks, missing = measured_samples(records, dataset, protocol=protocol)
-    what = f"Penalty summaries from measured similarities, {dataset}, {describe(protocol)}"
+    samples, marks, missing = measured_samples(runs)
+    what = (
+        f"Penalty summaries from measured similarities, {runs.dataset}, {describe(runs.protocol)}"
+    )
     if not samples:
         return [NotYetRun(what, tuple(missing))]
-    measured, (samples, k) = dict(marks), ({**samples, **(reference or {})}, PROTOCOLS[protocol].k)
-    scale = f"{dataset}<br>{describe(protocol)}{missing_note(missing)}"
+    measured, (samples, k) = (
+        dict(marks),
+        ({**samples, **(reference or {})}, PROTOCOLS[runs.protocol].k),
+    )
+    scale = f"{runs.dataset}<br>{describe(runs.protocol)}{missing_note(missing)}"
     return [
         _grouped(fig, measured)
         for fig in (
