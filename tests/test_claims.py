@@ -45,7 +45,8 @@ def write_synthetic(
     **values,
 ):
     """A SYNTHETIC TEST FIXTURE record (never under data/): the engine's default config (the paper's
-    protocol) with the given fields, ``config`` overriding any other field; results from ``values``, others 0;
+    protocol) with the given fields, ``config`` overriding any other field; results from ``values`` (by metric
+    names: ``uniformity`` is ``results.uniformity_train``), others 0;
     ``data`` its provenance's data source."""
     final = {
         m: 0.0
@@ -63,13 +64,13 @@ def write_synthetic(
     }
     record = {
         "config": {**asdict(Config(device="cpu")), **fields, **(config or {})},
-        "results": final,
+        "results": {results.TABLE1_FIELDS.get(m, m): v for m, v in final.items()},
         "curves": {
             "epoch": [1, epochs],
             "loss": [5.0, 4.0],
             "knn_top1": [10.0, final["knn_top1"]],
-            "uniformity": [1.0, final["uniformity"]],
-            "tolerance": [0.9, final["tolerance"]],
+            "uniformity_test": [1.0, final["uniformity"]],
+            "tolerance_test": [0.9, final["tolerance"]],
             "lr": [0.03, 0.0003],
         },
         "provenance": {"device": "synthetic test fixture", "data": data},
@@ -200,7 +201,7 @@ def test_evidence_names_the_counted_runs_that_had_not_levelled_off(tmp_path):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
     records = results.load(tmp_path)
     records[0].curves.update(
-        {"epoch": [1, 100, 160, 200], "uniformity": [1.0, 2.0, 2.5, 3.9]}
+        {"epoch": [1, 100, 160, 200], "uniformity_test": [1.0, 2.0, 2.5, 3.9]}
     )  # τ = 0.07: 1.4 of 2.9 late
     row = status(records, "claim 3")
     assert row.status == claims.REPRODUCED  # the verdict is the criterion's
@@ -525,11 +526,11 @@ def test_a_record_with_nan_is_invalid_not_judged(tmp_path):
     for tau, u, t in zip(TAUS, (3.9, 3.6, 3.2, 2.9), (0.1, 0.2, 0.3, 0.4)):
         write_synthetic(tmp_path, "cifar10", "contrastive", tau, uniformity=u, tolerance=t)
     path = tmp_path / "cifar10" / "contrastive-tau0.3-seed0.json"
-    path.write_text(path.read_text().replace('"uniformity": 3.6', '"uniformity": NaN'))
+    path.write_text(path.read_text().replace('"uniformity_train": 3.6', '"uniformity_train": NaN'))
     row = status(results.load(tmp_path), "claim 3")
     assert (
         row.status == claims.INVALID
-        and "ordinary τ=0.3 (non-finite results.uniformity = nan)" in row.detail
+        and "ordinary τ=0.3 (non-finite results.uniformity_train = nan)" in row.detail
     )
     for key in ("claim 4", "claim 6a", "claim 6b", "Fig. 9"):
         assert status(results.load(tmp_path), key).status in (claims.INVALID, claims.NOT_YET_RUN)

@@ -111,8 +111,8 @@ def test_evaluate_returns_every_result_and_array():
     assert set(results) == {
         "linear_top1",
         "knn_top1",
-        "uniformity",
-        "tolerance",
+        "uniformity_train",
+        "tolerance_train",
         "alignment",
         "pos_sim_mean",
         "uniformity_test",
@@ -124,10 +124,10 @@ def test_evaluate_returns_every_result_and_array():
         models.encode(model, train.images, plain)[1],
         models.encode(model, test.images, plain)[1],
     )
-    assert results["uniformity"] == pytest.approx(
+    assert results["uniformity_train"] == pytest.approx(
         metrics.uniformity(z_train)
     )  # Table 1: the training set
-    assert results["tolerance"] == pytest.approx(metrics.tolerance(z_train, train.labels))
+    assert results["tolerance_train"] == pytest.approx(metrics.tolerance(z_train, train.labels))
     assert results["tolerance_test"] == pytest.approx(metrics.tolerance(z_test, test.labels))
     assert arrays["pos_sim"].shape == (24,) and arrays["neg_top10"].shape == (24, 10)
     assert arrays["embedding"].shape == (12, 128) and arrays["embedding"].dtype == np.float16

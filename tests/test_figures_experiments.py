@@ -414,7 +414,7 @@ def test_dynamics_slider_and_curves(tmp_path):
     fig = runs.dynamics(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0.07", "0.7"]
     assert len(fig.data) == 2 * len(rec.CURVE_PANELS)
-    labels = [rec.math_text(rec.CURVE_LABELS[c]) for c in rec.CURVE_PANELS]
+    labels = [rec.math_text(rec.METRIC_LABELS[c]) for c in rec.CURVE_PANELS]
     assert [a.text for a in fig.layout.annotations] == labels
     assert "−ℒ<sub>unif</sub>" in fig.layout.annotations[2].text
     assert all(a.text.endswith("test set") for a in fig.layout.annotations[1:])
@@ -528,10 +528,10 @@ def test_pilot_table_and_finding(tmp_path):
     assert isinstance(pilots.pilot_table(pilot.verdict({})), rec.NotYetRun)
     curves = {
         "epoch": [1, 50, 80, 100],
-        "uniformity": [0.5, 2.0, 3.0, 3.1],
+        "uniformity_test": [0.5, 2.0, 3.0, 3.1],
         "knn_top1": [10.0, 30.0, 40.0, 41.0],
         "loss": [1.0] * 4,
-        "tolerance": [0.5] * 4,
+        "tolerance_test": [0.5] * 4,
         "lr": [0.03] * 4,
     }
     runs = {
@@ -593,14 +593,14 @@ def test_levelled_off_measures_the_last_fifth_of_each_run(tmp_path):
     flat.curves.update(
         {
             "epoch": epochs,
-            "uniformity": [0.5, 2, 2.5, 2.9, 3.0, 3.05],
+            "uniformity_test": [0.5, 2, 2.5, 2.9, 3.0, 3.05],
             "knn_top1": [10, 20, 30, 35, 40, 40],
         }
     )
     climbing.curves.update(
         {
             "epoch": epochs,
-            "uniformity": [0.5, 1, 1.5, 2, 2.5, 3.0],
+            "uniformity_test": [0.5, 1, 1.5, 2, 2.5, 3.0],
             "knn_top1": [10, 20, 30, 35, 40, 40],
         }
     )
@@ -671,13 +671,17 @@ def test_collapse_trials_name_each_trials_change_and_judge_its_escape(tmp_path):
         r.curves.update(
             {
                 "epoch": [1, 12, 24, 36, 48, 60],
-                "uniformity": uniformity[r.loss],
+                "uniformity_test": uniformity[r.loss],
                 "loss": [8.0, 6.0, 6.0, 6.0, 6.0, 6.0],
             }
         )
     lr, k = sorted(trials, key=lambda r: r.config["lr"])
-    lr.curves.update({"epoch": [1, 6, 12], "uniformity": [0.1, 0.05, 0.01], "loss": [8, 7, 6.02]})
-    k.curves.update({"epoch": [1, 6, 12], "uniformity": [0.4, 0.9, 1.0], "loss": [9, 8.5, 8.3]})
+    lr.curves.update(
+        {"epoch": [1, 6, 12], "uniformity_test": [0.1, 0.05, 0.01], "loss": [8, 7, 6.02]}
+    )
+    k.curves.update(
+        {"epoch": [1, 6, 12], "uniformity_test": [0.4, 0.9, 1.0], "loss": [9, 8.5, 8.3]}
+    )
     html = runs.collapse_trials(trials, RunTable(records).at("cpu-short", "cifar10"))._repr_html_()
     found = runs.trial_numbers(trials, RunTable(records).at("cpu-short", "cifar10"))
     assert (found["trials"], found["epochs"], found["escaped"], found["escaped_names"]) == (
@@ -792,7 +796,7 @@ def test_leaving_the_collapse_puts_our_hard_runs_and_the_authors_log_on_sgd_step
     records = results.load(tmp_path)
     for r in records:
         r.provenance["train_images"] = 5000
-        r.curves.update({"epoch": [1, 30, 60], "uniformity": [0.1, 0.0, 2.0]})
+        r.curves.update({"epoch": [1, 30, 60], "uniformity_test": [0.1, 0.0, 2.0]})
     fig = runs.leaving_the_collapse([RunTable(records).at(p, "cifar10") for p in ("cpu-short",)])
     ours, theirs = (t for t in fig.data if t.x != (None,))
     keys = [t.name for t in fig.data if t.x == (None,)]  # τ by colour, scale by dash: an entry each
@@ -838,7 +842,7 @@ def test_exit_numbers_count_the_hard_runs_that_left_the_collapse_and_when(tmp_pa
     }
     for r in records:
         r.provenance["train_images"] = 5000
-        r.curves.update({"epoch": [1, 18, 36, 180], "uniformity": curves[r.tau]})
+        r.curves.update({"epoch": [1, 18, 36, 180], "uniformity_test": curves[r.tau]})
     assert runs.exit_numbers(RunTable(records).at("cpu", "cifar10")) == {
         "runs": 3,
         "left": 2,
@@ -873,7 +877,7 @@ def test_the_first_epochs_at_the_paper_scale_are_drawn_dash_dot_and_counted(tmp_
     curves = {0.07: [0.8, 1.2, 0.46, 0.9, 1.4, 3.4], 0.3: [0.59, 1.2, 2.0, 2.5, 3.0, 3.4]}
     for r in early:
         r.provenance["train_images"] = 50_000
-        r.curves.update({"epoch": [1, 4, 7, 10, 12, 30], "uniformity": curves[r.tau]})
+        r.curves.update({"epoch": [1, 4, 7, 10, 12, 30], "uniformity_test": curves[r.tau]})
     fig = runs.leaving_the_collapse([RunTable([]).at(p, "cifar10") for p in ()], early=early)
     ours = [t for t in fig.data if t.xaxis == "x" and t.x != (None,)]
     names = ["τ=0.07, paper scale, first epochs (30)", "τ=0.3, paper scale, first epochs (30)"]
@@ -947,7 +951,7 @@ def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_ex
             r.curves.update(
                 {
                     "epoch": [1, 100, 160, 200],
-                    "uniformity": uniformity[r.tau],
+                    "uniformity_test": uniformity[r.tau],
                     "knn_top1": [10.0, 20.0, 20.0, 30.0],
                 }
             )
@@ -1120,16 +1124,19 @@ def test_after_the_drop_reads_the_second_half_of_rule_2s_window_of_the_runs_it_d
         record["curves"] = {
             "epoch": epochs,
             "loss": [5.0] * 20,
-            "uniformity": curve,
+            "uniformity_test": curve,
             "knn_top1": curve,
-            "tolerance": [0.1] * 20,
+            "tolerance_test": [0.1] * 20,
             "lr": [0.03] * 20,
         }
         results.write_record(path, record)
     drop = runs.after_the_drop(RunTable(results.load(tmp_path)).at("paper", "cifar10"))
     assert (drop["from"], drop["to"], drop["limit"]) == (180, 200, runs.RULE_2["max_flatness"])
     ((name, seed, moved),) = drop["runs"]  # τ = 0.7 levelled off by rule 2: not read
-    assert (name, seed) == ("ordinary τ=0.3", 0) and moved == {"uniformity": 0.0, "knn_top1": 0.0}
+    assert (name, seed) == ("ordinary τ=0.3", 0) and moved == {
+        "uniformity_test": 0.0,
+        "knn_top1": 0.0,
+    }
 
 
 def test_the_two_pilots_figures_have_titles_of_their_own():

@@ -25,7 +25,11 @@ def record(
     return Record(
         config={"tau": tau, "subset": subset, "epochs": epochs[-1]},
         results={"knn_top1": knn, "linear_top1": knn - 1},
-        curves={"epoch": list(epochs), "knn_top1": list(knn_curve), "uniformity": list(uniformity)},
+        curves={
+            "epoch": list(epochs),
+            "knn_top1": list(knn_curve),
+            "uniformity_test": list(uniformity),
+        },
         provenance={"wall_seconds": {"total": seconds}},
         path=Path("synthetic.json"),
     )

@@ -97,7 +97,7 @@ def old_record() -> dict:
             "tau": 0.3,
             "test_subset": None,
         },
-        "curves": {"epoch": [1, 18], "loss": [6.123456789012345, 5.5]},
+        "curves": {"epoch": [1, 18], "loss": [6.123456789012345, 5.5], "uniformity": [1.5, 3.25]},
         "provenance": {
             "data": {
                 "path": ".carry/cifar10-jpeg.npz",
@@ -107,13 +107,22 @@ def old_record() -> dict:
             "device": "cpu (AMD EPYC, 2 threads)",
             "wall_seconds": {"total": 1234.5678901234},
         },
-        "results": {"knn_top1": 47.99, "uniformity": 3.5712345678901234},
+        "results": {
+            "knn_top1": 47.99,
+            "tolerance": 0.2345678901234567,
+            "uniformity": 3.5712345678901234,
+            "uniformity_test": 3.25,
+        },
     }
 
 
 def without_paths(record: dict) -> dict:
-    """``record`` without the path fields that the migration may change."""
+    """``record`` without the path fields that the migration may change, its fields under their
+    names before issue 31."""
     stripped = copy.deepcopy(record)
+    for part, names in migrate.RENAMED.items():
+        old = {new: name for name, new in names.items()}
+        stripped[part] = {old.get(k, k): v for k, v in stripped[part].items()}
     for key in (*migrate.FILES, *migrate.FOLDERS):
         stripped["config"].pop(key, None)
     stripped["provenance"]["data"].pop("path", None)
@@ -131,6 +140,10 @@ def test_the_migration_rewrites_only_the_paths_and_is_idempotent(tmp_path):
     assert migrate.main([str(tmp_path / "beyond" / "results")]) == 0
     after = json.loads(path.read_text())
     assert without_paths(after) == without_paths(before)  # every number, every other value
+    assert after["results"]["uniformity_train"] == before["results"]["uniformity"]
+    assert after["results"]["tolerance_train"] == before["results"]["tolerance"]
+    assert after["curves"]["uniformity_test"] == before["curves"]["uniformity"]
+    assert {"uniformity", "tolerance"}.isdisjoint({*after["results"], *after["curves"]})
     c = after["config"]
     assert (c["checkpoint_dir"], c["data"], c["datasets"], c["out"]) == (
         "data/checkpoints",
@@ -145,6 +158,34 @@ def test_the_migration_rewrites_only_the_paths_and_is_idempotent(tmp_path):
     text = path.read_text()
     assert migrate.migrate([tmp_path]) == [] and path.read_text() == text  # idempotent
     assert not absolute_paths(after)
+
+
+def test_renamed_fields_keep_their_place_where_keys_are_not_sorted(tmp_path):
+    path = tmp_path / "r.json"
+    before = old_record()
+    before["results"] = {"uniformity": 3.5, "knn_top1": 47.99, "tolerance": 0.25}
+    path.write_text(json.dumps(before, indent=2) + "\n")  # an older writer's layout, unsorted
+    assert migrate.migrate([path]) == [path]
+    after = json.loads(path.read_text())
+    assert list(after["results"]) == ["uniformity_train", "knn_top1", "tolerance_train"]
+    assert list(after["curves"]) == ["epoch", "loss", "uniformity_test"]
+    assert path.read_text() == json.dumps(after, indent=2) + "\n"
+    benchmark = tmp_path / "b.json"
+    benchmark.write_text(json.dumps({"results": [1], "uniformity": 2}, indent=1) + "\n")
+    assert migrate.migrate([benchmark]) == []  # not a record: left alone
+
+
+def test_no_committed_record_holds_a_field_under_its_old_name():
+    tracked = subprocess.run(["git", "ls-files", "data"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode:
+        pytest.skip("not a git checkout")
+    records = [
+        value
+        for name in tracked.stdout.split()
+        if name.endswith(".json") and "results" in (value := json.loads((ROOT / name).read_text()))
+    ]
+    assert len(records) > 40
+    assert not [r for r in records if migrate.renamed(r) != r]
 
 
 def test_the_migration_refuses_what_it_cannot_write_back_unchanged(tmp_path, capsys):

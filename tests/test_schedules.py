@@ -151,8 +151,8 @@ def record(tau, seed, uniformity, tolerance, linear, knn, schedule="constant", p
         {"linear_top1": linear, "knn_top1": knn},
         {
             "epoch": [1, 180],
-            "uniformity": [0.0, uniformity],
-            "tolerance": [0.0, tolerance],
+            "uniformity_test": [0.0, uniformity],
+            "tolerance_test": [0.0, tolerance],
             "knn_top1": [10.0, knn],
         },
         {},
@@ -191,7 +191,7 @@ def test_the_frontier_and_its_noise():
         0.10
     )  # flat beyond the ends
     assert (
-        moving.noise(fixed, "tolerance") == pytest.approx(0.02)
+        moving.noise(fixed, "tolerance_test") == pytest.approx(0.02)
         and moving.noise(fixed, "linear_top1") == 1.0
     )
 

@@ -17,7 +17,7 @@ def write(root, protocol="paper", dataset="cifar10", loss="hard", tau=0.3, seed=
     """A record of (loss, tau, seed) in ``protocol``'s folder, its config changed by ``change``."""
     made = record(dataset, loss, tau, seed=seed, protocol=protocol)
     made["config"].update(change)
-    made["results"] = {"linear_top1": 80.0 + seed, "uniformity": 3.0}
+    made["results"] = {"linear_top1": 80.0 + seed, "uniformity_train": 3.0}
     path = results.record_path(root / protocol, dataset, loss, tau, seed)
     results.write_record(path, made, {"pos_sim": np.ones(2)} if tau != 1.0 else None)
     return path
@@ -78,7 +78,7 @@ def test_an_invalid_record_is_no_seed_and_no_point(tmp_path):
     path = write(tmp_path, **at_protocol())
     made = results.read_record(path)
     assert not made.invalid
-    broken = path.read_text().replace('"uniformity": 3.0', '"uniformity": NaN')
+    broken = path.read_text().replace('"uniformity_train": 3.0', '"uniformity_train": NaN')
     path.write_text(broken)
     runs = RunTable(results.load(tmp_path)).at("paper")
     assert runs.seeds("hard", 0.3) == [] and runs.by_tau("hard") == []

@@ -134,8 +134,8 @@ def test_run_writes_a_complete_record(tmp_path):
     assert set(record.results) == {
         "linear_top1",
         "knn_top1",
-        "uniformity",
-        "tolerance",
+        "uniformity_train",
+        "tolerance_train",
         "alignment",
         "pos_sim_mean",
         "uniformity_test",
@@ -146,9 +146,9 @@ def test_run_writes_a_complete_record(tmp_path):
     assert len({len(v) for v in curves.values()}) == 1
     assert curves["knn_top1"][-1] == record.results["knn_top1"]
     assert (
-        curves["uniformity"][-1] == record.results["uniformity_test"]
+        curves["uniformity_test"][-1] == record.results["uniformity_test"]
     )  # the curves follow the test set
-    assert curves["tolerance"][-1] == record.results["tolerance_test"]
+    assert curves["tolerance_test"][-1] == record.results["tolerance_test"]
     assert curves["lr"] == [train.lr_at(tiny(tmp_path), e) for e in curves["epoch"]]
     prov = record.provenance
     for key in (

@@ -160,8 +160,8 @@ def monitor(
         "knn_top1": knn_top1(
             z_test, test_labels, bank.vectors, train_labels, knn_k, knn_sigma, num_classes
         ),
-        "uniformity": metrics.uniformity(z_test),
-        "tolerance": metrics.tolerance(z_test, test_labels),
+        "uniformity_test": metrics.uniformity(z_test),
+        "tolerance_test": metrics.tolerance(z_test, test_labels),
     }
 
 
@@ -180,8 +180,8 @@ def evaluate(
     """The ``results`` of a run record and its arrays (``contrastive.results``), from the final model and bank.
 
     Uniformity and tolerance (Table 1) are measured on the un-augmented training embeddings, as the authors' code does
-    for tolerance ("the mean over all training samples of its class"); the test embeddings give kNN and
-    ``uniformity_test`` / ``tolerance_test`` (the curves' last point). Every random choice comes from a generator seeded
+    for tolerance ("the mean over all training samples of its class"): ``uniformity_train`` and ``tolerance_train``;
+    the test embeddings give kNN and ``uniformity_test`` / ``tolerance_test`` (the curves' last point). Every random choice comes from a generator seeded
     with ``seed``, never the training RNG; the anchors and the embedding sample are drawn first, so they are the same
     for every run on the same data.
     """
@@ -197,8 +197,8 @@ def evaluate(
     point = monitor(z_test, test.labels, bank, train.labels, knn_k, knn_sigma, num_classes)
     results = {
         "knn_top1": point["knn_top1"],
-        "uniformity_test": point["uniformity"],
-        "tolerance_test": point["tolerance"],
+        "uniformity_test": point["uniformity_test"],
+        "tolerance_test": point["tolerance_test"],
     }
     results["alignment"] = metrics.alignment(
         encode(model, test.images, view)[1], encode(model, test.images, view)[1]
@@ -211,8 +211,8 @@ def evaluate(
     arrays["embedding_labels"] = test.labels[sample].cpu().numpy()
 
     h_train, z_train = encode(model, train.images, plain)
-    results["uniformity"] = metrics.uniformity(z_train)
-    results["tolerance"] = metrics.tolerance(z_train, train.labels)
+    results["uniformity_train"] = metrics.uniformity(z_train)
+    results["tolerance_train"] = metrics.tolerance(z_train, train.labels)
     h_flip = encode(model, train.images.flip(3), plain)[0]
     results["linear_top1"] = linear_probe(
         h_train,

@@ -1,11 +1,14 @@
-"""Rewrite the paths that older run records hold as a machine's absolute paths, and nothing else.
+"""Rewrite what older run records hold in an older form: their paths and the names of two fields.
 
 Records (and epoch-time benchmarks) written before issue 30 name ``config.data``,
 ``config.datasets``, ``config.out``, ``config.checkpoint_dir`` and ``provenance.data.path`` as
 absolute paths of the machine that ran them. This rewrites them as a record written now names them
 (``contrastive.paths.portable``): a data file by its name (its sha256 stays in the provenance); a
 folder by its part from the checkout's ``data/`` on (``/work/sweep/data/results`` becomes
-``data/results``), or, outside any ``data/`` folder, by its name. Every other value, and the JSON
+``data/results``), or, outside any ``data/`` folder, by its name. Records written before issue 31
+name the training set's uniformity and tolerance ``results.uniformity`` and ``results.tolerance``
+and the test set's curves ``curves.uniformity`` and ``curves.tolerance``: the fields are renamed so
+that each says its split (:data:`RENAMED`), values unchanged. Every other value, and the JSON
 layout (indent, key order), stays as it was; running it again changes nothing. The arrays beside a
 record (``arrays_sha256``) are not touched.
 
@@ -27,6 +30,11 @@ FILES = ("data", "path")
 """Keys whose string value names a file: rewritten to its name."""
 FOLDERS = ("datasets", "out", "checkpoint_dir")
 """Keys whose string value names a folder: rewritten relative to the checkout."""
+RENAMED = {
+    "results": {"uniformity": "uniformity_train", "tolerance": "tolerance_train"},
+    "curves": {"uniformity": "uniformity_test", "tolerance": "tolerance_test"},
+}
+"""The record fields renamed by issue 31, per part of a record: old name to new, in place."""
 LAYOUTS = (
     {"indent": 1, "sort_keys": True},
     {"indent": 1, "sort_keys": False},
@@ -62,6 +70,17 @@ def migrated(value: Any, key: str | None = None) -> Any:
     return value
 
 
+def renamed(value: Any) -> Any:
+    """``value`` with the fields of :data:`RENAMED` renamed where it is a record (it has a
+    ``results`` and a ``curves`` part), each in its place; anything else as it is."""
+    if not (isinstance(value, dict) and all(isinstance(value.get(k), dict) for k in RENAMED)):
+        return value
+    return {
+        part: {RENAMED[part].get(k, k): v for k, v in fields.items()} if part in RENAMED else fields
+        for part, fields in value.items()
+    }
+
+
 def layout(text: str, value: Any) -> dict | None:
     """The :data:`LAYOUTS` entry that writes ``value`` back as exactly ``text``, or None."""
     return next((kw for kw in LAYOUTS if _dump(value, kw) == text), None)
@@ -72,15 +91,15 @@ def _dump(value: Any, kw: dict) -> str:
 
 
 def migrate_file(path: Path, dry_run: bool = False) -> bool:
-    """Rewrite one JSON file's paths in place (atomically); whether it changed. ``ValueError``
-    naming the file if it is not JSON or its layout is not one of :data:`LAYOUTS` (it would change
-    more than its paths)."""
+    """Rewrite one JSON file's paths and renamed fields in place (atomically); whether it changed.
+    ``ValueError`` naming the file if it is not JSON or its layout is not one of :data:`LAYOUTS` (it
+    would change more than those)."""
     text = path.read_text(encoding="utf-8")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e.msg}); not migrated") from None
-    new = migrated(value)
+    new = renamed(migrated(value))
     if new == value:
         return False
     if (kw := layout(text, value)) is None:
@@ -120,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"migrate: {e}", file=sys.stderr)
         return 2
     verb = "would rewrite" if args.dry_run else "rewrote"
-    print(f"migrate: {verb} the paths of {len(changed)} file(s)")
+    print(f"migrate: {verb} {len(changed)} file(s)")
     return 0
 
 

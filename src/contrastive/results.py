@@ -2,8 +2,9 @@
 
 A record, what the book's experimental chapters draw and judge, is a dict with four required parts: ``config``
 (what was run: dataset, loss, tau, k, epochs, batch_size, negatives, seed, ...), ``results`` (final numbers:
-linear_top1 and knn_top1 in percent, uniformity, tolerance, alignment, pos_sim_mean, ...), ``curves`` (per-epoch
-series, ``{"epoch": [...], "loss": [...], ...}``) and ``provenance`` (commit, versions, device, data source and its
+linear_top1 and knn_top1 in percent, uniformity_train and tolerance_train (Table 1's, on the training set),
+uniformity_test, tolerance_test, alignment, pos_sim_mean, ...), ``curves`` (per-epoch series of the test set,
+``{"epoch": [...], "loss": [...], "uniformity_test": [...], ...}``) and ``provenance`` (commit, versions, device, data source and its
 sha256, wall seconds per phase, times). Larger arrays (embedding and similarity samples) go beside the JSON in
 ``<name>.npz``, whose sha256 the JSON holds. Records live at ``<root>/<dataset>/<name>.json`` (:func:`record_name`).
 """
@@ -29,6 +30,14 @@ from .atomic import clean_temps, temp_file
 from .losses import USES_TAU, check_loss
 
 REQUIRED = ("config", "results", "curves", "provenance")
+TABLE1_FIELDS = {
+    "linear_top1": "linear_top1",
+    "knn_top1": "knn_top1",
+    "uniformity": "uniformity_train",
+    "tolerance": "tolerance_train",
+}
+"""The ``results`` field that holds each metric of the paper's Table 1 (``paper.METRICS``) and kNN:
+uniformity and tolerance on the training set, as the paper's."""
 DEFAULT_ROOT = paths.checkout() / "data" / "results"
 """``data/results`` of the checkout the command runs in (``contrastive.paths.checkout``), never of
 the package's install location."""
@@ -121,6 +130,11 @@ class Record:
     @property
     def name(self) -> str:
         return record_name(self.loss, self.tau, self.seed, self.schedule)
+
+    def value(self, metric: str) -> float:
+        """The final ``metric`` of the run, named as the paper's Table 1 names it
+        (:data:`TABLE1_FIELDS`): ``uniformity`` is ``results.uniformity_train``."""
+        return self.results[TABLE1_FIELDS[metric]]
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays stored beside the record (:func:`read_arrays`)."""

@@ -41,7 +41,7 @@ from .config import BOOKKEEPING, Config, ConfigError
 from .data import Dataset, load, normalize
 from .protocols import deviations, differences, steps_per_epoch
 
-CURVES = ("epoch", "loss", "knn_top1", "uniformity", "tolerance", "lr")
+CURVES = ("epoch", "loss", "knn_top1", "uniformity_test", "tolerance_test", "lr")
 CONCURRENT_ENV = "CONTRASTIVE_CONCURRENT_RUNS"
 """Set by benchmarks/gpu_session.sh when runs share one GPU; recorded, since it slows each run."""
 

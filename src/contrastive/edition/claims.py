@@ -506,13 +506,13 @@ def _mean_gap(a: dict[str, np.ndarray]) -> float:
 
 
 SEED_METRICS: dict[str, str | tuple[str, Callable[[dict[str, np.ndarray]], float]]] = {
-    **{m: m for m in ("linear_top1", "knn_top1", "uniformity", "tolerance")},
+    **{m: m for m in results.TABLE1_FIELDS},
     "s_ii": ("pos_sim", _mean_positive),
     "gap": ("neg_top10", _mean_gap),
     "sample_uniformity": ("embedding", _sample(0)),
     "sample_tolerance": ("embedding", _sample(1)),
 }
-"""What a margin is measured in: a key of a record's results, or (an array it needs, the number
+"""What a margin is measured in: a metric of Table 1 or kNN (``Record.value``), or (an array it needs, the number
 read from its arrays): the mean s_ii of the stored anchors (claim 7b), their mean s_ii less the
 hardest negative (claim 7a), the uniformity and tolerance of the stored test sample (Fig. 2)."""
 
@@ -688,7 +688,7 @@ def seed_spread(look: Runs, metric: str) -> float | None:
     for loss, tau in dict.fromkeys((r.loss, r.tau) for r in look.records):
         runs = look.counted(loss, tau)
         if isinstance(how, str):
-            values = [r.results[how] for r in runs if how in r.results]
+            values = [r.value(how) for r in runs if results.TABLE1_FIELDS[how] in r.results]
         else:
             values = [how[1](a) for a in map(look.read, runs) if how[0] in a]
         if len(values) > 1:

@@ -39,13 +39,14 @@ CRITERIA = {
 }
 """The three criteria in words (module docstring), written before the first run of a moving τ."""
 ACCURACIES = ("linear_top1", "knn_top1")
+PLANE = ("uniformity_test", "tolerance_test")
+"""The axes of the plane the criteria place a run in: the test set's, its last curve point."""
 
 
 def numbers(record: Record) -> dict[str, float]:
     """A run's numbers the criteria read: test uniformity and tolerance (its last curve point), linear and kNN top-1."""
     return {
-        "uniformity": record.curves["uniformity"][-1],
-        "tolerance": record.curves["tolerance"][-1],
+        **{m: record.curves[m][-1] for m in PLANE},
         **{m: record.results[m] for m in ACCURACIES},
     }
 
@@ -83,7 +84,7 @@ def noise(fixed: Sequence[Point], metric: str) -> float:
 
 def frontier(fixed: Sequence[Point]) -> list[tuple[float, float]]:
     """The fixed-τ frontier: the (uniformity, tolerance) seed means that no other beats in both, by uniformity."""
-    points = [(p.mean("uniformity"), p.mean("tolerance")) for p in fixed]
+    points = [(p.mean("uniformity_test"), p.mean("tolerance_test")) for p in fixed]
     kept = [
         (u, t)
         for u, t in points
@@ -101,10 +102,10 @@ def frontier_tolerance(front: Sequence[tuple[float, float]], uniformity: float) 
 def judge(point: Point, fixed: Sequence[Point]) -> dict[str, dict[str, Any]]:
     """Each criterion of :data:`CRITERIA` for the runs ``point`` against the fixed τ: the deciding number (the gap
     above the frontier in tolerance, or above the best fixed τ's mean), the margin it must exceed, and the verdict."""
-    tolerance_gap = point.mean("tolerance") - frontier_tolerance(
-        frontier(fixed), point.mean("uniformity")
+    tolerance_gap = point.mean("tolerance_test") - frontier_tolerance(
+        frontier(fixed), point.mean("uniformity_test")
     )
-    found = {"escapes": {"gap": tolerance_gap, "margin": noise(fixed, "tolerance")}}
+    found = {"escapes": {"gap": tolerance_gap, "margin": noise(fixed, "tolerance_test")}}
     for metric in ACCURACIES:
         best = max(fixed, key=lambda p: p.mean(metric))
         found[metric] = {

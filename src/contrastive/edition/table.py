@@ -122,7 +122,7 @@ class Runs:
         runs = self.counted(loss, tau)
         self.used += runs
         self.most_seeds = max(self.most_seeds, len(runs))
-        return float(np.mean([r.results[metric] for r in runs])) if runs else float("nan")
+        return float(np.mean([r.value(metric) for r in runs])) if runs else float("nan")
 
     def series(
         self, loss: str, metric: str, taus: Sequence[float] = paper.TABLE1_TAUS

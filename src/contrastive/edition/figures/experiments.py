@@ -121,7 +121,7 @@ def table1_rows(runs: Runs) -> list[dict[str, Any]]:
         same = [s for s in runs.seeds(loss, tau) if _off(s) == row["off_protocol"]] if r else []
         for m in paper.METRICS:
             theirs = paper.table1(runs.dataset, m, loss, tau)
-            values = [s.results[m] for s in same]
+            values = [s.value(m) for s in same]
             ours = float(np.mean(values)) if values else None
             row[m] = {
                 "paper": theirs,
@@ -253,7 +253,7 @@ def _vs_tau(runs: Runs, metrics: Sequence[str], what: str) -> go.Figure | NotYet
     for col, metric in enumerate(metrics, start=1):
         for loss, ours in by_loss.items():
             if ours:
-                values = [[s.results[metric] for s in runs_] for _, runs_, _ in ours]
+                values = [[s.value(metric) for s in runs_] for _, runs_, _ in ours]
                 spread = any(len(v) > 1 for v in values)
                 fig.add_trace(
                     go.Scatter(
@@ -352,12 +352,12 @@ def sweep_agreement(
     between our means over seeds and their values over the τ both have, and how many τ that is."""
     found = {}
     for loss in TAU_LOSSES:
-        ours = {t: [s.results for s in runs_] for t, runs_, _ in _ours(runs, loss)}
+        ours = {t: runs_ for t, runs_, _ in _ours(runs, loss)}
         for metric in metrics:
             theirs = dict(paper.authors_sweep(runs.dataset, loss, metric))
             shared = [t for t in theirs if t in ours]
             if len(shared) >= 3:
-                mine = [float(np.mean([r[metric] for r in ours[t]])) for t in shared]
+                mine = [float(np.mean([r.value(metric) for r in ours[t]])) for t in shared]
                 found[(loss, metric)] = (spearman(mine, [theirs[t] for t in shared]), len(shared))
     return found
 
@@ -387,7 +387,7 @@ def knn_linear_split(runs: Runs) -> dict[str, list[tuple[float, float, float]]]:
     accuracies = ("knn_top1", "linear_top1")
     ours = {
         loss: {
-            t: {m: float(np.mean([s.results[m] for s in runs_])) for m in accuracies}
+            t: {m: float(np.mean([s.value(m) for s in runs_])) for m in accuracies}
             for t, runs_, _ in _ours(runs, loss)
         }
         for loss in TAU_LOSSES

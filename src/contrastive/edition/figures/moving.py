@@ -12,10 +12,10 @@ from plotly.subplots import make_subplots
 from ... import pilot, results, schedules
 from ...protocols import NOT_YET_RUN, counts, describe
 from ...results import Record
-from ..moving import ACCURACIES, CRITERIA, Point, fixed_points, frontier, judge
+from ..moving import ACCURACIES, CRITERIA, PLANE, Point, fixed_points, frontier, judge
 from ..table import Runs
 from . import Html, class_colour, html_table
-from .records import CURVE_LABELS, METRIC_LABELS, subscripts
+from .records import METRIC_LABELS, subscripts
 from .runs import RULE_2
 
 ROOT = results.DEFAULT_ROOT.parent / "beyond" / "results"
@@ -70,8 +70,8 @@ def verdicts(fixed_runs: Runs, moving_runs: Runs) -> dict[str, Any]:
             "judged": judge(point, fixed),
             "levelled": sum(pilot.levelled(r.curves, RULE_2) for r in point.runs),
             "tau": _tau_range(point),
-            **{m: point.mean(m) for m in ("uniformity", "tolerance", *ACCURACIES)},
-            **{f"{m}_spread": point.spread(m) for m in ("uniformity", "tolerance", *ACCURACIES)},
+            **{m: point.mean(m) for m in (*PLANE, *ACCURACIES)},
+            **{f"{m}_spread": point.spread(m) for m in (*PLANE, *ACCURACIES)},
         }
     return {
         "fixed": fixed,
@@ -123,14 +123,14 @@ def verdict_table(found: dict[str, Any]) -> str:
 def _point_trace(point: Point, name: str, colour_: str, symbol: str, legend: bool) -> go.Scatter:
     """One configuration's seed-mean test (uniformity, tolerance), its seed spread as error bars."""
     return go.Scatter(
-        x=[point.mean("uniformity")],
-        y=[point.mean("tolerance")],
+        x=[point.mean("uniformity_test")],
+        y=[point.mean("tolerance_test")],
         mode="markers",
         name=name,
         marker={"color": colour_, "size": 11, "symbol": symbol},
         showlegend=legend,
-        error_x={"type": "data", "array": [point.spread("uniformity") / 2], "visible": True},
-        error_y={"type": "data", "array": [point.spread("tolerance") / 2], "visible": True},
+        error_x={"type": "data", "array": [point.spread("uniformity_test") / 2], "visible": True},
+        error_y={"type": "data", "array": [point.spread("tolerance_test") / 2], "visible": True},
         hovertemplate=f"{name}<br>uniformity %{{x:.3f}}<br>tolerance %{{y:.3f}}"
         f"<br>{len(point.runs)} seed(s)<extra></extra>",
     )
@@ -175,8 +175,8 @@ def plane_figure(found: dict[str, Any]) -> go.Figure:
     fig.add_trace(_frontier_trace(fixed, "fixed-τ frontier"))
     fig.add_trace(
         go.Scatter(
-            x=[p.mean("uniformity") for p in fixed],
-            y=[p.mean("tolerance") for p in fixed],
+            x=[p.mean("uniformity_test") for p in fixed],
+            y=[p.mean("tolerance_test") for p in fixed],
             mode="markers+text",
             name="fixed τ (seed mean)",
             text=[_tau_text(p) for p in fixed],
@@ -214,8 +214,8 @@ def training_figure(
 ) -> go.Figure:
     """τ over training (its mean over each epoch's steps, at the curve points) beside the test uniformity and kNN
     top-1 of every run of each moving τ, with the seed-0 runs of a few fixed τ for reference."""
-    keys = ("tau", "uniformity", "knn_top1")
-    titles = ("τ", CURVE_LABELS["uniformity"], CURVE_LABELS["knn_top1"])
+    keys = ("tau", "uniformity_test", "knn_top1")
+    titles = ("τ", METRIC_LABELS["uniformity_test"], METRIC_LABELS["knn_top1"])
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.08)
     for point in found["fixed"]:
         run = point.runs[0]
@@ -284,8 +284,8 @@ def trajectory_figure(found: dict[str, Any]) -> go.Figure:
             fixed = c == FIXED
             fig.add_trace(
                 go.Scatter(
-                    x=[run.curves["uniformity"][at]],
-                    y=[run.curves["tolerance"][at]],
+                    x=[run.curves["uniformity_test"][at]],
+                    y=[run.curves["tolerance_test"][at]],
                     mode="markers+text" if fixed else "markers",
                     text=[name] if fixed else None,
                     textposition="top center",

@@ -13,7 +13,7 @@ from ... import pilot
 from ...protocols import PROTOCOLS, SETTINGS, describe, shown
 from ...results import Record
 from . import class_colour, html_table
-from .records import COLOURS, CURVE_LABELS, HtmlTable, NotYetRun, _finish, _fmt
+from .records import COLOURS, METRIC_LABELS, HtmlTable, NotYetRun, _finish, _fmt
 
 
 def protocols_table() -> HtmlTable:
@@ -92,7 +92,7 @@ def pilot_curves(
     if not runs:
         return NotYetRun("The pilot's curves", tuple(which.recipes))
     panels = which.rules["flat_curves"]
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[CURVE_LABELS[c] for c in panels])
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[METRIC_LABELS[c] for c in panels])
     for i, (recipe, records) in enumerate(runs.items()):
         for r in sorted(records, key=lambda r: r.config["tau"]):
             c, name = r.curves, f"{recipe}, τ={r.config['tau']:g}"

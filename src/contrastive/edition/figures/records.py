@@ -40,15 +40,11 @@ METRIC_LABELS = {
     "loss": "training loss",
     "lr": "learning rate",
 }
-"""Axis and row labels: Table 1's uniformity and tolerance are on the un-augmented training embeddings."""
-CURVE_LABELS = {
-    "loss": "training loss",
-    "knn_top1": "kNN top-1 (%), test set",
-    "uniformity": "uniformity −L_unif, test set",
-    "tolerance": "tolerance T, test set",
-}
-"""The per-epoch series (keys of a record's ``curves``) drawn by :func:`dynamics` and :func:`run_curves`, one panel each."""
-CURVE_PANELS = tuple(CURVE_LABELS)
+"""Axis and row labels, by the name of a metric or a curve: Table 1's uniformity and tolerance are on the
+un-augmented training embeddings (a record's ``uniformity_train``), the curves on the test set's."""
+CURVE_PANELS = ("loss", "knn_top1", "uniformity_test", "tolerance_test")
+"""The per-epoch series (keys of a record's ``curves``, all of the test set but the loss) drawn by
+:func:`dynamics` and :func:`run_curves`, one panel each, labelled by :data:`METRIC_LABELS`."""
 METRIC_FORMATS = {"linear_top1": ".2f", "knn_top1": ".2f", "uniformity": ".3f", "tolerance": ".3f"}
 COLOURS = {"contrastive": "#1f77b4", "hard": "#d62728", "paper": "#7f7f7f"}
 DASHES = {"contrastive": "solid", "hard": "dash"}

@@ -32,7 +32,6 @@ from ..table import Runs
 from . import class_colour, html_table
 from .records import (
     COLOURS,
-    CURVE_LABELS,
     CURVE_PANELS,
     METRIC_FORMATS,
     METRIC_LABELS,
@@ -64,7 +63,7 @@ RULE_2 = pilot.FIRST.rules
 def _curve_grid() -> dict[str, Any]:
     """The layout of the 2 × 2 panels of ``CURVE_PANELS`` against the epoch."""
     layout = make_subplots(
-        rows=2, cols=2, subplot_titles=[CURVE_LABELS[c] for c in CURVE_PANELS]
+        rows=2, cols=2, subplot_titles=[METRIC_LABELS[c] for c in CURVE_PANELS]
     ).layout.to_plotly_json()
     layout.pop("template", None)
     for i in range(1, len(CURVE_PANELS) + 1):
@@ -86,7 +85,7 @@ def _curve_traces(record: dict[str, Any], colour: str, name: str) -> list[go.Sca
             line={"color": colour},
             xaxis=f"x{'' if i == 0 else i + 1}",
             yaxis=f"y{'' if i == 0 else i + 1}",
-            hovertemplate=f"epoch %{{x}}<br>{CURVE_LABELS[c]} %{{y:.4g}}<extra></extra>",
+            hovertemplate=f"epoch %{{x}}<br>{METRIC_LABELS[c]} %{{y:.4g}}<extra></extra>",
         )
         for i, c in enumerate(CURVE_PANELS)
         if c in curves
@@ -145,7 +144,7 @@ def _add_uniformity(fig: go.Figure, record: Record, colour: int, dash: str, name
     steps = [e * _steps(record) for e in record.curves["epoch"]]
     fig.add_scatter(
         x=steps,
-        y=record.curves["uniformity"],
+        y=record.curves["uniformity_test"],
         mode="lines+markers",
         showlegend=False,
         line={"dash": dash, "color": class_colour(colour)},
@@ -245,7 +244,7 @@ def steps_numbers(protocols: Sequence[str] = tuple(PROTOCOLS)) -> dict[str, int]
 def _exit_step(record: Record) -> int | None:
     """The SGD step of a hard run's first curve point from which on its test uniformity stays at or above
     :data:`ESCAPED` (it left the collapse and did not fall back), or None where it ended below it."""
-    u = record.curves["uniformity"]
+    u = record.curves["uniformity_test"]
     if u[-1] < ESCAPED:
         return None
     first = max((i for i, v in enumerate(u) if v < ESCAPED), default=-1) + 1
@@ -275,7 +274,7 @@ def early_numbers(early: Sequence[Record], dataset: str = "cifar10") -> dict[str
     hard = _early_hard(early, dataset)
 
     def lowest(r: Record) -> str:
-        u = r.curves["uniformity"]
+        u = r.curves["uniformity_test"]
         i = min(range(len(u)), key=u.__getitem__)
         return f"{u[i]:.2f} at step {r.curves['epoch'][i] * _steps(r):,} (τ = {r.tau:g})"
 
@@ -381,10 +380,13 @@ def levelled_off(runs: Runs) -> HtmlTable | NotYetRun:
                 f"{curves['loss'][-1]:.4f} / {loss_at_collapse(r):.4f}",
             ]
         )
-    short = {"uniformity": "uniformity", "knn_top1": "kNN"}
+    short = {"uniformity_test": "uniformity", "knn_top1": "kNN"}
     columns = (
         "run",
-        *(f"{CURVE_LABELS[n]}, at {1 - last:.0%} of training → end" for n in RULE_2["flat_curves"]),
+        *(
+            f"{METRIC_LABELS[n]}, at {1 - last:.0%} of training → end"
+            for n in RULE_2["flat_curves"]
+        ),
         *(f"moved: {short[n]}" for n in RULE_2["flat_curves"]),
         f"levelled off (≤ {limit:.0%})",
         "last epoch's loss / its value at a collapse",
@@ -449,7 +451,7 @@ def trial_numbers(trials: Sequence[Record], runs: Runs) -> dict[str, Any]:
 def _uniformity_at(record: Record, horizon: int) -> float:
     """The test-set uniformity of ``record`` at its last curve point up to epoch ``horizon``."""
     curves = record.curves
-    return curves["uniformity"][max(i for i, e in enumerate(curves["epoch"]) if e <= horizon)]
+    return curves["uniformity_test"][max(i for i, e in enumerate(curves["epoch"]) if e <= horizon)]
 
 
 def collapse_trials(trials: Sequence[Record], runs: Runs) -> HtmlTable | NotYetRun:
@@ -475,7 +477,9 @@ def collapse_trials(trials: Sequence[Record], runs: Runs) -> HtmlTable | NotYetR
                 name,
                 "nothing: its first epochs" if changed is None else changed,
                 precision(r),
-                ", ".join(f"{curves['epoch'][i]}: {curves['uniformity'][i]:.3f}" for i in points),
+                ", ".join(
+                    f"{curves['epoch'][i]}: {curves['uniformity_test'][i]:.3f}" for i in points
+                ),
                 f"{curves['loss'][last]:.4f} / {loss_at_collapse(r):.4f} (epoch {curves['epoch'][last]})",
                 "yes" if _uniformity_at(r, horizon) >= ESCAPED else "no",
             ]

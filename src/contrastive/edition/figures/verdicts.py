@@ -45,7 +45,7 @@ def _seed_spread(look: Runs, metric: str, taus: Sequence[float]) -> tuple[float,
     spreads = [
         (max(v) - min(v), t)
         for t in taus
-        if len(v := [r.results[metric] for r in look.counted("contrastive", t)]) > 1
+        if len(v := [r.value(metric) for r in look.counted("contrastive", t)]) > 1
     ]
     return max(spreads, default=None)
 
