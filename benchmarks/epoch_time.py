@@ -356,7 +356,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data", default=None, help="the offline CIFAR-10 npz (default: torchvision download)"
     )
     p.add_argument(
-        "--datasets", default=str(data.DEFAULT_ROOT), help="where downloads and decoded caches go"
+        "--datasets", default=str(data.DATASETS_ROOT), help="where downloads and decoded caches go"
     )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--loss", default="contrastive")

@@ -69,7 +69,7 @@ def test_the_display_rule_tells_fetching_from_computing():
     )
     assert only_fetches_and_displays("show(runs.dynamics(records))")
     assert not only_fetches_and_displays(
-        "sweeps = {loss: toy.sweep(toy.TAUS, loss) for loss in LOSSES}"
+        "sweeps = {loss: toy.tau_sweep(toy.TAUS, loss) for loss in LOSSES}"
     )
     assert not only_fetches_and_displays("figure = runs.dynamics(records)\nshow(figure)")
 

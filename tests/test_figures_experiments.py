@@ -1143,7 +1143,7 @@ def test_the_two_pilots_figures_have_titles_of_their_own():
     from contrastive import pilot
 
     titles = [
-        pilots.pilot_curves(pilot.load(which), which).layout.title.text
+        pilots.pilot_curves(pilot.recipe_records(which), which).layout.title.text
         for which in (pilot.FIRST, pilot.SECOND)
     ]
     assert titles[0] != titles[1] and "first" in titles[0] and "second" in titles[1]

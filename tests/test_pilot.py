@@ -132,7 +132,7 @@ def test_the_short_cpu_protocol_is_the_first_pilots_choice():
 
 def test_the_cpu_protocol_is_the_second_pilots_choice():
     """The committed records of the second pilot, judged by its rules, choose exactly ``cpu``."""
-    verdict = pilot.verdict(pilot.load(pilot.SECOND), pilot.SECOND)
+    verdict = pilot.verdict(pilot.recipe_records(pilot.SECOND), pilot.SECOND)
     assert verdict["complete"] and verdict["flat"], verdict["rows"]
     cpu = PROTOCOLS["cpu"]
     assert PAPER.scaled(**pilot.SECOND.recipes[verdict["chosen"]]) == cpu

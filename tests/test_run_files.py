@@ -32,7 +32,7 @@ def defaults_seen_from(cwd: Path, **env: str) -> dict[str, str]:
     code = (
         "import json; from contrastive import data, results, sweep, config; "
         "c = config.Config(device='cpu'); "
-        "print(json.dumps({'results': str(results.root()), 'datasets': str(data.DEFAULT_ROOT), "
+        "print(json.dumps({'results': str(results.root()), 'datasets': str(data.DATASETS_ROOT), "
         "'notebook': str(sweep.NOTEBOOK), 'out': c.out, 'config_datasets': c.datasets}))"
     )
     unset = (paths.HOME_ENV, results.ROOT_ENV)

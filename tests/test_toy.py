@@ -62,14 +62,14 @@ def test_result_holds_unit_embeddings_and_their_metrics():
 
 
 def test_sweep_follows_the_tau_grid():
-    results = toy.sweep((0.5, 0.1), "contrastive", FAST)
+    results = toy.tau_sweep((0.5, 0.1), "contrastive", FAST)
     assert [r.tau for r in results] == [0.5, 0.1]
 
 
 def test_the_numbers_of_a_sweep_are_plain_python_numbers_that_glue_can_paste():
     """The dilemma chapter glues toy_numbers; glue:text literal-evaluates each value's text, which a tensor or
     numpy scalar (``tensor(0.5)``, ``np.float64(0.5)``) would not survive."""
-    results = toy.sweep((0.5, 0.1, 0.3), "contrastive", FAST)
+    results = toy.tau_sweep((0.5, 0.1, 0.3), "contrastive", FAST)
     numbers = analytic.toy_numbers(results)
     assert (numbers["tau_first"], numbers["tau_last"]) == (0.5, 0.3)
     assert (

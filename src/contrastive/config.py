@@ -16,8 +16,7 @@ import torch
 
 from . import losses, models, results, schedules
 from .checks import check_int, check_real
-from .data import DATASETS
-from .data import DEFAULT_ROOT as DATA_ROOT
+from .data import DATASETS, DATASETS_ROOT
 from .protocols import PROTOCOLS, Protocol, negatives_per_anchor
 
 NEGATIVES = ("bank", "batch")
@@ -65,7 +64,7 @@ class Config(Protocol):
     macl_alpha: float = 0.5  # macl: α of τ_A = τ0 [1 + α (A − A0)]
     macl_a0: float = 0.0  # macl: A0, the alignment at which τ_A = τ0
     data: str | None = None  # the offline CIFAR-10 npz; None: torchvision's download
-    datasets: str = str(DATA_ROOT)  # the folder of downloads and decoded data (data/datasets)
+    datasets: str = str(DATASETS_ROOT)  # the folder of downloads and decoded data (data/datasets)
     # cuda or cpu
     device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
     out: str = field(default_factory=lambda: str(results.root()))  # the records folder

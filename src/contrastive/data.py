@@ -33,7 +33,7 @@ OFFLINE_KEYS = tuple(
     f"{key}_{split}" for split in OFFLINE_SPLITS for key in ("jpeg", "offsets", "y")
 ) + ("classes",)
 """The arrays of the offline npz that :func:`check_npz` requires."""
-DEFAULT_ROOT = paths.checkout() / "data" / "datasets"
+DATASETS_ROOT = paths.checkout() / "data" / "datasets"
 """``data/datasets`` of the checkout the command runs in (git-ignored): downloads and the decoded
 offline copy."""
 
@@ -78,7 +78,7 @@ def load(
     data: str | Path | None = None,
     subset: int | None = None,
     device: str | torch.device = "cpu",
-    root: str | Path = DEFAULT_ROOT,
+    root: str | Path = DATASETS_ROOT,
 ) -> Dataset:
     """``split`` of ``dataset`` (the class-balanced :func:`balanced` ``subset`` if given) as tensors on ``device``,
     from ``data``, the offline CIFAR-10 npz (only with ``dataset="cifar10"``), else downloaded into ``root``."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import results
 
-DEFAULT_ROOT = results.DEFAULT_ROOT.parent / "pilot"
+PILOT_ROOT = results.DEFAULT_ROOT.parent / "pilot"
 """``data/pilot`` of the checkout: the records of both pilots, ``<recipe>/<protocol>/cifar10/contrastive-tau<τ>.json``."""
 
 
@@ -171,11 +171,11 @@ def verdict(runs: Mapping[str, Sequence[results.Record]], pilot: Pilot = FIRST) 
     at every τ, "rows": one row per recipe,
     "runs": {recipe: [assess(record), ...]}}``. A recipe missing a τ of ``pilot.taus`` cannot be chosen;
     where no recipe meets rule 2, the flattest within budget is chosen only if ``rules["fallback"]``."""
-    rows, judged = (
+    rows, assessed_runs = (
         [],
         {recipe: [assess(r, pilot.rules) for r in records] for recipe, records in runs.items()},
     )
-    for recipe, assessed in judged.items():
+    for recipe, assessed in assessed_runs.items():
         complete = sorted(a["tau"] for a in assessed) == sorted(pilot.taus)
         rows.append(
             {
@@ -206,11 +206,13 @@ def verdict(runs: Mapping[str, Sequence[results.Record]], pilot: Pilot = FIRST) 
         "flat": bool(qualified),
         "complete": complete,
         "rows": rows,
-        "runs": judged,
+        "runs": assessed_runs,
     }
 
 
-def load(pilot: Pilot = FIRST, root: str | Path = DEFAULT_ROOT) -> dict[str, list[results.Record]]:
+def recipe_records(
+    pilot: Pilot = FIRST, root: str | Path = PILOT_ROOT
+) -> dict[str, list[results.Record]]:
     """``pilot``'s records under ``root`` (``<root>/<recipe>/**/*.json``), by recipe."""
     return {
         recipe: results.load(Path(root) / recipe)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .pilot import DEFAULT_ROOT, PILOTS, Pilot, load, verdict
+from .pilot import PILOT_ROOT, PILOTS, Pilot, recipe_records, verdict
 from .protocols import PAPER
 from .train import record_path, run
 
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a CIFAR-10 file (the npz of data/README.md); default: torchvision's download",
     )
     p.add_argument(
-        "--out", default=str(DEFAULT_ROOT), help="records go to OUT/<recipe>/<protocol>/cifar10/"
+        "--out", default=str(PILOT_ROOT), help="records go to OUT/<recipe>/<protocol>/cifar10/"
     )
     p.add_argument(
         "--recipes",
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pilot: {path}: {'exists, skipped' if path.is_file() else 'running'}", flush=True)
         if not path.is_file():
             run(config)
-    print(verdict(load(pilot, args.out), pilot))
+    print(verdict(recipe_records(pilot, args.out), pilot))
     return 0
 
 

@@ -140,7 +140,7 @@ def differences(
     ]
 
 
-def judged(loss: str) -> tuple[str, ...]:
+def compared_fields(loss: str) -> tuple[str, ...]:
     """The compared :class:`Protocol` fields a run of ``loss`` is judged on (``k`` only where ``loss`` uses it)."""
     return tuple(
         f.name
@@ -152,7 +152,7 @@ def judged(loss: str) -> tuple[str, ...]:
 def deviations(config: Mapping[str, Any], name: str) -> list[Deviation]:
     """Every setting of ``config`` (a record's config, or ``asdict`` of a Config) that differs from protocol ``name``."""
     return differences(
-        config, dataclasses.asdict(PROTOCOLS[name]), judged(config["loss"]), reference=name
+        config, dataclasses.asdict(PROTOCOLS[name]), compared_fields(config["loss"]), reference=name
     )
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from . import atomic, paper, paths, results
 from .config import SCHEDULE_FIELDS, Config, ConfigError
-from .protocols import differences, judged, steps_per_epoch
+from .protocols import compared_fields, differences, steps_per_epoch
 from .train import evaluated, record_path
 
 PROTOCOL = "paper"
@@ -130,7 +130,7 @@ def covers(record: results.Record, wanted: Config) -> bool:
     ``contrastive.sweep.shortfall`` (the same protocol, seed and settings that the protocol fixes),
     here because the sweep module imports papermill, which a GPU machine's own Python lacks (a test
     pins the two together)."""
-    names = ("protocol", *judged(wanted.loss), "seed", *SCHEDULE_FIELDS[wanted.schedule])
+    names = ("protocol", *compared_fields(wanted.loss), "seed", *SCHEDULE_FIELDS[wanted.schedule])
     return not differences(record.config, asdict(wanted), names, reference="requested")
 
 

@@ -39,7 +39,7 @@ from . import paper, paths, results
 from .checks import literal_assignments
 from .config import SCHEDULE_FIELDS, Config
 from .data import check_npz
-from .protocols import PROTOCOLS, configurations, differences, judged
+from .protocols import PROTOCOLS, compared_fields, configurations, differences
 from .schedules import BASE_TAU, SCHEDULES, moves
 from .train import check_replaces, record_path
 
@@ -98,7 +98,7 @@ def shortfall(record: results.Record, wanted: Config) -> str | None:
     """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary (a different protocol, seed
     or setting that protocol fixes for its loss, or of its τ's schedule), or None. The data path is not compared: the
     same file lies at different paths on different machines."""
-    names = ("protocol", *judged(wanted.loss), "seed", *SCHEDULE_FIELDS[wanted.schedule])
+    names = ("protocol", *compared_fields(wanted.loss), "seed", *SCHEDULE_FIELDS[wanted.schedule])
     found = differences(record.config, asdict(wanted), names, reference="requested")
     return ", ".join(map(str, found)) or None
 

@@ -496,7 +496,6 @@ def _run(config: Config, path: Path) -> Path:
     eval_seconds = time.perf_counter() - t_eval
     prov = {
         **environment,
-        "protocol": None if deviations(asdict(config), config.protocol) else config.protocol,
         "bf16": config.use_bf16,
         "compiled": config.compile_mode if config.use_compile else None,
         "concurrent_runs": int(os.environ.get(CONCURRENT_ENV, "1")),

@@ -142,7 +142,7 @@ def train(tau: float, loss: str = "contrastive", config: ToyConfig = ToyConfig()
     return ToyResult(loss, tau, z, labels, uniformity(z), tolerance(z, labels), value.item())
 
 
-def sweep(
+def tau_sweep(
     taus: Sequence[float] = TAUS, loss: str = "contrastive", config: ToyConfig = ToyConfig()
 ) -> list[ToyResult]:
     """:func:`train` at every tau of ``taus``, same data and initialisation for each."""

@@ -62,7 +62,7 @@ def dropped(k: int) -> Summary:
     return lambda s_neg, tau: dropped_share(s_neg, tau, min(k, s_neg.shape[-1]))
 
 
-def _vs_tau(
+def _penalty_vs_tau(
     samples: Mapping[str, Tensor],
     summary: Summary,
     marks: Mapping[str, Sequence[float]] | None,
@@ -116,7 +116,7 @@ def effective_figure(
 ) -> go.Figure:
     """The effective number of negatives exp H(r_i) vs τ (log–log), with M (all negatives) and k (what
     Eq. 9 keeps) as dashed lines."""
-    fig = _vs_tau(samples, effective_negatives, marks, taus)
+    fig = _penalty_vs_tau(samples, effective_negatives, marks, taus)
     ms = sorted({s.shape[-1] for s in samples.values()})
     _hline(fig, ms, f"M = {', '.join(f'{m:,}' for m in ms)} (every negative)", "dash")
     _hline(fig, [k], f"k = {k:,} (the nearest negatives Eq. 9 keeps)", "dot")
@@ -135,7 +135,7 @@ def dropped_figure(
 ) -> go.Figure:
     """The share of the Eq. 5 penalty outside the k nearest negatives vs τ (log–log): what the hard loss
     of Eq. 9 removes from the gradient. Its τ → ∞ limit (M − k)/M is dashed; the y axis starts at 10**DROPPED_FLOOR."""
-    fig = _vs_tau(samples, dropped(k), marks, taus)
+    fig = _penalty_vs_tau(samples, dropped(k), marks, taus)
     if ms := sorted({s.shape[-1] for s in samples.values() if s.shape[-1] > k}):
         name = f"τ → ∞: (M − k)/M, M = {', '.join(f'{m:,}' for m in ms)}"
         _hline(fig, [(m - k) / m for m in ms], name, "dash")

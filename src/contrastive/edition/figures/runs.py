@@ -18,13 +18,13 @@ from ...losses import LABELS, USES_TAU
 from ...protocols import (
     PROTOCOLS,
     TITLES,
+    compared_fields,
     config_label,
     configurations,
     counts,
     describe,
     deviations,
     differences,
-    judged,
     steps_per_epoch,
 )
 from ...results import Record
@@ -296,7 +296,7 @@ def early_numbers(early: Sequence[Record], dataset: str = "cifar10") -> dict[str
 # --- levelled off, collapsed ----------------------------------------------------------------
 
 
-def _judged(runs: Runs) -> list[tuple[Record, dict[str, float]]]:
+def _with_flatness(runs: Runs) -> list[tuple[Record, dict[str, float]]]:
     """The valid runs among ``runs`` in Table 1's order, each with how far its curves of rule 2
     moved over the last stretch of training (``contrastive.pilot.flatness``)."""
     valid = [r for r in runs.records if not r.invalid]
@@ -322,11 +322,11 @@ def _judged(runs: Runs) -> list[tuple[Record, dict[str, float]]]:
 def levelled_numbers(runs: Runs) -> dict[str, int]:
     """How many runs of ``protocol`` there are, how many levelled off by rule 2 and how many ended collapsed; the
     epoch where rule 2's last stretch opens and the protocol's first learning-rate milestone."""
-    judged, values = _judged(runs), PROTOCOLS[runs.protocol]
+    flat, values = _with_flatness(runs), PROTOCOLS[runs.protocol]
     return {
-        "runs": len(judged),
-        "levelled": sum(pilot.levelled(r.curves, RULE_2) for r, _ in judged),
-        "collapsed": sum(collapsed(r) for r, _ in judged),
+        "runs": len(flat),
+        "levelled": sum(pilot.levelled(r.curves, RULE_2) for r, _ in flat),
+        "collapsed": sum(collapsed(r) for r, _ in flat),
         "window": round((1 - RULE_2["last_fraction"]) * values.epochs),
         "milestone": values.milestones[0],
     }
@@ -341,7 +341,7 @@ def after_the_drop(runs: Runs, loss: str = "contrastive") -> dict[str, Any]:
     half = RULE_2["last_fraction"] / 2
     moving = [
         (r, {n: pilot.flatness(r.curves, n, half) for n in RULE_2["flat_curves"]})
-        for r, _ in _judged(runs)
+        for r, _ in _with_flatness(runs)
         if r.config["loss"] == loss and not pilot.levelled(r.curves, RULE_2)
     ]
     start = {r.curves["epoch"][pilot.last_stretch(r.curves["epoch"], half)] for r, _ in moving}
@@ -360,16 +360,16 @@ def levelled_off(runs: Runs) -> HtmlTable | NotYetRun:
     """Whether each run of ``protocol`` had levelled off by its end (:data:`RULE_2`): per configuration, the test-set
     kNN top-1 and uniformity where rule 2's last stretch opens and at the end, how far each moved in between as a
     fraction of its range over the run, and the last epoch's training loss beside its value at a collapse."""
-    judged, last, limit = (
-        _judged(runs),
+    flat, last, limit = (
+        _with_flatness(runs),
         RULE_2["last_fraction"],
         RULE_2["max_flatness"],
     )
     what = f"How far each run had levelled off, {runs.dataset}, {describe(runs.protocol)}"
-    if not judged:
+    if not flat:
         return NotYetRun(what, tuple(config_label(loss, t) for loss, t in paper.COLUMNS))
     rows = []
-    for r, moved in judged:
+    for r, moved in flat:
         curves, start = r.curves, pilot.last_stretch(r.curves["epoch"], last)
         rows.append(
             [
@@ -648,7 +648,7 @@ def _same_run(a: Record, b: Record) -> bool:
         return r.name, r.dataset, r.provenance.get("data", {}).get("sha256"), precision(r)
 
     return identity(a) == identity(b) and not differences(
-        a.config, b.config, judged(a.loss), reference="again"
+        a.config, b.config, compared_fields(a.loss), reference="again"
     )
 
 
