@@ -254,6 +254,11 @@ def sweep(
     return report
 
 
+KERNEL_START_S = 300
+"""Seconds a run's kernel may take to start (papermill's default, 60, is short where several shards
+start kernels that import torch at once on a loaded machine)."""
+
+
 def _execute(
     notebook: Path, target: Path, job: dict[str, Any], timeout: int, log_output: bool
 ) -> None:
@@ -266,6 +271,7 @@ def _execute(
             parameters=job,
             kernel_name=KERNEL,
             execution_timeout=timeout,
+            start_timeout=KERNEL_START_S,
             progress_bar=False,
             log_output=log_output,
         )
