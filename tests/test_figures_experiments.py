@@ -919,20 +919,21 @@ def test_sweep_numbers_count_configurations_and_runs_with_their_seeds(tmp_path):
     records = results.load(tmp_path)
     for r in records:
         r.provenance["wall_seconds"] = {"total": 60.0 * minutes[(r.loss, r.tau, r.config["seed"])]}
-    n = runs.sweep_numbers(records, "paper")
+    n = runs.sweep_numbers(RunTable(records), "paper")
     assert (n["configurations"], n["runs"], n["planned"]) == (2, 3, 20)
     assert (n["hours"], n["fastest"], n["slowest"]) == (1.0, 10.0, 30.0)
     records[0].provenance["device"] = "cpu (AMD EPYC, 2 threads)"
     assert (
-        runs.sweep_numbers(records, "paper")["devices"]
+        runs.sweep_numbers(RunTable(records), "paper")["devices"]
         == f"cpu (AMD EPYC, 2 threads), {records[1].provenance['device']}"
     )
-    assert runs.sweep_numbers(records, "paper")["precisions"] == "float32 in 3 runs"
+    assert runs.sweep_numbers(RunTable(records), "paper")["precisions"] == "float32 in 3 runs"
     records[2].provenance["bf16"] = True
     assert (
-        runs.sweep_numbers(records, "paper")["precisions"] == "bfloat16 in 1 run, float32 in 2 runs"
+        runs.sweep_numbers(RunTable(records), "paper")["precisions"]
+        == "bfloat16 in 1 run, float32 in 2 runs"
     )
-    assert runs.sweep_numbers([], "paper")["runs"] == 0
+    assert runs.sweep_numbers(RunTable([]), "paper")["runs"] == 0
 
 
 def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_exit_from_the_collapse(

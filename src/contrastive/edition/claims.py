@@ -29,7 +29,7 @@ from .. import metrics, paper, pilot, results
 from ..protocols import JUDGED, NOT_YET_RUN, TITLES, config_label, deviations
 from ..provenance import OFFLINE_SOURCE
 from . import derivations
-from .table import ArrayReader, Runs, RunTable, cached_reader
+from .table import Runs, RunTable, cached_reader
 
 REPRODUCED, NOT_REPRODUCED, NOT_APPLICABLE = (
     "reproduced",
@@ -125,19 +125,13 @@ def datasets(records: Iterable[results.Record]) -> list[str]:
     return [d for d in paper.DATASETS if d == PRIMARY_DATASET or d in have]
 
 
-def judge(
-    records: Sequence[results.Record],
-    criterion: Criterion,
-    read: ArrayReader = results.read_arrays,
-    name: str = "paper",
-) -> Outcome:
+def judge(table: RunTable, criterion: Criterion, name: str = "paper") -> Outcome:
     """Judge ``criterion`` at protocol ``name`` on every data set of :func:`datasets` and combine (module docstring)."""
     if name not in criterion.protocols:
         return Outcome(
             NOT_APPLICABLE, f"judged at {', '.join(TITLES[p] for p in criterion.protocols)} only"
         )
     verdicts, details = {}, []
-    table = RunTable(records, read)
     for d in datasets(table.made_at(name)):
         look = table.at(name, d)
         missing, invalid = _unusable(look, criterion)
@@ -453,14 +447,14 @@ KEYS = tuple(c.key for c in CLAIMS)
 
 def status_table(records: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> list[Row]:
     """Every row of :data:`CLAIMS` (or the rows ``keys``) with its computed outcome at each protocol."""
-    rows, outcomes, read = [], {}, cached_reader()
+    rows, outcomes, table = [], {}, RunTable(records, cached_reader())
     for claim in (c for c in CLAIMS if keys is None or c.key in keys):
         check = claim.check
         if (
             check not in outcomes
         ):  # twin rows (a claim and its figure) share a criterion: each is judged once
             if isinstance(check, Criterion):
-                outcomes[check] = {name: judge(records, check, read, name) for name in JUDGED}
+                outcomes[check] = {name: judge(table, check, name) for name in JUDGED}
             else:  # an analytic check: the same outcome at every protocol
                 ok, detail = check()
                 outcomes[check] = dict.fromkeys(

@@ -28,7 +28,7 @@ from ...protocols import (
     steps_per_epoch,
 )
 from ...results import Record
-from ..table import Runs
+from ..table import Runs, RunTable
 from . import class_colour, html_table
 from .records import (
     COLOURS,
@@ -608,14 +608,14 @@ def run_times(records: Sequence[Record], benchmarks: Sequence[Record]) -> HtmlTa
     return HtmlTable(html_table(("what", "machine, steps in", "s / epoch", "other", "when"), rows))
 
 
-def sweep_numbers(records: Sequence[Record], protocol: str) -> dict[str, Any]:
+def sweep_numbers(table: RunTable, protocol: str) -> dict[str, Any]:
     """The measured time of the sweep at ``protocol``: how many of its planned configurations (one seed) have a
     record, how many runs are recorded (every seed), their wall hours added up (the runs ran one after another), the
     fastest and slowest run in minutes (None where no run is recorded), the devices they ran on and how many ran
     their steps in each number format (:func:`precision`)."""
     done = [
         r
-        for r in records
+        for r in table.made_at(protocol)
         if counts(r, protocol) and "total" in r.provenance.get("wall_seconds", {})
     ]
     minutes = sorted(r.provenance["wall_seconds"]["total"] / 60 for r in done)
