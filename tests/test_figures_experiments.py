@@ -965,23 +965,24 @@ def test_hard_beside_ordinary_sets_each_hard_run_by_the_ordinary_one_with_its_ex
     }
     n = verdicts.hard_numbers(RunTable(records).at("paper", "cifar10"))
     assert (n["late_tau"], n["late_step"], n["late_steps"]) == (
-        "0.7",
-        f"{200 * 391:,}",
-        f"{200 * 391:,}",
+        0.7,
+        200 * 391,
+        200 * 391,
     )  # latest exit: τ = 0.7
-    assert n["late_share"] == "100" and n["late_hard"] == f"{hard[0.7]:.3f}"
-    assert n["late_ordinary"] == f"{paper.table1('cifar10', 'uniformity', 'contrastive', 0.7):.3f}"
-    assert n["spread"] == f"{max(hard.values()) - min(hard.values()):.2f}"
+    assert n["late_share"] == 100 and n["late_hard"] == pytest.approx(hard[0.7])
+    assert n["late_ordinary"] == pytest.approx(
+        paper.table1("cifar10", "uniformity", "contrastive", 0.7)
+    )
+    assert n["spread"] == pytest.approx(max(hard.values()) - min(hard.values()))
     rest = [hard[t] for t in taus if t != 0.7]
-    assert n["spread_rest"] == f"{max(rest) - min(rest):.2f}"
-    assert (
-        n["high_gap"] == f"{linear[('hard', 1.0)] - linear[('contrastive', 1.0)]:+.2f}"
-        and n["seeds"] == "1"
+    assert n["spread_rest"] == pytest.approx(max(rest) - min(rest))
+    assert n["seeds"] == 1 and n["high_gap"] == pytest.approx(
+        linear[("hard", 1.0)] - linear[("contrastive", 1.0)]
     )
     ordinary = [linear[("contrastive", t)] for t in taus]
-    assert (
-        n["ordinary_range"] == n["paper_range"] == f"{max(ordinary) - min(ordinary):.1f}"
-    )  # ours are the paper's here
+    assert n["ordinary_range"] == pytest.approx(n["paper_range"]) and n[
+        "paper_range"
+    ] == pytest.approx(max(ordinary) - min(ordinary))  # ours are the paper's here
     rows = re.findall(
         r"<tr>(.*?)</tr>",
         verdicts.hard_beside_ordinary(RunTable(records).at("paper", "cifar10"))._repr_html_(),
@@ -1008,7 +1009,7 @@ def test_hard_numbers_give_the_largest_difference_between_two_seeds(tmp_path):
         return verdicts.hard_numbers(RunTable(records).at("paper", "cifar10"))
 
     paper_records(tmp_path)
-    assert numbers()["seed_gap"] == "—"  # one seed each
+    assert numbers()["seed_gap"] is None  # one seed each
     top1 = paper.table1("cifar10", "linear_top1", "contrastive", 0.7)
     for seed, shift in (
         (1, 1.5),
@@ -1029,12 +1030,12 @@ def test_hard_numbers_give_the_largest_difference_between_two_seeds(tmp_path):
         tmp_path, "cifar10", "contrastive", 1.0, seed=1, epochs=20, linear_top1=0.0
     )  # off the protocol: not counted
     n = numbers()
-    assert (n["seed_gap"], n["seed_gap_tau"], n["seeds"]) == ("2.0", "0.7", "3")
+    assert (n["seed_gap"], n["seed_gap_tau"], n["seeds"]) == (pytest.approx(2.0), 0.7, 3)
 
 
 def test_hard_numbers_wait_for_every_run_of_table_1(tmp_path):
     records = [r for r in paper_records(tmp_path) if not (r.loss == "hard" and r.tau == 1.0)]
-    assert set(verdicts.hard_numbers(RunTable(records).at("paper", "cifar10")).values()) == {"—"}
+    assert set(verdicts.hard_numbers(RunTable(records).at("paper", "cifar10")).values()) == {None}
     assert isinstance(
         verdicts.hard_beside_ordinary(RunTable([]).at("paper", "cifar10")), rec.NotYetRun
     )
@@ -1046,23 +1047,22 @@ def test_simple_numbers_set_claim_5s_differences_beside_the_papers(tmp_path):
     linear = {c: paper.table1("cifar10", "linear_top1", *c) for c in paper.COLUMNS}
     best = max(paper.TABLE1_TAUS, key=lambda t: linear[("contrastive", t)])
     for who in ("ours", "paper"):  # the records hold the paper's own numbers
-        assert n[f"{who}_best_tau"] == f"{best:g}" and n[f"{who}_columns"] == "10"
-        assert (
-            n[f"{who}_simple_diff"]
-            == f"{linear[('simple', None)] - linear[('contrastive', best)]:+.2f}"
+        assert n[f"{who}_best_tau"] == best and n[f"{who}_columns"] == 10
+        assert n[f"{who}_simple_diff"] == pytest.approx(
+            linear[("simple", None)] - linear[("contrastive", best)]
         )
-        assert (
-            n[f"{who}_hard_simple_diff"]
-            == f"{linear[('hard_simple', None)] - linear[('contrastive', best)]:+.2f}"
+        assert n[f"{who}_hard_simple_diff"] == pytest.approx(
+            linear[("hard_simple", None)] - linear[("contrastive", best)]
         )
-        assert n[f"{who}_span"] == f"{max(linear.values()) - min(linear.values()):.1f}"
-    assert (n["simple_bound"], n["hard_simple_bound"]) == ("5", "2")
+        assert n[f"{who}_span"] == pytest.approx(max(linear.values()) - min(linear.values()))
+    assert (n["simple_bound"], n["hard_simple_bound"]) == (5, 2)
     without = [r for r in records if r.loss != "simple"]
     n = verdicts.simple_numbers(RunTable(without).at("paper", "cifar10"))
     assert (
-        n["ours_simple"] == n["ours_simple_diff"] == "—"
-        and n["ours_columns"] == "9"
-        and n["paper_simple"] != "—"
+        n["ours_simple"] is None
+        and n["ours_simple_diff"] is None
+        and n["ours_columns"] == 9
+        and n["paper_simple"] is not None
     )
 
 

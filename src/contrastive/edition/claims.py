@@ -168,7 +168,7 @@ def judge(table: RunTable, criterion: Criterion, name: str = "paper") -> Outcome
 # --- the experimental criteria --------------------------------------------------------------
 
 
-def _fmt(values: Iterable[float], spec: str = ".3f") -> str:
+def formatted(values: Iterable[float], spec: str = ".3f") -> str:
     return ", ".join(format(v, spec) for v in values)
 
 
@@ -187,7 +187,7 @@ def uniformity_tolerance_trend(look: Runs) -> tuple[bool, str]:
     ok = all(a >= b for a, b in zip(u, u[1:])) and all(a <= b for a, b in zip(t, t[1:]))
     return (
         ok,
-        f"ordinary, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}",
+        f"ordinary, τ = {formatted(paper.TABLE1_TAUS, 'g')}: uniformity {formatted(u)}; tolerance {formatted(t)}",
     )
 
 
@@ -235,7 +235,7 @@ def hard_uniformity(look: Runs) -> tuple[bool, str]:
     )
     return (
         ok,
-        f"uniformity, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}",
+        f"uniformity, τ = {formatted(paper.TABLE1_TAUS, 'g')}: hard {formatted(hard)}; ordinary {formatted(ordinary)}",
     )
 
 
@@ -246,7 +246,7 @@ def hard_accuracy_at_large_tau(look: Runs) -> tuple[bool, str]:
     ok = hard[-1] > ordinary[-1] and hard[-1] >= max(hard) - HARD_ACCURACY_SLACK
     return (
         ok,
-        f"linear top-1, τ = {_fmt(paper.TABLE1_TAUS, 'g')}: hard {_fmt(hard, '.2f')}; ordinary {_fmt(ordinary, '.2f')}",
+        f"linear top-1, τ = {formatted(paper.TABLE1_TAUS, 'g')}: hard {formatted(hard, '.2f')}; ordinary {formatted(ordinary, '.2f')}",
     )
 
 
@@ -256,7 +256,7 @@ def hard_tolerance(look: Runs) -> tuple[bool, str]:
     hard, ordinary = look.series("hard", "tolerance"), look.series("contrastive", "tolerance")
     return all(
         h <= o for h, o in zip(hard, ordinary)
-    ), f"tolerance: hard {_fmt(hard)}; ordinary {_fmt(ordinary)}"
+    ), f"tolerance: hard {formatted(hard)}; ordinary {formatted(ordinary)}"
 
 
 def _small_and_large(look: Runs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -272,7 +272,7 @@ def positive_gap(look: Runs) -> tuple[bool, str]:
     gap = [float((a["pos_sim"] - a["neg_top10"][:, 0]).mean()) for a in _small_and_large(look)]
     return gap[0] > gap[
         1
-    ], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii − n1 {_fmt(gap)}"
+    ], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii − n1 {formatted(gap)}"
 
 
 def positive_alignment(look: Runs) -> tuple[bool, str]:
@@ -280,7 +280,7 @@ def positive_alignment(look: Runs) -> tuple[bool, str]:
     pos = [float(a["pos_sim"].mean()) for a in _small_and_large(look)]
     return pos[1] > pos[
         0
-    ], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii {_fmt(pos)}"
+    ], f"τ = {paper.TABLE1_TAUS[0]:g} vs {paper.TABLE1_TAUS[-1]:g}: mean s_ii {formatted(pos)}"
 
 
 def embedding_contrast(look: Runs) -> tuple[bool, str]:
@@ -288,9 +288,10 @@ def embedding_contrast(look: Runs) -> tuple[bool, str]:
     uniformity is not lower at 0.07 than at 0.2."""
     samples = [look.arrays("contrastive", tau) for tau in paper.FIG2_TAUS]
     u, t = zip(*(metrics.sample_metrics(a["embedding"], a["embedding_labels"]) for a in samples))
-    return t[1] > t[0] and u[0] >= u[
-        1
-    ], f"sample at τ = {_fmt(paper.FIG2_TAUS, 'g')}: uniformity {_fmt(u)}; tolerance {_fmt(t)}"
+    return (
+        t[1] > t[0] and u[0] >= u[1],
+        f"sample at τ = {formatted(paper.FIG2_TAUS, 'g')}: uniformity {formatted(u)}; tolerance {formatted(t)}",
+    )
 
 
 def table1_close(look: Runs) -> tuple[bool, str]:

@@ -33,11 +33,11 @@ from .records import (
     HtmlTable,
     NotYetRun,
     _finish,
-    _fmt,
     _off,
     _slider,
     absent,
     collapsed,
+    formatted,
     protocol_text,
     run_text,
 )
@@ -166,9 +166,9 @@ def table1(runs: Runs) -> HtmlTable | NotYetRun:
         for m in paper.METRICS:
             v, spec = row[m], METRIC_FORMATS[m]
             spread = f" ± {v['sd']:{spec}} ({v['seeds']})" if v["sd"] is not None else ""
-            ours = _fmt(v["ours"], spec) + spread + (mark if v["ours"] is not None else "")
+            ours = formatted(v["ours"], spec) + spread + (mark if v["ours"] is not None else "")
             delta = "" if v["diff"] is None else format(v["diff"], "+" + spec) + mark
-            cells += [_fmt(v["paper"], "g"), ours, delta][:per]
+            cells += [formatted(v["paper"], "g"), ours, delta][:per]
         body.append(cells)
     groups: dict[tuple[Any, ...], list[str]] = {}  # the runs' epochs, data and machine: once each
     for row in (r for r in rows if r["record"] is not None):

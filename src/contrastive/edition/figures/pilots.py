@@ -13,7 +13,7 @@ from ... import pilot
 from ...protocols import PROTOCOLS, SETTINGS, describe, shown
 from ...results import Record
 from . import class_colour, html_table
-from .records import COLOURS, METRIC_LABELS, HtmlTable, NotYetRun, _finish, _fmt
+from .records import COLOURS, METRIC_LABELS, HtmlTable, NotYetRun, _finish, formatted
 
 
 def protocols_table() -> HtmlTable:
@@ -61,7 +61,7 @@ def pilot_table(verdict: dict[str, Any], which: pilot.Pilot = pilot.FIRST) -> Ht
                     *(f"{a['flatness'][c]:.2f}" for c in which.rules["flat_curves"]),
                     "yes" if row["fast"] else "no",
                     "yes" if row["flat"] else "no",
-                    _fmt(row["mean_knn_top1"], ".2f", ""),
+                    formatted(row["mean_knn_top1"], ".2f", ""),
                 ]
             )
     rules = which.rules  # rule 1 in a few words: its minutes or its training images

@@ -141,7 +141,7 @@ def missing_note(missing: Sequence[str]) -> str:
     return f"<br><sup>no run record yet: {named}</sup>"
 
 
-def _fmt(value: float | None, spec: str, none: str = "—") -> str:
+def formatted(value: float | None, spec: str, none: str = "—") -> str:
     """``value`` in the format ``spec``; ``none`` (by default a dash) when it is None."""
     return none if value is None else format(value, spec)
 

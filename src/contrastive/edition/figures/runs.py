@@ -39,9 +39,9 @@ from .records import (
     HtmlTable,
     NotYetRun,
     _finish,
-    _fmt,
     _slider,
     collapsed,
+    formatted,
     loss_at_collapse,
     protocol_text,
     run_text,
@@ -530,7 +530,7 @@ def run_summary(record: dict[str, Any]) -> HtmlTable:
             [
                 METRIC_LABELS.get(key, key),
                 format(value, METRIC_FORMATS.get(key, ".4g")),
-                _fmt(theirs, "g", ""),
+                formatted(theirs, "g", ""),
             ]
         )
     data = prov.get("data", {})

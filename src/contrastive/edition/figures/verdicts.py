@@ -15,7 +15,7 @@ from ...results import Record
 from ..claims import FLAT_UNIFORMITY, HARD_ACCURACY_SLACK, HARD_SIMPLE_SLACK, SIMPLE_GAP
 from ..table import Runs
 from . import html_table
-from .records import METRIC_FORMATS, METRIC_LABELS, TAU_LOSSES, HtmlTable, NotYetRun, _fmt
+from .records import METRIC_FORMATS, METRIC_LABELS, TAU_LOSSES, HtmlTable, NotYetRun, formatted
 from .runs import ESCAPED, RULE_2, _exit_step, _steps
 
 
@@ -136,19 +136,21 @@ def grid_numbers(
 # --- claim 5: Simple and HardSimple ---------------------------------------------------------
 
 
-def simple_numbers(
-    runs: Runs,
-) -> dict[str, str]:
-    """The numbers of the chapter's discussion of claim 5 at the runs' protocol, formatted, ours beside the paper's Table 1:
-    the best ordinary linear top-1 over Table 1's τ and its τ, Simple's and HardSimple's linear top-1 less that best
-    (claims 5a and 5b, means over seeds; a dash where a run is missing) and the criteria's bounds, and how far the
-    linear top-1 of Table 1's columns spreads (ours over those recorded, and how many)."""
+def simple_numbers(runs: Runs) -> dict[str, float | int | None]:
+    """The numbers of the chapter's discussion of claim 5 at the runs' protocol, ours beside the paper's Table 1
+    (``ours_*`` and ``paper_*``): the best ordinary linear top-1 over Table 1's τ (``best``) and its τ
+    (``best_tau``), Simple's and HardSimple's linear top-1 (``simple``, ``hard_simple``) and each less that best
+    (``*_diff``; claims 5a and 5b, means over seeds), how far the linear top-1 of Table 1's columns spreads
+    (``span``, over the ``columns`` recorded), and the criteria's bounds. None where a run is missing."""
     look = runs.afresh()
 
     def ours(loss: str, tau: float | None) -> float | None:
         return None if _run(look, loss, tau) is None else look.mean(loss, tau, "linear_top1")
 
-    numbers = {"simple_bound": f"{SIMPLE_GAP:g}", "hard_simple_bound": f"{HARD_SIMPLE_SLACK:g}"}
+    numbers: dict[str, float | int | None] = {
+        "simple_bound": SIMPLE_GAP,
+        "hard_simple_bound": HARD_SIMPLE_SLACK,
+    }
     for who, value in (
         ("ours", ours),
         ("paper", partial(paper.table1, runs.dataset, "linear_top1")),
@@ -158,19 +160,17 @@ def simple_numbers(
         ordinary = {t: linear[("contrastive", t)] for t in paper.TABLE1_TAUS}
         best = None if None in ordinary.values() else max(ordinary, key=ordinary.get)
         for loss in ("simple", "hard_simple"):
-            diff = (
-                None
-                if best is None or linear[(loss, None)] is None
-                else linear[(loss, None)] - ordinary[best]
+            found = linear[(loss, None)]
+            numbers[f"{who}_{loss}"] = found
+            numbers[f"{who}_{loss}_diff"] = (
+                None if best is None or found is None else found - ordinary[best]
             )
-            numbers[f"{who}_{loss}"] = _fmt(linear[(loss, None)], ".2f")
-            numbers[f"{who}_{loss}_diff"] = _fmt(diff, "+.2f")
         numbers.update(
             {
-                f"{who}_best": _fmt(None if best is None else ordinary[best], ".2f"),
-                f"{who}_best_tau": _fmt(best, "g"),
-                f"{who}_span": _fmt(max(have) - min(have) if have else None, ".1f"),
-                f"{who}_columns": str(len(have)),
+                f"{who}_best": None if best is None else ordinary[best],
+                f"{who}_best_tau": best,
+                f"{who}_span": max(have) - min(have) if have else None,
+                f"{who}_columns": len(have),
             }
         )
     return numbers
@@ -203,7 +203,7 @@ def hard_beside_ordinary(
     for tau, *pair in pairs:
         cells = [
             " / ".join(
-                _fmt(look.mean(r.loss, tau, m) if r else None, METRIC_FORMATS[m]) for r in pair
+                formatted(look.mean(r.loss, tau, m) if r else None, METRIC_FORMATS[m]) for r in pair
             )
             for m in paper.METRICS
         ]
@@ -228,17 +228,15 @@ def hard_beside_ordinary(
     return HtmlTable(f"<p><strong>{html.escape(what)}</strong></p>" + html_table(columns, rows))
 
 
-def hard_numbers(
-    runs: Runs,
-) -> dict[str, str]:
-    """The numbers of the chapters' discussion of claims 4, 6a and 6b at the runs' protocol, formatted (a dash each until
+def hard_numbers(runs: Runs) -> dict[str, float | int | None]:
+    """The numbers of the chapters' discussion of claims 4, 6a and 6b at the runs' protocol (None each until
     Table 1's ordinary and hard runs are all recorded; the ``late_*`` ones also until a hard run has left the
     collapse): the spread of the hard loss's uniformity over τ and the criterion's bound; the hard run that left the
     collapse last, its τ, step, steps in all, the share of them it spent collapsed, its uniformity and the ordinary
     loss's at that τ, and the spread over the other τ; the two losses' linear top-1 at the largest τ, their difference
     and claim 6b's slack; how far the ordinary loss's linear top-1 spreads over τ, ours and the paper's; the most
     seeds a mean averaged, and the largest difference in linear top-1 between two seeds of one ordinary
-    configuration and its τ (a dash while none has two seeds)."""
+    configuration and its τ (None while none has two seeds)."""
     look = runs.afresh()
     pairs = _pairs(look)
     numbers = dict.fromkeys(
@@ -263,7 +261,6 @@ def hard_numbers(
             "seed_gap",
             "seed_gap_tau",
         ),
-        "—",
     )
     if not all(o and h for _, o, h in pairs):
         return numbers
@@ -273,20 +270,19 @@ def hard_numbers(
         paper.table1(runs.dataset, "linear_top1", "contrastive", t) for t in paper.TABLE1_TAUS
     ]
     numbers.update(
-        spread=f"{max(unif['hard']) - min(unif['hard']):.2f}",
-        bound=f"{FLAT_UNIFORMITY:g}",
-        high_tau=f"{paper.TABLE1_TAUS[-1]:g}",
-        slack=f"{HARD_ACCURACY_SLACK:g}",
-        high_hard=f"{linear['hard'][-1]:.2f}",
-        high_ordinary=f"{linear['contrastive'][-1]:.2f}",
-        high_gap=f"{linear['hard'][-1] - linear['contrastive'][-1]:+.2f}",
-        ordinary_range=f"{max(linear['contrastive']) - min(linear['contrastive']):.1f}",
-        paper_range=_fmt(None if None in theirs else max(theirs) - min(theirs), ".1f"),
-        seeds=str(look.most_seeds),
+        spread=max(unif["hard"]) - min(unif["hard"]),
+        bound=FLAT_UNIFORMITY,
+        high_tau=paper.TABLE1_TAUS[-1],
+        slack=HARD_ACCURACY_SLACK,
+        high_hard=linear["hard"][-1],
+        high_ordinary=linear["contrastive"][-1],
+        high_gap=linear["hard"][-1] - linear["contrastive"][-1],
+        ordinary_range=max(linear["contrastive"]) - min(linear["contrastive"]),
+        paper_range=None if None in theirs else max(theirs) - min(theirs),
+        seeds=look.most_seeds,
     )
     if (spread := _seed_spread(look, "linear_top1", paper.TABLE1_TAUS)) is not None:
-        gap, tau = spread
-        numbers.update(seed_gap=f"{gap:.1f}", seed_gap_tau=f"{tau:g}")
+        numbers.update(seed_gap=spread[0], seed_gap_tau=spread[1])
     exits = [
         (i, step, hard)
         for i, (_, _, hard) in enumerate(pairs)
@@ -297,12 +293,12 @@ def hard_numbers(
         steps = _total_steps(hard)
         rest = [u for j, u in enumerate(unif["hard"]) if j != i]
         numbers.update(
-            late_tau=f"{pairs[i][0]:g}",
-            late_step=f"{step:,}",
-            late_steps=f"{steps:,}",
-            late_share=f"{100 * step / steps:.0f}",
-            late_hard=f"{unif['hard'][i]:.3f}",
-            late_ordinary=f"{unif['contrastive'][i]:.3f}",
-            spread_rest=f"{max(rest) - min(rest):.2f}",
+            late_tau=pairs[i][0],
+            late_step=step,
+            late_steps=steps,
+            late_share=100 * step / steps,
+            late_hard=unif["hard"][i],
+            late_ordinary=unif["contrastive"][i],
+            spread_rest=max(rest) - min(rest),
         )
     return numbers
