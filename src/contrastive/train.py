@@ -39,7 +39,7 @@ from . import atomic, evaluate, losses, memory, models, paths, provenance, resul
 from .augment import Augment
 from .config import BOOKKEEPING, Config, ConfigError
 from .data import Dataset, load, normalize
-from .protocols import deviations, differences, steps_per_epoch
+from .protocols import counts, deviations, differences, steps_per_epoch
 
 CURVES = ("epoch", "loss", "knn_top1", "uniformity_test", "tolerance_test", "lr")
 CONCURRENT_ENV = "CONTRASTIVE_CONCURRENT_RUNS"
@@ -383,7 +383,7 @@ def check_replaces(config: Config) -> None:
     """Refuse to replace a record made at its protocol with an off-protocol run of the same
     (protocol, dataset, loss, tau): a trial belongs under another ``out``."""
     path = record_path(config)
-    if not path.is_file() or deviations((held := results.read_record(path)).config, held.protocol):
+    if not path.is_file() or not counts(held := results.read_record(path), held.protocol):
         return
     if found := deviations(asdict(config), config.protocol):
         raise ConfigError(
