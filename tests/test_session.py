@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from contrastive import paper, protocols, results, session, sweep, train
+from contrastive import paper, protocols, results, session, train
 from contrastive.config import Config
 
 TABLE1_STEMS = [results.record_name(loss, tau) for loss, tau in paper.COLUMNS]
@@ -87,15 +87,6 @@ def test_planned_runs_are_table1_at_the_paper_protocol_checkpointed_at_their_end
         assert (config.protocol, config.seed) == ("paper", 0)
         assert config.checkpoint_every == config.epochs
         assert not train.deviations(dataclasses.asdict(config), "paper")
-
-
-@pytest.mark.parametrize(
-    "have", [{}, {"epochs": 30}, {"seed": 1}, {"arch": "tiny"}, {"device": "x"}]
-)
-def test_covers_is_the_sweeps_shortfall(tmp_path, have):
-    wanted = session.run_config("contrastive", 0.07, device="cpu", out=str(tmp_path))
-    record = results.read_record(write_record(tmp_path, loss="contrastive", tau=0.07, **have))
-    assert session.covers(record, wanted) == (sweep.shortfall(record, wanted) is None)
 
 
 def test_the_plan_writes_nothing_and_says_what_it_would_run(tmp_path, monkeypatch, capsys):

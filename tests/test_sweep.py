@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contrastive import paper, protocols, results, sweep, train
+from contrastive import config, paper, protocols, results, sweep, train
 from contrastive.config import Config, ConfigError
 from contrastive.edition.table import RunTable
 from contrastive.protocols import PROTOCOLS
@@ -213,13 +213,13 @@ def engine_record(**config):
     ],
 )
 def test_shortfall(have, want, reason):
-    assert sweep.shortfall(engine_record(**have), Config(device="cpu", **want)) == reason
+    assert config.shortfall(engine_record(**have), Config(device="cpu", **want)) == reason
 
 
 def test_a_record_of_another_protocol_never_covers_a_run():
     cpu = Config.at("cpu-short", device="cpu")
-    assert sweep.shortfall(engine_record(**dataclasses.asdict(cpu)), cpu) is None
-    assert sweep.shortfall(
+    assert config.shortfall(engine_record(**dataclasses.asdict(cpu)), cpu) is None
+    assert config.shortfall(
         engine_record(**{**dataclasses.asdict(cpu), "protocol": "paper"}), cpu
     ).startswith("protocol 'paper' (requested: 'cpu-short')")
 

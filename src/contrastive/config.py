@@ -17,7 +17,7 @@ import torch
 from . import losses, models, results, schedules
 from .checks import check_int, check_real
 from .data import DATASETS, DATASETS_ROOT
-from .protocols import PROTOCOLS, Protocol, negatives_per_anchor
+from .protocols import PROTOCOLS, Protocol, compared_fields, differences, negatives_per_anchor
 
 NEGATIVES = ("bank", "batch")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -311,3 +311,12 @@ SCHEDULE_FIELDS = {
     "learned": ("schedule", "tau_max", "tau_floor"),
 }
 """The run fields that each schedule of τ reads (a record of the paper's constant τ may lack them all)."""
+
+
+def shortfall(record: results.Record, wanted: Config) -> str | None:
+    """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary (a different protocol, seed
+    or setting that protocol fixes for its loss, or of its τ's schedule), or None. The data path is not compared: the
+    same file lies at different paths on different machines."""
+    names = ("protocol", *compared_fields(wanted.loss), "seed", *SCHEDULE_FIELDS[wanted.schedule])
+    found = differences(record.config, dataclasses.asdict(wanted), names, reference="requested")
+    return ", ".join(map(str, found)) or None

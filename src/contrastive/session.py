@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic, paper, paths, results
-from .config import SCHEDULE_FIELDS, Config, ConfigError
-from .protocols import compared_fields, differences, steps_per_epoch
+from .config import Config, ConfigError, shortfall
+from .protocols import configurations, steps_per_epoch
 from .train import evaluated, record_path
 
 PROTOCOL = "paper"
@@ -121,23 +121,14 @@ class Plan:
 
 
 def table1() -> list[tuple[str, float | None]]:
-    """Table 1's configurations in the sweep's order (``paper.COLUMNS``'s; a test pins the two)."""
-    return list(paper.COLUMNS)
-
-
-def covers(record: results.Record, wanted: Config) -> bool:
-    """Whether ``record`` makes the run ``wanted`` unnecessary: the test of
-    ``contrastive.sweep.shortfall`` (the same protocol, seed and settings that the protocol fixes),
-    here because the sweep module imports papermill, which a GPU machine's own Python lacks (a test
-    pins the two together)."""
-    names = ("protocol", *compared_fields(wanted.loss), "seed", *SCHEDULE_FIELDS[wanted.schedule])
-    return not differences(record.config, asdict(wanted), names, reference="requested")
+    """Table 1's configurations in the sweep's order (``protocols.configurations``)."""
+    return [c for c in configurations(paper.TABLE1_LOSSES) if c in paper.COLUMNS]
 
 
 def recorded(config: Config) -> bool:
     """Whether a record at ``config``'s path covers it."""
     path = record_path(config)
-    return path.is_file() and covers(results.read_record(path), config)
+    return path.is_file() and shortfall(results.read_record(path), config) is None
 
 
 def run_config(loss: str, tau: float | None, **fields: Any) -> Config:

@@ -7,7 +7,7 @@ written, the run's checkpoints in ``<out>/results/.checkpoints``
 (``contrastive.train.checkpoint_path``). Without ``out`` the records go where the book reads them
 (``contrastive.results.root``), the notebooks beside them.
 
-A configuration whose record covers it (:func:`shortfall`) is skipped, so an interrupted sweep
+A configuration whose record covers it (``config.shortfall``) is skipped, so an interrupted sweep
 resumes (Ctrl-C ends it in one line, exit status 130); a record that does not is replaced by a run
 started afresh, except that an off-protocol run never replaces a record at its protocol
 (``contrastive.train.check_replaces``): the sweep then stops before running anything (exit status
@@ -28,7 +28,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,9 @@ import papermill
 
 from . import paper, paths, results
 from .checks import literal_assignments
-from .config import SCHEDULE_FIELDS, Config
+from .config import Config, shortfall
 from .data import check_npz
-from .protocols import PROTOCOLS, compared_fields, configurations, differences
+from .protocols import PROTOCOLS, configurations
 from .schedules import BASE_TAU, SCHEDULES, moves
 from .train import check_replaces, record_path
 
@@ -92,15 +92,6 @@ def scheduled(
             for tau in (taus or [BASE_TAU[schedule]])
         ]
     return jobs
-
-
-def shortfall(record: results.Record, wanted: Config) -> str | None:
-    """Why an existing ``record`` does not make the requested run ``wanted`` unnecessary (a different protocol, seed
-    or setting that protocol fixes for its loss, or of its τ's schedule), or None. The data path is not compared: the
-    same file lies at different paths on different machines."""
-    names = ("protocol", *compared_fields(wanted.loss), "seed", *SCHEDULE_FIELDS[wanted.schedule])
-    found = differences(record.config, asdict(wanted), names, reference="requested")
-    return ", ".join(map(str, found)) or None
 
 
 def shard_of(jobs: list[Any], shard: tuple[int, int]) -> list[Any]:
