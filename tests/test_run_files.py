@@ -49,6 +49,7 @@ def defaults_seen_from(cwd: Path, **env: str) -> dict[str, str]:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # a subprocess (the shell script, a fresh Python): make test runs it
 def test_defaults_follow_the_checkout_the_command_runs_in_not_the_package(tmp_path):
     other = fake_checkout(tmp_path / "clone")
     (other / "book" / "experiments").mkdir(parents=True, exist_ok=True)

@@ -195,12 +195,14 @@ def slot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # a subprocess (the shell script, a fresh Python): make test runs it
 def test_the_slot_command_plans_on_any_machine(tmp_path):
     done = slot(tmp_path, PLAN="1", MINUTES="9.5", SESSION_ARGS="--step-ms 1 --compile-s 0")
     assert done.returncode == 0, done.stderr
     assert "plan for 9.5 min" in done.stdout and "run contrastive-tau0.07-seed0" in done.stdout
 
 
+@pytest.mark.slow  # a subprocess (the shell script, a fresh Python): make test runs it
 def test_the_slot_command_without_time_for_a_run_returns_three_files(tmp_path):
     out = tmp_path / "out"
     done = slot(tmp_path, CHECK="0", BENCH="0", MINUTES="0.2", DEVICE="cpu", OUT=str(out))
