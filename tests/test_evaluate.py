@@ -9,6 +9,18 @@ from contrastive import evaluate, memory, metrics, models
 from contrastive.augment import Augment
 from contrastive.data import Dataset, normalize
 
+RESULT_FIELDS = {
+    "linear_top1",
+    "knn_top1",
+    "uniformity_train",
+    "tolerance_train",
+    "alignment",
+    "pos_sim_mean",
+    "uniformity_test",
+    "tolerance_test",
+}
+"""The final numbers a run record holds (``results``): each says the split it was measured on."""
+
 
 def naive_knn(z, bank, labels, k, sigma, num_classes):
     preds = []
@@ -108,16 +120,7 @@ def test_evaluate_returns_every_result_and_array():
     results, arrays = evaluate.evaluate(
         model, bank, train, test, "cifar10", Augment("cifar10"), knn_k=5, probe_epochs=2
     )
-    assert set(results) == {
-        "linear_top1",
-        "knn_top1",
-        "uniformity_train",
-        "tolerance_train",
-        "alignment",
-        "pos_sim_mean",
-        "uniformity_test",
-        "tolerance_test",
-    }
+    assert set(results) == RESULT_FIELDS
     assert all(isinstance(v, float) and np.isfinite(v) for v in results.values())
     plain = lambda x: normalize(x, "cifar10")  # noqa: E731
     z_train, z_test = (

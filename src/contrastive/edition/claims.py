@@ -3,7 +3,7 @@
 Every status is computed when the book is built, never typed. An analytic row runs a check of
 ``contrastive.edition.derivations`` on fixed random similarities in float64. An experimental row reads run records once
 per protocol of ``contrastive.protocols.JUDGED`` (the paper's scale and the CPU scale), counting only records at that
-protocol (``contrastive.protocols.deviations``): with a configuration it needs missing or off the protocol, its status
+protocol (``contrastive.protocols.counts``): with a configuration it needs missing or off the protocol, its status
 there is "not yet run"; else its criterion (each one's docstring says it exactly) decides, on the means over the
 seeds of each configuration (seed 0 must exist). The criteria are the same at both scales, except Table 1's
 closeness to the paper's numbers (:data:`Criterion.protocols`). Runs on the offline JPEG copy of CIFAR-10 count,
